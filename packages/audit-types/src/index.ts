@@ -1,0 +1,19 @@
+export type {
+  AuditEvent,
+  AuditEventList,
+  AuditLevel,
+  AuditStage,
+  ObjectReference,
+  ResponseStatus,
+  UserInfo,
+} from './types.js';
+export { AUDIT_API_VERSIONS, AUDIT_LEVELS, AUDIT_STAGES } from './types.js';
+export type { DecodedBatch, DecodeOptions, DecodeReasonCode, DecodeResult } from './decode.js';
+export {
+  AuditDecodeError,
+  decodeDocument,
+  decodeLine,
+  DecodeReason,
+  DEFAULT_MAX_EVENT_BYTES,
+  toAuditEvent,
+} from './decode.js';

@@ -1,0 +1,54 @@
+import { parseAllDocuments } from 'yaml';
+
+/** The API group and version of the `SigmaRule` custom resource. */
+export const SIGMA_RULE_API_VERSION = 'security.ugallu.io/v1alpha1';
+
+/**
+ * One `kind: SigmaRule` document found in a manifest: its name and its raw
+ * spec (still to be compiled), or why it could not be read.
+ *
+ * @example `{ ok: true, name: 'pod-exec', spec: { … }, source: 'rules/exec.yaml#0' }`
+ */
+export type RuleManifest =
+  | { ok: true; name: string; spec: unknown; source: string }
+  | { ok: false; name: string | undefined; message: string; source: string };
+
+/**
+ * Reads the `SigmaRule` documents of a YAML (or JSON) text with one or more
+ * documents. Other kinds are passed over; a document that is not valid YAML,
+ * or a SigmaRule without `metadata.name` or with a foreign apiVersion, comes
+ * back as an error. Pure: the caller reads the files.
+ *
+ * @param source names the text in results, e.g. its file path
+ * @example
+ * ```ts
+ * for (const m of parseRuleManifests(fs.readFileSync(file, 'utf8'), file)) {
+ *   if (m.ok) ruleSet.install(m.name, compile(m.spec));
+ * }
+ * ```
+ */
+export function parseRuleManifests(text: string, source: string): RuleManifest[] {
+  const out: RuleManifest[] = [];
+  const docs = parseAllDocuments(text, { prettyErrors: false });
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, i) => {
+    const where = `${source}#${i}`;
+    if (doc.errors.length > 0) {
+      out.push({ ok: false, name: undefined, message: `not valid YAML: ${doc.errors[0]!.message}`, source: where });
+      return;
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (typeof value !== 'object' || value === null || (value as { kind?: unknown }).kind !== 'SigmaRule') return;
+    const { apiVersion, metadata, spec } = value as { apiVersion?: unknown; metadata?: { name?: unknown }; spec?: unknown };
+    const name = typeof metadata?.name === 'string' && metadata.name !== '' ? metadata.name : undefined;
+    if (name === undefined) {
+      out.push({ ok: false, name, message: 'SigmaRule has no metadata.name', source: where });
+    } else if (apiVersion !== SIGMA_RULE_API_VERSION) {
+      const message = `apiVersion is ${JSON.stringify(apiVersion)}, expected ${SIGMA_RULE_API_VERSION}`;
+      out.push({ ok: false, name, message, source: where });
+    } else {
+      out.push({ ok: true, name, spec, source: where });
+    }
+  });
+  return out;
+}

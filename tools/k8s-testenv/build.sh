@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Builds the control-plane binaries the test suite runs (kube-apiserver, etcd,
+# helm) from source with the Go toolchain, and caches them by version outside
+# the repository:
+#
+#   ${UGALLU_CACHE_DIR:-$HOME/.cache/ugallu}/k8s/<kubernetes version>/{kube-apiserver,etcd}
+#   ${UGALLU_CACHE_DIR:-$HOME/.cache/ugallu}/helm/<helm version>/helm
+#
+# A binary is built only when it is missing or reports another version. Each
+# one is written under a temporary name and renamed into place once complete,
+# so an interrupted build is never mistaken for a finished one.
+#
+# Usage:
+#   build.sh            build what is missing, then print the paths as JSON
+#   build.sh --paths    print the paths as JSON without building (exit 0)
+#   build.sh --check    exit 1 (listing what is missing) unless all are built
+#   build.sh --force    rebuild everything
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "${here}/versions.env"
+
+cache_root="${UGALLU_CACHE_DIR:-${HOME}/.cache/ugallu}"
+k8s_dir="${cache_root}/k8s/${KUBERNETES_VERSION}"
+helm_dir="${cache_root}/helm/${HELM_VERSION}"
+kube_apiserver_bin="${k8s_dir}/kube-apiserver"
+etcd_bin="${k8s_dir}/etcd"
+helm_bin="${helm_dir}/helm"
+
+kube_minor="${KUBERNETES_VERSION#v1.}"
+kube_minor="${kube_minor%%.*}"
+
+log() { printf '[k8s-testenv] %s\n' "$*" >&2; }
+
+print_paths() {
+  cat <<JSON
+{
+  "kubernetesVersion": "${KUBERNETES_VERSION}",
+  "etcdVersion": "${ETCD_VERSION}",
+  "helmVersion": "${HELM_VERSION}",
+  "kubeApiserver": "${kube_apiserver_bin}",
+  "etcd": "${etcd_bin}",
+  "helm": "${helm_bin}"
+}
+JSON
+}
+
+# The first line a binary prints for its version flag, or nothing if it does
+# not run (a truncated or foreign file).
+reported_version() {
+  local bin="$1"
+  shift
+  [[ -x "${bin}" ]] || return 0
+  "${bin}" "$@" 2>/dev/null | head -n 1 || true
+}
+
+kube_apiserver_ok() { [[ "$(reported_version "${kube_apiserver_bin}" --version)" == "Kubernetes ${KUBERNETES_VERSION}" ]]; }
+etcd_ok() { [[ "$(reported_version "${etcd_bin}" --version)" == "etcd Version: ${ETCD_VERSION#v}" ]]; }
+helm_ok() { [[ "$(reported_version "${helm_bin}" version --short)" == "${HELM_VERSION}" ]]; }
+
+require_go() {
+  command -v go >/dev/null 2>&1 || {
+    log "the Go toolchain (go 1.26 or newer) is needed to build the control plane; it is not on PATH"
+    exit 1
+  }
+}
+
+# go_build <module dir> <package> <output> [ldflags]
+# Builds into a temporary file beside the output and renames it into place.
+go_build() {
+  local module_dir="$1" package="$2" output="$3" ldflags="${4:-}"
+  local tmp="${output}.tmp.$$"
+  mkdir -p "$(dirname "${output}")"
+  rm -f "${tmp}"
+  # Remove the partial file if this build is interrupted or fails.
+  trap 'rm -f "'"${tmp}"'"' EXIT
+  local started=${SECONDS}
+  (
+    cd "${here}/${module_dir}"
+    # -mod=readonly: the committed go.mod/go.sum decide every dependency.
+    CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w ${ldflags}" -o "${tmp}" "${package}"
+  )
+  chmod 0755 "${tmp}"
+  mv -f "${tmp}" "${output}"
+  trap - EXIT
+  log "built ${output} in $((SECONDS - started))s"
+}
+
+build_kube_apiserver() {
+  # buildDate is the release's commit time as recorded by the module proxy,
+  # which is what upstream's reproducible builds use (SOURCE_DATE_EPOCH).
+  # gitCommit stays empty: the module proxy does not carry the commit hash.
+  local build_date
+  build_date="$(cd "${here}/kube-apiserver" && go list -mod=readonly -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes)"
+  local ldflags="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X ${pkg}.gitVersion=${KUBERNETES_VERSION}"
+    ldflags+=" -X ${pkg}.gitMajor=1"
+    ldflags+=" -X ${pkg}.gitMinor=${kube_minor}"
+    ldflags+=" -X ${pkg}.gitCommit="
+    ldflags+=" -X ${pkg}.gitTreeState=clean"
+    ldflags+=" -X ${pkg}.buildDate=${build_date}"
+  done
+  log "building kube-apiserver ${KUBERNETES_VERSION} (a cold build takes 10-20 minutes on two cores)"
+  go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "${kube_apiserver_bin}" "${ldflags}"
+}
+
+build_etcd() {
+  log "building etcd ${ETCD_VERSION} (a cold build takes a few minutes)"
+  go_build etcd go.etcd.io/etcd/server/v3 "${etcd_bin}"
+}
+
+build_helm() {
+  # Without these, helm's built-in capabilities claim Kubernetes v1.20 and
+  # `helm template` renders charts against that (see helm's Makefile).
+  local ldflags=""
+  ldflags+=" -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  ldflags+=" -X helm.sh/helm/v3/internal/version.metadata="
+  ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1"
+  ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${kube_minor}"
+  ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
+  ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${kube_minor}"
+  log "building helm ${HELM_VERSION} (a cold build takes a few minutes)"
+  go_build helm helm.sh/helm/v3/cmd/helm "${helm_bin}" "${ldflags}"
+}
+
+verify() {
+  local name="$1" check="$2"
+  "${check}" || {
+    log "${name} was built but does not report the expected version; see the output above"
+    exit 1
+  }
+}
+
+mode="build"
+case "${1:-}" in
+  "") ;;
+  --paths) print_paths; exit 0 ;;
+  --check) mode="check" ;;
+  --force) mode="force" ;;
+  -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) log "unknown argument $1 (try --help)"; exit 2 ;;
+esac
+
+if [[ "${mode}" == "check" ]]; then
+  missing=0
+  kube_apiserver_ok || { log "missing: ${kube_apiserver_bin}"; missing=1; }
+  etcd_ok || { log "missing: ${etcd_bin}"; missing=1; }
+  helm_ok || { log "missing: ${helm_bin}"; missing=1; }
+  exit "${missing}"
+fi
+
+# Make an interrupted build exit through the EXIT trap that removes its
+# partial output.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "${k8s_dir}" "${helm_dir}"
+# Two test runs that both find the binaries missing build them once: the
+# second waits here, then finds them present.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"${cache_root}/.build.lock"
+  if ! flock -n 9; then
+    log "another build holds ${cache_root}/.build.lock; waiting for it"
+    flock 9
+  fi
+  # Holding the lock, any temporary file left is from a build that was killed.
+  rm -f "${k8s_dir}"/*.tmp.* "${helm_dir}"/*.tmp.*
+fi
+
+total_started=${SECONDS}
+built=0
+if [[ "${mode}" == "force" ]] || ! kube_apiserver_ok; then
+  require_go; build_kube_apiserver; verify kube-apiserver kube_apiserver_ok; built=1
+else
+  log "kube-apiserver ${KUBERNETES_VERSION}: cached at ${kube_apiserver_bin}"
+fi
+if [[ "${mode}" == "force" ]] || ! etcd_ok; then
+  require_go; build_etcd; verify etcd etcd_ok; built=1
+else
+  log "etcd ${ETCD_VERSION}: cached at ${etcd_bin}"
+fi
+if [[ "${mode}" == "force" ]] || ! helm_ok; then
+  require_go; build_helm; verify helm helm_ok; built=1
+else
+  log "helm ${HELM_VERSION}: cached at ${helm_bin}"
+fi
+if ((built)); then
+  log "control-plane binaries ready in $((SECONDS - total_started))s"
+fi
+print_paths
