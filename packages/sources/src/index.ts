@@ -1,0 +1,1 @@
+export type { AuditEventBatch, AuditEventSink, AuditSource } from './source.js';
