@@ -157,7 +157,7 @@ function compileCriteria(m: SubMatchSpec, path: string, budget: { wildcards: num
     const list = globList(globs, `${path}.${field}`, budget);
     checks.push((e) => {
       const v = get(e);
-      return v !== undefined && list.test(v);
+      return typeof v === 'string' && list.test(v);
     });
   };
   globOn(m.userGlob, 'userGlob', (e) => e.user?.username);
@@ -178,17 +178,15 @@ function memberOf(values: readonly string[], get: (e: AuditEvent) => string | un
     return (e) => get(e) === only;
   }
   const set: ReadonlySet<string | undefined> = new Set(values);
-  return (e) => {
-    const v = get(e);
-    return v !== undefined && set.has(v);
-  };
+  return (e) => set.has(get(e));
 }
 
 function objectRefChecks(ref: NonNullable<SubMatchSpec['objectRef']>): Check[] {
   const checks: Check[] = [];
   const exact = (want: string | undefined, get: (r: NonNullable<AuditEvent['objectRef']>) => string | undefined) => {
     if (want === undefined) return;
-    checks.push((e) => e.objectRef !== undefined && get(e.objectRef) === want);
+    // Decoded events have an object here; a library caller's raw JSON may have null.
+    checks.push((e) => typeof e.objectRef === 'object' && e.objectRef !== null && get(e.objectRef) === want);
   };
   exact(ref.resource, (r) => r.resource);
   exact(ref.subresource, (r) => r.subresource);

@@ -113,7 +113,10 @@ function testLeaf(value: unknown, leaf: LeafTest): boolean {
       return Number.isFinite(value) && leaf.test(JSON.stringify(value));
     case 'object':
       return value === null && leaf.test('null');
-    default:
+    case 'undefined':
+    case 'bigint':
+    case 'function':
+    case 'symbol':
       return false;
   }
 }

@@ -159,7 +159,7 @@ export class RuleSet<TState = undefined> {
       for (const v of ruleVerbs) {
         if (v !== ANY) verbs.add(v);
         let byResource = buckets.get(v);
-        if (byResource === undefined) buckets.set(v, (byResource = new Map()));
+        if (byResource === undefined) buckets.set(v, (byResource = new Map<string, RuleEntry<TState>[]>()));
         for (const r of ruleResources) {
           if (r !== ANY) resources.add(r);
           let bucket = byResource.get(r);

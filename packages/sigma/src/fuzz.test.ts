@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { seeded } from './glob.test.js';
+import { compile, RuleSet, SigmaCompileError } from './index.js';
+import type { CompiledRule } from './index.js';
+
+/**
+ * Throws thousands of random specs and events at compile and evaluate:
+ * compile may only throw SigmaCompileError, and evaluation never throws.
+ */
+describe('randomized: compile and evaluate never crash', () => {
+  const rnd = seeded(2026);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const strings = ['', '*', '?', 'get', 'pods', 'system:*', '$', '$.a', '$.a[*].b', '$..a', '$[', '$.a[?(@.x)]', 'true', '\\', '*?*', 'ü', '__proto__', 'constructor'];
+  const keys = ['verb', 'stage', 'objectRef', 'userGlob', 'nameGlob', 'namespaceGlob', 'requestObjectGlob', 'anyOf', 'not', 'resource', 'jsonPath', 'glob', 'emit', 'match', 'type', 'severity', 'class', 'burst', 'sustainedPerSec', 'enabled', 'x'];
+
+  function value(depth: number): unknown {
+    const r = rnd();
+    if (depth > 3 || r < 0.25) return pick(strings);
+    if (r < 0.3) return Math.floor(rnd() * 2000) - 1000;
+    if (r < 0.35) return pick([true, false, null, undefined, 1.5, Number.NaN]);
+    if (r < 0.6) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let i = 0, n = Math.floor(rnd() * 5); i < n; i++) o[pick(keys)] = value(depth + 1);
+    return o;
+  }
+
+  const list = (): unknown => (rnd() < 0.85 ? Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(strings) || 'x') : value(2));
+  const criterion: Record<string, () => unknown> = {
+    verb: list,
+    stage: list,
+    userGlob: list,
+    nameGlob: list,
+    namespaceGlob: list,
+    objectRef: () => (rnd() < 0.85 ? { [pick(['resource', 'name', 'namespace', 'apiGroup', 'subresource'])]: pick(strings) || 'x' } : value(2)),
+    requestObjectGlob: () => (rnd() < 0.85 ? [{ jsonPath: pick(strings), glob: list() }] : value(2)),
+  };
+  function subMatch(): Record<string, unknown> {
+    const m: Record<string, unknown> = {};
+    for (let i = 0, n = 1 + Math.floor(rnd() * 3); i < n; i++) {
+      const key = pick(Object.keys(criterion));
+      m[key] = criterion[key]!();
+    }
+    return m;
+  }
+  function plausibleSpec(): unknown {
+    const match = subMatch();
+    if (rnd() < 0.3) match.anyOf = rnd() < 0.9 ? [subMatch(), subMatch()] : value(2);
+    if (rnd() < 0.2) match.not = rnd() < 0.9 ? subMatch() : value(2);
+    if (rnd() < 0.05) match[pick(keys)] = value(2);
+    const spec: Record<string, unknown> = { match, emit: { type: pick(['T', 'T', 'Bad Type']), severity: pick(['high', 'low', 'nope']) } };
+    if (rnd() < 0.3) spec.rateLimit = rnd() < 0.5 ? { burst: 3, sustainedPerSec: 0.5 } : value(2);
+    return rnd() < 0.05 ? value(0) : spec;
+  }
+
+  it('compiles 5000 random specs with only typed errors, then evaluates 5000 random events', () => {
+    const rules = new RuleSet();
+    const compiled: CompiledRule[] = [];
+    let errors = 0;
+    for (let i = 0; i < 5000; i++) {
+      try {
+        const r = compile(plausibleSpec());
+        compiled.push(r);
+        rules.install(`r${i}`, r);
+      } catch (e) {
+        errors++;
+        expect(e).toBeInstanceOf(SigmaCompileError);
+      }
+    }
+    // Some random specs must compile, or the evaluation half tests nothing.
+    expect(compiled.length).toBeGreaterThan(50);
+    expect(errors).toBeGreaterThan(50);
+    for (let i = 0; i < 5000; i++) {
+      const event = { ...(value(0) as object), verb: pick(['get', 'create', 'x']), auditID: 'a' } as never;
+      if (rnd() < 0.5) (event as Record<string, unknown>).requestObject = value(0);
+      expect(() => rules.evaluate(event)).not.toThrow();
+    }
+  });
+});
