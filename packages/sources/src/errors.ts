@@ -10,6 +10,16 @@ export const SourceErrorReason = {
   InvalidOptions: 'InvalidOptions',
   /** The cursor file's directory cannot be written, so positions could never be saved. */
   CursorUnwritable: 'CursorUnwritable',
+  /** Webhook: neither a bearer token nor a client CA is configured; an unauthenticated audit sink is never started. */
+  NoAuthentication: 'NoAuthentication',
+  /** Webhook: the bearer token is empty or has leading or trailing white space. */
+  InvalidToken: 'InvalidToken',
+  /** Webhook: the TLS certificate, key or client CA file cannot be read. */
+  TLSFile: 'TLSFile',
+  /** Webhook: a TLS file was read but does not load (not PEM, a key that does not match the certificate). */
+  TLSConfig: 'TLSConfig',
+  /** Webhook: the server cannot listen on the configured host and port (in use, not permitted, no such address). */
+  Listen: 'Listen',
 } as const;
 /** @example `const r: SourceErrorReasonCode = 'InvalidOptions';` */
 export type SourceErrorReasonCode = (typeof SourceErrorReason)[keyof typeof SourceErrorReason];
