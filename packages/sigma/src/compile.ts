@@ -7,9 +7,6 @@ import type { CompiledJSONPath } from './jsonPath.js';
 import type { MatchSpec, SecurityEventClass, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
 import { DEFAULT_RATE_LIMIT, sigmaRuleSpecSchema } from './spec.js';
 
-/** One compiled criterion. Built once per rule; called per event. */
-type Check = (event: AuditEvent) => boolean;
-
 /**
  * What a match emits, with the defaults applied.
  *
@@ -31,26 +28,132 @@ export interface ResolvedRateLimit {
   readonly sustainedPerSec: number;
 }
 
-/** A compiled `match` or sub-match: a conjunction of checks, cheapest first. */
-class CompiledMatch {
-  private readonly checks: readonly Check[];
+/** A `requestObjectGlob` entry: a path walked directly and the globs its leaves are tested with. */
+class RequestObjectCheck {
+  readonly path: CompiledJSONPath;
+  readonly globs: GlobList;
 
-  constructor(checks: readonly Check[]) {
-    this.checks = checks;
+  constructor(path: CompiledJSONPath, globs: GlobList) {
+    this.path = path;
+    this.globs = globs;
+  }
+}
+
+/**
+ * A compiled `match` or sub-match. Every criterion is a field (null when
+ * absent) and `test` is one function that checks them cheapest first: all
+ * compiled matches share one hidden class, so the per-event call stays
+ * monomorphic however many rules there are.
+ */
+class CompiledMatch {
+  readonly verbs: ReadonlySet<string> | null;
+  readonly stages: ReadonlySet<string> | null;
+  readonly resource: string | null;
+  readonly subresource: string | null;
+  readonly namespace: string | null;
+  readonly name: string | null;
+  readonly apiVersion: string | null;
+  readonly apiGroup: string | null;
+  readonly needsObjectRef: boolean;
+  readonly userGlob: GlobList | null;
+  readonly namespaceGlob: GlobList | null;
+  readonly nameGlob: GlobList | null;
+  readonly requestObject: readonly RequestObjectCheck[] | null;
+  readonly anyOf: readonly CompiledMatch[] | null;
+  readonly not: CompiledMatch | null;
+
+  constructor(m: MatchSpec, path: string, budget: { wildcards: number }) {
+    this.verbs = m.verb === undefined ? null : new Set(m.verb);
+    this.stages = m.stage === undefined ? null : new Set(m.stage);
+    const ref = m.objectRef;
+    this.resource = ref?.resource ?? null;
+    this.subresource = ref?.subresource ?? null;
+    this.namespace = ref?.namespace ?? null;
+    this.name = ref?.name ?? null;
+    this.apiVersion = ref?.apiVersion ?? null;
+    this.apiGroup = ref?.apiGroup ?? null;
+    this.needsObjectRef = ref !== undefined && Object.keys(ref).length > 0;
+    this.userGlob = m.userGlob === undefined ? null : globList(m.userGlob, `${path}.userGlob`, budget);
+    this.namespaceGlob = m.namespaceGlob === undefined ? null : globList(m.namespaceGlob, `${path}.namespaceGlob`, budget);
+    this.nameGlob = m.nameGlob === undefined ? null : globList(m.nameGlob, `${path}.nameGlob`, budget);
+    this.requestObject =
+      m.requestObjectGlob?.map((entry, i) => {
+        const at = `${path}.requestObjectGlob[${i}]`;
+        return new RequestObjectCheck(compileJSONPath(entry.jsonPath, `${at}.jsonPath`), globList(entry.glob, `${at}.glob`, budget));
+      }) ?? null;
+    this.anyOf = m.anyOf?.map((sub, i) => CompiledMatch.sub(sub, `${path}.anyOf[${i}]`, budget)) ?? null;
+    this.not = m.not === undefined ? null : CompiledMatch.sub(m.not, `${path}.not`, budget);
+    if (Object.keys(m).length === 0) {
+      throw new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would match every event');
+    }
   }
 
-  test(event: AuditEvent): boolean {
-    const checks = this.checks;
-    for (let i = 0; i < checks.length; i++) if (!checks[i]!(event)) return false;
+  private static sub(m: SubMatchSpec, path: string, budget: { wildcards: number }): CompiledMatch {
+    if (Object.keys(m).length === 0) {
+      throw new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would always hold');
+    }
+    return new CompiledMatch(m, path, budget);
+  }
+
+  /**
+   * `indexed`: the event came through RuleSet's index, which already checked
+   * this (top-level) match's verb, resource and subresource.
+   */
+  test(e: AuditEvent, indexed: boolean): boolean {
+    if (!indexed) {
+      if (this.verbs !== null && !this.verbs.has(e.verb)) return false;
+    }
+    if (this.stages !== null && (typeof e.stage !== 'string' || !this.stages.has(e.stage))) return false;
+    if (this.needsObjectRef) {
+      const ref = e.objectRef;
+      // Decoded events have an object here; a library caller's raw JSON may have null.
+      if (typeof ref !== 'object' || ref === null) return false;
+      // The index files a rule under `resource/subresource` only when both are set.
+      if (!indexed || this.resource === null) {
+        if (this.resource !== null && ref.resource !== this.resource) return false;
+        if (this.subresource !== null && ref.subresource !== this.subresource) return false;
+      }
+      if (this.namespace !== null && ref.namespace !== this.namespace) return false;
+      if (this.name !== null && ref.name !== this.name) return false;
+      if (this.apiVersion !== null && ref.apiVersion !== this.apiVersion) return false;
+      // The core group is absent from events; `apiGroup: ""` asks for it.
+      if (this.apiGroup !== null && (ref.apiGroup ?? '') !== this.apiGroup) return false;
+    }
+    if (this.userGlob !== null && !testString(this.userGlob, e.user?.username)) return false;
+    if (this.namespaceGlob !== null && !testString(this.namespaceGlob, e.objectRef?.namespace)) return false;
+    if (this.nameGlob !== null && !testString(this.nameGlob, e.objectRef?.name)) return false;
+    if (this.anyOf !== null && !this.anyOfHolds(e)) return false;
+    if (this.not !== null && this.not.test(e, false)) return false;
+    // requestObjectGlob walks the body: last, after every cheap check.
+    if (this.requestObject !== null) {
+      const body = e.requestObject;
+      if (body === undefined) return false;
+      for (let i = 0; i < this.requestObject.length; i++) {
+        const check = this.requestObject[i]!;
+        if (!check.path.anyLeaf(body, check.globs)) return false;
+      }
+    }
     return true;
   }
+
+  private anyOfHolds(e: AuditEvent): boolean {
+    const branches = this.anyOf!;
+    for (let i = 0; i < branches.length; i++) if (branches[i]!.test(e, false)) return true;
+    return false;
+  }
+}
+
+function testString(globs: GlobList, value: unknown): boolean {
+  return typeof value === 'string' && globs.test(value);
 }
 
 /**
  * A compiled rule: immutable, and independent of any other rule.
  *
  * `verbs` and `resources` are what the rule can match at all (undefined: any),
- * derived from the spec for `RuleSet`'s index.
+ * derived from the spec for `RuleSet`'s index; a resource key is `pods`, or
+ * `pods` and `exec` joined by SUBRESOURCE_SEPARATOR when the subresource is
+ * constrained too.
  *
  * @example
  * ```ts
@@ -80,13 +183,22 @@ export class CompiledRule {
     });
     this.rateLimit = Object.freeze({ ...(spec.rateLimit ?? DEFAULT_RATE_LIMIT) });
     this.verbs = possibleValues(spec.match, (m) => m.verb);
-    this.resources = possibleValues(spec.match, (m) => (m.objectRef?.resource === undefined ? undefined : [m.objectRef.resource]));
+    this.resources = possibleValues(spec.match, resourceKey);
     this.match = match;
   }
 
   /** True when the event matches; always false for a disabled rule. */
   matches(event: AuditEvent): boolean {
-    return this.enabled && this.match.test(event);
+    return this.enabled && this.match.test(event, false);
+  }
+
+  /**
+   * `matches` for an event that RuleSet's index filed under one of this
+   * rule's `verbs` and `resources` keys: those checks are not repeated.
+   * @internal
+   */
+  matchesIndexed(event: AuditEvent): boolean {
+    return this.match.test(event, true);
   }
 }
 
@@ -113,89 +225,8 @@ export function compile(spec: unknown): CompiledRule {
       cause: parsed.error,
     });
   }
-  const budget = { wildcards: 0 };
-  const match = compileMatch(parsed.data.match, 'match', budget);
+  const match = new CompiledMatch(parsed.data.match, 'match', { wildcards: 0 });
   return new CompiledRule(Object.freeze(parsed.data), match);
-}
-
-function compileMatch(m: MatchSpec, path: string, budget: { wildcards: number }): CompiledMatch {
-  const checks = compileCriteria(m, path, budget);
-  if (m.anyOf !== undefined) {
-    const branches = m.anyOf.map((sub, i) => new CompiledMatch(compileSub(sub, `${path}.anyOf[${i}]`, budget)));
-    checks.push((e) => {
-      for (let i = 0; i < branches.length; i++) if (branches[i]!.test(e)) return true;
-      return false;
-    });
-  }
-  if (m.not !== undefined) {
-    const negated = new CompiledMatch(compileSub(m.not, `${path}.not`, budget));
-    checks.push((e) => !negated.test(e));
-  }
-  if (checks.length === 0) {
-    throw new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would match every event');
-  }
-  // requestObjectGlob walks the body: keep it last, after every cheap check.
-  return new CompiledMatch(checks);
-}
-
-function compileSub(m: SubMatchSpec, path: string, budget: { wildcards: number }): Check[] {
-  const checks = compileCriteria(m, path, budget);
-  if (checks.length === 0) {
-    throw new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would always hold');
-  }
-  return checks;
-}
-
-/** The checks for the criteria a match and a sub-match share, cheapest first. */
-function compileCriteria(m: SubMatchSpec, path: string, budget: { wildcards: number }): Check[] {
-  const checks: Check[] = [];
-  if (m.verb !== undefined) checks.push(memberOf(m.verb, (e) => e.verb));
-  if (m.stage !== undefined) checks.push(memberOf(m.stage, (e) => e.stage));
-  if (m.objectRef !== undefined) checks.push(...objectRefChecks(m.objectRef));
-  const globOn = (globs: readonly string[] | undefined, field: string, get: (e: AuditEvent) => string | undefined) => {
-    if (globs === undefined) return;
-    const list = globList(globs, `${path}.${field}`, budget);
-    checks.push((e) => {
-      const v = get(e);
-      return typeof v === 'string' && list.test(v);
-    });
-  };
-  globOn(m.userGlob, 'userGlob', (e) => e.user?.username);
-  globOn(m.namespaceGlob, 'namespaceGlob', (e) => e.objectRef?.namespace);
-  globOn(m.nameGlob, 'nameGlob', (e) => e.objectRef?.name);
-  m.requestObjectGlob?.forEach((entry, i) => {
-    const at = `${path}.requestObjectGlob[${i}]`;
-    const accessor: CompiledJSONPath = compileJSONPath(entry.jsonPath, `${at}.jsonPath`);
-    const list = globList(entry.glob, `${at}.glob`, budget);
-    checks.push((e) => e.requestObject !== undefined && accessor.anyLeaf(e.requestObject, list));
-  });
-  return checks;
-}
-
-function memberOf(values: readonly string[], get: (e: AuditEvent) => string | undefined): Check {
-  if (values.length === 1) {
-    const only = values[0];
-    return (e) => get(e) === only;
-  }
-  const set: ReadonlySet<string | undefined> = new Set(values);
-  return (e) => set.has(get(e));
-}
-
-function objectRefChecks(ref: NonNullable<SubMatchSpec['objectRef']>): Check[] {
-  const checks: Check[] = [];
-  const exact = (want: string | undefined, get: (r: NonNullable<AuditEvent['objectRef']>) => string | undefined) => {
-    if (want === undefined) return;
-    // Decoded events have an object here; a library caller's raw JSON may have null.
-    checks.push((e) => typeof e.objectRef === 'object' && e.objectRef !== null && get(e.objectRef) === want);
-  };
-  exact(ref.resource, (r) => r.resource);
-  exact(ref.subresource, (r) => r.subresource);
-  exact(ref.namespace, (r) => r.namespace);
-  exact(ref.name, (r) => r.name);
-  exact(ref.apiVersion, (r) => r.apiVersion);
-  // The core group is absent from events; `apiGroup: ""` asks for it.
-  exact(ref.apiGroup, (r) => r.apiGroup ?? '');
-  return checks;
 }
 
 function globList(globs: readonly string[], path: string, budget: { wildcards: number }): GlobList {
@@ -230,6 +261,16 @@ function possibleValues(
     for (const v of values) union.add(v);
   }
   return union;
+}
+
+/** Between resource and subresource in an index key; never part of a name. */
+export const SUBRESOURCE_SEPARATOR = '\u0000';
+
+/** The index key of a (sub-)match's objectRef: `pods`, `pods␀exec`, or undefined when it names no resource. */
+function resourceKey(m: SubMatchSpec): readonly string[] | undefined {
+  const ref = m.objectRef;
+  if (ref?.resource === undefined) return undefined;
+  return [ref.subresource === undefined ? ref.resource : `${ref.resource}${SUBRESOURCE_SEPARATOR}${ref.subresource}`];
 }
 
 /** `anyOf` and `not` are single-level: say so plainly rather than as an unknown field. */

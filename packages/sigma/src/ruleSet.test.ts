@@ -27,6 +27,13 @@ describe('RuleSet', () => {
     expect(names(ev('create'))).toEqual(['a-any-create']);
   });
 
+  it('does not confuse a resource named with a slash with a subresource', () => {
+    const rules = new RuleSet();
+    rules.install('exec', rule({ objectRef: { resource: 'pods', subresource: 'exec' } }));
+    expect(rules.evaluate(ev('create', 'pods/exec'))).toHaveLength(0);
+    expect(rules.evaluate(ev('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } }))).toHaveLength(1);
+  });
+
   it('returns one shared empty array when nothing matches', () => {
     const rules = new RuleSet();
     rules.install('r', rule({ verb: ['delete'] }));
@@ -72,6 +79,7 @@ describe('RuleSet', () => {
       const m: MatchSpec = {};
       if (rnd() < 0.6) m.verb = [pick(verbs), pick(verbs)];
       if (rnd() < 0.6) m.objectRef = { resource: pick(resources) };
+      if (rnd() < 0.2) m.objectRef = { ...m.objectRef, subresource: pick(['exec', 'status']) };
       if (rnd() < 0.3 || Object.keys(m).length === 0) m.userGlob = [pick(['system:*', 'alice', '*@example.com'])];
       return m;
     };
@@ -93,8 +101,11 @@ describe('RuleSet', () => {
       all.splice(all.findIndex(([n]) => n === name), 1);
     }
     for (let i = 0; i < 3000; i++) {
-      const e = ev(rnd() < 0.05 ? 'impersonate' : pick(verbs), rnd() < 0.1 ? undefined : rnd() < 0.1 ? 'widgets' : pick(resources), {
+      const resource = rnd() < 0.1 ? undefined : rnd() < 0.1 ? 'widgets' : pick(resources);
+      const subresource = rnd() < 0.3 ? pick(['exec', 'status', 'log']) : undefined;
+      const e = ev(rnd() < 0.05 ? 'impersonate' : pick(verbs), resource, {
         user: { username: pick(['system:kube-scheduler', 'alice', 'bob@example.com']) },
+        ...(resource === undefined ? {} : { objectRef: { resource, ...(subresource === undefined ? {} : { subresource }) } }),
       });
       const expected = all.filter(([, r]) => r.matches(e)).map(([n]) => n);
       expect(rules.evaluate(e).map((m) => m.name)).toEqual(expected);

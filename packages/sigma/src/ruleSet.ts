@@ -1,5 +1,6 @@
 import type { AuditEvent } from '@ugallu/audit-types';
 import type { CompiledRule } from './compile.js';
+import { SUBRESOURCE_SEPARATOR } from './compile.js';
 
 /**
  * A named rule in a `RuleSet`, with state the caller owns (counters, a rate
@@ -22,22 +23,26 @@ export interface RuleSetOptions<TState> {
   createState: (name: string, rule: CompiledRule) => TState;
 }
 
-/** Stands for "any verb" / "any resource" in the index. */
+/** Stands for "any verb" / "any resource" / "no subresource key" in the index. */
 const ANY = '\u0000*';
 const NO_MATCHES: readonly never[] = Object.freeze([]);
 
+type Buckets<TState> = Map<string, Map<string, RuleEntry<TState>[]>>;
+
 /**
- * The installed rules, indexed by verb and resource so that an event meets
- * only the rules that could match it: a cluster's traffic is mostly
- * get/list/watch on a handful of resources, while most rules watch writes to
- * a few resources, so the lookup cuts the rules tested per event from all of
- * them to a few.
+ * The installed rules, indexed by verb, resource and subresource so that an
+ * event meets only the rules that could match it: a cluster's traffic is
+ * mostly get/list/watch on a handful of resources, while most rules watch
+ * writes to a few resources (or one subresource such as `pods/exec`), so
+ * the lookup cuts the rules tested per event from all of them to a few.
  *
- * Each rule is filed under every (verb, resource) pair it can match, with
- * ANY for a field it does not constrain. An event's candidates are the union
- * of four buckets, merged once per (verb, resource) and cached until the set
- * changes. Values no rule names fold into ANY, so the cache stays bounded
- * whatever an attacker puts in requests.
+ * Each rule is filed under every (verb, resource key) pair it can match,
+ * with ANY for a field it does not constrain; a resource key is `pods`, or
+ * `pods/exec` when the rule constrains the subresource too. An event's
+ * candidates are the union of up to six buckets, merged once per (verb,
+ * resource, subresource) and cached until the set changes. Values no rule
+ * names fold into ANY, so the cache stays bounded whatever an attacker puts
+ * in requests.
  *
  * @example
  * ```ts
@@ -50,13 +55,14 @@ export class RuleSet<TState = undefined> {
   private readonly createState: (name: string, rule: CompiledRule) => TState;
   private readonly entries = new Map<string, RuleEntry<TState>>();
   private indexedVerbs: ReadonlySet<string> = new Set();
-  private indexedResources: ReadonlySet<string> = new Set();
-  private buckets = new Map<string, Map<string, RuleEntry<TState>[]>>();
-  private merged = new Map<string, Map<string, readonly RuleEntry<TState>[]>>();
+  /** resource -> the subresources some rule names with it (empty when none does). */
+  private indexedResources: ReadonlyMap<string, ReadonlySet<string>> = new Map();
+  private buckets: Buckets<TState> = new Map();
+  private merged = new Map<string, Map<string, Map<string, readonly RuleEntry<TState>[]>>>();
   private dirty = false;
 
-  constructor(...options: TState extends undefined ? [RuleSetOptions<TState>?] : [RuleSetOptions<TState>]) {
-    this.createState = options[0]?.createState ?? ((() => undefined) as () => TState);
+  constructor(options?: RuleSetOptions<TState>) {
+    this.createState = options?.createState ?? ((() => undefined) as () => TState);
   }
 
   /**
@@ -106,64 +112,68 @@ export class RuleSet<TState = undefined> {
    * no allocation.
    */
   evaluate(event: AuditEvent): readonly RuleEntry<TState>[] {
-    const candidates = this.candidates(event.verb, event.objectRef?.resource);
+    const ref = event.objectRef;
+    const candidates = this.candidates(event.verb, ref?.resource, ref?.subresource);
     let out: RuleEntry<TState>[] | undefined;
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i]!;
-      if (entry.rule.matches(event)) (out ??= []).push(entry);
+      if (entry.rule.matchesIndexed(event)) (out ??= []).push(entry);
     }
     return out ?? NO_MATCHES;
   }
 
-  private candidates(verb: string, resource: string | undefined): readonly RuleEntry<TState>[] {
+  private candidates(verb: string, resource: unknown, subresource: unknown): readonly RuleEntry<TState>[] {
     if (this.dirty) this.reindex();
     const v = this.indexedVerbs.has(verb) ? verb : ANY;
-    const r = resource !== undefined && this.indexedResources.has(resource) ? resource : ANY;
+    const subs = typeof resource === 'string' ? this.indexedResources.get(resource) : undefined;
+    const r = subs === undefined ? ANY : (resource as string);
+    const s = subs !== undefined && typeof subresource === 'string' && subs.has(subresource) ? subresource : ANY;
     let byResource = this.merged.get(v);
-    if (byResource === undefined) {
-      byResource = new Map();
-      this.merged.set(v, byResource);
-    }
-    let list = byResource.get(r);
-    if (list === undefined) {
-      list = this.merge(v, r);
-      byResource.set(r, list);
-    }
+    if (byResource === undefined) this.merged.set(v, (byResource = new Map<string, Map<string, readonly RuleEntry<TState>[]>>()));
+    let bySub = byResource.get(r);
+    if (bySub === undefined) byResource.set(r, (bySub = new Map<string, readonly RuleEntry<TState>[]>()));
+    let list = bySub.get(s);
+    if (list === undefined) bySub.set(s, (list = this.merge(v, r, s)));
     return list;
   }
 
-  private merge(v: string, r: string): readonly RuleEntry<TState>[] {
+  private merge(v: string, r: string, s: string): readonly RuleEntry<TState>[] {
     const out: RuleEntry<TState>[] = [];
-    const add = (verbKey: string, resourceKey: string) => {
-      const bucket = this.buckets.get(verbKey)?.get(resourceKey);
-      if (bucket !== undefined) out.push(...bucket);
-    };
-    add(v, r);
-    if (r !== ANY) add(v, ANY);
-    if (v !== ANY) {
-      add(ANY, r);
-      if (r !== ANY) add(ANY, ANY);
+    for (const verbKey of v === ANY ? [ANY] : [v, ANY]) {
+      const byResource = this.buckets.get(verbKey);
+      if (byResource === undefined) continue;
+      const keys = [ANY];
+      if (r !== ANY) keys.push(r);
+      if (s !== ANY) keys.push(`${r}${SUBRESOURCE_SEPARATOR}${s}`);
+      for (const key of keys) {
+        const bucket = byResource.get(key);
+        if (bucket !== undefined) out.push(...bucket);
+      }
     }
     return out.sort(byName);
   }
 
   private reindex(): void {
     const verbs = new Set<string>();
-    const resources = new Set<string>();
-    const buckets = new Map<string, Map<string, RuleEntry<TState>[]>>();
+    const resources = new Map<string, Set<string>>();
+    const buckets: Buckets<TState> = new Map();
     for (const entry of this.entries.values()) {
       const { rule } = entry;
       if (!rule.enabled) continue;
-      const ruleVerbs = rule.verbs ?? [ANY];
-      const ruleResources = rule.resources ?? [ANY];
-      for (const v of ruleVerbs) {
+      for (const v of rule.verbs ?? [ANY]) {
         if (v !== ANY) verbs.add(v);
         let byResource = buckets.get(v);
         if (byResource === undefined) buckets.set(v, (byResource = new Map<string, RuleEntry<TState>[]>()));
-        for (const r of ruleResources) {
-          if (r !== ANY) resources.add(r);
-          let bucket = byResource.get(r);
-          if (bucket === undefined) byResource.set(r, (bucket = []));
+        for (const key of rule.resources ?? [ANY]) {
+          if (key !== ANY) {
+            const slash = key.indexOf(SUBRESOURCE_SEPARATOR);
+            const resource = slash === -1 ? key : key.slice(0, slash);
+            let subs = resources.get(resource);
+            if (subs === undefined) resources.set(resource, (subs = new Set()));
+            if (slash !== -1) subs.add(key.slice(slash + 1));
+          }
+          let bucket = byResource.get(key);
+          if (bucket === undefined) byResource.set(key, (bucket = []));
           bucket.push(entry);
         }
       }
