@@ -3,3 +3,11 @@ export { SourceError, SourceErrorReason } from './errors.js';
 export type { SourceErrorReasonCode } from './errors.js';
 export { noopLogger, RateLimitedLog } from './logger.js';
 export type { SourceLogger } from './logger.js';
+export {
+  DEFAULT_CURSOR_WRITE_INTERVAL_MS,
+  DEFAULT_MAX_BATCH_EVENTS,
+  DEFAULT_MAX_READ_BYTES,
+  DEFAULT_POLL_INTERVAL_MS,
+  startFileSource,
+} from './fileSource.js';
+export type { FileSource, FileSourceDeps, FileSourceOptions } from './fileSource.js';

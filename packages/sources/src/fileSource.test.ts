@@ -1,0 +1,506 @@
+import { spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readCursor } from './cursor.js';
+import { SourceError, SourceErrorReason } from './errors.js';
+import type { FileSource, FileSourceOptions } from './fileSource.js';
+import { startFileSource } from './fileSource.js';
+import { AckSink, auditLine, auditLines, CapturingLogger, eventually } from './fileTestSupport.js';
+import type { AckSinkOptions } from './fileTestSupport.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+let dir: string;
+let log: string;
+let running: { source: FileSource; sink: AckSink }[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ugallu-file-source-'));
+  log = join(dir, 'audit.log');
+  running = [];
+});
+
+afterEach(async () => {
+  for (const { source, sink } of running) {
+    sink.close();
+    await source.stop();
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Started {
+  source: FileSource;
+  sink: AckSink;
+  registry: Registry;
+  logger: CapturingLogger;
+}
+
+/** Starts a source on `log` with a fast periodic check; stopped in `afterEach`. */
+async function start(options: Partial<FileSourceOptions> = {}, sinkOptions: AckSinkOptions = {}): Promise<Started> {
+  const sink = new AckSink(sinkOptions);
+  const registry = new Registry();
+  const logger = new CapturingLogger();
+  const source = await startFileSource({ path: log, pollIntervalMs: 100, ...options }, sink, { registry, logger });
+  running.push({ source, sink });
+  return { source, sink, registry, logger };
+}
+
+async function stop(started: Started): Promise<void> {
+  await started.source.stop();
+  running = running.filter((r) => r.source !== started.source);
+}
+
+async function counter(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`${name} is not registered`);
+  const { values } = await metric.get();
+  const value = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
+  return value?.value ?? 0;
+}
+
+/** The file offsets just past each line of `text`. */
+function lineEnds(text: string): number[] {
+  const ends: number[] = [];
+  let offset = 0;
+  for (const line of text.split('\n').slice(0, -1)) {
+    offset += Buffer.byteLength(line) + 1;
+    ends.push(offset);
+  }
+  return ends;
+}
+
+async function cursorOffset(file: string): Promise<number> {
+  const read = await readCursor(file);
+  if (read.status !== 'ok') throw new Error(`no valid cursor: ${read.status}`);
+  return read.cursor.offset;
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('startFileSource: reading', () => {
+  it('starts at the end of an existing file by default and delivers what is appended', async () => {
+    writeFileSync(log, auditLines('old', 5).text);
+    const { sink } = await start();
+    const fresh = auditLines('new', 3);
+    appendFileSync(log, fresh.text);
+    await eventually(() => expect(sink.ids).toEqual(fresh.ids));
+  });
+
+  it('reads what is already there with fromStart', async () => {
+    const old = auditLines('old', 5);
+    writeFileSync(log, old.text);
+    const { sink } = await start({ fromStart: true });
+    await eventually(() => expect(sink.ids).toEqual(old.ids));
+  });
+
+  it('wakes up on file-system events, not only on the periodic check', async () => {
+    writeFileSync(log, '');
+    const { sink } = await start({ pollIntervalMs: 600_000 });
+    const fresh = auditLines('evt', 2);
+    appendFileSync(log, fresh.text);
+    await eventually(() => expect(sink.ids).toEqual(fresh.ids));
+  });
+
+  it('keeps up with appends while running, in order, with lines cut across writes', async () => {
+    writeFileSync(log, '');
+    const { sink, registry } = await start({ maxBatchEvents: 37 });
+    const all = auditLines('app', 2000);
+    const bytes = Buffer.from(all.text);
+    // Writes of odd sizes: most of them end in the middle of a line.
+    for (let offset = 0, i = 0; offset < bytes.length; i++) {
+      const size = 997 + ((i * 7919) % 20_000);
+      appendFileSync(log, bytes.subarray(offset, offset + size));
+      offset += size;
+      if (i % 3 === 0) await pause(1);
+    }
+    await eventually(() => expect(sink.ids.length).toBe(2000));
+    expect(sink.ids).toEqual(all.ids);
+    expect(sink.accepted.every((b) => b.events.length <= 37)).toBe(true);
+    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(2000);
+    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+  });
+
+  it('holds back a final line without a newline until it is complete', async () => {
+    writeFileSync(log, '');
+    const { sink, registry } = await start();
+    const second = auditLine('second');
+    appendFileSync(log, auditLine('first') + second.slice(0, 40));
+    await eventually(() => expect(sink.ids).toEqual(['first']));
+    appendFileSync(log, second.slice(40, -1));
+    // Complete but for its newline: still held back.
+    await pause(300);
+    expect(sink.ids).toEqual(['first']);
+    appendFileSync(log, '\n' + auditLine('third'));
+    await eventually(() => expect(sink.ids).toEqual(['first', 'second', 'third']));
+    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+  });
+
+  it('starting at the end of a file that ends mid-line skips only that line', async () => {
+    const cut = auditLine('cut');
+    writeFileSync(log, auditLine('before') + cut.slice(0, 50));
+    const { sink, registry } = await start();
+    appendFileSync(log, cut.slice(50) + auditLine('after'));
+    await eventually(() => expect(sink.ids).toEqual(['after']));
+    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+  });
+
+  it('skips malformed and oversized lines, counts them by reason, logs once per reason, and goes on', async () => {
+    const lines = [
+      auditLine('good-0'),
+      'not json\n',
+      auditLine('good-1'),
+      '[1,2]\n',
+      '{"kind":"Pod","verb":"get"}\n',
+      auditLine('huge', 100_000),
+      '{"truncated":\n',
+      '\n',
+      auditLine('good-2'),
+    ];
+    writeFileSync(log, lines.join(''));
+    const { sink, registry, logger } = await start({ fromStart: true, maxEventBytes: 4096, maxReadBytes: 8192 });
+    await eventually(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2']));
+    const errors = async (reason: string): Promise<number> =>
+      counter(registry, 'ugallu_audit_file_parse_errors_total', { reason });
+    expect({
+      NotJSON: await errors('NotJSON'),
+      NotObject: await errors('NotObject'),
+      NotEvent: await errors('NotEvent'),
+      TooLarge: await errors('TooLarge'),
+    }).toEqual({ NotJSON: 2, NotObject: 1, NotEvent: 1, TooLarge: 1 });
+    // Every non-empty line is counted, good or bad.
+    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(8);
+    const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
+    expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual(['NotJSON', 'NotObject', 'NotEvent', 'TooLarge']);
+    appendFileSync(log, auditLine('good-3'));
+    await eventually(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2', 'good-3']));
+  });
+
+  it('registers its counters in the registry it is given', async () => {
+    writeFileSync(log, '');
+    const { registry } = await start();
+    const text = await registry.metrics();
+    expect(text).toContain('ugallu_audit_file_lines_total 0');
+    expect(text).toContain('ugallu_audit_file_parse_errors_total{reason="TooLarge"} 0');
+  });
+});
+
+describe('startFileSource: rotation, truncation, deletion', () => {
+  it('rename-and-create: drains the old file, written after the rename too, before the new one', async () => {
+    const a = auditLines('a', 10);
+    writeFileSync(log, a.text);
+    const { sink } = await start({ fromStart: true });
+    await eventually(() => expect(sink.ids).toEqual(a.ids));
+
+    renameSync(log, `${log}.1`);
+    const b1 = auditLines('b', 5);
+    appendFileSync(`${log}.1`, b1.text);
+    writeFileSync(log, '');
+    // The writer has not switched yet: the new file is there but empty.
+    const b2 = auditLines('b', 3, 5);
+    appendFileSync(`${log}.1`, b2.text);
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b1.ids, ...b2.ids]));
+
+    const c = auditLines('c', 10);
+    appendFileSync(log, c.text);
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b1.ids, ...b2.ids, ...c.ids]));
+  });
+
+  it('rename-and-create with unread lines and a final line without newline in the old file', async () => {
+    writeFileSync(log, '');
+    const { sink } = await start();
+    const a = auditLines('a', 20);
+    const c = auditLines('c', 5);
+    // All at once, so the source sees the rotation before it has read the old lines.
+    appendFileSync(log, a.text + auditLine('a-last').slice(0, -1));
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, c.text);
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, 'a-last', ...c.ids]));
+  });
+
+  it('copytruncate: starts over at 0 and loses nothing written after the truncation', async () => {
+    const a = auditLines('a', 10);
+    writeFileSync(log, a.text);
+    const { sink, logger } = await start({ fromStart: true });
+    await eventually(() => expect(sink.ids).toEqual(a.ids));
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    const b = auditLines('b', 3);
+    appendFileSync(log, b.text);
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b.ids]));
+    expect(logger.messages('warn')).toContain('audit log truncated (copytruncate); reading from the start');
+  });
+
+  it('copytruncate followed by more than was read before the source looks: caught by the first bytes', async () => {
+    const a = auditLines('a', 5);
+    writeFileSync(log, a.text);
+    const { sink } = await start({ fromStart: true });
+    await eventually(() => expect(sink.ids).toEqual(a.ids));
+    // Synchronous, so the source cannot look in between: the size never falls below its offset.
+    truncateSync(log, 0);
+    const b = auditLines('b', 20);
+    appendFileSync(log, b.text);
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b.ids]));
+  });
+
+  it('waits for a missing file and reads it from 0 when it appears', async () => {
+    const { sink, logger } = await start();
+    expect(logger.messages('info')).toContain('audit log does not exist yet; waiting for it');
+    const a = auditLines('a', 4);
+    writeFileSync(log, a.text);
+    await eventually(() => expect(sink.ids).toEqual(a.ids));
+  });
+
+  it('waits for a missing directory, found by the periodic check', async () => {
+    log = join(dir, 'not', 'yet', 'audit.log');
+    const { sink } = await start();
+    mkdirSync(dirname(log), { recursive: true });
+    const a = auditLines('a', 4);
+    writeFileSync(log, a.text);
+    await eventually(() => expect(sink.ids).toEqual(a.ids));
+  });
+
+  it('deleted while the writer still writes it, then created again: nothing lost', async () => {
+    const fd = openSync(log, 'a');
+    const a = auditLines('a', 5);
+    writeSync(fd, a.text);
+    const { sink, logger } = await start({ fromStart: true });
+    await eventually(() => expect(sink.ids).toEqual(a.ids));
+    unlinkSync(log);
+    const b = auditLines('b', 3);
+    writeSync(fd, b.text);
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b.ids]));
+    expect(logger.messages('warn')).toContain('audit log deleted; reading what is left and waiting for a new one');
+    closeSync(fd);
+    const c = auditLines('c', 4);
+    writeFileSync(log, c.text);
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b.ids, ...c.ids]));
+  });
+});
+
+describe('startFileSource: cursor', () => {
+  it('resumes after stop and start: no line lost, none repeated, a cut line completed while stopped', async () => {
+    const cursorFile = join(dir, 'state', 'audit.cursor');
+    const first = auditLines('l', 50);
+    const cut = auditLine('l-50');
+    writeFileSync(log, first.text + cut.slice(0, 30));
+    const one = await start({ cursorFile, fromStart: true });
+    await eventually(() => expect(one.sink.ids).toEqual(first.ids));
+    await stop(one);
+    expect(await cursorOffset(cursorFile)).toBe(Buffer.byteLength(first.text));
+
+    const rest = auditLines('l', 29, 51);
+    appendFileSync(log, cut.slice(30) + rest.text);
+    const two = await start({ cursorFile, fromStart: true });
+    await eventually(() => expect(two.sink.ids.length).toBe(30));
+    expect(two.sink.ids).toEqual(['l-50', ...rest.ids]);
+  });
+
+  it('never moves the cursor ahead of acknowledgements', async () => {
+    const cursorFile = join(dir, 'audit.cursor');
+    const all = auditLines('l', 30);
+    const ends = lineEnds(all.text);
+    writeFileSync(log, all.text);
+    const { sink } = await start(
+      { cursorFile, fromStart: true, maxBatchEvents: 10, cursorWriteIntervalMs: 0 },
+      { autoAck: false },
+    );
+    await eventually(() => expect(sink.accepted.length).toBe(3));
+    await eventually(async () => expect(await cursorOffset(cursorFile)).toBe(0));
+    sink.ack(1);
+    await eventually(async () => expect(await cursorOffset(cursorFile)).toBe(ends[9]));
+    await pause(200);
+    expect(await cursorOffset(cursorFile)).toBe(ends[9]);
+    sink.ack(2);
+    await eventually(async () => expect(await cursorOffset(cursorFile)).toBe(ends[29]));
+  });
+
+  it('stop waits for the push in flight; acknowledgements after stop are saved by flushCursor', async () => {
+    const cursorFile = join(dir, 'audit.cursor');
+    const all = auditLines('l', 30);
+    const ends = lineEnds(all.text);
+    writeFileSync(log, all.text);
+    const started = await start({ cursorFile, fromStart: true, maxBatchEvents: 10 }, { capacity: 1, autoAck: false });
+    const { sink, source } = started;
+    await eventually(() => expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]));
+    let stopped = false;
+    const stopping = source.stop().then(() => {
+      stopped = true;
+    });
+    await pause(200);
+    expect(stopped).toBe(false);
+    sink.ack(1);
+    await stopping;
+    // The batch in flight was pushed; nothing after it.
+    expect(sink.accepted.length).toBe(2);
+    expect(await cursorOffset(cursorFile)).toBe(ends[9]);
+    sink.ack(1);
+    await source.flushCursor();
+    expect(await cursorOffset(cursorFile)).toBe(ends[19]);
+    running = [];
+  });
+
+  it('reads the new file from 0 when the cursor is for a file rotated away while stopped', async () => {
+    const cursorFile = join(dir, 'audit.cursor');
+    writeFileSync(log, auditLines('a', 5).text);
+    const one = await start({ cursorFile, fromStart: true });
+    await eventually(() => expect(one.sink.ids.length).toBe(5));
+    await stop(one);
+    renameSync(log, `${log}.1`);
+    const c = auditLines('c', 6);
+    writeFileSync(log, c.text);
+    const two = await start({ cursorFile });
+    await eventually(() => expect(two.sink.ids).toEqual(c.ids));
+  });
+
+  it('reads from 0 when the file was rewritten in place while stopped (same inode, other first bytes)', async () => {
+    const cursorFile = join(dir, 'audit.cursor');
+    writeFileSync(log, auditLines('a', 5).text);
+    const one = await start({ cursorFile, fromStart: true });
+    await eventually(() => expect(one.sink.ids.length).toBe(5));
+    await stop(one);
+    const b = auditLines('b', 20);
+    writeFileSync(log, b.text);
+    const two = await start({ cursorFile });
+    await eventually(() => expect(two.sink.ids).toEqual(b.ids));
+  });
+
+  it('ignores an invalid cursor file with a warning and starts as if there were none', async () => {
+    const cursorFile = join(dir, 'audit.cursor');
+    writeFileSync(cursorFile, '{"version":1,"dev":');
+    writeFileSync(log, auditLines('old', 3).text);
+    const { sink, logger } = await start({ cursorFile });
+    expect(logger.messages('warn')).toContain('ignoring an invalid cursor file');
+    appendFileSync(log, auditLine('new'));
+    await eventually(() => expect(sink.ids).toEqual(['new']));
+  });
+
+  it('survives SIGKILL mid-file: every line at least once, none acknowledged before the kill again', async () => {
+    const cursorFile = join(dir, 'audit.cursor');
+    const out = join(dir, 'delivered.txt');
+    const all = auditLines('k', 40_000);
+    writeFileSync(log, all.text);
+    const ends = lineEnds(all.text);
+
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@ugallu/source', '--import', 'tsx', join(here, 'fileSourceCrashChild.ts'), log, cursorFile, out, '2'],
+      { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const delivered = (): string[] => {
+      let text = '';
+      try {
+        text = readFileSync(out, 'utf8');
+      } catch {
+        return [];
+      }
+      return text.split('\n').slice(0, -1);
+    };
+    await eventually(() => {
+      if (child.exitCode !== null) throw new Error(`the child exited early: ${stderr}`);
+      expect(delivered().length).toBeGreaterThanOrEqual(8000);
+    }, 60_000);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    const before = delivered();
+    expect(before.length).toBeLessThan(all.ids.length);
+    const offset = await cursorOffset(cursorFile);
+    const acknowledged = ends.indexOf(offset) + 1;
+    // The cursor is on a line boundary, past the start and before the end.
+    expect(acknowledged).toBeGreaterThan(0);
+    expect(acknowledged).toBeLessThan(all.ids.length);
+    // It never ran ahead of what the sink had processed.
+    expect(before.slice(0, acknowledged)).toEqual(all.ids.slice(0, acknowledged));
+
+    const { sink } = await start({ cursorFile });
+    await eventually(() => expect(sink.ids.length).toBe(all.ids.length - acknowledged), 60_000);
+    // Nothing acknowledged before the kill comes again; everything after it comes.
+    expect(sink.ids).toEqual(all.ids.slice(acknowledged));
+    const seen = new Set([...before, ...sink.ids]);
+    expect(seen.size).toBe(all.ids.length);
+  }, 120_000);
+});
+
+describe('startFileSource: backpressure and stopping', () => {
+  it('stops reading when the sink is full and never acknowledges, and resumes when it drains', async () => {
+    const all = auditLines('bp', 20_000);
+    writeFileSync(log, all.text);
+    const { sink, registry } = await start(
+      { fromStart: true, maxBatchEvents: 50, maxReadBytes: 64 * 1024, pollIntervalMs: 50 },
+      { capacity: 1, autoAck: false },
+    );
+    await eventually(() => expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]));
+    const read = await counter(registry, 'ugallu_audit_file_lines_total');
+    // Several periodic checks later: not a line more read, nothing more accepted.
+    await pause(500);
+    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(read);
+    expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]);
+    // At most one read (64 KiB, a few hundred lines) ahead of the sink.
+    expect(read).toBeLessThan(1000);
+
+    sink.autoAcknowledge();
+    await eventually(() => expect(sink.ids.length).toBe(all.ids.length));
+    expect(sink.ids).toEqual(all.ids);
+  });
+
+  it('stops reading for good when the sink is closed, and stop still resolves', async () => {
+    writeFileSync(log, auditLines('l', 100).text);
+    const { sink, source, logger } = await start({ fromStart: true, maxBatchEvents: 10 }, { capacity: 1, autoAck: false });
+    await eventually(() => expect(sink.waiting).toBe(1));
+    sink.close();
+    await eventually(() =>
+      expect(logger.messages('error')).toContain('the sink refused a batch (closed); the file source stops reading'),
+    );
+    await source.stop();
+    expect(sink.accepted.length).toBe(1);
+  });
+});
+
+describe('startFileSource: options', () => {
+  it.each<[string, Partial<FileSourceOptions>]>([
+    ['an empty path', { path: '' }],
+    ['a zero maxEventBytes', { maxEventBytes: 0 }],
+    ['a fractional maxReadBytes', { maxReadBytes: 1.5 }],
+    ['a negative maxBatchEvents', { maxBatchEvents: -1 }],
+    ['a NaN pollIntervalMs', { pollIntervalMs: Number.NaN }],
+    ['a negative cursorWriteIntervalMs', { cursorWriteIntervalMs: -1 }],
+    ['an empty cursorFile', { cursorFile: '' }],
+  ])('rejects %s with SourceError InvalidOptions', async (_name, options) => {
+    const error = await startFileSource({ path: log, ...options }, new AckSink()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error).toMatchObject({ reason: SourceErrorReason.InvalidOptions });
+  });
+
+  it('rejects a cursor file that is the audit log itself', async () => {
+    await expect(startFileSource({ path: log, cursorFile: log }, new AckSink())).rejects.toMatchObject({
+      reason: SourceErrorReason.InvalidOptions,
+    });
+  });
+
+  it('rejects a cursor file whose directory cannot be created, with SourceError CursorUnwritable', async () => {
+    writeFileSync(join(dir, 'plain-file'), '');
+    await expect(
+      startFileSource({ path: log, cursorFile: join(dir, 'plain-file', 'audit.cursor') }, new AckSink()),
+    ).rejects.toMatchObject({ name: 'SourceError', reason: SourceErrorReason.CursorUnwritable });
+  });
+});

@@ -1,0 +1,669 @@
+import { constants as fsConstants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { AuditEvent } from '@ugallu/audit-types';
+import { decodeLine, DecodeReason, DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
+import type { FSWatcher } from 'chokidar';
+import { watch } from 'chokidar';
+import { Counter, Registry } from 'prom-client';
+import type { FileCursor } from './cursor.js';
+import { CursorWriter, HEAD_FINGERPRINT_BYTES, headSha256, readCursor } from './cursor.js';
+import { SourceError, SourceErrorReason } from './errors.js';
+import { LineKind, LineSplitter } from './fileLines.js';
+import type { SourceLogger } from './logger.js';
+import { noopLogger, RateLimitedLog } from './logger.js';
+import type { AuditEventSink, AuditSource } from './source.js';
+
+/** Each read is at most this many bytes, so a huge backlog is read in bounded pieces. */
+export const DEFAULT_MAX_READ_BYTES = 8 * 1024 * 1024;
+/** A batch handed to the sink holds at most this many events. */
+export const DEFAULT_MAX_BATCH_EVENTS = 1000;
+/** The file is checked this often even without a file-system event. */
+export const DEFAULT_POLL_INTERVAL_MS = 1000;
+/** The cursor is written at most this often (and on stop). */
+export const DEFAULT_CURSOR_WRITE_INTERVAL_MS = 250;
+/** At most one log line per parse-error reason per this interval. */
+const LOG_INTERVAL_MS = 10_000;
+
+/**
+ * What to tail and how.
+ *
+ * @example
+ * ```ts
+ * const options: FileSourceOptions = {
+ *   path: '/host/var/log/audit/audit.log',
+ *   cursorFile: '/var/lib/ugallu/audit.cursor',
+ * };
+ * ```
+ */
+export interface FileSourceOptions {
+  /** The audit log (JSON lines, as the apiserver's `--audit-log-path` writes it). */
+  path: string;
+  /**
+   * Where the position is saved and resumed from. Without it, every start
+   * begins at the end of the file (or at its start with `fromStart`).
+   */
+  cursorFile?: string;
+  /**
+   * Read what the file already holds instead of starting at its end.
+   * A cursor that matches the file takes precedence over this.
+   */
+  fromStart?: boolean;
+  /** Lines longer than this many bytes are skipped and counted (default 256 KiB, as the decoder). */
+  maxEventBytes?: number;
+  /** The most bytes read at once (default 8 MiB). */
+  maxReadBytes?: number;
+  /** The most events in one batch handed to the sink (default 1000). */
+  maxBatchEvents?: number;
+  /** How often the file is checked without a file-system event, in ms (default 1000). */
+  pollIntervalMs?: number;
+  /** The cursor is written at most this often, in ms (default 250). */
+  cursorWriteIntervalMs?: number;
+}
+
+/**
+ * What the source reports to.
+ *
+ * @example `{ registry: appRegistry, logger: pino() }`
+ */
+export interface FileSourceDeps {
+  /** Where the counters are registered (default: a new Registry), so the app serves one registry. */
+  registry?: Registry;
+  /** Structured logger with the pino call shape (default: no-op). */
+  logger?: SourceLogger;
+}
+
+/**
+ * A running file source.
+ *
+ * Shutdown in order: `stop()` (no more reading; the batch being pushed is
+ * accepted), then let the engine drain its channel (acknowledging the
+ * batches), then `flushCursor()` so the acknowledgements that came after
+ * `stop` are saved too.
+ *
+ * @example
+ * ```ts
+ * const source = await startFileSource({ path, cursorFile }, channel, { registry, logger });
+ * process.once('SIGTERM', async () => {
+ *   await source.stop();
+ *   await channel.drain();
+ *   await source.flushCursor();
+ * });
+ * ```
+ */
+export interface FileSource extends AuditSource {
+  /** The tailed path, resolved. */
+  readonly path: string;
+  /** Writes the cursor for every batch acknowledged so far and resolves once it is on disk (no-op without a cursor file). */
+  flushCursor(): Promise<void>;
+}
+
+interface ResolvedOptions {
+  path: string;
+  cursorFile: string | undefined;
+  fromStart: boolean;
+  maxEventBytes: number;
+  maxReadBytes: number;
+  maxBatchEvents: number;
+  pollIntervalMs: number;
+  cursorWriteIntervalMs: number;
+}
+
+/** The file being read: an open descriptor, so a rename or delete does not take it away. */
+interface TailedFile {
+  readonly handle: FileHandle;
+  readonly dev: bigint;
+  readonly ino: bigint;
+  /** The first bytes (up to HEAD_FINGERPRINT_BYTES), grown as the file grows. */
+  head: Buffer;
+  headSha256: string;
+}
+
+/**
+ * A place in a tailed file, with the file's identity as it was then (the
+ * fingerprint changes on truncation): what the cursor saves once the lines
+ * before it are acknowledged.
+ */
+type Position = FileCursor;
+
+/**
+ * Starts tailing an audit log into `sink`.
+ *
+ * Where it starts: at the saved cursor when its file is the one at `path`;
+ * at offset 0 when the cursor is for another file (rotated while stopped)
+ * or the file was created after the start; otherwise at the end of the
+ * file, or its start with `fromStart`.
+ *
+ * How it follows the file: chokidar's events wake it up, and it also checks
+ * every `pollIntervalMs`, because inotify events are missed on some mounts
+ * (a hostPath on overlayfs). It reads by offset through an open descriptor:
+ * - appended lines are decoded and pushed in batches, awaiting each push, so
+ *   a full sink stops the reading (memory stays bounded);
+ * - rename-and-create (another file at `path`): the old file is read to its
+ *   end through the still-open descriptor, and the new one is read from 0 as
+ *   soon as it holds data (until then the writer may still be writing the
+ *   old one);
+ * - copytruncate (the size falls below the offset, or the first bytes
+ *   change): reading starts over at 0. Lines written between the last read
+ *   and the copy are in the copy only: copytruncate's own race;
+ * - deleted: the descriptor is read to its end; a file created at `path`
+ *   later is read from 0; a missing file is waited for.
+ *
+ * A final line without a newline is held back until it is complete; a line
+ * longer than `maxEventBytes` is discarded up to its newline without being
+ * buffered. Undecodable and oversized lines are counted
+ * (`ugallu_audit_file_parse_errors_total{reason}`) and logged at most once
+ * per reason per 10 s; they never stop the stream.
+ *
+ * The cursor advances only when the sink acknowledges a batch
+ * (`onProcessed`), so a crash replays what was not acknowledged and never
+ * skips a line.
+ *
+ * Rejects with `SourceError` (`InvalidOptions`, `CursorUnwritable`); once
+ * started it never throws.
+ *
+ * @example
+ * ```ts
+ * const source = await startFileSource(
+ *   { path: '/host/var/log/audit/audit.log', cursorFile: '/var/lib/ugallu/audit.cursor' },
+ *   channel,
+ *   { registry, logger },
+ * );
+ * // …
+ * await source.stop();
+ * ```
+ */
+export async function startFileSource(
+  options: FileSourceOptions,
+  sink: AuditEventSink,
+  deps: FileSourceDeps = {},
+): Promise<FileSource> {
+  const resolved = resolveOptions(options);
+  if (resolved.cursorFile !== undefined) await prepareCursorDirectory(resolved.cursorFile);
+  const source = new FileTailer(resolved, sink, deps);
+  await source.start();
+  return source;
+}
+
+function resolveOptions(options: FileSourceOptions): ResolvedOptions {
+  if (typeof options.path !== 'string' || options.path === '') {
+    throw new SourceError(SourceErrorReason.InvalidOptions, 'path must be a non-empty string');
+  }
+  if (options.cursorFile !== undefined && (typeof options.cursorFile !== 'string' || options.cursorFile === '')) {
+    throw new SourceError(SourceErrorReason.InvalidOptions, 'cursorFile must be a non-empty string when given');
+  }
+  const path = resolve(options.path);
+  const cursorFile = options.cursorFile === undefined ? undefined : resolve(options.cursorFile);
+  if (cursorFile === path) {
+    throw new SourceError(SourceErrorReason.InvalidOptions, 'cursorFile must not be the audit log itself');
+  }
+  return {
+    path,
+    cursorFile,
+    fromStart: options.fromStart ?? false,
+    maxEventBytes: positiveInteger('maxEventBytes', options.maxEventBytes, DEFAULT_MAX_EVENT_BYTES),
+    maxReadBytes: positiveInteger('maxReadBytes', options.maxReadBytes, DEFAULT_MAX_READ_BYTES),
+    maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, DEFAULT_MAX_BATCH_EVENTS),
+    pollIntervalMs: positiveInteger('pollIntervalMs', options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS),
+    cursorWriteIntervalMs: nonNegativeInteger(
+      'cursorWriteIntervalMs',
+      options.cursorWriteIntervalMs,
+      DEFAULT_CURSOR_WRITE_INTERVAL_MS,
+    ),
+  };
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new SourceError(SourceErrorReason.InvalidOptions, `${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new SourceError(SourceErrorReason.InvalidOptions, `${name} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+async function prepareCursorDirectory(cursorFile: string): Promise<void> {
+  const dir = dirname(cursorFile);
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, fsConstants.W_OK);
+  } catch (cause) {
+    throw new SourceError(
+      SourceErrorReason.CursorUnwritable,
+      `cannot write the cursor in ${dir}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+const PARSE_ERROR_REASONS = Object.values(DecodeReason);
+
+function fileCounters(registry: Registry): { lines: Counter; parseErrors: Counter<'reason'> } {
+  // Reused when already registered: a restarted source in the same process shares the series.
+  const lines =
+    (registry.getSingleMetric('ugallu_audit_file_lines_total') as Counter | undefined) ??
+    new Counter({
+      name: 'ugallu_audit_file_lines_total',
+      help: 'Non-empty lines read from the audit log file, decodable or not.',
+      registers: [registry],
+    });
+  const parseErrors =
+    (registry.getSingleMetric('ugallu_audit_file_parse_errors_total') as Counter<'reason'> | undefined) ??
+    new Counter({
+      name: 'ugallu_audit_file_parse_errors_total',
+      help: 'Lines of the audit log file skipped because they are not audit events or are too large, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+  for (const reason of PARSE_ERROR_REASONS) parseErrors.inc({ reason }, 0);
+  return { lines, parseErrors };
+}
+
+class FileTailer implements FileSource {
+  readonly path: string;
+  readonly #options: ResolvedOptions;
+  readonly #sink: AuditEventSink;
+  readonly #logger: SourceLogger;
+  readonly #parseLog: RateLimitedLog;
+  readonly #ioLog: RateLimitedLog;
+  readonly #lines: Counter;
+  readonly #parseErrors: Counter<'reason'>;
+  readonly #cursor: CursorWriter | undefined;
+  readonly #splitter: LineSplitter;
+
+  #file: TailedFile | undefined;
+  /** The next byte of `#file` to read. */
+  #readOffset = 0;
+  #readBuffer: Buffer = Buffer.alloc(0);
+  /** True until the file has been opened once: then a missing file at start means "read it from 0 when it comes". */
+  #firstOpen = true;
+  #existedAtStart = false;
+  #waitingLogged = false;
+  #deletedLogged = false;
+
+  /** Batches pushed and not acknowledged yet. */
+  #inflight = 0;
+  /** Lines consumed without a batch (skipped) while batches were in flight: acknowledged with the last of them. */
+  #skippedThrough: Position | undefined;
+
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #dirty = true;
+  #waiter: (() => void) | undefined;
+  #loop: Promise<void> = Promise.resolve();
+  #watcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+
+  constructor(options: ResolvedOptions, sink: AuditEventSink, deps: FileSourceDeps) {
+    this.path = options.path;
+    this.#options = options;
+    this.#sink = sink;
+    this.#logger = deps.logger ?? noopLogger;
+    this.#parseLog = new RateLimitedLog(this.#logger, LOG_INTERVAL_MS);
+    this.#ioLog = new RateLimitedLog(this.#logger, LOG_INTERVAL_MS);
+    const counters = fileCounters(deps.registry ?? new Registry());
+    this.#lines = counters.lines;
+    this.#parseErrors = counters.parseErrors;
+    this.#splitter = new LineSplitter(options.maxEventBytes);
+    this.#cursor =
+      options.cursorFile === undefined
+        ? undefined
+        : new CursorWriter(options.cursorFile, options.cursorWriteIntervalMs, (err) =>
+            this.#ioLog.warn('cursor', { path: this.path, cursorFile: options.cursorFile, err }, 'cannot write the cursor; retrying'),
+          );
+  }
+
+  async start(): Promise<void> {
+    try {
+      await stat(this.path);
+      this.#existedAtStart = true;
+    } catch {
+      this.#existedAtStart = false;
+    }
+    // Open before returning, so "start at the end" means the end as of this call.
+    await this.#openCurrent().catch((err: unknown) => this.#ioLog.warn('open', { path: this.path, err }, 'cannot open the audit log; retrying'));
+    await this.#startWatching();
+    this.#poll = setInterval(this.#wake, this.#options.pollIntervalMs);
+    this.#loop = this.#run();
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  flushCursor(): Promise<void> {
+    return this.#cursor?.flush() ?? Promise.resolve();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#poll);
+    this.#wake();
+    await this.#watcher?.close();
+    await this.#loop;
+    const file = this.#file;
+    this.#file = undefined;
+    await file?.handle.close();
+    await this.flushCursor();
+    this.#logger.info({ path: this.path }, 'file source stopped');
+  }
+
+  #wake = (): void => {
+    this.#dirty = true;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter();
+    }
+  };
+
+  async #startWatching(): Promise<void> {
+    const dir = dirname(this.path);
+    const watcher = watch(dir, {
+      depth: 0,
+      ignoreInitial: true,
+      // Only the directory and the file: a log directory also holds the rotated backups.
+      ignored: (p: string) => {
+        const full = resolve(p);
+        return full !== dir && full !== this.path;
+      },
+    });
+    this.#watcher = watcher;
+    watcher.on('all', this.#wake);
+    watcher.on('error', (err: unknown) =>
+      this.#ioLog.warn('watch', { path: this.path, err }, 'file watcher error; the periodic check goes on'),
+    );
+    // A missing directory is not an error here: the periodic check waits for the file.
+    await new Promise<void>((ready) => watcher.once('ready', ready));
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      this.#dirty = false;
+      try {
+        await this.#cycle();
+      } catch (err) {
+        this.#ioLog.warn('read', { path: this.path, err }, 'cannot read the audit log; retrying');
+      }
+      if (!this.#dirty && !this.#stopping) {
+        await new Promise<void>((wake) => {
+          this.#waiter = wake;
+        });
+      }
+    }
+  }
+
+  /** Reads everything there is, following truncation and rotation. */
+  async #cycle(): Promise<void> {
+    if (this.#file === undefined && !(await this.#openCurrent())) return;
+    for (;;) {
+      const file = this.#file;
+      if (file === undefined || this.#stopping) return;
+      await this.#checkTruncation(file);
+      await this.#readToEnd(file);
+      if (this.#stopping || !(await this.#followRotation(file))) return;
+    }
+  }
+
+  /** Opens the file at `path` and decides where to start in it. False when there is no file yet. */
+  async #openCurrent(): Promise<boolean> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!this.#waitingLogged) {
+        this.#waitingLogged = true;
+        this.#logger.info({ path: this.path }, 'audit log does not exist yet; waiting for it');
+      }
+      return false;
+    }
+    this.#waitingLogged = false;
+    const file = await this.#tailedFile(handle);
+    this.#file = file;
+    const size = Number((await handle.stat({ bigint: true })).size);
+    const first = this.#firstOpen;
+    this.#firstOpen = false;
+    this.#splitter.reset();
+    this.#readOffset = first ? await this.#startOffset(file, size) : 0;
+    this.#consumed(toCursor(file, this.#readOffset));
+    this.#logger.info({ path: this.path, offset: this.#readOffset, size }, 'tailing the audit log');
+    return true;
+  }
+
+  async #tailedFile(handle: FileHandle): Promise<TailedFile> {
+    try {
+      const st = await handle.stat({ bigint: true });
+      const head = await readHead(handle, Number(st.size));
+      return { handle, dev: st.dev, ino: st.ino, head, headSha256: headSha256(head) };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async #startOffset(file: TailedFile, size: number): Promise<number> {
+    const cursorFile = this.#options.cursorFile;
+    if (cursorFile !== undefined) {
+      const read = await readCursor(cursorFile);
+      if (read.status === 'ok') {
+        const c = read.cursor;
+        if (c.dev === String(file.dev) && c.ino === String(file.ino) && (await sameHead(file, c, size))) {
+          if (c.offset <= size) return c.offset;
+          this.#logger.warn({ path: this.path, offset: c.offset, size }, 'the file is shorter than the cursor (truncated while stopped); reading from the start');
+          return 0;
+        }
+        // Rotated while stopped: everything in this file came after the cursor.
+        this.#logger.info({ path: this.path, cursorFile }, 'the cursor is for another file (rotated while stopped); reading from the start');
+        return 0;
+      }
+      if (read.status === 'invalid') {
+        this.#logger.warn({ path: this.path, cursorFile, problem: read.problem }, 'ignoring an invalid cursor file');
+      }
+    }
+    if (this.#options.fromStart || !this.#existedAtStart) return 0;
+    if (size > 0 && !(await endsWithNewline(file.handle, size))) this.#splitter.skipToNextLine();
+    return size;
+  }
+
+  /** copytruncate: the file is shorter than what was read, or it starts with other bytes. */
+  async #checkTruncation(file: TailedFile): Promise<void> {
+    const size = Number((await file.handle.stat({ bigint: true })).size);
+    if (size >= this.#readOffset && (await this.#headStillMatches(file, size))) return;
+    this.#logger.warn({ path: this.path, offset: this.#readOffset, size }, 'audit log truncated (copytruncate); reading from the start');
+    file.head = await readHead(file.handle, size);
+    file.headSha256 = headSha256(file.head);
+    this.#splitter.reset();
+    this.#readOffset = 0;
+    this.#consumed(toCursor(file, 0));
+  }
+
+  async #headStillMatches(file: TailedFile, size: number): Promise<boolean> {
+    const known = file.head.length;
+    const head = await readHead(file.handle, size);
+    // Nothing read yet: nothing that a truncation could invalidate.
+    const changed = head.length < known || !head.subarray(0, known).equals(file.head);
+    if (changed && this.#readOffset > 0) return false;
+    if (changed || head.length > known) {
+      file.head = head;
+      file.headSha256 = headSha256(head);
+    }
+    return true;
+  }
+
+  async #readToEnd(file: TailedFile): Promise<void> {
+    const max = this.#options.maxReadBytes;
+    while (!this.#stopping) {
+      const size = Number((await file.handle.stat({ bigint: true })).size);
+      if (size <= this.#readOffset) return;
+      const want = Math.min(size - this.#readOffset, max);
+      if (this.#readBuffer.length < want) this.#readBuffer = Buffer.allocUnsafe(want);
+      const { bytesRead } = await file.handle.read(this.#readBuffer, 0, want, this.#readOffset);
+      if (bytesRead === 0) return;
+      const offset = this.#readOffset;
+      this.#readOffset += bytesRead;
+      this.#splitter.feed(this.#readBuffer.subarray(0, bytesRead), offset);
+      await this.#drainLines(file, false);
+    }
+  }
+
+  /**
+   * Decodes the lines of the chunk just fed and pushes them in batches.
+   * With `final`, the held-back partial line is handed out too (the file is
+   * left for good).
+   */
+  async #drainLines(file: TailedFile, final: boolean): Promise<void> {
+    const splitter = this.#splitter;
+    const max = this.#options.maxBatchEvents;
+    let events: AuditEvent[] = [];
+    let end = -1;
+    let lines = 0;
+    for (;;) {
+      if (!splitter.next() && !(final && splitter.flushPartial())) break;
+      end = splitter.end;
+      if (splitter.kind === LineKind.Skip) continue;
+      lines++;
+      if (splitter.kind === LineKind.Oversized) {
+        this.#parseError(DecodeReason.TooLarge, splitter.end - splitter.bytes - 1, `line of ${splitter.bytes} bytes exceeds the maximum of ${this.#options.maxEventBytes} bytes`);
+        continue;
+      }
+      const result = decodeLine(splitter.text, { maxEventBytes: this.#options.maxEventBytes });
+      if (result.ok) {
+        events.push(result.event);
+        if (events.length >= max) {
+          this.#lines.inc(lines);
+          lines = 0;
+          if (!(await this.#push(events, toCursor(file, end))) || this.#stopping) return;
+          events = [];
+        }
+      } else {
+        this.#parseError(result.error.reason, splitter.end - splitter.bytes - 1, result.error.message);
+      }
+    }
+    if (lines > 0) this.#lines.inc(lines);
+    if (end === -1) return;
+    if (events.length > 0) await this.#push(events, toCursor(file, end));
+    else this.#consumed(toCursor(file, end));
+  }
+
+  #parseError(reason: string, offset: number, message: string): void {
+    this.#parseErrors.inc({ reason });
+    this.#parseLog.warn(reason, { path: this.path, reason, offset, error: message }, 'skipped a line of the audit log');
+  }
+
+  /** Pushes a batch; false when the sink is closed (the source then stops reading). */
+  async #push(events: AuditEvent[], end: Position): Promise<boolean> {
+    this.#inflight++;
+    this.#skippedThrough = undefined;
+    try {
+      await this.#sink.push({ events, onProcessed: () => this.#acknowledged(end) });
+      return true;
+    } catch (err) {
+      this.#inflight--;
+      this.#logger.error({ path: this.path, err }, 'the sink refused a batch (closed); the file source stops reading');
+      this.#stopping = true;
+      return false;
+    }
+  }
+
+  /** The sink processed every batch up to the one ending at `end` (acknowledgements come in order). */
+  #acknowledged(end: Position): void {
+    this.#inflight--;
+    let position = end;
+    if (this.#inflight === 0 && this.#skippedThrough !== undefined) {
+      position = this.#skippedThrough;
+      this.#skippedThrough = undefined;
+    }
+    this.#save(position);
+  }
+
+  /** Lines up to `position` need no acknowledgement (skipped, or a new start): saved once what is in flight is acknowledged. */
+  #consumed(position: Position): void {
+    if (this.#inflight > 0) this.#skippedThrough = position;
+    else this.#save(position);
+  }
+
+  #save(position: Position): void {
+    this.#cursor?.update(position);
+  }
+
+  /**
+   * After reading to the end: is there another file at `path` now? Then
+   * finish the old one (to its end, including a final line without a
+   * newline) and switch. True when the caller should read again.
+   */
+  async #followRotation(file: TailedFile): Promise<boolean> {
+    let current;
+    try {
+      current = await stat(this.path, { bigint: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!this.#deletedLogged) {
+        this.#deletedLogged = true;
+        this.#logger.warn({ path: this.path }, 'audit log deleted; reading what is left and waiting for a new one');
+      }
+      return false;
+    }
+    this.#deletedLogged = false;
+    if (current.dev === file.dev && current.ino === file.ino) return false;
+    // The writer may go on writing the old file after the new one appears
+    // (logrotate `create` before the writer reopens): the switch waits until
+    // the new file holds data, which a single writer only writes when it is
+    // done with the old one.
+    if (current.size === 0n) return false;
+    const oldSize = Number((await file.handle.stat({ bigint: true })).size);
+    if (oldSize > this.#readOffset) return true;
+    this.#splitter.feed(Buffer.alloc(0), this.#readOffset);
+    await this.#drainLines(file, true);
+    if (this.#stopping) return false;
+    this.#logger.info({ path: this.path, offset: this.#readOffset }, 'audit log rotated; finished the old file, reading the new one');
+    this.#file = undefined;
+    await file.handle.close();
+    return this.#openCurrent();
+  }
+}
+
+function toCursor(file: TailedFile, offset: number): FileCursor {
+  return {
+    dev: String(file.dev),
+    ino: String(file.ino),
+    offset,
+    headBytes: file.head.length,
+    headSha256: file.headSha256,
+  };
+}
+
+async function readHead(handle: FileHandle, size: number): Promise<Buffer> {
+  const length = Math.min(size, HEAD_FINGERPRINT_BYTES);
+  const head = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await handle.read(head, got, length - got, got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? head : head.subarray(0, got);
+}
+
+/** Whether the cursor's fingerprint matches the file's first bytes. */
+async function sameHead(file: TailedFile, cursor: FileCursor, size: number): Promise<boolean> {
+  if (cursor.headBytes > size) return false;
+  if (cursor.headBytes === file.head.length) return cursor.headSha256 === file.headSha256;
+  const head = await readHead(file.handle, cursor.headBytes);
+  return headSha256(head) === cursor.headSha256;
+}
+
+async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
+  const last = Buffer.alloc(1);
+  const { bytesRead } = await handle.read(last, 0, 1, size - 1);
+  return bytesRead === 1 && last[0] === 0x0a;
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { CapturingLogger } from './fileTestSupport.js';
+import { RateLimitedLog } from './logger.js';
+
+describe('RateLimitedLog', () => {
+  it('logs one line per key per interval and reports how many were suppressed', () => {
+    let now = 0;
+    const logger = new CapturingLogger();
+    const log = new RateLimitedLog(logger, 10_000, () => now);
+    log.warn('NotJSON', { n: 1 }, 'bad line');
+    log.warn('NotJSON', { n: 2 }, 'bad line');
+    log.warn('TooLarge', { n: 3 }, 'big line');
+    now = 9_999;
+    log.warn('NotJSON', { n: 4 }, 'bad line');
+    now = 10_000;
+    log.warn('NotJSON', { n: 5 }, 'bad line');
+    now = 30_000;
+    log.warn('NotJSON', { n: 6 }, 'bad line');
+    expect(logger.entries.map((e) => e.obj)).toEqual([
+      { n: 1 },
+      { n: 3 },
+      { n: 5, suppressed: 2 },
+      { n: 6 },
+    ]);
+    expect(logger.entries.every((e) => e.level === 'warn')).toBe(true);
+  });
+});
