@@ -1,0 +1,51 @@
+// Loads 'vitest' into the program so the augmentation below has a module to
+// augment even where nothing else imports it (the declaration build).
+import type {} from 'vitest';
+import type { TestProject } from 'vitest/node';
+
+import { startControlPlane } from './controlPlane.js';
+import type { ControlPlaneConnection, ControlPlaneOptions } from './controlPlane.js';
+
+/**
+ * The key under which {@link sharedControlPlaneSetup} provides the shared
+ * control plane's {@link ControlPlaneConnection} to tests: `inject(CONTROL_PLANE_KEY)`.
+ *
+ * @example `const cp = inject(CONTROL_PLANE_KEY);`
+ */
+export const CONTROL_PLANE_KEY = 'ugallu.testenv.controlPlane';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    'ugallu.testenv.controlPlane': ControlPlaneConnection;
+  }
+}
+
+/**
+ * Makes a vitest `globalSetup` function that starts one control plane for a
+ * whole test project (building the binaries first if they are missing),
+ * provides its connection details under {@link CONTROL_PLANE_KEY}, and stops
+ * it after the run. Its logs are kept, and their path printed, when a test
+ * failed. Tests that stop or restart the apiserver, or need their own audit
+ * webhook, start their own with `startControlPlane` instead.
+ *
+ * @example
+ * ```ts
+ * // packages/engine/src/testenv.globalSetup.ts
+ * import { sharedControlPlaneSetup } from '@ugallu/testenv';
+ * export default sharedControlPlaneSetup();
+ *
+ * // packages/engine/vitest.config.ts: test: { globalSetup: ['./src/testenv.globalSetup.ts'] }
+ * ```
+ */
+export function sharedControlPlaneSetup(
+  options: ControlPlaneOptions = {},
+): (project: TestProject) => Promise<() => Promise<void>> {
+  return async (project) => {
+    const controlPlane = await startControlPlane(options);
+    project.provide(CONTROL_PLANE_KEY, controlPlane.connection());
+    return async () => {
+      const failed = project.vitest.state.getCountOfFailedTests() > 0;
+      await controlPlane.stop(failed ? { keepLogs: true } : {});
+    };
+  };
+}
