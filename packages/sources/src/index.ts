@@ -11,3 +11,14 @@ export {
   startFileSource,
 } from './fileSource.js';
 export type { FileSource, FileSourceDeps, FileSourceOptions } from './fileSource.js';
+export {
+  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  DEFAULT_WEBHOOK_SECRET_ENV,
+  readWebhookToken,
+  startWebhookSource,
+  WEBHOOK_PATHS,
+} from './webhook.js';
+export type { WebhookSource, WebhookSourceDependencies, WebhookSourceOptions } from './webhook.js';
+export { WebhookRejectReason } from './webhookReject.js';
+export type { WebhookRejectReasonCode } from './webhookReject.js';
+export { AuthFailureLabel, WebhookMetricName } from './webhookMetrics.js';

@@ -1,0 +1,817 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
+import { createServer, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { SourceError, SourceErrorReason } from './errors.js';
+import type { SourceLogger } from './logger.js';
+import type { AuditEventSink } from './source.js';
+import {
+  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  DEFAULT_WEBHOOK_SECRET_ENV,
+  readWebhookToken,
+  startWebhookSource,
+} from './webhook.js';
+import type { WebhookSource, WebhookSourceOptions } from './webhook.js';
+import { WebhookMetricName } from './webhookMetrics.js';
+import { WebhookRejectReason } from './webhookReject.js';
+import {
+  ArraySink,
+  auditEvent,
+  createTestPki,
+  eventList,
+  rawExchange,
+  send,
+  sendHeadersOnly,
+} from './webhookTestSupport.js';
+import type { Answer, SendOptions, TestPki } from './webhookTestSupport.js';
+
+const TOKEN = 'test-token-0123456789abcdef';
+
+let pki: TestPki;
+const running: WebhookSource[] = [];
+
+beforeAll(async () => {
+  pki = await createTestPki();
+}, 60_000);
+
+afterAll(async () => {
+  await pki.remove();
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((source) => source.stop()));
+});
+
+interface Started {
+  source: WebhookSource;
+  sink: ArraySink;
+  registry: Registry;
+  /** Sends to the source, trusting the test CA; a token only when the test gives one. */
+  post: (options?: SendOptions) => Promise<Answer>;
+  counter: (name: string, labels?: Record<string, string>) => Promise<number>;
+}
+
+async function start(
+  overrides: Partial<WebhookSourceOptions> = {},
+  sink: ArraySink = new ArraySink(),
+  logger?: SourceLogger,
+): Promise<Started> {
+  const registry = new Registry();
+  const source = await startWebhookSource(
+    {
+      tlsCertFile: pki.serverCertFile,
+      tlsKeyFile: pki.serverKeyFile,
+      token: TOKEN,
+      host: '127.0.0.1',
+      port: 0,
+      ...overrides,
+    },
+    sink,
+    logger === undefined ? { registry } : { registry, logger },
+  );
+  running.push(source);
+  return {
+    source,
+    sink,
+    registry,
+    post: (options = {}) => send(source.url, pki.caPem, options),
+    counter: (name, labels) => counterValue(registry, name, labels),
+  };
+}
+
+async function counterValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`metric ${name} is not registered`);
+  const { values } = await metric.get();
+  const wanted = Object.entries(labels);
+  return values
+    .filter((v) => wanted.every(([key, value]) => v.labels[key] === value))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Polls until `check` passes: for what the server does after the client already saw the outcome. */
+async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+function ids(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+}
+
+function batchOf(auditIDs: readonly string[], padding = 0): string {
+  return eventList(auditIDs.map((id) => auditEvent(id, padding)));
+}
+
+function expectError(answer: Answer, status: number, reason: string): void {
+  expect(answer.status, answer.text).toBe(status);
+  expect(answer.headers['content-type']).toMatch(/^application\/json/);
+  expect(answer.json).toEqual({ error: expect.any(String), reason });
+  expect((answer.json as { error: string }).error.length).toBeGreaterThan(0);
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing random body can be reproduced. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('startWebhookSource: start-up', () => {
+  it('refuses to start with neither a token nor a client CA, and says why', async () => {
+    const attempt = startWebhookSource(
+      { tlsCertFile: pki.serverCertFile, tlsKeyFile: pki.serverKeyFile, host: '127.0.0.1', port: 0 },
+      new ArraySink(),
+    );
+    await expect(attempt).rejects.toBeInstanceOf(SourceError);
+    await expect(attempt).rejects.toMatchObject({
+      reason: SourceErrorReason.NoAuthentication,
+      message: expect.stringMatching(/AUDIT_WEBHOOK_TOKEN.*--webhook-client-ca.*unauthenticated/s),
+    });
+  });
+
+  it.each([
+    ['an empty token', { token: '' }, SourceErrorReason.InvalidToken, /empty/],
+    [
+      'a token with a trailing newline',
+      { token: `${TOKEN}\n` },
+      SourceErrorReason.InvalidToken,
+      /white space/,
+    ],
+    [
+      'a missing certificate file',
+      { tlsCertFile: '/nonexistent/tls.crt' },
+      SourceErrorReason.TLSFile,
+      /tls\.crt/,
+    ],
+    ['a missing key file', { tlsKeyFile: '/nonexistent/tls.key' }, SourceErrorReason.TLSFile, /tls\.key/],
+    [
+      'a missing client CA file',
+      { clientCaFile: '/nonexistent/ca.crt' },
+      SourceErrorReason.TLSFile,
+      /client CA/,
+    ],
+    ['a negative port', { port: -1 }, SourceErrorReason.InvalidOptions, /port/],
+    ['a fractional port', { port: 80.5 }, SourceErrorReason.InvalidOptions, /port/],
+    ['a zero body limit', { maxBodyBytes: 0 }, SourceErrorReason.InvalidOptions, /maxBodyBytes/],
+    [
+      'a negative Retry-After',
+      { retryAfterSeconds: -1 },
+      SourceErrorReason.InvalidOptions,
+      /retryAfterSeconds/,
+    ],
+    ['a zero request timeout', { requestTimeoutMs: 0 }, SourceErrorReason.InvalidOptions, /requestTimeoutMs/],
+    ['a zero idle timeout', { idleTimeoutMs: 0 }, SourceErrorReason.InvalidOptions, /idleTimeoutMs/],
+    ['a zero event limit', { maxEventBytes: 0 }, SourceErrorReason.InvalidOptions, /maxEventBytes/],
+  ])('refuses %s', async (_name, overrides, reason, message) => {
+    const attempt = start(overrides);
+    await expect(attempt).rejects.toBeInstanceOf(SourceError);
+    await expect(attempt).rejects.toMatchObject({ reason, message: expect.stringMatching(message) });
+  });
+
+  it.each([
+    ['a certificate file that is not PEM', 'tlsCertFile', 'not a certificate', /not a PEM certificate/],
+    ['a key file that is not PEM', 'tlsKeyFile', 'not a key', /not a PEM private key/],
+    ['a client CA file that is not PEM', 'clientCaFile', 'not a CA', /not a PEM certificate bundle/],
+  ] as const)('refuses %s', async (_name, option, content, message) => {
+    const file = join(pki.dir, `bad-${option}.pem`);
+    await writeFile(file, content);
+    const attempt = start({ [option]: file });
+    await expect(attempt).rejects.toMatchObject({
+      reason: SourceErrorReason.TLSConfig,
+      message: expect.stringMatching(message),
+    });
+  });
+
+  it('refuses a key that does not belong to the certificate', async () => {
+    const file = join(pki.dir, 'other.key');
+    await writeFile(file, pki.client.key);
+    await expect(start({ tlsKeyFile: file })).rejects.toMatchObject({
+      reason: SourceErrorReason.TLSConfig,
+      message: expect.stringMatching(/does not belong/),
+    });
+  });
+
+  it('refuses a port that is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = blocker.address() as AddressInfo;
+      await expect(start({ port })).rejects.toMatchObject({
+        reason: SourceErrorReason.Listen,
+        message: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}`)),
+      });
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('listens on port 0 and exposes the bound address and URL', async () => {
+    const { source, post } = await start();
+    expect(source.address.host).toBe('127.0.0.1');
+    expect(source.address.port).toBeGreaterThan(0);
+    expect(source.url).toBe(`https://127.0.0.1:${source.address.port}`);
+    expect((await post({ token: TOKEN, body: eventList([]) })).status).toBe(200);
+  });
+
+  it('speaks TLS 1.2 and 1.3 and refuses TLS 1.1', async () => {
+    const { post } = await start();
+    const body = eventList([]);
+    const tls12 = await post({ token: TOKEN, body, maxVersion: 'TLSv1.2' });
+    expect([tls12.status, tls12.protocol]).toEqual([200, 'TLSv1.2']);
+    const tls13 = await post({ token: TOKEN, body, minVersion: 'TLSv1.3' });
+    expect([tls13.status, tls13.protocol]).toEqual([200, 'TLSv1.3']);
+    // The client is made willing (security level 0) so that only the server can refuse.
+    await expect(
+      post({ token: TOKEN, body, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+    ).rejects.toThrow();
+  });
+
+  it('logs to the logger it is given', async () => {
+    const lines: { level: string; obj: object; msg: string }[] = [];
+    const logger: SourceLogger = {
+      info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
+      warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
+      error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
+    };
+    const { source, post } = await start({}, new ArraySink(), logger);
+    expect(lines).toContainEqual({
+      level: 'info',
+      obj: expect.objectContaining({ url: source.url }),
+      msg: 'audit webhook listening',
+    });
+    await post({ token: 'wrong', body: eventList([]) });
+    expect(lines).toContainEqual({
+      level: 'warn',
+      obj: expect.objectContaining({ reason: WebhookRejectReason.WrongToken }),
+      msg: expect.stringMatching(/wrong bearer token/),
+    });
+  });
+});
+
+describe('readWebhookToken', () => {
+  it('reads AUDIT_WEBHOOK_TOKEN by default and another variable when named', () => {
+    expect(DEFAULT_WEBHOOK_SECRET_ENV).toBe('AUDIT_WEBHOOK_TOKEN');
+    expect(readWebhookToken({ AUDIT_WEBHOOK_TOKEN: 'a' })).toBe('a');
+    expect(readWebhookToken({ AUDIT_WEBHOOK_TOKEN: 'a', MY_TOKEN: 'b' }, 'MY_TOKEN')).toBe('b');
+    expect(readWebhookToken({}, 'MY_TOKEN')).toBeUndefined();
+  });
+
+  it.each([
+    ['empty', ''],
+    ['with a trailing newline', 'secret\n'],
+    ['with a leading space', ' secret'],
+  ])('refuses a token that is %s, naming the variable', (_name, value) => {
+    expect(() => readWebhookToken({ MY_TOKEN: value }, 'MY_TOKEN')).toThrow(
+      expect.objectContaining({
+        reason: SourceErrorReason.InvalidToken,
+        message: expect.stringMatching(/^MY_TOKEN /),
+      }),
+    );
+  });
+});
+
+describe('startWebhookSource: bearer token', () => {
+  it.each([
+    ['the right token', 200, { token: TOKEN }, undefined],
+    ['the scheme in lower case', 200, { authorization: `bearer ${TOKEN}` }, undefined],
+    ['a wrong token', 401, { token: 'not-the-token' }, WebhookRejectReason.WrongToken],
+    ['the token less its last character', 401, { token: TOKEN.slice(0, -1) }, WebhookRejectReason.WrongToken],
+    ['the token and more', 401, { token: `${TOKEN}x` }, WebhookRejectReason.WrongToken],
+    ['no Authorization header', 401, {}, WebhookRejectReason.MissingToken],
+    [
+      'a Basic Authorization header',
+      401,
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      WebhookRejectReason.MissingToken,
+    ],
+    ['a Bearer scheme with no token', 401, { authorization: 'Bearer ' }, WebhookRejectReason.MissingToken],
+  ] as const)('answers %s with %i', async (_name, status, auth, reason) => {
+    const { post, counter, sink } = await start();
+    const answer = await post({ ...auth, body: batchOf(['a1']) });
+    if (reason === undefined) {
+      expect(answer.status).toBe(200);
+      expect(sink.drain().map((e) => e.auditID)).toEqual(['a1']);
+      return;
+    }
+    expectError(answer, status, reason);
+    expect(answer.headers['www-authenticate']).toBe('Bearer');
+    expect(sink.eventCount).toBe(0);
+    const label = reason === WebhookRejectReason.MissingToken ? 'missing_token' : 'wrong_token';
+    expect(await counter(WebhookMetricName.AuthFailures, { reason: label })).toBe(1);
+    expect(await counter(WebhookMetricName.AuthFailures)).toBe(1);
+  });
+
+  it('refuses before reading the body: a client announcing 16 MiB gets 401 without sending a byte', async () => {
+    const { source, counter } = await start();
+    const answer = await sendHeadersOnly(source.url, pki.caPem, {
+      'content-type': 'application/json',
+      'content-length': String(DEFAULT_WEBHOOK_MAX_BODY_BYTES),
+    });
+    expect(answer).toEqual({
+      status: 401,
+      json: { error: expect.any(String), reason: WebhookRejectReason.MissingToken },
+    });
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(0);
+  });
+
+  it('checks the token on every path, including unknown ones', async () => {
+    const { post } = await start();
+    expectError(await post({ path: '/nope', body: '{}' }), 401, WebhookRejectReason.MissingToken);
+  });
+});
+
+describe('startWebhookSource: mTLS', () => {
+  it.each([
+    ['token and client CA', { clientCaFile: 'ca' }],
+    ['client CA only (mTLS-only)', { clientCaFile: 'ca', token: undefined }],
+  ] as const)('with %s, accepts a client certificate from the CA', async (_name, overrides) => {
+    const { post, sink } = await start({ ...overrides, clientCaFile: pki.caFile });
+    const answer = await post({
+      clientCertificate: pki.client,
+      body: batchOf(['m1']),
+      ...('token' in overrides ? {} : { token: TOKEN }),
+    });
+    expect(answer.status, answer.text).toBe(200);
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['m1']);
+  });
+
+  it.each([
+    ['token and client CA', TOKEN],
+    ['client CA only (mTLS-only)', undefined],
+  ] as const)(
+    'with %s, refuses a certificate from another CA and no certificate at all',
+    async (_name, token) => {
+      const { post, sink, counter } = await start({ token, clientCaFile: pki.caFile });
+      const body = batchOf(['m2']);
+      await expect(post({ clientCertificate: pki.stranger, body, token: TOKEN })).rejects.toThrow();
+      await expect(post({ body, token: TOKEN })).rejects.toThrow();
+      expect(sink.eventCount).toBe(0);
+      await eventually(async () => {
+        expect(await counter(WebhookMetricName.AuthFailures, { reason: 'client_certificate' })).toBe(2);
+      });
+    },
+  );
+
+  it('with token and client CA, still wants the token from a client with a good certificate', async () => {
+    const { post, sink } = await start({ clientCaFile: pki.caFile });
+    expectError(
+      await post({ clientCertificate: pki.client, body: batchOf(['m3']) }),
+      401,
+      WebhookRejectReason.MissingToken,
+    );
+    expectError(
+      await post({ clientCertificate: pki.client, body: batchOf(['m3']), token: 'wrong' }),
+      401,
+      WebhookRejectReason.WrongToken,
+    );
+    expect(sink.eventCount).toBe(0);
+  });
+});
+
+describe('startWebhookSource: responses', () => {
+  it.each([
+    ['an EventList', batchOf(['e1', 'e2', 'e3']), '/'],
+    ['an EventList on /audit', batchOf(['e1', 'e2', 'e3']), '/audit'],
+    ['a JSON array of events', JSON.stringify(['e1', 'e2', 'e3'].map((id) => auditEvent(id))), '/'],
+    ['JSON lines', ['e1', 'e2', 'e3'].map((id) => JSON.stringify(auditEvent(id))).join('\n'), '/'],
+  ])('200: takes %s as one batch', async (_name, body, path) => {
+    const { post, sink, counter } = await start();
+    const answer = await post({ token: TOKEN, body, path });
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ accepted: 3, rejected: 0 });
+    expect(sink.batches).toHaveLength(1);
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['e1', 'e2', 'e3']);
+    expect(await counter(WebhookMetricName.Events)).toBe(3);
+  });
+
+  it('200: takes a single Event', async () => {
+    const { post, sink } = await start();
+    const answer = await post({ token: TOKEN, body: JSON.stringify(auditEvent('single')) });
+    expect(answer.json).toEqual({ accepted: 1, rejected: 0 });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['single']);
+  });
+
+  it('200: accepts content types with parameters', async () => {
+    const { post } = await start();
+    const answer = await post({
+      token: TOKEN,
+      body: batchOf(['p1']),
+      contentType: 'application/json; charset=utf-8',
+    });
+    expect(answer.json).toEqual({ accepted: 1, rejected: 0 });
+  });
+
+  it('200: an empty EventList is nothing to do and nothing wrong', async () => {
+    const { post, sink } = await start();
+    const answer = await post({ token: TOKEN, body: eventList([]) });
+    expect([answer.status, answer.json]).toEqual([200, { accepted: 0, rejected: 0 }]);
+    expect(sink.batches).toHaveLength(0);
+  });
+
+  it('200: bad items in a good batch are rejected and counted, the good ones taken', async () => {
+    const { post, sink, counter } = await start();
+    const items = [
+      auditEvent('g1'),
+      { kind: 'Event', auditID: 'no-verb' },
+      auditEvent('g2'),
+      'a string',
+      { ...auditEvent('bad-user'), user: 'root' },
+      auditEvent('g3'),
+    ];
+    const answer = await post({ token: TOKEN, body: eventList(items) });
+    expect([answer.status, answer.json]).toEqual([200, { accepted: 3, rejected: 3 }]);
+    expect(sink.batches).toHaveLength(1);
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['g1', 'g2', 'g3']);
+    expect(await counter(WebhookMetricName.Events)).toBe(3);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(3);
+  });
+
+  it.each([
+    ['an empty body', '', 1],
+    ['white space', ' \n\t ', 1],
+    ['text that is not JSON', 'hello', 1],
+    ['truncated JSON', batchOf(['t1']).slice(0, 40), 1],
+    ['a JSON number', '42', 1],
+    ['JSON null', 'null', 1],
+    ['an object of another kind', '{"kind":"Pod","apiVersion":"v1"}', 1],
+    ['an EventList whose items are not an array', '{"kind":"EventList","items":{"a":1}}', 1],
+    ['an EventList of bad items only', eventList([{ kind: 'Event' }, 7, null]), 3],
+  ])('400: refuses %s and counts parse errors', async (_name, body, parseErrors) => {
+    const { post, sink, counter } = await start();
+    const answer = await post({ token: TOKEN, body });
+    expectError(answer, 400, WebhookRejectReason.Undecodable);
+    expect(sink.eventCount).toBe(0);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(parseErrors);
+    expect(await counter(WebhookMetricName.Events)).toBe(0);
+  });
+
+  it('400: refuses a malformed request URL', async () => {
+    const { post } = await start();
+    expectError(
+      await post({ token: TOKEN, body: batchOf(['u1']), path: '/%zz' }),
+      400,
+      WebhookRejectReason.BadRequest,
+    );
+  });
+
+  it.each([
+    ['announced in Content-Length', false],
+    ['sent chunked', true],
+  ])('413: refuses a body over maxBodyBytes %s', async (_name, chunked) => {
+    const { post, sink, counter } = await start({ maxBodyBytes: 64 * 1024 });
+    const body = batchOf(ids('big', 200), 1024);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(64 * 1024);
+    const answer = await post({ token: TOKEN, body, chunked });
+    expectError(answer, 413, WebhookRejectReason.BodyTooLarge);
+    expect(sink.eventCount).toBe(0);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(0);
+  });
+
+  it('413: the default limit is 16 MiB, refused from the Content-Length alone', async () => {
+    const { source } = await start();
+    expect(DEFAULT_WEBHOOK_MAX_BODY_BYTES).toBe(16 * 1024 * 1024);
+    const answer = await sendHeadersOnly(source.url, pki.caPem, {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      'content-length': String(DEFAULT_WEBHOOK_MAX_BODY_BYTES + 1),
+    });
+    expect(answer).toEqual({
+      status: 413,
+      json: { error: expect.any(String), reason: WebhookRejectReason.BodyTooLarge },
+    });
+  });
+
+  it.each([
+    ['text/plain', 'text/plain', batchOf(['c1'])],
+    ['form data', 'application/x-www-form-urlencoded', 'a=b'],
+    ['YAML', 'application/yaml', 'kind: EventList'],
+    ['no content type, with a body', null, batchOf(['c1'])],
+    ['no content type, no body', null, ''],
+    ['newline-delimited JSON', 'application/x-ndjson', batchOf(['c1'])],
+  ])('415: refuses %s', async (_name, contentType, body) => {
+    const { post, sink } = await start();
+    expectError(
+      await post({ token: TOKEN, body, contentType }),
+      415,
+      WebhookRejectReason.UnsupportedMediaType,
+    );
+    expect(sink.eventCount).toBe(0);
+  });
+
+  it.each([
+    ['GET /', 'GET', '/'],
+    ['POST /api/v1', 'POST', '/api/v1'],
+    ['PUT /audit', 'PUT', '/audit'],
+  ])('404: %s is not a route', async (_name, method, path) => {
+    const { post } = await start();
+    const answer = await post({ token: TOKEN, method, path, body: method === 'GET' ? '' : '{}' });
+    expectError(answer, 404, WebhookRejectReason.NotFound);
+    expect((answer.json as { error: string }).error).toMatch(/POST audit events to \/ or \/audit/);
+  });
+
+  it('429: a full sink takes nothing of the batch and asks for a retry', async () => {
+    const { post, sink, counter } = await start({ retryAfterSeconds: 3 }, new ArraySink(0));
+    const answer = await post({ token: TOKEN, body: eventList([auditEvent('f1'), { bad: true }]) });
+    expectError(answer, 429, WebhookRejectReason.Backpressure);
+    expect(answer.headers['retry-after']).toBe('3');
+    expect(sink.eventCount).toBe(0);
+    expect(await counter(WebhookMetricName.Backpressure)).toBe(1);
+    expect(await counter(WebhookMetricName.Events)).toBe(0);
+    // The apiserver resends the batch: its bad item is counted when the batch is taken, not on every try.
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(0);
+  });
+
+  it('503: a closed sink is answered with a retry, not a crash', async () => {
+    const sink = new ArraySink();
+    const { post } = await start({}, sink);
+    sink.closed = true;
+    const answer = await post({ token: TOKEN, body: batchOf(['x1']) });
+    expectError(answer, 503, WebhookRejectReason.ShuttingDown);
+    expect(answer.headers['retry-after']).toBe('1');
+    sink.closed = false;
+    expect((await post({ token: TOKEN, body: batchOf(['x2']) })).status).toBe(200);
+  });
+});
+
+describe('startWebhookSource: volume', () => {
+  it('takes a batch of 400 events, the apiserver default batch size', async () => {
+    const { post, sink, counter } = await start();
+    const sent = ids('b400', 400);
+    const answer = await post({ token: TOKEN, body: batchOf(sent, 512) });
+    expect(answer.json).toEqual({ accepted: 400, rejected: 0 });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(sent);
+    expect(await counter(WebhookMetricName.Events)).toBe(400);
+  });
+
+  it('takes a 10 MiB batch under the default limit', async () => {
+    const { post, sink } = await start();
+    const sent = ids('b10m', 400);
+    const body = batchOf(sent, 26 * 1024);
+    expect(Buffer.byteLength(body)).toBeGreaterThanOrEqual(10 * 1024 * 1024);
+    expect(Buffer.byteLength(body)).toBeLessThan(DEFAULT_WEBHOOK_MAX_BODY_BYTES);
+    const answer = await post({ token: TOKEN, body });
+    expect(answer.json).toEqual({ accepted: 400, rejected: 0 });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(sent);
+  }, 30_000);
+
+  it('counts every event of 20 concurrent posts', async () => {
+    const { post, sink, counter } = await start();
+    const batches = Array.from({ length: 20 }, (_, i) => ids(`c${i}`, 50));
+    const answers = await Promise.all(batches.map((batch) => post({ token: TOKEN, body: batchOf(batch) })));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    expect(answers.map((a) => a.json)).toEqual(Array(20).fill({ accepted: 50, rejected: 0 }));
+    expect(sink.batches).toHaveLength(20);
+    const received = sink.drain().map((e) => e.auditID);
+    expect(received.sort()).toEqual(batches.flat().sort());
+    expect(await counter(WebhookMetricName.Events)).toBe(1000);
+  });
+});
+
+describe('startWebhookSource: backpressure', () => {
+  it('answers 429 when full and 200 after a drain, losing and doubling nothing', async () => {
+    const sink = new ArraySink(2);
+    const { post, counter } = await start({}, sink);
+    const batches = Array.from({ length: 6 }, (_, i) => ids(`bp${i}`, 10));
+    const drained: string[] = [];
+    let refused = 0;
+    for (const batch of batches) {
+      for (;;) {
+        const answer = await post({ token: TOKEN, body: batchOf(batch) });
+        if (answer.status === 200) break;
+        expectError(answer, 429, WebhookRejectReason.Backpressure);
+        expect(answer.headers['retry-after']).toBe('1');
+        refused++;
+        drained.push(...sink.drain().map((e) => e.auditID));
+      }
+    }
+    drained.push(...sink.drain().map((e) => e.auditID));
+    expect(refused).toBe(2);
+    expect(drained).toEqual(batches.flat());
+    expect(await counter(WebhookMetricName.Backpressure)).toBe(2);
+    expect(await counter(WebhookMetricName.Events)).toBe(60);
+  });
+
+  it('under concurrent load, every event retried after a 429 is taken exactly once', async () => {
+    const sink = new ArraySink(3);
+    const { post, counter } = await start({}, sink);
+    const batches = Array.from({ length: 20 }, (_, i) => ids(`cl${i}`, 20));
+    // Phase 1: all at once into a sink with room for 3 batches and no consumer.
+    const first = await Promise.all(batches.map((batch) => post({ token: TOKEN, body: batchOf(batch) })));
+    expect(first.filter((a) => a.status === 200)).toHaveLength(3);
+    const refused = batches.filter((_, i) => first[i]!.status === 429);
+    expect(refused).toHaveLength(17);
+    expect(first.every((a) => a.status === 200 || a.headers['retry-after'] === '1')).toBe(true);
+    // Phase 2: a consumer drains while the refused batches are retried concurrently until taken.
+    const drained: string[] = [];
+    const consumer = setInterval(() => drained.push(...sink.drain().map((e) => e.auditID)), 5);
+    try {
+      await Promise.all(
+        refused.map(async (batch) => {
+          for (let attempt = 0; attempt < 1_000; attempt++) {
+            const answer = await post({ token: TOKEN, body: batchOf(batch) });
+            if (answer.status === 200) return;
+            expect(answer.status).toBe(429);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          throw new Error('a batch was never taken');
+        }),
+      );
+    } finally {
+      clearInterval(consumer);
+    }
+    drained.push(...sink.drain().map((e) => e.auditID));
+    expect(drained).toHaveLength(400);
+    expect(new Set(drained).size).toBe(400);
+    expect([...drained].sort()).toEqual(batches.flat().sort());
+    expect(await counter(WebhookMetricName.Events)).toBe(400);
+    expect(await counter(WebhookMetricName.Backpressure)).toBeGreaterThanOrEqual(17);
+  }, 60_000);
+});
+
+describe('startWebhookSource: hostile input', () => {
+  it('answers hundreds of random and truncated bodies with 400, then still takes a good batch', async () => {
+    const { post, sink, counter } = await start();
+    const random = prng(20260101);
+    const agent = new Agent({ keepAlive: true, maxSockets: 8, ca: pki.caPem });
+    const good = batchOf(ids('tr', 5));
+    const bodies: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      const bytes = Buffer.alloc(Math.floor(random() * 2048));
+      for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
+      bodies.push(bytes);
+    }
+    for (let cut = 1; cut < good.length; cut += Math.max(1, Math.floor(good.length / 100))) {
+      bodies.push(Buffer.from(good.slice(0, cut)));
+    }
+    try {
+      for (let i = 0; i < bodies.length; i += 16) {
+        const answers = await Promise.all(
+          bodies.slice(i, i + 16).map((body) => post({ token: TOKEN, body, agent })),
+        );
+        for (const answer of answers) {
+          // Random bytes that happen to be `[]` or JSON white space would be fine too; nothing else is.
+          if (answer.status === 200) expect(answer.json).toEqual({ accepted: 0, rejected: 0 });
+          else expectError(answer, 400, WebhookRejectReason.Undecodable);
+        }
+      }
+    } finally {
+      agent.destroy();
+    }
+    expect(sink.eventCount).toBe(0);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBeGreaterThanOrEqual(bodies.length - 5);
+    expect((await post({ token: TOKEN, body: good })).json).toEqual({ accepted: 5, rejected: 0 });
+  }, 60_000);
+
+  it('survives bytes that are not TLS and a request cut off mid-body', async () => {
+    const { source, post, sink } = await start();
+    const { port } = source.address;
+    await new Promise<void>((resolve) => {
+      const raw = new Socket();
+      raw.on('error', () => resolve());
+      raw.on('close', () => resolve());
+      raw.connect(port, '127.0.0.1', () => raw.end(randomBytes(4096)));
+    });
+    // A body that stops short of its Content-Length, then the connection drops.
+    const cut =
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Authorization: Bearer ${TOKEN}\r\nContent-Length: 100000\r\n\r\n` +
+      batchOf(['cut']).slice(0, 50);
+    expect(await rawExchange(port, pki.caPem, cut, 200)).toBe('');
+    expect(sink.eventCount).toBe(0);
+    expect((await post({ token: TOKEN, body: batchOf(['after']) })).json).toEqual({
+      accepted: 1,
+      rejected: 0,
+    });
+  });
+
+  it.each([
+    ['400 for text that is not HTTP', 'NOT HTTP AT ALL\r\n\r\n', 400, WebhookRejectReason.BadRequest],
+    [
+      '431 for headers over 16 KiB',
+      `POST / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      WebhookRejectReason.BadRequest,
+    ],
+  ])('answers %s in the usual error shape', async (_name, text, status, reason) => {
+    const { source, post } = await start();
+    const answer = await rawExchange(source.address.port, pki.caPem, text);
+    expect(answer.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: expect.any(String),
+      reason,
+    });
+    expect((await post({ token: TOKEN, body: batchOf(['ok']) })).status).toBe(200);
+  });
+
+  it('408: headers that do not arrive within requestTimeoutMs are cut off', async () => {
+    const { source } = await start({ requestTimeoutMs: 300, idleTimeoutMs: 30_000 });
+    const slow = `POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n`;
+    const answer = await rawExchange(source.address.port, pki.caPem, slow);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: expect.any(String),
+      reason: WebhookRejectReason.RequestTimeout,
+    });
+  });
+
+  it('closes a connection whose body stalls for idleTimeoutMs', async () => {
+    const { source, sink } = await start({ idleTimeoutMs: 300 });
+    const stalled =
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Authorization: Bearer ${TOKEN}\r\nContent-Length: 1000\r\n\r\n{"kind":`;
+    const started = Date.now();
+    expect(await rawExchange(source.address.port, pki.caPem, stalled)).toBe('');
+    // rawExchange gives up after 10 s; the server must have closed long before.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(sink.eventCount).toBe(0);
+  });
+});
+
+describe('startWebhookSource: stop', () => {
+  it('waits for a request in flight, answers it, then refuses connections', async () => {
+    const sink: AuditEventSink & { ids: string[] } = {
+      ids: [],
+      push: () => Promise.resolve(),
+      tryPush(batch) {
+        this.ids.push(...batch.events.map((e) => e.auditID));
+        return true;
+      },
+    };
+    const registry = new Registry();
+    const source = await startWebhookSource(
+      {
+        tlsCertFile: pki.serverCertFile,
+        tlsKeyFile: pki.serverKeyFile,
+        token: TOKEN,
+        host: '127.0.0.1',
+        port: 0,
+      },
+      sink,
+      { registry },
+    );
+    const body = batchOf(['inflight']);
+    const { request } = await import('node:https');
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        new URL('/', source.url),
+        {
+          method: 'POST',
+          ca: pki.caPem,
+          agent: false,
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      // The rest of the body only after stop() has begun.
+      setTimeout(() => req.end(body.slice(10)), 300);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let stopped = false;
+    const stopping = source.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stopped).toBe(false);
+    expect(await answer).toEqual({ status: 200, text: '{"accepted":1,"rejected":0}' });
+    await stopping;
+    expect(sink.ids).toEqual(['inflight']);
+    await expect(send(source.url, pki.caPem, { token: TOKEN, body })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+    // Idempotent.
+    await source.stop();
+  });
+});

@@ -1,0 +1,367 @@
+/**
+ * Test support for the webhook source (not exported from the package): a
+ * throw-away PKI written to a temp dir, an array-backed sink, and an HTTPS
+ * client. Used only by `webhook.test.ts`.
+ */
+import { generateKeyPair } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import type { Agent } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { promisify } from 'node:util';
+
+import type { AuditEvent } from '@ugallu/audit-types';
+import forge from 'node-forge';
+
+import type { AuditEventBatch, AuditEventSink } from './source.js';
+
+const generateRsaKeyPair = promisify(generateKeyPair);
+
+/** A PEM certificate and its PEM private key. */
+export interface CertificateKeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Files and PEMs for the tests: one CA signs the server and a client; another CA signs a stranger. */
+export interface TestPki {
+  readonly dir: string;
+  /** The CA that signed the server and `client`: clients trust it, and mTLS servers take it as client CA. */
+  readonly caFile: string;
+  readonly caPem: string;
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
+  readonly client: CertificateKeyPair;
+  /** A client certificate from another CA: an mTLS server must refuse it. */
+  readonly stranger: CertificateKeyPair;
+  remove(): Promise<void>;
+}
+
+interface Authority {
+  cert: forge.pki.Certificate;
+  key: forge.pki.rsa.PrivateKey;
+}
+
+/**
+ * Makes two CAs, a server certificate for 127.0.0.1 and localhost, a client
+ * certificate from the first CA and one from the second, and writes the
+ * server's files to a temp dir. RSA keys come from Node (native, fast);
+ * node-forge builds and signs the certificates.
+ */
+export async function createTestPki(): Promise<TestPki> {
+  const [caKey, otherCaKey, serverKey, clientKey, strangerKey] = await Promise.all(
+    Array.from({ length: 5 }, () => rsaKey()),
+  );
+  const ca = selfSigned('ugallu webhook test CA', caKey!);
+  const otherCa = selfSigned('ugallu webhook other CA', otherCaKey!);
+  const server = issue(ca, '127.0.0.1', serverKey!, 'server');
+  const client = issue(ca, 'kube-apiserver-audit', clientKey!, 'client');
+  const stranger = issue(otherCa, 'kube-apiserver-audit', strangerKey!, 'client');
+
+  const dir = await mkdtemp(join(tmpdir(), 'ugallu-webhook-pki-'));
+  const caPem = forge.pki.certificateToPem(ca.cert);
+  const files = {
+    caFile: join(dir, 'ca.crt'),
+    serverCertFile: join(dir, 'tls.crt'),
+    serverKeyFile: join(dir, 'tls.key'),
+  };
+  await Promise.all([
+    writeFile(files.caFile, caPem),
+    writeFile(files.serverCertFile, server.cert),
+    writeFile(files.serverKeyFile, server.key),
+  ]);
+  return {
+    dir,
+    caPem,
+    ...files,
+    client,
+    stranger,
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+async function rsaKey(): Promise<forge.pki.rsa.PrivateKey> {
+  const { privateKey } = await generateRsaKeyPair('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  return forge.pki.privateKeyFromPem(privateKey);
+}
+
+function publicKeyOf(key: forge.pki.rsa.PrivateKey): forge.pki.rsa.PublicKey {
+  return forge.pki.setRsaPublicKey(key.n, key.e);
+}
+
+let serial = 1;
+function baseCertificate(commonName: string, key: forge.pki.rsa.PrivateKey): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKeyOf(key);
+  cert.serialNumber = (serial++).toString(16).padStart(2, '0');
+  // A minute of slack for a clock a little behind; a day of validity.
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 24 * 60 * 60 * 1000);
+  cert.setSubject([{ name: 'commonName', value: commonName }]);
+  return cert;
+}
+
+function selfSigned(commonName: string, key: forge.pki.rsa.PrivateKey): Authority {
+  const cert = baseCertificate(commonName, key);
+  cert.setIssuer(cert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(key, forge.md.sha256.create());
+  return { cert, key };
+}
+
+function issue(
+  authority: Authority,
+  commonName: string,
+  key: forge.pki.rsa.PrivateKey,
+  usage: 'server' | 'client',
+): CertificateKeyPair {
+  const cert = baseCertificate(commonName, key);
+  cert.setIssuer(authority.cert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    usage === 'server'
+      ? { name: 'extKeyUsage', serverAuth: true }
+      : { name: 'extKeyUsage', clientAuth: true },
+    ...(usage === 'server'
+      ? [
+          {
+            name: 'subjectAltName',
+            altNames: [
+              { type: 7, ip: '127.0.0.1' },
+              { type: 2, value: 'localhost' },
+            ],
+          },
+        ]
+      : []),
+  ]);
+  cert.sign(authority.key, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(key) };
+}
+
+/**
+ * The engine's bounded channel, as a test double: an array of batches with a
+ * capacity in batches. `drain` empties it and returns the events in order.
+ */
+export class ArraySink implements AuditEventSink {
+  readonly batches: AuditEventBatch[] = [];
+  readonly capacity: number;
+  closed = false;
+  #waiters: (() => void)[] = [];
+
+  constructor(capacity = Number.POSITIVE_INFINITY) {
+    this.capacity = capacity;
+  }
+
+  tryPush(batch: AuditEventBatch): boolean {
+    if (this.closed) throw new Error('the sink is closed');
+    if (this.batches.length >= this.capacity) return false;
+    this.batches.push(batch);
+    return true;
+  }
+
+  async push(batch: AuditEventBatch): Promise<void> {
+    while (!this.tryPush(batch)) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  /** Every event in the sink, in order; the sink is then empty. */
+  drain(): AuditEvent[] {
+    const events = this.batches.flatMap((batch) => batch.events);
+    this.batches.length = 0;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+    return events;
+  }
+
+  get eventCount(): number {
+    let count = 0;
+    for (const batch of this.batches) count += batch.events.length;
+    return count;
+  }
+}
+
+/** What a test sends: every field optional. `contentType: null` sends none. */
+export interface SendOptions {
+  readonly body?: string | Buffer;
+  readonly token?: string;
+  /** The whole Authorization header, when a test needs an odd one. */
+  readonly authorization?: string;
+  readonly contentType?: string | null;
+  readonly path?: string;
+  readonly method?: string;
+  /** A client certificate for mTLS. */
+  readonly clientCertificate?: CertificateKeyPair;
+  /** The TLS versions the client allows; default Node's. */
+  readonly minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  readonly maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  readonly ciphers?: string;
+  /** Sends the body in chunks without a content length (`Transfer-Encoding: chunked`). */
+  readonly chunked?: boolean;
+  /** Default: a fresh connection per request. */
+  readonly agent?: Agent;
+}
+
+/** The answer, with the body parsed when it is JSON. */
+export interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+  readonly json: unknown;
+  /** The TLS version the connection used. */
+  readonly protocol: string | null;
+}
+
+/** Sends one request on a fresh connection, trusting only `caPem`. */
+export function send(url: string, caPem: string, options: SendOptions = {}): Promise<Answer> {
+  const body = options.body ?? '';
+  const headers: Record<string, string | number> = {};
+  if (options.chunked !== true) headers['content-length'] = Buffer.byteLength(body);
+  const contentType = options.contentType === undefined ? 'application/json' : options.contentType;
+  if (contentType !== null) headers['content-type'] = contentType;
+  if (options.authorization !== undefined) headers.authorization = options.authorization;
+  else if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  const target = new URL(options.path ?? '/', url);
+  return new Promise<Answer>((resolve, reject) => {
+    const req = request(
+      target,
+      {
+        method: options.method ?? 'POST',
+        headers,
+        ca: caPem,
+        agent: options.agent ?? false,
+        ...(options.clientCertificate === undefined
+          ? {}
+          : { cert: options.clientCertificate.cert, key: options.clientCertificate.key }),
+        ...(options.minVersion === undefined ? {} : { minVersion: options.minVersion }),
+        ...(options.maxVersion === undefined ? {} : { maxVersion: options.maxVersion }),
+        ...(options.ciphers === undefined ? {} : { ciphers: options.ciphers }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const socket = res.socket as { getProtocol?: () => string | null } | null;
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text,
+            json,
+            protocol: socket?.getProtocol?.() ?? null,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (options.chunked === true) {
+      const chunk = 64 * 1024;
+      for (let at = 0; at < body.length; at += chunk) req.write(body.slice(at, at + chunk));
+      req.end();
+    } else {
+      req.end(body);
+    }
+  });
+}
+
+/**
+ * Sends only the headers of a request (`headers` decide the content length
+ * announced) and resolves with the status as soon as the server answers,
+ * proving that it answered without waiting for a body.
+ */
+export function sendHeadersOnly(
+  url: string,
+  caPem: string,
+  headers: Readonly<Record<string, string>>,
+): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL('/', url), { method: 'POST', headers, ca: caPem, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        req.destroy();
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
+/**
+ * A minimal valid audit event with a unique `auditID`; `padding` bytes of
+ * request object make it as large as a test needs.
+ */
+export function auditEvent(auditID: string, padding = 0): Record<string, unknown> {
+  const event: Record<string, unknown> = {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID,
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/namespaces/default/configmaps',
+    verb: 'create',
+    user: { username: 'system:admin', groups: ['system:masters'] },
+    objectRef: { resource: 'configmaps', namespace: 'default', name: `cm-${auditID}`, apiVersion: 'v1' },
+    requestReceivedTimestamp: '2026-01-01T00:00:00.000000Z',
+    stageTimestamp: '2026-01-01T00:00:00.001000Z',
+  };
+  if (padding > 0) {
+    event.requestObject = { kind: 'ConfigMap', data: { blob: 'x'.repeat(padding) } };
+  }
+  return event;
+}
+
+/** An `audit.k8s.io/v1` EventList, as the apiserver posts it. */
+export function eventList(items: readonly unknown[]): string {
+  return JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items });
+}
+
+/**
+ * Opens a TLS connection, writes `text` as is (so a test can send what no
+ * HTTP client would), and resolves with everything the server wrote back
+ * once it closes the connection, or once `closeAfterMs` have passed.
+ */
+export function rawExchange(
+  port: number,
+  caPem: string,
+  text: string,
+  closeAfterMs = 10_000,
+): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: caPem });
+    const finish = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(finish, closeAfterMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', finish);
+    socket.on('close', finish);
+    socket.on('secureConnect', () => socket.write(text));
+  });
+}
