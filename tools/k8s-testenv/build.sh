@@ -102,12 +102,12 @@ build_kube_apiserver() {
     ldflags+=" -X ${pkg}.gitTreeState=clean"
     ldflags+=" -X ${pkg}.buildDate=${build_date}"
   done
-  log "building kube-apiserver ${KUBERNETES_VERSION} (a cold build takes 10-20 minutes on two cores)"
+  log "building kube-apiserver ${KUBERNETES_VERSION} (about 7 minutes on two cores with a cold Go build cache)"
   go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "${kube_apiserver_bin}" "${ldflags}"
 }
 
 build_etcd() {
-  log "building etcd ${ETCD_VERSION} (a cold build takes a few minutes)"
+  log "building etcd ${ETCD_VERSION} (1-3 minutes when cold)"
   go_build etcd go.etcd.io/etcd/server/v3 "${etcd_bin}"
 }
 
@@ -122,8 +122,21 @@ build_helm() {
   ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${kube_minor}"
   ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
   ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${kube_minor}"
-  log "building helm ${HELM_VERSION} (a cold build takes a few minutes)"
+  log "building helm ${HELM_VERSION} (about 5 minutes when cold)"
   go_build helm helm.sh/helm/v3/cmd/helm "${helm_bin}" "${ldflags}"
+}
+
+# The wrapper modules must pin what versions.env says; they are regenerated
+# together by update-modules.sh.
+check_modules() {
+  local stale=()
+  grep -q "k8s.io/kubernetes ${KUBERNETES_VERSION}\( \|\$\)" "${here}/kube-apiserver/go.mod" || stale+=(kube-apiserver)
+  grep -q "go.etcd.io/etcd/server/v3 ${ETCD_VERSION}\( \|\$\)" "${here}/etcd/go.mod" || stale+=(etcd)
+  grep -q "helm.sh/helm/v3 ${HELM_VERSION}\( \|\$\)" "${here}/helm/go.mod" || stale+=(helm)
+  if ((${#stale[@]} > 0)); then
+    log "the wrapper modules ${stale[*]} do not match versions.env; run tools/k8s-testenv/update-modules.sh ${stale[*]}"
+    exit 1
+  fi
 }
 
 verify() {
@@ -157,6 +170,7 @@ fi
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+check_modules
 mkdir -p "${k8s_dir}" "${helm_dir}"
 # Two test runs that both find the binaries missing build them once: the
 # second waits here, then finds them present.
