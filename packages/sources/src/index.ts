@@ -18,7 +18,7 @@ export {
   startWebhookSource,
   WEBHOOK_PATHS,
 } from './webhook.js';
-export type { WebhookSource, WebhookSourceDependencies, WebhookSourceOptions } from './webhook.js';
+export type { WebhookSource, WebhookSourceDeps, WebhookSourceOptions } from './webhook.js';
 export { WebhookRejectReason } from './webhookReject.js';
 export type { WebhookRejectReasonCode } from './webhookReject.js';
 export { AuthFailureLabel, WebhookMetricName } from './webhookMetrics.js';

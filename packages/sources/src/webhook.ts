@@ -88,7 +88,7 @@ export interface WebhookSourceOptions {
  *
  * @example `{ registry: new Registry(), logger: pino() }`
  */
-export interface WebhookSourceDependencies {
+export interface WebhookSourceDeps {
   readonly registry?: Registry;
   readonly logger?: SourceLogger;
 }
@@ -164,7 +164,7 @@ export function readWebhookToken(
 export async function startWebhookSource(
   options: WebhookSourceOptions,
   sink: AuditEventSink,
-  dependencies: WebhookSourceDependencies = {},
+  dependencies: WebhookSourceDeps = {},
 ): Promise<WebhookSource> {
   const settings = checkOptions(options);
   const tls = await loadTls(options);
