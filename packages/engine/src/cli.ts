@@ -1,0 +1,191 @@
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
+import { parseEmitTarget } from '@ugallu/emitter';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { DEFAULT_CHANNEL_CAPACITY } from './channel.js';
+import { startDetector } from './detector.js';
+import type { Detector, SourceConfig } from './detector.js';
+import { EngineError, EngineReason } from './errors.js';
+import { parseListenAddress } from './telemetry.js';
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+/** Parsed flag values, as node:util parseArgs returns them. */
+export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** The flags every detector binary takes, whatever its source. */
+const ENGINE_FLAGS = {
+  source: { type: 'string' },
+  rules: { type: 'string' },
+  emit: { type: 'string', default: 'stdout' },
+  'cluster-id': { type: 'string' },
+  'metrics-addr': { type: 'string', default: ':9090' },
+  'max-event-bytes': { type: 'string', default: String(DEFAULT_MAX_EVENT_BYTES) },
+  'channel-capacity': { type: 'string', default: String(DEFAULT_CHANNEL_CAPACITY) },
+  'log-level': { type: 'string', default: 'info' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies FlagOptions;
+
+const ENGINE_HELP = `Engine flags:
+  --rules DIR              Directory of SigmaRule manifests (.yaml/.yml/.json, recursive), watched:
+                           edits recompile at once, counters kept; a rule that fails to compile
+                           is logged with its reason and disabled until fixed. Required.
+  --emit TARGET            Where SecurityEvents go: stdout (JSON lines) or file:PATH (JSON lines,
+                           idempotent by name across restarts). Default stdout.
+  --cluster-id ID          Cluster identity stamped on every SecurityEvent. Required.
+  --metrics-addr ADDR      host:port for /metrics, /healthz and /readyz; "off" to disable.
+                           Default :9090.
+  --max-event-bytes N      Larger audit events are skipped and counted. Default ${DEFAULT_MAX_EVENT_BYTES}.
+  --channel-capacity N     Events buffered between source and engine; a full channel pushes
+                           back on the source. Default ${DEFAULT_CHANNEL_CAPACITY}.
+  --log-level LEVEL        trace, debug, info, warn, error. Default info. Logs are JSON on stderr.
+  -h, --help               Show this help.`;
+
+/**
+ * What one binary adds to the engine: its source's flags and how they
+ * become a source config.
+ *
+ * @example
+ * ```ts
+ * await runDetectorCli({ name: 'ugallu-audit-file', source: 'file', flags, help, toSource }, process.argv.slice(2));
+ * ```
+ */
+export interface DetectorCliSpec {
+  /** The binary's name, for help and logs. */
+  readonly name: string;
+  /** The one `--source` value this binary serves. */
+  readonly source: SourceConfig['kind'];
+  readonly summary: string;
+  readonly flags: FlagOptions;
+  readonly help: string;
+  /** Builds the source config from the parsed flags; throws EngineError `InvalidOption` on a bad value. */
+  readonly toSource: (values: FlagValues, env: NodeJS.ProcessEnv) => SourceConfig;
+  /** Runs after start, e.g. to stop at the end of input (`--once`). */
+  readonly afterStart?: (detector: Detector, values: FlagValues) => Promise<void> | void;
+}
+
+/**
+ * Where a detector binary writes and how it ends; the defaults are the process's.
+ *
+ * @example `{ stdout: process.stdout, stderr: process.stderr, env: process.env }`
+ */
+export interface DetectorCliIO {
+  readonly stdout?: Writable;
+  readonly stderr?: Writable;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Installs the signal handlers (default: SIGTERM and SIGINT on the process). */
+  readonly onSignal?: (handler: (signal: string) => void) => void;
+}
+
+/**
+ * Runs a detector binary: parses flags (exit 2 with a clear message on a bad
+ * one), starts the pipeline, and on SIGTERM/SIGINT drains it and resolves
+ * with exit code 0. A failure to start resolves with 1 after logging why.
+ */
+export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: DetectorCliIO = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const usage = `Usage: ${spec.name} --source=${spec.source} [flags]\n\n${spec.summary}\n\n${spec.help}\n\n${ENGINE_HELP}\n`;
+  let values: FlagValues;
+  try {
+    values = parseArgs({ args: argv, options: { ...ENGINE_FLAGS, ...spec.flags }, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    stderr.write(`${spec.name}: ${(e as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (values.help === true) {
+    stdout.write(usage);
+    return 0;
+  }
+  let config;
+  let logger: Logger;
+  try {
+    logger = pino({ name: spec.name, level: str(values, 'log-level'), base: { component: spec.name } }, pinoDestination(stderr));
+    config = {
+      source: spec.toSource(checkSource(values, spec.source), env),
+      rulesDir: required(values, 'rules'),
+      emit: parseEmitTarget(str(values, 'emit')),
+      clusterID: required(values, 'cluster-id'),
+      metrics: str(values, 'metrics-addr') === 'off' ? undefined : parseListenAddress(str(values, 'metrics-addr'), '--metrics-addr'),
+      channelCapacity: positiveInt(values, 'channel-capacity'),
+      logger,
+      stdout,
+    };
+  } catch (e) {
+    stderr.write(`${spec.name}: ${(e as Error).message}\n\nRun ${spec.name} --help for the flags.\n`);
+    return 2;
+  }
+  let detector: Detector;
+  try {
+    detector = await startDetector(config);
+  } catch (e) {
+    const reason = (e as { reason?: string }).reason;
+    logger.error({ reason, error: (e as Error).message }, 'cannot start');
+    logger.flush();
+    return 1;
+  }
+  const signals = io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));
+  const stopped = new Promise<number>((resolve) => {
+    signals((signal) => {
+      logger.info({ signal }, 'signal received');
+      detector.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          logger.error({ error: (e as Error).message }, 'unclean shutdown');
+          resolve(1);
+        },
+      );
+    });
+    detector.done.catch(() => resolve(1));
+  });
+  if (spec.afterStart !== undefined) {
+    await spec.afterStart(detector, values);
+  }
+  const code = await stopped;
+  logger.flush();
+  return code;
+}
+
+/** The parsed value of a string flag with a default. */
+export function str(values: FlagValues, name: string): string {
+  const v = values[name];
+  return typeof v === 'string' ? v : '';
+}
+
+/** The value of a string flag that has no default, or an EngineError naming it. */
+export function required(values: FlagValues, name: string): string {
+  const v = str(values, name);
+  if (v === '') throw new EngineError(EngineReason.InvalidOption, `--${name} is required`);
+  return v;
+}
+
+/** The value of an integer flag, at least 1. */
+export function positiveInt(values: FlagValues, name: string): number {
+  const v = Number(str(values, name));
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new EngineError(EngineReason.InvalidOption, `--${name} must be a whole number >= 1, got ${JSON.stringify(str(values, name))}`);
+  }
+  return v;
+}
+
+function checkSource(values: FlagValues, kind: string): FlagValues {
+  const source = str(values, 'source');
+  if (source !== '' && source !== 'file' && source !== 'webhook') {
+    throw new EngineError(EngineReason.InvalidOption, `--source must be file or webhook, got ${JSON.stringify(source)}`);
+  }
+  if (source !== '' && source !== kind) {
+    const other = kind === 'file' ? 'webhook' : 'file';
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `this binary runs --source=${kind}; for --source=${source} run the ${other} binary (ugallu-audit-${other})`,
+    );
+  }
+  return values;
+}
+
+function pinoDestination(stream: Writable): { write(line: string): void } {
+  return stream === process.stderr ? pino.destination({ fd: 2, sync: true }) : { write: (line: string) => void stream.write(line) };
+}

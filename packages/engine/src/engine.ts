@@ -1,0 +1,288 @@
+import type { AuditEvent } from '@ugallu/audit-types';
+import { buildSecurityEvent, EmitError } from '@ugallu/emitter';
+import type { SecurityEventSink } from '@ugallu/emitter';
+import { TokenBucket } from '@ugallu/ratelimit';
+import { compile, RuleSet, SigmaCompileError } from '@ugallu/sigma';
+import type { CompileReasonCode, CompiledRule, RuleEntry } from '@ugallu/sigma';
+import type { AuditEventBatch, SourceLogger } from '@ugallu/sources';
+import { noopLogger, RateLimitedLog } from '@ugallu/sources';
+import type { Counter, Registry } from 'prom-client';
+import type { BoundedChannel } from './channel.js';
+import { createEngineMetrics } from './metrics.js';
+import type { EngineMetrics } from './metrics.js';
+
+/** The `source.component` stamped on every SecurityEvent. */
+export const DEFAULT_COMPONENT = 'ugallu-audit-detection';
+
+/** Requests remembered for the one-SecurityEvent-per-request rule: far more than are ever in flight at once. */
+export const DEFAULT_DEDUPE_WINDOW = 65_536;
+
+/**
+ * What the engine knows of one rule: its compile outcome and the counters
+ * that survive a recompile (and a failed compile) of the same name.
+ *
+ * @example `{ name: 'pod-exec', compiled: true, enabled: true, matchCount: 3, droppedRateLimit: 0, emitErrors: 0, lastMatchedAt: new Date() }`
+ */
+export interface RuleStatus {
+  readonly name: string;
+  readonly compiled: boolean;
+  readonly enabled: boolean;
+  /** Why the last compile failed, when it did. */
+  readonly reason?: CompileReasonCode;
+  readonly message?: string;
+  readonly matchCount: number;
+  readonly lastMatchedAt?: Date;
+  readonly droppedRateLimit: number;
+  readonly emitErrors: number;
+}
+
+/**
+ * @example `new DetectionEngine({ sink, clusterID: 'prod-eu-1', registry })`
+ */
+export interface DetectionEngineOptions {
+  readonly sink: SecurityEventSink;
+  /** Stamped on every SecurityEvent (`--cluster-id`). */
+  readonly clusterID: string;
+  readonly component?: string;
+  readonly registry: Registry;
+  readonly logger?: SourceLogger;
+  /** Wall clock for `lastMatchedAt`. */
+  readonly now?: () => Date;
+  /** Monotonic clock (ms) for the rate limiters. */
+  readonly monotonicNow?: () => number;
+  readonly dedupeWindow?: number;
+}
+
+/** Per-rule state, kept across recompiles; the limiter is rebuilt when the budget changes. */
+class RuleState {
+  matchCount = 0;
+  lastMatchedAt: Date | undefined = undefined;
+  droppedRateLimit = 0;
+  emitErrors = 0;
+  limiter: TokenBucket;
+  compileError: SigmaCompileError | undefined = undefined;
+  readonly matchesCounter: Counter.Internal;
+  readonly droppedCounter: Counter.Internal;
+  readonly emitErrorsCounter: Counter.Internal;
+
+  constructor(name: string, limiter: TokenBucket, metrics: EngineMetrics) {
+    this.limiter = limiter;
+    this.matchesCounter = metrics.matches.labels({ rule: name });
+    this.droppedCounter = metrics.dropped.labels({ rule: name });
+    this.emitErrorsCounter = metrics.emitErrors.labels({ rule: name });
+  }
+}
+
+/**
+ * Evaluates audit events against the rules and emits a SecurityEvent per
+ * match: one per request and rule (the stages of a request do not multiply
+ * it), within each rule's token bucket (drops are counted, never silent).
+ *
+ * Rules are installed by name from raw specs, compiled here; a spec that does
+ * not compile disables that rule (and only that one) until fixed, keeping its
+ * counters, which also survive every successful recompile.
+ *
+ * The pipeline never throws upward: a failing emit is counted in
+ * `ugallu_audit_rule_emit_errors_total` and logged (rate-limited).
+ *
+ * @example
+ * ```ts
+ * const engine = new DetectionEngine({ sink, clusterID: 'prod', registry });
+ * engine.applyRule('pod-exec', spec);
+ * await engine.run(channel); // until the channel is closed and drained
+ * ```
+ */
+export class DetectionEngine {
+  private readonly options: DetectionEngineOptions;
+  private readonly component: string;
+  private readonly metrics: EngineMetrics;
+  private readonly logger: SourceLogger;
+  private readonly warnings: RateLimitedLog;
+  private readonly now: () => Date;
+  private readonly states = new Map<string, RuleState>();
+  private readonly rules: RuleSet<RuleState>;
+  private readonly seen = new Set<string>();
+  private readonly dedupeWindow: number;
+
+  constructor(options: DetectionEngineOptions) {
+    this.options = options;
+    this.component = options.component ?? DEFAULT_COMPONENT;
+    this.metrics = createEngineMetrics(options.registry);
+    this.logger = options.logger ?? noopLogger;
+    this.warnings = new RateLimitedLog(this.logger, 10_000);
+    this.now = options.now ?? (() => new Date());
+    this.dedupeWindow = options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW;
+    this.rules = new RuleSet<RuleState>({ createState: (name, rule) => this.stateFor(name, rule) });
+  }
+
+  /**
+   * Compiles `spec` and installs it under `name`, replacing the rule of that
+   * name (counters kept; the rate limiter rebuilt only if its budget
+   * changed). On a compile error the rule is taken out until a spec that
+   * compiles arrives, and the error is returned in the status.
+   */
+  applyRule(name: string, spec: unknown): RuleStatus {
+    let rule: CompiledRule;
+    try {
+      rule = compile(spec);
+    } catch (e) {
+      if (!(e instanceof SigmaCompileError)) throw e;
+      const state = this.states.get(name) ?? this.stateFor(name, undefined);
+      state.compileError = e;
+      this.rules.remove(name);
+      this.metrics.compileErrors.labels({ rule: name }).inc();
+      this.logger.warn({ rule: name, reason: e.reason, error: e.message }, 'rule failed to compile; it is disabled until fixed');
+      this.updateRuleGauge();
+      return this.status(name)!;
+    }
+    const entry = this.rules.install(name, rule);
+    const state = entry.state;
+    state.compileError = undefined;
+    const { burst, sustainedPerSec } = rule.rateLimit;
+    if (state.limiter.burst !== burst || state.limiter.sustainedPerSec !== sustainedPerSec) state.limiter = this.limiter(rule);
+    this.updateRuleGauge();
+    return this.status(name)!;
+  }
+
+  /** Removes the rule, its counters and its metric series. True when it existed. */
+  removeRule(name: string): boolean {
+    const existed = this.states.delete(name);
+    this.rules.remove(name);
+    for (const counter of [this.metrics.matches, this.metrics.dropped, this.metrics.emitErrors, this.metrics.compileErrors]) {
+      counter.remove({ rule: name });
+    }
+    this.updateRuleGauge();
+    return existed;
+  }
+
+  /** The status of one rule, or undefined when the engine does not know it. */
+  status(name: string): RuleStatus | undefined {
+    const state = this.states.get(name);
+    if (state === undefined) return undefined;
+    const entry = this.rules.get(name);
+    const error = state.compileError;
+    return {
+      name,
+      compiled: error === undefined,
+      enabled: entry?.rule.enabled ?? false,
+      ...(error === undefined ? {} : { reason: error.reason, message: error.message }),
+      matchCount: state.matchCount,
+      ...(state.lastMatchedAt === undefined ? {} : { lastMatchedAt: state.lastMatchedAt }),
+      droppedRateLimit: state.droppedRateLimit,
+      emitErrors: state.emitErrors,
+    };
+  }
+
+  /** Every rule's status, in name order. */
+  statuses(): RuleStatus[] {
+    return [...this.states.keys()].sort().map((name) => this.status(name)!);
+  }
+
+  /** The names of the rules the engine knows, compiled or not. */
+  ruleNames(): string[] {
+    return [...this.states.keys()].sort();
+  }
+
+  /**
+   * Evaluates a batch and emits its SecurityEvents; resolves, and calls
+   * `batch.onProcessed`, once every emit has settled (delivered, or failed
+   * and counted).
+   */
+  async processBatch(batch: AuditEventBatch): Promise<void> {
+    let pending: Promise<void>[] | undefined;
+    const events = batch.events;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const matches = this.rules.evaluate(event);
+      for (let j = 0; j < matches.length; j++) {
+        const emitted = this.onMatch(matches[j]!, event);
+        if (emitted !== undefined) (pending ??= []).push(emitted);
+      }
+    }
+    this.metrics.events.inc(events.length);
+    if (pending !== undefined) await Promise.all(pending);
+    batch.onProcessed?.();
+  }
+
+  /** Takes batches from the channel and processes them in order, until it is closed and drained. */
+  async run(channel: BoundedChannel): Promise<void> {
+    for (;;) {
+      this.metrics.channelDepth.set(channel.size);
+      const batch = await channel.take();
+      if (batch === undefined) break;
+      await this.processBatch(batch);
+    }
+    this.metrics.channelDepth.set(0);
+  }
+
+  private onMatch(entry: RuleEntry<RuleState>, event: AuditEvent): Promise<void> | undefined {
+    // One SecurityEvent per request and rule, whatever the number of stages.
+    const key = `${event.auditID}\u0000${entry.name}`;
+    if (this.seen.has(key)) {
+      this.metrics.duplicates.inc();
+      return undefined;
+    }
+    this.seen.add(key);
+    if (this.seen.size > this.dedupeWindow) this.seen.delete(this.seen.values().next().value!);
+
+    const state = entry.state;
+    state.matchCount++;
+    state.lastMatchedAt = this.now();
+    state.matchesCounter.inc();
+    if (!state.limiter.tryTake()) {
+      state.droppedRateLimit++;
+      state.droppedCounter.inc();
+      this.warnings.warn(`dropped:${entry.name}`, { rule: entry.name }, 'rate limit reached: match dropped, no SecurityEvent emitted');
+      return undefined;
+    }
+    let se;
+    try {
+      se = buildSecurityEvent({
+        event,
+        rule: { name: entry.name, emit: entry.rule.emit },
+        clusterID: this.options.clusterID,
+        component: this.component,
+      });
+    } catch (e) {
+      this.emitFailed(entry.name, state, event, e);
+      return undefined;
+    }
+    return this.options.sink.emit(se).catch((e: unknown) => this.emitFailed(entry.name, state, event, e));
+  }
+
+  private emitFailed(rule: string, state: RuleState, event: AuditEvent, e: unknown): void {
+    state.emitErrors++;
+    state.emitErrorsCounter.inc();
+    const reason = e instanceof EmitError ? e.reason : 'Unexpected';
+    this.warnings.warn(`emit:${rule}:${reason}`, { rule, auditID: event.auditID, reason, error: (e as Error).message }, 'SecurityEvent not delivered');
+  }
+
+  private stateFor(name: string, rule: CompiledRule | undefined): RuleState {
+    let state = this.states.get(name);
+    if (state === undefined) {
+      state = new RuleState(name, this.limiter(rule), this.metrics);
+      this.states.set(name, state);
+    }
+    return state;
+  }
+
+  private limiter(rule: CompiledRule | undefined): TokenBucket {
+    const budget = rule?.rateLimit ?? { burst: 1, sustainedPerSec: 1 };
+    const now = this.options.monotonicNow;
+    return new TokenBucket(budget, now === undefined ? {} : { now });
+  }
+
+  private updateRuleGauge(): void {
+    let active = 0;
+    let disabled = 0;
+    let failed = 0;
+    for (const [name, state] of this.states) {
+      if (state.compileError !== undefined) failed++;
+      else if (this.rules.get(name)?.rule.enabled === true) active++;
+      else disabled++;
+    }
+    this.metrics.rulesLoaded.set({ state: 'active' }, active);
+    this.metrics.rulesLoaded.set({ state: 'disabled' }, disabled);
+    this.metrics.rulesLoaded.set({ state: 'failed' }, failed);
+  }
+}

@@ -1,0 +1,15 @@
+export { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
+export { positiveInt, required, runDetectorCli, str } from './cli.js';
+export type { DetectorCliIO, DetectorCliSpec, FlagValues } from './cli.js';
+export { startDetector } from './detector.js';
+export type { Detector, DetectorConfig, SourceConfig } from './detector.js';
+export { DEFAULT_COMPONENT, DEFAULT_DEDUPE_WINDOW, DetectionEngine } from './engine.js';
+export type { DetectionEngineOptions, RuleStatus } from './engine.js';
+export { EngineError, EngineReason } from './errors.js';
+export type { EngineReasonCode } from './errors.js';
+export { createEngineMetrics } from './metrics.js';
+export type { EngineMetrics } from './metrics.js';
+export { watchRuleDirectory } from './ruleDirectory.js';
+export type { RuleDirectory, RuleDirectoryOptions } from './ruleDirectory.js';
+export { parseListenAddress, startTelemetryServer } from './telemetry.js';
+export type { TelemetryServer, TelemetryServerOptions } from './telemetry.js';

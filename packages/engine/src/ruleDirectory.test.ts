@@ -1,0 +1,86 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SecurityEventSink } from '@ugallu/emitter';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DetectionEngine, watchRuleDirectory } from './index.js';
+import type { RuleDirectory } from './index.js';
+
+const sink: SecurityEventSink = { emit: () => Promise.resolve(), close: () => Promise.resolve() };
+const rule = (name: string, verb: string, extra = '') => `apiVersion: security.ugallu.io/v1alpha1
+kind: SigmaRule
+metadata: { name: ${name} }
+spec:
+  match: { verb: [${verb}] ${extra} }
+  emit: { type: T, severity: high }
+`;
+
+async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+describe('watchRuleDirectory', () => {
+  let dir: RuleDirectory | undefined;
+  afterEach(async () => {
+    await dir?.close();
+    dir = undefined;
+  });
+
+  it('loads, hot-reloads (counters kept), disables a broken rule, and removes deleted ones', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await mkdir(join(root, 'nested'));
+    await writeFile(join(root, 'a.yaml'), rule('a', 'create') + '---\n' + rule('b', 'delete'));
+    await writeFile(join(root, 'nested', 'c.yml'), rule('c', 'get'));
+    await writeFile(join(root, 'README.md'), 'not a rule');
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, rescanIntervalMs: 0, settleMs: 20 });
+    expect(engine.ruleNames()).toEqual(['a', 'b', 'c']);
+
+    await engine.processBatch({ events: [{ auditID: '1', verb: 'create' }] });
+    expect(engine.status('a')?.matchCount).toBe(1);
+
+    // Edit: recompiled, counter kept, new predicate live.
+    await writeFile(join(root, 'a.yaml'), rule('a', 'patch') + '---\n' + rule('b', 'delete'));
+    await eventually(async () => {
+      await engine.processBatch({ events: [{ auditID: `p${Math.random()}`, verb: 'patch' }] });
+      expect(engine.status('a')?.matchCount).toBeGreaterThanOrEqual(2);
+    });
+
+    // Broken: disabled with its reason; the others keep running.
+    await writeFile(join(root, 'nested', 'c.yml'), rule('c', 'get', ', requestObjectGlob: [{ jsonPath: "$[?(@.x)]", glob: ["*"] }]'));
+    await eventually(() => expect(engine.status('c')).toMatchObject({ compiled: false, reason: 'JSONPath' }));
+    expect(engine.status('b')?.compiled).toBe(true);
+
+    // Deleted file: its rules go.
+    await rm(join(root, 'nested', 'c.yml'));
+    await eventually(() => expect(engine.ruleNames()).toEqual(['a', 'b']));
+    // A rule removed from a multi-document file goes too.
+    await writeFile(join(root, 'a.yaml'), rule('a', 'patch'));
+    await eventually(() => expect(engine.ruleNames()).toEqual(['a']));
+  }, 60_000);
+
+  it('keeps the first of two rules with the same name', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await writeFile(join(root, '1.yaml'), rule('dup', 'create'));
+    await writeFile(join(root, '2.yaml'), rule('dup', 'delete'));
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, rescanIntervalMs: 0 });
+    await engine.processBatch({ events: [{ auditID: '1', verb: 'create' }] });
+    expect(engine.status('dup')?.matchCount).toBe(1);
+  });
+
+  it('refuses a directory that does not exist', async () => {
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    await expect(watchRuleDirectory({ dir: '/nonexistent/rules', engine })).rejects.toMatchObject({ reason: 'RulesDirectory' });
+  });
+});

@@ -1,0 +1,148 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseRuleManifests } from '@ugallu/sigma';
+import type { SourceLogger } from '@ugallu/sources';
+import { noopLogger } from '@ugallu/sources';
+import { watch } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
+import type { DetectionEngine } from './engine.js';
+import { EngineError, EngineReason } from './errors.js';
+
+/**
+ * @example `{ dir: '/etc/ugallu/rules', engine, logger }`
+ */
+export interface RuleDirectoryOptions {
+  readonly dir: string;
+  readonly engine: DetectionEngine;
+  readonly logger?: SourceLogger;
+  /** A full rescan every so often catches what file events miss (a ConfigMap's symlink swap). Default 30 s; 0 disables. */
+  readonly rescanIntervalMs?: number;
+  /** Wait for a file to stop changing before reading it. Default 200 ms. */
+  readonly settleMs?: number;
+}
+
+/**
+ * A watched directory of SigmaRule manifests: the local rules source.
+ *
+ * @example
+ * ```ts
+ * const rules = await watchRuleDirectory({ dir: 'examples/rules', engine });
+ * // … edit a file: that rule is recompiled, its counters kept …
+ * await rules.close();
+ * ```
+ */
+export interface RuleDirectory {
+  /** Rescans now and resolves once the engine has the directory's rules. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Loads every `kind: SigmaRule` document under `dir` (recursively: .yaml,
+ * .yml, .json) into the engine, then watches it: a changed spec is
+ * recompiled (hot swap, counters kept), a rule gone from the directory is
+ * removed, a rule that does not compile is logged with its reason and
+ * disabled while the others keep running. Each change rescans the whole
+ * directory and applies the difference, so the engine always holds exactly
+ * what the directory says, whatever order file events arrive in.
+ *
+ * Resolves after the first load. Throws EngineError `RulesDirectory` when
+ * `dir` is not a readable directory.
+ */
+export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise<RuleDirectory> {
+  const logger = options.logger ?? noopLogger;
+  const { dir, engine } = options;
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+  } catch (cause) {
+    throw new EngineError(EngineReason.RulesDirectory, `--rules ${dir}: ${(cause as Error).message}`, { cause });
+  }
+  /** name -> the spec (as JSON) last applied, so an unchanged rule is not recompiled. */
+  const applied = new Map<string, string>();
+  let running: Promise<void> = Promise.resolve();
+
+  const rescan = async (): Promise<void> => {
+    const wanted = new Map<string, { spec: unknown; source: string }>();
+    for (const file of await manifestFiles(dir)) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        // Deleted between the listing and the read: the next scan settles it.
+        logger.warn({ file, error: (e as Error).message }, 'cannot read rule file');
+        continue;
+      }
+      for (const m of parseRuleManifests(text, file)) {
+        if (!m.ok) {
+          logger.warn({ source: m.source, rule: m.name, error: m.message }, 'invalid SigmaRule manifest; left out');
+          continue;
+        }
+        const earlier = wanted.get(m.name);
+        if (earlier !== undefined) {
+          logger.warn({ rule: m.name, source: m.source, kept: earlier.source }, 'duplicate rule name; the first definition is kept');
+          continue;
+        }
+        wanted.set(m.name, { spec: m.spec, source: m.source });
+      }
+    }
+    for (const name of [...applied.keys()]) {
+      if (!wanted.has(name)) {
+        engine.removeRule(name);
+        applied.delete(name);
+        logger.info({ rule: name }, 'rule removed');
+      }
+    }
+    for (const [name, { spec, source }] of wanted) {
+      const json = JSON.stringify(spec);
+      if (applied.get(name) === json) continue;
+      const replaced = applied.has(name);
+      applied.set(name, json);
+      const status = engine.applyRule(name, spec);
+      if (status.compiled) logger.info({ rule: name, source, enabled: status.enabled }, replaced ? 'rule recompiled' : 'rule loaded');
+    }
+  };
+  // Scans run one at a time, in order.
+  const sync = (): Promise<void> => {
+    running = running.then(rescan).catch((e: unknown) => logger.error({ dir, error: (e as Error).message }, 'rule directory scan failed'));
+    return running;
+  };
+
+  await sync();
+  const settleMs = options.settleMs ?? 200;
+  const watcher: FSWatcher = watch(dir, {
+    ignoreInitial: true,
+    awaitWriteFinish: settleMs > 0 ? { stabilityThreshold: settleMs, pollInterval: Math.max(10, settleMs / 4) } : false,
+  });
+  let debounce: NodeJS.Timeout | undefined;
+  const onChange = () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void sync(), 50);
+  };
+  watcher.on('all', onChange);
+  watcher.on('error', (e) => logger.warn({ dir, error: (e as Error).message }, 'rule directory watch error; periodic rescans continue'));
+  await new Promise<void>((resolve) => watcher.once('ready', resolve));
+  // Anything written while the watcher was starting is picked up here.
+  await sync();
+  const interval = options.rescanIntervalMs ?? 30_000;
+  const timer = interval > 0 ? setInterval(() => void sync(), interval) : undefined;
+  timer?.unref();
+
+  return {
+    sync,
+    close: async () => {
+      clearTimeout(debounce);
+      clearInterval(timer);
+      await watcher.close();
+      await running;
+    },
+  };
+}
+
+async function manifestFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    // Kubernetes mounts a ConfigMap as `..data/` plus symlinks to it: read the links, not the hidden copies.
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.(ya?ml|json)$/.test(e.name) && !join(e.parentPath, e.name).includes('/..'))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
