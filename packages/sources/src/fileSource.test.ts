@@ -12,7 +12,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import type { FileSource, FileSourceOptions } from './fileSource.js';
 import { startFileSource } from './fileSource.js';
 import { AckSink, auditLine, auditLines, CapturingLogger, eventually } from './fileTestSupport.js';
 import type { AckSinkOptions } from './fileTestSupport.js';
+import { describeSourceContract } from './sourceContract.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -94,7 +95,7 @@ async function cursorOffset(file: string): Promise<number> {
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('startFileSource: reading', () => {
+describe('startFileSource: reading', { timeout: 30_000 }, () => {
   it('starts at the end of an existing file by default and delivers what is appended', async () => {
     writeFileSync(log, auditLines('old', 5).text);
     const { sink } = await start();
@@ -201,7 +202,7 @@ describe('startFileSource: reading', () => {
   });
 });
 
-describe('startFileSource: rotation, truncation, deletion', () => {
+describe('startFileSource: rotation, truncation, deletion', { timeout: 30_000 }, () => {
   it('rename-and-create: drains the old file, written after the rename too, before the new one', async () => {
     const a = auditLines('a', 10);
     writeFileSync(log, a.text);
@@ -294,7 +295,7 @@ describe('startFileSource: rotation, truncation, deletion', () => {
   });
 });
 
-describe('startFileSource: cursor', () => {
+describe('startFileSource: cursor', { timeout: 30_000 }, () => {
   it('resumes after stop and start: no line lost, none repeated, a cut line completed while stopped', async () => {
     const cursorFile = join(dir, 'state', 'audit.cursor');
     const first = auditLines('l', 50);
@@ -400,7 +401,7 @@ describe('startFileSource: cursor', () => {
 
     const child = spawn(
       process.execPath,
-      ['--conditions=@ugallu/source', '--import', 'tsx', join(here, 'fileSourceCrashChild.ts'), log, cursorFile, out, '2'],
+      ['--conditions=@ugallu/source', '--import', 'tsx', join(here, 'fileSourceCrashChild.ts'), log, cursorFile, out, '5'],
       { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
@@ -415,9 +416,11 @@ describe('startFileSource: cursor', () => {
       }
       return text.split('\n').slice(0, -1);
     };
-    await eventually(() => {
+    // Killed once a fair share is delivered and a cursor past the start is on disk (written at most every 250 ms).
+    await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`the child exited early: ${stderr}`);
       expect(delivered().length).toBeGreaterThanOrEqual(8000);
+      expect(await cursorOffset(cursorFile)).toBeGreaterThan(0);
     }, 60_000);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
@@ -441,7 +444,7 @@ describe('startFileSource: cursor', () => {
   }, 120_000);
 });
 
-describe('startFileSource: backpressure and stopping', () => {
+describe('startFileSource: backpressure and stopping', { timeout: 30_000 }, () => {
   it('stops reading when the sink is full and never acknowledges, and resumes when it drains', async () => {
     const all = auditLines('bp', 20_000);
     writeFileSync(log, all.text);
@@ -476,7 +479,7 @@ describe('startFileSource: backpressure and stopping', () => {
   });
 });
 
-describe('startFileSource: options', () => {
+describe('startFileSource: options', { timeout: 30_000 }, () => {
   it.each<[string, Partial<FileSourceOptions>]>([
     ['an empty path', { path: '' }],
     ['a zero maxEventBytes', { maxEventBytes: 0 }],
@@ -503,4 +506,15 @@ describe('startFileSource: options', () => {
       startFileSource({ path: log, cursorFile: join(dir, 'plain-file', 'audit.cursor') }, new AckSink()),
     ).rejects.toMatchObject({ name: 'SourceError', reason: SourceErrorReason.CursorUnwritable });
   });
+});
+
+describeSourceContract('file source', async () => {
+  const contractDir = await mkdtemp(join(tmpdir(), 'ugallu-file-contract-'));
+  const path = join(contractDir, 'audit.log');
+  writeFileSync(path, '');
+  return {
+    start: (sink) => startFileSource({ path, pollIntervalMs: 100 }, sink),
+    send: (lines) => appendFile(path, lines.map((line) => line + '\n').join('')),
+    cleanup: () => rm(contractDir, { recursive: true, force: true }),
+  };
 });

@@ -53,8 +53,7 @@ export class AckSink implements AuditEventSink {
   }
 
   tryPush(batch: AuditEventBatch): boolean {
-    if (this.closed) throw new Error('the sink is closed');
-    if (this.#unacked.length >= this.#capacity) return false;
+    if (this.closed || this.#unacked.length >= this.#capacity) return false;
     this.accepted.push(batch);
     this.#unacked.push(batch);
     if (this.#autoAck) queueMicrotask(() => this.ack());
@@ -63,6 +62,7 @@ export class AckSink implements AuditEventSink {
 
   async push(batch: AuditEventBatch): Promise<void> {
     while (!this.tryPush(batch)) {
+      if (this.closed) throw new Error('the sink is closed');
       this.waiting++;
       try {
         await new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
