@@ -213,7 +213,10 @@ describe('startFileSource: rotation, truncation, deletion', { timeout: 30_000 },
     const b1 = auditLines('b', 5);
     appendFileSync(`${log}.1`, b1.text);
     writeFileSync(log, '');
-    // The writer has not switched yet: the new file is there but empty.
+    // The source has seen the new file, still empty: the writer has not switched yet…
+    await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b1.ids]));
+    await pause(250);
+    // …and goes on writing the old one.
     const b2 = auditLines('b', 3, 5);
     appendFileSync(`${log}.1`, b2.text);
     await eventually(() => expect(sink.ids).toEqual([...a.ids, ...b1.ids, ...b2.ids]));
