@@ -1,0 +1,70 @@
+import type { Writable } from 'node:stream';
+import { EmitError, EmitReason } from './errors.js';
+import { openFileSink } from './fileSink.js';
+import type { FileSinkOptions } from './fileSink.js';
+import type { SecurityEventSink } from './sink.js';
+import { createStdoutSink } from './stdoutSink.js';
+
+/**
+ * Where to deliver SecurityEvents, as the apps' `--emit` flag names it.
+ *
+ * @example `{ kind: 'file', path: '/var/log/ugallu/security-events.jsonl' }`
+ */
+export type EmitTarget = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string };
+
+/**
+ * Parses an `--emit` value: `stdout`, or `file:PATH` (everything after the
+ * first colon is the path, as given; relative paths are relative to the
+ * working directory).
+ *
+ * @throws EmitError `InvalidTarget` for anything else, with a message that names the accepted forms.
+ * @example
+ * ```ts
+ * parseEmitTarget('stdout');            // { kind: 'stdout' }
+ * parseEmitTarget('file:/tmp/se.jsonl'); // { kind: 'file', path: '/tmp/se.jsonl' }
+ * parseEmitTarget('kafka');             // throws EmitError (InvalidTarget)
+ * ```
+ */
+export function parseEmitTarget(value: string): EmitTarget {
+  if (value === 'stdout') return { kind: 'stdout' };
+  if (typeof value === 'string' && value.startsWith('file:')) {
+    const path = value.slice('file:'.length);
+    if (path === '') invalidTarget('--emit=file: needs a path, e.g. --emit=file:/var/log/ugallu/security-events.jsonl');
+    if (path.includes('\0')) invalidTarget('--emit=file:PATH: the path contains a NUL character');
+    return { kind: 'file', path };
+  }
+  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value;
+  return invalidTarget(`--emit must be "stdout" or "file:PATH", got ${shown}`);
+}
+
+/**
+ * @example `{ stdout: process.stderr, file: { fsync: true } }`
+ */
+export interface OpenSinkOptions {
+  /** The stream of a `stdout` target. Default `process.stdout`. */
+  readonly stdout?: Writable;
+  /** Options for a `file` target, apart from its path. */
+  readonly file?: Omit<FileSinkOptions, 'path'>;
+}
+
+/**
+ * Opens the sink a parsed `--emit` target names.
+ *
+ * @throws EmitError as `createStdoutSink` and `openFileSink` do.
+ * @example
+ * ```ts
+ * const sink = await openSink(parseEmitTarget(flags.emit));
+ * ```
+ */
+export async function openSink(target: EmitTarget, options: OpenSinkOptions = {}): Promise<SecurityEventSink> {
+  switch (target.kind) {
+    case 'stdout':
+      return createStdoutSink(options.stdout === undefined ? {} : { stream: options.stdout });
+    case 'file':
+      return openFileSink({ ...options.file, path: target.path });
+  }
+}
+
+function invalidTarget(message: string): never {
+  throw new EmitError(EmitReason.InvalidTarget, message);
+}
