@@ -204,6 +204,7 @@ class FileSink implements SecurityEventSink {
       try {
         while (written < buffer.length) {
           const { bytesWritten } = await this.handle.write(buffer, written, buffer.length - written);
+          if (bytesWritten === 0) throw new Error('the file took no bytes');
           written += bytesWritten;
         }
         if (this.settings.fsync) await this.handle.sync();
