@@ -62,8 +62,8 @@ export interface DetectorCliSpec {
   readonly help: string;
   /** Builds the source config from the parsed flags; throws EngineError `InvalidOption` on a bad value. */
   readonly toSource: (values: FlagValues, env: NodeJS.ProcessEnv) => SourceConfig;
-  /** Runs after start, e.g. to stop at the end of input (`--once`). */
-  readonly afterStart?: (detector: Detector, values: FlagValues) => Promise<void> | void;
+  /** Runs after start; resolving true shuts the detector down as a signal would (e.g. `--once` at the end of input). */
+  readonly afterStart?: (detector: Detector, values: FlagValues) => Promise<boolean>;
 }
 
 /**
@@ -128,9 +128,10 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
     return 1;
   }
   const signals = io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));
+  let shutdown: (why: string) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => {
-    signals((signal) => {
-      logger.info({ signal }, 'signal received');
+    shutdown = (why) => {
+      logger.info({ why }, 'shutting down');
       detector.stop().then(
         () => resolve(0),
         (e: unknown) => {
@@ -138,12 +139,11 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
           resolve(1);
         },
       );
-    });
+    };
+    signals((signal) => shutdown(signal));
     detector.done.catch(() => resolve(1));
   });
-  if (spec.afterStart !== undefined) {
-    await spec.afterStart(detector, values);
-  }
+  if (spec.afterStart !== undefined && (await spec.afterStart(detector, values))) shutdown('finished');
   const code = await stopped;
   logger.flush();
   return code;

@@ -56,6 +56,7 @@ export interface DetectorConfig {
  */
 export interface Detector {
   readonly engine: DetectionEngine;
+  readonly source: AuditSource;
   readonly registry: Registry;
   readonly telemetry: TelemetryServer | undefined;
   /** The webhook's `https://host:port` when the source is the webhook. */
@@ -112,7 +113,6 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     let webhookUrl: string | undefined;
     if (config.source.kind === 'file') {
       source = await startFileSource(config.source.options, channel, { registry, logger });
-      logger.info({ path: config.source.options.path }, 'tailing the audit log');
     } else {
       const webhook = await startWebhookSource(config.source.options, channel, { registry, logger });
       webhookUrl = webhook.url;
@@ -133,6 +133,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     );
     return {
       engine,
+      source: startedSource,
       registry,
       telemetry,
       webhookUrl,

@@ -1,6 +1,6 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { SecurityEventSink } from '@ugallu/emitter';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -68,6 +68,20 @@ describe('watchRuleDirectory', () => {
     await writeFile(join(root, 'a.yaml'), rule('a', 'patch'));
     await eventually(() => expect(engine.ruleNames()).toEqual(['a']));
   }, 60_000);
+
+  it('reads a ConfigMap volume (..data symlinks) once, and accepts a relative path', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await mkdir(join(root, '..2026_11_23_01_00_00.123'));
+    await writeFile(join(root, '..2026_11_23_01_00_00.123', 'exec.yaml'), rule('exec', 'create'));
+    await symlink('..2026_11_23_01_00_00.123', join(root, '..data'));
+    await symlink(join('..data', 'exec.yaml'), join(root, 'exec.yaml'));
+    const warnings: string[] = [];
+    const logger = { info: () => undefined, error: () => undefined, warn: (_: object, msg: string) => void warnings.push(msg) };
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: relative(process.cwd(), root), engine, logger, rescanIntervalMs: 0 });
+    expect(engine.ruleNames()).toEqual(['exec']);
+    expect(warnings).toEqual([]);
+  });
 
   it('keeps the first of two rules with the same name', async () => {
     const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));

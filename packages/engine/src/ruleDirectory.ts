@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { parseRuleManifests } from '@ugallu/sigma';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger } from '@ugallu/sources';
@@ -141,8 +141,9 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
 async function manifestFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
-    // Kubernetes mounts a ConfigMap as `..data/` plus symlinks to it: read the links, not the hidden copies.
-    .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.(ya?ml|json)$/.test(e.name) && !join(e.parentPath, e.name).includes('/..'))
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.(ya?ml|json)$/.test(e.name))
     .map((e) => join(e.parentPath, e.name))
+    // Kubernetes mounts a ConfigMap as `..data/` plus symlinks to it: read the links, not the hidden copies.
+    .filter((file) => !relative(dir, file).split(sep).some((part) => part.startsWith('..')))
     .sort();
 }

@@ -111,6 +111,19 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     await eventually(() => expect(sink.ids).toEqual(old.ids));
   });
 
+  it('caughtUp resolves once everything in the file as of the call has been pushed', async () => {
+    const old = auditLines('backlog', 3000);
+    writeFileSync(log, old.text);
+    const { source, sink } = await start({ fromStart: true, maxBatchEvents: 100, pollIntervalMs: 600_000 });
+    await source.caughtUp();
+    // Nothing waited for here: caughtUp alone says the whole backlog was handed over.
+    expect(sink.ids).toEqual(old.ids);
+    const more = auditLines('more', 5);
+    appendFileSync(log, more.text);
+    await source.caughtUp();
+    expect(sink.ids).toEqual([...old.ids, ...more.ids]);
+  });
+
   it('wakes up on file-system events, not only on the periodic check', async () => {
     writeFileSync(log, '');
     const { sink } = await start({ pollIntervalMs: 600_000 });

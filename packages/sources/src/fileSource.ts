@@ -97,6 +97,13 @@ export interface FileSource extends AuditSource {
   readonly path: string;
   /** Writes the cursor for every batch acknowledged so far and resolves once it is on disk (no-op without a cursor file). */
   flushCursor(): Promise<void>;
+  /**
+   * Resolves once the source has read the file to its end as it is when
+   * called, and the sink has accepted every batch of it (not necessarily
+   * processed them: stop the engine's channel and drain it for that). Used to
+   * replay a saved log and exit (`--once`).
+   */
+  caughtUp(): Promise<void>;
 }
 
 interface ResolvedOptions {
@@ -298,6 +305,8 @@ class FileTailer implements FileSource {
   #stopped: Promise<void> | undefined;
   #dirty = true;
   #waiter: (() => void) | undefined;
+  /** Resolved when the read loop next goes idle with nothing left to read. */
+  #idleWaiters: (() => void)[] = [];
   #loop: Promise<void> = Promise.resolve();
   #watcher: FSWatcher | undefined;
   #poll: NodeJS.Timeout | undefined;
@@ -344,6 +353,15 @@ class FileTailer implements FileSource {
     return this.#cursor?.flush() ?? Promise.resolve();
   }
 
+  caughtUp(): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idleWaiters.push(resolve);
+      // A fresh cycle, so "the end" is the end as of this call.
+      this.#wake();
+    });
+  }
+
   async #shutdown(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#poll);
@@ -353,6 +371,7 @@ class FileTailer implements FileSource {
     const file = this.#file;
     this.#file = undefined;
     await file?.handle.close();
+    for (const idle of this.#idleWaiters.splice(0)) idle();
     await this.flushCursor();
     this.#logger.info({ path: this.path }, 'file source stopped');
   }
@@ -395,6 +414,7 @@ class FileTailer implements FileSource {
         this.#ioLog.warn('read', { path: this.path, err }, 'cannot read the audit log; retrying');
       }
       if (!this.#dirty && !this.#stopping) {
+        for (const idle of this.#idleWaiters.splice(0)) idle();
         await new Promise<void>((wake) => {
           this.#waiter = wake;
         });

@@ -49,4 +49,10 @@ export interface AuditEventSink {
  */
 export interface AuditSource {
   stop(): Promise<void>;
+  /**
+   * Sources with a finite backlog (a file) resolve once they have handed
+   * over everything present at the call; live-only sources (the webhook)
+   * leave it undefined.
+   */
+  caughtUp?(): Promise<void>;
 }

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
+
+interface Run {
+  child: ChildProcessWithoutNullStreams;
+  stdout: string[];
+  logs: Record<string, unknown>[];
+  exit: Promise<number | null>;
+}
+
+const running: Run[] = [];
+afterEach(() => {
+  for (const r of running.splice(0)) r.child.kill('SIGKILL');
+});
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const child = spawn(process.execPath, ['--conditions=@ugallu/source', '--import', 'tsx', main, ...args], {
+    env: { ...process.env, ...env },
+  });
+  const run: Run = { child, stdout: [], logs: [], exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const lines = out.split('\n');
+    out = lines.pop()!;
+    run.stdout.push(...lines);
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    const lines = err.split('\n');
+    err = lines.pop()!;
+    for (const l of lines) {
+      try {
+        run.logs.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        run.logs.push({ text: l });
+      }
+    }
+  });
+  running.push(run);
+  return run;
+}
+
+async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const line = (auditID: string, verb = 'create', subresource = 'exec') =>
+  JSON.stringify({
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    auditID,
+    stage: 'ResponseComplete',
+    verb,
+    requestURI: `/api/v1/namespaces/web/pods/web-0/${subresource}`,
+    user: { username: 'alice@example.com' },
+    objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', subresource },
+  }) + '\n';
+
+describe('ugallu-audit-file', () => {
+  it('prints its flags with --help', async () => {
+    const r = start(['--help']);
+    expect(await r.exit).toBe(0);
+    const help = r.stdout.join('\n');
+    for (const flag of ['--audit-log', '--cursor-file', '--from-start', '--rules', '--emit', '--cluster-id', '--metrics-addr', '--max-event-bytes']) {
+      expect(help).toContain(flag);
+    }
+  });
+
+  it.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--rules', examples], /--cluster-id is required/],
+    [['--cluster-id', 'x'], /--rules is required/],
+    [['--source=webhook', '--rules', examples, '--cluster-id', 'x'], /this binary runs --source=file/],
+    [['--source=kafka', '--rules', examples, '--cluster-id', 'x'], /--source must be file or webhook/],
+    [['--rules', examples, '--cluster-id', 'x', '--emit', 'kafka://x'], /--emit must be/],
+    [['--rules', examples, '--cluster-id', 'x', '--metrics-addr', '9090'], /--metrics-addr must be host:port/],
+    [['--rules', examples, '--cluster-id', 'x', '--max-event-bytes=-1'], /--max-event-bytes must be a whole number/],
+  ])('refuses %j with exit 2 and a clear message', async (args, message) => {
+    const r = start(args);
+    expect(await r.exit).toBe(2);
+    expect(r.logs.map((l) => l.text ?? '').join('\n')).toMatch(message);
+  });
+
+  it('--once replays the example audit log through the example rules, prints SecurityEvents and exits 0', async () => {
+    const r = start(['--once', '--audit-log', join(examples, 'audit.log'), '--rules', join(examples, 'rules'), '--cluster-id', 'demo', '--metrics-addr', 'off']);
+    expect(await r.exit).toBe(0);
+    const events = r.stdout.map((l) => JSON.parse(l) as { kind: string; spec: { type: string; evidence: { auditID: string } } });
+    expect(events.every((e) => e.kind === 'SecurityEvent')).toBe(true);
+    const types = events.map((e) => e.spec.type);
+    for (const t of ['PodExec', 'ClusterAdminGranted', 'PrivilegedPodCreated', 'SensitiveHostPathMount', 'SecretReadByHuman', 'AnonymousRequest']) {
+      expect(types).toContain(t);
+    }
+    // The ClusterRoleBinding is logged at two stages: one SecurityEvent.
+    expect(types.filter((t) => t === 'ClusterAdminGranted')).toHaveLength(1);
+    // The truncated line is skipped and logged, never fatal.
+    expect(r.logs).toContainEqual(expect.objectContaining({ reason: 'NotJSON', msg: 'skipped a line of the audit log' }));
+  });
+
+  it('exits 1 with a typed reason when the rules directory does not exist', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-file-'));
+    const r = start(['--rules', join(dir, 'missing'), '--cluster-id', 'x', '--audit-log', join(dir, 'audit.log'), '--metrics-addr', 'off']);
+    expect(await r.exit).toBe(1);
+    expect(r.logs).toContainEqual(expect.objectContaining({ msg: 'cannot start', reason: 'RulesDirectory' }));
+  });
+
+  it('tails the log, emits SecurityEvents, serves metrics, drains on SIGTERM and resumes from its cursor', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-file-'));
+    const log = join(dir, 'audit.log');
+    const out = join(dir, 'security-events.jsonl');
+    const cursor = join(dir, 'cursor.json');
+    await writeFile(log, line('before-1') + line('before-2', 'get', 'log'));
+    const args = ['--audit-log', log, '--rules', join(examples, 'rules'), '--cluster-id', 'e2e', '--emit', `file:${out}`, '--cursor-file', cursor, '--from-start', '--metrics-addr', '127.0.0.1:0'];
+    const first = start(args);
+    const readEvents = async () =>
+      (await readFile(out, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { metadata: { name: string }; spec: { evidence: { auditID: string }; clusterIdentity: { clusterID: string }; type: string } });
+    await eventually(async () => expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1']));
+    await appendFile(log, line('live-1'));
+    await eventually(async () => expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1']));
+    const se = (await readEvents())[0]!;
+    expect(se.spec.clusterIdentity.clusterID).toBe('e2e');
+    expect(se.spec.type).toBe('PodExec');
+
+    const address = (await eventually(() => {
+      const l = first.logs.find((x) => x.msg === 'serving /metrics, /healthz and /readyz');
+      if (l === undefined) throw new Error('no telemetry log yet');
+      return l.address;
+    })) as string;
+    await eventually(async () => expect((await fetch(`http://${address}/readyz`)).status).toBe(200));
+    const metrics = await (await fetch(`http://${address}/metrics`)).text();
+    expect(metrics).toMatch(/ugallu_audit_rule_matches_total\{rule="pod-exec"\} 2/);
+    expect(metrics).toMatch(/ugallu_audit_file_lines_total \d+/);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+
+    // Written while stopped: picked up from the cursor, nothing before it repeated.
+    await appendFile(log, line('while-down'));
+    const second = start(args);
+    await eventually(async () => expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1', 'while-down']));
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+  }, 90_000);
+});

@@ -1,0 +1,46 @@
+import { positiveInt, required, str } from '@ugallu/engine';
+import type { DetectorCliSpec } from '@ugallu/engine';
+
+/** Where the DaemonSet mounts the control-plane node's audit log. */
+export const DEFAULT_AUDIT_LOG = '/host/var/log/audit/audit.log';
+
+/** The file-mode detector: the DaemonSet binary. */
+export const fileDetector: DetectorCliSpec = {
+  name: 'ugallu-audit-file',
+  source: 'file',
+  summary: `Tails the kube-apiserver audit log (JSON lines, --audit-log-path) on a control-plane node,
+evaluates SigmaRules against every event and emits SecurityEvents.`,
+  flags: {
+    'audit-log': { type: 'string', default: DEFAULT_AUDIT_LOG },
+    'cursor-file': { type: 'string' },
+    'from-start': { type: 'boolean', default: false },
+    once: { type: 'boolean', default: false },
+  },
+  help: `Source flags:
+  --source file            The only source this binary serves (the webhook has its own binary).
+  --audit-log PATH         The audit log to tail. Default ${DEFAULT_AUDIT_LOG}.
+                           Rotation (rename or copytruncate) is followed without losing lines.
+  --cursor-file PATH       Where the read position is saved (atomically, after the events it
+                           covers are processed) and resumed from, so a restart neither loses nor
+                           repeats events. Without it every start begins at the end of the log.
+  --from-start             With no saved position, read the log from its beginning instead of
+                           its end.
+  --once                   Read to the end of the log, process everything, then exit 0
+                           (replays a saved log through the rules; implies --from-start
+                           unless a cursor says otherwise).`,
+  toSource: (values) => ({
+    kind: 'file',
+    options: {
+      path: required(values, 'audit-log'),
+      ...(str(values, 'cursor-file') === '' ? {} : { cursorFile: str(values, 'cursor-file') }),
+      fromStart: values['from-start'] === true || values.once === true,
+      maxEventBytes: positiveInt(values, 'max-event-bytes'),
+    },
+  }),
+  afterStart: async (detector, values) => {
+    if (values.once !== true) return false;
+    // Everything read is in the channel; stop() drains it before exiting.
+    await detector.source.caughtUp?.();
+    return true;
+  },
+};

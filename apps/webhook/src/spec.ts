@@ -1,0 +1,54 @@
+import { EngineError, EngineReason, parseListenAddress, positiveInt, required, str } from '@ugallu/engine';
+import type { DetectorCliSpec } from '@ugallu/engine';
+import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, DEFAULT_WEBHOOK_SECRET_ENV, readWebhookToken } from '@ugallu/sources';
+
+/** The webhook-mode detector: the Deployment binary. */
+export const webhookDetector: DetectorCliSpec = {
+  name: 'ugallu-audit-webhook',
+  source: 'webhook',
+  summary: `Receives the kube-apiserver audit webhook (--audit-webhook-config-file): EventList batches
+POSTed over HTTPS, authenticated by a bearer token and/or a client certificate. Evaluates
+SigmaRules against every event and emits SecurityEvents.`,
+  flags: {
+    listen: { type: 'string', default: ':8443' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'webhook-client-ca': { type: 'string' },
+    'webhook-secret-env': { type: 'string', default: DEFAULT_WEBHOOK_SECRET_ENV },
+    'webhook-max-body-bytes': { type: 'string', default: String(DEFAULT_WEBHOOK_MAX_BODY_BYTES) },
+  },
+  help: `Source flags:
+  --source webhook              The only source this binary serves (the file source has its own binary).
+  --listen ADDR                 host:port for the HTTPS webhook (POST / or /audit). Default :8443.
+  --tls-cert PATH               PEM serving certificate (chain, leaf first). Required.
+  --tls-key PATH                PEM private key of the serving certificate. Required.
+  --webhook-client-ca PATH      PEM CA bundle: clients must present a certificate it signed (mTLS).
+  --webhook-secret-env NAME     Environment variable holding the bearer token the apiserver sends.
+                                Default ${DEFAULT_WEBHOOK_SECRET_ENV}. With a client CA and no token the
+                                webhook runs mTLS-only; with neither it refuses to start.
+  --webhook-max-body-bytes N    Larger bodies are refused with 413. Default ${DEFAULT_WEBHOOK_MAX_BODY_BYTES}
+                                (the apiserver's batches reach about 10 MiB).`,
+  toSource: (values, env) => {
+    const { host, port } = parseListenAddress(str(values, 'listen'), '--listen');
+    let token: string | undefined;
+    try {
+      token = readWebhookToken(env, str(values, 'webhook-secret-env'));
+    } catch (e) {
+      throw new EngineError(EngineReason.InvalidOption, (e as Error).message, { cause: e });
+    }
+    const clientCa = str(values, 'webhook-client-ca');
+    return {
+      kind: 'webhook',
+      options: {
+        host,
+        port,
+        tlsCertFile: required(values, 'tls-cert'),
+        tlsKeyFile: required(values, 'tls-key'),
+        token,
+        ...(clientCa === '' ? {} : { clientCaFile: clientCa }),
+        maxBodyBytes: positiveInt(values, 'webhook-max-body-bytes'),
+        maxEventBytes: positiveInt(values, 'max-event-bytes'),
+      },
+    };
+  },
+};
