@@ -1,4 +1,4 @@
-import jsonpath from 'jsonpath';
+import generated from 'jsonpath/generated/parser.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
 
 /**
@@ -8,6 +8,11 @@ import { CompileReason, SigmaCompileError } from './errors.js';
  * are untrusted, and filter (`?()`) and script (`()`) expressions would run
  * their text as code. Recursive descent (`..`) and slices are refused too,
  * which keeps the cost of a path proportional to the data it touches.
+ *
+ * The parser is imported from `jsonpath/generated/parser.js`, the jison
+ * parser the package's own `parse` wraps: the package's index also loads
+ * its evaluator (static-eval) and reads its grammar sources from disk at
+ * import time, which breaks once the apps are bundled into one file.
  *
  * Supported: `$`, `.name`, `['name']`, `[0]` (negative counts from the end),
  * `[*]` and `.*` (every element or value), and unions of names or indices
@@ -133,7 +138,8 @@ export function compileJSONPath(source: string, path: string): CompiledJSONPath 
   };
   let components: PathComponent[];
   try {
-    components = jsonpath.parse(source) as PathComponent[];
+    // A fresh parser per path: a failed parse can leave state behind in the old one.
+    components = new generated.Parser().parse(source) as PathComponent[];
   } catch (cause) {
     return refuse(`does not parse: ${firstLine((cause as Error).message)}`, cause);
   }
