@@ -1,3 +1,6 @@
+// The parser module has no types of its own; packages type-checking our sources need this declaration too.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./jsonpathParser.d.ts" />
 import generated from 'jsonpath/generated/parser.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
 

@@ -1,0 +1,5 @@
+export { customResourceDefinitions, GROUP, VERSION } from './crds.js';
+export type { CustomResourceDefinition } from './crds.js';
+export { toStructural } from './openapi.js';
+export type { OpenAPISchema } from './openapi.js';
+export { CHART_CRDS_DIR, renderCRDFiles } from './render.js';
