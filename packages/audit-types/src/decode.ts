@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from './types.js';
-import { AUDIT_API_VERSIONS } from './types.js';
+import { AUDIT_API_VERSIONS, OBJECT_REF_FIELDS } from './types.js';
 
 /**
  * Why a piece of input is not an audit event. Stable: codes are never
@@ -66,16 +66,6 @@ export interface DecodedBatch {
 }
 
 const API_VERSIONS: ReadonlySet<string> = new Set(AUDIT_API_VERSIONS);
-const OBJECT_REF_FIELDS = [
-  'resource',
-  'namespace',
-  'name',
-  'uid',
-  'apiGroup',
-  'apiVersion',
-  'resourceVersion',
-  'subresource',
-] as const;
 
 /**
  * Decodes one JSON line holding one event: the file source's hot path.

@@ -7,7 +7,7 @@ export type {
   ResponseStatus,
   UserInfo,
 } from './types.js';
-export { AUDIT_API_VERSIONS, AUDIT_LEVELS, AUDIT_STAGES } from './types.js';
+export { AUDIT_API_VERSIONS, AUDIT_LEVELS, AUDIT_STAGES, OBJECT_REF_FIELDS } from './types.js';
 export type { DecodedBatch, DecodeOptions, DecodeReasonCode, DecodeResult } from './decode.js';
 export {
   AuditDecodeError,

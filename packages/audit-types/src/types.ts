@@ -56,6 +56,23 @@ export interface ObjectReference {
 }
 
 /**
+ * Every field of an ObjectReference, all strings: for code that copies or
+ * checks them one by one.
+ *
+ * @example `for (const f of OBJECT_REF_FIELDS) if (typeof ref[f] !== 'string') …`
+ */
+export const OBJECT_REF_FIELDS = [
+  'resource',
+  'namespace',
+  'name',
+  'uid',
+  'apiGroup',
+  'apiVersion',
+  'resourceVersion',
+  'subresource',
+] as const satisfies readonly (keyof ObjectReference)[];
+
+/**
  * The `metav1.Status` the apiserver answered with; only `code` is reliably present.
  *
  * @example `{ metadata: {}, code: 403, reason: 'Forbidden' }`

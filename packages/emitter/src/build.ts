@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditStage, ObjectReference } from '@ugallu/audit-types';
-import { AUDIT_STAGES } from '@ugallu/audit-types';
+import { AUDIT_STAGES, OBJECT_REF_FIELDS } from '@ugallu/audit-types';
 import type { SecurityEventClass, Severity } from '@ugallu/sigma';
 import { EmitError, EmitReason } from './errors.js';
 import { securityEventName } from './name.js';
@@ -44,16 +44,6 @@ export interface BuildSecurityEventInput {
 const SEVERITY: Readonly<Record<Severity, true>> = { info: true, low: true, medium: true, high: true, critical: true };
 const CLASS: Readonly<Record<SecurityEventClass, true>> = { Detection: true, Audit: true };
 const STAGES: ReadonlySet<string> = new Set(AUDIT_STAGES);
-const OBJECT_REF_FIELDS = [
-  'resource',
-  'namespace',
-  'name',
-  'uid',
-  'apiGroup',
-  'apiVersion',
-  'resourceVersion',
-  'subresource',
-] as const satisfies readonly (keyof ObjectReference)[];
 
 /**
  * Builds the SecurityEvent a rule raises on an audit event. Pure apart from
