@@ -29,6 +29,19 @@ const NO_MATCHES: readonly never[] = Object.freeze([]);
 
 type Buckets<TState> = Map<string, Map<string, RuleEntry<TState>[]>>;
 
+/** The candidates for one verb, by resource and subresource, merged ahead of time. */
+interface VerbNode<TState> {
+  readonly byResource: ReadonlyMap<string, ResourceNode<TState>>;
+  /** For events whose resource no rule names, or that have none. */
+  readonly other: readonly RuleEntry<TState>[];
+}
+
+interface ResourceNode<TState> {
+  /** For events with no subresource, or one no rule names with this resource. */
+  readonly plain: readonly RuleEntry<TState>[];
+  readonly bySubresource: ReadonlyMap<string, readonly RuleEntry<TState>[]>;
+}
+
 /**
  * The installed rules, indexed by verb, resource and subresource so that an
  * event meets only the rules that could match it: a cluster's traffic is
@@ -38,11 +51,11 @@ type Buckets<TState> = Map<string, Map<string, RuleEntry<TState>[]>>;
  *
  * Each rule is filed under every (verb, resource key) pair it can match,
  * with ANY for a field it does not constrain; a resource key is `pods`, or
- * `pods/exec` when the rule constrains the subresource too. An event's
- * candidates are the union of up to six buckets, merged once per (verb,
- * resource, subresource) and cached until the set changes. Values no rule
- * names fold into ANY, so the cache stays bounded whatever an attacker puts
- * in requests.
+ * `pods/exec` when the rule constrains the subresource too. The candidates
+ * for every (verb, resource, subresource) some rule names are the union of
+ * up to six buckets, merged when the set changes, so an event costs two or
+ * three map lookups. Values no rule names fold into ANY, so the index stays
+ * bounded whatever an attacker puts in requests.
  *
  * @example
  * ```ts
@@ -54,11 +67,8 @@ type Buckets<TState> = Map<string, Map<string, RuleEntry<TState>[]>>;
 export class RuleSet<TState = undefined> {
   private readonly createState: (name: string, rule: CompiledRule) => TState;
   private readonly entries = new Map<string, RuleEntry<TState>>();
-  private indexedVerbs: ReadonlySet<string> = new Set();
-  /** resource -> the subresources some rule names with it (empty when none does). */
-  private indexedResources: ReadonlyMap<string, ReadonlySet<string>> = new Map();
-  private buckets: Buckets<TState> = new Map();
-  private merged = new Map<string, Map<string, Map<string, readonly RuleEntry<TState>[]>>>();
+  private byVerb: ReadonlyMap<string, VerbNode<TState>> = new Map();
+  private anyVerb: VerbNode<TState> = { byResource: new Map(), other: NO_MATCHES };
   private dirty = false;
 
   constructor(options?: RuleSetOptions<TState>) {
@@ -124,37 +134,17 @@ export class RuleSet<TState = undefined> {
 
   private candidates(verb: string, resource: unknown, subresource: unknown): readonly RuleEntry<TState>[] {
     if (this.dirty) this.reindex();
-    const v = this.indexedVerbs.has(verb) ? verb : ANY;
-    const subs = typeof resource === 'string' ? this.indexedResources.get(resource) : undefined;
-    const r = subs === undefined ? ANY : (resource as string);
-    const s = subs !== undefined && typeof subresource === 'string' && subs.has(subresource) ? subresource : ANY;
-    let byResource = this.merged.get(v);
-    if (byResource === undefined) this.merged.set(v, (byResource = new Map<string, Map<string, readonly RuleEntry<TState>[]>>()));
-    let bySub = byResource.get(r);
-    if (bySub === undefined) byResource.set(r, (bySub = new Map<string, readonly RuleEntry<TState>[]>()));
-    let list = bySub.get(s);
-    if (list === undefined) bySub.set(s, (list = this.merge(v, r, s)));
-    return list;
-  }
-
-  private merge(v: string, r: string, s: string): readonly RuleEntry<TState>[] {
-    const out: RuleEntry<TState>[] = [];
-    for (const verbKey of v === ANY ? [ANY] : [v, ANY]) {
-      const byResource = this.buckets.get(verbKey);
-      if (byResource === undefined) continue;
-      const keys = [ANY];
-      if (r !== ANY) keys.push(r);
-      if (s !== ANY) keys.push(`${r}${SUBRESOURCE_SEPARATOR}${s}`);
-      for (const key of keys) {
-        const bucket = byResource.get(key);
-        if (bucket !== undefined) out.push(...bucket);
-      }
-    }
-    return out.sort(byName);
+    const v = this.byVerb.get(verb) ?? this.anyVerb;
+    if (typeof resource !== 'string') return v.other;
+    const r = v.byResource.get(resource);
+    if (r === undefined) return v.other;
+    if (typeof subresource !== 'string') return r.plain;
+    return r.bySubresource.get(subresource) ?? r.plain;
   }
 
   private reindex(): void {
     const verbs = new Set<string>();
+    /** resource -> the subresources some rule names with it. */
     const resources = new Map<string, Set<string>>();
     const buckets: Buckets<TState> = new Map();
     for (const entry of this.entries.values()) {
@@ -166,11 +156,11 @@ export class RuleSet<TState = undefined> {
         if (byResource === undefined) buckets.set(v, (byResource = new Map<string, RuleEntry<TState>[]>()));
         for (const key of rule.resources ?? [ANY]) {
           if (key !== ANY) {
-            const slash = key.indexOf(SUBRESOURCE_SEPARATOR);
-            const resource = slash === -1 ? key : key.slice(0, slash);
+            const cut = key.indexOf(SUBRESOURCE_SEPARATOR);
+            const resource = cut === -1 ? key : key.slice(0, cut);
             let subs = resources.get(resource);
             if (subs === undefined) resources.set(resource, (subs = new Set()));
-            if (slash !== -1) subs.add(key.slice(slash + 1));
+            if (cut !== -1) subs.add(key.slice(cut + 1));
           }
           let bucket = byResource.get(key);
           if (bucket === undefined) byResource.set(key, (bucket = []));
@@ -178,12 +168,38 @@ export class RuleSet<TState = undefined> {
         }
       }
     }
-    this.indexedVerbs = verbs;
-    this.indexedResources = resources;
-    this.buckets = buckets;
-    this.merged = new Map();
+    const node = (v: string): VerbNode<TState> => {
+      const byResource = new Map<string, ResourceNode<TState>>();
+      for (const [resource, subs] of resources) {
+        const bySubresource = new Map<string, readonly RuleEntry<TState>[]>();
+        for (const sub of subs) bySubresource.set(sub, merge(buckets, v, resource, sub));
+        byResource.set(resource, { plain: merge(buckets, v, resource, ANY), bySubresource });
+      }
+      return { byResource, other: merge(buckets, v, ANY, ANY) };
+    };
+    const byVerb = new Map<string, VerbNode<TState>>();
+    for (const v of verbs) byVerb.set(v, node(v));
+    this.byVerb = byVerb;
+    this.anyVerb = node(ANY);
     this.dirty = false;
   }
+}
+
+/** The union of the buckets an event with this verb, resource and subresource (or ANY) can meet, in name order. */
+function merge<TState>(buckets: Buckets<TState>, v: string, r: string, s: string): readonly RuleEntry<TState>[] {
+  const out: RuleEntry<TState>[] = [];
+  for (const verbKey of v === ANY ? [ANY] : [v, ANY]) {
+    const byResource = buckets.get(verbKey);
+    if (byResource === undefined) continue;
+    const keys = [ANY];
+    if (r !== ANY) keys.push(r);
+    if (s !== ANY) keys.push(`${r}${SUBRESOURCE_SEPARATOR}${s}`);
+    for (const key of keys) {
+      const bucket = byResource.get(key);
+      if (bucket !== undefined) out.push(...bucket);
+    }
+  }
+  return out.length === 0 ? NO_MATCHES : out.sort(byName);
 }
 
 function byName(a: { name: string }, b: { name: string }): number {
