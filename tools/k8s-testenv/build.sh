@@ -102,7 +102,7 @@ build_kube_apiserver() {
     ldflags+=" -X ${pkg}.gitTreeState=clean"
     ldflags+=" -X ${pkg}.buildDate=${build_date}"
   done
-  log "building kube-apiserver ${KUBERNETES_VERSION} (about 7 minutes on two cores with a cold Go build cache)"
+  log "building kube-apiserver ${KUBERNETES_VERSION} (7-15 minutes on two cores with a cold Go build cache)"
   go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "${kube_apiserver_bin}" "${ldflags}"
 }
 
@@ -147,61 +147,68 @@ verify() {
   }
 }
 
-mode="build"
-case "${1:-}" in
-  "") ;;
-  --paths) print_paths; exit 0 ;;
-  --check) mode="check" ;;
-  --force) mode="force" ;;
-  -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) log "unknown argument $1 (try --help)"; exit 2 ;;
-esac
+# Everything runs from main, called on the last line: bash reads a script as
+# it goes, and a function is parsed whole before it runs, so editing or
+# checking out this file during a long build cannot change what runs.
+main() {
+  mode="build"
+  case "${1:-}" in
+    "") ;;
+    --paths) print_paths; exit 0 ;;
+    --check) mode="check" ;;
+    --force) mode="force" ;;
+    -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) log "unknown argument $1 (try --help)"; exit 2 ;;
+  esac
 
-if [[ "${mode}" == "check" ]]; then
-  missing=0
-  kube_apiserver_ok || { log "missing: ${kube_apiserver_bin}"; missing=1; }
-  etcd_ok || { log "missing: ${etcd_bin}"; missing=1; }
-  helm_ok || { log "missing: ${helm_bin}"; missing=1; }
-  exit "${missing}"
-fi
-
-# Make an interrupted build exit through the EXIT trap that removes its
-# partial output.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-check_modules
-mkdir -p "${k8s_dir}" "${helm_dir}"
-# Two test runs that both find the binaries missing build them once: the
-# second waits here, then finds them present.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"${cache_root}/.build.lock"
-  if ! flock -n 9; then
-    log "another build holds ${cache_root}/.build.lock; waiting for it"
-    flock 9
+  if [[ "${mode}" == "check" ]]; then
+    missing=0
+    kube_apiserver_ok || { log "missing: ${kube_apiserver_bin}"; missing=1; }
+    etcd_ok || { log "missing: ${etcd_bin}"; missing=1; }
+    helm_ok || { log "missing: ${helm_bin}"; missing=1; }
+    exit "${missing}"
   fi
-  # Holding the lock, any temporary file left is from a build that was killed.
-  rm -f "${k8s_dir}"/*.tmp.* "${helm_dir}"/*.tmp.*
-fi
 
-total_started=${SECONDS}
-built=0
-if [[ "${mode}" == "force" ]] || ! kube_apiserver_ok; then
-  require_go; build_kube_apiserver; verify kube-apiserver kube_apiserver_ok; built=1
-else
-  log "kube-apiserver ${KUBERNETES_VERSION}: cached at ${kube_apiserver_bin}"
-fi
-if [[ "${mode}" == "force" ]] || ! etcd_ok; then
-  require_go; build_etcd; verify etcd etcd_ok; built=1
-else
-  log "etcd ${ETCD_VERSION}: cached at ${etcd_bin}"
-fi
-if [[ "${mode}" == "force" ]] || ! helm_ok; then
-  require_go; build_helm; verify helm helm_ok; built=1
-else
-  log "helm ${HELM_VERSION}: cached at ${helm_bin}"
-fi
-if ((built)); then
-  log "control-plane binaries ready in $((SECONDS - total_started))s"
-fi
-print_paths
+  # Make an interrupted build exit through the EXIT trap that removes its
+  # partial output.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  check_modules
+  mkdir -p "${k8s_dir}" "${helm_dir}"
+  # Two test runs that both find the binaries missing build them once: the
+  # second waits here, then finds them present.
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"${cache_root}/.build.lock"
+    if ! flock -n 9; then
+      log "another build holds ${cache_root}/.build.lock; waiting for it"
+      flock 9
+    fi
+    # Holding the lock, any temporary file left is from a build that was killed.
+    rm -f "${k8s_dir}"/*.tmp.* "${helm_dir}"/*.tmp.*
+  fi
+
+  total_started=${SECONDS}
+  built=0
+  if [[ "${mode}" == "force" ]] || ! kube_apiserver_ok; then
+    require_go; build_kube_apiserver; verify kube-apiserver kube_apiserver_ok; built=1
+  else
+    log "kube-apiserver ${KUBERNETES_VERSION}: cached at ${kube_apiserver_bin}"
+  fi
+  if [[ "${mode}" == "force" ]] || ! etcd_ok; then
+    require_go; build_etcd; verify etcd etcd_ok; built=1
+  else
+    log "etcd ${ETCD_VERSION}: cached at ${etcd_bin}"
+  fi
+  if [[ "${mode}" == "force" ]] || ! helm_ok; then
+    require_go; build_helm; verify helm helm_ok; built=1
+  else
+    log "helm ${HELM_VERSION}: cached at ${helm_bin}"
+  fi
+  if ((built)); then
+    log "control-plane binaries ready in $((SECONDS - total_started))s"
+  fi
+  print_paths
+}
+
+main "$@"
