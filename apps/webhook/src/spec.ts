@@ -1,6 +1,14 @@
 import { EngineError, EngineReason, parseListenAddress, positiveInt, required, str } from '@ugallu/engine';
 import type { DetectorCliSpec } from '@ugallu/engine';
-import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, DEFAULT_WEBHOOK_SECRET_ENV, readWebhookToken } from '@ugallu/sources';
+import {
+  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  DEFAULT_WEBHOOK_SECRET_ENV,
+  readWebhookToken,
+} from '@ugallu/sources';
+
+// A name a shell can export (the token comes from a Deployment's `env` or a shell): catches an
+// empty --webhook-secret-env= and the token pasted where its variable's name belongs.
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The webhook-mode detector: the Deployment binary. */
 export const webhookDetector: DetectorCliSpec = {
@@ -30,9 +38,16 @@ SigmaRules against every event and emits SecurityEvents.`,
                                 (the apiserver's batches reach about 10 MiB).`,
   toSource: (values, env) => {
     const { host, port } = parseListenAddress(str(values, 'listen'), '--listen');
+    const secretEnv = str(values, 'webhook-secret-env');
+    if (!ENV_NAME.test(secretEnv)) {
+      throw new EngineError(
+        EngineReason.InvalidOption,
+        `--webhook-secret-env must be an environment variable name (letters, digits, _), got ${JSON.stringify(secretEnv)}`,
+      );
+    }
     let token: string | undefined;
     try {
-      token = readWebhookToken(env, str(values, 'webhook-secret-env'));
+      token = readWebhookToken(env, secretEnv);
     } catch (e) {
       throw new EngineError(EngineReason.InvalidOption, (e as Error).message, { cause: e });
     }
