@@ -29,7 +29,7 @@ export function measure(cases: readonly Case[], options: { rounds: number; warmu
   return cases.map((c) => ({ name: c.name, eventsPerSec: median(rates.get(c.name)!) }));
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
