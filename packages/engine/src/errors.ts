@@ -12,6 +12,14 @@ export const EngineReason = {
   RulesDirectory: 'RulesDirectory',
   /** The telemetry server could not listen. */
   Listen: 'Listen',
+  /** No usable Kubernetes client configuration: a bad `--kubeconfig`, or none outside a cluster. */
+  KubeConfig: 'KubeConfig',
+  /** RBAC denies a permission the detector needs; the message names it. */
+  Forbidden: 'Forbidden',
+  /** A Kubernetes API call failed for another reason (unreachable, 5xx, a rejected write). */
+  KubernetesApi: 'KubernetesApi',
+  /** Start-up was cancelled (SIGTERM) before the detector was ready. */
+  Aborted: 'Aborted',
 } as const;
 /** @example `const r: EngineReasonCode = 'Closed';` */
 export type EngineReasonCode = (typeof EngineReason)[keyof typeof EngineReason];
