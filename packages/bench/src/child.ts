@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
  * Benchmark cases that need their own heap (memory is measured per case) or
  * their own process (a load generator) run as children:
  * `node --conditions=@ugallu/source --import tsx src/<case>.ts`. A child
- * reports on stdout, one JSON object a line; its stderr is passed through.
+ * reports on stdout, one JSON object a line; the end of its stderr goes in
+ * the error when it fails.
  */
 
 const PACKAGE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -32,15 +33,20 @@ export interface Child {
 export function startChild(script: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): Child {
   const profileDir = process.env.BENCH_CPU_PROF;
   const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const proc: ChildProcessByStdio<Writable, Readable, null> = spawn(
+  const proc: ChildProcessByStdio<Writable, Readable, Readable> = spawn(
     process.execPath,
     [...profile, '--conditions=@ugallu/source', '--import', 'tsx', `src/${script}`, ...args],
-    { cwd: PACKAGE_DIR, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] },
+    { cwd: PACKAGE_DIR, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const lines: string[] = [];
   const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
   let buffered = '';
   let failure: Error | undefined;
+  let stderr = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
   proc.stdout.setEncoding('utf8');
   proc.stdout.on('data', (chunk: string) => {
     buffered += chunk;
@@ -56,7 +62,7 @@ export function startChild(script: string, args: readonly string[], env: Readonl
     proc.once('error', reject);
     proc.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`bench child ${script} ${args.join(' ')} exited with ${signal ?? `code ${String(code)}`}`));
+      else reject(new Error(`bench child ${script} ${args.join(' ')} exited with ${signal ?? `code ${String(code)}`}:\n${stderr}`));
     });
   });
   exited.then(
@@ -126,6 +132,12 @@ export class MemoryMonitor {
     this.sample();
     return { rssPeakBytes: Math.max(this.#rss, process.resourceUsage().maxRSS * 1024), heapPeakBytes: this.#heap };
   }
+}
+
+/** CPU time (user + system, every thread of the process) since `start`, in seconds. */
+export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
 }
 
 export function mib(bytes: number): string {

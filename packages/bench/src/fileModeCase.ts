@@ -11,12 +11,14 @@
  * modules). Prints one {@link FileModeReport} line.
  */
 import { open } from 'node:fs/promises';
-import { MemoryMonitor, report } from './child.js';
+import { cpuSecondsSince, MemoryMonitor, report } from './child.js';
 
 /** What a file-mode case reports. */
 export interface FileModeReport {
   events: number;
   seconds: number;
+  /** CPU time of the process (user + system, every thread) over the same span as `seconds`. */
+  cpuSeconds: number;
   /** Resident set once the modules are loaded (and the rules compiled), before the first line is read. */
   rssStartBytes: number;
   rssPeakBytes: number;
@@ -27,7 +29,8 @@ export interface FileModeReport {
 
 const READ_BYTES = 8 * 1024 * 1024;
 
-async function decodeOnly(log: string, memory: MemoryMonitor): Promise<{ events: number; seconds: number }> {
+async function decodeOnly(log: string, memory: MemoryMonitor): Promise<{ events: number; seconds: number; cpuSeconds: number }> {
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   const handle = await open(log, 'r');
   const buffer = Buffer.allocUnsafe(READ_BYTES);
@@ -52,20 +55,20 @@ async function decodeOnly(log: string, memory: MemoryMonitor): Promise<{ events:
   }
   await handle.close();
   if (sink === -1) console.error(sink);
-  return { events, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  return { events, seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuSeconds: cpuSecondsSince(cpu) };
 }
 
 const [mode, log, rules, cursorFile] = process.argv.slice(2);
 if (mode === 'decode' && log !== undefined) {
   const memory = new MemoryMonitor();
-  const { events, seconds } = await decodeOnly(log, memory);
-  report({ events, seconds, rssStartBytes: memory.rssStartBytes, ...memory.stop(), matches: 0, securityEvents: 0 } satisfies FileModeReport);
+  const { events, seconds, cpuSeconds } = await decodeOnly(log, memory);
+  report({ events, seconds, cpuSeconds, rssStartBytes: memory.rssStartBytes, ...memory.stop(), matches: 0, securityEvents: 0 } satisfies FileModeReport);
 } else if (mode === 'pipeline' && log !== undefined && rules !== undefined && cursorFile !== undefined) {
   const { prepareFilePipeline } = await import('./pipeline.js');
   const pipeline = prepareFilePipeline({ rules: Number(rules) });
   const memory = new MemoryMonitor();
-  const { events, seconds, matches, securityEvents } = await pipeline.run({ log, cursorFile });
-  report({ events, seconds, rssStartBytes: memory.rssStartBytes, ...memory.stop(), matches, securityEvents } satisfies FileModeReport);
+  const { events, seconds, cpuSeconds, matches, securityEvents } = await pipeline.run({ log, cursorFile });
+  report({ events, seconds, cpuSeconds, rssStartBytes: memory.rssStartBytes, ...memory.stop(), matches, securityEvents } satisfies FileModeReport);
 } else {
   throw new Error('usage: fileModeCase.ts decode <log> | pipeline <log> <rules> <cursor file>');
 }

@@ -3,6 +3,7 @@ import { BoundedChannel, DetectionEngine } from '@ugallu/engine';
 import { generateRuleSpecs } from '@ugallu/fixtures';
 import { startFileSource } from '@ugallu/sources';
 import { Registry } from 'prom-client';
+import { cpuSecondsSince } from './child.js';
 
 /**
  * Discards every SecurityEvent, so a benchmark measures the pipeline up to
@@ -44,13 +45,14 @@ export async function evaluatedEvents(registry: Registry): Promise<number> {
  * start until the engine has drained the channel.
  */
 export function prepareFilePipeline(options: { rules: number }): {
-  run(files: { log: string; cursorFile: string }): Promise<{ events: number; seconds: number; matches: number; securityEvents: number }>;
+  run(files: { log: string; cursorFile: string }): Promise<{ events: number; seconds: number; cpuSeconds: number; matches: number; securityEvents: number }>;
 } {
   const registry = new Registry();
   const { engine, sink } = benchEngine(options.rules, registry);
   return {
     async run({ log, cursorFile }) {
       const channel = new BoundedChannel();
+      const cpu = process.cpuUsage();
       const start = process.hrtime.bigint();
       const running = engine.run(channel);
       const source = await startFileSource({ path: log, fromStart: true, cursorFile }, channel, { registry });
@@ -61,8 +63,9 @@ export function prepareFilePipeline(options: { rules: number }): {
       await running;
       await source.flushCursor();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const cpuSeconds = cpuSecondsSince(cpu);
       const matches = engine.statuses().reduce((n, s) => n + s.matchCount, 0);
-      return { events: await evaluatedEvents(registry), seconds, matches, securityEvents: sink.emitted };
+      return { events: await evaluatedEvents(registry), seconds, cpuSeconds, matches, securityEvents: sink.emitted };
     },
   };
 }

@@ -14,7 +14,7 @@
 import { BoundedChannel } from '@ugallu/engine';
 import { readWebhookToken, startWebhookSource } from '@ugallu/sources';
 import { Registry } from 'prom-client';
-import { MemoryMonitor, report } from './child.js';
+import { cpuSecondsSince, MemoryMonitor, report } from './child.js';
 import { benchEngine, evaluatedEvents } from './pipeline.js';
 
 /** What the server reports once stopped. */
@@ -54,14 +54,13 @@ process.stdin.once('end', () => {
     await source.stop();
     channel.close();
     await running;
-    const cpu = process.cpuUsage(cpuStart);
     report({
       evaluated: await evaluatedEvents(registry),
       securityEvents: sink.emitted,
       rssStartBytes: memory.rssStartBytes,
       ...memory.stop(),
       backlog,
-      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      cpuSeconds: cpuSecondsSince(cpuStart),
     } satisfies WebhookServerReport);
     process.stdin.pause();
   })();

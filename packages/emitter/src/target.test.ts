@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { EmitError, EmitReason } from './errors.js';
 import { openSink, parseEmitTarget } from './target.js';
@@ -11,6 +12,7 @@ import { sampleSecurityEvent } from './testSupport.js';
 describe('parseEmitTarget', () => {
   it.each<[string, EmitTarget]>([
     ['stdout', { kind: 'stdout' }],
+    ['kubernetes', { kind: 'kubernetes' }],
     ['file:/var/log/ugallu/se.jsonl', { kind: 'file', path: '/var/log/ugallu/se.jsonl' }],
     ['file:relative/se.jsonl', { kind: 'file', path: 'relative/se.jsonl' }],
     ['file:C:\\logs\\se.jsonl', { kind: 'file', path: 'C:\\logs\\se.jsonl' }],
@@ -20,8 +22,9 @@ describe('parseEmitTarget', () => {
   });
 
   it.each<[string, unknown, RegExp]>([
-    ['an empty value', '', /"stdout" or "file:PATH", got ""/],
-    ['kubernetes (not yet)', 'kubernetes', /"stdout" or "file:PATH", got "kubernetes"/],
+    ['an empty value', '', /"stdout", "file:PATH" or "kubernetes", got ""/],
+    ['an upper-case Kubernetes', 'Kubernetes', /got "Kubernetes"/],
+    ['kubernetes with a namespace', 'kubernetes:ugallu-system', /got "kubernetes:ugallu-system"/],
     ['an upper-case STDOUT', 'STDOUT', /got "STDOUT"/],
     ['stdout with spaces', ' stdout', /got " stdout"/],
     ['a bare path', '/tmp/se.jsonl', /got "\/tmp\/se.jsonl"/],
@@ -69,6 +72,20 @@ describe('openSink', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('asks for the cluster and namespace of a kubernetes target', async () => {
+    await expect(openSink(parseEmitTarget('kubernetes'))).rejects.toMatchObject({
+      reason: EmitReason.InvalidOptions,
+      message: expect.stringMatching(/--emit=kubernetes needs a cluster and a namespace: pass openSink options\.kubernetes/),
+    });
+  });
+
+  it('passes on the typed error of the kubernetes sink options', async () => {
+    await expect(openSink({ kind: 'kubernetes' }, { kubernetes: { kubeConfig: new KubeConfig(), namespace: 'ns' } })).rejects.toMatchObject({
+      reason: EmitReason.InvalidOptions,
+      message: expect.stringMatching(/no current cluster/),
+    });
   });
 
   it('passes on the typed error of a file it cannot open', async () => {

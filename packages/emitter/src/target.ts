@@ -3,6 +3,8 @@ import { EmitError, EmitReason } from './errors.js';
 import { openFileSink } from './fileSink.js';
 import type { FileSinkOptions } from './fileSink.js';
 import type { SecurityEventSink } from './sink.js';
+import { createKubernetesSink } from './kubernetesSink.js';
+import type { KubernetesSinkOptions } from './kubernetesSink.js';
 import { createStdoutSink } from './stdoutSink.js';
 
 /**
@@ -10,23 +12,29 @@ import { createStdoutSink } from './stdoutSink.js';
  *
  * @example `{ kind: 'file', path: '/var/log/ugallu/security-events.jsonl' }`
  */
-export type EmitTarget = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string };
+export type EmitTarget =
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'kubernetes' };
 
 /**
- * Parses an `--emit` value: `stdout`, or `file:PATH` (everything after the
+ * Parses an `--emit` value: `stdout`, `file:PATH` (everything after the
  * first colon is the path, as given; relative paths are relative to the
- * working directory).
+ * working directory), or `kubernetes` (SecurityEvent custom resources; the
+ * cluster and namespace come with `openSink`'s options).
  *
  * @throws EmitError `InvalidTarget` for anything else, with a message that names the accepted forms.
  * @example
  * ```ts
  * parseEmitTarget('stdout');            // { kind: 'stdout' }
  * parseEmitTarget('file:/tmp/se.jsonl'); // { kind: 'file', path: '/tmp/se.jsonl' }
+ * parseEmitTarget('kubernetes');       // { kind: 'kubernetes' }
  * parseEmitTarget('kafka');             // throws EmitError (InvalidTarget)
  * ```
  */
 export function parseEmitTarget(value: string): EmitTarget {
   if (value === 'stdout') return { kind: 'stdout' };
+  if (value === 'kubernetes') return { kind: 'kubernetes' };
   if (typeof value === 'string' && value.startsWith('file:')) {
     const path = value.slice('file:'.length);
     if (path === '') invalidTarget('--emit=file: needs a path, e.g. --emit=file:/var/log/ugallu/security-events.jsonl');
@@ -34,26 +42,30 @@ export function parseEmitTarget(value: string): EmitTarget {
     return { kind: 'file', path };
   }
   const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value;
-  return invalidTarget(`--emit must be "stdout" or "file:PATH", got ${shown}`);
+  return invalidTarget(`--emit must be "stdout", "file:PATH" or "kubernetes", got ${shown}`);
 }
 
 /**
- * @example `{ stdout: process.stderr, file: { fsync: true } }`
+ * @example `{ stdout: process.stderr, file: { fsync: true }, kubernetes: { kubeConfig, namespace: 'ugallu-system', registry } }`
  */
 export interface OpenSinkOptions {
   /** The stream of a `stdout` target. Default `process.stdout`. */
   readonly stdout?: Writable;
   /** Options for a `file` target, apart from its path. */
   readonly file?: Omit<FileSinkOptions, 'path'>;
+  /** The cluster, namespace and tuning of a `kubernetes` target; required for it. */
+  readonly kubernetes?: KubernetesSinkOptions;
 }
 
 /**
  * Opens the sink a parsed `--emit` target names.
  *
- * @throws EmitError as `createStdoutSink` and `openFileSink` do.
+ * @throws EmitError as `createStdoutSink`, `openFileSink` and `createKubernetesSink` do; `InvalidOptions` for a `kubernetes` target without `options.kubernetes`.
  * @example
  * ```ts
- * const sink = await openSink(parseEmitTarget(flags.emit));
+ * const sink = await openSink(parseEmitTarget(flags.emit), {
+ *   kubernetes: { kubeConfig, namespace: 'ugallu-system', registry, logger }, // used by --emit=kubernetes only
+ * });
  * ```
  */
 export async function openSink(target: EmitTarget, options: OpenSinkOptions = {}): Promise<SecurityEventSink> {
@@ -62,6 +74,14 @@ export async function openSink(target: EmitTarget, options: OpenSinkOptions = {}
       return createStdoutSink(options.stdout === undefined ? {} : { stream: options.stdout });
     case 'file':
       return openFileSink({ ...options.file, path: target.path });
+    case 'kubernetes':
+      if (options.kubernetes === undefined) {
+        throw new EmitError(
+          EmitReason.InvalidOptions,
+          '--emit=kubernetes needs a cluster and a namespace: pass openSink options.kubernetes ({ kubeConfig, namespace })',
+        );
+      }
+      return createKubernetesSink(options.kubernetes);
   }
 }
 
