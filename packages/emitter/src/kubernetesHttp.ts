@@ -62,7 +62,8 @@ function send(context: RequestContext, timeoutMs: number, signal: AbortSignal): 
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) destroy(new Error(`the answer is larger than ${String(MAX_RESPONSE_BYTES)} bytes`));
+        if (size > MAX_RESPONSE_BYTES)
+          destroy(new Error(`the answer is larger than ${String(MAX_RESPONSE_BYTES)} bytes`));
         else chunks.push(chunk);
       });
       response.on('error', fail);

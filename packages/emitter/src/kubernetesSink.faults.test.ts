@@ -4,7 +4,15 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { EmitError, EmitReason } from './errors.js';
 import { createKubernetesSink } from './kubernetesSink.js';
-import { freshNamespace, installCRDs, listening, metricValue, storedSecurityEvents, track, until } from './kubernetesTestSupport.js';
+import {
+  freshNamespace,
+  installCRDs,
+  listening,
+  metricValue,
+  storedSecurityEvents,
+  track,
+  until,
+} from './kubernetesTestSupport.js';
 import { sampleSecurityEvent } from './testSupport.js';
 
 // A control plane of this file's own: it is taken down and brought back up.
@@ -63,7 +71,12 @@ describe('Kubernetes sink through an apiserver outage', () => {
     const tuning = { backoff: { initialMs: 50, maxMs: 500 }, requestTimeoutMs: 5000, closeTimeoutMs: 60_000 };
     const burstNamespace = await freshNamespace(admin, 'outage');
     const burstRegistry = new Registry();
-    const burstSink = createKubernetesSink({ kubeConfig: kubeConfigFor(cp), namespace: burstNamespace, registry: burstRegistry, ...tuning });
+    const burstSink = createKubernetesSink({
+      kubeConfig: kubeConfigFor(cp),
+      namespace: burstNamespace,
+      registry: burstRegistry,
+      ...tuning,
+    });
     const narrowNamespace = await freshNamespace(admin, 'backpressure');
     const narrowRegistry = new Registry();
     const narrowSink = createKubernetesSink({
@@ -84,8 +97,14 @@ describe('Kubernetes sink through an apiserver outage', () => {
     const { restarted } = await takeDown();
     const during = burst.slice(8).map((se) => track(burstSink.emit(se)));
     const narrowEmits = narrow.map((se) => track(narrowSink.emit(se)));
-    await until('creates failed and are being retried', async () => (await metricValue(burstRegistry, RETRIES, { reason: 'connection' })) >= 8);
-    await until('the narrow sink retries its first create', async () => (await metricValue(narrowRegistry, RETRIES, { reason: 'connection' })) >= 3);
+    await until(
+      'creates failed and are being retried',
+      async () => (await metricValue(burstRegistry, RETRIES, { reason: 'connection' })) >= 8,
+    );
+    await until(
+      'the narrow sink retries its first create',
+      async () => (await metricValue(narrowRegistry, RETRIES, { reason: 'connection' })) >= 3,
+    );
     expect(during.filter((e) => e.settled())).toEqual([]);
     expect(await metricValue(burstRegistry, QUEUE)).toBe(16);
     // Two held (one retrying, one waiting for it); the third emit is not taken in.
@@ -96,24 +115,35 @@ describe('Kubernetes sink through an apiserver outage', () => {
 
     await restarted;
     expect(await Promise.all(during.map((e) => e.outcome))).toEqual(during.map(() => 'resolved'));
-    expect(await Promise.all(narrowEmits.map((e) => e.outcome))).toEqual(['resolved', 'resolved', 'resolved']);
+    expect(await Promise.all(narrowEmits.map((e) => e.outcome))).toEqual([
+      'resolved',
+      'resolved',
+      'resolved',
+    ]);
     expect(await metricValue(burstRegistry, QUEUE)).toBe(0);
     expect(await metricValue(narrowRegistry, QUEUE)).toBe(0);
     await Promise.all([burstSink.close(), narrowSink.close()]);
 
-    const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }): number => a.metadata.name.localeCompare(b.metadata.name);
+    const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }): number =>
+      a.metadata.name.localeCompare(b.metadata.name);
     expect((await storedSecurityEvents(admin, burstNamespace)).sort(byName)).toEqual([...burst].sort(byName));
-    expect((await storedSecurityEvents(admin, narrowNamespace)).sort(byName)).toEqual([...narrow].sort(byName));
+    expect((await storedSecurityEvents(admin, narrowNamespace)).sort(byName)).toEqual(
+      [...narrow].sort(byName),
+    );
     // Exactly once: the apiserver's own record has one successful create per
     // name (a create retried after its answer was lost would show up as a 409).
-    for (const [namespace, events] of [[burstNamespace, burst], [narrowNamespace, narrow]] as const) {
+    for (const [namespace, events] of [
+      [burstNamespace, burst],
+      [narrowNamespace, narrow],
+    ] as const) {
       await until(
         `every create in ${namespace} is in the audit log`,
         async () => (await creates(namespace)).filter((e) => e.code === 201).length >= events.length,
         30_000,
       );
       const created = new Map<string, number>();
-      for (const e of await creates(namespace)) if (e.code === 201) created.set(e.name, (created.get(e.name) ?? 0) + 1);
+      for (const e of await creates(namespace))
+        if (e.code === 201) created.set(e.name, (created.get(e.name) ?? 0) + 1);
       expect([...created.keys()].sort()).toEqual(events.map((se) => se.metadata.name).sort());
       expect([...created.values()].every((n) => n === 1)).toBe(true);
     }
@@ -123,6 +153,11 @@ describe('Kubernetes sink through an apiserver outage', () => {
 /** The creates of SecurityEvents in `namespace` the apiserver logged, with their status codes. */
 async function creates(namespace: string): Promise<{ name: string; code: number | undefined }[]> {
   return (await readAuditLog(cp.auditLogPath))
-    .filter((e) => e.verb === 'create' && e.objectRef?.resource === 'securityevents' && e.objectRef.namespace === namespace)
+    .filter(
+      (e) =>
+        e.verb === 'create' &&
+        e.objectRef?.resource === 'securityevents' &&
+        e.objectRef.namespace === namespace,
+    )
     .map((e) => ({ name: e.objectRef?.name ?? '', code: e.responseStatus?.code }));
 }

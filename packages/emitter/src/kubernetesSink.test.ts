@@ -8,9 +8,23 @@ import { buildSecurityEvent } from './build.js';
 import { EmitError, EmitReason } from './errors.js';
 import type { EmitReasonCode } from './errors.js';
 import { RequestTimeoutError } from './kubernetesHttp.js';
-import { classify, createKubernetesSink, KUBERNETES_SINK_DEFAULTS, parseRetryAfter, retryDelayMs } from './kubernetesSink.js';
+import {
+  classify,
+  createKubernetesSink,
+  KUBERNETES_SINK_DEFAULTS,
+  parseRetryAfter,
+  retryDelayMs,
+} from './kubernetesSink.js';
 import type { KubernetesSinkOptions } from './kubernetesSink.js';
-import { freshNamespace, installCRDs, metricValue, SE_API, storedSecurityEvents, track, until } from './kubernetesTestSupport.js';
+import {
+  freshNamespace,
+  installCRDs,
+  metricValue,
+  SE_API,
+  storedSecurityEvents,
+  track,
+  until,
+} from './kubernetesTestSupport.js';
 import type { SecurityEvent } from './securityEvent.js';
 import { describeSinkContract } from './sinkContract.js';
 import type { SecurityEventSink } from './sink.js';
@@ -50,9 +64,21 @@ describe('createKubernetesSink options', () => {
   it.each<[string, unknown, RegExp]>([
     ['no options', undefined, /options must be an object/],
     ['no kubeConfig', { namespace: 'x' }, /kubeConfig must be a KubeConfig/],
-    ['a plain object as kubeConfig', { ...base, kubeConfig: { clusters: [] } }, /kubeConfig must be a KubeConfig/],
-    ['a kubeConfig without a current context', { ...base, kubeConfig: new KubeConfig() }, /no current cluster/],
-    ['a plain-HTTP server without skip-tls-verify', { ...base, kubeConfig: kubeConfigAt('http://127.0.0.1:8080') }, /plain HTTP/],
+    [
+      'a plain object as kubeConfig',
+      { ...base, kubeConfig: { clusters: [] } },
+      /kubeConfig must be a KubeConfig/,
+    ],
+    [
+      'a kubeConfig without a current context',
+      { ...base, kubeConfig: new KubeConfig() },
+      /no current cluster/,
+    ],
+    [
+      'a plain-HTTP server without skip-tls-verify',
+      { ...base, kubeConfig: kubeConfigAt('http://127.0.0.1:8080') },
+      /plain HTTP/,
+    ],
     ['no namespace', { kubeConfig }, /namespace must be a namespace name.*got undefined/],
     ['an empty namespace', { ...base, namespace: '' }, /namespace must be/],
     ['an upper-case namespace', { ...base, namespace: 'Ugallu' }, /namespace must be.*"Ugallu"/],
@@ -63,14 +89,30 @@ describe('createKubernetesSink options', () => {
     ['queueCapacity as a string', { ...base, queueCapacity: '10' }, /queueCapacity must be an integer/],
     ['concurrency 0', { ...base, concurrency: 0 }, /concurrency must be an integer from 1/],
     ['backoff null', { ...base, backoff: null }, /backoff must be/],
-    ['backoff.initialMs 0', { ...base, backoff: { initialMs: 0, maxMs: 10 } }, /backoff.initialMs must be an integer from 1/],
-    ['backoff.maxMs below initialMs', { ...base, backoff: { initialMs: 100, maxMs: 50 } }, /backoff.maxMs must be an integer from 100/],
+    [
+      'backoff.initialMs 0',
+      { ...base, backoff: { initialMs: 0, maxMs: 10 } },
+      /backoff.initialMs must be an integer from 1/,
+    ],
+    [
+      'backoff.maxMs below initialMs',
+      { ...base, backoff: { initialMs: 100, maxMs: 50 } },
+      /backoff.maxMs must be an integer from 100/,
+    ],
     ['backoff without maxMs', { ...base, backoff: { initialMs: 100 } }, /backoff.maxMs must be/],
     ['requestTimeoutMs 0', { ...base, requestTimeoutMs: 0 }, /requestTimeoutMs must be an integer from 1/],
     ['requestTimeoutMs Infinity', { ...base, requestTimeoutMs: Infinity }, /requestTimeoutMs must be/],
-    ['requestTimeoutMs past a timer', { ...base, requestTimeoutMs: 2 ** 31 }, /requestTimeoutMs must be an integer from 1 to 2147483647/],
+    [
+      'requestTimeoutMs past a timer',
+      { ...base, requestTimeoutMs: 2 ** 31 },
+      /requestTimeoutMs must be an integer from 1 to 2147483647/,
+    ],
     ['closeTimeoutMs -1', { ...base, closeTimeoutMs: -1 }, /closeTimeoutMs must be an integer from 0/],
-    ['a logger without warn', { ...base, logger: { info: () => undefined } }, /logger must have info and warn/],
+    [
+      'a logger without warn',
+      { ...base, logger: { info: () => undefined } },
+      /logger must have info and warn/,
+    ],
     ['a registry that is not one', { ...base, registry: {} }, /registry must be a prom-client Registry/],
   ])('rejects %s with InvalidOptions', (_name, options, message) => {
     let error: unknown;
@@ -99,20 +141,50 @@ describe('createKubernetesSink options', () => {
 
 describe('what a failed create means (by status code)', () => {
   const status = (code: number, extra: object = {}): string =>
-    JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `message of ${code}`, code, ...extra });
-  const api = (code: number, body: unknown = status(code), headers: Record<string, string> = {}): ApiException<unknown> =>
-    new ApiException(code, 'from the apiserver', body, headers);
+    JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      message: `message of ${code}`,
+      code,
+      ...extra,
+    });
+  const api = (
+    code: number,
+    body: unknown = status(code),
+    headers: Record<string, string> = {},
+  ): ApiException<unknown> => new ApiException(code, 'from the apiserver', body, headers);
 
   it.each<[string, unknown, { reason: string; retryAfterMs: number | undefined }]>([
-    ['429 with Retry-After', api(429, status(429), { 'retry-after': '3' }), { reason: 'throttled', retryAfterMs: 3000 }],
+    [
+      '429 with Retry-After',
+      api(429, status(429), { 'retry-after': '3' }),
+      { reason: 'throttled', retryAfterMs: 3000 },
+    ],
     ['429 without Retry-After', api(429), { reason: 'throttled', retryAfterMs: undefined }],
     ['500', api(500), { reason: 'server_error', retryAfterMs: undefined }],
-    ['503 with Retry-After', api(503, status(503), { 'Retry-After': '1' }), { reason: 'server_error', retryAfterMs: 1000 }],
+    [
+      '503 with Retry-After',
+      api(503, status(503), { 'Retry-After': '1' }),
+      { reason: 'server_error', retryAfterMs: 1000 },
+    ],
     ['504', api(504, 'gateway timeout'), { reason: 'server_error', retryAfterMs: undefined }],
     ['408', api(408), { reason: 'timeout', retryAfterMs: undefined }],
-    ['our request timeout', new RequestTimeoutError('no answer'), { reason: 'timeout', retryAfterMs: undefined }],
-    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }), { reason: 'connection', retryAfterMs: undefined }],
-    ['a TLS failure', Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), { reason: 'connection', retryAfterMs: undefined }],
+    [
+      'our request timeout',
+      new RequestTimeoutError('no answer'),
+      { reason: 'timeout', retryAfterMs: undefined },
+    ],
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }),
+      { reason: 'connection', retryAfterMs: undefined },
+    ],
+    [
+      'a TLS failure',
+      Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+      { reason: 'connection', retryAfterMs: undefined },
+    ],
     ['something thrown that is not an Error', 'boom', { reason: 'connection', retryAfterMs: undefined }],
   ])('retries %s', (_name, error, expected) => {
     expect(classify(error, 'ns', 'se-1')).toMatchObject({ kind: 'retry', ...expected });
@@ -123,14 +195,39 @@ describe('what a failed create means (by status code)', () => {
   });
 
   it.each<[string, ApiException<unknown>, EmitReasonCode, RegExp]>([
-    ['400', api(400), EmitReason.InvalidSecurityEvent, /refused SecurityEvent se-1 as invalid \(HTTP 400: message of 400\).*install the CRDs/],
+    [
+      '400',
+      api(400),
+      EmitReason.InvalidSecurityEvent,
+      /refused SecurityEvent se-1 as invalid \(HTTP 400: message of 400\).*install the CRDs/,
+    ],
     ['413', api(413, 'too large'), EmitReason.InvalidSecurityEvent, /HTTP 413: too large/],
     ['422', api(422), EmitReason.InvalidSecurityEvent, /as invalid \(HTTP 422/],
     // client-node's own 401: no body.
-    ['401', new ApiException(401, 'Unauthorized', undefined, {}), EmitReason.Unauthorized, /did not accept the sink's credentials \(HTTP 401\) — check the kubeconfig/],
-    ['403', api(403), EmitReason.Forbidden, /lacks create on securityevents\.security\.ugallu\.io in namespace "ns".*apply the chart's ClusterRole/],
-    ['404 for the namespace', api(404, status(404, { details: { name: 'ns', kind: 'namespaces' } })), EmitReason.NamespaceNotFound, /namespace "ns" does not exist/],
-    ['404 page not found', api(404, '404 page not found\n'), EmitReason.CRDNotInstalled, /the SecurityEvent CRD is not installed.*HTTP 404: 404 page not found/],
+    [
+      '401',
+      new ApiException(401, 'Unauthorized', undefined, {}),
+      EmitReason.Unauthorized,
+      /did not accept the sink's credentials \(HTTP 401\) — check the kubeconfig/,
+    ],
+    [
+      '403',
+      api(403),
+      EmitReason.Forbidden,
+      /lacks create on securityevents\.security\.ugallu\.io in namespace "ns".*apply the chart's ClusterRole/,
+    ],
+    [
+      '404 for the namespace',
+      api(404, status(404, { details: { name: 'ns', kind: 'namespaces' } })),
+      EmitReason.NamespaceNotFound,
+      /namespace "ns" does not exist/,
+    ],
+    [
+      '404 page not found',
+      api(404, '404 page not found\n'),
+      EmitReason.CRDNotInstalled,
+      /the SecurityEvent CRD is not installed.*HTTP 404: 404 page not found/,
+    ],
     ['404 Status without details', api(404), EmitReason.CRDNotInstalled, /CRD is not installed/],
     ['405', api(405), EmitReason.Rejected, /refused to create SecurityEvent se-1 \(HTTP 405/],
   ])('fails definitively on %s', (_name, error, reason, message) => {
@@ -159,8 +256,12 @@ describe('what a failed create means (by status code)', () => {
 
   it('backs off exponentially with jitter, up to maxMs, and honours Retry-After', () => {
     const backoff = { initialMs: 100, maxMs: 1000 };
-    expect([0, 1, 2, 3, 4, 50, 5000].map((a) => retryDelayMs(a, backoff, undefined, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
-    expect([0, 1, 2, 3, 4].map((a) => retryDelayMs(a, backoff, undefined, () => 0))).toEqual([50, 100, 200, 400, 500]);
+    expect([0, 1, 2, 3, 4, 50, 5000].map((a) => retryDelayMs(a, backoff, undefined, () => 1))).toEqual([
+      100, 200, 400, 800, 1000, 1000, 1000,
+    ]);
+    expect([0, 1, 2, 3, 4].map((a) => retryDelayMs(a, backoff, undefined, () => 0))).toEqual([
+      50, 100, 200, 400, 500,
+    ]);
     expect(retryDelayMs(7, backoff, 3000, () => 0)).toBe(3000);
     expect(retryDelayMs(0, backoff, 3000, () => 0.999)).toBe(3099);
     expect(KUBERNETES_SINK_DEFAULTS.backoff).toEqual({ initialMs: 250, maxMs: 30_000 });
@@ -196,7 +297,11 @@ describe('Kubernetes sink when nothing answers', () => {
       registry,
     });
     const emits = Array.from({ length: 5 }, (_, i) => track(sink.emit(sampleSecurityEvent(i))));
-    await until('creates were retried', async () => (await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'connection' })) >= 4);
+    await until(
+      'creates were retried',
+      async () =>
+        (await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'connection' })) >= 4,
+    );
     expect(emits.some((e) => e.settled())).toBe(false);
     // 3 held (queueCapacity), 2 more waiting for room.
     expect(await metricValue(registry, 'ugallu_audit_emit_queue')).toBe(3);
@@ -205,7 +310,9 @@ describe('Kubernetes sink when nothing answers', () => {
     for (const outcome of outcomes) {
       expect(outcome).toBeInstanceOf(EmitError);
       expect((outcome as EmitError).reason).toBe(EmitReason.Closed);
-      expect((outcome as EmitError).message).toMatch(/closed before SecurityEvent .* was created \(closeTimeoutMs 500 passed/);
+      expect((outcome as EmitError).message).toMatch(
+        /closed before SecurityEvent .* was created \(closeTimeoutMs 500 passed/,
+      );
     }
     expect(await metricValue(registry, 'ugallu_audit_emit_queue')).toBe(0);
     expect(await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'timeout' })).toBe(0);
@@ -228,20 +335,37 @@ describe('Kubernetes sink when nothing answers', () => {
       logger: { info: () => undefined, warn: (obj) => warnings.push(obj) },
     });
     const emitted = track(sink.emit(sampleSecurityEvent(1)));
-    await until('a create timed out twice', async () => (await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'timeout' })) >= 2);
+    await until(
+      'a create timed out twice',
+      async () =>
+        (await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'timeout' })) >= 2,
+    );
     expect(emitted.settled()).toBe(false);
     // Rate-limited: one warning for the first retry of the reason, not one per retry.
-    expect(warnings).toEqual([expect.objectContaining({ reason: 'timeout', attempt: 1, error: expect.stringMatching(/no answer from 127\.0\.0\.1:\d+ within 200 ms/) })]);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        reason: 'timeout',
+        attempt: 1,
+        error: expect.stringMatching(/no answer from 127\.0\.0\.1:\d+ within 200 ms/),
+      }),
+    ]);
     await sink.close();
     expect(await emitted.outcome).toMatchObject({ reason: EmitReason.Closed });
   });
 
   it('rejects everything at once when closeTimeoutMs is 0', async () => {
-    const sink = createKubernetesSink({ kubeConfig: kubeConfigAt(`https://127.0.0.1:${String(await freePort())}`), namespace: 'ns', closeTimeoutMs: 0 });
+    const sink = createKubernetesSink({
+      kubeConfig: kubeConfigAt(`https://127.0.0.1:${String(await freePort())}`),
+      namespace: 'ns',
+      closeTimeoutMs: 0,
+    });
     const emitted = track(sink.emit(sampleSecurityEvent(1)));
     await sink.close();
     expect(await emitted.outcome).toMatchObject({ reason: EmitReason.Closed });
-    await expect(sink.emit(sampleSecurityEvent(2))).rejects.toMatchObject({ reason: EmitReason.Closed, message: 'the sink is closed' });
+    await expect(sink.emit(sampleSecurityEvent(2))).rejects.toMatchObject({
+      reason: EmitReason.Closed,
+      message: 'the sink is closed',
+    });
   });
 });
 
@@ -263,10 +387,23 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
     const namespace = await freshNamespace(admin(), 'content');
     const sink = sinkFor({ kubeConfig: kubeConfigFor(cp), namespace });
     const built = [
-      buildSecurityEvent({ event: secretCreateEvent(), rule: RULE, clusterID: 'prod-eu-1', component: 'ugallu-audit-detection' }),
       buildSecurityEvent({
-        event: execEvent({ impersonatedUser: { username: 'system:serviceaccount:ci:deployer', groups: ['system:serviceaccounts'] } }),
-        rule: { name: 'impersonated-exec', emit: { type: 'ImpersonatedPodExec', severity: 'critical', class: 'Detection' } },
+        event: secretCreateEvent(),
+        rule: RULE,
+        clusterID: 'prod-eu-1',
+        component: 'ugallu-audit-detection',
+      }),
+      buildSecurityEvent({
+        event: execEvent({
+          impersonatedUser: {
+            username: 'system:serviceaccount:ci:deployer',
+            groups: ['system:serviceaccounts'],
+          },
+        }),
+        rule: {
+          name: 'impersonated-exec',
+          emit: { type: 'ImpersonatedPodExec', severity: 'critical', class: 'Detection' },
+        },
         clusterID: 'prod-eu-1',
         component: 'ugallu-audit-detection',
       }),
@@ -274,11 +411,20 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
     for (const se of built) await sink.emit(se);
     const objects = admin().makeApiClient(CustomObjectsApi);
     for (const se of built) {
-      const stored = (await objects.getNamespacedCustomObject({ ...SE_API, namespace, name: se.metadata.name })) as SecurityEvent & {
+      const stored = (await objects.getNamespacedCustomObject({
+        ...SE_API,
+        namespace,
+        name: se.metadata.name,
+      })) as SecurityEvent & {
         metadata: { namespace: string };
       };
       expect(stored.metadata.namespace).toBe(namespace);
-      expect({ apiVersion: stored.apiVersion, kind: stored.kind, metadata: { name: stored.metadata.name }, spec: stored.spec }).toEqual(se);
+      expect({
+        apiVersion: stored.apiVersion,
+        kind: stored.kind,
+        metadata: { name: stored.metadata.name },
+        spec: stored.spec,
+      }).toEqual(se);
     }
   });
 
@@ -289,13 +435,25 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
     const se = sampleSecurityEvent(7);
     await sink.emit(se);
     const objects = admin().makeApiClient(CustomObjectsApi);
-    const first = (await objects.getNamespacedCustomObject({ ...SE_API, namespace, name: se.metadata.name })) as { metadata: { uid: string } };
+    const first = (await objects.getNamespacedCustomObject({
+      ...SE_API,
+      namespace,
+      name: se.metadata.name,
+    })) as { metadata: { uid: string } };
     await sink.emit(structuredClone(se));
     const other = sampleSecurityEvent(8);
-    await Promise.all([sink.emit(other), sink.emit(structuredClone(other)), sink.emit(structuredClone(other))]);
+    await Promise.all([
+      sink.emit(other),
+      sink.emit(structuredClone(other)),
+      sink.emit(structuredClone(other)),
+    ]);
     const stored = await storedSecurityEvents(admin(), namespace);
     expect(stored.map((s) => s.metadata.name).sort()).toEqual([se.metadata.name, other.metadata.name].sort());
-    const again = (await objects.getNamespacedCustomObject({ ...SE_API, namespace, name: se.metadata.name })) as { metadata: { uid: string } };
+    const again = (await objects.getNamespacedCustomObject({
+      ...SE_API,
+      namespace,
+      name: se.metadata.name,
+    })) as { metadata: { uid: string } };
     expect(again.metadata.uid).toBe(first.metadata.uid);
     expect(await metricValue(registry, 'ugallu_audit_emit_retries_total')).toBe(0);
   });
@@ -304,24 +462,32 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
   it.each<[string, (se: SecurityEvent) => void]>([
     ['an unknown subject kind', (se) => ((se.spec.subject as { kind: string }).kind = 'Gizmo')],
     ['an unknown severity', (se) => ((se.spec as { severity: string }).severity = 'catastrophic')],
-    ['a string as responseCode', (se) => ((se.spec.evidence as { responseCode: unknown }).responseCode = '101')],
+    [
+      'a string as responseCode',
+      (se) => ((se.spec.evidence as { responseCode: unknown }).responseCode = '101'),
+    ],
     ['no clusterIdentity', (se) => delete (se.spec as { clusterIdentity?: unknown }).clusterIdentity],
-  ])('lets the apiserver refuse a SecurityEvent with %s (schema): InvalidSecurityEvent, nothing created, the sink goes on', async (_name, breakIt) => {
-    const namespace = await freshNamespace(admin(), 'invalid');
-    const registry = new Registry();
-    const sink = sinkFor({ kubeConfig: kubeConfigFor(cp), namespace, registry });
-    const bad = structuredClone(valid);
-    breakIt(bad);
-    const error: unknown = await sink.emit(bad).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(EmitError);
-    expect((error as EmitError).reason).toBe(EmitReason.InvalidSecurityEvent);
-    expect((error as EmitError).message).toMatch(/the apiserver refused SecurityEvent .* as invalid \(HTTP 422: .*\) — it does not fit the installed SecurityEvent CRD's schema/);
-    expect(((error as EmitError).cause as ApiException<unknown>).code).toBe(422);
-    expect(await storedSecurityEvents(admin(), namespace)).toEqual([]);
-    await sink.emit(valid);
-    expect(await storedSecurityEvents(admin(), namespace)).toEqual([valid]);
-    expect(await metricValue(registry, 'ugallu_audit_emit_retries_total')).toBe(0);
-  });
+  ])(
+    'lets the apiserver refuse a SecurityEvent with %s (schema): InvalidSecurityEvent, nothing created, the sink goes on',
+    async (_name, breakIt) => {
+      const namespace = await freshNamespace(admin(), 'invalid');
+      const registry = new Registry();
+      const sink = sinkFor({ kubeConfig: kubeConfigFor(cp), namespace, registry });
+      const bad = structuredClone(valid);
+      breakIt(bad);
+      const error: unknown = await sink.emit(bad).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EmitError);
+      expect((error as EmitError).reason).toBe(EmitReason.InvalidSecurityEvent);
+      expect((error as EmitError).message).toMatch(
+        /the apiserver refused SecurityEvent .* as invalid \(HTTP 422: .*\) — it does not fit the installed SecurityEvent CRD's schema/,
+      );
+      expect(((error as EmitError).cause as ApiException<unknown>).code).toBe(422);
+      expect(await storedSecurityEvents(admin(), namespace)).toEqual([]);
+      await sink.emit(valid);
+      expect(await storedSecurityEvents(admin(), namespace)).toEqual([valid]);
+      expect(await metricValue(registry, 'ugallu_audit_emit_retries_total')).toBe(0);
+    },
+  );
 
   it('fails with Forbidden, saying which permission is missing and what to apply, for an identity without RBAC', async () => {
     const namespace = await freshNamespace(admin(), 'forbidden');
@@ -331,7 +497,9 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
     expect(error).toBeInstanceOf(EmitError);
     expect((error as EmitError).reason).toBe(EmitReason.Forbidden);
     expect((error as EmitError).message).toMatch(
-      new RegExp(`^the service account lacks create on securityevents\\.security\\.ugallu\\.io in namespace "${namespace}" \\(HTTP 403: .*unprivileged.*\\) — apply the chart's ClusterRole`),
+      new RegExp(
+        `^the service account lacks create on securityevents\\.security\\.ugallu\\.io in namespace "${namespace}" \\(HTTP 403: .*unprivileged.*\\) — apply the chart's ClusterRole`,
+      ),
     );
     expect(await storedSecurityEvents(admin(), namespace)).toEqual([]);
     expect(await metricValue(registry, 'ugallu_audit_emit_retries_total')).toBe(0);
@@ -347,7 +515,9 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
 
   it('is what --emit=kubernetes opens', async () => {
     const namespace = await freshNamespace(admin(), 'target');
-    const sink = await openSink(parseEmitTarget('kubernetes'), { kubernetes: { kubeConfig: kubeConfigFor(cp), namespace } });
+    const sink = await openSink(parseEmitTarget('kubernetes'), {
+      kubernetes: { kubeConfig: kubeConfigFor(cp), namespace },
+    });
     sinks.push(sink);
     await sink.emit(sampleSecurityEvent(12));
     expect(await storedSecurityEvents(admin(), namespace)).toEqual([sampleSecurityEvent(12)]);
@@ -356,13 +526,21 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
   it('holds at most queueCapacity SecurityEvents, makes the rest of a burst wait for room, and delivers all of it', async () => {
     const namespace = await freshNamespace(admin(), 'burst');
     const registry = new Registry();
-    const sink = sinkFor({ kubeConfig: kubeConfigFor(cp), namespace, queueCapacity: 10, concurrency: 3, registry });
+    const sink = sinkFor({
+      kubeConfig: kubeConfigFor(cp),
+      namespace,
+      queueCapacity: 10,
+      concurrency: 3,
+      registry,
+    });
     const events = Array.from({ length: 60 }, (_, i) => sampleSecurityEvent(200 + i));
     const emits = events.map((se) => sink.emit(se));
     // 10 held at most; the other 50 emits wait for room.
     expect(await metricValue(registry, 'ugallu_audit_emit_queue')).toBe(10);
     await Promise.all(emits);
     expect(await metricValue(registry, 'ugallu_audit_emit_queue')).toBe(0);
-    expect((await storedSecurityEvents(admin(), namespace)).map((s) => s.metadata.name).sort()).toEqual(events.map((s) => s.metadata.name).sort());
+    expect((await storedSecurityEvents(admin(), namespace)).map((s) => s.metadata.name).sort()).toEqual(
+      events.map((s) => s.metadata.name).sort(),
+    );
   });
 });

@@ -1,6 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiException, createConfiguration, CustomObjectsApi, ServerConfiguration } from '@kubernetes/client-node';
+import {
+  ApiException,
+  createConfiguration,
+  CustomObjectsApi,
+  ServerConfiguration,
+} from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
@@ -105,7 +110,12 @@ type RetryReasonLabel = (typeof RetryReason)[keyof typeof RetryReason];
 /** What one create attempt came to (internal: `classify` is tested directly). */
 export type CreateOutcome =
   | { readonly kind: 'created' }
-  | { readonly kind: 'retry'; readonly reason: RetryReasonLabel; readonly retryAfterMs: number | undefined; readonly detail: string }
+  | {
+      readonly kind: 'retry';
+      readonly reason: RetryReasonLabel;
+      readonly retryAfterMs: number | undefined;
+      readonly detail: string;
+    }
   | { readonly kind: 'fail'; readonly error: EmitError };
 
 const CREATED: CreateOutcome = { kind: 'created' };
@@ -258,7 +268,13 @@ class KubernetesSink implements SecurityEventSink {
       await this.create(item);
     } catch (e) {
       error =
-        e instanceof EmitError ? e : new EmitError(EmitReason.Rejected, `creating SecurityEvent ${item.name} failed: ${(e as Error).message}`, { cause: e });
+        e instanceof EmitError
+          ? e
+          : new EmitError(
+              EmitReason.Rejected,
+              `creating SecurityEvent ${item.name} failed: ${(e as Error).message}`,
+              { cause: e },
+            );
     }
     this.active--;
     this.release();
@@ -282,10 +298,17 @@ class KubernetesSink implements SecurityEventSink {
     for (let attempt = 0; ; attempt++) {
       let outcome: CreateOutcome;
       try {
-        await this.api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: item.body });
+        await this.api.createNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          body: item.body,
+        });
         outcome = CREATED;
       } catch (e) {
-        if (this.abort.signal.aborted) throw this.expired(item, 'its create was in flight, so it may or may not exist', e);
+        if (this.abort.signal.aborted)
+          throw this.expired(item, 'its create was in flight, so it may or may not exist', e);
         outcome = classify(e, namespace, item.name);
       }
       if (outcome.kind === 'created') {
@@ -303,7 +326,13 @@ class KubernetesSink implements SecurityEventSink {
     }
   }
 
-  private retried(item: Item, reason: RetryReasonLabel, detail: string, attempt: number, delayMs: number): void {
+  private retried(
+    item: Item,
+    reason: RetryReasonLabel,
+    detail: string,
+    attempt: number,
+    delayMs: number,
+  ): void {
     this.metrics.retries.inc({ reason });
     this.retriesSinceCreate++;
     const now = Date.now();
@@ -313,7 +342,14 @@ class KubernetesSink implements SecurityEventSink {
       return;
     }
     this.settings.logger.warn(
-      { reason, securityEvent: item.name, attempt: attempt + 1, delayMs, error: detail, suppressed: last?.suppressed ?? 0 },
+      {
+        reason,
+        securityEvent: item.name,
+        attempt: attempt + 1,
+        delayMs,
+        error: detail,
+        suppressed: last?.suppressed ?? 0,
+      },
       'creating a SecurityEvent failed; retrying',
     );
     this.warned.set(reason, { at: now, suppressed: 0 });
@@ -333,7 +369,8 @@ class KubernetesSink implements SecurityEventSink {
       this.release();
       item.reject(this.expired(item, 'it was still queued'));
     }
-    for (const item of this.blocked.splice(0)) item.reject(this.expired(item, 'it was waiting for room in the queue'));
+    for (const item of this.blocked.splice(0))
+      item.reject(this.expired(item, 'it was waiting for room in the queue'));
     // The creates in flight end through the abort signal, and settle in deliver().
     if (this.onIdle !== undefined && this.idle()) this.onIdle();
   }
@@ -361,18 +398,39 @@ export function classify(error: unknown, namespace: string, name: string): Creat
     // AlreadyExists: the same audit event was emitted before (a replay), or an
     // earlier attempt succeeded and its answer was lost.
     if (code === 409) return CREATED;
-    if (code === 429) return { kind: 'retry', reason: RetryReason.Throttled, retryAfterMs, detail: `HTTP 429${said}` };
-    if (code >= 500 && code <= 599) return { kind: 'retry', reason: RetryReason.ServerError, retryAfterMs, detail: `HTTP ${String(code)}${said}` };
-    if (code === 408) return { kind: 'retry', reason: RetryReason.Timeout, retryAfterMs, detail: `HTTP 408${said}` };
+    if (code === 429)
+      return { kind: 'retry', reason: RetryReason.Throttled, retryAfterMs, detail: `HTTP 429${said}` };
+    if (code >= 500 && code <= 599)
+      return {
+        kind: 'retry',
+        reason: RetryReason.ServerError,
+        retryAfterMs,
+        detail: `HTTP ${String(code)}${said}`,
+      };
+    if (code === 408)
+      return { kind: 'retry', reason: RetryReason.Timeout, retryAfterMs, detail: `HTTP 408${said}` };
     return { kind: 'fail', error: definitive(code, said, namespace, name, status.detailsKind, error) };
   }
   const detail = error instanceof Error ? error.message : String(error);
-  if (error instanceof RequestTimeoutError) return { kind: 'retry', reason: RetryReason.Timeout, retryAfterMs: undefined, detail };
+  if (error instanceof RequestTimeoutError)
+    return { kind: 'retry', reason: RetryReason.Timeout, retryAfterMs: undefined, detail };
   const code = (error as { code?: unknown } | null)?.code;
-  return { kind: 'retry', reason: RetryReason.Connection, retryAfterMs: undefined, detail: typeof code === 'string' ? `${code}: ${detail}` : detail };
+  return {
+    kind: 'retry',
+    reason: RetryReason.Connection,
+    retryAfterMs: undefined,
+    detail: typeof code === 'string' ? `${code}: ${detail}` : detail,
+  };
 }
 
-function definitive(code: number, said: string, namespace: string, name: string, detailsKind: string | undefined, cause: unknown): EmitError {
+function definitive(
+  code: number,
+  said: string,
+  namespace: string,
+  name: string,
+  detailsKind: string | undefined,
+  cause: unknown,
+): EmitError {
   const http = `HTTP ${String(code)}${said}`;
   switch (code) {
     case 400:
@@ -411,7 +469,11 @@ function definitive(code: number, said: string, namespace: string, name: string,
         { cause },
       );
     default:
-      return new EmitError(EmitReason.Rejected, `the apiserver refused to create SecurityEvent ${name} (${http})`, { cause });
+      return new EmitError(
+        EmitReason.Rejected,
+        `the apiserver refused to create SecurityEvent ${name} (${http})`,
+        { cause },
+      );
   }
 }
 
@@ -426,7 +488,10 @@ function statusOf(body: unknown): { message: string | undefined; detailsKind: st
       return { message: text === '' ? undefined : text.slice(0, 300), detailsKind: undefined };
     }
   }
-  const status = (typeof value === 'object' && value !== null ? value : {}) as { message?: unknown; details?: { kind?: unknown } | null };
+  const status = (typeof value === 'object' && value !== null ? value : {}) as {
+    message?: unknown;
+    details?: { kind?: unknown } | null;
+  };
   const details = typeof status.details === 'object' && status.details !== null ? status.details : {};
   return {
     message: typeof status.message === 'string' ? status.message.slice(0, 300) : undefined,
@@ -507,7 +572,9 @@ function validate(options: KubernetesSinkOptions): Settings {
     typeof kubeConfig.getCurrentCluster !== 'function' ||
     typeof kubeConfig.applySecurityAuthentication !== 'function'
   ) {
-    invalid('kubeConfig must be a KubeConfig from @kubernetes/client-node (e.g. new KubeConfig() then loadFromDefault())');
+    invalid(
+      'kubeConfig must be a KubeConfig from @kubernetes/client-node (e.g. new KubeConfig() then loadFromDefault())',
+    );
   }
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null || typeof cluster.server !== 'string' || cluster.server === '') {
@@ -515,11 +582,15 @@ function validate(options: KubernetesSinkOptions): Settings {
   }
   if (cluster.server.startsWith('http:') && cluster.skipTLSVerify !== true) {
     // client-node refuses plain HTTP then, on every request; say it once, now.
-    invalid(`kubeConfig's server ${cluster.server} is plain HTTP, which client-node allows only with insecure-skip-tls-verify`);
+    invalid(
+      `kubeConfig's server ${cluster.server} is plain HTTP, which client-node allows only with insecure-skip-tls-verify`,
+    );
   }
   const namespace = o.namespace;
   if (typeof namespace !== 'string' || !NAMESPACE_NAME.test(namespace)) {
-    invalid(`namespace must be a namespace name (a DNS-1123 label), got ${JSON.stringify(namespace) ?? String(namespace)}`);
+    invalid(
+      `namespace must be a namespace name (a DNS-1123 label), got ${JSON.stringify(namespace) ?? String(namespace)}`,
+    );
   }
   const queueCapacity = integer('queueCapacity', o.queueCapacity, KUBERNETES_SINK_DEFAULTS.queueCapacity, 1);
   const concurrency = integer('concurrency', o.concurrency, KUBERNETES_SINK_DEFAULTS.concurrency, 1);
@@ -527,12 +598,26 @@ function validate(options: KubernetesSinkOptions): Settings {
   if (typeof backoff !== 'object' || backoff === null) invalid('backoff must be { initialMs, maxMs }');
   const initialMs = integer('backoff.initialMs', backoff.initialMs, undefined, 1);
   const maxMs = integer('backoff.maxMs', backoff.maxMs, undefined, initialMs);
-  const requestTimeoutMs = integer('requestTimeoutMs', o.requestTimeoutMs, KUBERNETES_SINK_DEFAULTS.requestTimeoutMs, 1);
-  const closeTimeoutMs = integer('closeTimeoutMs', o.closeTimeoutMs, KUBERNETES_SINK_DEFAULTS.closeTimeoutMs, 0);
+  const requestTimeoutMs = integer(
+    'requestTimeoutMs',
+    o.requestTimeoutMs,
+    KUBERNETES_SINK_DEFAULTS.requestTimeoutMs,
+    1,
+  );
+  const closeTimeoutMs = integer(
+    'closeTimeoutMs',
+    o.closeTimeoutMs,
+    KUBERNETES_SINK_DEFAULTS.closeTimeoutMs,
+    0,
+  );
   const logger = o.logger ?? { info: () => undefined, warn: () => undefined };
-  if (typeof logger.info !== 'function' || typeof logger.warn !== 'function') invalid('logger must have info and warn methods');
+  if (typeof logger.info !== 'function' || typeof logger.warn !== 'function')
+    invalid('logger must have info and warn methods');
   const registry = o.registry;
-  if (registry !== undefined && (typeof registry !== 'object' || registry === null || typeof registry.getSingleMetric !== 'function')) {
+  if (
+    registry !== undefined &&
+    (typeof registry !== 'object' || registry === null || typeof registry.getSingleMetric !== 'function')
+  ) {
     invalid('registry must be a prom-client Registry');
   }
   return {

@@ -17,19 +17,27 @@ import type { SecurityEvent } from './securityEvent.js';
  * depends on this one, and a dependency back would be a cycle in the
  * workspace graph. These files are what a cluster gets installed anyway.
  */
-const CHART_CRDS = fileURLToPath(new URL('../../../charts/ugallu/charts/audit-detection/crds/', import.meta.url));
+const CHART_CRDS = fileURLToPath(
+  new URL('../../../charts/ugallu/charts/audit-detection/crds/', import.meta.url),
+);
 
 export const SE_API = { group: 'security.ugallu.io', version: 'v1alpha1', plural: 'securityevents' } as const;
 
 /** The CRDs of the chart, as objects. */
 export async function chartCRDs(): Promise<V1CustomResourceDefinition[]> {
   if (!existsSync(CHART_CRDS)) {
-    throw new Error(`the chart's CRDs are missing at ${CHART_CRDS}: generate them with \`pnpm --filter @ugallu/crds generate\``);
+    throw new Error(
+      `the chart's CRDs are missing at ${CHART_CRDS}: generate them with \`pnpm --filter @ugallu/crds generate\``,
+    );
   }
   const files = (await readdir(CHART_CRDS)).filter((f) => f.endsWith('.yaml')).sort();
-  const crds = await Promise.all(files.map(async (f) => loadYaml<V1CustomResourceDefinition>(await readFile(CHART_CRDS + f, 'utf8'))));
+  const crds = await Promise.all(
+    files.map(async (f) => loadYaml<V1CustomResourceDefinition>(await readFile(CHART_CRDS + f, 'utf8'))),
+  );
   if (!crds.some((crd) => crd.metadata?.name === `${SE_API.plural}.${SE_API.group}`)) {
-    throw new Error(`no SecurityEvent CRD among the chart's CRDs in ${CHART_CRDS}: regenerate them with \`pnpm --filter @ugallu/crds generate\``);
+    throw new Error(
+      `no SecurityEvent CRD among the chart's CRDs in ${CHART_CRDS}: regenerate them with \`pnpm --filter @ugallu/crds generate\``,
+    );
   }
   return crds;
 }
@@ -49,7 +57,12 @@ export async function installCRDs(admin: KubeConfig): Promise<void> {
   const objects = admin.makeApiClient(CustomObjectsApi);
   for (const crd of await chartCRDs()) {
     try {
-      await objects.createClusterCustomObject({ group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', body: crd });
+      await objects.createClusterCustomObject({
+        group: 'apiextensions.k8s.io',
+        version: 'v1',
+        plural: 'customresourcedefinitions',
+        body: crd,
+      });
     } catch (e) {
       if (!(e instanceof ApiException && e.code === 409)) throw e;
     }
@@ -61,7 +74,8 @@ export async function installCRDs(admin: KubeConfig): Promise<void> {
       await objects.listClusterCustomObject({ ...SE_API });
       return;
     } catch (e) {
-      if (Date.now() > deadline) throw new Error('the SecurityEvent CRD was not served within 60 s of its creation', { cause: e });
+      if (Date.now() > deadline)
+        throw new Error('the SecurityEvent CRD was not served within 60 s of its creation', { cause: e });
       await sleep(200);
     }
   }
@@ -76,10 +90,20 @@ export async function freshNamespace(admin: KubeConfig, prefix: string): Promise
 
 /** The SecurityEvents stored in a namespace, with only the fields a sink sends (name order). */
 export async function storedSecurityEvents(admin: KubeConfig, namespace: string): Promise<SecurityEvent[]> {
-  const list = (await admin.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...SE_API, namespace })) as {
+  const list = (await admin
+    .makeApiClient(CustomObjectsApi)
+    .listNamespacedCustomObject({ ...SE_API, namespace })) as {
     items: { apiVersion: string; kind: string; metadata: { name: string }; spec: unknown }[];
   };
-  return list.items.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name }, spec: o.spec }) as SecurityEvent);
+  return list.items.map(
+    (o) =>
+      ({
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        metadata: { name: o.metadata.name },
+        spec: o.spec,
+      }) as SecurityEvent,
+  );
 }
 
 /** Whether anything accepts TCP connections at a URL's host and port right now. */
@@ -96,10 +120,15 @@ export function listening(serverUrl: string): Promise<boolean> {
 }
 
 /** Polls `check` every 50 ms until it holds, or throws `what` after `timeoutMs`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting until ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${String(timeoutMs)} ms waiting until ${what}`);
     await sleep(50);
   }
 }
@@ -121,7 +150,11 @@ export function track(promise: Promise<void>): { settled: () => boolean; outcome
 }
 
 /** The sum of a metric's values whose labels include `labels` (all of them without). */
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const found = registry.getSingleMetric(name);
   if (found === undefined) throw new Error(`metric ${name} is not registered`);
   const { values } = await found.get();
