@@ -297,7 +297,17 @@ function auditDetectionConfig(): CustomResourceDefinition {
 /**
  * Every CRD of ugallu audit-detection, in install order.
  *
- * @example `for (const crd of customResourceDefinitions()) await api.createCustomResourceDefinition({ body: crd });`
+ * Send them as plain JSON (a generic object client, `kubectl apply`, helm):
+ * client-node's typed `ApiextensionsV1Api` serialises through its model,
+ * which silently drops `enum` and every `x-kubernetes-*` field.
+ *
+ * @example
+ * ```ts
+ * const objects = kc.makeApiClient(CustomObjectsApi);
+ * for (const body of customResourceDefinitions()) {
+ *   await objects.createClusterCustomObject({ group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', body });
+ * }
+ * ```
  */
 export function customResourceDefinitions(): CustomResourceDefinition[] {
   return [sigmaRule(), securityEvent(), auditDetectionConfig()];
