@@ -1,0 +1,151 @@
+import { cp, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { V1Container, V1DaemonSet, V1Deployment } from '@kubernetes/client-node';
+import { CertificateAuthority } from '@ugallu/testenv';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+import { eventually, runBundle, stageBundle } from './bundle.js';
+import type { BundleRun } from './bundle.js';
+import { cleanupHelm, ofKind, render } from './helm.js';
+import { CI_VALUES_DIR, REPO_ROOT } from './paths.js';
+
+const running: BundleRun[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop()));
+});
+afterAll(cleanupHelm);
+
+function start(dir: string, args: string[], env: Record<string, string> = {}): BundleRun {
+  const run = runBundle(dir, args, env);
+  running.push(run);
+  return run;
+}
+
+async function rulesDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ugallu-bundle-rules-'));
+  await cp(join(REPO_ROOT, 'examples/rules'), dir, { recursive: true });
+  return dir;
+}
+
+const execEvent = (auditID: string) => ({
+  kind: 'Event',
+  apiVersion: 'audit.k8s.io/v1',
+  level: 'Metadata',
+  auditID,
+  stage: 'ResponseComplete',
+  verb: 'create',
+  requestURI: '/api/v1/namespaces/web/pods/web-0/exec',
+  user: { username: 'alice@example.com' },
+  objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', apiVersion: 'v1', subresource: 'exec' },
+  responseStatus: { code: 101 },
+});
+
+async function telemetryAddress(run: BundleRun): Promise<string> {
+  const log = await run.waitForLog('serving /metrics, /healthz and /readyz');
+  return log.address as string;
+}
+
+async function httpStatus(url: string): Promise<number> {
+  return (await fetch(url)).status;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+}
+function post(url: string, body: string, ca: string, token?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        ca,
+        agent: false,
+        headers: { 'Content-Type': 'application/json', ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const securityEvents = (run: BundleRun) =>
+  run.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { kind: string; spec: { type: string; evidence: { auditID: string } } });
+
+describe('the bundled file-mode detector runs with plain node and no node_modules', () => {
+  it('tails a log, prints a SecurityEvent, serves /healthz, /readyz and /metrics, and drains on SIGTERM', async () => {
+    const dir = await stageBundle('file');
+    expect((await readdir(dir)).sort()).toEqual(['main.js', 'main.js.map']);
+    const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-file-'));
+    const log = join(work, 'audit.log');
+    await writeFile(log, `${JSON.stringify(execEvent('bundle-file-1'))}\n`);
+    const run = start(dir, ['--audit-log', log, '--cursor-file', join(work, 'cursor'), '--from-start', '--rules', await rulesDir(), '--cluster-id', 'bundle', '--emit', 'stdout', '--metrics-addr', '127.0.0.1:0']);
+
+    const address = await telemetryAddress(run);
+    expect(await httpStatus(`http://${address}/healthz`)).toBe(200);
+    await eventually(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200));
+    await eventually(() => expect(securityEvents(run).map((e) => [e.kind, e.spec.type, e.spec.evidence.auditID])).toEqual([['SecurityEvent', 'PodExec', 'bundle-file-1']]));
+    const metrics = await (await fetch(`http://${address}/metrics`)).text();
+    expect(metrics).toMatch(/^ugallu_audit_file_lines_total 1$/m);
+    expect(await run.stop()).toBe(0);
+  });
+});
+
+describe('the bundled webhook-mode detector runs with plain node and no node_modules', () => {
+  it('serves HTTPS with its certificate, takes a batch with the token, refuses one without, and serves /healthz', async () => {
+    const dir = await stageBundle('webhook');
+    const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-webhook-'));
+    const ca = await CertificateAuthority.create('bundle test CA');
+    const serving = await ca.issueServer({ hosts: ['127.0.0.1'] });
+    await writeFile(join(work, 'tls.crt'), serving.certPem);
+    await writeFile(join(work, 'tls.key'), serving.keyPem);
+    const token = 'bundle-test-token-0123456789';
+    const run = start(
+      dir,
+      ['--listen', '127.0.0.1:0', '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--rules', await rulesDir(), '--cluster-id', 'bundle', '--emit', 'stdout', '--metrics-addr', '127.0.0.1:0'],
+      { AUDIT_WEBHOOK_TOKEN: token },
+    );
+    const url = (await run.waitForLog('audit webhook listening')).url as string;
+    const address = await telemetryAddress(run);
+    expect(await httpStatus(`http://${address}/healthz`)).toBe(200);
+
+    const batch = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [execEvent('bundle-webhook-1')] });
+    expect((await post(`${url}/audit`, batch, ca.certPem)).status).toBe(401);
+    await eventually(async () => expect((await post(`${url}/audit`, batch, ca.certPem, token)).status).toBe(200));
+    await eventually(() => expect(securityEvents(run).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([['PodExec', 'bundle-webhook-1']]));
+    await eventually(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200));
+    expect(await run.stop()).toBe(0);
+  });
+});
+
+const ciFiles = (await readdir(CI_VALUES_DIR)).filter((f) => f.endsWith('-values.yaml')).sort();
+
+describe('the chart passes only flags the binaries know', () => {
+  const help: Partial<Record<'file' | 'webhook', Promise<string>>> = {};
+  const helpOf = (app: 'file' | 'webhook') =>
+    (help[app] ??= (async () => {
+      const run = start(await stageBundle(app), ['--help']);
+      expect(await run.exit).toBe(0);
+      return run.stdout.join('\n');
+    })());
+
+  it.each(ciFiles)('ci/%s', async (file) => {
+    const objects = await render({ valuesFiles: [join(CI_VALUES_DIR, file)] });
+    const workload = [...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')][0] as unknown as V1DaemonSet | V1Deployment;
+    const app = workload.kind === 'DaemonSet' ? 'file' : 'webhook';
+    const detector = workload.spec!.template.spec!.containers.find((c: V1Container) => c.name === 'detector')!;
+    const text = await helpOf(app);
+    const flags = (detector.args ?? []).map((a) => /^--([a-z-]+)=/.exec(a)?.[1] ?? a);
+    expect(flags.length).toBeGreaterThan(5);
+    for (const flag of flags) expect(text, `--${flag} (ci/${file}) is not in ugallu-audit-${app} --help`).toMatch(new RegExp(`^\\s+--${flag}\\b`, 'm'));
+  });
+});

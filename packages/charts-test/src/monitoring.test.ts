@@ -1,0 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { parser } from '@prometheus-io/lezer-promql';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { cleanupHelm, only, render } from './helm.js';
+import { MONITORING_DIR, REPO_ROOT } from './paths.js';
+
+afterAll(cleanupHelm);
+
+/** The metrics the README's "Metrics" table names: the contract with users. */
+async function readmeMetrics(): Promise<Map<string, string[]>> {
+  const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = /^## Metrics\n([\s\S]*?)^## /m.exec(readme)?.[1];
+  if (section === undefined) throw new Error('README.md has no "## Metrics" section');
+  const metrics = new Map<string, string[]>();
+  for (const match of section.matchAll(/^\| `([a-z_]+)` \|([^|]*)\|/gm)) {
+    metrics.set(match[1]!, [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+  }
+  return metrics;
+}
+
+/** The position of the first syntax error, or undefined. Grafana's macros are replaced as Grafana would. */
+function promqlError(expr: string): number | undefined {
+  const query = expr.replaceAll('$__rate_interval', '5m').replaceAll('$__range', '6h');
+  let at: number | undefined;
+  parser.parse(query).iterate({
+    enter: (node) => {
+      if (at === undefined && node.type.isError) at = node.from;
+      return at === undefined;
+    },
+  });
+  return at;
+}
+
+const metricNames = (expr: string) => [...expr.matchAll(/\bugallu_[a-z_]+/g)].map((m) => m[0]);
+
+interface Panel {
+  type: string;
+  id: number;
+  title: string;
+  datasource?: { uid: string };
+  targets?: { expr: string }[];
+}
+interface Alert {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+const dashboard = JSON.parse(await readFile(join(MONITORING_DIR, 'files/dashboard.json'), 'utf8')) as { panels: Panel[]; templating: { list: { name: string }[] } };
+const panels = dashboard.panels.filter((p) => p.type !== 'row');
+const panelExprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+const rule = only(await render({ values: { 'audit-detection': { clusterIdentity: { clusterID: 'x' } }, monitoring: { enabled: true } }, namespace: 'mon' }), 'PrometheusRule') as unknown as {
+  spec: { groups: { rules: Alert[] }[] };
+};
+const alerts = rule.spec.groups.flatMap((g) => g.rules);
+
+describe('the README metrics table', () => {
+  it('names the metrics, all ugallu_audit_*', async () => {
+    const metrics = await readmeMetrics();
+    expect(metrics.size).toBeGreaterThanOrEqual(13);
+    for (const name of metrics.keys()) expect(name).toMatch(/^ugallu_audit_/);
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  it('has a panel over every metric in the README table', async () => {
+    const shown = new Set(panelExprs.flatMap(metricNames));
+    const missing = [...(await readmeMetrics()).keys()].filter((m) => !shown.has(m));
+    expect(missing).toEqual([]);
+  });
+
+  it('names only metrics the README table has (no typo reads an empty series)', async () => {
+    const known = await readmeMetrics();
+    expect(panelExprs.flatMap(metricNames).filter((m) => !known.has(m))).toEqual([]);
+  });
+
+  it('groups only by labels those metrics have (or the pod and namespace Prometheus adds)', async () => {
+    const known = await readmeMetrics();
+    for (const expr of panelExprs) {
+      const labels = [...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()));
+      const allowed = new Set(['pod', 'namespace', ...metricNames(expr).flatMap((m) => known.get(m) ?? [])]);
+      for (const label of labels) expect(allowed, `${label} in ${expr}`).toContain(label);
+    }
+  });
+
+  it.each(panels.map((p) => [p.title, p] as const))('panel "%s" queries valid PromQL through the chosen data source', (_title, panel) => {
+    expect(panel.datasource?.uid).toBe('${datasource}');
+    expect(panel.targets?.length).toBeGreaterThan(0);
+    for (const target of panel.targets!) expect(promqlError(target.expr), target.expr).toBeUndefined();
+  });
+
+  it('has unique panel ids and the datasource, namespace and pod variables', () => {
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace', 'pod']);
+  });
+
+  it('would catch a broken query', () => {
+    expect(promqlError('sum by (pod (rate(ugallu_audit_file_lines_total[5m]))')).toBeDefined();
+  });
+});
+
+describe('the PrometheusRule', () => {
+  it.each([
+    ['UgalluAuditRuleCompileErrors', ['ugallu_audit_rule_compile_errors_total', 'ugallu_audit_rules']],
+    ['UgalluAuditWebhookAuthFailures', ['ugallu_audit_webhook_auth_failures_total']],
+    ['UgalluAuditWebhookBackpressure', ['ugallu_audit_webhook_backpressure_total']],
+    ['UgalluAuditEmitErrors', ['ugallu_audit_rule_emit_errors_total']],
+    ['UgalluAuditParseErrors', ['ugallu_audit_file_parse_errors_total', 'ugallu_audit_webhook_parse_errors_total']],
+    ['UgalluAuditNoEvents', ['ugallu_audit_events_evaluated_total']],
+  ])('%s alerts on %j', (name, metrics) => {
+    const alert = alerts.find((a) => a.alert === name);
+    expect(alert, `alert ${name}`).toBeDefined();
+    expect(metricNames(alert!.expr).sort()).toEqual([...metrics].sort());
+  });
+
+  it.each(alerts.map((a) => [a.alert, a] as const))('%s: valid PromQL on this release only, a duration, a severity, and Prometheus templates left for Prometheus', async (_name, alert) => {
+    expect(promqlError(alert.expr), alert.expr).toBeUndefined();
+    const known = await readmeMetrics();
+    for (const metric of metricNames(alert.expr)) expect(known.has(metric), metric).toBe(true);
+    // Every selector is scoped to this release's scrape job and namespace.
+    for (const selector of alert.expr.matchAll(/\b(?:ugallu_[a-z_]+|up)\{([^}]*)\}/g)) expect(selector[1]).toContain('job="audit-detection",namespace="mon"');
+    expect(alert.for).toMatch(/^\d+[smh]$/);
+    expect(['info', 'warning', 'critical']).toContain(alert.labels.severity);
+    expect(alert.annotations.summary).toBeTruthy();
+    expect(alert.annotations.description).toBeTruthy();
+    expect(alert.annotations.description).not.toContain('<no value>');
+  });
+
+  it('keeps $labels templates for Prometheus (helm does not eat them)', () => {
+    const auth = alerts.find((a) => a.alert === 'UgalluAuditWebhookAuthFailures')!;
+    expect(auth.annotations.description).toContain('{{ $labels.pod }}');
+    expect(auth.annotations.description).toContain('{{ $labels.reason }}');
+  });
+});
