@@ -79,7 +79,7 @@ describe('ugallu-audit-file', () => {
     const r = start(['--help']);
     expect(await r.exit).toBe(0);
     const help = r.stdout.join('\n');
-    for (const flag of ['--audit-log', '--cursor-file', '--from-start', '--rules', '--emit', '--cluster-id', '--metrics-addr', '--max-event-bytes']) {
+    for (const flag of ['--audit-log', '--cursor-file', '--from-start', '--rules-from', '--rules', '--emit', '--kubeconfig', '--pod-name', '--namespace', '--cluster-id', '--metrics-addr', '--max-event-bytes']) {
       expect(help).toContain(flag);
     }
   });
@@ -87,7 +87,9 @@ describe('ugallu-audit-file', () => {
   it.each([
     [['--bogus'], /Unknown option '--bogus'/],
     [['--rules', examples], /--cluster-id is required/],
-    [['--cluster-id', 'x'], /--rules is required/],
+    // Without --rules the rules come from the cluster, which needs a kubeconfig outside one.
+    [['--cluster-id', 'x'], /--rules-from=crd \(the default without --rules\) needs the Kubernetes API: .*pass --kubeconfig PATH/],
+    [['--rules-from=dir', '--cluster-id', 'x'], /--rules-from=dir needs --rules DIR/],
     [['--source=webhook', '--rules', examples, '--cluster-id', 'x'], /this binary runs --source=file/],
     [['--source=kafka', '--rules', examples, '--cluster-id', 'x'], /--source must be file or webhook/],
     [['--rules', examples, '--cluster-id', 'x', '--emit', 'kafka://x'], /--emit must be/],

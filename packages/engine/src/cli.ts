@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
@@ -7,8 +8,9 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 import { startDetector } from './detector.js';
-import type { Detector, SourceConfig } from './detector.js';
+import type { Detector, DetectorConfig, KubernetesConfig, RulesConfig, SourceConfig } from './detector.js';
 import { EngineError, EngineReason } from './errors.js';
+import { loadKubeConfig, runningInCluster } from './kube.js';
 import { parseListenAddress } from './telemetry.js';
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;
@@ -18,8 +20,13 @@ export type FlagValues = Record<string, string | boolean | (string | boolean)[] 
 /** The flags every detector binary takes, whatever its source. */
 const ENGINE_FLAGS = {
   source: { type: 'string' },
+  'rules-from': { type: 'string' },
   rules: { type: 'string' },
-  emit: { type: 'string', default: 'stdout' },
+  // No parse default: it depends on whether we run in a cluster.
+  emit: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'pod-name': { type: 'string' },
+  namespace: { type: 'string' },
   'cluster-id': { type: 'string' },
   'metrics-addr': { type: 'string', default: ':9090' },
   'max-event-bytes': { type: 'string', default: String(DEFAULT_MAX_EVENT_BYTES) },
@@ -29,11 +36,26 @@ const ENGINE_FLAGS = {
 } as const satisfies FlagOptions;
 
 const ENGINE_HELP = `Engine flags:
+  --rules-from crd|dir     Where the rules come from. crd: the cluster's SigmaRule resources,
+                           watched; each edit recompiles that rule (counters kept), and its status
+                           says whether it compiled and how often it matched. dir: the --rules
+                           directory. Default: dir when --rules is given, else crd.
   --rules DIR              Directory of SigmaRule manifests (.yaml/.yml/.json, recursive), watched:
                            edits recompile at once, counters kept; a rule that fails to compile
-                           is logged with its reason and disabled until fixed. Required.
-  --emit TARGET            Where SecurityEvents go: stdout (JSON lines) or file:PATH (JSON lines,
-                           idempotent by name across restarts). Default stdout.
+                           is logged with its reason and disabled until fixed. Only with
+                           --rules-from=dir (which requires it).
+  --emit TARGET            Where SecurityEvents go: stdout (JSON lines), file:PATH (JSON lines,
+                           idempotent by name across restarts) or kubernetes (SecurityEvent
+                           resources in --namespace; a replay is idempotent; an API server outage
+                           delays them and loses none). Default: kubernetes in a pod
+                           (KUBERNETES_SERVICE_HOST set), else stdout.
+  --kubeconfig PATH        The kubeconfig for the Kubernetes API (--rules-from=crd,
+                           --emit=kubernetes). Default: the pod's service account (in-cluster);
+                           required outside a cluster.
+  --pod-name NAME          This pod's name: its key in SigmaRule status.pods and its identity for
+                           the status Lease. Default $POD_NAME, else the host name.
+  --namespace NS           This pod's namespace: the status Lease and the SecurityEvents go there.
+                           Default $POD_NAMESPACE, else the kubeconfig context's, else default.
   --cluster-id ID          Cluster identity stamped on every SecurityEvent. Required.
   --metrics-addr ADDR      host:port for /metrics, /healthz and /readyz; "off" to disable.
                            Default :9090.
@@ -100,15 +122,26 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
     stdout.write(usage);
     return 0;
   }
-  let config;
+  let config: DetectorConfig;
   let logger: Logger;
+  const abort = new AbortController();
   try {
     logger = pino({ name: spec.name, level: str(values, 'log-level'), base: { component: spec.name } }, pinoDestination(stderr));
+    const rules = rulesConfig(values);
+    const emit = parseEmitTarget(str(values, 'emit') === '' ? (runningInCluster(env) ? 'kubernetes' : 'stdout') : str(values, 'emit'));
+    const source = spec.toSource(checkSource(values, spec.source), env);
+    const clusterID = required(values, 'cluster-id');
+    const needs = [
+      ...(rules.from === 'crd' ? ['--rules-from=crd (the default without --rules)'] : []),
+      ...(emit.kind === 'kubernetes' ? ['--emit=kubernetes'] : []),
+    ];
     config = {
-      source: spec.toSource(checkSource(values, spec.source), env),
-      rulesDir: required(values, 'rules'),
-      emit: parseEmitTarget(str(values, 'emit')),
-      clusterID: required(values, 'cluster-id'),
+      source,
+      rules,
+      emit,
+      kubernetes: needs.length === 0 ? undefined : kubernetesConfig(values, env, needs.join(' and ')),
+      signal: abort.signal,
+      clusterID,
       metrics: str(values, 'metrics-addr') === 'off' ? undefined : parseListenAddress(str(values, 'metrics-addr'), '--metrics-addr'),
       channelCapacity: positiveInt(values, 'channel-capacity'),
       logger,
@@ -118,17 +151,27 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
     stderr.write(`${spec.name}: ${(e as Error).message}\n\nRun ${spec.name} --help for the flags.\n`);
     return 2;
   }
+  // Installed before the start, which can wait (permissions, the first rule sync): a signal cancels it.
+  const signals = io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));
+  let shutdown: (why: string) => void = (why) => {
+    logger.info({ why }, 'shutting down before ready');
+    abort.abort();
+  };
+  signals((signal) => shutdown(signal));
   let detector: Detector;
   try {
     detector = await startDetector(config);
   } catch (e) {
     const reason = (e as { reason?: string }).reason;
+    if (reason === EngineReason.Aborted && abort.signal.aborted) {
+      logger.info({}, 'stopped');
+      logger.flush();
+      return 0;
+    }
     logger.error({ reason, error: (e as Error).message }, 'cannot start');
     logger.flush();
     return 1;
   }
-  const signals = io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));
-  let shutdown: (why: string) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => {
     shutdown = (why) => {
       logger.info({ why }, 'shutting down');
@@ -140,7 +183,6 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
         },
       );
     };
-    signals((signal) => shutdown(signal));
     detector.done.catch(() => resolve(1));
   });
   if (spec.afterStart !== undefined && (await spec.afterStart(detector, values))) shutdown('finished');
@@ -169,6 +211,44 @@ export function positiveInt(values: FlagValues, name: string): number {
     throw new EngineError(EngineReason.InvalidOption, `--${name} must be a whole number >= 1, got ${JSON.stringify(str(values, name))}`);
   }
   return v;
+}
+
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function rulesConfig(values: FlagValues): RulesConfig {
+  const dir = str(values, 'rules');
+  const from = str(values, 'rules-from') === '' ? (dir === '' ? 'crd' : 'dir') : str(values, 'rules-from');
+  if (from === 'dir') {
+    if (dir === '') throw new EngineError(EngineReason.InvalidOption, '--rules-from=dir needs --rules DIR');
+    return { from: 'dir', dir };
+  }
+  if (from !== 'crd') throw new EngineError(EngineReason.InvalidOption, `--rules-from must be crd or dir, got ${JSON.stringify(from)}`);
+  if (dir !== '') {
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      '--rules is only read with --rules-from=dir; with --rules-from=crd the rules are the cluster\'s SigmaRule resources',
+    );
+  }
+  return { from: 'crd' };
+}
+
+function kubernetesConfig(values: FlagValues, env: NodeJS.ProcessEnv, needs: string): KubernetesConfig {
+  let kubeConfig;
+  try {
+    kubeConfig = loadKubeConfig({ kubeconfig: str(values, 'kubeconfig'), env });
+  } catch (e) {
+    throw new EngineError(EngineReason.KubeConfig, `${needs} needs the Kubernetes API: ${(e as Error).message}`, { cause: e });
+  }
+  const podName = str(values, 'pod-name') || env.POD_NAME || hostname();
+  const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
+  const namespace = str(values, 'namespace') || env.POD_NAMESPACE || contextNamespace || 'default';
+  if (!NAMESPACE_NAME.test(namespace)) {
+    throw new EngineError(EngineReason.InvalidOption, `--namespace must be a namespace name (DNS-1123 label), got ${JSON.stringify(namespace)}`);
+  }
+  if (podName.length > 253 || !/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(podName)) {
+    throw new EngineError(EngineReason.InvalidOption, `--pod-name must be a pod name, got ${JSON.stringify(podName)}`);
+  }
+  return { kubeConfig, podName, namespace };
 }
 
 function checkSource(values: FlagValues, kind: string): FlagValues {

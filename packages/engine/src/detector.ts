@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { openSink } from '@ugallu/emitter';
 import type { EmitTarget, SecurityEventSink } from '@ugallu/emitter';
 import { startFileSource, startWebhookSource } from '@ugallu/sources';
@@ -6,8 +7,12 @@ import type { AuditSource, FileSource, FileSourceOptions, SourceLogger, WebhookS
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 import { DetectionEngine } from './engine.js';
+import { EngineError, EngineReason } from './errors.js';
+import { detectorPermissions, formatPermission, missingPermissions } from './permissions.js';
 import { watchRuleDirectory } from './ruleDirectory.js';
 import type { RuleDirectory } from './ruleDirectory.js';
+import { startSigmaRuleReconciler } from './sigmaRuleReconciler.js';
+import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from './sigmaRuleReconciler.js';
 import { startTelemetryServer } from './telemetry.js';
 import type { TelemetryServer } from './telemetry.js';
 
@@ -21,13 +26,39 @@ export type SourceConfig =
   | { readonly kind: 'webhook'; readonly options: WebhookSourceOptions };
 
 /**
+ * Where the rules come from (`--rules-from`): SigmaRule resources in the
+ * cluster, or a watched directory of SigmaRule manifests.
+ *
+ * @example `{ from: 'crd' }` or `{ from: 'dir', dir: 'examples/rules' }`
+ */
+export type RulesConfig = { readonly from: 'crd' } | { readonly from: 'dir'; readonly dir: string };
+
+/**
+ * The Kubernetes side of a detector: needed for `rules: { from: 'crd' }` and
+ * for `emit: { kind: 'kubernetes' }`.
+ *
+ * @example `{ kubeConfig: loadKubeConfig({ kubeconfig }), podName: 'ugallu-audit-file-x7k2p', namespace: 'ugallu-system' }`
+ */
+export interface KubernetesConfig {
+  readonly kubeConfig: KubeConfig;
+  /** This pod (`--pod-name`, POD_NAME): its key in SigmaRule status and its Lease identity. */
+  readonly podName: string;
+  /** This pod's namespace (`--namespace`, POD_NAMESPACE): the status Lease and the SecurityEvents go there. */
+  readonly namespace: string;
+  /** Reconciler tuning (requeue interval, Lease timings, …). */
+  readonly reconciler?: Partial<Pick<SigmaRuleReconcilerOptions, 'requeueMs' | 'podPruneMs' | 'lease' | 'eventNamespace'>>;
+  /** How often missing permissions are checked again while not ready. Default 10 000 ms. */
+  readonly permissionRetryMs?: number;
+}
+
+/**
  * Everything a detector process runs with; the apps build it from flags.
  *
  * @example
  * ```ts
  * const config: DetectorConfig = {
  *   source: { kind: 'file', options: { path: 'audit.log', fromStart: true } },
- *   rulesDir: 'examples/rules',
+ *   rules: { from: 'dir', dir: 'examples/rules' },
  *   emit: { kind: 'stdout' },
  *   clusterID: 'local',
  *   metrics: { host: '127.0.0.1', port: 9090 },
@@ -37,9 +68,12 @@ export type SourceConfig =
  */
 export interface DetectorConfig {
   readonly source: SourceConfig;
-  /** A directory of SigmaRule manifests, watched. */
-  readonly rulesDir: string;
+  readonly rules: RulesConfig;
   readonly emit: EmitTarget;
+  /** Required when the rules come from the cluster or the SecurityEvents go to it. */
+  readonly kubernetes?: KubernetesConfig | undefined;
+  /** Aborting it cancels a start that is still waiting (for permissions, for the first rule sync): startDetector rejects with EngineError `Aborted`. */
+  readonly signal?: AbortSignal | undefined;
   readonly clusterID: string;
   /** Where /metrics, /healthz and /readyz are served; undefined: not served. */
   readonly metrics?: { readonly host: string; readonly port: number } | undefined;
@@ -56,6 +90,8 @@ export interface DetectorConfig {
  */
 export interface Detector {
   readonly engine: DetectionEngine;
+  /** The SigmaRule reconciler, with `rules: { from: 'crd' }`. */
+  readonly reconciler: SigmaRuleReconciler | undefined;
   readonly source: AuditSource;
   readonly registry: Registry;
   readonly telemetry: TelemetryServer | undefined;
@@ -72,11 +108,16 @@ export interface Detector {
 }
 
 /**
- * Starts the whole pipeline: telemetry server (not ready yet), sink, engine,
- * rules (loaded before any event is read), source, then ready.
+ * Starts the whole pipeline: telemetry server (not ready yet), the
+ * permission check (with Kubernetes: every permission the detector needs,
+ * asked of the API server; while one is missing the detector logs a typed
+ * `Forbidden` error naming it, stays not ready and asks again), sink,
+ * engine, rules (loaded before any event is read: the directory, or every
+ * SigmaRule in the cluster), source, then ready.
  *
- * Everything started is stopped again if a later step fails, and the error
- * (typed, with a reason) is rethrown for the app to report.
+ * Everything started is stopped again if a later step fails or
+ * `config.signal` aborts the start, and the error (typed, with a reason) is
+ * rethrown for the app to report.
  */
 export async function startDetector(config: DetectorConfig): Promise<Detector> {
   const { logger } = config;
@@ -86,6 +127,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   let telemetry: TelemetryServer | undefined;
   let sink: SecurityEventSink | undefined;
   let rules: RuleDirectory | undefined;
+  let reconciler: SigmaRuleReconciler | undefined;
   let source: AuditSource | undefined;
   const channel = new BoundedChannel(config.channelCapacity ?? DEFAULT_CHANNEL_CAPACITY);
   const cleanup = async () => {
@@ -93,22 +135,45 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     await source?.stop();
     channel.close();
     await rules?.close();
+    await reconciler?.stop();
     await sink?.close();
     await telemetry?.close();
   };
+  const k8s = config.kubernetes;
+  if ((config.rules.from === 'crd' || config.emit.kind === 'kubernetes') && k8s === undefined) {
+    throw new EngineError(EngineReason.InvalidOption, 'rules from SigmaRule resources and --emit=kubernetes need the Kubernetes API (kubernetes: { kubeConfig, podName, namespace })');
+  }
   try {
     if (config.metrics !== undefined) {
       telemetry = await startTelemetryServer({ ...config.metrics, registry, ready: () => ready });
       logger.info({ address: telemetry.address }, 'serving /metrics, /healthz and /readyz');
     }
-    sink = await openSink(config.emit, config.stdout === undefined ? {} : { stdout: config.stdout });
+    if (k8s !== undefined) await untilPermitted(config, k8s);
+    sink = await openSink(config.emit, {
+      ...(config.stdout === undefined ? {} : { stdout: config.stdout }),
+      ...(k8s === undefined ? {} : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
+    });
     const engine = new DetectionEngine({ sink, clusterID: config.clusterID, registry, logger });
-    rules = await watchRuleDirectory({ dir: config.rulesDir, engine, logger });
-    const statuses = engine.statuses();
-    logger.info(
-      { rules: statuses.length, failed: statuses.filter((s) => !s.compiled).map((s) => s.name) },
-      `loaded ${statuses.filter((s) => s.compiled).length} of ${statuses.length} rules from ${config.rulesDir}`,
-    );
+    if (config.rules.from === 'dir') {
+      rules = await watchRuleDirectory({ dir: config.rules.dir, engine, logger });
+      const statuses = engine.statuses();
+      logger.info(
+        { rules: statuses.length, failed: statuses.filter((s) => !s.compiled).map((s) => s.name) },
+        `loaded ${statuses.filter((s) => s.compiled).length} of ${statuses.length} rules from ${config.rules.dir}`,
+      );
+    } else {
+      reconciler = startSigmaRuleReconciler({
+        ...k8s!.reconciler,
+        kubeConfig: k8s!.kubeConfig,
+        engine,
+        podName: k8s!.podName,
+        namespace: k8s!.namespace,
+        logger,
+        registry,
+      });
+      // The reconciler logs why it cannot list (typed, rate-limited) and keeps trying.
+      await abortable(reconciler.synced(), config.signal, 'waiting for the first list of SigmaRules');
+    }
     const running = engine.run(channel);
     let webhookUrl: string | undefined;
     if (config.source.kind === 'file') {
@@ -123,6 +188,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     const startedSource = source;
     const startedSink = sink;
     const startedRules = rules;
+    const startedReconciler = reconciler;
     let stopping: Promise<void> | undefined;
     const done = running.then(
       () => undefined,
@@ -133,6 +199,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     );
     return {
       engine,
+      reconciler: startedReconciler,
       source: startedSource,
       registry,
       telemetry,
@@ -146,7 +213,9 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           channel.close();
           await running;
           if (config.source.kind === 'file') await (startedSource as FileSource).flushCursor();
-          await startedRules.close();
+          await startedRules?.close();
+          // After the drain, so the last counters written include every event.
+          await startedReconciler?.stop();
           await startedSink.close();
           await telemetry?.close();
           logger.info({}, 'stopped');
@@ -155,5 +224,54 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   } catch (e) {
     await cleanup().catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * Waits until the API server grants every permission the detector needs,
+ * logging what is missing (typed: EngineError `Forbidden`) each round.
+ */
+async function untilPermitted(config: DetectorConfig, k8s: KubernetesConfig): Promise<void> {
+  const { logger } = config;
+  const permissions = detectorPermissions({
+    crdRules: config.rules.from === 'crd',
+    leaseNamespace: k8s.namespace,
+    eventNamespace: k8s.reconciler?.eventNamespace ?? 'default',
+    securityEventNamespace: config.emit.kind === 'kubernetes' ? k8s.namespace : undefined,
+  });
+  const retryMs = k8s.permissionRetryMs ?? 10_000;
+  for (;;) {
+    try {
+      const missing = await missingPermissions(k8s.kubeConfig, permissions);
+      if (missing.length === 0) return;
+      const error = new EngineError(
+        EngineReason.Forbidden,
+        `RBAC denies this identity: ${missing.map(formatPermission).join('; ')}. Bind it to the audit-detection ClusterRole (the chart's files/clusterrole-rules.yaml)`,
+      );
+      logger.error({ reason: error.reason, missing: missing.map(formatPermission), error: error.message }, `missing permissions; not ready, checking again in ${retryMs / 1000} s`);
+    } catch (e) {
+      const error = e as EngineError;
+      logger.error({ reason: error.reason, error: error.message }, `cannot check permissions; not ready, trying again in ${retryMs / 1000} s`);
+    }
+    await abortable(new Promise((resolve) => setTimeout(resolve, retryMs).unref()), config.signal, 'waiting for permissions');
+  }
+}
+
+/** `promise`, or EngineError `Aborted` as soon as `signal` aborts. */
+async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  const aborted = () => new EngineError(EngineReason.Aborted, `start-up cancelled while ${what}`);
+  if (signal.aborted) throw aborted();
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(aborted());
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
   }
 }
