@@ -47,10 +47,17 @@ describe('every object the chart renders is accepted by a real kube-apiserver (s
     if (file.startsWith('webhook-token')) expect(applied.filter((k) => k === 'Secret')).toHaveLength(2);
   });
 
-  it('refuses a misspelt field, so the test above can fail', async () => {
+  it.each([
+    ['a built-in kind', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typo' }, data: {}, dataa: {} }, /\.dataa: field not declared in schema/],
+    [
+      'a ServiceMonitor (the test CRDs are strict)',
+      { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'typo' }, spec: { selector: {}, endpoints: [{ port: 'metrics', intervall: '30s' }] } },
+      /\.spec\.endpoints\[0\]\.intervall: field not declared in schema/,
+    ],
+  ])('refuses a misspelt field in %s, so the test above can fail', async (_name, object, message) => {
     await applier.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'apply-typo' } });
-    const typo: Manifest = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typo', namespace: 'apply-typo' }, data: {}, dataa: {} };
-    await expect(applier.apply(typo)).rejects.toThrow(/\.dataa: field not declared in schema/);
+    const typo = { ...object, metadata: { ...object.metadata, namespace: 'apply-typo' } } as Manifest;
+    await expect(applier.apply(typo)).rejects.toThrow(message);
   });
 });
 
