@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,7 +67,7 @@ export interface ControlPlaneOptions {
   readonly auditPolicy?: AuditPolicy;
   /** Also send audit events to this endpoint. Default: only the log file. */
   readonly auditWebhook?: AuditWebhookOptions;
-  /** More token identities, each with its own kubeconfig. Names: letters, digits, `:._@-`. */
+  /** More token identities, each with its own kubeconfig. Names and groups: letters, digits, `:._@-`. */
   readonly identities?: Readonly<Record<string, IdentityOptions>>;
   /**
    * Extra kube-apiserver flags, without the leading `--`; these override the
@@ -303,6 +303,12 @@ class TestControlPlane implements ControlPlane {
         const portTaken = await this.#logsMention('address already in use');
         if (!portTaken || attempt >= PORT_ATTEMPTS) throw err;
         process.stderr.write(`[testenv] a port was taken while starting; retrying with new ports\n`);
+        // Start afresh: etcd's data dir remembers its peer URL, and the next
+        // attempt's logs should say only what happened in that attempt.
+        await rm(join(this.dir, 'etcd-data'), { recursive: true, force: true });
+        for (const path of [this.logPaths.etcd, this.logPaths.kubeApiserver]) {
+          await rename(path, path.replace(/\.log$/, `.attempt${String(attempt)}.log`)).catch(() => undefined);
+        }
       }
     }
   }
@@ -351,8 +357,11 @@ class TestControlPlane implements ControlPlane {
 
   #makeIdentities(): Identities {
     const make = (name: string, groups: readonly string[]): Identity => {
-      if (!IDENTITY_NAME.test(name))
-        throw new TypeError(`identity name ${JSON.stringify(name)} is not allowed`);
+      // They go into a CSV file unquoted (names) or comma-joined (groups).
+      for (const value of [name, ...groups]) {
+        if (!IDENTITY_NAME.test(value))
+          throw new TypeError(`${JSON.stringify(value)} is not allowed in an identity`);
+      }
       return {
         user: name,
         groups,

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 
-import { CoreV1Api } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 
 import { readAuditLog } from './auditLog.js';
@@ -51,8 +51,15 @@ describe('restart', () => {
       .toBe(true);
   });
 
-  it('removes its temp dir on stop unless logs are kept', async () => {
-    const other = await startControlPlane();
+  it('authenticates extra identities and removes its temp dir on stop', async () => {
+    const other = await startControlPlane({ identities: { detector: { groups: ['ugallu:detectors'] } } });
+    const review = await kubeConfigFor(other, 'detector')
+      .makeApiClient(AuthenticationV1Api)
+      .createSelfSubjectReview({ body: {} });
+    expect(review.status?.userInfo?.username).toBe('detector');
+    expect(review.status?.userInfo?.groups).toEqual(['ugallu:detectors', 'system:authenticated']);
+    expect(() => kubeConfigFor(other, 'nobody')).toThrow(/no identity named "nobody"/);
+
     expect(existsSync(other.auditLogPath)).toBe(true);
     await other.stop();
     expect(other.running).toBe(false);
