@@ -64,7 +64,10 @@ function post(url: string, body: string, ca: string, token?: string): Promise<Re
         method: 'POST',
         ca,
         agent: false,
-        headers: { 'Content-Type': 'application/json', ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }) },
+        headers: {
+          'Content-Type': 'application/json',
+          ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }),
+        },
       },
       (res) => {
         let text = '';
@@ -79,7 +82,9 @@ function post(url: string, body: string, ca: string, token?: string): Promise<Re
 }
 
 const securityEvents = (run: BundleRun) =>
-  run.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { kind: string; spec: { type: string; evidence: { auditID: string } } });
+  run.stdout
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { kind: string; spec: { type: string; evidence: { auditID: string } } });
 
 describe('the bundled file-mode detector runs with plain node and no node_modules', () => {
   it('tails a log, prints a SecurityEvent, serves /healthz, /readyz and /metrics, and drains on SIGTERM', async () => {
@@ -88,12 +93,30 @@ describe('the bundled file-mode detector runs with plain node and no node_module
     const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-file-'));
     const log = join(work, 'audit.log');
     await writeFile(log, `${JSON.stringify(execEvent('bundle-file-1'))}\n`);
-    const run = start(dir, ['--audit-log', log, '--cursor-file', join(work, 'cursor'), '--from-start', '--rules', await rulesDir(), '--cluster-id', 'bundle', '--emit', 'stdout', '--metrics-addr', '127.0.0.1:0']);
+    const run = start(dir, [
+      '--audit-log',
+      log,
+      '--cursor-file',
+      join(work, 'cursor'),
+      '--from-start',
+      '--rules',
+      await rulesDir(),
+      '--cluster-id',
+      'bundle',
+      '--emit',
+      'stdout',
+      '--metrics-addr',
+      '127.0.0.1:0',
+    ]);
 
     const address = await telemetryAddress(run);
     expect(await httpStatus(`http://${address}/healthz`)).toBe(200);
     await eventually(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200));
-    await eventually(() => expect(securityEvents(run).map((e) => [e.kind, e.spec.type, e.spec.evidence.auditID])).toEqual([['SecurityEvent', 'PodExec', 'bundle-file-1']]));
+    await eventually(() =>
+      expect(securityEvents(run).map((e) => [e.kind, e.spec.type, e.spec.evidence.auditID])).toEqual([
+        ['SecurityEvent', 'PodExec', 'bundle-file-1'],
+      ]),
+    );
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/^ugallu_audit_file_lines_total 1$/m);
     expect(await run.stop()).toBe(0);
@@ -111,17 +134,42 @@ describe('the bundled webhook-mode detector runs with plain node and no node_mod
     const token = 'bundle-test-token-0123456789';
     const run = start(
       dir,
-      ['--listen', '127.0.0.1:0', '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--rules', await rulesDir(), '--cluster-id', 'bundle', '--emit', 'stdout', '--metrics-addr', '127.0.0.1:0'],
+      [
+        '--listen',
+        '127.0.0.1:0',
+        '--tls-cert',
+        join(work, 'tls.crt'),
+        '--tls-key',
+        join(work, 'tls.key'),
+        '--rules',
+        await rulesDir(),
+        '--cluster-id',
+        'bundle',
+        '--emit',
+        'stdout',
+        '--metrics-addr',
+        '127.0.0.1:0',
+      ],
       { AUDIT_WEBHOOK_TOKEN: token },
     );
     const url = (await run.waitForLog('audit webhook listening')).url as string;
     const address = await telemetryAddress(run);
     expect(await httpStatus(`http://${address}/healthz`)).toBe(200);
 
-    const batch = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [execEvent('bundle-webhook-1')] });
+    const batch = JSON.stringify({
+      kind: 'EventList',
+      apiVersion: 'audit.k8s.io/v1',
+      items: [execEvent('bundle-webhook-1')],
+    });
     expect((await post(`${url}/audit`, batch, ca.certPem)).status).toBe(401);
-    await eventually(async () => expect((await post(`${url}/audit`, batch, ca.certPem, token)).status).toBe(200));
-    await eventually(() => expect(securityEvents(run).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([['PodExec', 'bundle-webhook-1']]));
+    await eventually(async () =>
+      expect((await post(`${url}/audit`, batch, ca.certPem, token)).status).toBe(200),
+    );
+    await eventually(() =>
+      expect(securityEvents(run).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([
+        ['PodExec', 'bundle-webhook-1'],
+      ]),
+    );
     await eventually(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200));
     expect(await run.stop()).toBe(0);
   });
@@ -140,12 +188,18 @@ describe('the chart passes only flags the binaries know', () => {
 
   it.each(ciFiles)('ci/%s', async (file) => {
     const objects = await render({ valuesFiles: [join(CI_VALUES_DIR, file)] });
-    const workload = [...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')][0] as unknown as V1DaemonSet | V1Deployment;
+    const workload = [...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')][0] as unknown as
+      V1DaemonSet | V1Deployment;
     const app = workload.kind === 'DaemonSet' ? 'file' : 'webhook';
-    const detector = workload.spec!.template.spec!.containers.find((c: V1Container) => c.name === 'detector')!;
+    const detector = workload.spec!.template.spec!.containers.find(
+      (c: V1Container) => c.name === 'detector',
+    )!;
     const text = await helpOf(app);
     const flags = (detector.args ?? []).map((a) => /^--([a-z-]+)=/.exec(a)?.[1] ?? a);
     expect(flags.length).toBeGreaterThan(5);
-    for (const flag of flags) expect(text, `--${flag} (ci/${file}) is not in ugallu-audit-${app} --help`).toMatch(new RegExp(`^\\s+--${flag}\\b`, 'm'));
+    for (const flag of flags)
+      expect(text, `--${flag} (ci/${file}) is not in ugallu-audit-${app} --help`).toMatch(
+        new RegExp(`^\\s+--${flag}\\b`, 'm'),
+      );
   });
 });

@@ -15,10 +15,14 @@ import type { AppName } from './paths.js';
  */
 export async function stageBundle(app: AppName): Promise<string> {
   const { bundle } = APPS[app];
-  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build it first (\`pnpm build\` at the repository root)`);
+  if (!existsSync(bundle))
+    throw new Error(`${bundle} is missing: build it first (\`pnpm build\` at the repository root)`);
   const dir = await mkdtemp(join(tmpdir(), `ugallu-bundle-${app}-`));
   for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'node_modules'))) throw new Error(`${d}/node_modules exists: the bundle test needs a temp dir with no node_modules above it`);
+    if (existsSync(join(d, 'node_modules')))
+      throw new Error(
+        `${d}/node_modules exists: the bundle test needs a temp dir with no node_modules above it`,
+      );
     if (dirname(d) === d) break;
   }
   await copyFile(bundle, join(dir, 'main.js'));
@@ -52,7 +56,11 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
  * Runs `node --enable-source-maps main.js ...args` in the staged dir, as the
  * image's ENTRYPOINT does, with an environment holding only PATH and `env`.
  */
-export function runBundle(dir: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): BundleRun {
+export function runBundle(
+  dir: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): BundleRun {
   const child = spawn(process.execPath, ['--enable-source-maps', 'main.js', ...args], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -81,7 +89,9 @@ export function runBundle(dir: string, args: readonly string[], env: Readonly<Re
         const found = logs.find((l) => l.msg === msg);
         if (found !== undefined) return found;
         if (exited || Date.now() > deadline) {
-          throw new Error(`no log "${msg}" ${exited ? 'before the bundle exited' : `within ${String(timeoutMs)} ms`}; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
+          throw new Error(
+            `no log "${msg}" ${exited ? 'before the bundle exited' : `within ${String(timeoutMs)} ms`}; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -2,7 +2,16 @@ import { X509Certificate } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import type { V1ClusterRole, V1ClusterRoleBinding, V1Container, V1DaemonSet, V1Deployment, V1PodSpec, V1Secret, V1Service } from '@kubernetes/client-node';
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Container,
+  V1DaemonSet,
+  V1Deployment,
+  V1PodSpec,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -40,35 +49,42 @@ describe('helm lint --strict', () => {
 });
 
 describe('hardening, on every workload of every values file', () => {
-  it.each(ciFiles)('ci/%s: no privilege escalation, read-only root, no capabilities but CHOWN for the one init step, seccomp RuntimeDefault', async (file) => {
-    const objects = await render({ valuesFiles: [join(CI_VALUES_DIR, file)] });
-    const workloads = [...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')];
-    expect(workloads).toHaveLength(1);
-    const spec = podSpec(workloads[0]!);
-    expect(spec.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
-    expect(spec.hostNetwork ?? false).toBe(false);
-    expect(spec.hostPID ?? false).toBe(false);
-    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
-      const sc = c.securityContext!;
-      expect(sc.allowPrivilegeEscalation, c.name).toBe(false);
-      expect(sc.readOnlyRootFilesystem, c.name).toBe(true);
-      expect(sc.privileged, c.name).toBe(false);
-      expect(sc.capabilities?.drop, c.name).toEqual(['ALL']);
-      expect(sc.capabilities?.add ?? [], c.name).toEqual(c.name === 'chown-cursor-dir' ? ['CHOWN'] : []);
-      expect(sc.seccompProfile?.type, c.name).toBe('RuntimeDefault');
-      expect(c.resources?.limits?.memory, c.name).toBeDefined();
-    }
-    const detector = container(spec);
-    // Probes on the metrics port, which is where --metrics-addr listens.
-    const port = detector.ports!.find((p) => p.name === 'metrics')!.containerPort;
-    expect(args(detector)).toContain(`--metrics-addr=:${String(port)}`);
-    expect(detector.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
-    expect(detector.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-    // The detector knows its pod and namespace (SecurityEvents go to the release namespace).
-    const env = Object.fromEntries((detector.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
-    expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
-    expect(args(detector)).toContain(`--cluster-id=${(parse(await readFile(join(CI_VALUES_DIR, file), 'utf8')) as { 'audit-detection': { clusterIdentity: { clusterID: string } } })['audit-detection'].clusterIdentity.clusterID}`);
-  });
+  it.each(ciFiles)(
+    'ci/%s: no privilege escalation, read-only root, no capabilities but CHOWN for the one init step, seccomp RuntimeDefault',
+    async (file) => {
+      const objects = await render({ valuesFiles: [join(CI_VALUES_DIR, file)] });
+      const workloads = [...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')];
+      expect(workloads).toHaveLength(1);
+      const spec = podSpec(workloads[0]!);
+      expect(spec.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+      expect(spec.hostNetwork ?? false).toBe(false);
+      expect(spec.hostPID ?? false).toBe(false);
+      for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+        const sc = c.securityContext!;
+        expect(sc.allowPrivilegeEscalation, c.name).toBe(false);
+        expect(sc.readOnlyRootFilesystem, c.name).toBe(true);
+        expect(sc.privileged, c.name).toBe(false);
+        expect(sc.capabilities?.drop, c.name).toEqual(['ALL']);
+        expect(sc.capabilities?.add ?? [], c.name).toEqual(c.name === 'chown-cursor-dir' ? ['CHOWN'] : []);
+        expect(sc.seccompProfile?.type, c.name).toBe('RuntimeDefault');
+        expect(c.resources?.limits?.memory, c.name).toBeDefined();
+      }
+      const detector = container(spec);
+      // Probes on the metrics port, which is where --metrics-addr listens.
+      const port = detector.ports!.find((p) => p.name === 'metrics')!.containerPort;
+      expect(args(detector)).toContain(`--metrics-addr=:${String(port)}`);
+      expect(detector.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+      expect(detector.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+      // The detector knows its pod and namespace (SecurityEvents go to the release namespace).
+      const env = Object.fromEntries(
+        (detector.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]),
+      );
+      expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+      expect(args(detector)).toContain(
+        `--cluster-id=${(parse(await readFile(join(CI_VALUES_DIR, file), 'utf8')) as { 'audit-detection': { clusterIdentity: { clusterID: string } } })['audit-detection'].clusterIdentity.clusterID}`,
+      );
+    },
+  );
 });
 
 describe('file mode', () => {
@@ -79,26 +95,52 @@ describe('file mode', () => {
     const ds = only(objects, 'DaemonSet');
     const spec = podSpec(ds);
     expect(spec.nodeSelector).toEqual({ 'node-role.kubernetes.io/control-plane': '' });
-    expect(spec.tolerations).toContainEqual({ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' });
+    expect(spec.tolerations).toContainEqual({
+      key: 'node-role.kubernetes.io/control-plane',
+      operator: 'Exists',
+      effect: 'NoSchedule',
+    });
 
     const volumes = Object.fromEntries(spec.volumes!.map((v) => [v.name, v]));
     expect(volumes['audit-log']!.hostPath).toEqual({ path: '/var/log/kubernetes/audit', type: 'Directory' });
-    expect(volumes.cursor!.hostPath).toEqual({ path: '/var/lib/ugallu/audit-detection', type: 'DirectoryOrCreate' });
+    expect(volumes.cursor!.hostPath).toEqual({
+      path: '/var/lib/ugallu/audit-detection',
+      type: 'DirectoryOrCreate',
+    });
 
     const detector = container(spec);
     const mounts = Object.fromEntries(detector.volumeMounts!.map((m) => [m.name, m]));
-    expect(mounts['audit-log']).toEqual({ name: 'audit-log', mountPath: '/host/var/log/kubernetes/audit', readOnly: true });
+    expect(mounts['audit-log']).toEqual({
+      name: 'audit-log',
+      mountPath: '/host/var/log/kubernetes/audit',
+      readOnly: true,
+    });
     expect(mounts.cursor!.readOnly ?? false).toBe(false);
-    expect(args(detector)).toEqual(expect.arrayContaining(['--source=file', '--audit-log=/host/var/log/kubernetes/audit/audit.log', `--cursor-file=${mounts.cursor!.mountPath}/audit.cursor`, '--rules-from=crd', '--emit=kubernetes']));
+    expect(args(detector)).toEqual(
+      expect.arrayContaining([
+        '--source=file',
+        '--audit-log=/host/var/log/kubernetes/audit/audit.log',
+        `--cursor-file=${mounts.cursor!.mountPath}/audit.cursor`,
+        '--rules-from=crd',
+        '--emit=kubernetes',
+      ]),
+    );
 
     // Non-root, with the log's group (fileMode.auditLogGroup) as a supplemental group.
-    expect(detector.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 });
+    expect(detector.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+    });
     expect(spec.securityContext?.runAsNonRoot).toBe(true);
     expect(spec.securityContext?.supplementalGroups).toEqual([10001]);
     // The cursor directory is handed to that user by a root init step that can only chown.
     const init = container({ ...spec, containers: spec.initContainers! }, 'chown-cursor-dir');
     expect(init.command).toEqual(['chown', '10001:10001', mounts.cursor!.mountPath]);
-    expect(init.securityContext).toMatchObject({ runAsUser: 0, capabilities: { drop: ['ALL'], add: ['CHOWN'] } });
+    expect(init.securityContext).toMatchObject({
+      runAsUser: 0,
+      capabilities: { drop: ['ALL'], add: ['CHOWN'] },
+    });
     expect(init.volumeMounts).toEqual([{ name: 'cursor', mountPath: mounts.cursor!.mountPath }]);
   });
 
@@ -107,13 +149,35 @@ describe('file mode', () => {
     const spec = podSpec(only(objects, 'DaemonSet'));
     const detector = container(spec);
     expect(spec.initContainers).toBeUndefined();
-    expect(detector.securityContext).toMatchObject({ runAsNonRoot: false, runAsUser: 0, capabilities: { drop: ['ALL'] } });
-    expect(args(detector)).toEqual(expect.arrayContaining(['--rules-from=dir', '--rules=/etc/ugallu/rules', '--emit=stdout', '--audit-log=/host/var/log/audit/audit.log']));
+    expect(detector.securityContext).toMatchObject({
+      runAsNonRoot: false,
+      runAsUser: 0,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(args(detector)).toEqual(
+      expect.arrayContaining([
+        '--rules-from=dir',
+        '--rules=/etc/ugallu/rules',
+        '--emit=stdout',
+        '--audit-log=/host/var/log/audit/audit.log',
+      ]),
+    );
     const rules = spec.volumes!.find((v) => v.name === 'rules')!;
-    expect(rules.projected!.sources!.map((s) => s.configMap!.name)).toEqual(['my-rules', 'ugallu-audit-detection-example-rules']);
-    expect(detector.volumeMounts).toContainEqual({ name: 'rules', mountPath: '/etc/ugallu/rules', readOnly: true });
-    const examples = only(objects, 'ConfigMap', 'ugallu-audit-detection-example-rules') as unknown as { data: Record<string, string> };
-    expect(Object.keys(examples.data).sort()).toEqual((await readdir(join(REPO_ROOT, 'examples/rules'))).sort());
+    expect(rules.projected!.sources!.map((s) => s.configMap!.name)).toEqual([
+      'my-rules',
+      'ugallu-audit-detection-example-rules',
+    ]);
+    expect(detector.volumeMounts).toContainEqual({
+      name: 'rules',
+      mountPath: '/etc/ugallu/rules',
+      readOnly: true,
+    });
+    const examples = only(objects, 'ConfigMap', 'ugallu-audit-detection-example-rules') as unknown as {
+      data: Record<string, string>;
+    };
+    expect(Object.keys(examples.data).sort()).toEqual(
+      (await readdir(join(REPO_ROOT, 'examples/rules'))).sort(),
+    );
     expect(ofKind(objects, 'SigmaRule')).toEqual([]);
     expect(ofKind(objects, 'AuditDetectionConfig')).toEqual([]);
   });
@@ -134,31 +198,61 @@ describe('webhook mode', () => {
     expect(deployment.spec!.replicas).toBe(2);
     const spec = deployment.spec!.template.spec!;
     const detector = container(spec);
-    expect(args(detector)).toEqual(expect.arrayContaining(['--source=webhook', '--listen=:8443', '--tls-cert=/etc/ugallu/tls/tls.crt', '--tls-key=/etc/ugallu/tls/tls.key']));
+    expect(args(detector)).toEqual(
+      expect.arrayContaining([
+        '--source=webhook',
+        '--listen=:8443',
+        '--tls-cert=/etc/ugallu/tls/tls.crt',
+        '--tls-key=/etc/ugallu/tls/tls.key',
+      ]),
+    );
     expect(args(detector).some((a) => a.startsWith('--webhook-client-ca'))).toBe(false);
     expect(detector.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
     expect(spec.volumes!.some((v) => v.hostPath !== undefined)).toBe(false);
 
+    // Served through restarts: a preStop pause and a PodDisruptionBudget over the same pods.
+    expect(detector.lifecycle?.preStop).toEqual({ sleep: { seconds: 5 } });
+    const pdb = only(objects, 'PodDisruptionBudget') as unknown as {
+      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+    };
+    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: deployment.spec!.selector.matchLabels } });
+
     const service = only(objects, 'Service', 'ugallu-audit-detection-webhook') as unknown as V1Service;
-    expect(service.spec).toMatchObject({ type: 'ClusterIP', clusterIP: '10.0.0.200', ports: [{ name: 'webhook', port: 443, targetPort: 'webhook' }] });
-    expect(service.spec!.selector).toEqual((deployment.spec!.selector.matchLabels));
+    expect(service.spec).toMatchObject({
+      type: 'ClusterIP',
+      clusterIP: '10.0.0.200',
+      ports: [{ name: 'webhook', port: 443, targetPort: 'webhook' }],
+    });
+    expect(service.spec!.selector).toEqual(deployment.spec!.selector.matchLabels);
     expect(detector.ports!.find((p) => p.name === 'webhook')!.containerPort).toBe(8443);
 
     const token = only(objects, 'Secret', 'audit-webhook-token') as unknown as V1Secret;
     expect(b64(token.data!.token)).toMatch(/^[A-Za-z0-9]{48}$/);
-    expect(detector.env).toContainEqual({ name: 'AUDIT_WEBHOOK_TOKEN', valueFrom: { secretKeyRef: { name: 'audit-webhook-token', key: 'token' } } });
+    expect(detector.env).toContainEqual({
+      name: 'AUDIT_WEBHOOK_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'audit-webhook-token', key: 'token' } },
+    });
 
     const tls = only(objects, 'Secret', 'ugallu-audit-detection-webhook-tls') as unknown as V1Secret;
     expect(tls.type).toBe('kubernetes.io/tls');
     const cert = new X509Certificate(b64(tls.data!['tls.crt']));
     const ca = new X509Certificate(b64(tls.data!['ca.crt']));
     expect(cert.verify(ca.publicKey)).toBe(true);
-    for (const name of ['ugallu-audit-detection-webhook', 'ugallu-audit-detection-webhook.sec', 'ugallu-audit-detection-webhook.sec.svc', 'ugallu-audit-detection-webhook.sec.svc.cluster.local']) {
+    for (const name of [
+      'ugallu-audit-detection-webhook',
+      'ugallu-audit-detection-webhook.sec',
+      'ugallu-audit-detection-webhook.sec.svc',
+      'ugallu-audit-detection-webhook.sec.svc.cluster.local',
+    ]) {
       expect(cert.subjectAltName).toContain(`DNS:${name}`);
     }
     expect(cert.subjectAltName).toContain('IP Address:10.0.0.200');
-    expect(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(b64(tls.data!['tls.key'])))).toBe(true);
-    expect(spec.volumes!.find((v) => v.name === 'tls')!.secret!.secretName).toBe('ugallu-audit-detection-webhook-tls');
+    expect(
+      cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(b64(tls.data!['tls.key']))),
+    ).toBe(true);
+    expect(spec.volumes!.find((v) => v.name === 'tls')!.secret!.secretName).toBe(
+      'ugallu-audit-detection-webhook-tls',
+    );
   });
 
   it('mTLS-only (empty sharedSecretRef): no token anywhere, the client CA mounted, a client certificate for kube-apiserver', async () => {
@@ -167,15 +261,24 @@ describe('webhook mode', () => {
     const detector = container(spec);
     expect(detector.env!.some((e) => e.name === 'AUDIT_WEBHOOK_TOKEN')).toBe(false);
     expect(args(detector)).toContain('--webhook-client-ca=/etc/ugallu/client-ca/ca.crt');
-    expect(ofKind(objects, 'Secret').map((s) => s.metadata.name).sort()).toEqual(['ugallu-audit-detection-webhook-client', 'ugallu-audit-detection-webhook-tls']);
+    expect(
+      ofKind(objects, 'Secret')
+        .map((s) => s.metadata.name)
+        .sort(),
+    ).toEqual(['ugallu-audit-detection-webhook-client', 'ugallu-audit-detection-webhook-tls']);
     // Only the CA goes into the pod, never kube-apiserver's client key.
-    expect(spec.volumes!.find((v) => v.name === 'client-ca')!.secret).toEqual({ secretName: 'ugallu-audit-detection-webhook-client', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+    expect(spec.volumes!.find((v) => v.name === 'client-ca')!.secret).toEqual({
+      secretName: 'ugallu-audit-detection-webhook-client',
+      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+    });
     const client = only(objects, 'Secret', 'ugallu-audit-detection-webhook-client') as unknown as V1Secret;
     const cert = new X509Certificate(b64(client.data!['tls.crt']));
     expect(cert.subject).toContain('CN=kube-apiserver');
     expect(cert.verify(new X509Certificate(b64(client.data!['ca.crt'])).publicKey)).toBe(true);
     const service = only(objects, 'Service', 'ugallu-audit-detection-webhook') as unknown as V1Service;
     expect(service.spec).toMatchObject({ type: 'NodePort', ports: [{ nodePort: 30443 }] });
+    // One replica: no PodDisruptionBudget (it would block every drain).
+    expect(ofKind(objects, 'PodDisruptionBudget')).toEqual([]);
   });
 
   it('with existing Secrets: creates none and references each by name and key', async () => {
@@ -183,56 +286,145 @@ describe('webhook mode', () => {
     expect(ofKind(objects, 'Secret')).toEqual([]);
     const spec = podSpec(only(objects, 'Deployment'));
     const detector = container(spec);
-    expect(detector.env).toContainEqual({ name: 'AUDIT_WEBHOOK_TOKEN', valueFrom: { secretKeyRef: { name: 'apiserver-audit-token', key: 'bearer' } } });
+    expect(detector.env).toContainEqual({
+      name: 'AUDIT_WEBHOOK_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'apiserver-audit-token', key: 'bearer' } },
+    });
     expect(spec.volumes!.find((v) => v.name === 'tls')!.secret!.secretName).toBe('audit-webhook-serving');
-    expect(spec.volumes!.find((v) => v.name === 'client-ca')!.secret).toEqual({ secretName: 'apiserver-client-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] });
+    expect(spec.volumes!.find((v) => v.name === 'client-ca')!.secret).toEqual({
+      secretName: 'apiserver-client-ca',
+      items: [{ key: 'ca.pem', path: 'ca.crt' }],
+    });
     expect(only(objects, 'ServiceAccount').metadata.annotations).toEqual({ 'example.com/owner': 'security' });
   });
 });
 
 describe('values that cannot work are refused', () => {
   it.each([
-    ['no cluster identity', {}, /clusterIdentity\.clusterID is required: the cluster identity stamped on every SecurityEvent/],
+    [
+      'no cluster identity',
+      {},
+      /clusterIdentity\.clusterID is required: the cluster identity stamped on every SecurityEvent/,
+    ],
     [
       'webhook mode with neither a token nor a client CA',
-      { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, mode: 'webhook', webhook: { sharedSecretRef: '' } } },
+      {
+        'audit-detection': {
+          clusterIdentity: { clusterID: 'x' },
+          mode: 'webhook',
+          webhook: { sharedSecretRef: '' },
+        },
+      },
       /webhook mode needs a way to authenticate kube-apiserver: a bearer token \(webhook\.sharedSecretRef.*Refusing to render an unauthenticated audit sink/,
     ],
     [
       'webhook mode with sharedSecretRef null and no client CA',
-      { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, mode: 'webhook', webhook: { sharedSecretRef: null } } },
+      {
+        'audit-detection': {
+          clusterIdentity: { clusterID: 'x' },
+          mode: 'webhook',
+          webhook: { sharedSecretRef: null },
+        },
+      },
       /Refusing to render an unauthenticated audit sink/,
     ],
     [
       'both an existing and a generated client CA',
-      { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, mode: 'webhook', webhook: { clientCA: { existingSecret: 'ca', generate: true } } } },
+      {
+        'audit-detection': {
+          clusterIdentity: { clusterID: 'x' },
+          mode: 'webhook',
+          webhook: { clientCA: { existingSecret: 'ca', generate: true } },
+        },
+      },
       /set either webhook\.clientCA\.existingSecret or webhook\.clientCA\.generate, not both/,
     ],
-    ['rules from a directory without any', { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, rules: { from: 'dir' } } }, /rules\.from=dir needs rule files/],
-    ['no ServiceAccount name when not creating one', { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, serviceAccount: { create: false } } }, /serviceAccount\.name is required when serviceAccount\.create is false/],
+    [
+      'rules from a directory without any',
+      { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, rules: { from: 'dir' } } },
+      /rules\.from=dir needs rule files/,
+    ],
+    [
+      'no ServiceAccount name when not creating one',
+      { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, serviceAccount: { create: false } } },
+      /serviceAccount\.name is required when serviceAccount\.create is false/,
+    ],
   ])('%s', async (_name, values, message) => {
     const result = await template({ values });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(message);
   });
 
-  const withID = (ad: Record<string, unknown>) => ({ 'audit-detection': { clusterIdentity: { clusterID: 'x' }, ...ad } });
+  const withID = (ad: Record<string, unknown>) => ({
+    'audit-detection': { clusterIdentity: { clusterID: 'x' }, ...ad },
+  });
   it.each([
     ['an unknown mode', withID({ mode: 'kafka' }), "at '/mode': value must be one of 'file', 'webhook'"],
-    ['a misspelt key', { 'audit-detection': { clusterIdentity: { clusterId: 'x' } } }, "at '/clusterIdentity': additional properties 'clusterId' not allowed"],
-    ['a cluster ID with spaces', { 'audit-detection': { clusterIdentity: { clusterID: 'prod eu' } } }, "at '/clusterIdentity/clusterID'"],
-    ['a relative audit log path', withID({ fileMode: { auditLogPath: 'audit.log' } }), "at '/fileMode/auditLogPath'"],
+    [
+      'a misspelt key',
+      { 'audit-detection': { clusterIdentity: { clusterId: 'x' } } },
+      "at '/clusterIdentity': additional properties 'clusterId' not allowed",
+    ],
+    [
+      'a cluster ID with spaces',
+      { 'audit-detection': { clusterIdentity: { clusterID: 'prod eu' } } },
+      "at '/clusterIdentity/clusterID'",
+    ],
+    [
+      'a relative audit log path',
+      withID({ fileMode: { auditLogPath: 'audit.log' } }),
+      "at '/fileMode/auditLogPath'",
+    ],
     ['uid 0 without fileMode.runAsRoot', withID({ runAsUser: 0 }), "at '/runAsUser': minimum: got 0, want 1"],
-    ['a headless webhook Service', withID({ webhook: { service: { clusterIP: 'None' } } }), "at '/webhook/service/clusterIP'"],
-    ['a Secret name that is not a Kubernetes name', withID({ webhook: { sharedSecretRef: 'Audit_Token' } }), "at '/webhook/sharedSecretRef'"],
-    ['an emit target the chart cannot mount', withID({ emit: 'file:/var/log/se.jsonl' }), "at '/emit': value must be one of 'kubernetes', 'stdout'"],
-    ['a rules source that does not exist', withID({ rules: { from: 'configmap' } }), "at '/rules/from': value must be one of 'crd', 'dir'"],
+    [
+      'a headless webhook Service',
+      withID({ webhook: { service: { clusterIP: 'None' } } }),
+      "at '/webhook/service/clusterIP'",
+    ],
+    [
+      'a Secret name that is not a Kubernetes name',
+      withID({ webhook: { sharedSecretRef: 'Audit_Token' } }),
+      "at '/webhook/sharedSecretRef'",
+    ],
+    [
+      'an emit target the chart cannot mount',
+      withID({ emit: 'file:/var/log/se.jsonl' }),
+      "at '/emit': value must be one of 'kubernetes', 'stdout'",
+    ],
+    [
+      'a rules source that does not exist',
+      withID({ rules: { from: 'configmap' } }),
+      "at '/rules/from': value must be one of 'crd', 'dir'",
+    ],
     ['an image digest that is not one', withID({ image: { digest: 'latest' } }), "at '/image/digest'"],
-    ['a webhook port that needs a capability', withID({ webhook: { containerPort: 443 } }), "at '/webhook/containerPort': minimum: got 443, want 1,024"],
-    ['a memory limit that is not a quantity', withID({ resources: { limits: { memory: 'lots' } } }), "at '/resources/limits/memory'"],
-    ['a misspelt subchart name', { audit_detection: {} }, "additional properties 'audit_detection' not allowed"],
-    ['an alert duration Prometheus cannot read', { ...withID({}), monitoring: { enabled: true, prometheusRule: { alerts: { noEvents: { for: '15 minutes' } } } } }, "at '/prometheusRule/alerts/noEvents/for'"],
-    ['a misspelt monitoring key', { ...withID({}), monitoring: { enabled: true, serviceMonitor: { intervall: '30s' } } }, "additional properties 'intervall' not allowed"],
+    [
+      'a webhook port that needs a capability',
+      withID({ webhook: { containerPort: 443 } }),
+      "at '/webhook/containerPort': minimum: got 443, want 1,024",
+    ],
+    [
+      'a memory limit that is not a quantity',
+      withID({ resources: { limits: { memory: 'lots' } } }),
+      "at '/resources/limits/memory'",
+    ],
+    [
+      'a misspelt subchart name',
+      { audit_detection: {} },
+      "additional properties 'audit_detection' not allowed",
+    ],
+    [
+      'an alert duration Prometheus cannot read',
+      {
+        ...withID({}),
+        monitoring: { enabled: true, prometheusRule: { alerts: { noEvents: { for: '15 minutes' } } } },
+      },
+      "at '/prometheusRule/alerts/noEvents/for'",
+    ],
+    [
+      'a misspelt monitoring key',
+      { ...withID({}), monitoring: { enabled: true, serviceMonitor: { intervall: '30s' } } },
+      "additional properties 'intervall' not allowed",
+    ],
   ])("%s: helm's schema check names the value", async (_name, values, message) => {
     const result = await template({ values });
     expect(result.code).not.toBe(0);
@@ -249,25 +441,42 @@ describe('RBAC', () => {
     { apiGroups: ['security.ugallu.io'], resources: ['sigmarules/status'], verbs: ['update', 'patch'] },
     { apiGroups: ['security.ugallu.io'], resources: ['securityevents'], verbs: ['create'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+    {
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+    },
   ];
 
   it("files/clusterrole-rules.yaml holds exactly the design's rules", async () => {
-    expect(parse(await readFile(join(AUDIT_DETECTION_DIR, 'files/clusterrole-rules.yaml'), 'utf8'))).toEqual(designRules);
+    expect(parse(await readFile(join(AUDIT_DETECTION_DIR, 'files/clusterrole-rules.yaml'), 'utf8'))).toEqual(
+      designRules,
+    );
   });
 
-  it.each(['file', 'webhook-token'])('ci/%s: the rendered ClusterRole has exactly those rules, bound to the ServiceAccount in the release namespace', async (name) => {
-    const objects = await render({ valuesFiles: [ci(name)], namespace: 'sec', release: 'u' });
-    const role = only(objects, 'ClusterRole') as unknown as V1ClusterRole;
-    expect(role.rules).toEqual(designRules);
-    const binding = only(objects, 'ClusterRoleBinding') as unknown as V1ClusterRoleBinding;
-    const sa = only(objects, 'ServiceAccount');
-    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata!.name });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'sec' }]);
-    expect(podSpec([...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')][0]!).serviceAccountName).toBe(sa.metadata.name);
-    expect(ofKind(objects, 'Role')).toEqual([]);
-    expect(ofKind(objects, 'RoleBinding')).toEqual([]);
-  });
+  it.each(['file', 'webhook-token'])(
+    'ci/%s: the rendered ClusterRole has exactly those rules, bound to the ServiceAccount in the release namespace',
+    async (name) => {
+      const objects = await render({ valuesFiles: [ci(name)], namespace: 'sec', release: 'u' });
+      const role = only(objects, 'ClusterRole') as unknown as V1ClusterRole;
+      expect(role.rules).toEqual(designRules);
+      const binding = only(objects, 'ClusterRoleBinding') as unknown as V1ClusterRoleBinding;
+      const sa = only(objects, 'ServiceAccount');
+      expect(binding.roleRef).toEqual({
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: role.metadata!.name,
+      });
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'sec' },
+      ]);
+      expect(
+        podSpec([...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')][0]!).serviceAccountName,
+      ).toBe(sa.metadata.name);
+      expect(ofKind(objects, 'Role')).toEqual([]);
+      expect(ofKind(objects, 'RoleBinding')).toEqual([]);
+    },
+  );
 });
 
 describe('example rules', () => {
@@ -278,7 +487,9 @@ describe('example rules', () => {
     const names = (await readdir(examplesDir)).sort();
     expect((await readdir(chartCopies)).sort()).toEqual(names);
     for (const name of names) {
-      expect(await readFile(join(chartCopies, name), 'utf8'), name).toBe(await readFile(join(examplesDir, name), 'utf8'));
+      expect(await readFile(join(chartCopies, name), 'utf8'), name).toBe(
+        await readFile(join(examplesDir, name), 'utf8'),
+      );
     }
   });
 
@@ -296,7 +507,10 @@ describe('example rules', () => {
     for (const example of examples) {
       const rule = only(rendered, 'SigmaRule', example.metadata.name);
       expect(rule.metadata.namespace).toBeUndefined();
-      expect(rule.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'example-rule', 'app.kubernetes.io/instance': 'ugallu' });
+      expect(rule.metadata.labels).toMatchObject({
+        'app.kubernetes.io/component': 'example-rule',
+        'app.kubernetes.io/instance': 'ugallu',
+      });
       expect({ ...rule, metadata: { name: rule.metadata.name } }).toEqual(example);
     }
   });
@@ -312,9 +526,19 @@ describe('monitoring subchart', () => {
 
   it("when on: the ServiceMonitor selects the detector's metrics Service and port, and the dashboard is labelled for Grafana's sidecar", async () => {
     const objects = await render({ valuesFiles: [ci('monitoring')], namespace: 'mon' });
-    const monitor = only(objects, 'ServiceMonitor') as unknown as { metadata: Manifest['metadata']; spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: { port: string; path: string }[]; jobLabel: string } };
+    const monitor = only(objects, 'ServiceMonitor') as unknown as {
+      metadata: Manifest['metadata'];
+      spec: {
+        selector: { matchLabels: Record<string, string> };
+        namespaceSelector: { matchNames: string[] };
+        endpoints: { port: string; path: string }[];
+        jobLabel: string;
+      };
+    };
     expect(monitor.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
-    const services = ofKind(objects, 'Service').filter((s) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => s.metadata.labels?.[k] === v));
+    const services = ofKind(objects, 'Service').filter((s) =>
+      Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => s.metadata.labels?.[k] === v),
+    );
     expect(services.map((s) => s.metadata.name)).toEqual(['ugallu-audit-detection-metrics']);
     const service = services[0] as unknown as V1Service;
     expect(service.spec!.ports!.map((p) => p.name)).toContain(monitor.spec.endpoints[0]!.port);
@@ -326,18 +550,35 @@ describe('monitoring subchart', () => {
     const ds = only(objects, 'DaemonSet') as unknown as V1DaemonSet;
     expect(ds.spec!.template.metadata!.labels).toMatchObject(service.spec!.selector!);
 
-    const dashboard = only(objects, 'ConfigMap', 'ugallu-audit-detection-dashboard') as unknown as { metadata: Manifest['metadata']; data: Record<string, string> };
+    const dashboard = only(objects, 'ConfigMap', 'ugallu-audit-detection-dashboard') as unknown as {
+      metadata: Manifest['metadata'];
+      data: Record<string, string>;
+    };
     expect(dashboard.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
-    expect((JSON.parse(dashboard.data['ugallu-audit-detection.json']!) as { uid: string }).uid).toBe('ugallu-audit-detection');
+    expect((JSON.parse(dashboard.data['ugallu-audit-detection.json']!) as { uid: string }).uid).toBe(
+      'ugallu-audit-detection',
+    );
 
-    const rule = only(objects, 'PrometheusRule') as unknown as { metadata: Manifest['metadata']; spec: { groups: { rules: { alert: string; labels: Record<string, string> }[] }[] } };
+    const rule = only(objects, 'PrometheusRule') as unknown as {
+      metadata: Manifest['metadata'];
+      spec: { groups: { rules: { alert: string; labels: Record<string, string> }[] }[] };
+    };
     expect(rule.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
-    for (const alert of rule.spec.groups[0]!.rules) expect(alert.labels, alert.alert).toMatchObject({ team: 'security' });
+    for (const alert of rule.spec.groups[0]!.rules)
+      expect(alert.labels, alert.alert).toMatchObject({ team: 'security' });
   });
 
   it('each alert can be switched off', async () => {
-    const values = { ...minimal, monitoring: { enabled: true, prometheusRule: { alerts: { noEvents: { enabled: false }, parseErrors: { enabled: false } } } } };
-    const rule = only(await render({ values }), 'PrometheusRule') as unknown as { spec: { groups: { rules: { alert: string }[] }[] } };
+    const values = {
+      ...minimal,
+      monitoring: {
+        enabled: true,
+        prometheusRule: { alerts: { noEvents: { enabled: false }, parseErrors: { enabled: false } } },
+      },
+    };
+    const rule = only(await render({ values }), 'PrometheusRule') as unknown as {
+      spec: { groups: { rules: { alert: string }[] }[] };
+    };
     const alerts = rule.spec.groups[0]!.rules.map((r) => r.alert);
     expect(alerts).not.toContain('UgalluAuditNoEvents');
     expect(alerts).not.toContain('UgalluAuditParseErrors');

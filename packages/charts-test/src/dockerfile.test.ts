@@ -40,19 +40,39 @@ async function stages(app: AppName): Promise<{ stages: Stage[]; args: Map<string
 }
 
 const words = (i: Instruction) => i.getArguments().map((a) => a.getValue());
-const runs = (stage: Stage) => stage.instructions.filter((i) => i.getKeyword() === 'RUN').map((i) => words(i).filter((w) => !w.startsWith('--mount=')).join(' '));
-const copies = (stage: Stage) => stage.instructions.filter((i): i is Copy => i.getKeyword() === 'COPY').map((c) => ({ from: c.getFromFlag()?.getValue(), paths: words(c) }));
+const runs = (stage: Stage) =>
+  stage.instructions
+    .filter((i) => i.getKeyword() === 'RUN')
+    .map((i) =>
+      words(i)
+        .filter((w) => !w.startsWith('--mount='))
+        .join(' '),
+    );
+const copies = (stage: Stage) =>
+  stage.instructions
+    .filter((i): i is Copy => i.getKeyword() === 'COPY')
+    .map((c) => ({ from: c.getFromFlag()?.getValue(), paths: words(c) }));
 const json = async <T>(path: string) => JSON.parse(await readFile(path, 'utf8')) as T;
 
 describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
   it('builds the app from the pruned monorepo with the pinned pnpm and turbo', async () => {
     const { stages: all, args } = await stages(app);
     const pkg = await json<{ name: string }>(join(APPS[app].dir, 'package.json'));
-    const root = await json<{ packageManager: string; engines: { node: string } }>(join(REPO_ROOT, 'package.json'));
-    const catalog = (parse(await readFile(join(REPO_ROOT, 'pnpm-workspace.yaml'), 'utf8')) as { catalog: Record<string, string> }).catalog;
+    const root = await json<{ packageManager: string; engines: { node: string } }>(
+      join(REPO_ROOT, 'package.json'),
+    );
+    const catalog = (
+      parse(await readFile(join(REPO_ROOT, 'pnpm-workspace.yaml'), 'utf8')) as {
+        catalog: Record<string, string>;
+      }
+    ).catalog;
 
     expect(args.get('NODE_VERSION')).toMatch(/^20\.\d+$/);
-    expect(all.map((s) => s.image)).toEqual(['node:${NODE_VERSION}-bookworm-slim', 'node:${NODE_VERSION}-bookworm-slim', 'node:${NODE_VERSION}-alpine']);
+    expect(all.map((s) => s.image)).toEqual([
+      'node:${NODE_VERSION}-bookworm-slim',
+      'node:${NODE_VERSION}-bookworm-slim',
+      'node:${NODE_VERSION}-alpine',
+    ]);
     const [prune, build] = all;
     expect(runs(prune!)).toContain(`npm install --global turbo@${catalog.turbo!}`);
     expect(runs(prune!)).toContain(`turbo prune ${pkg.name} --docker`);
@@ -63,11 +83,16 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
 
   it('copies in the root build settings turbo prune leaves out, and those files exist', async () => {
     const build = (await stages(app)).stages[1]!;
-    const fromContext = copies(build).filter((c) => c.from === undefined).flatMap((c) => c.paths.slice(0, -1));
+    const fromContext = copies(build)
+      .filter((c) => c.from === undefined)
+      .flatMap((c) => c.paths.slice(0, -1));
     // What the app's build reads from the root: its tsconfig's base and the shared tsup setup.
     const tsconfig = await json<{ extends: string }>(join(APPS[app].dir, 'tsconfig.json'));
     const tsup = await readFile(join(APPS[app].dir, 'tsup.config.ts'), 'utf8');
-    const needed = [tsconfig.extends.replace('../../', ''), ...[...tsup.matchAll(/from '\.\.\/\.\.\/([^']+)\.js'/g)].map((m) => `${m[1]!}.ts`)];
+    const needed = [
+      tsconfig.extends.replace('../../', ''),
+      ...[...tsup.matchAll(/from '\.\.\/\.\.\/([^']+)\.js'/g)].map((m) => `${m[1]!}.ts`),
+    ];
     expect(needed.length).toBeGreaterThanOrEqual(2);
     expect(fromContext).toEqual(expect.arrayContaining(needed));
     for (const file of fromContext) expect(existsSync(join(REPO_ROOT, file)), file).toBe(true);
@@ -75,19 +100,37 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
 
   it("runs as a numeric non-root user, the chart's, with only the bundle, node as the entrypoint and the chart's ports exposed", async () => {
     const runtime = (await stages(app)).stages[2]!;
-    const values = parse(await readFile(join(AUDIT_DETECTION_DIR, 'values.yaml'), 'utf8')) as { runAsUser: number; runAsGroup: number; metrics: { port: number }; webhook: { containerPort: number } };
-    const users = runtime.instructions.filter((i) => i.getKeyword() === 'USER').map((i) => i.getArgumentsContent());
+    const values = parse(await readFile(join(AUDIT_DETECTION_DIR, 'values.yaml'), 'utf8')) as {
+      runAsUser: number;
+      runAsGroup: number;
+      metrics: { port: number };
+      webhook: { containerPort: number };
+    };
+    const users = runtime.instructions
+      .filter((i) => i.getKeyword() === 'USER')
+      .map((i) => i.getArgumentsContent());
     expect(users).toEqual([`${String(values.runAsUser)}:${String(values.runAsGroup)}`]);
     expect(values.runAsUser).toBeGreaterThan(0);
 
-    expect(copies(runtime)).toEqual([{ from: 'build', paths: [`/src/apps/${app}/dist/main.js`, `/src/apps/${app}/dist/main.js.map`, './'] }]);
-    expect(runtime.instructions.find((i) => i.getKeyword() === 'WORKDIR')?.getArgumentsContent()).toBe('/app');
-    expect(runtime.instructions.find((i) => i.getKeyword() === 'ENTRYPOINT')?.getArgumentsContent()).toBe('["node", "--enable-source-maps", "/app/main.js"]');
+    expect(copies(runtime)).toEqual([
+      { from: 'build', paths: [`/src/apps/${app}/dist/main.js`, `/src/apps/${app}/dist/main.js.map`, './'] },
+    ]);
+    expect(runtime.instructions.find((i) => i.getKeyword() === 'WORKDIR')?.getArgumentsContent()).toBe(
+      '/app',
+    );
+    expect(runtime.instructions.find((i) => i.getKeyword() === 'ENTRYPOINT')?.getArgumentsContent()).toBe(
+      '["node", "--enable-source-maps", "/app/main.js"]',
+    );
     // npm and friends are removed from the runtime image.
     expect(runs(runtime).join('\n')).toMatch(/rm -rf \/usr\/local\/lib\/node_modules \/usr\/local\/bin\/npm/);
 
-    const exposed = runtime.instructions.filter((i) => i.getKeyword() === 'EXPOSE').flatMap(words).map(Number);
-    expect(exposed).toEqual(app === 'file' ? [values.metrics.port] : [values.webhook.containerPort, values.metrics.port]);
+    const exposed = runtime.instructions
+      .filter((i) => i.getKeyword() === 'EXPOSE')
+      .flatMap(words)
+      .map(Number);
+    expect(exposed).toEqual(
+      app === 'file' ? [values.metrics.port] : [values.webhook.containerPort, values.metrics.port],
+    );
   });
 
   it('keeps build outputs and node_modules out of the context', async () => {

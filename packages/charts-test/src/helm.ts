@@ -12,7 +12,12 @@ import { CHART_DIR } from './paths.js';
 export interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [field: string]: unknown;
 }
 
@@ -41,7 +46,8 @@ export async function helm(args: readonly string[], env: NodeJS.ProcessEnv = {})
         },
       },
       (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== 'number') reject(new Error(`cannot run helm: ${err.message}`, { cause: err }));
+        if (err !== null && typeof err.code !== 'number')
+          reject(new Error(`cannot run helm: ${err.message}`, { cause: err }));
         else resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
       },
     );
@@ -104,14 +110,22 @@ export async function render(options: RenderOptions = {}): Promise<Manifest[]> {
 
 /** `helm lint` of the umbrella chart (strict: warnings fail too). */
 export async function lint(options: RenderOptions = {}): Promise<HelmResult> {
-  return helm(['lint', '--strict', CHART_DIR, '--namespace', options.namespace ?? 'ugallu-system', ...(await valuesArgs(options))]);
+  return helm([
+    'lint',
+    '--strict',
+    CHART_DIR,
+    '--namespace',
+    options.namespace ?? 'ugallu-system',
+    ...(await valuesArgs(options)),
+  ]);
 }
 
 /** Parses a multi-document YAML stream into objects; a YAML error throws. */
 export function parseManifests(text: string): Manifest[] {
   const out: Manifest[] = [];
   for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new Error(`invalid YAML in the rendered chart: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0)
+      throw new Error(`invalid YAML in the rendered chart: ${doc.errors[0]!.message}`);
     const value = doc.toJS() as Manifest | null;
     if (value !== null) out.push(value);
   }
@@ -123,7 +137,9 @@ export function only(objects: readonly Manifest[], kind: string, name?: string):
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   if (found.length !== 1) {
     const have = objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ');
-    throw new Error(`expected one ${kind}${name === undefined ? '' : `/${name}`}, found ${String(found.length)} among: ${have}`);
+    throw new Error(
+      `expected one ${kind}${name === undefined ? '' : `/${name}`}, found ${String(found.length)} among: ${have}`,
+    );
   }
   return found[0]!;
 }

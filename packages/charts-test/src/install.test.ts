@@ -20,7 +20,9 @@ const ciFiles = (await readdir(CI_VALUES_DIR)).filter((f) => f.endsWith('-values
 
 beforeAll(async () => {
   // ServiceMonitor and PrometheusRule need their CRDs (see testdata/monitoring-crds.yaml).
-  const crds = parseManifests(await readFile(new URL('./testdata/monitoring-crds.yaml', import.meta.url), 'utf8'));
+  const crds = parseManifests(
+    await readFile(new URL('./testdata/monitoring-crds.yaml', import.meta.url), 'utf8'),
+  );
   await applier.applyCRDs(crds);
 });
 afterAll(cleanupHelm);
@@ -30,7 +32,12 @@ const caseName = (file: string) => file.replace(/-values\.yaml$/, '');
 describe('every object the chart renders is accepted by a real kube-apiserver (server-side apply, strict field validation)', () => {
   it.each(ciFiles)('ci/%s', async (file) => {
     const namespace = `apply-${caseName(file)}`;
-    const objects = await render({ valuesFiles: [join(CI_VALUES_DIR, file)], namespace, release: caseName(file), includeCrds: true });
+    const objects = await render({
+      valuesFiles: [join(CI_VALUES_DIR, file)],
+      namespace,
+      release: caseName(file),
+      includeCrds: true,
+    });
     await applier.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     await applier.applyCRDs(ofKind(objects, 'CustomResourceDefinition'));
     const applied: string[] = [];
@@ -43,15 +50,25 @@ describe('every object the chart renders is accepted by a real kube-apiserver (s
     // Every kind the chart makes was applied, the workload included.
     expect(applied).toContain('ClusterRole');
     expect(applied.filter((k) => k === 'DaemonSet' || k === 'Deployment')).toHaveLength(1);
-    if (file.startsWith('monitoring')) expect(applied).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
+    if (file.startsWith('monitoring'))
+      expect(applied).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
     if (file.startsWith('webhook-token')) expect(applied.filter((k) => k === 'Secret')).toHaveLength(2);
   });
 
   it.each([
-    ['a built-in kind', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typo' }, data: {}, dataa: {} }, /\.dataa: field not declared in schema/],
+    [
+      'a built-in kind',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typo' }, data: {}, dataa: {} },
+      /\.dataa: field not declared in schema/,
+    ],
     [
       'a ServiceMonitor (the test CRDs are strict)',
-      { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'typo' }, spec: { selector: {}, endpoints: [{ port: 'metrics', intervall: '30s' }] } },
+      {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { name: 'typo' },
+        spec: { selector: {}, endpoints: [{ port: 'metrics', intervall: '30s' }] },
+      },
       /\.spec\.endpoints\[0\]\.intervall: field not declared in schema/,
     ],
   ])('refuses a misspelt field in %s, so the test above can fail', async (_name, object, message) => {
@@ -64,13 +81,23 @@ describe('every object the chart renders is accepted by a real kube-apiserver (s
 describe('the ServiceAccount may do what the detector needs and nothing more', () => {
   const namespace = 'apply-file';
   const user = `system:serviceaccount:${namespace}:file-audit-detection`;
-  const can = async (verb: string, resource: string, options: { group?: string; subresource?: string; ns?: string } = {}) => {
+  const can = async (
+    verb: string,
+    resource: string,
+    options: { group?: string; subresource?: string; ns?: string } = {},
+  ) => {
     const review = await kc.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
       body: {
         spec: {
           user,
           groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-          resourceAttributes: { verb, resource, group: options.group ?? '', ...(options.subresource === undefined ? {} : { subresource: options.subresource }), ...(options.ns === undefined ? {} : { namespace: options.ns }) },
+          resourceAttributes: {
+            verb,
+            resource,
+            group: options.group ?? '',
+            ...(options.subresource === undefined ? {} : { subresource: options.subresource }),
+            ...(options.ns === undefined ? {} : { namespace: options.ns }),
+          },
         },
       },
     });
@@ -95,13 +122,24 @@ describe('helm install on a real kube-apiserver', () => {
   const kubeconfig = cp.identities.admin.kubeconfigPath;
   // Objects the strict-apply tests own already (the singleton, the example
   // rules, the fixed Service IP) stay out of these releases.
-  const common = ['--kubeconfig', kubeconfig, '--create-namespace', '--set', 'audit-detection.auditDetectionConfig.create=false', '--set', 'audit-detection.rules.examples.enabled=false', '-o', 'json'];
+  const common = [
+    '--kubeconfig',
+    kubeconfig,
+    '--create-namespace',
+    '--set',
+    'audit-detection.auditDetectionConfig.create=false',
+    '--set',
+    'audit-detection.rules.examples.enabled=false',
+    '-o',
+    'json',
+  ];
   const install = async (release: string, namespace: string, args: string[]) => {
     const result = await helm(['install', release, CHART_DIR, '--namespace', namespace, ...common, ...args]);
     if (result.code !== 0) throw new Error(`helm install ${release} failed:\n${result.stderr}`);
     return JSON.parse(result.stdout) as { info: { status: string; notes: string }; manifest: string };
   };
-  const secretData = async (namespace: string, name: string) => (await core.readNamespacedSecret({ name, namespace })).data ?? {};
+  const secretData = async (namespace: string, name: string) =>
+    (await core.readNamespacedSecret({ name, namespace })).data ?? {};
 
   it('file mode: installs, and its notes print the audit log flags and how to let the detector read the log', async () => {
     const release = await install('hf', 'helm-file', ['--values', join(CI_VALUES_DIR, 'file-values.yaml')]);
@@ -110,14 +148,25 @@ describe('helm install on a real kube-apiserver', () => {
     expect(flags.get('audit-log-path')).toBe('/var/log/kubernetes/audit/audit.log');
     expect(flags.get('audit-log-format')).toBe('json');
     expect(flags.get('audit-policy-file')).toBe('/etc/kubernetes/audit/policy.yaml');
-    expect(release.info.notes).toContain('chgrp 10001 /var/log/kubernetes/audit /var/log/kubernetes/audit/audit.log');
+    expect(release.info.notes).toContain(
+      'chgrp 10001 /var/log/kubernetes/audit /var/log/kubernetes/audit/audit.log',
+    );
     expect(release.info.notes).toContain('kubectl -n helm-file get securityevents');
-    expect((await kc.makeApiClient(CoreV1Api).listNamespacedServiceAccount({ namespace: 'helm-file' })).items.map((s) => s.metadata?.name)).toContain('hf-audit-detection');
+    expect(
+      (await kc.makeApiClient(CoreV1Api).listNamespacedServiceAccount({ namespace: 'helm-file' })).items.map(
+        (s) => s.metadata?.name,
+      ),
+    ).toContain('hf-audit-detection');
   });
 
   it('webhook mode: the notes print the apiserver flags and a kubeconfig that, filled from the cluster, trusts the serving certificate and carries the token; an upgrade keeps both', async () => {
     const namespace = 'helm-webhook';
-    const release = await install('hw', namespace, ['--values', join(CI_VALUES_DIR, 'webhook-token-values.yaml'), '--set', 'audit-detection.webhook.service.clusterIP=10.0.0.201']);
+    const release = await install('hw', namespace, [
+      '--values',
+      join(CI_VALUES_DIR, 'webhook-token-values.yaml'),
+      '--set',
+      'audit-detection.webhook.service.clusterIP=10.0.0.201',
+    ]);
     const notes = release.info.notes;
     const flags = flagsIn(notes);
     expect(flags.get('audit-webhook-config-file')).toBe('/etc/kubernetes/audit/webhook.kubeconfig');
@@ -129,15 +178,27 @@ describe('helm install on a real kube-apiserver', () => {
     // The commands the notes give, run by hand: the values they read.
     const vars = shellVariablesIn(notes);
     expect(vars.get('SERVER_IP')).toBe('10.0.0.201');
-    expect(vars.get('CA')).toContain("get secret hw-audit-detection-webhook-tls -o jsonpath='{.data.ca\\.crt}'");
-    expect(vars.get('TOKEN')).toContain("get secret audit-webhook-token -o jsonpath='{.data.token}' | base64 -d");
+    expect(vars.get('CA')).toContain(
+      "get secret hw-audit-detection-webhook-tls -o jsonpath='{.data.ca\\.crt}'",
+    );
+    expect(vars.get('TOKEN')).toContain(
+      "get secret audit-webhook-token -o jsonpath='{.data.token}' | base64 -d",
+    );
     const tls = await secretData(namespace, 'hw-audit-detection-webhook-tls');
-    const token = Buffer.from((await secretData(namespace, 'audit-webhook-token')).token!, 'base64').toString('utf8');
+    const token = Buffer.from((await secretData(namespace, 'audit-webhook-token')).token!, 'base64').toString(
+      'utf8',
+    );
     const service = await core.readNamespacedService({ name: 'hw-audit-detection-webhook', namespace });
     expect(service.spec?.clusterIP).toBe('10.0.0.201');
 
-    const config = kubeconfigIn(notes, { SERVER_IP: service.spec!.clusterIP!, CA: tls['ca.crt']!, TOKEN: token }) as {
-      clusters: { cluster: { server: string; 'tls-server-name': string; 'certificate-authority-data': string } }[];
+    const config = kubeconfigIn(notes, {
+      SERVER_IP: service.spec!.clusterIP!,
+      CA: tls['ca.crt']!,
+      TOKEN: token,
+    }) as {
+      clusters: {
+        cluster: { server: string; 'tls-server-name': string; 'certificate-authority-data': string };
+      }[];
       users: { user: Record<string, string> }[];
       'current-context': string;
     };
@@ -150,24 +211,52 @@ describe('helm install on a real kube-apiserver', () => {
     expect(config.users[0]!.user).toEqual({ token });
     expect(config['current-context']).toBe('default');
 
-    const upgrade = await helm(['upgrade', 'hw', CHART_DIR, '--namespace', namespace, '--kubeconfig', kubeconfig, '--reuse-values']);
+    const upgrade = await helm([
+      'upgrade',
+      'hw',
+      CHART_DIR,
+      '--namespace',
+      namespace,
+      '--kubeconfig',
+      kubeconfig,
+      '--reuse-values',
+    ]);
     expect(upgrade.stderr).toBe('');
     expect(upgrade.code).toBe(0);
     expect(await secretData(namespace, 'hw-audit-detection-webhook-tls')).toEqual(tls);
-    expect(Buffer.from((await secretData(namespace, 'audit-webhook-token')).token!, 'base64').toString('utf8')).toBe(token);
+    expect(
+      Buffer.from((await secretData(namespace, 'audit-webhook-token')).token!, 'base64').toString('utf8'),
+    ).toBe(token);
   });
 
   it('webhook mode, mTLS-only: the kubeconfig carries the client certificate the chart made, and no token', async () => {
     const namespace = 'helm-mtls';
-    const release = await install('hm', namespace, ['--values', join(CI_VALUES_DIR, 'webhook-mtls-values.yaml'), '--set', 'audit-detection.webhook.service.nodePort=null']);
+    const release = await install('hm', namespace, [
+      '--values',
+      join(CI_VALUES_DIR, 'webhook-mtls-values.yaml'),
+      '--set',
+      'audit-detection.webhook.service.nodePort=null',
+    ]);
     const vars = shellVariablesIn(release.info.notes);
     expect(vars.has('TOKEN')).toBe(false);
-    expect(vars.get('SERVER_IP')).toContain("get service hm-audit-detection-webhook -o jsonpath='{.spec.clusterIP}'");
+    expect(vars.get('SERVER_IP')).toContain(
+      "get service hm-audit-detection-webhook -o jsonpath='{.spec.clusterIP}'",
+    );
     const client = await secretData(namespace, 'hm-audit-detection-webhook-client');
     const tls = await secretData(namespace, 'hm-audit-detection-webhook-tls');
-    const config = kubeconfigIn(release.info.notes, { SERVER_IP: '10.0.0.9', CA: tls['ca.crt']!, CLIENT_CERT: client['tls.crt']!, CLIENT_KEY: client['tls.key']! }) as { users: { user: Record<string, string> }[] };
-    expect(config.users[0]!.user).toEqual({ 'client-certificate-data': client['tls.crt'], 'client-key-data': client['tls.key'] });
+    const config = kubeconfigIn(release.info.notes, {
+      SERVER_IP: '10.0.0.9',
+      CA: tls['ca.crt']!,
+      CLIENT_CERT: client['tls.crt']!,
+      CLIENT_KEY: client['tls.key']!,
+    }) as { users: { user: Record<string, string> }[] };
+    expect(config.users[0]!.user).toEqual({
+      'client-certificate-data': client['tls.crt'],
+      'client-key-data': client['tls.key'],
+    });
     const clientCert = new X509Certificate(Buffer.from(client['tls.crt']!, 'base64'));
-    expect(clientCert.verify(new X509Certificate(Buffer.from(client['ca.crt']!, 'base64')).publicKey)).toBe(true);
+    expect(clientCert.verify(new X509Certificate(Buffer.from(client['ca.crt']!, 'base64')).publicKey)).toBe(
+      true,
+    );
   });
 });

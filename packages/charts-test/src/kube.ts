@@ -55,7 +55,10 @@ export class StrictApplier {
       hostname: this.#server.hostname,
       port: this.#server.port,
       path,
-      headers: { Accept: 'application/json', ...(contentType === undefined ? {} : { 'Content-Type': contentType }) },
+      headers: {
+        Accept: 'application/json',
+        ...(contentType === undefined ? {} : { 'Content-Type': contentType }),
+      },
     };
     await this.#kc.applyToHTTPSOptions(options);
     return new Promise((resolve, reject) => {
@@ -79,7 +82,8 @@ export class StrictApplier {
 
   async #json(method: string, path: string): Promise<unknown> {
     const res = await this.#request(method, path);
-    if (res.status >= 300) throw new ApiError(`${method} ${path}: ${String(res.status)} ${res.body}`, res.status, res.body);
+    if (res.status >= 300)
+      throw new ApiError(`${method} ${path}: ${String(res.status)} ${res.body}`, res.status, res.body);
     return JSON.parse(res.body);
   }
 
@@ -88,9 +92,12 @@ export class StrictApplier {
     let found = this.#resources.get(key);
     if (found === undefined) {
       const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-      const list = (await this.#json('GET', path)) as { resources: { name: string; kind: string; namespaced: boolean }[] };
+      const list = (await this.#json('GET', path)) as {
+        resources: { name: string; kind: string; namespaced: boolean }[];
+      };
       for (const r of list.resources) {
-        if (!r.name.includes('/')) this.#resources.set(`${apiVersion}/${r.kind}`, { name: r.name, namespaced: r.namespaced });
+        if (!r.name.includes('/'))
+          this.#resources.set(`${apiVersion}/${r.kind}`, { name: r.name, namespaced: r.namespaced });
       }
       found = this.#resources.get(key);
       if (found === undefined) throw new Error(`the apiserver serves no ${kind} in ${apiVersion}`);
@@ -102,8 +109,12 @@ export class StrictApplier {
     const resource = await this.#resource(object.apiVersion, object.kind);
     const base = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
     const namespace = object.metadata.namespace;
-    if (resource.namespaced && namespace === undefined) throw new Error(`${object.kind}/${object.metadata.name} has no namespace`);
-    if (!resource.namespaced && namespace !== undefined) throw new Error(`${object.kind}/${object.metadata.name} is cluster-scoped but names namespace ${namespace}`);
+    if (resource.namespaced && namespace === undefined)
+      throw new Error(`${object.kind}/${object.metadata.name} has no namespace`);
+    if (!resource.namespaced && namespace !== undefined)
+      throw new Error(
+        `${object.kind}/${object.metadata.name} is cluster-scoped but names namespace ${namespace}`,
+      );
     const ns = resource.namespaced ? `/namespaces/${namespace!}` : '';
     return `${base}${ns}/${resource.name}/${encodeURIComponent(object.metadata.name)}`;
   }
@@ -120,7 +131,11 @@ export class StrictApplier {
       } catch {
         // not a Status: keep the raw body
       }
-      throw new ApiError(`${object.kind}/${object.metadata.name} refused (${String(res.status)}): ${message}`, res.status, res.body);
+      throw new ApiError(
+        `${object.kind}/${object.metadata.name} refused (${String(res.status)}): ${message}`,
+        res.status,
+        res.body,
+      );
     }
     return JSON.parse(res.body) as Manifest;
   }
@@ -129,7 +144,8 @@ export class StrictApplier {
   async get(object: Pick<Manifest, 'apiVersion' | 'kind' | 'metadata'>): Promise<Manifest | undefined> {
     const res = await this.#request('GET', await this.#path(object));
     if (res.status === 404) return undefined;
-    if (res.status >= 300) throw new ApiError(`GET ${object.kind}/${object.metadata.name}: ${res.body}`, res.status, res.body);
+    if (res.status >= 300)
+      throw new ApiError(`GET ${object.kind}/${object.metadata.name}: ${res.body}`, res.status, res.body);
     return JSON.parse(res.body) as Manifest;
   }
 
@@ -139,9 +155,14 @@ export class StrictApplier {
     const deadline = Date.now() + timeoutMs;
     for (const crd of crds) {
       for (;;) {
-        const current = (await this.get(crd)) as { status?: { conditions?: { type: string; status: string }[] } } | undefined;
-        if (current?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true) break;
-        if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after ${String(timeoutMs)} ms`);
+        const current = (await this.get(crd)) as
+          { status?: { conditions?: { type: string; status: string }[] } } | undefined;
+        if (
+          current?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true
+        )
+          break;
+        if (Date.now() > deadline)
+          throw new Error(`CRD ${crd.metadata.name} not Established after ${String(timeoutMs)} ms`);
         await sleep(100);
       }
     }

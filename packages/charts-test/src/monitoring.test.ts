@@ -16,7 +16,10 @@ async function readmeMetrics(): Promise<Map<string, string[]>> {
   if (section === undefined) throw new Error('README.md has no "## Metrics" section');
   const metrics = new Map<string, string[]>();
   for (const match of section.matchAll(/^\| `([a-z_]+)` \|([^|]*)\|/gm)) {
-    metrics.set(match[1]!, [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+    metrics.set(
+      match[1]!,
+      [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!),
+    );
   }
   return metrics;
 }
@@ -51,10 +54,19 @@ interface Alert {
   annotations: Record<string, string>;
 }
 
-const dashboard = JSON.parse(await readFile(join(MONITORING_DIR, 'files/dashboard.json'), 'utf8')) as { panels: Panel[]; templating: { list: { name: string }[] } };
+const dashboard = JSON.parse(await readFile(join(MONITORING_DIR, 'files/dashboard.json'), 'utf8')) as {
+  panels: Panel[];
+  templating: { list: { name: string }[] };
+};
 const panels = dashboard.panels.filter((p) => p.type !== 'row');
 const panelExprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-const rule = only(await render({ values: { 'audit-detection': { clusterIdentity: { clusterID: 'x' } }, monitoring: { enabled: true } }, namespace: 'mon' }), 'PrometheusRule') as unknown as {
+const rule = only(
+  await render({
+    values: { 'audit-detection': { clusterIdentity: { clusterID: 'x' } }, monitoring: { enabled: true } },
+    namespace: 'mon',
+  }),
+  'PrometheusRule',
+) as unknown as {
   spec: { groups: { rules: Alert[] }[] };
 };
 const alerts = rule.spec.groups.flatMap((g) => g.rules);
@@ -82,17 +94,22 @@ describe('the Grafana dashboard', () => {
   it('groups only by labels those metrics have (or the pod and namespace Prometheus adds)', async () => {
     const known = await readmeMetrics();
     for (const expr of panelExprs) {
-      const labels = [...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()));
+      const labels = [...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) =>
+        m[1]!.split(',').map((l) => l.trim()),
+      );
       const allowed = new Set(['pod', 'namespace', ...metricNames(expr).flatMap((m) => known.get(m) ?? [])]);
       for (const label of labels) expect(allowed, `${label} in ${expr}`).toContain(label);
     }
   });
 
-  it.each(panels.map((p) => [p.title, p] as const))('panel "%s" queries valid PromQL through the chosen data source', (_title, panel) => {
-    expect(panel.datasource?.uid).toBe('${datasource}');
-    expect(panel.targets?.length).toBeGreaterThan(0);
-    for (const target of panel.targets!) expect(promqlError(target.expr), target.expr).toBeUndefined();
-  });
+  it.each(panels.map((p) => [p.title, p] as const))(
+    'panel "%s" queries valid PromQL through the chosen data source',
+    (_title, panel) => {
+      expect(panel.datasource?.uid).toBe('${datasource}');
+      expect(panel.targets?.length).toBeGreaterThan(0);
+      for (const target of panel.targets!) expect(promqlError(target.expr), target.expr).toBeUndefined();
+    },
+  );
 
   it('has unique panel ids and the datasource, namespace and pod variables', () => {
     const ids = dashboard.panels.map((p) => p.id);
@@ -111,7 +128,10 @@ describe('the PrometheusRule', () => {
     ['UgalluAuditWebhookAuthFailures', ['ugallu_audit_webhook_auth_failures_total']],
     ['UgalluAuditWebhookBackpressure', ['ugallu_audit_webhook_backpressure_total']],
     ['UgalluAuditEmitErrors', ['ugallu_audit_rule_emit_errors_total']],
-    ['UgalluAuditParseErrors', ['ugallu_audit_file_parse_errors_total', 'ugallu_audit_webhook_parse_errors_total']],
+    [
+      'UgalluAuditParseErrors',
+      ['ugallu_audit_file_parse_errors_total', 'ugallu_audit_webhook_parse_errors_total'],
+    ],
     ['UgalluAuditNoEvents', ['ugallu_audit_events_evaluated_total']],
   ])('%s alerts on %j', (name, metrics) => {
     const alert = alerts.find((a) => a.alert === name);
@@ -119,18 +139,22 @@ describe('the PrometheusRule', () => {
     expect(metricNames(alert!.expr).sort()).toEqual([...metrics].sort());
   });
 
-  it.each(alerts.map((a) => [a.alert, a] as const))('%s: valid PromQL on this release only, a duration, a severity, and Prometheus templates left for Prometheus', async (_name, alert) => {
-    expect(promqlError(alert.expr), alert.expr).toBeUndefined();
-    const known = await readmeMetrics();
-    for (const metric of metricNames(alert.expr)) expect(known.has(metric), metric).toBe(true);
-    // Every selector is scoped to this release's scrape job and namespace.
-    for (const selector of alert.expr.matchAll(/\b(?:ugallu_[a-z_]+|up)\{([^}]*)\}/g)) expect(selector[1]).toContain('job="audit-detection",namespace="mon"');
-    expect(alert.for).toMatch(/^\d+[smh]$/);
-    expect(['info', 'warning', 'critical']).toContain(alert.labels.severity);
-    expect(alert.annotations.summary).toBeTruthy();
-    expect(alert.annotations.description).toBeTruthy();
-    expect(alert.annotations.description).not.toContain('<no value>');
-  });
+  it.each(alerts.map((a) => [a.alert, a] as const))(
+    '%s: valid PromQL on this release only, a duration, a severity, and Prometheus templates left for Prometheus',
+    async (_name, alert) => {
+      expect(promqlError(alert.expr), alert.expr).toBeUndefined();
+      const known = await readmeMetrics();
+      for (const metric of metricNames(alert.expr)) expect(known.has(metric), metric).toBe(true);
+      // Every selector is scoped to this release's scrape job and namespace.
+      for (const selector of alert.expr.matchAll(/\b(?:ugallu_[a-z_]+|up)\{([^}]*)\}/g))
+        expect(selector[1]).toContain('job="audit-detection",namespace="mon"');
+      expect(alert.for).toMatch(/^\d+[smh]$/);
+      expect(['info', 'warning', 'critical']).toContain(alert.labels.severity);
+      expect(alert.annotations.summary).toBeTruthy();
+      expect(alert.annotations.description).toBeTruthy();
+      expect(alert.annotations.description).not.toContain('<no value>');
+    },
+  );
 
   it('keeps $labels templates for Prometheus (helm does not eat them)', () => {
     const auth = alerts.find((a) => a.alert === 'UgalluAuditWebhookAuthFailures')!;

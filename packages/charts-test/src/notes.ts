@@ -16,7 +16,8 @@ export function kubeconfigIn(notes: string, variables: Readonly<Record<string, s
   if (match === null) throw new Error(`no webhook kubeconfig heredoc in the notes:\n${notes}`);
   const text = match[1]!.replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => {
     const value = variables[name];
-    if (value === undefined) throw new Error(`the kubeconfig uses \${${name}}, which the test did not provide`);
+    if (value === undefined)
+      throw new Error(`the kubeconfig uses \${${name}}, which the test did not provide`);
     return value;
   });
   return parse(text);

@@ -31,11 +31,24 @@ describe('webhook mode end to end', () => {
   it('kube-apiserver, configured from the release notes, delivers audit events to the detector over token + mTLS, and a detection comes out', async () => {
     const namespace = 'helm-e2e';
     const install = await helm([
-      'install', 'he', CHART_DIR, '--namespace', namespace, '--create-namespace', '--kubeconfig', shared.identities.admin.kubeconfigPath, '-o', 'json',
-      '--set', 'audit-detection.mode=webhook',
-      '--set', 'audit-detection.clusterIdentity.clusterID=e2e',
-      '--set', 'audit-detection.webhook.clientCA.generate=true',
-      '--set', 'audit-detection.auditDetectionConfig.create=false',
+      'install',
+      'he',
+      CHART_DIR,
+      '--namespace',
+      namespace,
+      '--create-namespace',
+      '--kubeconfig',
+      shared.identities.admin.kubeconfigPath,
+      '-o',
+      'json',
+      '--set',
+      'audit-detection.mode=webhook',
+      '--set',
+      'audit-detection.clusterIdentity.clusterID=e2e',
+      '--set',
+      'audit-detection.webhook.clientCA.generate=true',
+      '--set',
+      'audit-detection.auditDetectionConfig.create=false',
     ]);
     expect(install.stderr).toBe('');
     const notes = (JSON.parse(install.stdout) as { info: { notes: string } }).info.notes;
@@ -57,7 +70,24 @@ describe('webhook mode end to end', () => {
     await copy(join(REPO_ROOT, 'examples/rules'), rules, { recursive: true });
     run = runBundle(
       await stageBundle('webhook'),
-      ['--listen', '127.0.0.1:0', '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--webhook-client-ca', join(work, 'client-ca.crt'), '--rules', rules, '--cluster-id', 'e2e', '--emit', 'stdout', '--metrics-addr', '127.0.0.1:0'],
+      [
+        '--listen',
+        '127.0.0.1:0',
+        '--tls-cert',
+        join(work, 'tls.crt'),
+        '--tls-key',
+        join(work, 'tls.key'),
+        '--webhook-client-ca',
+        join(work, 'client-ca.crt'),
+        '--rules',
+        rules,
+        '--cluster-id',
+        'e2e',
+        '--emit',
+        'stdout',
+        '--metrics-addr',
+        '127.0.0.1:0',
+      ],
       { AUDIT_WEBHOOK_TOKEN: token },
     );
     const listening = await run.waitForLog('audit webhook listening');
@@ -65,7 +95,13 @@ describe('webhook mode end to end', () => {
     const port = new URL(listening.url as string).port;
 
     // The notes' kubeconfig, filled in; only the Service's address becomes the detector's.
-    const kubeconfig = kubeconfigIn(notes, { SERVER_IP: '127.0.0.1', CA: tls['ca.crt']!, TOKEN: token, CLIENT_CERT: client['tls.crt']!, CLIENT_KEY: client['tls.key']! }) as {
+    const kubeconfig = kubeconfigIn(notes, {
+      SERVER_IP: '127.0.0.1',
+      CA: tls['ca.crt']!,
+      TOKEN: token,
+      CLIENT_CERT: client['tls.crt']!,
+      CLIENT_KEY: client['tls.key']!,
+    }) as {
       clusters: { cluster: { server: string } }[];
     };
     const server = new URL(kubeconfig.clusters[0]!.cluster.server);
@@ -90,14 +126,25 @@ describe('webhook mode end to end', () => {
 
     // A person reads a Secret: the example rule secret-read-by-human fires.
     const target = kubeConfigFor(apiserver).makeApiClient(CoreV1Api);
-    await target.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'db-password' }, stringData: { password: 'x' } } });
+    await target.createNamespacedSecret({
+      namespace: 'default',
+      body: { metadata: { name: 'db-password' }, stringData: { password: 'x' } },
+    });
     await target.readNamespacedSecret({ name: 'db-password', namespace: 'default' });
 
     const detection = await eventually(() => {
       const found = run!.stdout
-        .map((l) => JSON.parse(l) as { spec: { type: string; clusterIdentity: { clusterID: string }; subject: { name?: string } } })
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              spec: { type: string; clusterIdentity: { clusterID: string }; subject: { name?: string } };
+            },
+        )
         .find((e) => e.spec.type === 'SecretReadByHuman');
-      if (found === undefined) throw new Error(`no SecretReadByHuman yet; logs:\n${run!.logs.map((l) => JSON.stringify(l)).join('\n')}`);
+      if (found === undefined)
+        throw new Error(
+          `no SecretReadByHuman yet; logs:\n${run!.logs.map((l) => JSON.stringify(l)).join('\n')}`,
+        );
       return found;
     }, 60_000);
     expect(detection.spec.clusterIdentity.clusterID).toBe('e2e');
