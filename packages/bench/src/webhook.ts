@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { mib, runChild, startChild } from './child.js';
@@ -58,7 +58,7 @@ export async function benchWebhook(options: {
       `Webhook ingest: ${options.batches.toLocaleString('en-US')} EventList batches of ${options.batchEvents} events ` +
       `(${(load.bodyBytes / 1024).toFixed(0)} KiB each) after ${options.warmup} warm-up batches, POSTed over loopback HTTPS (bearer token) ` +
       `on ${options.connections} keep-alive connections by a load-generating process; webhook source, bounded channel and ` +
-      `engine with ${options.rules} rules in one process, SecurityEvents discarded. Both processes share the machine's 2 cores.`;
+      `engine with ${options.rules} rules in one process, SecurityEvents discarded. Both processes share the machine's ${cpus().length} cores.`;
     const rows = [
       [
         `webhook, ${options.rules} rules`,
