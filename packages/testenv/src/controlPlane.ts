@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -182,6 +181,8 @@ const APISERVER_GRACE_MS = 15_000;
 const ETCD_GRACE_MS = 10_000;
 const POLL_MS = 200;
 const PORT_ATTEMPTS = 3;
+/** Kept temp dirs (failed runs' logs) beyond this many, oldest first, are removed. */
+const MAX_KEPT_DIRS = 10;
 
 interface Ports {
   etcdClient: number;
@@ -196,30 +197,41 @@ interface OwnerRecord {
 
 /**
  * Kills processes left behind by a test run that died without cleaning up
- * (SIGKILL, a crashed worker) and removes their temp dirs, unless kept.
+ * (SIGKILL, a crashed worker) and removes their temp dirs, unless kept; then
+ * removes all but the newest {@link MAX_KEPT_DIRS} kept dirs.
  */
-export async function sweepOrphans(): Promise<void> {
+export async function sweepOrphans(root = TESTENV_ROOT): Promise<void> {
   let entries: string[];
   try {
-    entries = await readdir(TESTENV_ROOT);
+    entries = await readdir(root);
   } catch {
     return;
   }
+  const kept: { dir: string; mtimeMs: number }[] = [];
   await Promise.all(
     entries.map(async (entry) => {
-      const dir = join(TESTENV_ROOT, entry);
-      let owner: OwnerRecord;
+      const dir = join(root, entry);
+      const keptAt = await stat(join(dir, KEPT_MARKER)).catch(() => undefined);
+      let owner: OwnerRecord | undefined;
       try {
         owner = JSON.parse(await readFile(join(dir, OWNER_FILE), 'utf8')) as OwnerRecord;
       } catch {
-        return;
+        // Not started yet, or already swept.
       }
-      if (isAlive(owner.ownerPid)) return;
-      for (const { pid, executable } of owner.processes) killIfRunning(pid, executable);
-      if (existsSync(join(dir, KEPT_MARKER))) await rm(join(dir, OWNER_FILE), { force: true });
-      else await rm(dir, { recursive: true, force: true });
+      if (owner !== undefined) {
+        if (isAlive(owner.ownerPid)) return;
+        for (const { pid, executable } of owner.processes) killIfRunning(pid, executable);
+        if (keptAt === undefined) {
+          await rm(dir, { recursive: true, force: true });
+          return;
+        }
+        await rm(join(dir, OWNER_FILE), { force: true });
+      }
+      if (keptAt !== undefined) kept.push({ dir, mtimeMs: keptAt.mtimeMs });
     }),
   );
+  kept.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  await Promise.all(kept.slice(MAX_KEPT_DIRS).map(({ dir }) => rm(dir, { recursive: true, force: true })));
 }
 
 function keepLogsByDefault(options: ControlPlaneOptions): boolean {
@@ -339,7 +351,7 @@ class TestControlPlane implements ControlPlane {
     await this.#stopProcesses();
     this.#state = 'stopped';
     if (options.keepLogs ?? this.#keep) {
-      await writeFile(join(this.dir, KEPT_MARKER), '');
+      await this.#markKept();
       process.stderr.write(
         `[testenv] control-plane logs kept in ${this.dir} (kube-apiserver.log, etcd.log, audit.log)\n`,
       );
@@ -352,6 +364,16 @@ class TestControlPlane implements ControlPlane {
   async abort(): Promise<void> {
     await this.#stopProcesses();
     this.#state = 'stopped';
+    await this.#markKept();
+  }
+
+  /**
+   * Keeps the logs, the audit log and the config files, not etcd's data:
+   * its preallocated WAL alone is 64 MB, and the logs are what a post-mortem
+   * reads. `UGALLU_TESTENV_KEEP_LOGS=1` keeps everything.
+   */
+  async #markKept(): Promise<void> {
+    if (!keepLogsByDefault({})) await rm(join(this.dir, 'etcd-data'), { recursive: true, force: true });
     await writeFile(join(this.dir, KEPT_MARKER), '');
   }
 

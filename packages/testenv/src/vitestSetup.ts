@@ -25,7 +25,7 @@ declare module 'vitest' {
  * whole test project (building the binaries first if they are missing),
  * provides its connection details under {@link CONTROL_PLANE_KEY}, and stops
  * it after the run. Its logs are kept, and their path printed, when a test
- * failed. Tests that stop or restart the apiserver, or need their own audit
+ * of this project failed. Tests that stop or restart the apiserver, or need their own audit
  * webhook, start their own with `startControlPlane` instead.
  *
  * @example
@@ -44,7 +44,10 @@ export function sharedControlPlaneSetup(
     const controlPlane = await startControlPlane(options);
     project.provide(CONTROL_PLANE_KEY, controlPlane.connection());
     return async () => {
-      const failed = project.vitest.state.getCountOfFailedTests() > 0;
+      // Only this project's failures: other projects never saw this control plane.
+      const failed = project.vitest.state
+        .getTestModules()
+        .some((module) => module.project.name === project.name && !module.ok());
       await controlPlane.stop(failed ? { keepLogs: true } : {});
     };
   };
