@@ -66,6 +66,7 @@ function check(name: string, ratio: number, goal: number, note = ''): void {
   target(ratio >= goal, `${name} at ${ratio.toFixed(2)}x decode only (target >= ${goal}x${note})`);
 }
 
+/** One line per target, a Markdown list item so that consecutive targets stay apart in the README. */
 function target(met: boolean, text: string): void {
-  console.log(`${met ? 'meets' : 'MISSES'} target: ${text}`);
+  console.log(`- ${met ? 'meets' : 'MISSES'} target: ${text}`);
 }
