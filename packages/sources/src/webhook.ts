@@ -38,6 +38,8 @@ const DEFAULT_PORT = 8443;
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const LOG_INTERVAL_MS = 10_000;
+/** After the last answer is written, time for TLS to hand it to the kernel before connections close. */
+const FLUSH_GRACE_MS = 100;
 
 /**
  * How the webhook source listens and whom it lets in.
@@ -239,6 +241,11 @@ export async function startWebhookSource(
     stop(): Promise<void> {
       stopped ??= (async () => {
         receiver.stopping = true;
+        // Let the answers already being written reach the apiserver before connections are
+        // closed: app.close() also drops connections whose last response is still in flight,
+        // and a batch accepted into the engine but never answered 200 would be resent.
+        await receiver.settled(settings.requestTimeoutMs);
+        await new Promise((resolve) => setTimeout(resolve, FLUSH_GRACE_MS));
         await app.close();
         logger.info({ url }, 'audit webhook stopped');
       })();
@@ -374,6 +381,9 @@ interface ReceiverSettings {
 /** The request handling, apart from set-up: one per source. */
 class WebhookReceiver {
   stopping = false;
+  /** Requests received and not yet answered (or aborted). */
+  #inflight = 0;
+  #onSettled: (() => void)[] = [];
   readonly #sink: AuditEventSink;
   readonly #metrics: WebhookMetrics;
   readonly #logger: SourceLogger;
@@ -397,7 +407,32 @@ class WebhookReceiver {
     this.#log = new RateLimitedLog(logger, LOG_INTERVAL_MS);
   }
 
+  /** Resolves once every request received so far has been answered or aborted, or after `timeoutMs`. */
+  settled(timeoutMs: number): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#onSettled.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #requestDone = (): void => {
+    this.#inflight--;
+    if (this.#inflight === 0) for (const settled of this.#onSettled.splice(0)) settled();
+  };
+
   install(app: FastifyInstance<Server>, maxBodyBytes: number): void {
+    app.addHook('onResponse', (_request, _reply, done) => {
+      this.#requestDone();
+      done();
+    });
+    app.addHook('onRequestAbort', (_request, done) => {
+      this.#requestDone();
+      done();
+    });
     app.server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       // A certificate the CA did not sign fails in Node after the handshake (it sets
       // authorizationError and drops the socket); a missing one fails in OpenSSL, with a code.
@@ -417,6 +452,7 @@ class WebhookReceiver {
     });
 
     app.addHook('onRequest', (request, reply, done) => {
+      this.#inflight++;
       if (this.stopping) {
         reply.header('retry-after', this.#retryAfter);
         this.#refuse(
