@@ -215,7 +215,10 @@ describe('webhook mode', () => {
     const pdb = only(objects, 'PodDisruptionBudget') as unknown as {
       spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
     };
-    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: deployment.spec!.selector.matchLabels } });
+    expect(pdb.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: deployment.spec!.selector.matchLabels },
+    });
 
     const service = only(objects, 'Service', 'ugallu-audit-detection-webhook') as unknown as V1Service;
     expect(service.spec).toMatchObject({
@@ -483,7 +486,7 @@ describe('example rules', () => {
   const examplesDir = join(REPO_ROOT, 'examples/rules');
   const chartCopies = join(AUDIT_DETECTION_DIR, 'files/example-rules');
 
-  it("the chart's copies equal examples/rules (copy them over when the examples change)", async () => {
+  it("the chart's copies equal examples/rules (`pnpm --filter @ugallu/charts-test sync-examples` after changing them)", async () => {
     const names = (await readdir(examplesDir)).sort();
     expect((await readdir(chartCopies)).sort()).toEqual(names);
     for (const name of names) {

@@ -39,6 +39,8 @@ export async function helm(args: readonly string[], env: NodeJS.ProcessEnv = {})
         maxBuffer: 64 * 1024 * 1024,
         env: {
           PATH: process.env.PATH,
+          // helm's Kubernetes client caches discovery under $HOME/.kube.
+          HOME: home,
           HELM_CONFIG_HOME: join(home, 'config'),
           HELM_CACHE_HOME: join(home, 'cache'),
           HELM_DATA_HOME: join(home, 'data'),
@@ -101,11 +103,26 @@ export async function template(options: RenderOptions = {}): Promise<HelmResult>
   ]);
 }
 
-/** `helm template`, which must succeed, parsed into objects (empty documents dropped). */
+const rendered = new Map<string, Promise<Manifest[]>>();
+
+/**
+ * `helm template`, which must succeed, parsed into objects (empty documents
+ * dropped). The same options render once per test file (the chart does not
+ * change under a test run); each call gets its own copy. Generated Secrets
+ * are therefore the same across calls with the same options.
+ */
 export async function render(options: RenderOptions = {}): Promise<Manifest[]> {
-  const result = await template(options);
-  if (result.code !== 0) throw new Error(`helm template failed (${String(result.code)}):\n${result.stderr}`);
-  return parseManifests(result.stdout);
+  const key = JSON.stringify(options);
+  let objects = rendered.get(key);
+  if (objects === undefined) {
+    objects = template(options).then((result) => {
+      if (result.code !== 0)
+        throw new Error(`helm template failed (${String(result.code)}):\n${result.stderr}`);
+      return parseManifests(result.stdout);
+    });
+    rendered.set(key, objects);
+  }
+  return structuredClone(await objects);
 }
 
 /** `helm lint` of the umbrella chart (strict: warnings fail too). */

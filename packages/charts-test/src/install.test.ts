@@ -6,7 +6,7 @@ import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { CONTROL_PLANE_KEY, kubeConfigFor } from '@ugallu/testenv';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { CHART_DIR, CI_VALUES_DIR } from './paths.js';
+import { AUDIT_DETECTION_DIR, CHART_DIR, CI_VALUES_DIR, REPO_ROOT } from './paths.js';
 import { cleanupHelm, helm, ofKind, parseManifests, render } from './helm.js';
 import type { Manifest } from './helm.js';
 import { StrictApplier } from './kube.js';
@@ -23,6 +23,10 @@ beforeAll(async () => {
   const crds = parseManifests(
     await readFile(new URL('./testdata/monitoring-crds.yaml', import.meta.url), 'utf8'),
   );
+  // And the chart's own, so every test here can stand alone.
+  const chartCrds = join(AUDIT_DETECTION_DIR, 'crds');
+  for (const file of await readdir(chartCrds))
+    crds.push(...parseManifests(await readFile(join(chartCrds, file), 'utf8')));
   await applier.applyCRDs(crds);
 });
 afterAll(cleanupHelm);
@@ -78,6 +82,20 @@ describe('every object the chart renders is accepted by a real kube-apiserver (s
   });
 });
 
+describe("the README's install section", () => {
+  it('has a SigmaRule the apiserver accepts in its "Check that it works" steps', async () => {
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = /^### Check that it works\n([\s\S]*?)^## /m.exec(readme)?.[1];
+    const manifest =
+      section === undefined ? undefined : /kubectl apply -f - <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(section)?.[1];
+    expect(manifest, 'a kubectl apply heredoc under "### Check that it works"').toBeDefined();
+    const [rule] = parseManifests(manifest!);
+    expect(rule?.kind).toBe('SigmaRule');
+    const stored = await applier.apply({ ...rule!, metadata: { ...rule!.metadata, name: 'readme-check' } });
+    expect(stored.spec).toEqual(rule!.spec);
+  });
+});
+
 describe('the ServiceAccount may do what the detector needs and nothing more', () => {
   const namespace = 'apply-file';
   const user = `system:serviceaccount:${namespace}:file-audit-detection`;
@@ -110,6 +128,9 @@ describe('the ServiceAccount may do what the detector needs and nothing more', (
     ['patch', 'sigmarules', { group: 'security.ugallu.io', subresource: 'status' }, true],
     ['create', 'events', { ns: namespace }, true],
     ['update', 'leases', { group: 'coordination.k8s.io', ns: namespace }, true],
+    ['list', 'sigmarules', { group: 'security.ugallu.io' }, true],
+    ['get', 'leases', { group: 'coordination.k8s.io', ns: namespace }, true],
+    ['create', 'leases', { group: 'coordination.k8s.io', ns: namespace }, true],
     ['update', 'sigmarules', { group: 'security.ugallu.io' }, false],
     ['get', 'secrets', { ns: namespace }, false],
     ['delete', 'securityevents', { group: 'security.ugallu.io', ns: namespace }, false],
