@@ -147,6 +147,20 @@ export function decodeDocument(text: string, options: DecodeOptions = {}): Decod
   const firstNewline = text.indexOf('\n', start);
   // JSON lines are split on newlines, so one broken line cannot swallow the next.
   const jsonLines = firstNewline !== -1 && text.charCodeAt(start) === 0x7b && endsWithBrace(text, firstNewline);
+  if (!jsonLines) {
+    // Most documents are one value (the webhook's EventList): one parse, no scan for where values end.
+    let value: unknown;
+    let parsed = true;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      parsed = false;
+    }
+    if (parsed) {
+      addParsed(batch, value, text, options, undefined);
+      return batch;
+    }
+  }
   let index = 0;
   let pos = start;
   while (pos !== -1 && pos < text.length) {
@@ -165,7 +179,6 @@ export function decodeDocument(text: string, options: DecodeOptions = {}): Decod
 }
 
 function addValue(batch: DecodedBatch, text: string, options: DecodeOptions, index: number): void {
-  const max = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -173,6 +186,11 @@ function addValue(batch: DecodedBatch, text: string, options: DecodeOptions, ind
     batch.errors.push(new AuditDecodeError(DecodeReason.NotJSON, `not JSON: ${(cause as Error).message}`, { index, cause }));
     return;
   }
+  addParsed(batch, value, text, options, index);
+}
+
+function addParsed(batch: DecodedBatch, value: unknown, text: string, options: DecodeOptions, index: number | undefined): void {
+  const max = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   if (Array.isArray(value)) {
     addItems(batch, value);
     return;
@@ -183,7 +201,7 @@ function addValue(batch: DecodedBatch, text: string, options: DecodeOptions, ind
   }
   if (text.length * 3 > max && Buffer.byteLength(text) > max) {
     const message = `event of ${Buffer.byteLength(text)} bytes exceeds the maximum of ${max} bytes`;
-    batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message, { index }));
+    batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message, at(index)));
     return;
   }
   push(batch, toAuditEvent(value, text), index);
