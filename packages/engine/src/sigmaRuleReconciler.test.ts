@@ -250,17 +250,21 @@ describe('status from several pods', () => {
     );
 
     // Who wrote what, as the API server records it (managedFields, one manager per pod).
-    const owned = (r: SigmaRuleObject, pod: string) => {
-      const entries = (r.metadata.managedFields as { manager: string; subresource?: string; fieldsV1?: { 'f:status'?: Record<string, unknown> } }[]) ?? [];
-      const entry = entries.find((m) => m.manager === `ugallu-audit-detection/${pod}` && m.subresource === 'status');
-      return Object.keys(entry?.fieldsV1?.['f:status'] ?? {}).sort();
+    // '.' is a map itself, owned by whichever pod created it first.
+    interface Fields {
+      [key: string]: Fields | undefined;
+    }
+    const owned = (r: SigmaRuleObject, pod: string, path: string[] = []) => {
+      const entries = (r.metadata.managedFields as { manager: string; subresource?: string; fieldsV1?: Fields }[] | undefined) ?? [];
+      let fields = entries.find((m) => m.manager === `ugallu-audit-detection/${pod}` && m.subresource === 'status')?.fieldsV1?.['f:status'];
+      for (const key of path) fields = fields?.[key];
+      return Object.keys(fields ?? {})
+        .filter((key) => key !== '.')
+        .sort();
     };
     expect(owned(rule, followerPod)).toEqual(['f:pods']);
+    expect(owned(rule, followerPod, ['f:pods'])).toEqual([`f:${followerPod}`]);
     expect(owned(rule, leaderPod)).toEqual(expect.arrayContaining(['f:conditions', 'f:matchCount', 'f:observedGeneration', 'f:pods']));
-    const followerPods = (rule.metadata.managedFields as { manager: string; fieldsV1?: { 'f:status'?: { 'f:pods'?: object } } }[]).find(
-      (m) => m.manager === `ugallu-audit-detection/${followerPod}`,
-    )?.fieldsV1?.['f:status']?.['f:pods'];
-    expect(Object.keys(followerPods ?? {})).toEqual([`f:${followerPod}`]);
 
     // The holder stops (releasing the Lease): the other pod takes over and keeps the sums right.
     await leader.reconciler.stop();
