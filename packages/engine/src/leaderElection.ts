@@ -67,6 +67,14 @@ export interface LeaderElection {
  *
  * Resolves after the first attempt; API errors are logged (rate-limited,
  * typed: `Forbidden` names the missing permission) and retried.
+ *
+ * @example
+ * ```ts
+ * const election = await startLeaderElection({
+ *   kubeConfig, namespace: 'ugallu-system', identity: process.env.POD_NAME!,
+ *   onChange: (leading) => logger.info({ leading }, 'status writer changed'),
+ * });
+ * ```
  */
 export async function startLeaderElection(options: LeaderElectionOptions): Promise<LeaderElection> {
   const api = options.kubeConfig.makeApiClient(CoordinationV1Api);

@@ -2,7 +2,7 @@
 // package's shared control plane). Every reconciler watches every SigmaRule
 // in the cluster, so the reconciler tests live in this one file and run one
 // after the other; each stops its reconcilers when done.
-import { ApiextensionsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { customResourceDefinitions } from '@ugallu/crds';
 import { CONTROL_PLANE_KEY, kubeConfigFor } from '@ugallu/testenv';
@@ -12,6 +12,7 @@ import { DetectionEngine } from './engine.js';
 import { EngineError } from './errors.js';
 import { kubeErrorMessage, kubeErrorStatus } from './kube.js';
 import { bindClusterRole, eventually, installCRDs, MemorySink, podExec, podExecSpec, sigmaRule, sigmaRules } from './kubeTestSupport.js';
+import { startLeaderElection } from './leaderElection.js';
 import { detectorPermissions, formatPermission, missingPermissions } from './permissions.js';
 import { startSigmaRuleReconciler } from './sigmaRuleReconciler.js';
 import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from './sigmaRuleReconciler.js';
@@ -278,6 +279,40 @@ describe('status from several pods', () => {
     // Entries not updated for 4 s are pruned: the stopped pod's counters leave the sums.
     const pruned = await statusOf('rc-multi', (r) => expect(Object.keys(r.status?.pods ?? {})).toEqual([followerPod]));
     expect(pruned.status?.matchCount).toBe(followerCount);
+  });
+});
+
+describe('the status Lease', () => {
+  it('is taken over only once a holder that stopped renewing has expired; the new holder keeps it', async () => {
+    const leases = admin.makeApiClient(CoordinationV1Api);
+    const now = new V1MicroTime();
+    await leases.createNamespacedLease({
+      namespace: 'default',
+      body: { metadata: { name: 'expiry-test' }, spec: { holderIdentity: 'crashed-pod', leaseDurationSeconds: 2, renewTime: now, acquireTime: now, leaseTransitions: 0 } },
+    });
+    const options = { kubeConfig: admin, namespace: 'default', name: 'expiry-test', leaseDurationSeconds: 2, renewIntervalMs: 200, renewDeadlineMs: 1_500 };
+    const started = performance.now();
+    const b = await startLeaderElection({ ...options, identity: 'pod-b' });
+    try {
+      expect(b.isLeader()).toBe(false);
+      expect(b.holder()).toBe('crashed-pod');
+      await eventually(() => expect(b.isLeader()).toBe(true), 30_000, 50);
+      // Measured from when pod-b first saw the record, on its own clock.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(2_000);
+      const lease = await leases.readNamespacedLease({ name: 'expiry-test', namespace: 'default' });
+      expect(lease.spec).toMatchObject({ holderIdentity: 'pod-b', leaseTransitions: 1, leaseDurationSeconds: 2 });
+
+      const c = await startLeaderElection({ ...options, identity: 'pod-c' });
+      try {
+        await new Promise((r) => setTimeout(r, 3_000));
+        expect([b.isLeader(), c.isLeader()]).toEqual([true, false]);
+      } finally {
+        await c.stop();
+      }
+    } finally {
+      await b.stop();
+      await leases.deleteNamespacedLease({ name: 'expiry-test', namespace: 'default' });
+    }
   });
 });
 

@@ -110,6 +110,12 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
  *   logged (rate-limited), a missing permission at error level naming it.
  *
  * Starts at once; `synced()` tells when the rules are loaded.
+ *
+ * @example
+ * ```ts
+ * const reconciler = startSigmaRuleReconciler({ kubeConfig, engine, podName: 'ugallu-audit-file-x7k2p', namespace: 'ugallu-system', logger, registry });
+ * await reconciler.synced();
+ * ```
  */
 export function startSigmaRuleReconciler(options: SigmaRuleReconcilerOptions): SigmaRuleReconciler {
   return new Reconciler(options);
