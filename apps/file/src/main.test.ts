@@ -25,7 +25,12 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const child = spawn(process.execPath, ['--conditions=@ugallu/source', '--import', 'tsx', main, ...args], {
     env: { ...process.env, ...env },
   });
-  const run: Run = { child, stdout: [], logs: [], exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+  const run: Run = {
+    child,
+    stdout: [],
+    logs: [],
+    exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+  };
   let out = '';
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
@@ -79,7 +84,20 @@ describe('ugallu-audit-file', () => {
     const r = start(['--help']);
     expect(await r.exit).toBe(0);
     const help = r.stdout.join('\n');
-    for (const flag of ['--audit-log', '--cursor-file', '--from-start', '--rules-from', '--rules', '--emit', '--kubeconfig', '--pod-name', '--namespace', '--cluster-id', '--metrics-addr', '--max-event-bytes']) {
+    for (const flag of [
+      '--audit-log',
+      '--cursor-file',
+      '--from-start',
+      '--rules-from',
+      '--rules',
+      '--emit',
+      '--kubeconfig',
+      '--pod-name',
+      '--namespace',
+      '--cluster-id',
+      '--metrics-addr',
+      '--max-event-bytes',
+    ]) {
       expect(help).toContain(flag);
     }
   });
@@ -88,13 +106,22 @@ describe('ugallu-audit-file', () => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['--rules', examples], /--cluster-id is required/],
     // Without --rules the rules come from the cluster, which needs a kubeconfig outside one.
-    [['--cluster-id', 'x'], /--rules-from=crd \(the default without --rules\) needs the Kubernetes API: .*pass --kubeconfig PATH/],
+    [
+      ['--cluster-id', 'x'],
+      /--rules-from=crd \(the default without --rules\) needs the Kubernetes API: .*pass --kubeconfig PATH/,
+    ],
     [['--rules-from=dir', '--cluster-id', 'x'], /--rules-from=dir needs --rules DIR/],
     [['--source=webhook', '--rules', examples, '--cluster-id', 'x'], /this binary runs --source=file/],
     [['--source=kafka', '--rules', examples, '--cluster-id', 'x'], /--source must be file or webhook/],
     [['--rules', examples, '--cluster-id', 'x', '--emit', 'kafka://x'], /--emit must be/],
-    [['--rules', examples, '--cluster-id', 'x', '--metrics-addr', '9090'], /--metrics-addr must be host:port/],
-    [['--rules', examples, '--cluster-id', 'x', '--max-event-bytes=-1'], /--max-event-bytes must be a whole number/],
+    [
+      ['--rules', examples, '--cluster-id', 'x', '--metrics-addr', '9090'],
+      /--metrics-addr must be host:port/,
+    ],
+    [
+      ['--rules', examples, '--cluster-id', 'x', '--max-event-bytes=-1'],
+      /--max-event-bytes must be a whole number/,
+    ],
   ])('refuses %j with exit 2 and a clear message', async (args, message) => {
     const r = start(args);
     expect(await r.exit).toBe(2);
@@ -102,23 +129,53 @@ describe('ugallu-audit-file', () => {
   });
 
   it('--once replays the example audit log through the example rules, prints SecurityEvents and exits 0', async () => {
-    const r = start(['--once', '--audit-log', join(examples, 'audit.log'), '--rules', join(examples, 'rules'), '--cluster-id', 'demo', '--metrics-addr', 'off']);
+    const r = start([
+      '--once',
+      '--audit-log',
+      join(examples, 'audit.log'),
+      '--rules',
+      join(examples, 'rules'),
+      '--cluster-id',
+      'demo',
+      '--metrics-addr',
+      'off',
+    ]);
     expect(await r.exit).toBe(0);
-    const events = r.stdout.map((l) => JSON.parse(l) as { kind: string; spec: { type: string; evidence: { auditID: string } } });
+    const events = r.stdout.map(
+      (l) => JSON.parse(l) as { kind: string; spec: { type: string; evidence: { auditID: string } } },
+    );
     expect(events.every((e) => e.kind === 'SecurityEvent')).toBe(true);
     const types = events.map((e) => e.spec.type);
-    for (const t of ['PodExec', 'ClusterAdminGranted', 'PrivilegedPodCreated', 'SensitiveHostPathMount', 'SecretReadByHuman', 'AnonymousRequest']) {
+    for (const t of [
+      'PodExec',
+      'ClusterAdminGranted',
+      'PrivilegedPodCreated',
+      'SensitiveHostPathMount',
+      'SecretReadByHuman',
+      'AnonymousRequest',
+    ]) {
       expect(types).toContain(t);
     }
     // The ClusterRoleBinding is logged at two stages: one SecurityEvent.
     expect(types.filter((t) => t === 'ClusterAdminGranted')).toHaveLength(1);
     // The truncated line is skipped and logged, never fatal.
-    expect(r.logs).toContainEqual(expect.objectContaining({ reason: 'NotJSON', msg: 'skipped a line of the audit log' }));
+    expect(r.logs).toContainEqual(
+      expect.objectContaining({ reason: 'NotJSON', msg: 'skipped a line of the audit log' }),
+    );
   });
 
   it('exits 1 with a typed reason when the rules directory does not exist', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-file-'));
-    const r = start(['--rules', join(dir, 'missing'), '--cluster-id', 'x', '--audit-log', join(dir, 'audit.log'), '--metrics-addr', 'off']);
+    const r = start([
+      '--rules',
+      join(dir, 'missing'),
+      '--cluster-id',
+      'x',
+      '--audit-log',
+      join(dir, 'audit.log'),
+      '--metrics-addr',
+      'off',
+    ]);
     expect(await r.exit).toBe(1);
     expect(r.logs).toContainEqual(expect.objectContaining({ msg: 'cannot start', reason: 'RulesDirectory' }));
   });
@@ -129,16 +186,40 @@ describe('ugallu-audit-file', () => {
     const out = join(dir, 'security-events.jsonl');
     const cursor = join(dir, 'cursor.json');
     await writeFile(log, line('before-1') + line('before-2', 'get', 'log'));
-    const args = ['--audit-log', log, '--rules', join(examples, 'rules'), '--cluster-id', 'e2e', '--emit', `file:${out}`, '--cursor-file', cursor, '--from-start', '--metrics-addr', '127.0.0.1:0'];
+    const args = [
+      '--audit-log',
+      log,
+      '--rules',
+      join(examples, 'rules'),
+      '--cluster-id',
+      'e2e',
+      '--emit',
+      `file:${out}`,
+      '--cursor-file',
+      cursor,
+      '--from-start',
+      '--metrics-addr',
+      '127.0.0.1:0',
+    ];
     const first = start(args);
     const readEvents = async () =>
       (await readFile(out, 'utf8').catch(() => ''))
         .split('\n')
         .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as { metadata: { name: string }; spec: { evidence: { auditID: string }; clusterIdentity: { clusterID: string }; type: string } });
-    await eventually(async () => expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1']));
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              metadata: { name: string };
+              spec: { evidence: { auditID: string }; clusterIdentity: { clusterID: string }; type: string };
+            },
+        );
+    await eventually(async () =>
+      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1']),
+    );
     await appendFile(log, line('live-1'));
-    await eventually(async () => expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1']));
+    await eventually(async () =>
+      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1']),
+    );
     const se = (await readEvents())[0]!;
     expect(se.spec.clusterIdentity.clusterID).toBe('e2e');
     expect(se.spec.type).toBe('PodExec');
@@ -159,7 +240,13 @@ describe('ugallu-audit-file', () => {
     // Written while stopped: picked up from the cursor, nothing before it repeated.
     await appendFile(log, line('while-down'));
     const second = start(args);
-    await eventually(async () => expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1', 'while-down']));
+    await eventually(async () =>
+      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual([
+        'before-1',
+        'live-1',
+        'while-down',
+      ]),
+    );
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
   }, 90_000);

@@ -2,7 +2,8 @@ import type { AuditEvent } from '@ugallu/audit-types';
 import { describe, expect, it } from 'vitest';
 import { BoundedChannel, EngineError } from './index.js';
 
-const events = (n: number): AuditEvent[] => Array.from({ length: n }, (_, i) => ({ auditID: `${i}`, verb: 'get' }));
+const events = (n: number): AuditEvent[] =>
+  Array.from({ length: n }, (_, i) => ({ auditID: `${i}`, verb: 'get' }));
 
 describe('BoundedChannel', () => {
   it('refuses a capacity below 1', () => {

@@ -26,12 +26,16 @@ export class BoundedChannel implements AuditEventSink {
   private readonly queue: AuditEventBatch[] = [];
   private queued = 0;
   private closed = false;
-  private readonly pushers: { batch: AuditEventBatch; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly pushers: { batch: AuditEventBatch; resolve: () => void; reject: (e: Error) => void }[] =
+    [];
   private taker: ((batch: AuditEventBatch | undefined) => void) | undefined;
 
   constructor(capacity: number = DEFAULT_CHANNEL_CAPACITY) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
-      throw new EngineError(EngineReason.InvalidOption, `channel capacity must be an integer >= 1, got ${capacity}`);
+      throw new EngineError(
+        EngineReason.InvalidOption,
+        `channel capacity must be an integer >= 1, got ${capacity}`,
+      );
     }
     this.capacity = capacity;
   }
@@ -70,7 +74,8 @@ export class BoundedChannel implements AuditEventSink {
       return Promise.resolve(batch);
     }
     if (this.closed) return Promise.resolve(undefined);
-    if (this.taker !== undefined) return Promise.reject(new EngineError(EngineReason.InvalidOption, 'the channel has one consumer'));
+    if (this.taker !== undefined)
+      return Promise.reject(new EngineError(EngineReason.InvalidOption, 'the channel has one consumer'));
     return new Promise((resolve) => (this.taker = resolve));
   }
 

@@ -50,7 +50,14 @@ describe('the engine flags', () => {
   it('documents the Kubernetes flags in --help', async () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(0);
-    for (const flag of ['--rules-from crd|dir', '--rules DIR', '--emit TARGET', '--kubeconfig PATH', '--pod-name NAME', '--namespace NS']) {
+    for (const flag of [
+      '--rules-from crd|dir',
+      '--rules DIR',
+      '--emit TARGET',
+      '--kubeconfig PATH',
+      '--pod-name NAME',
+      '--namespace NS',
+    ]) {
       expect(stdout).toContain(flag);
     }
     expect(stdout).toMatch(/kubernetes \(SecurityEvent\s+resources/);
@@ -59,9 +66,24 @@ describe('the engine flags', () => {
   });
 
   it.each<[string, () => string[], NodeJS.ProcessEnv, RegExp]>([
-    ['--rules-from=dir without --rules', () => ['--rules-from=dir', '--cluster-id', 'x'], {}, /--rules-from=dir needs --rules DIR/],
-    ['--rules with --rules-from=crd', () => ['--rules-from=crd', '--rules', rules, '--cluster-id', 'x'], {}, /--rules is only read with --rules-from=dir/],
-    ['an unknown --rules-from', () => ['--rules-from=git', '--cluster-id', 'x'], {}, /--rules-from must be crd or dir, got "git"/],
+    [
+      '--rules-from=dir without --rules',
+      () => ['--rules-from=dir', '--cluster-id', 'x'],
+      {},
+      /--rules-from=dir needs --rules DIR/,
+    ],
+    [
+      '--rules with --rules-from=crd',
+      () => ['--rules-from=crd', '--rules', rules, '--cluster-id', 'x'],
+      {},
+      /--rules is only read with --rules-from=dir/,
+    ],
+    [
+      'an unknown --rules-from',
+      () => ['--rules-from=git', '--cluster-id', 'x'],
+      {},
+      /--rules-from must be crd or dir, got "git"/,
+    ],
     [
       'rules from the cluster (the default without --rules) outside a cluster without --kubeconfig',
       () => ['--cluster-id', 'x'],
@@ -80,11 +102,43 @@ describe('the engine flags', () => {
       { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' },
       /--emit=kubernetes needs the Kubernetes API: in-cluster configuration: no service account token at \/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/token/,
     ],
-    ['a missing --kubeconfig file', () => ['--kubeconfig', join(dir, 'missing'), '--cluster-id', 'x'], {}, /--kubeconfig \S+missing: .*no such file/i],
-    ['a --kubeconfig that is not one', () => ['--kubeconfig', join(dir, 'not-a-kubeconfig'), '--cluster-id', 'x'], {}, /--kubeconfig \S+not-a-kubeconfig: /],
-    ['a --namespace that is not a name', () => ['--kubeconfig', cp.identities.admin.kubeconfigPath, '--namespace', 'Not_A_Name', '--cluster-id', 'x'], {}, /--namespace must be a namespace name/],
-    ['a --pod-name that is not a name', () => ['--kubeconfig', cp.identities.admin.kubeconfigPath, '--pod-name', 'a b', '--cluster-id', 'x'], {}, /--pod-name must be a pod name, got "a b"/],
-    ['--emit kafka', () => ['--rules', rules, '--emit', 'kafka', '--cluster-id', 'x'], {}, /--emit must be "stdout", "file:PATH" or "kubernetes", got "kafka"/],
+    [
+      'a missing --kubeconfig file',
+      () => ['--kubeconfig', join(dir, 'missing'), '--cluster-id', 'x'],
+      {},
+      /--kubeconfig \S+missing: .*no such file/i,
+    ],
+    [
+      'a --kubeconfig that is not one',
+      () => ['--kubeconfig', join(dir, 'not-a-kubeconfig'), '--cluster-id', 'x'],
+      {},
+      /--kubeconfig \S+not-a-kubeconfig: /,
+    ],
+    [
+      'a --namespace that is not a name',
+      () => [
+        '--kubeconfig',
+        cp.identities.admin.kubeconfigPath,
+        '--namespace',
+        'Not_A_Name',
+        '--cluster-id',
+        'x',
+      ],
+      {},
+      /--namespace must be a namespace name/,
+    ],
+    [
+      'a --pod-name that is not a name',
+      () => ['--kubeconfig', cp.identities.admin.kubeconfigPath, '--pod-name', 'a b', '--cluster-id', 'x'],
+      {},
+      /--pod-name must be a pod name, got "a b"/,
+    ],
+    [
+      '--emit kafka',
+      () => ['--rules', rules, '--emit', 'kafka', '--cluster-id', 'x'],
+      {},
+      /--emit must be "stdout", "file:PATH" or "kubernetes", got "kafka"/,
+    ],
   ])('refuses %s with exit 2 and a clear message', async (_, args, env, message) => {
     const { code, stderr } = await run(args(), env);
     expect(stderr).toMatch(message);

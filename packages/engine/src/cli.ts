@@ -106,14 +106,23 @@ export interface DetectorCliIO {
  * one), starts the pipeline, and on SIGTERM/SIGINT drains it and resolves
  * with exit code 0. A failure to start resolves with 1 after logging why.
  */
-export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: DetectorCliIO = {}): Promise<number> {
+export async function runDetectorCli(
+  spec: DetectorCliSpec,
+  argv: string[],
+  io: DetectorCliIO = {},
+): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
   const usage = `Usage: ${spec.name} --source=${spec.source} [flags]\n\n${spec.summary}\n\n${spec.help}\n\n${ENGINE_HELP}\n`;
   let values: FlagValues;
   try {
-    values = parseArgs({ args: argv, options: { ...ENGINE_FLAGS, ...spec.flags }, strict: true, allowPositionals: false }).values;
+    values = parseArgs({
+      args: argv,
+      options: { ...ENGINE_FLAGS, ...spec.flags },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (e) {
     stderr.write(`${spec.name}: ${(e as Error).message}\n\n${usage}`);
     return 2;
@@ -126,9 +135,14 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
   let logger: Logger;
   const abort = new AbortController();
   try {
-    logger = pino({ name: spec.name, level: str(values, 'log-level'), base: { component: spec.name } }, pinoDestination(stderr));
+    logger = pino(
+      { name: spec.name, level: str(values, 'log-level'), base: { component: spec.name } },
+      pinoDestination(stderr),
+    );
     const rules = rulesConfig(values);
-    const emit = parseEmitTarget(str(values, 'emit') === '' ? (runningInCluster(env) ? 'kubernetes' : 'stdout') : str(values, 'emit'));
+    const emit = parseEmitTarget(
+      str(values, 'emit') === '' ? (runningInCluster(env) ? 'kubernetes' : 'stdout') : str(values, 'emit'),
+    );
     const source = spec.toSource(checkSource(values, spec.source), env);
     const clusterID = required(values, 'cluster-id');
     const needs = [
@@ -142,7 +156,10 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
       kubernetes: needs.length === 0 ? undefined : kubernetesConfig(values, env, needs.join(' and ')),
       signal: abort.signal,
       clusterID,
-      metrics: str(values, 'metrics-addr') === 'off' ? undefined : parseListenAddress(str(values, 'metrics-addr'), '--metrics-addr'),
+      metrics:
+        str(values, 'metrics-addr') === 'off'
+          ? undefined
+          : parseListenAddress(str(values, 'metrics-addr'), '--metrics-addr'),
       channelCapacity: positiveInt(values, 'channel-capacity'),
       logger,
       stdout,
@@ -152,7 +169,8 @@ export async function runDetectorCli(spec: DetectorCliSpec, argv: string[], io: 
     return 2;
   }
   // Installed before the start, which can wait (permissions, the first rule sync): a signal cancels it.
-  const signals = io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));
+  const signals =
+    io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));
   let shutdown: (why: string) => void = (why) => {
     logger.info({ why }, 'shutting down before ready');
     abort.abort();
@@ -208,7 +226,10 @@ export function required(values: FlagValues, name: string): string {
 export function positiveInt(values: FlagValues, name: string): number {
   const v = Number(str(values, name));
   if (!Number.isSafeInteger(v) || v < 1) {
-    throw new EngineError(EngineReason.InvalidOption, `--${name} must be a whole number >= 1, got ${JSON.stringify(str(values, name))}`);
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `--${name} must be a whole number >= 1, got ${JSON.stringify(str(values, name))}`,
+    );
   }
   return v;
 }
@@ -222,11 +243,15 @@ function rulesConfig(values: FlagValues): RulesConfig {
     if (dir === '') throw new EngineError(EngineReason.InvalidOption, '--rules-from=dir needs --rules DIR');
     return { from: 'dir', dir };
   }
-  if (from !== 'crd') throw new EngineError(EngineReason.InvalidOption, `--rules-from must be crd or dir, got ${JSON.stringify(from)}`);
+  if (from !== 'crd')
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `--rules-from must be crd or dir, got ${JSON.stringify(from)}`,
+    );
   if (dir !== '') {
     throw new EngineError(
       EngineReason.InvalidOption,
-      '--rules is only read with --rules-from=dir; with --rules-from=crd the rules are the cluster\'s SigmaRule resources',
+      "--rules is only read with --rules-from=dir; with --rules-from=crd the rules are the cluster's SigmaRule resources",
     );
   }
   return { from: 'crd' };
@@ -237,16 +262,26 @@ function kubernetesConfig(values: FlagValues, env: NodeJS.ProcessEnv, needs: str
   try {
     kubeConfig = loadKubeConfig({ kubeconfig: str(values, 'kubeconfig'), env });
   } catch (e) {
-    throw new EngineError(EngineReason.KubeConfig, `${needs} needs the Kubernetes API: ${(e as Error).message}`, { cause: e });
+    throw new EngineError(
+      EngineReason.KubeConfig,
+      `${needs} needs the Kubernetes API: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const podName = str(values, 'pod-name') || env.POD_NAME || hostname();
   const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
   const namespace = str(values, 'namespace') || env.POD_NAMESPACE || contextNamespace || 'default';
   if (!NAMESPACE_NAME.test(namespace)) {
-    throw new EngineError(EngineReason.InvalidOption, `--namespace must be a namespace name (DNS-1123 label), got ${JSON.stringify(namespace)}`);
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `--namespace must be a namespace name (DNS-1123 label), got ${JSON.stringify(namespace)}`,
+    );
   }
   if (podName.length > 253 || !/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(podName)) {
-    throw new EngineError(EngineReason.InvalidOption, `--pod-name must be a pod name, got ${JSON.stringify(podName)}`);
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `--pod-name must be a pod name, got ${JSON.stringify(podName)}`,
+    );
   }
   return { kubeConfig, podName, namespace };
 }
@@ -254,7 +289,10 @@ function kubernetesConfig(values: FlagValues, env: NodeJS.ProcessEnv, needs: str
 function checkSource(values: FlagValues, kind: string): FlagValues {
   const source = str(values, 'source');
   if (source !== '' && source !== 'file' && source !== 'webhook') {
-    throw new EngineError(EngineReason.InvalidOption, `--source must be file or webhook, got ${JSON.stringify(source)}`);
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `--source must be file or webhook, got ${JSON.stringify(source)}`,
+    );
   }
   if (source !== '' && source !== kind) {
     const other = kind === 'file' ? 'webhook' : 'file';
@@ -267,5 +305,7 @@ function checkSource(values: FlagValues, kind: string): FlagValues {
 }
 
 function pinoDestination(stream: Writable): { write(line: string): void } {
-  return stream === process.stderr ? pino.destination({ fd: 2, sync: true }) : { write: (line: string) => void stream.write(line) };
+  return stream === process.stderr
+    ? pino.destination({ fd: 2, sync: true })
+    : { write: (line: string) => void stream.write(line) };
 }

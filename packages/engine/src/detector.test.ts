@@ -35,7 +35,8 @@ async function freePort(): Promise<number> {
 
 function capture() {
   const logs: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void logs.push({ level, obj: obj as Record<string, unknown>, msg });
+  const at = (level: string) => (obj: object, msg: string) =>
+    void logs.push({ level, obj: obj as Record<string, unknown>, msg });
   return { logs, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
@@ -58,7 +59,12 @@ describe('startDetector with Kubernetes', () => {
         logger,
         metrics: { host: '127.0.0.1', port },
         signal: abort.signal,
-        kubernetes: { kubeConfig: kubeConfigFor(cp, 'unprivileged'), podName: 'pod-x', namespace: 'default', permissionRetryMs: 500 },
+        kubernetes: {
+          kubeConfig: kubeConfigFor(cp, 'unprivileged'),
+          podName: 'pod-x',
+          namespace: 'default',
+          permissionRetryMs: 500,
+        },
       }),
     );
     const outcome = starting.then(
@@ -103,16 +109,25 @@ describe('startDetector with Kubernetes', () => {
         logger,
         rules: { from: 'dir', dir },
         signal: abort.signal,
-        kubernetes: { kubeConfig: kubeConfigFor(cp, 'unprivileged'), podName: 'pod-x', namespace: 'default', permissionRetryMs: 500 },
+        kubernetes: {
+          kubeConfig: kubeConfigFor(cp, 'unprivileged'),
+          podName: 'pod-x',
+          namespace: 'default',
+          permissionRetryMs: 500,
+        },
       }),
     ).catch((e: unknown) => e);
-    const error = await eventually(() => logs.find((l) => l.level === 'error') ?? expect.fail('no error logged yet'));
+    const error = await eventually(
+      () => logs.find((l) => l.level === 'error') ?? expect.fail('no error logged yet'),
+    );
     expect(error.obj.missing).toEqual(['create securityevents.security.ugallu.io (namespace default)']);
     abort.abort();
     expect(((await outcome) as EngineError).reason).toBe('Aborted');
   });
 
   it('refuses rules from the cluster without a Kubernetes configuration', async () => {
-    await expect(startDetector(base({ emit: { kind: 'stdout' } }))).rejects.toMatchObject({ reason: 'InvalidOption' });
+    await expect(startDetector(base({ emit: { kind: 'stdout' } }))).rejects.toMatchObject({
+      reason: 'InvalidOption',
+    });
   });
 });

@@ -3,7 +3,13 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { openSink } from '@ugallu/emitter';
 import type { EmitTarget, SecurityEventSink } from '@ugallu/emitter';
 import { startFileSource, startWebhookSource } from '@ugallu/sources';
-import type { AuditSource, FileSource, FileSourceOptions, SourceLogger, WebhookSourceOptions } from '@ugallu/sources';
+import type {
+  AuditSource,
+  FileSource,
+  FileSourceOptions,
+  SourceLogger,
+  WebhookSourceOptions,
+} from '@ugallu/sources';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 import { DetectionEngine } from './engine.js';
@@ -46,7 +52,9 @@ export interface KubernetesConfig {
   /** This pod's namespace (`--namespace`, POD_NAMESPACE): the status Lease and the SecurityEvents go there. */
   readonly namespace: string;
   /** Reconciler tuning (requeue interval, Lease timings, …). */
-  readonly reconciler?: Partial<Pick<SigmaRuleReconcilerOptions, 'requeueMs' | 'podPruneMs' | 'lease' | 'eventNamespace'>>;
+  readonly reconciler?: Partial<
+    Pick<SigmaRuleReconcilerOptions, 'requeueMs' | 'podPruneMs' | 'lease' | 'eventNamespace'>
+  >;
   /** How often missing permissions are checked again while not ready. Default 10 000 ms. */
   readonly permissionRetryMs?: number;
 }
@@ -141,7 +149,10 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   };
   const k8s = config.kubernetes;
   if ((config.rules.from === 'crd' || config.emit.kind === 'kubernetes') && k8s === undefined) {
-    throw new EngineError(EngineReason.InvalidOption, 'rules from SigmaRule resources and --emit=kubernetes need the Kubernetes API (kubernetes: { kubeConfig, podName, namespace })');
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      'rules from SigmaRule resources and --emit=kubernetes need the Kubernetes API (kubernetes: { kubeConfig, podName, namespace })',
+    );
   }
   try {
     if (config.metrics !== undefined) {
@@ -151,7 +162,9 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     if (k8s !== undefined) await untilPermitted(config, k8s);
     sink = await openSink(config.emit, {
       ...(config.stdout === undefined ? {} : { stdout: config.stdout }),
-      ...(k8s === undefined ? {} : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
+      ...(k8s === undefined
+        ? {}
+        : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
     });
     const engine = new DetectionEngine({ sink, clusterID: config.clusterID, registry, logger });
     if (config.rules.from === 'dir') {
@@ -248,12 +261,22 @@ async function untilPermitted(config: DetectorConfig, k8s: KubernetesConfig): Pr
         EngineReason.Forbidden,
         `RBAC denies this identity: ${missing.map(formatPermission).join('; ')}. Bind it to the audit-detection ClusterRole (the chart's files/clusterrole-rules.yaml)`,
       );
-      logger.error({ reason: error.reason, missing: missing.map(formatPermission), error: error.message }, `missing permissions; not ready, checking again in ${retryMs / 1000} s`);
+      logger.error(
+        { reason: error.reason, missing: missing.map(formatPermission), error: error.message },
+        `missing permissions; not ready, checking again in ${retryMs / 1000} s`,
+      );
     } catch (e) {
       const error = e as EngineError;
-      logger.error({ reason: error.reason, error: error.message }, `cannot check permissions; not ready, trying again in ${retryMs / 1000} s`);
+      logger.error(
+        { reason: error.reason, error: error.message },
+        `cannot check permissions; not ready, trying again in ${retryMs / 1000} s`,
+      );
     }
-    await abortable(new Promise((resolve) => setTimeout(resolve, retryMs).unref()), config.signal, 'waiting for permissions');
+    await abortable(
+      new Promise((resolve) => setTimeout(resolve, retryMs).unref()),
+      config.signal,
+      'waiting for permissions',
+    );
   }
 }
 

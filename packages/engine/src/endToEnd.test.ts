@@ -55,23 +55,39 @@ beforeAll(async () => {
   // The apiserver needs the webhook's URL before it starts; the webhook detector listens there later.
   webhookPort = await freePort();
   cp = await startControlPlane({
-    auditWebhook: { url: `https://127.0.0.1:${webhookPort}/audit`, token: TOKEN, caPem: ca.certPem, batchMaxWait: '300ms' },
+    auditWebhook: {
+      url: `https://127.0.0.1:${webhookPort}/audit`,
+      token: TOKEN,
+      caPem: ca.certPem,
+      batchMaxWait: '300ms',
+    },
     identities: { detector: {} },
   });
   admin = kubeConfigFor(cp);
   detectorKubeconfig = cp.identities.detector!.kubeconfigPath;
   await installCRDs(admin);
   const core = admin.makeApiClient(CoreV1Api);
-  for (const name of ['ugallu-file', 'ugallu-webhook', 'ugallu-faults']) await core.createNamespace({ body: { metadata: { name } } });
+  for (const name of ['ugallu-file', 'ugallu-webhook', 'ugallu-faults'])
+    await core.createNamespace({ body: { metadata: { name } } });
   // The detector identity gets exactly the chart's ClusterRole.
   await bindClusterRole(admin, 'ugallu-audit-detection', 'detector');
   // The bundled example rule; a burst of bindings needs a wider rate limit than its 5 at once.
-  const example = parseRuleManifests(readFileSync(EXAMPLE_RULES, 'utf8'), 'rbac.yaml').find((m) => m.ok && m.name === 'cluster-admin-granted');
+  const example = parseRuleManifests(readFileSync(EXAMPLE_RULES, 'utf8'), 'rbac.yaml').find(
+    (m) => m.ok && m.name === 'cluster-admin-granted',
+  );
   if (example?.ok !== true) throw new Error('examples/rules/rbac.yaml has no cluster-admin-granted rule');
-  await sigmaRules(admin).create(sigmaRule('cluster-admin-granted', { ...(example.spec as object), rateLimit: { burst: 1000, sustainedPerSec: 100 } }));
+  await sigmaRules(admin).create(
+    sigmaRule('cluster-admin-granted', {
+      ...(example.spec as object),
+      rateLimit: { burst: 1000, sustainedPerSec: 100 },
+    }),
+  );
   // A barrier: once its SecurityEvent is out, every audit event before it has been through the engine.
   await sigmaRules(admin).create(
-    sigmaRule('e2e-marker', { match: { verb: ['create'], objectRef: { resource: 'configmaps' }, nameGlob: ['e2e-marker-*'] }, emit: { type: 'Marker', severity: 'info' } }),
+    sigmaRule('e2e-marker', {
+      match: { verb: ['create'], objectRef: { resource: 'configmaps' }, nameGlob: ['e2e-marker-*'] },
+      emit: { type: 'Marker', severity: 'info' },
+    }),
   );
 });
 
@@ -89,7 +105,11 @@ function quietLogger() {
   const errors: unknown[] = [];
   return {
     errors,
-    logger: { info: () => undefined, warn: () => undefined, error: (obj: object, msg: string) => void errors.push({ ...obj, msg }) },
+    logger: {
+      info: () => undefined,
+      warn: () => undefined,
+      error: (obj: object, msg: string) => void errors.push({ ...obj, msg }),
+    },
   };
 }
 
@@ -102,10 +122,24 @@ let webhook: Detector | undefined;
 
 async function startWebhookDetector(): Promise<Detector> {
   const config: DetectorConfig = {
-    source: { kind: 'webhook', options: { host: '127.0.0.1', port: webhookPort, tlsCertFile: tls.certFile, tlsKeyFile: tls.keyFile, token: TOKEN } },
+    source: {
+      kind: 'webhook',
+      options: {
+        host: '127.0.0.1',
+        port: webhookPort,
+        tlsCertFile: tls.certFile,
+        tlsKeyFile: tls.keyFile,
+        token: TOKEN,
+      },
+    },
     rules: { from: 'crd' },
     emit: { kind: 'kubernetes' },
-    kubernetes: { kubeConfig: kubeConfigFor(cp, 'detector'), podName: 'webhook-0', namespace: 'ugallu-webhook', reconciler: { requeueMs: 500 } },
+    kubernetes: {
+      kubeConfig: kubeConfigFor(cp, 'detector'),
+      podName: 'webhook-0',
+      namespace: 'ugallu-webhook',
+      reconciler: { requeueMs: 500 },
+    },
     clusterID: CLUSTER_ID,
     logger: quietLogger().logger,
   };
@@ -143,20 +177,31 @@ async function startFileDetectorCli(args: string[]): Promise<{ stderr: Capture }
     signal?.('SIGTERM');
     expect(await exit).toBe(0);
   });
-  await eventually(async () => expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200), 90_000, 200);
+  await eventually(
+    async () => expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200),
+    90_000,
+    200,
+  );
   return { stderr };
 }
 
 const securityEvents = async (namespace: string): Promise<SecurityEvent[]> => {
   const api = admin.makeApiClient(CustomObjectsApi);
-  const list = (await api.listNamespacedCustomObject({ group: 'security.ugallu.io', version: 'v1alpha1', plural: 'securityevents', namespace })) as {
+  const list = (await api.listNamespacedCustomObject({
+    group: 'security.ugallu.io',
+    version: 'v1alpha1',
+    plural: 'securityevents',
+    namespace,
+  })) as {
     items: SecurityEvent[];
   };
   return list.items;
 };
 
 const bindingsIn = async (namespace: string) =>
-  (await securityEvents(namespace)).filter((se) => se.spec.source.rule === 'cluster-admin-granted').map((se) => se.spec.subject.name);
+  (await securityEvents(namespace))
+    .filter((se) => se.spec.source.rule === 'cluster-admin-granted')
+    .map((se) => se.spec.subject.name);
 
 async function bindClusterAdmin(name: string): Promise<void> {
   await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
@@ -170,9 +215,16 @@ async function bindClusterAdmin(name: string): Promise<void> {
 
 /** Creates a marker ConfigMap and waits until its SecurityEvent is in each namespace. */
 async function barrier(name: string, namespaces: string[]): Promise<void> {
-  await admin.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name } } });
+  await admin
+    .makeApiClient(CoreV1Api)
+    .createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name } } });
   for (const namespace of namespaces) {
-    await eventually(async () => expect((await securityEvents(namespace)).some((se) => se.spec.subject.name === name)).toBe(true), 90_000, 200);
+    await eventually(
+      async () =>
+        expect((await securityEvents(namespace)).some((se) => se.spec.subject.name === name)).toBe(true),
+      90_000,
+      200,
+    );
   }
 }
 
@@ -199,11 +251,16 @@ describe('end to end on a real control plane', () => {
     await barrier('e2e-marker-1', ['ugallu-file', 'ugallu-webhook']);
 
     const created = (await readAuditLog(cp.auditLogPath)).find(
-      (e) => e.verb === 'create' && e.objectRef?.resource === 'clusterrolebindings' && e.objectRef.name === 'e2e-admin-binding',
+      (e) =>
+        e.verb === 'create' &&
+        e.objectRef?.resource === 'clusterrolebindings' &&
+        e.objectRef.name === 'e2e-admin-binding',
     );
     expect(created).toBeDefined();
     for (const namespace of ['ugallu-file', 'ugallu-webhook']) {
-      const found = (await securityEvents(namespace)).filter((se) => se.spec.source.rule === 'cluster-admin-granted');
+      const found = (await securityEvents(namespace)).filter(
+        (se) => se.spec.source.rule === 'cluster-admin-granted',
+      );
       expect(found, namespace).toHaveLength(1);
       expect(found[0]!.spec).toMatchObject({
         type: 'ClusterAdminGranted',
@@ -230,7 +287,12 @@ describe('end to end on a real control plane', () => {
       source: { kind: 'file', options: { path: cp.auditLogPath } },
       rules: { from: 'crd' },
       emit: { kind: 'kubernetes' },
-      kubernetes: { kubeConfig: kubeConfigFor(cp, 'detector'), podName: 'faults-0', namespace: 'ugallu-faults', reconciler: { requeueMs: 500 } },
+      kubernetes: {
+        kubeConfig: kubeConfigFor(cp, 'detector'),
+        podName: 'faults-0',
+        namespace: 'ugallu-faults',
+        reconciler: { requeueMs: 500 },
+      },
       clusterID: CLUSTER_ID,
       logger: quietLogger().logger,
     };
@@ -259,10 +321,19 @@ describe('end to end on a real control plane', () => {
     }
     await restarted;
     await barrier('e2e-marker-2', ['ugallu-faults']);
-    await eventually(async () => expect((await bindingsIn('ugallu-faults')).sort()).toEqual(names), 90_000, 250);
+    await eventually(
+      async () => expect((await bindingsIn('ugallu-faults')).sort()).toEqual(names),
+      90_000,
+      250,
+    );
 
     // The reconciler watches again after the outage: a new rule compiles and reports.
-    await sigmaRules(admin).create(sigmaRule('after-restart', { match: { verb: ['delete'], objectRef: { resource: 'pods' } }, emit: { type: 'PodDeleted', severity: 'low' } }));
+    await sigmaRules(admin).create(
+      sigmaRule('after-restart', {
+        match: { verb: ['delete'], objectRef: { resource: 'pods' } },
+        emit: { type: 'PodDeleted', severity: 'low' },
+      }),
+    );
     await eventually(() => expect(detector.engine.status('after-restart')?.compiled).toBe(true), 90_000, 200);
   });
 });

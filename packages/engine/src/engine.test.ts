@@ -70,7 +70,9 @@ describe('DetectionEngine', () => {
   it('emits a SecurityEvent per match, stamped with the cluster identity', async () => {
     const { engine, sink, metric } = setup();
     engine.applyRule('pod-exec', execSpec());
-    await engine.processBatch({ events: [exec('a1'), { ...exec('a2'), verb: 'get', objectRef: { resource: 'pods' } }] });
+    await engine.processBatch({
+      events: [exec('a1'), { ...exec('a2'), verb: 'get', objectRef: { resource: 'pods' } }],
+    });
     expect(sink.emitted).toHaveLength(1);
     const se = sink.emitted[0]!;
     expect(se.spec.clusterIdentity.clusterID).toBe('test-cluster');
@@ -114,7 +116,10 @@ describe('DetectionEngine', () => {
     const lastMatchedAt = engine.status('r')?.lastMatchedAt;
     clock.t += 10;
     // Same budget: the limiter (empty now) is kept, so the edit cannot be used to reset it.
-    engine.applyRule('r', execSpec({ description: 'edited', rateLimit: { burst: 1, sustainedPerSec: 0.001 } }));
+    engine.applyRule(
+      'r',
+      execSpec({ description: 'edited', rateLimit: { burst: 1, sustainedPerSec: 0.001 } }),
+    );
     await engine.processBatch({ events: [exec('3')] });
     expect(engine.status('r')).toMatchObject({ matchCount: 3, droppedRateLimit: 2 });
     // A new budget rebuilds the limiter; counters stay.
@@ -133,7 +138,10 @@ describe('DetectionEngine', () => {
     const { engine, sink, metric } = setup();
     engine.applyRule('r', execSpec());
     await engine.processBatch({ events: [exec('1')] });
-    const status = engine.applyRule('r', { ...execSpec(), match: { requestObjectGlob: [{ jsonPath: '$..x', glob: ['*'] }] } });
+    const status = engine.applyRule('r', {
+      ...execSpec(),
+      match: { requestObjectGlob: [{ jsonPath: '$..x', glob: ['*'] }] },
+    });
     expect(status).toMatchObject({ compiled: false, reason: 'JSONPath', matchCount: 1 });
     expect(status.message).toMatch(/recursive descent/);
     expect(await metric('ugallu_audit_rule_compile_errors_total', 'r')).toBe(1);
@@ -146,7 +154,10 @@ describe('DetectionEngine', () => {
 
   it('a rule that never compiled is known, failed, and matches nothing', async () => {
     const { engine, sink } = setup();
-    expect(engine.applyRule('bad', { match: {}, emit: { type: 'T', severity: 'low' } })).toMatchObject({ compiled: false, reason: 'EmptyMatch' });
+    expect(engine.applyRule('bad', { match: {}, emit: { type: 'T', severity: 'low' } })).toMatchObject({
+      compiled: false,
+      reason: 'EmptyMatch',
+    });
     engine.applyRule('good', execSpec());
     await engine.processBatch({ events: [exec('1')] });
     expect(sink.emitted).toHaveLength(1);
@@ -186,7 +197,10 @@ describe('DetectionEngine', () => {
     engine.applyRule('r', execSpec());
     sink.delayMs = 30;
     const order: string[] = [];
-    const p = engine.processBatch({ events: [exec('1')], onProcessed: () => order.push(`ack after ${sink.emitted.length}`) });
+    const p = engine.processBatch({
+      events: [exec('1')],
+      onProcessed: () => order.push(`ack after ${sink.emitted.length}`),
+    });
     await p;
     expect(order).toEqual(['ack after 1']);
   });

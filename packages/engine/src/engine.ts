@@ -131,7 +131,10 @@ export class DetectionEngine {
       state.compileError = e;
       this.rules.remove(name);
       this.metrics.compileErrors.labels({ rule: name }).inc();
-      this.logger.warn({ rule: name, reason: e.reason, error: e.message }, 'rule failed to compile; it is disabled until fixed');
+      this.logger.warn(
+        { rule: name, reason: e.reason, error: e.message },
+        'rule failed to compile; it is disabled until fixed',
+      );
       this.updateRuleGauge();
       return this.status(name)!;
     }
@@ -139,7 +142,8 @@ export class DetectionEngine {
     const state = entry.state;
     state.compileError = undefined;
     const { burst, sustainedPerSec } = rule.rateLimit;
-    if (state.limiter.burst !== burst || state.limiter.sustainedPerSec !== sustainedPerSec) state.limiter = this.limiter(rule);
+    if (state.limiter.burst !== burst || state.limiter.sustainedPerSec !== sustainedPerSec)
+      state.limiter = this.limiter(rule);
     this.updateRuleGauge();
     return this.status(name)!;
   }
@@ -148,7 +152,12 @@ export class DetectionEngine {
   removeRule(name: string): boolean {
     const existed = this.states.delete(name);
     this.rules.remove(name);
-    for (const counter of [this.metrics.matches, this.metrics.dropped, this.metrics.emitErrors, this.metrics.compileErrors]) {
+    for (const counter of [
+      this.metrics.matches,
+      this.metrics.dropped,
+      this.metrics.emitErrors,
+      this.metrics.compileErrors,
+    ]) {
       counter.remove({ rule: name });
     }
     this.updateRuleGauge();
@@ -232,7 +241,11 @@ export class DetectionEngine {
     if (!state.limiter.tryTake()) {
       state.droppedRateLimit++;
       state.droppedCounter.inc();
-      this.warnings.warn(`dropped:${entry.name}`, { rule: entry.name }, 'rate limit reached: match dropped, no SecurityEvent emitted');
+      this.warnings.warn(
+        `dropped:${entry.name}`,
+        { rule: entry.name },
+        'rate limit reached: match dropped, no SecurityEvent emitted',
+      );
       return undefined;
     }
     let se;
@@ -254,7 +267,11 @@ export class DetectionEngine {
     state.emitErrors++;
     state.emitErrorsCounter.inc();
     const reason = e instanceof EmitError ? e.reason : 'Unexpected';
-    this.warnings.warn(`emit:${rule}:${reason}`, { rule, auditID: event.auditID, reason, error: (e as Error).message }, 'SecurityEvent not delivered');
+    this.warnings.warn(
+      `emit:${rule}:${reason}`,
+      { rule, auditID: event.auditID, reason, error: (e as Error).message },
+      'SecurityEvent not delivered',
+    );
   }
 
   private stateFor(name: string, rule: CompiledRule | undefined): RuleState {

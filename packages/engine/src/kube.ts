@@ -48,10 +48,15 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
     try {
       kubeConfig.loadFromFile(path);
     } catch (cause) {
-      throw new EngineError(EngineReason.KubeConfig, `--kubeconfig ${path}: ${(cause as Error).message}`, { cause });
+      throw new EngineError(EngineReason.KubeConfig, `--kubeconfig ${path}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     if (kubeConfig.getCurrentCluster() === null) {
-      throw new EngineError(EngineReason.KubeConfig, `--kubeconfig ${path}: its current context (${JSON.stringify(kubeConfig.getCurrentContext())}) names no cluster`);
+      throw new EngineError(
+        EngineReason.KubeConfig,
+        `--kubeconfig ${path}: its current context (${JSON.stringify(kubeConfig.getCurrentContext())}) names no cluster`,
+      );
     }
     return kubeConfig;
   }

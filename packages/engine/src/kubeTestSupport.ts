@@ -12,14 +12,21 @@ import { SIGMA_RULE_RESOURCE } from './sigmaRuleReconciler.js';
 import type { SigmaRuleObject } from './sigmaRuleStatus.js';
 
 /** The chart's ClusterRole rules: the single source the RBAC tests bind. */
-export const CLUSTERROLE_RULES_PATH = new URL('../../../charts/ugallu/charts/audit-detection/files/clusterrole-rules.yaml', import.meta.url);
+export const CLUSTERROLE_RULES_PATH = new URL(
+  '../../../charts/ugallu/charts/audit-detection/files/clusterrole-rules.yaml',
+  import.meta.url,
+);
 
 export function clusterRoleRules(): V1PolicyRule[] {
   return parse(readFileSync(CLUSTERROLE_RULES_PATH, 'utf8')) as V1PolicyRule[];
 }
 
 /** Polls `check` until it stops throwing (or returns), for up to `timeoutMs`. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 60_000, intervalMs = 100): Promise<T> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 60_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -43,7 +50,12 @@ export async function installCRDs(kubeConfig: KubeConfig): Promise<void> {
   const raw = kubeConfig.makeApiClient(CustomObjectsApi);
   for (const crd of customResourceDefinitions()) {
     try {
-      await raw.createClusterCustomObject({ group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', body: crd });
+      await raw.createClusterCustomObject({
+        group: 'apiextensions.k8s.io',
+        version: 'v1',
+        plural: 'customresourcedefinitions',
+        body: crd,
+      });
     } catch (e) {
       if (kubeErrorStatus(e) !== 409) throw e;
     }
@@ -69,17 +81,34 @@ export const sigmaRules = (kubeConfig: KubeConfig) => {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   const { group, version, plural } = SIGMA_RULE_RESOURCE;
   return {
-    create: (rule: SigmaRuleObject) => api.createClusterCustomObject({ group, version, plural, body: rule }) as Promise<SigmaRuleObject>,
-    get: (name: string) => api.getClusterCustomObject({ group, version, plural, name }) as Promise<SigmaRuleObject>,
+    create: (rule: SigmaRuleObject) =>
+      api.createClusterCustomObject({ group, version, plural, body: rule }) as Promise<SigmaRuleObject>,
+    get: (name: string) =>
+      api.getClusterCustomObject({ group, version, plural, name }) as Promise<SigmaRuleObject>,
     replaceSpec: async (name: string, spec: Record<string, unknown>) => {
       const current = (await api.getClusterCustomObject({ group, version, plural, name })) as SigmaRuleObject;
-      return api.replaceClusterCustomObject({ group, version, plural, name, body: { ...current, spec } }) as Promise<SigmaRuleObject>;
+      return api.replaceClusterCustomObject({
+        group,
+        version,
+        plural,
+        name,
+        body: { ...current, spec },
+      }) as Promise<SigmaRuleObject>;
     },
     /** A metadata-only change: no new generation. */
     label: async (name: string, labels: Record<string, string>) => {
       const current = (await api.getClusterCustomObject({ group, version, plural, name })) as SigmaRuleObject;
-      const metadata = { ...current.metadata, labels: { ...(current.metadata.labels as Record<string, string> | undefined), ...labels } };
-      return api.replaceClusterCustomObject({ group, version, plural, name, body: { ...current, metadata } }) as Promise<SigmaRuleObject>;
+      const metadata = {
+        ...current.metadata,
+        labels: { ...(current.metadata.labels as Record<string, string> | undefined), ...labels },
+      };
+      return api.replaceClusterCustomObject({
+        group,
+        version,
+        plural,
+        name,
+        body: { ...current, metadata },
+      }) as Promise<SigmaRuleObject>;
     },
     delete: async (name: string) => {
       try {
@@ -92,7 +121,11 @@ export const sigmaRules = (kubeConfig: KubeConfig) => {
 };
 
 /** Binds `user` to a new ClusterRole with the chart's rules. */
-export async function bindClusterRole(adminKubeConfig: KubeConfig, name: string, user: string): Promise<() => Promise<void>> {
+export async function bindClusterRole(
+  adminKubeConfig: KubeConfig,
+  name: string,
+  user: string,
+): Promise<() => Promise<void>> {
   const rbac = adminKubeConfig.makeApiClient(RbacAuthorizationV1Api);
   await rbac.createClusterRole({ body: { metadata: { name }, rules: clusterRoleRules() } });
   await rbac.createClusterRoleBinding({

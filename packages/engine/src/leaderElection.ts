@@ -99,7 +99,10 @@ export async function startLeaderElection(options: LeaderElectionOptions): Promi
   const setLeading = (value: boolean) => {
     if (leading === value) return;
     leading = value;
-    logger.info({ lease: `${namespace}/${name}`, identity }, value ? 'became the status writer (lease acquired)' : 'no longer the status writer');
+    logger.info(
+      { lease: `${namespace}/${name}`, identity },
+      value ? 'became the status writer (lease acquired)' : 'no longer the status writer',
+    );
     options.onChange?.(value);
   };
 
@@ -126,7 +129,13 @@ export async function startLeaderElection(options: LeaderElectionOptions): Promi
           namespace,
           body: {
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
         });
         observe(created);
@@ -176,7 +185,12 @@ export async function startLeaderElection(options: LeaderElectionOptions): Promi
     } catch (e) {
       const err = e as Error & { reason?: string };
       const level = err.reason === EngineReason.Forbidden ? 'error' : 'warn';
-      limited.log(level, `lease:${err.reason ?? ''}`, { lease: `${namespace}/${name}`, reason: err.reason, error: err.message }, 'lease attempt failed; retrying');
+      limited.log(
+        level,
+        `lease:${err.reason ?? ''}`,
+        { lease: `${namespace}/${name}`, reason: err.reason, error: err.message },
+        'lease attempt failed; retrying',
+      );
       // Keep leading through short API outages, but step down before the
       // lease can expire for the other candidates.
       if (leading && mono() - lastRenewal >= renewDeadlineMs) setLeading(false);
@@ -215,11 +229,20 @@ export async function startLeaderElection(options: LeaderElectionOptions): Promi
           namespace,
           body: {
             metadata: lease.metadata ?? { name, namespace },
-            spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
+            spec: {
+              ...lease.spec,
+              holderIdentity: '',
+              leaseDurationSeconds: 1,
+              renewTime: now,
+              acquireTime: now,
+            },
           },
         });
       } catch (e) {
-        logger.warn({ lease: `${namespace}/${name}`, error: (kubeError(e, 'release lease')).message }, 'could not release the lease; it expires on its own');
+        logger.warn(
+          { lease: `${namespace}/${name}`, error: kubeError(e, 'release lease').message },
+          'could not release the lease; it expires on its own',
+        );
       }
     },
   };

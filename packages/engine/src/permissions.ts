@@ -46,7 +46,12 @@ export function detectorPermissions(options: {
     );
   }
   if (options.securityEventNamespace !== undefined) {
-    out.push({ verb: 'create', group, resource: 'securityevents', namespace: options.securityEventNamespace });
+    out.push({
+      verb: 'create',
+      group,
+      resource: 'securityevents',
+      namespace: options.securityEventNamespace,
+    });
   }
   return out;
 }
@@ -73,7 +78,10 @@ export function formatPermission(p: KubePermission): string {
  * if (missing.length > 0) logger.error({ missing: missing.map(formatPermission) }, 'RBAC');
  * ```
  */
-export async function missingPermissions(kubeConfig: KubeConfig, permissions: readonly KubePermission[]): Promise<KubePermission[]> {
+export async function missingPermissions(
+  kubeConfig: KubeConfig,
+  permissions: readonly KubePermission[],
+): Promise<KubePermission[]> {
   const api = kubeConfig.makeApiClient(AuthorizationV1Api);
   const results = await Promise.all(
     permissions.map(async (p) => {

@@ -57,7 +57,10 @@ describe('watchRuleDirectory', () => {
     });
 
     // Broken: disabled with its reason; the others keep running.
-    await writeFile(join(root, 'nested', 'c.yml'), rule('c', 'get', ', requestObjectGlob: [{ jsonPath: "$[?(@.x)]", glob: ["*"] }]'));
+    await writeFile(
+      join(root, 'nested', 'c.yml'),
+      rule('c', 'get', ', requestObjectGlob: [{ jsonPath: "$[?(@.x)]", glob: ["*"] }]'),
+    );
     await eventually(() => expect(engine.status('c')).toMatchObject({ compiled: false, reason: 'JSONPath' }));
     expect(engine.status('b')?.compiled).toBe(true);
 
@@ -76,9 +79,18 @@ describe('watchRuleDirectory', () => {
     await symlink('..2026_11_23_01_00_00.123', join(root, '..data'));
     await symlink(join('..data', 'exec.yaml'), join(root, 'exec.yaml'));
     const warnings: string[] = [];
-    const logger = { info: () => undefined, error: () => undefined, warn: (_: object, msg: string) => void warnings.push(msg) };
+    const logger = {
+      info: () => undefined,
+      error: () => undefined,
+      warn: (_: object, msg: string) => void warnings.push(msg),
+    };
     const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
-    dir = await watchRuleDirectory({ dir: relative(process.cwd(), root), engine, logger, rescanIntervalMs: 0 });
+    dir = await watchRuleDirectory({
+      dir: relative(process.cwd(), root),
+      engine,
+      logger,
+      rescanIntervalMs: 0,
+    });
     expect(engine.ruleNames()).toEqual(['exec']);
     expect(warnings).toEqual([]);
   });
@@ -95,6 +107,8 @@ describe('watchRuleDirectory', () => {
 
   it('refuses a directory that does not exist', async () => {
     const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
-    await expect(watchRuleDirectory({ dir: '/nonexistent/rules', engine })).rejects.toMatchObject({ reason: 'RulesDirectory' });
+    await expect(watchRuleDirectory({ dir: '/nonexistent/rules', engine })).rejects.toMatchObject({
+      reason: 'RulesDirectory',
+    });
   });
 });

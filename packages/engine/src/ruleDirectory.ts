@@ -55,7 +55,9 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
   } catch (cause) {
-    throw new EngineError(EngineReason.RulesDirectory, `--rules ${dir}: ${(cause as Error).message}`, { cause });
+    throw new EngineError(EngineReason.RulesDirectory, `--rules ${dir}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   /** name -> the spec (as JSON) last applied, so an unchanged rule is not recompiled. */
   const applied = new Map<string, string>();
@@ -74,12 +76,18 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
       }
       for (const m of parseRuleManifests(text, file)) {
         if (!m.ok) {
-          logger.warn({ source: m.source, rule: m.name, error: m.message }, 'invalid SigmaRule manifest; left out');
+          logger.warn(
+            { source: m.source, rule: m.name, error: m.message },
+            'invalid SigmaRule manifest; left out',
+          );
           continue;
         }
         const earlier = wanted.get(m.name);
         if (earlier !== undefined) {
-          logger.warn({ rule: m.name, source: m.source, kept: earlier.source }, 'duplicate rule name; the first definition is kept');
+          logger.warn(
+            { rule: m.name, source: m.source, kept: earlier.source },
+            'duplicate rule name; the first definition is kept',
+          );
           continue;
         }
         wanted.set(m.name, { spec: m.spec, source: m.source });
@@ -98,12 +106,20 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
       const replaced = applied.has(name);
       applied.set(name, json);
       const status = engine.applyRule(name, spec);
-      if (status.compiled) logger.info({ rule: name, source, enabled: status.enabled }, replaced ? 'rule recompiled' : 'rule loaded');
+      if (status.compiled)
+        logger.info(
+          { rule: name, source, enabled: status.enabled },
+          replaced ? 'rule recompiled' : 'rule loaded',
+        );
     }
   };
   // Scans run one at a time, in order.
   const sync = (): Promise<void> => {
-    running = running.then(rescan).catch((e: unknown) => logger.error({ dir, error: (e as Error).message }, 'rule directory scan failed'));
+    running = running
+      .then(rescan)
+      .catch((e: unknown) =>
+        logger.error({ dir, error: (e as Error).message }, 'rule directory scan failed'),
+      );
     return running;
   };
 
@@ -111,7 +127,8 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   const settleMs = options.settleMs ?? 200;
   const watcher: FSWatcher = watch(dir, {
     ignoreInitial: true,
-    awaitWriteFinish: settleMs > 0 ? { stabilityThreshold: settleMs, pollInterval: Math.max(10, settleMs / 4) } : false,
+    awaitWriteFinish:
+      settleMs > 0 ? { stabilityThreshold: settleMs, pollInterval: Math.max(10, settleMs / 4) } : false,
   });
   let debounce: NodeJS.Timeout | undefined;
   const onChange = () => {
@@ -119,7 +136,12 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
     debounce = setTimeout(() => void sync(), 50);
   };
   watcher.on('all', onChange);
-  watcher.on('error', (e) => logger.warn({ dir, error: (e as Error).message }, 'rule directory watch error; periodic rescans continue'));
+  watcher.on('error', (e) =>
+    logger.warn(
+      { dir, error: (e as Error).message },
+      'rule directory watch error; periodic rescans continue',
+    ),
+  );
   await new Promise<void>((resolve) => watcher.once('ready', resolve));
   // Anything written while the watcher was starting is picked up here.
   await sync();
@@ -140,10 +162,17 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
 
 async function manifestFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.(ya?ml|json)$/.test(e.name))
-    .map((e) => join(e.parentPath, e.name))
-    // Kubernetes mounts a ConfigMap as `..data/` plus symlinks to it: read the links, not the hidden copies.
-    .filter((file) => !relative(dir, file).split(sep).some((part) => part.startsWith('..')))
-    .sort();
+  return (
+    entries
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.(ya?ml|json)$/.test(e.name))
+      .map((e) => join(e.parentPath, e.name))
+      // Kubernetes mounts a ConfigMap as `..data/` plus symlinks to it: read the links, not the hidden copies.
+      .filter(
+        (file) =>
+          !relative(dir, file)
+            .split(sep)
+            .some((part) => part.startsWith('..')),
+      )
+      .sort()
+  );
 }

@@ -32,7 +32,9 @@ export interface CompileFailedEventInput {
 export function compileFailedEventName(object: SigmaRuleObject): string {
   const name = object.metadata.name ?? '';
   const hash = createHash('sha256')
-    .update(`${object.metadata.uid ?? name}/${String(object.metadata.generation ?? 0)}/${COMPILE_FAILED_EVENT_REASON}`)
+    .update(
+      `${object.metadata.uid ?? name}/${String(object.metadata.generation ?? 0)}/${COMPILE_FAILED_EVENT_REASON}`,
+    )
     .digest('hex')
     .slice(0, 16);
   return `${name.slice(0, 200).replace(/[.-]+$/, '')}.${hash}`;
@@ -46,7 +48,10 @@ export function compileFailedEventName(object: SigmaRuleObject): string {
  * @throws EngineError `Forbidden` or `KubernetesApi`.
  * @example `await recordCompileFailedEvent(core, { object, rule, namespace: 'default', component, instance: podName });`
  */
-export async function recordCompileFailedEvent(core: CoreV1Api, input: CompileFailedEventInput): Promise<void> {
+export async function recordCompileFailedEvent(
+  core: CoreV1Api,
+  input: CompileFailedEventInput,
+): Promise<void> {
   const { object, rule } = input;
   const now = input.now ?? new Date();
   const name = compileFailedEventName(object);
@@ -57,7 +62,9 @@ export async function recordCompileFailedEvent(core: CoreV1Api, input: CompileFa
       kind: 'SigmaRule',
       name: object.metadata.name ?? '',
       ...(object.metadata.uid === undefined ? {} : { uid: object.metadata.uid }),
-      ...(object.metadata.resourceVersion === undefined ? {} : { resourceVersion: object.metadata.resourceVersion }),
+      ...(object.metadata.resourceVersion === undefined
+        ? {}
+        : { resourceVersion: object.metadata.resourceVersion }),
     },
     reason: COMPILE_FAILED_EVENT_REASON,
     type: 'Warning',

@@ -11,7 +11,16 @@ import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DetectionEngine } from './engine.js';
 import { EngineError } from './errors.js';
 import { kubeErrorMessage, kubeErrorStatus } from './kube.js';
-import { bindClusterRole, eventually, installCRDs, MemorySink, podExec, podExecSpec, sigmaRule, sigmaRules } from './kubeTestSupport.js';
+import {
+  bindClusterRole,
+  eventually,
+  installCRDs,
+  MemorySink,
+  podExec,
+  podExecSpec,
+  sigmaRule,
+  sigmaRules,
+} from './kubeTestSupport.js';
 import { startLeaderElection } from './leaderElection.js';
 import { detectorPermissions, formatPermission, missingPermissions } from './permissions.js';
 import { startSigmaRuleReconciler } from './sigmaRuleReconciler.js';
@@ -47,9 +56,12 @@ function start(over: Partial<SigmaRuleReconcilerOptions> & { podName?: string } 
   const engine = new DetectionEngine({ sink, clusterID: 'reconciler-test', registry });
   const logs: LogEntry[] = [];
   const logger = {
-    info: (obj: object, msg: string) => logs.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
-    warn: (obj: object, msg: string) => logs.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
-    error: (obj: object, msg: string) => logs.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
+    info: (obj: object, msg: string) =>
+      logs.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
+    warn: (obj: object, msg: string) =>
+      logs.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
+    error: (obj: object, msg: string) =>
+      logs.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
   };
   const reconciler = startSigmaRuleReconciler({
     kubeConfig: admin,
@@ -71,7 +83,8 @@ async function create(name: string, spec: Record<string, unknown>): Promise<Sigm
   return rules.create(sigmaRule(name, spec));
 }
 
-const compiledCondition = (rule: SigmaRuleObject) => rule.status?.conditions?.find((c) => c.type === 'Compiled');
+const compiledCondition = (rule: SigmaRuleObject) =>
+  rule.status?.conditions?.find((c) => c.type === 'Compiled');
 
 /** Resolves once the rule's status says what `check` expects. */
 const statusOf = (name: string, check: (rule: SigmaRuleObject) => void) =>
@@ -99,9 +112,17 @@ describe('CRDs on a real API server', () => {
   });
 
   it.each([
-    ['an unknown severity', { ...podExecSpec(), emit: { type: 'PodExec', severity: 'urgent' } }, /spec\.emit\.severity/],
+    [
+      'an unknown severity',
+      { ...podExecSpec(), emit: { type: 'PodExec', severity: 'urgent' } },
+      /spec\.emit\.severity/,
+    ],
     ['no emit', { match: { verb: ['create'] } }, /spec\.emit/],
-    ['a negative rate limit burst', { ...podExecSpec(), rateLimit: { burst: -1, sustainedPerSec: 1 } }, /spec\.rateLimit\.burst/],
+    [
+      'a negative rate limit burst',
+      { ...podExecSpec(), rateLimit: { burst: -1, sustainedPerSec: 1 } },
+      /spec\.rateLimit\.burst/,
+    ],
   ])('refuse a SigmaRule with %s (422 from the API server)', async (_, spec, field) => {
     const error = await rules.create(sigmaRule('schema-breaker', spec)).then(
       () => {
@@ -121,7 +142,11 @@ describe('the SigmaRule reconciler', () => {
     await reconciler.synced();
     await create('rc-create', podExecSpec());
     const rule = await statusOf('rc-create', (r) => {
-      expect(compiledCondition(r)).toMatchObject({ status: 'True', reason: 'Compiled', observedGeneration: 1 });
+      expect(compiledCondition(r)).toMatchObject({
+        status: 'True',
+        reason: 'Compiled',
+        observedGeneration: 1,
+      });
     });
     expect(rule.status?.observedGeneration).toBe(1);
     expect(rule.status?.parseError).toBeUndefined();
@@ -142,8 +167,16 @@ describe('the SigmaRule reconciler', () => {
       expect(r.status?.lastMatchedAt).toBeDefined();
     });
 
-    await rules.replaceSpec('rc-edit', podExecSpec({ emit: { type: 'PodExec', severity: 'critical' }, rateLimit: { burst: 100, sustainedPerSec: 100 } }));
-    await statusOf('rc-edit', (r) => expect(compiledCondition(r)).toMatchObject({ status: 'True', observedGeneration: 2 }));
+    await rules.replaceSpec(
+      'rc-edit',
+      podExecSpec({
+        emit: { type: 'PodExec', severity: 'critical' },
+        rateLimit: { burst: 100, sustainedPerSec: 100 },
+      }),
+    );
+    await statusOf('rc-edit', (r) =>
+      expect(compiledCondition(r)).toMatchObject({ status: 'True', observedGeneration: 2 }),
+    );
     await engine.processBatch({ events: [podExec('e4')] });
     expect(sink.emitted.map((se) => se.spec.severity)).toEqual(['high', 'high', 'high', 'critical']);
     expect(engine.status('rc-edit')?.matchCount).toBe(4);
@@ -155,23 +188,42 @@ describe('the SigmaRule reconciler', () => {
     const { engine, reconciler } = start();
     await reconciler.synced();
     const bad = podExecSpec({
-      match: { verb: ['create'], objectRef: { resource: 'pods' }, requestObjectGlob: [{ jsonPath: '$..image', glob: ['*:latest'] }] },
+      match: {
+        verb: ['create'],
+        objectRef: { resource: 'pods' },
+        requestObjectGlob: [{ jsonPath: '$..image', glob: ['*:latest'] }],
+      },
     });
     const rule = await create('rc-jsonpath', bad);
-    const failed = await statusOf('rc-jsonpath', (r) => expect(compiledCondition(r)).toMatchObject({ status: 'False', reason: 'JSONPath', observedGeneration: 1 }));
+    const failed = await statusOf('rc-jsonpath', (r) =>
+      expect(compiledCondition(r)).toMatchObject({
+        status: 'False',
+        reason: 'JSONPath',
+        observedGeneration: 1,
+      }),
+    );
     expect(failed.status?.parseError).toMatch(/jsonPath/i);
     expect(compiledCondition(failed)?.message).toBe(failed.status?.parseError);
     expect(engine.status('rc-jsonpath')).toMatchObject({ compiled: false, reason: 'JSONPath' });
 
     const core = admin.makeApiClient(CoreV1Api);
     const events = async () =>
-      (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=rc-jsonpath,involvedObject.uid=${rule.metadata.uid!}` })).items;
+      (
+        await core.listNamespacedEvent({
+          namespace: 'default',
+          fieldSelector: `involvedObject.name=rc-jsonpath,involvedObject.uid=${rule.metadata.uid!}`,
+        })
+      ).items;
     const [event] = await eventually(async () => {
       const list = await events();
       expect(list).toHaveLength(1);
       return list;
     });
-    expect(event).toMatchObject({ type: 'Warning', reason: 'CompileFailed', involvedObject: { kind: 'SigmaRule', name: 'rc-jsonpath' } });
+    expect(event).toMatchObject({
+      type: 'Warning',
+      reason: 'CompileFailed',
+      involvedObject: { kind: 'SigmaRule', name: 'rc-jsonpath' },
+    });
     expect(event?.message).toMatch(/^JSONPath: /);
 
     // More passes, a metadata-only edit, another reconciler: still one Event for this generation.
@@ -186,7 +238,13 @@ describe('the SigmaRule reconciler', () => {
     expect(await events()).toHaveLength(1);
 
     await rules.replaceSpec('rc-jsonpath', podExecSpec());
-    const fixed = await statusOf('rc-jsonpath', (r) => expect(compiledCondition(r)).toMatchObject({ status: 'True', reason: 'Compiled', observedGeneration: 2 }));
+    const fixed = await statusOf('rc-jsonpath', (r) =>
+      expect(compiledCondition(r)).toMatchObject({
+        status: 'True',
+        reason: 'Compiled',
+        observedGeneration: 2,
+      }),
+    );
     expect(fixed.status?.parseError).toBeUndefined();
     expect(second.engine.status('rc-jsonpath')?.compiled).toBe(true);
   });
@@ -210,7 +268,12 @@ describe('the SigmaRule reconciler', () => {
     // synced() means the initial list is in the engine.
     expect(first.engine.status('rc-disabled')).toMatchObject({ compiled: true, enabled: false });
     expect(first.engine.status('rc-enabled')).toMatchObject({ compiled: true, enabled: true });
-    await statusOf('rc-disabled', (r) => expect(compiledCondition(r)).toMatchObject({ status: 'True', message: expect.stringMatching(/disabled in spec/) as unknown }));
+    await statusOf('rc-disabled', (r) =>
+      expect(compiledCondition(r)).toMatchObject({
+        status: 'True',
+        message: expect.stringMatching(/disabled in spec/) as unknown,
+      }),
+    );
     await first.engine.processBatch({ events: [podExec('x1')] });
     expect(first.sink.emitted.map((se) => se.spec.source.rule)).toEqual(['rc-enabled']);
     await running.splice(0, 1)[0]!.stop();
@@ -226,7 +289,12 @@ describe('the SigmaRule reconciler', () => {
 
 describe('status from several pods', () => {
   it('each pod writes its own counters, the Lease holder the sums; leadership moves when the holder stops', async () => {
-    const lease = { name: 'multi-pod-test', durationSeconds: 4, renewIntervalMs: 300, renewDeadlineMs: 3_000 };
+    const lease = {
+      name: 'multi-pod-test',
+      durationSeconds: 4,
+      renewIntervalMs: 300,
+      renewDeadlineMs: 3_000,
+    };
     const a = start({ podName: 'pod-a', lease, podPruneMs: 4_000 });
     const b = start({ podName: 'pod-b', lease, podPruneMs: 4_000 });
     await Promise.all([a.reconciler.synced(), b.reconciler.synced()]);
@@ -235,7 +303,9 @@ describe('status from several pods', () => {
       expect(a.engine.status('rc-multi')?.compiled).toBe(true);
       expect(b.engine.status('rc-multi')?.compiled).toBe(true);
     });
-    await eventually(() => expect([a.reconciler.isLeader(), b.reconciler.isLeader()].filter(Boolean)).toHaveLength(1));
+    await eventually(() =>
+      expect([a.reconciler.isLeader(), b.reconciler.isLeader()].filter(Boolean)).toHaveLength(1),
+    );
     const [leader, follower] = a.reconciler.isLeader() ? [a, b] : [b, a];
     const [leaderPod, followerPod] = leader === a ? ['pod-a', 'pod-b'] : ['pod-b', 'pod-a'];
 
@@ -247,7 +317,10 @@ describe('status from several pods', () => {
       expect(r.status?.matchCount).toBe(5);
     });
     expect(Date.parse(rule.status!.lastMatchedAt!)).toBe(
-      Math.max(Date.parse(rule.status!.pods!['pod-a']!.lastMatchedAt!), Date.parse(rule.status!.pods!['pod-b']!.lastMatchedAt!)),
+      Math.max(
+        Date.parse(rule.status!.pods!['pod-a']!.lastMatchedAt!),
+        Date.parse(rule.status!.pods!['pod-b']!.lastMatchedAt!),
+      ),
     );
 
     // Who wrote what, as the API server records it (managedFields, one manager per pod).
@@ -256,8 +329,12 @@ describe('status from several pods', () => {
       [key: string]: Fields | undefined;
     }
     const owned = (r: SigmaRuleObject, pod: string, path: string[] = []) => {
-      const entries = (r.metadata.managedFields as { manager: string; subresource?: string; fieldsV1?: Fields }[] | undefined) ?? [];
-      let fields = entries.find((m) => m.manager === `ugallu-audit-detection/${pod}` && m.subresource === 'status')?.fieldsV1?.['f:status'];
+      const entries =
+        (r.metadata.managedFields as
+          { manager: string; subresource?: string; fieldsV1?: Fields }[] | undefined) ?? [];
+      let fields = entries.find(
+        (m) => m.manager === `ugallu-audit-detection/${pod}` && m.subresource === 'status',
+      )?.fieldsV1?.['f:status'];
       for (const key of path) fields = fields?.[key];
       return Object.keys(fields ?? {})
         .filter((key) => key !== '.')
@@ -265,7 +342,9 @@ describe('status from several pods', () => {
     };
     expect(owned(rule, followerPod)).toEqual(['f:pods']);
     expect(owned(rule, followerPod, ['f:pods'])).toEqual([`f:${followerPod}`]);
-    expect(owned(rule, leaderPod)).toEqual(expect.arrayContaining(['f:conditions', 'f:matchCount', 'f:observedGeneration', 'f:pods']));
+    expect(owned(rule, leaderPod)).toEqual(
+      expect.arrayContaining(['f:conditions', 'f:matchCount', 'f:observedGeneration', 'f:pods']),
+    );
 
     // The holder stops (releasing the Lease): the other pod takes over and keeps the sums right.
     await leader.reconciler.stop();
@@ -273,11 +352,15 @@ describe('status from several pods', () => {
     await follower.engine.processBatch({ events: [podExec('m6')] });
     const followerCount = follower.engine.status('rc-multi')!.matchCount;
     const leaderCount = leader.engine.status('rc-multi')!.matchCount;
-    const after = await statusOf('rc-multi', (r) => expect(r.status?.matchCount).toBe(followerCount + leaderCount));
+    const after = await statusOf('rc-multi', (r) =>
+      expect(r.status?.matchCount).toBe(followerCount + leaderCount),
+    );
     // The condition did not change, so it stays with the manager that wrote it; the sums move.
     expect(owned(after, followerPod)).toEqual(expect.arrayContaining(['f:matchCount', 'f:pods']));
     // Entries not updated for 4 s are pruned: the stopped pod's counters leave the sums.
-    const pruned = await statusOf('rc-multi', (r) => expect(Object.keys(r.status?.pods ?? {})).toEqual([followerPod]));
+    const pruned = await statusOf('rc-multi', (r) =>
+      expect(Object.keys(r.status?.pods ?? {})).toEqual([followerPod]),
+    );
     expect(pruned.status?.matchCount).toBe(followerCount);
   });
 });
@@ -288,9 +371,25 @@ describe('the status Lease', () => {
     const now = new V1MicroTime();
     await leases.createNamespacedLease({
       namespace: 'default',
-      body: { metadata: { name: 'expiry-test' }, spec: { holderIdentity: 'crashed-pod', leaseDurationSeconds: 2, renewTime: now, acquireTime: now, leaseTransitions: 0 } },
+      body: {
+        metadata: { name: 'expiry-test' },
+        spec: {
+          holderIdentity: 'crashed-pod',
+          leaseDurationSeconds: 2,
+          renewTime: now,
+          acquireTime: now,
+          leaseTransitions: 0,
+        },
+      },
     });
-    const options = { kubeConfig: admin, namespace: 'default', name: 'expiry-test', leaseDurationSeconds: 2, renewIntervalMs: 200, renewDeadlineMs: 1_500 };
+    const options = {
+      kubeConfig: admin,
+      namespace: 'default',
+      name: 'expiry-test',
+      leaseDurationSeconds: 2,
+      renewIntervalMs: 200,
+      renewDeadlineMs: 1_500,
+    };
     const started = performance.now();
     const b = await startLeaderElection({ ...options, identity: 'pod-b' });
     try {
@@ -300,7 +399,11 @@ describe('the status Lease', () => {
       // Measured from when pod-b first saw the record, on its own clock.
       expect(performance.now() - started).toBeGreaterThanOrEqual(2_000);
       const lease = await leases.readNamespacedLease({ name: 'expiry-test', namespace: 'default' });
-      expect(lease.spec).toMatchObject({ holderIdentity: 'pod-b', leaseTransitions: 1, leaseDurationSeconds: 2 });
+      expect(lease.spec).toMatchObject({
+        holderIdentity: 'pod-b',
+        leaseTransitions: 1,
+        leaseDurationSeconds: 2,
+      });
 
       const c = await startLeaderElection({ ...options, identity: 'pod-c' });
       try {
@@ -317,7 +420,11 @@ describe('the status Lease', () => {
 });
 
 describe('RBAC', () => {
-  const permissions = detectorPermissions({ crdRules: true, leaseNamespace: 'default', eventNamespace: 'default' });
+  const permissions = detectorPermissions({
+    crdRules: true,
+    leaseNamespace: 'default',
+    eventNamespace: 'default',
+  });
 
   it("without the detector's ClusterRole: a typed Forbidden error naming the missing permission, never synced", async () => {
     const unprivileged = kubeConfigFor(cp, 'unprivileged');
@@ -333,7 +440,10 @@ describe('RBAC', () => {
     });
     expect(error.reason).toBe('Forbidden');
     expect(error.message).toMatch(/cannot list resource "sigmarules" in API group "security\.ugallu\.io"/);
-    expect(logs.find((l) => l.level === 'error')).toMatchObject({ obj: { reason: 'Forbidden' }, msg: 'cannot list SigmaRules; retrying' });
+    expect(logs.find((l) => l.level === 'error')).toMatchObject({
+      obj: { reason: 'Forbidden' },
+      msg: 'cannot list SigmaRules; retrying',
+    });
     expect(reconciler.ready()).toBe(false);
   });
 
@@ -342,15 +452,31 @@ describe('RBAC', () => {
     try {
       const unprivileged = kubeConfigFor(cp, 'unprivileged');
       await eventually(async () => expect(await missingPermissions(unprivileged, permissions)).toEqual([]));
-      const { engine, reconciler } = start({ kubeConfig: unprivileged, podName: 'pod-bound', lease: { name: 'rbac-test', renewIntervalMs: 300 } });
+      const { engine, reconciler } = start({
+        kubeConfig: unprivileged,
+        podName: 'pod-bound',
+        lease: { name: 'rbac-test', renewIntervalMs: 300 },
+      });
       await reconciler.synced();
       await create('rc-rbac-ok', podExecSpec());
-      await create('rc-rbac-bad', podExecSpec({ match: { requestObjectGlob: [{ jsonPath: '$[?(@.x)]', glob: ['*'] }] } }));
+      await create(
+        'rc-rbac-bad',
+        podExecSpec({ match: { requestObjectGlob: [{ jsonPath: '$[?(@.x)]', glob: ['*'] }] } }),
+      );
       await statusOf('rc-rbac-ok', (r) => expect(compiledCondition(r)?.status).toBe('True'));
-      await statusOf('rc-rbac-bad', (r) => expect(compiledCondition(r)).toMatchObject({ status: 'False', reason: 'JSONPath' }));
+      await statusOf('rc-rbac-bad', (r) =>
+        expect(compiledCondition(r)).toMatchObject({ status: 'False', reason: 'JSONPath' }),
+      );
       const core = admin.makeApiClient(CoreV1Api);
       await eventually(async () =>
-        expect((await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=rc-rbac-bad' })).items).toHaveLength(1),
+        expect(
+          (
+            await core.listNamespacedEvent({
+              namespace: 'default',
+              fieldSelector: 'involvedObject.name=rc-rbac-bad',
+            })
+          ).items,
+        ).toHaveLength(1),
       );
       await engine.processBatch({ events: [podExec('r1')] });
       await reconciler.writeStatus();

@@ -1,4 +1,10 @@
-import { CoreV1Api, CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import type { Informer, KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger } from '@ugallu/sources';
@@ -16,7 +22,11 @@ import { planStatusPatch } from './sigmaRuleStatus.js';
 import type { SigmaRuleObject } from './sigmaRuleStatus.js';
 
 /** The SigmaRule resource: group, version, plural. */
-export const SIGMA_RULE_RESOURCE = { group: 'security.ugallu.io', version: 'v1alpha1', plural: 'sigmarules' } as const;
+export const SIGMA_RULE_RESOURCE = {
+  group: 'security.ugallu.io',
+  version: 'v1alpha1',
+  plural: 'sigmarules',
+} as const;
 
 /** How often each pod writes its counters (and the leader the sums), by default. */
 export const DEFAULT_REQUEUE_MS = 30_000;
@@ -185,7 +195,11 @@ class Reconciler implements SigmaRuleReconciler {
 
     const { group, version, plural } = SIGMA_RULE_RESOURCE;
     this.#informer = makeInformer(options.kubeConfig, `/apis/${group}/${version}/${plural}`, async () => {
-      const list = (await this.#api.listClusterCustomObject({ group, version, plural })) as KubernetesListObject<SigmaRuleObject & { metadata: object }>;
+      const list = (await this.#api.listClusterCustomObject({
+        group,
+        version,
+        plural,
+      })) as KubernetesListObject<SigmaRuleObject & { metadata: object }>;
       this.#listed = true;
       return list;
     });
@@ -224,7 +238,9 @@ class Reconciler implements SigmaRuleReconciler {
     this.#stopped = true;
     clearInterval(this.#ticker);
     clearTimeout(this.#restartTimer);
-    this.#rejectSynced(new EngineError(EngineReason.Aborted, 'the SigmaRule reconciler was stopped before its first sync'));
+    this.#rejectSynced(
+      new EngineError(EngineReason.Aborted, 'the SigmaRule reconciler was stopped before its first sync'),
+    );
     await this.#informer.stop();
     await this.#leaseStarting;
     // The last counters of this pod (bounded: the API server may be down),
@@ -267,9 +283,15 @@ class Reconciler implements SigmaRuleReconciler {
       namespace: this.#options.namespace,
       identity: this.#options.podName,
       name: this.#options.lease?.name ?? STATUS_LEASE_NAME,
-      ...(this.#options.lease?.durationSeconds === undefined ? {} : { leaseDurationSeconds: this.#options.lease.durationSeconds }),
-      ...(this.#options.lease?.renewIntervalMs === undefined ? {} : { renewIntervalMs: this.#options.lease.renewIntervalMs }),
-      ...(this.#options.lease?.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: this.#options.lease.renewDeadlineMs }),
+      ...(this.#options.lease?.durationSeconds === undefined
+        ? {}
+        : { leaseDurationSeconds: this.#options.lease.durationSeconds }),
+      ...(this.#options.lease?.renewIntervalMs === undefined
+        ? {}
+        : { renewIntervalMs: this.#options.lease.renewIntervalMs }),
+      ...(this.#options.lease?.renewDeadlineMs === undefined
+        ? {}
+        : { renewDeadlineMs: this.#options.lease.renewDeadlineMs }),
       logger: this.#logger,
       onChange: (leading) => {
         this.#leading = leading;
@@ -283,7 +305,8 @@ class Reconciler implements SigmaRuleReconciler {
         this.#markAll(true);
         return undefined;
       },
-      (e: unknown) => this.#logger.error({ error: (e as Error).message }, 'cannot start the status lease election'),
+      (e: unknown) =>
+        this.#logger.error({ error: (e as Error).message }, 'cannot start the status lease election'),
     );
   }
 
@@ -319,7 +342,10 @@ class Reconciler implements SigmaRuleReconciler {
 
   #onWatchError(err: unknown): void {
     if (this.#stopped) return;
-    const error = err instanceof EngineError ? err : kubeError(err, `list/watch ${SIGMA_RULE_RESOURCE.plural}.${SIGMA_RULE_RESOURCE.group}`);
+    const error =
+      err instanceof EngineError
+        ? err
+        : kubeError(err, `list/watch ${SIGMA_RULE_RESOURCE.plural}.${SIGMA_RULE_RESOURCE.group}`);
     this.#lastError = error;
     const delay = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.maxBackoffMs ?? 30_000);
@@ -328,7 +354,9 @@ class Reconciler implements SigmaRuleReconciler {
       level,
       `watch:${error.reason}`,
       { reason: error.reason, error: error.message, retryInMs: delay },
-      this.#synced ? 'SigmaRule watch failed; the loaded rules keep running, retrying' : 'cannot list SigmaRules; retrying',
+      this.#synced
+        ? 'SigmaRule watch failed; the loaded rules keep running, retrying'
+        : 'cannot list SigmaRules; retrying',
     );
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {
@@ -338,7 +366,8 @@ class Reconciler implements SigmaRuleReconciler {
 
   #markAll(aggregate: boolean): void {
     if (!this.#synced) return;
-    for (const name of this.#objects.keys()) this.#dirty.set(name, aggregate || (this.#dirty.get(name) ?? false));
+    for (const name of this.#objects.keys())
+      this.#dirty.set(name, aggregate || (this.#dirty.get(name) ?? false));
     this.#kick();
   }
 
@@ -412,6 +441,11 @@ class Reconciler implements SigmaRuleReconciler {
     this.#lastError = error;
     this.#writeErrors?.inc();
     const level = error.reason === EngineReason.Forbidden ? 'error' : 'warn';
-    this.#limited.log(level, `status:${error.reason}`, { rule, reason: error.reason, error: error.message }, 'SigmaRule status not written; retried on the next pass');
+    this.#limited.log(
+      level,
+      `status:${error.reason}`,
+      { rule, reason: error.reason, error: error.message },
+      'SigmaRule status not written; retried on the next pass',
+    );
   }
 }

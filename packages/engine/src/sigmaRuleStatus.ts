@@ -54,7 +54,13 @@ export interface SigmaRuleStatusBody {
 export interface SigmaRuleObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name?: string; uid?: string; generation?: number; resourceVersion?: string; [key: string]: unknown };
+  metadata: {
+    name?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    [key: string]: unknown;
+  };
   spec?: unknown;
   status?: SigmaRuleStatusBody;
 }
@@ -126,12 +132,17 @@ export function planStatusPatch(input: StatusPlanInput): StatusPlan {
 
   const own = podCounters(rule);
   const previous = storedPods[podName];
-  const stale = previous?.updatedAt === undefined || now.getTime() - Date.parse(previous.updatedAt) >= input.heartbeatMs;
+  const stale =
+    previous?.updatedAt === undefined || now.getTime() - Date.parse(previous.updatedAt) >= input.heartbeatMs;
   const ownChanged =
-    previous === undefined || previous.compiled !== own.compiled || (input.aggregate && (stale || !sameCounters(previous, own)));
-  const ownEntry: PodRuleCounters = ownChanged || previous === undefined ? { ...own, updatedAt: now.toISOString() } : previous;
+    previous === undefined ||
+    previous.compiled !== own.compiled ||
+    (input.aggregate && (stale || !sameCounters(previous, own)));
+  const ownEntry: PodRuleCounters =
+    ownChanged || previous === undefined ? { ...own, updatedAt: now.toISOString() } : previous;
   // A merge patch merges into the stored entry: clear a lastMatchedAt this process has not seen.
-  if (ownChanged) pods[podName] = own.lastMatchedAt === undefined ? { ...ownEntry, lastMatchedAt: null } : { ...ownEntry };
+  if (ownChanged)
+    pods[podName] = own.lastMatchedAt === undefined ? { ...ownEntry, lastMatchedAt: null } : { ...ownEntry };
 
   let compileFailed = false;
   if (input.leader) {
@@ -141,7 +152,9 @@ export function planStatusPatch(input: StatusPlanInput): StatusPlan {
     const wanted = compiledCondition(rule, generation, current, now);
     if (current === undefined || !sameCondition(current, wanted)) {
       status.conditions = [...conditions.filter((c) => c.type !== COMPILED_CONDITION), wanted];
-      compileFailed = wanted.status === 'False' && !(current?.status === 'False' && current.observedGeneration === generation);
+      compileFailed =
+        wanted.status === 'False' &&
+        !(current?.status === 'False' && current.observedGeneration === generation);
     }
     if (stored.observedGeneration !== generation) status.observedGeneration = generation;
     const parseError = rule.compiled ? undefined : truncate(rule.message ?? rule.reason ?? 'compile failed');
@@ -152,7 +165,10 @@ export function planStatusPatch(input: StatusPlanInput): StatusPlan {
       let droppedRateLimit = 0;
       let emitErrors = 0;
       let lastMatchedAt: number | undefined;
-      const entries: [string, PodRuleCounters][] = [...Object.entries(storedPods).filter(([name]) => name !== podName), [podName, ownEntry]];
+      const entries: [string, PodRuleCounters][] = [
+        ...Object.entries(storedPods).filter(([name]) => name !== podName),
+        [podName, ownEntry],
+      ];
       for (const [name, entry] of entries) {
         const updated = entry.updatedAt === undefined ? NaN : Date.parse(entry.updatedAt);
         if (name !== podName && !(now.getTime() - updated < input.pruneAfterMs)) {
@@ -163,13 +179,15 @@ export function planStatusPatch(input: StatusPlanInput): StatusPlan {
         droppedRateLimit += entry.droppedRateLimit ?? 0;
         emitErrors += entry.emitErrors ?? 0;
         const last = entry.lastMatchedAt === undefined ? NaN : Date.parse(entry.lastMatchedAt);
-        if (!Number.isNaN(last) && (lastMatchedAt === undefined || last > lastMatchedAt)) lastMatchedAt = last;
+        if (!Number.isNaN(last) && (lastMatchedAt === undefined || last > lastMatchedAt))
+          lastMatchedAt = last;
       }
       if (stored.matchCount !== matchCount) status.matchCount = matchCount;
       if (stored.droppedRateLimit !== droppedRateLimit) status.droppedRateLimit = droppedRateLimit;
       if (stored.emitErrors !== emitErrors) status.emitErrors = emitErrors;
       const storedLast = stored.lastMatchedAt === undefined ? undefined : Date.parse(stored.lastMatchedAt);
-      if (storedLast !== lastMatchedAt) status.lastMatchedAt = lastMatchedAt === undefined ? null : new Date(lastMatchedAt).toISOString();
+      if (storedLast !== lastMatchedAt)
+        status.lastMatchedAt = lastMatchedAt === undefined ? null : new Date(lastMatchedAt).toISOString();
     }
   }
   if (Object.keys(pods).length > 0) status.pods = pods;
@@ -198,7 +216,12 @@ export function podCounters(rule: RuleStatus): PodRuleCounters {
  *
  * @example `compiledCondition(status, 3, current, new Date()) // { type: 'Compiled', status: 'True', reason: 'Compiled', … }`
  */
-export function compiledCondition(rule: RuleStatus, generation: number, current: SigmaRuleCondition | undefined, now: Date): SigmaRuleCondition {
+export function compiledCondition(
+  rule: RuleStatus,
+  generation: number,
+  current: SigmaRuleCondition | undefined,
+  now: Date,
+): SigmaRuleCondition {
   const status = rule.compiled ? 'True' : 'False';
   const message = rule.compiled
     ? rule.enabled
@@ -212,12 +235,18 @@ export function compiledCondition(rule: RuleStatus, generation: number, current:
     message,
     observedGeneration: generation,
     // metav1.Time has second precision.
-    lastTransitionTime: current?.status === status ? current.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+    lastTransitionTime:
+      current?.status === status ? current.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
   };
 }
 
 function sameCondition(a: SigmaRuleCondition, b: SigmaRuleCondition): boolean {
-  return a.status === b.status && a.reason === b.reason && a.message === b.message && a.observedGeneration === b.observedGeneration;
+  return (
+    a.status === b.status &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.observedGeneration === b.observedGeneration
+  );
 }
 
 function sameCounters(a: PodRuleCounters, b: PodRuleCounters): boolean {

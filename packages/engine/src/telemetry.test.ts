@@ -28,7 +28,9 @@ describe('telemetry server', () => {
     const registry = new Registry();
     const first = await startTelemetryServer({ host: '127.0.0.1', port: 0, registry, ready: () => true });
     try {
-      await expect(startTelemetryServer({ host: '127.0.0.1', port: first.port, registry, ready: () => true })).rejects.toMatchObject({
+      await expect(
+        startTelemetryServer({ host: '127.0.0.1', port: first.port, registry, ready: () => true }),
+      ).rejects.toMatchObject({
         reason: 'Listen',
       });
     } finally {

@@ -39,7 +39,10 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
     if (path === '/metrics') {
       options.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text),
-        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics unavailable: ${(e as Error).message}\n`),
+        (e: unknown) =>
+          res
+            .writeHead(500, { 'content-type': 'text/plain' })
+            .end(`metrics unavailable: ${(e as Error).message}\n`),
       );
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -52,7 +55,13 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (cause) =>
-      reject(new EngineError(EngineReason.Listen, `--metrics-addr ${options.host}:${options.port}: ${cause.message}`, { cause })),
+      reject(
+        new EngineError(
+          EngineReason.Listen,
+          `--metrics-addr ${options.host}:${options.port}: ${cause.message}`,
+          { cause },
+        ),
+      ),
     );
     server.listen(options.port, options.host, resolve);
   });
@@ -77,7 +86,10 @@ export function parseListenAddress(value: string, flag: string): { host: string;
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   const port = m === null ? NaN : Number(m[3]);
   if (m === null || port > 65535) {
-    throw new EngineError(EngineReason.InvalidOption, `${flag} must be host:port (e.g. :9090 or 127.0.0.1:9090), got ${JSON.stringify(value)}`);
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `${flag} must be host:port (e.g. :9090 or 127.0.0.1:9090), got ${JSON.stringify(value)}`,
+    );
   }
   return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]!), port };
 }
