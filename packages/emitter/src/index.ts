@@ -4,7 +4,6 @@ export { EmitError, EmitReason } from './errors.js';
 export type { EmitReasonCode } from './errors.js';
 export { DEFAULT_MAX_REMEMBERED_NAMES, DEFAULT_REPLAY_WINDOW_BYTES, openFileSink } from './fileSink.js';
 export type { FileSinkOptions } from './fileSink.js';
-export { createKubernetesSink, KUBERNETES_SINK_DEFAULTS } from './kubernetesSink.js';
 export type { KubernetesSinkOptions, SinkLogger } from './kubernetesSink.js';
 export { isValidSecurityEventName, securityEventName } from './name.js';
 export type { SecurityEventNameInput } from './name.js';

@@ -3,7 +3,6 @@ import { EmitError, EmitReason } from './errors.js';
 import { openFileSink } from './fileSink.js';
 import type { FileSinkOptions } from './fileSink.js';
 import type { SecurityEventSink } from './sink.js';
-import { createKubernetesSink } from './kubernetesSink.js';
 import type { KubernetesSinkOptions } from './kubernetesSink.js';
 import { createStdoutSink } from './stdoutSink.js';
 
@@ -81,7 +80,8 @@ export async function openSink(target: EmitTarget, options: OpenSinkOptions = {}
           '--emit=kubernetes needs a cluster and a namespace: pass openSink options.kubernetes ({ kubeConfig, namespace })',
         );
       }
-      return createKubernetesSink(options.kubernetes);
+      // Loaded on demand: the Kubernetes client costs ~70 MiB that a stdout or file sink never needs.
+      return (await import('./kubernetesSink.js')).createKubernetesSink(options.kubernetes);
   }
 }
 

@@ -1,8 +1,13 @@
 import type { AuditEventBatch, AuditEventSink } from '@ugallu/sources';
 import { EngineError, EngineReason } from './errors.js';
 
-/** 10 000 events: a few seconds of a busy apiserver, about 10 MiB of decoded events. */
-export const DEFAULT_CHANNEL_CAPACITY = 10_000;
+/**
+ * 2 000 events: five full apiserver webhook batches, or two file-source
+ * batches. Decoded events take several times their JSON size in memory, so
+ * this bounds the channel to roughly 10 MiB; the evaluator drains it far
+ * faster than a source fills it, so a larger channel buys no throughput.
+ */
+export const DEFAULT_CHANNEL_CAPACITY = 2_000;
 
 /**
  * The bounded channel from every source to the evaluator. Capacity counts

@@ -10,7 +10,7 @@ import { DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 import { startDetector } from './detector.js';
 import type { Detector, DetectorConfig, KubernetesConfig, RulesConfig, SourceConfig } from './detector.js';
 import { EngineError, EngineReason } from './errors.js';
-import { loadKubeConfig, runningInCluster } from './kube.js';
+import { runningInCluster } from './inCluster.js';
 import { parseListenAddress } from './telemetry.js';
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;
@@ -153,7 +153,7 @@ export async function runDetectorCli(
       source,
       rules,
       emit,
-      kubernetes: needs.length === 0 ? undefined : kubernetesConfig(values, env, needs.join(' and ')),
+      kubernetes: needs.length === 0 ? undefined : await kubernetesConfig(values, env, needs.join(' and ')),
       signal: abort.signal,
       clusterID,
       metrics:
@@ -257,7 +257,9 @@ function rulesConfig(values: FlagValues): RulesConfig {
   return { from: 'crd' };
 }
 
-function kubernetesConfig(values: FlagValues, env: NodeJS.ProcessEnv, needs: string): KubernetesConfig {
+async function kubernetesConfig(values: FlagValues, env: NodeJS.ProcessEnv, needs: string): Promise<KubernetesConfig> {
+  // Loaded only when needed: the Kubernetes client costs ~70 MiB a local-only detector never uses.
+  const { loadKubeConfig } = await import('./kube.js');
   let kubeConfig;
   try {
     kubeConfig = loadKubeConfig({ kubeconfig: str(values, 'kubeconfig'), env });

@@ -14,10 +14,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 import { DetectionEngine } from './engine.js';
 import { EngineError, EngineReason } from './errors.js';
-import { detectorPermissions, formatPermission, missingPermissions } from './permissions.js';
 import { watchRuleDirectory } from './ruleDirectory.js';
 import type { RuleDirectory } from './ruleDirectory.js';
-import { startSigmaRuleReconciler } from './sigmaRuleReconciler.js';
 import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from './sigmaRuleReconciler.js';
 import { startTelemetryServer } from './telemetry.js';
 import type { TelemetryServer } from './telemetry.js';
@@ -175,6 +173,8 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
         `loaded ${statuses.filter((s) => s.compiled).length} of ${statuses.length} rules from ${config.rules.dir}`,
       );
     } else {
+      // Loaded only here: a detector with local rules never loads the Kubernetes client.
+      const { startSigmaRuleReconciler } = await import('./sigmaRuleReconciler.js');
       reconciler = startSigmaRuleReconciler({
         ...k8s!.reconciler,
         kubeConfig: k8s!.kubeConfig,
@@ -246,6 +246,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
  */
 async function untilPermitted(config: DetectorConfig, k8s: KubernetesConfig): Promise<void> {
   const { logger } = config;
+  const { detectorPermissions, formatPermission, missingPermissions } = await import('./permissions.js');
   const permissions = detectorPermissions({
     crdRules: config.rules.from === 'crd',
     leaseNamespace: k8s.namespace,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { EngineError, EngineReason } from './errors.js';
+import { runningInCluster } from './inCluster.js';
 
 /** Where the kubelet mounts a pod's service account token (what in-cluster config reads). */
 export const SERVICE_ACCOUNT_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -19,15 +20,6 @@ export interface KubeConfigOptions {
   readonly serviceAccountRoot?: string;
 }
 
-/**
- * True when the process runs in a Kubernetes pod (the kubelet sets
- * `KUBERNETES_SERVICE_HOST` in every container).
- *
- * @example `runningInCluster(process.env) ? 'kubernetes' : 'stdout'`
- */
-export function runningInCluster(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env.KUBERNETES_SERVICE_HOST ?? '') !== '';
-}
 
 /**
  * The client configuration: the `--kubeconfig` file when given, else the

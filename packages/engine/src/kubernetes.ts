@@ -1,0 +1,29 @@
+// `@ugallu/engine/kubernetes`: the parts that talk to the Kubernetes API
+// (SigmaRule reconciler, status Lease, permission checks, client config), apart
+// from the main entry so that a detector without them never loads the
+// Kubernetes client; `startDetector` loads this module on demand.
+export {
+  kubeError,
+  kubeErrorMessage,
+  kubeErrorStatus,
+  loadKubeConfig,
+  SERVICE_ACCOUNT_TOKEN_PATH,
+} from './kube.js';
+export type { KubeConfigOptions } from './kube.js';
+export { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
+export type { LeaderElection, LeaderElectionOptions } from './leaderElection.js';
+export { detectorPermissions, formatPermission, missingPermissions } from './permissions.js';
+export type { KubePermission } from './permissions.js';
+export {
+  COMPILE_FAILED_EVENT_REASON,
+  compileFailedEventName,
+  recordCompileFailedEvent,
+} from './ruleEvents.js';
+export type { CompileFailedEventInput } from './ruleEvents.js';
+export {
+  DEFAULT_POD_PRUNE_MS,
+  DEFAULT_REQUEUE_MS,
+  SIGMA_RULE_RESOURCE,
+  startSigmaRuleReconciler,
+} from './sigmaRuleReconciler.js';
+export type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from './sigmaRuleReconciler.js';
