@@ -125,7 +125,7 @@ describe('ugallu-audit-file', () => {
   ])('refuses %j with exit 2 and a clear message', async (args, message) => {
     const r = start(args);
     expect(await r.exit).toBe(2);
-    expect(r.logs.map((l) => l.text ?? '').join('\n')).toMatch(message);
+    expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
   });
 
   it('--once replays the example audit log through the example rules, prints SecurityEvents and exits 0', async () => {
