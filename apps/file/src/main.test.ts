@@ -23,7 +23,9 @@ afterEach(() => {
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const child = spawn(process.execPath, ['--conditions=@ugallu/source', '--import', 'tsx', main, ...args], {
-    env: { ...process.env, ...env },
+    // tsx is this package's devDependency: resolve it from here, wherever vitest was started.
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined, ...env },
   });
   const run: Run = {
     child,

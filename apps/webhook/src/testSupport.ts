@@ -48,6 +48,8 @@ const running = new Set<Run>();
  */
 export function startBinary(args: readonly string[], env: NodeJS.ProcessEnv = {}): Run {
   const child = spawn(process.execPath, ['--conditions=@ugallu/source', '--import', 'tsx', MAIN, ...args], {
+    // tsx is this package's devDependency: resolve it from here, wherever vitest was started.
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: { ...process.env, AUDIT_WEBHOOK_TOKEN: undefined, KUBERNETES_SERVICE_HOST: undefined, ...env },
   });
   let resolveExit: (code: number | null) => void = () => undefined;
