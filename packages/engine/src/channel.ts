@@ -2,8 +2,8 @@ import type { AuditEventBatch, AuditEventSink } from '@ugallu/sources';
 import { EngineError, EngineReason } from './errors.js';
 
 /**
- * 2 000 events: five full apiserver webhook batches, or two file-source
- * batches. Decoded events take several times their JSON size in memory, so
+ * 2 000 events: five full apiserver webhook batches, or about fifteen
+ * file-source batches. Decoded events take several times their JSON size in memory, so
  * this bounds the channel to roughly 10 MiB; the evaluator drains it far
  * faster than a source fills it, so a larger channel buys no throughput.
  */
