@@ -1,10 +1,9 @@
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import type { SourceLogger } from '@ugallu/sources';
-import { noopLogger } from '@ugallu/sources';
+import { noopLogger, RateLimitedLog } from '@ugallu/sources';
 import { EngineReason } from './errors.js';
 import { kubeError, kubeErrorStatus } from './kube.js';
-import { RateLimitedLogger } from './logLimit.js';
 
 /** The Lease whose holder writes the aggregated SigmaRule status. */
 export const STATUS_LEASE_NAME = 'ugallu-audit-detection-status';
@@ -84,7 +83,7 @@ export async function startLeaderElection(options: LeaderElectionOptions): Promi
   const renewIntervalMs = options.renewIntervalMs ?? 5_000;
   const renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
   const logger = options.logger ?? noopLogger;
-  const limited = new RateLimitedLogger(logger, 30_000);
+  const limited = new RateLimitedLog(logger, 30_000);
   const mono = options.monotonicNow ?? (() => performance.now());
 
   let leading = false;

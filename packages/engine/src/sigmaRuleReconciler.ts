@@ -7,7 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Informer, KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import type { SourceLogger } from '@ugallu/sources';
-import { noopLogger } from '@ugallu/sources';
+import { noopLogger, RateLimitedLog } from '@ugallu/sources';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { DEFAULT_COMPONENT } from './engine.js';
@@ -16,7 +16,6 @@ import { EngineError, EngineReason } from './errors.js';
 import { kubeError, kubeErrorStatus } from './kube.js';
 import { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
 import type { LeaderElection } from './leaderElection.js';
-import { RateLimitedLogger } from './logLimit.js';
 import { recordCompileFailedEvent } from './ruleEvents.js';
 import { planStatusPatch } from './sigmaRuleStatus.js';
 import type { SigmaRuleObject } from './sigmaRuleStatus.js';
@@ -135,7 +134,7 @@ class Reconciler implements SigmaRuleReconciler {
   readonly #options: SigmaRuleReconcilerOptions;
   readonly #engine: DetectionEngine;
   readonly #logger: SourceLogger;
-  readonly #limited: RateLimitedLogger;
+  readonly #limited: RateLimitedLog;
   readonly #api: CustomObjectsApi;
   readonly #core: CoreV1Api;
   readonly #informer: Informer<SigmaRuleObject & { metadata: object }>;
@@ -167,7 +166,7 @@ class Reconciler implements SigmaRuleReconciler {
     this.#options = options;
     this.#engine = options.engine;
     this.#logger = options.logger ?? noopLogger;
-    this.#limited = new RateLimitedLogger(this.#logger, 30_000);
+    this.#limited = new RateLimitedLog(this.#logger, 30_000);
     this.#api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#fieldManager = `${options.component ?? DEFAULT_COMPONENT}/${options.podName}`.slice(0, 128);

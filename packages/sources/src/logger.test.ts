@@ -24,4 +24,18 @@ describe('RateLimitedLog', () => {
     ]);
     expect(logger.entries.every((e) => e.level === 'warn')).toBe(true);
   });
+
+  it('logs at error level when asked, sharing the interval of its key', () => {
+    let now = 0;
+    const logger = new CapturingLogger();
+    const log = new RateLimitedLog(logger, 10_000, () => now);
+    log.log('error', 'Forbidden', { n: 1 }, 'denied');
+    log.log('error', 'Forbidden', { n: 2 }, 'denied');
+    now = 10_000;
+    log.log('error', 'Forbidden', { n: 3 }, 'denied');
+    expect(logger.entries.map((e) => [e.level, e.obj])).toEqual([
+      ['error', { n: 1 }],
+      ['error', { n: 3, suppressed: 1 }],
+    ]);
+  });
 });

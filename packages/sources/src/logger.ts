@@ -52,6 +52,11 @@ export class RateLimitedLog {
 
   /** Logs `msg` at warn level unless `key` was logged less than an interval ago. */
   warn(key: string, obj: object, msg: string): void {
+    this.log('warn', key, obj, msg);
+  }
+
+  /** Logs `msg` at `level` unless `key` was logged less than an interval ago. */
+  log(level: 'warn' | 'error', key: string, obj: object, msg: string): void {
     const now = this.#now();
     const state = this.#state.get(key);
     if (state !== undefined && now - state.last < this.#intervalMs) {
@@ -60,6 +65,6 @@ export class RateLimitedLog {
     }
     const suppressed = state?.suppressed ?? 0;
     this.#state.set(key, { last: now, suppressed: 0 });
-    this.#logger.warn(suppressed === 0 ? obj : { ...obj, suppressed }, msg);
+    this.#logger[level](suppressed === 0 ? obj : { ...obj, suppressed }, msg);
   }
 }
