@@ -17,20 +17,39 @@ export interface CustomResourceDefinition {
   spec: {
     group: string;
     scope: 'Namespaced' | 'Cluster';
-    names: { kind: string; listKind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames?: string[];
+      categories?: string[];
+    };
     versions: {
       name: string;
       served: boolean;
       storage: boolean;
       schema: { openAPIV3Schema: OpenAPISchema };
       subresources?: { status: Record<string, never> };
-      additionalPrinterColumns?: { name: string; type: string; jsonPath: string; description?: string; priority?: number }[];
+      additionalPrinterColumns?: {
+        name: string;
+        type: string;
+        jsonPath: string;
+        description?: string;
+        priority?: number;
+      }[];
     }[];
   };
 }
 
-const str = (description?: string): OpenAPISchema => (description === undefined ? { type: 'string' } : { type: 'string', description });
-const int = (description: string): OpenAPISchema => ({ type: 'integer', format: 'int64', minimum: 0, description });
+const str = (description?: string): OpenAPISchema =>
+  description === undefined ? { type: 'string' } : { type: 'string', description };
+const int = (description: string): OpenAPISchema => ({
+  type: 'integer',
+  format: 'int64',
+  minimum: 0,
+  description,
+});
 const time = (description: string): OpenAPISchema => ({ type: 'string', format: 'date-time', description });
 const strings: OpenAPISchema = { type: 'array', items: { type: 'string' } };
 const LABELS = { 'app.kubernetes.io/part-of': 'ugallu', 'app.kubernetes.io/component': 'audit-detection' };
@@ -44,9 +63,21 @@ const condition: OpenAPISchema = {
     status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
     observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
     lastTransitionTime: time('When the status last changed.'),
-    reason: { type: 'string', maxLength: 1024, description: 'Compiled, or the compile error reason: GlobBudget, JSONPath, InvalidSpec, EmptyMatch.' },
+    reason: {
+      type: 'string',
+      maxLength: 1024,
+      description: 'Compiled, or the compile error reason: GlobBudget, JSONPath, InvalidSpec, EmptyMatch.',
+    },
     message: { type: 'string', maxLength: 32768 },
   },
+};
+
+/** The standard list of conditions, one per type. */
+const conditions: OpenAPISchema = {
+  type: 'array',
+  items: condition,
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
 };
 
 /** Counters one detector pod reports for a rule; the leader sums them into the rule's status. */
@@ -62,54 +93,56 @@ const podCounters: OpenAPISchema = {
   },
 };
 
-function sigmaRule(): CustomResourceDefinition {
+/** What differs between the CRDs; `crd` builds the rest of the envelope. */
+interface CRDParts {
+  kind: string;
+  plural: string;
+  scope: 'Namespaced' | 'Cluster';
+  shortNames?: string[];
+  status: boolean;
+  columns: NonNullable<CustomResourceDefinition['spec']['versions'][number]['additionalPrinterColumns']>;
+  description: string;
+  validations?: OpenAPISchema['x-kubernetes-validations'];
+  spec: OpenAPISchema;
+  statusSchema?: OpenAPISchema;
+}
+
+function crd(parts: CRDParts): CustomResourceDefinition {
+  const singular = parts.kind.toLowerCase();
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `sigmarules.${GROUP}`, labels: LABELS },
+    metadata: { name: `${parts.plural}.${GROUP}`, labels: LABELS },
     spec: {
       group: GROUP,
-      scope: 'Cluster',
-      names: { kind: 'SigmaRule', listKind: 'SigmaRuleList', plural: 'sigmarules', singular: 'sigmarule', shortNames: ['sr'], categories: ['ugallu'] },
+      scope: parts.scope,
+      names: {
+        kind: parts.kind,
+        listKind: `${parts.kind}List`,
+        plural: parts.plural,
+        singular,
+        ...(parts.shortNames === undefined ? {} : { shortNames: parts.shortNames }),
+        categories: ['ugallu'],
+      },
       versions: [
         {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Compiled', type: 'string', jsonPath: '.status.conditions[?(@.type=="Compiled")].status' },
-            { name: 'Type', type: 'string', jsonPath: '.spec.emit.type' },
-            { name: 'Severity', type: 'string', jsonPath: '.spec.emit.severity' },
-            { name: 'Matches', type: 'integer', jsonPath: '.status.matchCount' },
-            { name: 'Dropped', type: 'integer', jsonPath: '.status.droppedRateLimit', priority: 1 },
-            { name: 'Last Match', type: 'date', jsonPath: '.status.lastMatchedAt' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          ...(parts.status ? { subresources: { status: {} } } : {}),
+          additionalPrinterColumns: parts.columns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'A detection rule evaluated against every Kubernetes audit event.',
+              description: parts.description,
               required: ['spec'],
+              ...(parts.validations === undefined ? {} : { 'x-kubernetes-validations': parts.validations }),
               properties: {
                 apiVersion: str(),
                 kind: str(),
                 metadata: { type: 'object' },
-                spec: { ...toStructural(sigmaRuleSpecSchema), description: 'The rule; see @ugallu/sigma for its semantics.' },
-                status: {
-                  type: 'object',
-                  description: 'Written by the detector: compile outcome and counters summed over every detector pod.',
-                  properties: {
-                    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
-                    conditions: { type: 'array', items: condition, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
-                    parseError: str('Why the last compile failed, for people; empty when it compiled.'),
-                    matchCount: int('Matches, once per request, summed over every detector pod.'),
-                    lastMatchedAt: time('The last match on any detector pod.'),
-                    droppedRateLimit: int("Matches dropped over the rule's rate limit, summed over every detector pod."),
-                    emitErrors: int('SecurityEvents that could not be delivered, summed over every detector pod.'),
-                    pods: { type: 'object', description: 'Counters by detector pod.', additionalProperties: podCounters },
-                  },
-                },
+                spec: parts.spec,
+                ...(parts.statusSchema === undefined ? {} : { status: parts.statusSchema }),
               },
             },
           },
@@ -119,11 +152,52 @@ function sigmaRule(): CustomResourceDefinition {
   };
 }
 
+function sigmaRule(): CustomResourceDefinition {
+  return crd({
+    kind: 'SigmaRule',
+    plural: 'sigmarules',
+    scope: 'Cluster',
+    shortNames: ['sr'],
+    status: true,
+    columns: [
+      { name: 'Compiled', type: 'string', jsonPath: '.status.conditions[?(@.type=="Compiled")].status' },
+      { name: 'Type', type: 'string', jsonPath: '.spec.emit.type' },
+      { name: 'Severity', type: 'string', jsonPath: '.spec.emit.severity' },
+      { name: 'Matches', type: 'integer', jsonPath: '.status.matchCount' },
+      { name: 'Dropped', type: 'integer', jsonPath: '.status.droppedRateLimit', priority: 1 },
+      { name: 'Last Match', type: 'date', jsonPath: '.status.lastMatchedAt' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: 'A detection rule evaluated against every Kubernetes audit event.',
+    spec: {
+      ...toStructural(sigmaRuleSpecSchema),
+      description: 'The rule; see @ugallu/sigma for its semantics.',
+    },
+    statusSchema: {
+      type: 'object',
+      description: 'Written by the detector: compile outcome and counters summed over every detector pod.',
+      properties: {
+        observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+        conditions: conditions,
+        parseError: str('Why the last compile failed, for people; empty when it compiled.'),
+        matchCount: int('Matches, once per request, summed over every detector pod.'),
+        lastMatchedAt: time('The last match on any detector pod.'),
+        droppedRateLimit: int("Matches dropped over the rule's rate limit, summed over every detector pod."),
+        emitErrors: int('SecurityEvents that could not be delivered, summed over every detector pod.'),
+        pods: { type: 'object', description: 'Counters by detector pod.', additionalProperties: podCounters },
+      },
+    },
+  });
+}
+
 // `satisfies Record<keyof T, …>` makes the compiler check that these schemas
 // list exactly the fields of the emitter's TypeScript types: no drift.
 const userSchema: OpenAPISchema = {
   type: 'object',
-  properties: { username: str(), uid: str(), groups: strings } satisfies Record<keyof EvidenceUser, OpenAPISchema>,
+  properties: { username: str(), uid: str(), groups: strings } satisfies Record<
+    keyof EvidenceUser,
+    OpenAPISchema
+  >,
 };
 
 const evidenceProperties = {
@@ -153,7 +227,11 @@ const evidenceProperties = {
 } satisfies Record<keyof AuditEvidence, OpenAPISchema>;
 
 const subjectProperties = {
-  kind: { type: 'string', enum: [...SUBJECT_KINDS], description: 'The kind of the object the event is about; External when not in the allowlist.' },
+  kind: {
+    type: 'string',
+    enum: [...SUBJECT_KINDS],
+    description: 'The kind of the object the event is about; External when not in the allowlist.',
+  },
   name: str(),
   namespace: str(),
   uid: str(),
@@ -164,134 +242,127 @@ const securityEventSpecProperties = {
   type: str('What was detected, e.g. ClusterAdminGranted.'),
   severity: { type: 'string', enum: [...SEVERITIES] },
   clusterIdentity: { type: 'object', required: ['clusterID'], properties: { clusterID: str() } },
-  source: { type: 'object', required: ['component', 'rule'], properties: { component: str(), rule: str('The SigmaRule that matched.') } },
+  source: {
+    type: 'object',
+    required: ['component', 'rule'],
+    properties: { component: str(), rule: str('The SigmaRule that matched.') },
+  },
   subject: { type: 'object', required: ['kind'], properties: subjectProperties },
   detectedAt: time('When the audited request happened (the audit stage timestamp).'),
   evidence: { type: 'object', required: ['auditID', 'verb'], properties: evidenceProperties },
 } satisfies Record<keyof SecurityEventSpec, OpenAPISchema>;
 
 function securityEvent(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `securityevents.${GROUP}`, labels: LABELS },
+  return crd({
+    kind: 'SecurityEvent',
+    plural: 'securityevents',
+    scope: 'Namespaced',
+    shortNames: ['se'],
+    status: false,
+    columns: [
+      { name: 'Class', type: 'string', jsonPath: '.spec.class' },
+      { name: 'Type', type: 'string', jsonPath: '.spec.type' },
+      { name: 'Severity', type: 'string', jsonPath: '.spec.severity' },
+      { name: 'Subject Kind', type: 'string', jsonPath: '.spec.subject.kind' },
+      { name: 'Subject', type: 'string', jsonPath: '.spec.subject.name' },
+      { name: 'User', type: 'string', jsonPath: '.spec.evidence.user.username', priority: 1 },
+      { name: 'Rule', type: 'string', jsonPath: '.spec.source.rule', priority: 1 },
+      { name: 'Detected', type: 'date', jsonPath: '.spec.detectedAt' },
+    ],
+    description: 'A detection raised by ugallu from an audit event. Immutable once created.',
     spec: {
-      group: GROUP,
-      scope: 'Namespaced',
-      names: { kind: 'SecurityEvent', listKind: 'SecurityEventList', plural: 'securityevents', singular: 'securityevent', shortNames: ['se'], categories: ['ugallu'] },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          additionalPrinterColumns: [
-            { name: 'Class', type: 'string', jsonPath: '.spec.class' },
-            { name: 'Type', type: 'string', jsonPath: '.spec.type' },
-            { name: 'Severity', type: 'string', jsonPath: '.spec.severity' },
-            { name: 'Subject Kind', type: 'string', jsonPath: '.spec.subject.kind' },
-            { name: 'Subject', type: 'string', jsonPath: '.spec.subject.name' },
-            { name: 'User', type: 'string', jsonPath: '.spec.evidence.user.username', priority: 1 },
-            { name: 'Rule', type: 'string', jsonPath: '.spec.source.rule', priority: 1 },
-            { name: 'Detected', type: 'date', jsonPath: '.spec.detectedAt' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'A detection raised by ugallu from an audit event. Immutable once created.',
-              required: ['spec'],
-              properties: {
-                apiVersion: str(),
-                kind: str(),
-                metadata: { type: 'object' },
-                spec: {
-                  type: 'object',
-                  required: ['class', 'type', 'severity', 'clusterIdentity', 'source', 'subject', 'detectedAt', 'evidence'],
-                  properties: securityEventSpecProperties,
-                  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'a SecurityEvent is evidence: its spec is immutable' }],
-                },
-              },
-            },
-          },
-        },
+      type: 'object',
+      required: [
+        'class',
+        'type',
+        'severity',
+        'clusterIdentity',
+        'source',
+        'subject',
+        'detectedAt',
+        'evidence',
+      ],
+      properties: securityEventSpecProperties,
+      'x-kubernetes-validations': [
+        { rule: 'self == oldSelf', message: 'a SecurityEvent is evidence: its spec is immutable' },
       ],
     },
-  };
+  });
 }
 
 function auditDetectionConfig(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `auditdetectionconfigs.${GROUP}`, labels: LABELS },
+  return crd({
+    kind: 'AuditDetectionConfig',
+    plural: 'auditdetectionconfigs',
+    scope: 'Cluster',
+    status: true,
+    columns: [
+      { name: 'Source', type: 'string', jsonPath: '.spec.source.mode' },
+      { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterIdentity.clusterID' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: 'The singleton (named default) configuring audit detection in this cluster.',
+    validations: [
+      {
+        rule: "self.metadata.name == 'default'",
+        message: 'AuditDetectionConfig is a singleton: its name must be default',
+      },
+    ],
     spec: {
-      group: GROUP,
-      scope: 'Cluster',
-      names: { kind: 'AuditDetectionConfig', listKind: 'AuditDetectionConfigList', plural: 'auditdetectionconfigs', singular: 'auditdetectionconfig', categories: ['ugallu'] },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Source', type: 'string', jsonPath: '.spec.source.mode' },
-            { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterIdentity.clusterID' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'The singleton (named default) configuring audit detection in this cluster.',
-              required: ['spec'],
-              'x-kubernetes-validations': [{ rule: "self.metadata.name == 'default'", message: 'AuditDetectionConfig is a singleton: its name must be default' }],
-              properties: {
-                apiVersion: str(),
-                kind: str(),
-                metadata: { type: 'object' },
-                spec: {
-                  type: 'object',
-                  required: ['source', 'clusterIdentity'],
-                  properties: {
-                    source: {
-                      type: 'object',
-                      required: ['mode'],
-                      properties: {
-                        mode: { type: 'string', enum: ['file', 'webhook'], description: 'Changing it needs a chart upgrade: it changes the workload shape.' },
-                      },
-                    },
-                    clusterIdentity: {
-                      type: 'object',
-                      required: ['clusterID'],
-                      properties: { clusterID: { type: 'string', minLength: 1, maxLength: 253, description: 'Stamped on every SecurityEvent.' } },
-                    },
-                    consumers: {
-                      type: 'array',
-                      description: 'Event-bus consumers of SecurityEvents (attestor, forensics, SIEM forwarders).',
-                      'x-kubernetes-list-type': 'map',
-                      'x-kubernetes-list-map-keys': ['name'],
-                      items: {
-                        type: 'object',
-                        required: ['name'],
-                        properties: {
-                          name: { type: 'string', minLength: 1, maxLength: 63 },
-                          minSeverity: { type: 'string', enum: [...SEVERITIES], description: 'Only SecurityEvents at or above this severity.' },
-                          classes: { type: 'array', items: { type: 'string', enum: [...SECURITY_EVENT_CLASSES] } },
-                        },
-                      },
-                    },
-                  },
-                },
-                status: {
-                  type: 'object',
-                  properties: { conditions: { type: 'array', items: condition, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] } },
-                },
-              },
+      type: 'object',
+      required: ['source', 'clusterIdentity'],
+      properties: {
+        source: {
+          type: 'object',
+          required: ['mode'],
+          properties: {
+            mode: {
+              type: 'string',
+              enum: ['file', 'webhook'],
+              description: 'Changing it needs a chart upgrade: it changes the workload shape.',
             },
           },
         },
-      ],
+        clusterIdentity: {
+          type: 'object',
+          required: ['clusterID'],
+          properties: {
+            clusterID: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 253,
+              description: 'Stamped on every SecurityEvent.',
+            },
+          },
+        },
+        consumers: {
+          type: 'array',
+          description: 'Event-bus consumers of SecurityEvents (attestor, forensics, SIEM forwarders).',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['name'],
+          items: {
+            type: 'object',
+            required: ['name'],
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 63 },
+              minSeverity: {
+                type: 'string',
+                enum: [...SEVERITIES],
+                description: 'Only SecurityEvents at or above this severity.',
+              },
+              classes: { type: 'array', items: { type: 'string', enum: [...SECURITY_EVENT_CLASSES] } },
+            },
+          },
+        },
+      },
     },
-  };
+    statusSchema: {
+      type: 'object',
+      properties: {
+        conditions: conditions,
+      },
+    },
+  });
 }
 
 /**
