@@ -31,7 +31,19 @@ export function app(entry: string[] = ['src/main.ts']) {
     target: 'node20',
     bundle: true,
     noExternal: [/.*/],
-    splitting: false,
+    // Our workspace packages are bundled from their TypeScript sources (the
+    // `@ugallu/source` export condition), so esbuild tree-shakes them module by
+    // module (they declare sideEffects: false), and what a binary loads on
+    // demand (a source, the Kubernetes client) goes to chunks of its own that
+    // are read only when imported: less code parsed, less memory resident.
+    splitting: true,
+    esbuildOptions(options) {
+      options.conditions = ['@ugallu/source'];
+      // Maps without the sources in them: stack traces still name our files
+      // and lines (the image runs node --enable-source-maps), and the maps
+      // node parses at start-up are a fraction of the size.
+      options.sourcesContent = false;
+    },
     sourcemap: true,
     clean: true,
     banner: {

@@ -164,6 +164,21 @@ describe('ugallu-audit-file', () => {
     expect(r.logs).toContainEqual(
       expect.objectContaining({ reason: 'NotJSON', msg: 'skipped a line of the audit log' }),
     );
+    // The last log line sums the run up.
+    const decodable = (await readFile(join(examples, 'audit.log'), 'utf8')).split('\n').filter((l) => {
+      try {
+        return typeof JSON.parse(l) === 'object';
+      } catch {
+        return false;
+      }
+    }).length;
+    expect(r.logs.at(-1)).toMatchObject({
+      events: decodable,
+      securityEvents: events.length,
+      emitErrors: 0,
+      duplicateStages: 1,
+      msg: expect.stringMatching(new RegExp(`^stopped after ${decodable} audit events: \\d+ matches, ${events.length} SecurityEvents emitted`)),
+    });
   });
 
   it('exits 1 with a typed reason when the rules directory does not exist', async () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -9,7 +9,8 @@ import { APPS } from './paths.js';
 import type { AppName } from './paths.js';
 
 /**
- * Copies an app's bundle (dist/main.js and its map, what the image holds)
+ * Copies an app's bundle (its dist/: main.js, the chunks it loads, their
+ * maps; what the image holds)
  * into a fresh temp dir with no node_modules in it or above it, as in the
  * image. Fails naming the build step when the bundle is missing.
  */
@@ -25,8 +26,7 @@ export async function stageBundle(app: AppName): Promise<string> {
       );
     if (dirname(d) === d) break;
   }
-  await copyFile(bundle, join(dir, 'main.js'));
-  await copyFile(`${bundle}.map`, join(dir, 'main.js.map'));
+  await cp(dirname(bundle), dir, { recursive: true });
   return dir;
 }
 

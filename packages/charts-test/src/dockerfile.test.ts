@@ -113,7 +113,7 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
     expect(values.runAsUser).toBeGreaterThan(0);
 
     expect(copies(runtime)).toEqual([
-      { from: 'build', paths: [`/src/apps/${app}/dist/main.js`, `/src/apps/${app}/dist/main.js.map`, './'] },
+      { from: 'build', paths: [`/src/apps/${app}/dist/`, './'] },
     ]);
     expect(runtime.instructions.find((i) => i.getKeyword() === 'WORKDIR')?.getArgumentsContent()).toBe(
       '/app',

@@ -2,7 +2,6 @@ import type { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { openSink } from '@ugallu/emitter';
 import type { EmitTarget, SecurityEventSink } from '@ugallu/emitter';
-import { startFileSource, startWebhookSource } from '@ugallu/sources';
 import type {
   AuditSource,
   FileSource,
@@ -189,9 +188,12 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     }
     const running = engine.run(channel);
     let webhookUrl: string | undefined;
+    // Each source is loaded only here, so a binary carries in memory only the one it runs.
     if (config.source.kind === 'file') {
+      const { startFileSource } = await import('@ugallu/sources/file');
       source = await startFileSource(config.source.options, channel, { registry, logger });
     } else {
+      const { startWebhookSource } = await import('@ugallu/sources/webhook');
       const webhook = await startWebhookSource(config.source.options, channel, { registry, logger });
       webhookUrl = webhook.url;
       source = webhook;
@@ -231,7 +233,13 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           await startedReconciler?.stop();
           await startedSink.close();
           await telemetry?.close();
-          logger.info({}, 'stopped');
+          const totals = engine.totals();
+          logger.info(
+            totals,
+            `stopped after ${totals.events} audit events: ${totals.matches} matches, ` +
+              `${totals.securityEvents} SecurityEvents emitted, ${totals.droppedRateLimit} dropped by rate limits, ` +
+              `${totals.emitErrors} not delivered`,
+          );
         })()),
     };
   } catch (e) {

@@ -192,6 +192,30 @@ describe('DetectionEngine', () => {
     expect(sink.emitted).toHaveLength(1);
   });
 
+  it('totals every event, match, drop and failure, including those of a rule since removed', async () => {
+    const { engine, sink } = setup();
+    engine.applyRule('pod-exec', execSpec({ rateLimit: { burst: 2, sustainedPerSec: 0.001 } }));
+    engine.applyRule('gone', { ...execSpec(), emit: { type: 'Gone', severity: 'low' } });
+    await engine.processBatch({
+      events: [exec('1', 'RequestReceived'), exec('1'), exec('2'), exec('3'), { ...exec('4'), verb: 'get' }],
+    });
+    engine.removeRule('gone');
+    sink.failWith = new EmitError(EmitReason.Closed, 'down');
+    engine.applyRule('pod-exec', execSpec({ rateLimit: { burst: 5, sustainedPerSec: 0.001 } }));
+    await engine.processBatch({ events: [exec('5')] });
+    // 6 events. Matches: pod-exec on requests 1, 2, 3, 5 and gone on 1, 2, 3. Stage repeats: request 1,
+    // once per rule. pod-exec's bucket of 2 dropped request 3; request 5 was not delivered.
+    expect(engine.totals()).toEqual({
+      events: 6,
+      duplicateStages: 2,
+      matches: 7,
+      securityEvents: 5,
+      droppedRateLimit: 1,
+      emitErrors: 1,
+    });
+    expect(sink.emitted).toHaveLength(5);
+  });
+
   it('acknowledges a batch only after its SecurityEvents are delivered', async () => {
     const { engine, sink } = setup();
     engine.applyRule('r', execSpec());

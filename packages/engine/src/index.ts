@@ -4,7 +4,7 @@ export type { DetectorCliIO, DetectorCliSpec, FlagValues } from './cli.js';
 export { startDetector } from './detector.js';
 export type { Detector, DetectorConfig, SourceConfig } from './detector.js';
 export { DEFAULT_COMPONENT, DEFAULT_DEDUPE_WINDOW, DetectionEngine } from './engine.js';
-export type { DetectionEngineOptions, RuleStatus } from './engine.js';
+export type { DetectionEngineOptions, EngineTotals, RuleStatus } from './engine.js';
 export { EngineError, EngineReason } from './errors.js';
 export type { EngineReasonCode } from './errors.js';
 export { runningInCluster } from './inCluster.js';

@@ -1,7 +1,7 @@
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import type { SourceLogger } from '@ugallu/sources';
-import { noopLogger, RateLimitedLog } from '@ugallu/sources';
+import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
 import { EngineReason } from './errors.js';
 import { kubeError, kubeErrorStatus } from './kube.js';
 

@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { parseRuleManifests } from '@ugallu/sigma';
 import type { SourceLogger } from '@ugallu/sources';
-import { noopLogger } from '@ugallu/sources';
+import { noopLogger } from '@ugallu/sources/logger';
 import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import type { DetectionEngine } from './engine.js';

@@ -7,7 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Informer, KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import type { SourceLogger } from '@ugallu/sources';
-import { noopLogger, RateLimitedLog } from '@ugallu/sources';
+import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { DEFAULT_COMPONENT } from './engine.js';

@@ -1,4 +1,4 @@
-import { parseAllDocuments } from 'yaml';
+import { Composer, Parser } from 'yaml';
 
 /** The API group and version of the `SigmaRule` custom resource. */
 export const SIGMA_RULE_API_VERSION = 'security.ugallu.io/v1alpha1';
@@ -29,16 +29,19 @@ export type RuleManifest =
  */
 export function parseRuleManifests(text: string, source: string): RuleManifest[] {
   const out: RuleManifest[] = [];
-  const docs = parseAllDocuments(text, { prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [docs];
-  list.forEach((doc, i) => {
-    const where = `${source}#${i}`;
+  // Document by document (what parseAllDocuments does, without holding every
+  // document's syntax tree at once): a file of a thousand rules costs the
+  // memory of one.
+  const composer = new Composer({ prettyErrors: false });
+  let i = 0;
+  for (const doc of composer.compose(new Parser().parse(text))) {
+    const where = `${source}#${i++}`;
     if (doc.errors.length > 0) {
       out.push({ ok: false, name: undefined, message: `not valid YAML: ${doc.errors[0]!.message}`, source: where });
-      return;
+      continue;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    if (typeof value !== 'object' || value === null || (value as { kind?: unknown }).kind !== 'SigmaRule') return;
+    if (typeof value !== 'object' || value === null || (value as { kind?: unknown }).kind !== 'SigmaRule') continue;
     const { apiVersion, metadata, spec } = value as { apiVersion?: unknown; metadata?: { name?: unknown }; spec?: unknown };
     const name = typeof metadata?.name === 'string' && metadata.name !== '' ? metadata.name : undefined;
     if (name === undefined) {
@@ -49,6 +52,6 @@ export function parseRuleManifests(text: string, source: string): RuleManifest[]
     } else {
       out.push({ ok: true, name, spec, source: where });
     }
-  });
+  }
   return out;
 }

@@ -1,0 +1,39 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateAuditLines } from '@ugallu/fixtures';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFileBinary, writeRuleManifests } from './fileBinary.js';
+
+describe('the shipped-binary file-mode case', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ugallu-bench-binary-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs the bundle over a log with YAML rules and reports its events, matches and peak RSS', async () => {
+    const rules = join(dir, 'rules');
+    await writeRuleManifests(rules, 40);
+    expect(await readdir(rules)).toHaveLength(40);
+    const log = join(dir, 'audit.log');
+    await writeFile(log, `${generateAuditLines({ count: 3000, seed: 5 }).join('\n')}\n`);
+    const r = await runFileBinary({ log, rulesDir: rules, work: dir, round: 0 });
+    expect(r.events).toBe(3000);
+    expect(r.matches).toBeGreaterThan(0);
+    expect(r.securityEvents).toBeGreaterThan(0);
+    expect(r.securityEvents).toBeLessThanOrEqual(r.matches);
+    expect(r.seconds).toBeGreaterThanOrEqual(0);
+    // A node process is tens of MiB; the figure is the kernel's, in bytes.
+    expect(r.rssPeakBytes).toBeGreaterThan(20 * 2 ** 20);
+    expect(r.cpuSeconds).toBeGreaterThan(0);
+  });
+
+  it('fails with the end of the binary log when the binary cannot run', async () => {
+    await expect(
+      runFileBinary({ log: join(dir, 'no-such.log'), rulesDir: join(dir, 'no-such-rules'), work: dir, round: 1 }),
+    ).rejects.toThrow(/exited with 1[\s\S]*"reason":"RulesDirectory"/);
+  });
+});

@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateRuleSpecs } from '@ugallu/fixtures';
+import { stringify } from 'yaml';
+
+/**
+ * The file-mode binary as shipped: the bundle the DaemonSet image runs
+ * (`apps/file/dist/main.js`, built by `pnpm install`), started with plain
+ * `node --enable-source-maps` as the image's entrypoint does (no tsx, no sources), on rules written as SigmaRule YAML manifests,
+ * one file each, as a mounted ConfigMap holds them. Its peak RSS is what a
+ * node pays for the detector; the issue's memory target is measured here.
+ */
+
+const REPO = dirname(dirname(dirname(dirname(fileURLToPath(import.meta.url)))));
+export const FILE_BINARY = join(REPO, 'apps', 'file', 'dist', 'main.js');
+
+/** What one run of the binary reports. */
+export interface BinaryReport {
+  /** From the binary's closing log line. */
+  events: number;
+  matches: number;
+  securityEvents: number;
+  /** From its own log: "tailing the audit log" to "stopped after …" (start-up and rule loading excluded). */
+  seconds: number;
+  /** getrusage of the whole process, start-up included. */
+  rssPeakBytes: number;
+  cpuSeconds: number;
+}
+
+/**
+ * Loaded with `--import` into the binary: on exit, writes the process's
+ * getrusage peak RSS and CPU time to $UGALLU_BENCH_RUSAGE.
+ */
+const RUSAGE_REPORTER = `import { writeFileSync } from 'node:fs';
+const out = process.env.UGALLU_BENCH_RUSAGE;
+process.on('exit', () => {
+  const u = process.resourceUsage();
+  writeFileSync(out, JSON.stringify({ maxRssBytes: u.maxRSS * 1024, cpuSeconds: (u.userCPUTime + u.systemCPUTime) / 1e6 }));
+});
+`;
+
+/** Writes `count` generated rules as SigmaRule manifests, one YAML file each, into `dir`. */
+export async function writeRuleManifests(dir: string, count: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all(
+    generateRuleSpecs({ count }).map(({ name, spec }) =>
+      writeFile(
+        join(dir, `${name}.yaml`),
+        stringify({ apiVersion: 'security.ugallu.io/v1alpha1', kind: 'SigmaRule', metadata: { name }, spec }),
+      ),
+    ),
+  );
+}
+
+/**
+ * Runs the shipped binary once over `log` from its start (`--once`) with the
+ * rules of `rulesDir`, SecurityEvents to /dev/null. `work` holds the
+ * reporter and the cursor.
+ */
+export async function runFileBinary(options: { log: string; rulesDir: string; work: string; round: number }): Promise<BinaryReport> {
+  const { log, rulesDir, work, round } = options;
+  const reporter = join(work, 'rusage-reporter.mjs');
+  const rusage = join(work, `rusage-${round}.json`);
+  await writeFile(reporter, RUSAGE_REPORTER);
+  const args = [
+    // As the image's ENTRYPOINT runs it.
+    '--enable-source-maps',
+    '--import',
+    reporter,
+    FILE_BINARY,
+    '--once',
+    '--audit-log',
+    log,
+    '--rules',
+    rulesDir,
+    '--cursor-file',
+    join(work, `cursor-${round}`),
+    '--emit',
+    'file:/dev/null',
+    '--cluster-id',
+    'bench',
+    '--metrics-addr',
+    'off',
+  ];
+  const proc = spawn(process.execPath, args, {
+    env: { ...process.env, UGALLU_BENCH_RUSAGE: rusage, KUBERNETES_SERVICE_HOST: undefined },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // The binary logs JSON lines on stderr: keep the two that time the run and the last ones for errors.
+  let buffered = '';
+  let tailing: number | undefined;
+  let stopped: { time: number; events: number; matches: number; securityEvents: number } | undefined;
+  let last = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      last = (last + '\n' + line).slice(-4000);
+      if (!line.includes('"msg":"tailing the audit log"') && !line.includes('"msg":"stopped after ')) continue;
+      const entry = JSON.parse(line) as { time: number; msg: string; events: number; matches: number; securityEvents: number };
+      if (entry.msg === 'tailing the audit log') tailing = entry.time;
+      else stopped = entry;
+    }
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('close', resolve);
+  });
+  if (code !== 0 || tailing === undefined || stopped === undefined) {
+    throw new Error(`${FILE_BINARY} exited with ${String(code)} (built? run pnpm build):${last}`);
+  }
+  const { maxRssBytes, cpuSeconds } = JSON.parse(await readFile(rusage, 'utf8')) as { maxRssBytes: number; cpuSeconds: number };
+  return {
+    events: stopped.events,
+    matches: stopped.matches,
+    securityEvents: stopped.securityEvents,
+    seconds: (stopped.time - tailing) / 1000,
+    rssPeakBytes: maxRssBytes,
+    cpuSeconds,
+  };
+}
