@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { CONTROL_PLANE_KEY, kubeConfigFor } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -108,6 +108,7 @@ describe('createKubernetesSink options', () => {
       /requestTimeoutMs must be an integer from 1 to 2147483647/,
     ],
     ['closeTimeoutMs -1', { ...base, closeTimeoutMs: -1 }, /closeTimeoutMs must be an integer from 0/],
+    ['refusalGraceMs -1', { ...base, refusalGraceMs: -1 }, /refusalGraceMs must be an integer from 0/],
     [
       'a logger without warn',
       { ...base, logger: { info: () => undefined } },
@@ -194,45 +195,50 @@ describe('what a failed create means (by status code)', () => {
     expect(classify(api(409), 'ns', 'se-1')).toEqual({ kind: 'created' });
   });
 
-  it.each<[string, ApiException<unknown>, EmitReasonCode, RegExp]>([
+  it.each<[string, ApiException<unknown>, EmitReasonCode, RegExp, 'fail' | 'refused']>([
     [
       '400',
       api(400),
       EmitReason.InvalidSecurityEvent,
       /refused SecurityEvent se-1 as invalid \(HTTP 400: message of 400\).*install the CRDs/,
+      'fail',
     ],
-    ['413', api(413, 'too large'), EmitReason.InvalidSecurityEvent, /HTTP 413: too large/],
-    ['422', api(422), EmitReason.InvalidSecurityEvent, /as invalid \(HTTP 422/],
+    ['413', api(413, 'too large'), EmitReason.InvalidSecurityEvent, /HTTP 413: too large/, 'fail'],
+    ['422', api(422), EmitReason.InvalidSecurityEvent, /as invalid \(HTTP 422/, 'fail'],
     // client-node's own 401: no body.
     [
       '401',
       new ApiException(401, 'Unauthorized', undefined, {}),
       EmitReason.Unauthorized,
       /did not accept the sink's credentials \(HTTP 401\) — check the kubeconfig/,
+      'refused',
     ],
     [
       '403',
       api(403),
       EmitReason.Forbidden,
       /lacks create on securityevents\.security\.ugallu\.io in namespace "ns".*apply the chart's ClusterRole/,
+      'refused',
     ],
     [
       '404 for the namespace',
       api(404, status(404, { details: { name: 'ns', kind: 'namespaces' } })),
       EmitReason.NamespaceNotFound,
       /namespace "ns" does not exist/,
+      'refused',
     ],
     [
       '404 page not found',
       api(404, '404 page not found\n'),
       EmitReason.CRDNotInstalled,
       /the SecurityEvent CRD is not installed.*HTTP 404: 404 page not found/,
+      'refused',
     ],
-    ['404 Status without details', api(404), EmitReason.CRDNotInstalled, /CRD is not installed/],
-    ['405', api(405), EmitReason.Rejected, /refused to create SecurityEvent se-1 \(HTTP 405/],
-  ])('fails definitively on %s', (_name, error, reason, message) => {
+    ['404 Status without details', api(404), EmitReason.CRDNotInstalled, /CRD is not installed/, 'refused'],
+    ['405', api(405), EmitReason.Rejected, /refused to create SecurityEvent se-1 \(HTTP 405/, 'fail'],
+  ])('gives the typed error on %s (a refusal: only once the grace window has passed)', (_name, error, reason, message, kind) => {
     const outcome = classify(error, 'ns', 'se-1');
-    expect(outcome.kind).toBe('fail');
+    expect(outcome.kind).toBe(kind);
     const failure = (outcome as { error: EmitError }).error;
     expect(failure).toBeInstanceOf(EmitError);
     expect(failure.reason).toBe(reason);
@@ -492,7 +498,12 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
   it('fails with Forbidden, saying which permission is missing and what to apply, for an identity without RBAC', async () => {
     const namespace = await freshNamespace(admin(), 'forbidden');
     const registry = new Registry();
-    const sink = sinkFor({ kubeConfig: kubeConfigFor(cp, 'unprivileged'), namespace, registry });
+    const sink = sinkFor({
+      kubeConfig: kubeConfigFor(cp, 'unprivileged'),
+      namespace,
+      registry,
+      refusalGraceMs: 0,
+    });
     const error: unknown = await sink.emit(sampleSecurityEvent(10)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EmitError);
     expect((error as EmitError).reason).toBe(EmitReason.Forbidden);
@@ -506,11 +517,78 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
   });
 
   it('fails with NamespaceNotFound for a namespace that does not exist', async () => {
-    const sink = sinkFor({ kubeConfig: kubeConfigFor(cp), namespace: 'no-such-namespace' });
+    const sink = sinkFor({ kubeConfig: kubeConfigFor(cp), namespace: 'no-such-namespace', refusalGraceMs: 0 });
     await expect(sink.emit(sampleSecurityEvent(11))).rejects.toMatchObject({
       reason: EmitReason.NamespaceNotFound,
       message: expect.stringMatching(/^namespace "no-such-namespace" does not exist \(HTTP 404/),
     });
+  });
+
+  it('rides out a 403 within the grace window: once the identity is granted create, the SecurityEvent is created', async () => {
+    const namespace = await freshNamespace(admin(), 'grace');
+    const registry = new Registry();
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const logger = { info: () => undefined, warn: (obj: object, msg: string) => warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+    const sink = sinkFor({
+      kubeConfig: kubeConfigFor(cp, 'unprivileged'),
+      namespace,
+      registry,
+      logger,
+      backoff: { initialMs: 50, maxMs: 200 },
+      refusalGraceMs: 60_000,
+    });
+    const se = sampleSecurityEvent(13);
+    let settled = false;
+    const emitted = sink.emit(se).finally(() => (settled = true));
+    await until('the sink has been refused twice', async () =>
+      (await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'forbidden' })) >= 2,
+    );
+    expect(settled).toBe(false);
+    // What an operator sees meanwhile: the typed message, saying what to apply.
+    expect(warnings[0]).toMatchObject({
+      msg: 'creating a SecurityEvent failed; retrying',
+      obj: { reason: 'forbidden', error: expect.stringMatching(/lacks create on securityevents\.security\.ugallu\.io/) },
+    });
+    // The binding arrives (a chart upgrade finishing, an apiserver's RBAC cache filled).
+    const rbac = admin().makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: 'emit' },
+        rules: [{ apiGroups: ['security.ugallu.io'], resources: ['securityevents'], verbs: ['create'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'emit' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'emit' },
+        subjects: [{ kind: 'User', name: 'unprivileged', apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    });
+    await emitted;
+    expect(await storedSecurityEvents(admin(), namespace)).toEqual([se]);
+  });
+
+  it('past the grace window, fails with the typed error, and at once for the next SecurityEvents until one is created', async () => {
+    const namespace = await freshNamespace(admin(), 'graceover');
+    const registry = new Registry();
+    const sink = sinkFor({
+      kubeConfig: kubeConfigFor(cp, 'unprivileged'),
+      namespace,
+      registry,
+      backoff: { initialMs: 50, maxMs: 100 },
+      refusalGraceMs: 600,
+    });
+    const started = Date.now();
+    await expect(sink.emit(sampleSecurityEvent(14))).rejects.toMatchObject({ reason: EmitReason.Forbidden });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    const retries = await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'forbidden' });
+    expect(retries).toBeGreaterThanOrEqual(2);
+    // The window has passed: the setup is wrong, not warming up.
+    await expect(sink.emit(sampleSecurityEvent(15))).rejects.toMatchObject({ reason: EmitReason.Forbidden });
+    expect(await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'forbidden' })).toBe(retries);
+    expect(await storedSecurityEvents(admin(), namespace)).toEqual([]);
   });
 
   it('is what --emit=kubernetes opens', async () => {

@@ -43,6 +43,11 @@ export const KUBERNETES_SINK_DEFAULTS = {
   requestTimeoutMs: 15_000,
   /** How long `close` waits for the queue to drain before it rejects the rest with `Closed`. */
   closeTimeoutMs: 10_000,
+  /**
+   * How long refusals (401, 403, 404) are retried, counted from the first of
+   * a run of them, before emits fail with the typed error.
+   */
+  refusalGraceMs: 60_000,
 } as const;
 
 /**
@@ -88,6 +93,17 @@ export interface KubernetesSinkOptions {
   readonly requestTimeoutMs?: number;
   /** How long `close` waits for the queue to drain, in ms, before it rejects the rest with `Closed`. Default 10 000. */
   readonly closeTimeoutMs?: number;
+  /**
+   * How long, in ms, creates refused with 401, 403 or 404 are retried before
+   * emits fail with `Unauthorized`, `Forbidden`, `CRDNotInstalled` or
+   * `NamespaceNotFound`. An apiserver that has just restarted answers these
+   * while its authorisation and CRD caches fill, and a chart upgrade can
+   * briefly remove a binding; a SecurityEvent should not be lost to that.
+   * The window opens at the first refusal and closes at the next success;
+   * once it has passed, refusals fail at once (the setup is wrong, not
+   * warming up). Default 60 000; 0 fails at the first refusal.
+   */
+  readonly refusalGraceMs?: number;
   /** Where retries and recoveries are logged. Default: nowhere. */
   readonly logger?: SinkLogger;
   /** Where `ugallu_audit_emit_queue` and `ugallu_audit_emit_retries_total{reason}` are registered. Default: not exported. */
@@ -104,6 +120,12 @@ const RetryReason = {
   Timeout: 'timeout',
   /** No answer at all: connection refused or reset, DNS, TLS, credentials that could not be read. */
   Connection: 'connection',
+  /** 401, within the refusal grace window. */
+  Unauthorized: 'unauthorized',
+  /** 403, within the refusal grace window. */
+  Forbidden: 'forbidden',
+  /** 404 (no CRD, no namespace), within the refusal grace window. */
+  NotFound: 'not_found',
 } as const;
 type RetryReasonLabel = (typeof RetryReason)[keyof typeof RetryReason];
 
@@ -116,6 +138,8 @@ export type CreateOutcome =
       readonly retryAfterMs: number | undefined;
       readonly detail: string;
     }
+  /** 401, 403 or 404: retried within the refusal grace window, then `error`. */
+  | { readonly kind: 'refused'; readonly reason: RetryReasonLabel; readonly error: EmitError }
   | { readonly kind: 'fail'; readonly error: EmitError };
 
 const CREATED: CreateOutcome = { kind: 'created' };
@@ -136,6 +160,7 @@ interface Settings {
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly requestTimeoutMs: number;
   readonly closeTimeoutMs: number;
+  readonly refusalGraceMs: number;
   readonly logger: SinkLogger;
   readonly registry: Registry | undefined;
 }
@@ -157,11 +182,15 @@ interface SinkMetrics {
  *   5xx, timeouts and connection errors are retried with exponential backoff
  *   and jitter for as long as the sink is open, so an apiserver outage
  *   delays SecurityEvents and loses none.
+ * - **Rides out refusals, then fails clearly:** 401 (`Unauthorized`), 403
+ *   (`Forbidden`) and 404 (`CRDNotInstalled`, `NamespaceNotFound`) are
+ *   retried for `refusalGraceMs` from the first of a run of them (an
+ *   apiserver warming its caches after a restart answers these), logged
+ *   with the typed message; past the window they reject at once.
  * - **Fails clearly on the rest:** 400/413/422 reject with
- *   `InvalidSecurityEvent` (the object breaks the CRD's schema), 401 with
- *   `Unauthorized`, 403 with `Forbidden`, 404 with `CRDNotInstalled` or
- *   `NamespaceNotFound`, anything else with `Rejected`; each message says
- *   what to do. Decided by status code only.
+ *   `InvalidSecurityEvent` (the object breaks the CRD's schema), anything
+ *   else with `Rejected`; each message says what to do. Decided by status
+ *   code only.
  * - **Bounded:** at most `queueCapacity` SecurityEvents are held, at most
  *   `concurrency` creates in flight; past that `emit` waits for room, which
  *   pushes back on the engine. `emit` resolves once the object is created.
@@ -201,6 +230,8 @@ class KubernetesSink implements SecurityEventSink {
   private closing: Promise<void> | undefined = undefined;
   private onIdle: (() => void) | undefined = undefined;
   private retriesSinceCreate = 0;
+  /** When the current run of refusals (401/403/404 with no success since) began. */
+  private refusedSince: number | undefined = undefined;
   private readonly warned = new Map<RetryReasonLabel, { at: number; suppressed: number }>();
 
   constructor(settings: Settings) {
@@ -316,12 +347,26 @@ class KubernetesSink implements SecurityEventSink {
         return;
       }
       if (outcome.kind === 'fail') throw outcome.error;
-      const delayMs = retryDelayMs(attempt, this.settings.backoff, outcome.retryAfterMs);
-      this.retried(item, outcome.reason, outcome.detail, attempt, delayMs);
+      let retryAfterMs: number | undefined;
+      let detail: string;
+      if (outcome.kind === 'refused') {
+        const now = Date.now();
+        this.refusedSince ??= now;
+        const left = this.refusedSince + this.settings.refusalGraceMs - now;
+        if (left <= 0) throw outcome.error;
+        // Backoff as for any retry, but never past the end of the window by more than a moment.
+        retryAfterMs = Math.min(retryDelayMs(attempt, this.settings.backoff, undefined), left);
+        detail = outcome.error.message;
+      } else {
+        retryAfterMs = outcome.retryAfterMs;
+        detail = outcome.detail;
+      }
+      const delayMs = retryDelayMs(attempt, this.settings.backoff, retryAfterMs);
+      this.retried(item, outcome.reason, detail, attempt, delayMs);
       try {
         await sleep(delayMs, undefined, { signal: this.abort.signal });
       } catch {
-        throw this.expired(item, `it was waiting to retry after: ${outcome.detail}`);
+        throw this.expired(item, `it was waiting to retry after: ${detail}`);
       }
     }
   }
@@ -356,6 +401,7 @@ class KubernetesSink implements SecurityEventSink {
   }
 
   private created(): void {
+    this.refusedSince = undefined;
     if (this.retriesSinceCreate === 0) return;
     this.settings.logger.info({ retries: this.retriesSinceCreate }, 'SecurityEvents are being created again');
     this.retriesSinceCreate = 0;
@@ -409,7 +455,9 @@ export function classify(error: unknown, namespace: string, name: string): Creat
       };
     if (code === 408)
       return { kind: 'retry', reason: RetryReason.Timeout, retryAfterMs, detail: `HTTP 408${said}` };
-    return { kind: 'fail', error: definitive(code, said, namespace, name, status.detailsKind, error) };
+    const failure = definitive(code, said, namespace, name, status.detailsKind, error);
+    const refusal = REFUSALS[code];
+    return refusal === undefined ? { kind: 'fail', error: failure } : { kind: 'refused', reason: refusal, error: failure };
   }
   const detail = error instanceof Error ? error.message : String(error);
   if (error instanceof RequestTimeoutError)
@@ -422,6 +470,13 @@ export function classify(error: unknown, namespace: string, name: string): Creat
     detail: typeof code === 'string' ? `${code}: ${detail}` : detail,
   };
 }
+
+/** The status codes retried within the refusal grace window, and their retry reason. */
+const REFUSALS: Partial<Record<number, RetryReasonLabel>> = {
+  401: RetryReason.Unauthorized,
+  403: RetryReason.Forbidden,
+  404: RetryReason.NotFound,
+};
 
 function definitive(
   code: number,
@@ -610,6 +665,7 @@ function validate(options: KubernetesSinkOptions): Settings {
     KUBERNETES_SINK_DEFAULTS.closeTimeoutMs,
     0,
   );
+  const refusalGraceMs = integer('refusalGraceMs', o.refusalGraceMs, KUBERNETES_SINK_DEFAULTS.refusalGraceMs, 0);
   const logger = o.logger ?? { info: () => undefined, warn: () => undefined };
   if (typeof logger.info !== 'function' || typeof logger.warn !== 'function')
     invalid('logger must have info and warn methods');
@@ -629,6 +685,7 @@ function validate(options: KubernetesSinkOptions): Settings {
     backoff: { initialMs, maxMs },
     requestTimeoutMs,
     closeTimeoutMs,
+    refusalGraceMs,
     logger,
     registry,
   };

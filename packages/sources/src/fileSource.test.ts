@@ -151,6 +151,20 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
   });
 
+  it('reads a backlog in many small pieces, each read overlapping the decoding of the last, while the file grows', async () => {
+    const first = auditLines('backlog', 3000);
+    const more = auditLines('grown', 3000);
+    writeFileSync(log, first.text);
+    // 4099 bytes: no piece ends on a line boundary for long, and the log is hundreds of pieces.
+    const { sink, registry } = await start({ fromStart: true, maxReadBytes: 4099, maxBatchEvents: 64 });
+    await eventually(() => expect(sink.ids.length).toBeGreaterThan(100));
+    appendFileSync(log, more.text);
+    await eventually(() => expect(sink.ids.length).toBe(6000));
+    expect(sink.ids).toEqual([...first.ids, ...more.ids]);
+    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(6000);
+    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+  });
+
   it('holds back a final line without a newline until it is complete', async () => {
     writeFileSync(log, '');
     const { sink, registry } = await start();
