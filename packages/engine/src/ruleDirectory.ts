@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { parseRuleManifests } from '@ugallu/sigma';
+import { join, relative } from 'node:path';
+import { isRuleManifestPath, parseRuleManifests } from '@ugallu/sigma';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger } from '@ugallu/sources/logger';
 import { watch } from 'chokidar';
@@ -161,18 +161,11 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
 }
 
 async function manifestFiles(dir: string): Promise<string[]> {
+  // Files and symlinks to them: a mounted ConfigMap's keys are links into its hidden `..data/` copy.
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return (
-    entries
-      .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.(ya?ml|json)$/.test(e.name))
-      .map((e) => join(e.parentPath, e.name))
-      // Kubernetes mounts a ConfigMap as `..data/` plus symlinks to it: read the links, not the hidden copies.
-      .filter(
-        (file) =>
-          !relative(dir, file)
-            .split(sep)
-            .some((part) => part.startsWith('..')),
-      )
-      .sort()
-  );
+  return entries
+    .filter((e) => e.isFile() || e.isSymbolicLink())
+    .map((e) => join(e.parentPath, e.name))
+    .filter((file) => isRuleManifestPath(relative(dir, file)))
+    .sort();
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -87,6 +87,25 @@ metadata: { name: [unclosed
       ['', false, 'InvalidManifest'],
     ]);
     expect(r.out[1]!.message).toMatch(/recursive descent/);
+  });
+
+  it('reads a mounted ConfigMap (a symlink per key into ..data/) once, as the detector does', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-sigma-configmap-'));
+    const copy = join(root, '..2026_11_23_01_00_00.123');
+    await mkdir(copy);
+    const rule = (name: string) =>
+      `apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: ${name} }\nspec: { match: { verb: [get] }, emit: { type: T, severity: low } }\n`;
+    await writeFile(join(copy, 'exec.yaml'), rule('exec'));
+    await writeFile(join(copy, 'secrets.yaml'), rule('secrets'));
+    await symlink('..2026_11_23_01_00_00.123', join(root, '..data'));
+    await symlink(join('..data', 'exec.yaml'), join(root, 'exec.yaml'));
+    await symlink(join('..data', 'secrets.yaml'), join(root, 'secrets.yaml'));
+    const r = await run(['check', '--rules', root]);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      { rule: 'exec', compiled: true },
+      { rule: 'secrets', compiled: true },
+    ]);
   });
 
   it.each([

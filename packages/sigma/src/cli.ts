@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -9,7 +9,7 @@ import type { DecodedBatch } from '@ugallu/audit-types';
 import { compile } from './compile.js';
 import type { CompiledRule } from './compile.js';
 import { SigmaCompileError } from './errors.js';
-import { parseRuleManifests } from './manifest.js';
+import { isRuleManifestPath, parseRuleManifests } from './manifest.js';
 import { RuleSet } from './ruleSet.js';
 
 const USAGE = `Usage:
@@ -189,10 +189,12 @@ async function loadRules(path: string): Promise<RuleResult[]> {
 async function ruleFiles(path: string): Promise<string[]> {
   const info = await stat(path);
   if (info.isFile()) return [path];
+  // Files and symlinks to them (a mounted ConfigMap's keys), as the detector reads a --rules directory.
   const entries = await readdir(path, { recursive: true, withFileTypes: true });
   return entries
-    .filter((e) => e.isFile() && /\.(ya?ml|json)$/.test(e.name))
+    .filter((e) => e.isFile() || e.isSymbolicLink())
     .map((e) => join(e.parentPath, e.name))
+    .filter((file) => isRuleManifestPath(relative(path, file)))
     .sort();
 }
 

@@ -3,7 +3,7 @@ export type { ResolvedEmit, ResolvedRateLimit } from './compile.js';
 export { CompileReason, SigmaCompileError } from './errors.js';
 export type { CompileReasonCode } from './errors.js';
 export { GLOB_BUDGET } from './glob.js';
-export { parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
+export { isRuleManifestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
 export type { RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';
 export type { RuleEntry, RuleSetOptions } from './ruleSet.js';

@@ -14,6 +14,20 @@ export type RuleManifest =
   | { ok: false; name: string | undefined; message: string; source: string };
 
 /**
+ * Whether a file found under a rules directory is one to read: a `.yaml`,
+ * `.yml` or `.json` file outside any directory whose name starts with `..`.
+ * Kubernetes mounts a ConfigMap as hidden `..data/` and `..<timestamp>/`
+ * copies plus one symlink per key: the links are read, not the copies (which
+ * would define every rule twice). Pure: the caller lists the directory.
+ *
+ * @param relativePath the file's path relative to the rules directory (`/` or `\\` separated)
+ * @example `isRuleManifestPath('team-a/exec.yaml') === true; isRuleManifestPath('..data/exec.yaml') === false`
+ */
+export function isRuleManifestPath(relativePath: string): boolean {
+  return /\.(ya?ml|json)$/.test(relativePath) && !relativePath.split(/[/\\]/).some((part) => part.startsWith('..'));
+}
+
+/**
  * Reads the `SigmaRule` documents of a YAML (or JSON) text with one or more
  * documents. Other kinds are passed over; a document that is not valid YAML,
  * or a SigmaRule without `metadata.name` or with a foreign apiVersion, comes
