@@ -155,6 +155,8 @@ describe('ugallu-audit-file', () => {
       'SensitiveHostPathMount',
       'SecretReadByHuman',
       'AnonymousRequest',
+      'RequestForbidden',
+      'OffensiveToolUserAgent',
     ]) {
       expect(types).toContain(t);
     }

@@ -162,7 +162,7 @@ spec:
     const r = await run(['match', '--rules', join(examples, 'rules'), join(examples, 'audit.log')]);
     expect(r.code).toBe(0);
     const types = new Set(r.out.map((l) => l.type));
-    for (const t of ['PodExec', 'ClusterAdminGranted', 'PrivilegedPodCreated', 'SensitiveHostPathMount', 'SecretReadByHuman']) {
+    for (const t of ['PodExec', 'ClusterAdminGranted', 'PrivilegedPodCreated', 'SensitiveHostPathMount', 'SecretReadByHuman', 'RequestForbidden', 'OffensiveToolUserAgent']) {
       expect(types).toContain(t);
     }
     expect(r.err.at(-1)).toMatchObject({ msg: 'done', skipped: 1, skippedByReason: { NotJSON: 1 } });

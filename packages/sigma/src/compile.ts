@@ -55,7 +55,11 @@ class CompiledMatch {
   readonly apiVersion: string | null;
   readonly apiGroup: string | null;
   readonly needsObjectRef: boolean;
+  readonly responseCodes: ReadonlySet<number> | null;
   readonly userGlob: GlobList | null;
+  readonly userGroupGlob: GlobList | null;
+  readonly userAgentGlob: GlobList | null;
+  readonly requestURIGlob: GlobList | null;
   readonly namespaceGlob: GlobList | null;
   readonly nameGlob: GlobList | null;
   readonly requestObject: readonly RequestObjectCheck[] | null;
@@ -73,7 +77,11 @@ class CompiledMatch {
     this.apiVersion = ref?.apiVersion ?? null;
     this.apiGroup = ref?.apiGroup ?? null;
     this.needsObjectRef = ref !== undefined && Object.keys(ref).length > 0;
+    this.responseCodes = m.responseCode === undefined ? null : new Set(m.responseCode);
     this.userGlob = m.userGlob === undefined ? null : globList(m.userGlob, `${path}.userGlob`, budget);
+    this.userGroupGlob = m.userGroupGlob === undefined ? null : globList(m.userGroupGlob, `${path}.userGroupGlob`, budget);
+    this.userAgentGlob = m.userAgentGlob === undefined ? null : globList(m.userAgentGlob, `${path}.userAgentGlob`, budget);
+    this.requestURIGlob = m.requestURIGlob === undefined ? null : globList(m.requestURIGlob, `${path}.requestURIGlob`, budget);
     this.namespaceGlob = m.namespaceGlob === undefined ? null : globList(m.namespaceGlob, `${path}.namespaceGlob`, budget);
     this.nameGlob = m.nameGlob === undefined ? null : globList(m.nameGlob, `${path}.nameGlob`, budget);
     this.requestObject =
@@ -119,7 +127,14 @@ class CompiledMatch {
       // The core group is absent from events; `apiGroup: ""` asks for it.
       if (this.apiGroup !== null && (ref.apiGroup ?? '') !== this.apiGroup) return false;
     }
+    if (this.responseCodes !== null) {
+      const code = e.responseStatus?.code;
+      if (typeof code !== 'number' || !this.responseCodes.has(code)) return false;
+    }
     if (this.userGlob !== null && !testString(this.userGlob, e.user?.username)) return false;
+    if (this.userGroupGlob !== null && !testAnyString(this.userGroupGlob, e.user?.groups)) return false;
+    if (this.userAgentGlob !== null && !testString(this.userAgentGlob, e.userAgent)) return false;
+    if (this.requestURIGlob !== null && !testString(this.requestURIGlob, e.requestURI)) return false;
     if (this.namespaceGlob !== null && !testString(this.namespaceGlob, e.objectRef?.namespace)) return false;
     if (this.nameGlob !== null && !testString(this.nameGlob, e.objectRef?.name)) return false;
     if (this.anyOf !== null && !this.anyOfHolds(e)) return false;
@@ -145,6 +160,13 @@ class CompiledMatch {
 
 function testString(globs: GlobList, value: unknown): boolean {
   return typeof value === 'string' && globs.test(value);
+}
+
+/** Some string of the list matches (a missing list, or one of other things, holds nothing). */
+function testAnyString(globs: GlobList, values: unknown): boolean {
+  if (!Array.isArray(values)) return false;
+  for (let i = 0; i < values.length; i++) if (testString(globs, values[i])) return true;
+  return false;
 }
 
 /**

@@ -11,7 +11,7 @@ describe('randomized: compile and evaluate never crash', () => {
   const rnd = seeded(2026);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const strings = ['', '*', '?', 'get', 'pods', 'system:*', '$', '$.a', '$.a[*].b', '$..a', '$[', '$.a[?(@.x)]', 'true', '\\', '*?*', 'ü', '__proto__', 'constructor'];
-  const keys = ['verb', 'stage', 'objectRef', 'userGlob', 'nameGlob', 'namespaceGlob', 'requestObjectGlob', 'anyOf', 'not', 'resource', 'jsonPath', 'glob', 'emit', 'match', 'type', 'severity', 'class', 'burst', 'sustainedPerSec', 'enabled', 'x'];
+  const keys = ['verb', 'stage', 'objectRef', 'userGlob', 'userGroupGlob', 'userAgentGlob', 'requestURIGlob', 'responseCode', 'nameGlob', 'namespaceGlob', 'requestObjectGlob', 'anyOf', 'not', 'resource', 'jsonPath', 'glob', 'emit', 'match', 'type', 'severity', 'class', 'burst', 'sustainedPerSec', 'enabled', 'x'];
 
   function value(depth: number): unknown {
     const r = rnd();
@@ -31,6 +31,10 @@ describe('randomized: compile and evaluate never crash', () => {
     userGlob: list,
     nameGlob: list,
     namespaceGlob: list,
+    userGroupGlob: list,
+    userAgentGlob: list,
+    requestURIGlob: list,
+    responseCode: () => (rnd() < 0.85 ? [pick([200, 201, 401, 403, 404, 500])] : value(2)),
     objectRef: () => (rnd() < 0.85 ? { [pick(['resource', 'name', 'namespace', 'apiGroup', 'subresource'])]: pick(strings) || 'x' } : value(2)),
     requestObjectGlob: () => (rnd() < 0.85 ? [{ jsonPath: pick(strings), glob: list() }] : value(2)),
   };
@@ -71,7 +75,13 @@ describe('randomized: compile and evaluate never crash', () => {
     expect(errors).toBeGreaterThan(50);
     for (let i = 0; i < 5000; i++) {
       const event = { ...(value(0) as object), verb: pick(['get', 'create', 'x']), auditID: 'a' } as never;
-      if (rnd() < 0.5) (event as Record<string, unknown>).requestObject = value(0);
+      const fields = event as Record<string, unknown>;
+      if (rnd() < 0.5) fields.requestObject = value(0);
+      // The fields the criteria read, sometimes well-formed, sometimes anything.
+      if (rnd() < 0.5) fields.responseStatus = rnd() < 0.7 ? { code: pick([200, 403, 500]) } : value(1);
+      if (rnd() < 0.5) fields.user = rnd() < 0.7 ? { username: pick(strings), groups: [pick(strings), value(2)] } : value(1);
+      if (rnd() < 0.5) fields.userAgent = rnd() < 0.7 ? pick(strings) : value(1);
+      if (rnd() < 0.5) fields.requestURI = rnd() < 0.7 ? pick(strings) : value(1);
       expect(() => rules.evaluate(event)).not.toThrow();
     }
   });

@@ -53,7 +53,16 @@ const subMatchShape = {
   verb: valueList('verbs').optional(),
   stage: valueList('stages').optional(),
   objectRef: objectRefMatchSchema.optional(),
+  responseCode: z
+    .array(z.int().min(100).max(599))
+    .min(1)
+    .max(64)
+    .describe('Any of these HTTP status codes in responseStatus.code (absent at RequestReceived: does not hold).')
+    .optional(),
   userGlob: globList('user.username').optional(),
+  userGroupGlob: globList('user.groups (holds when any group matches)').optional(),
+  userAgentGlob: globList('userAgent').optional(),
+  requestURIGlob: globList('requestURI, the path and query string as sent').optional(),
   nameGlob: globList('objectRef.name').optional(),
   namespaceGlob: globList('objectRef.namespace').optional(),
   requestObjectGlob: z
