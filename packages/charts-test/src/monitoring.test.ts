@@ -128,6 +128,7 @@ describe('the PrometheusRule', () => {
     ['UgalluAuditWebhookAuthFailures', ['ugallu_audit_webhook_auth_failures_total']],
     ['UgalluAuditWebhookBackpressure', ['ugallu_audit_webhook_backpressure_total']],
     ['UgalluAuditEmitErrors', ['ugallu_audit_rule_emit_errors_total']],
+    ['UgalluAuditEmitRetrying', ['ugallu_audit_emit_retries_total']],
     [
       'UgalluAuditParseErrors',
       ['ugallu_audit_file_parse_errors_total', 'ugallu_audit_webhook_parse_errors_total'],

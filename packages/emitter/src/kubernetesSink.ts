@@ -608,7 +608,7 @@ function sinkMetrics(registry: Registry | undefined): SinkMetrics {
     (registry?.getSingleMetric('ugallu_audit_emit_retries_total') as Counter<'reason'> | undefined) ??
     new Counter({
       name: 'ugallu_audit_emit_retries_total',
-      help: 'Creates of SecurityEvents retried by the Kubernetes sink, by reason (throttled, server_error, timeout, connection).',
+      help: 'Creates of SecurityEvents retried by the Kubernetes sink, by reason (throttled, server_error, timeout, connection; unauthorized, forbidden, not_found within the refusal grace window).',
       labelNames: ['reason'] as const,
       registers,
     });
