@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from './cli.js';
+import { compile, parseRuleManifests } from './index.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
@@ -109,7 +110,9 @@ metadata: { name: [unclosed
   });
 
   it.each([
-    [['check'], /--rules is required/],
+    [['check'], /--rules or --sigma is required/],
+    [['convert'], /convert needs --sigma/],
+    [['convert', '--sigma', 'x', '--rules', 'y'], /convert takes only --sigma/],
     [['frobnicate', '--rules', 'x'], /unknown command/],
     [[], /no command/],
     [['match', '--rules', 'x'], /cannot read rules/],
@@ -118,6 +121,58 @@ metadata: { name: [unclosed
     const r = await run(args);
     expect(r.code).toBe(2);
     expect(r.errText).toMatch(message);
+  });
+});
+
+describe('ugallu-sigma convert', () => {
+  const sigmaRule = (title: string, detection: string) => `title: ${title}
+id: 5d1c9a7e-0000-4000-8000-00000000000${title.length % 10}
+logsource:
+    product: kubernetes
+    service: audit
+detection:
+${detection}
+level: high
+`;
+  async function sigmaDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-sigma-import-'));
+    await writeFile(
+      join(dir, 'kubernetes_audit_exec_into_container.yml'),
+      sigmaRule('Exec Into Container', '    selection:\n        verb: create\n        objectRef.resource: pods\n        objectRef.subresource: exec\n    condition: selection'),
+    );
+    await writeFile(
+      join(dir, 'kubernetes_audit_regex.yml'),
+      sigmaRule('Regex User Agent', '    selection:\n        userAgent|re: "^curl"\n    condition: selection'),
+    );
+    await writeFile(join(dir, 'notes.md'), 'not a rule');
+    return dir;
+  }
+
+  it('prints SigmaRule manifests the detector reads, reports what it cannot convert, and exits 1', async () => {
+    const dir = await sigmaDir();
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['convert', '--sigma', dir], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    expect(code).toBe(1);
+    const manifests = parseRuleManifests(out.join('\n'), 'stdout');
+    expect(manifests).toHaveLength(1);
+    expect(manifests[0]).toMatchObject({ ok: true, name: 'kubernetes-audit-exec-into-container' });
+    const rule = compile((manifests[0] as { spec: unknown }).spec);
+    expect(rule.emit).toMatchObject({ type: 'ExecIntoContainer', severity: 'high' });
+    expect(out.join('\n')).toContain('security.ugallu.io/sigma-title: Exec Into Container');
+    const logs = err.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logs).toContainEqual(
+      expect.objectContaining({ msg: 'not converted', title: 'Regex User Agent', reason: 'UnsupportedSigma', source: expect.stringMatching(/kubernetes_audit_regex\.yml#0$/) }),
+    );
+    expect(logs.at(-1)).toMatchObject({ msg: 'done', converted: 1, failed: 1 });
+  });
+
+  it('match --sigma runs Sigma rules on a log directly', async () => {
+    const dir = await sigmaDir();
+    const r = await run(['match', '--sigma', dir, join(examples, 'audit.log')]);
+    expect(r.code).toBe(0);
+    expect(r.out.map((l) => l.rule)).toContain('kubernetes-audit-exec-into-container');
+    expect(r.err).toContainEqual(expect.objectContaining({ msg: 'rule left out', reason: 'UnsupportedSigma' }));
   });
 });
 

@@ -1,24 +1,35 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { decodeDocument, DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
 import type { DecodedBatch } from '@ugallu/audit-types';
+import { stringify } from 'yaml';
 import { compile } from './compile.js';
 import type { CompiledRule } from './compile.js';
 import { SigmaCompileError } from './errors.js';
-import { isRuleManifestPath, parseRuleManifests } from './manifest.js';
+import { isRuleManifestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
+import { parseSigmaRules, ruleNameFrom } from './sigmaImport.js';
+import type { SigmaConversion } from './sigmaImport.js';
 import { RuleSet } from './ruleSet.js';
 
 const USAGE = `Usage:
-  ugallu-sigma check --rules <file|dir>
+  ugallu-sigma check (--rules <file|dir> | --sigma <file|dir>)...
       Compile every kind: SigmaRule document (YAML or JSON, multi-document
       files, directories searched recursively for .yaml/.yml/.json) and print
       one JSON line per rule. Exit 1 if any rule failed.
 
-  ugallu-sigma match --rules <file|dir> [--max-event-bytes N] <events-file|->
+  ugallu-sigma convert --sigma <file|dir>
+      Convert standard Sigma rules (SigmaHQ's format, logsource product:
+      kubernetes, service: audit) to SigmaRule manifests, printed as YAML on
+      stdout (kubectl apply -f -, or a --rules directory). Each rule is named
+      after its file (or its title, in a multi-document file). Rules that
+      cannot be expressed exactly are reported on stderr, never converted
+      approximately. Exit 1 if any failed.
+
+  ugallu-sigma match (--rules <file|dir> | --sigma <file|dir>)... [--max-event-bytes N] <events-file|->
       Evaluate the rules against audit events (JSON lines, an EventList, a
       JSON array, or pretty-printed events one after another; - is stdin)
       and print one JSON line per (event, rule) match. Rules that fail to
@@ -57,6 +68,7 @@ export async function main(argv: string[], io: Output = defaultOutput, stdin: Re
       allowPositionals: true,
       options: {
         rules: { type: 'string' },
+        sigma: { type: 'string' },
         'max-event-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -70,8 +82,15 @@ export async function main(argv: string[], io: Output = defaultOutput, stdin: Re
     io.out(USAGE);
     return 0;
   }
-  if (command !== 'check' && command !== 'match') return usage(io, command === undefined ? 'no command' : `unknown command ${command}`);
-  if (values.rules === undefined) return usage(io, '--rules is required');
+  if (command !== 'check' && command !== 'match' && command !== 'convert') {
+    return usage(io, command === undefined ? 'no command' : `unknown command ${command}`);
+  }
+  if (command === 'convert') {
+    if (values.sigma === undefined) return usage(io, 'convert needs --sigma');
+    if (values.rules !== undefined || rest.length > 0) return usage(io, 'convert takes only --sigma');
+    return convertCommand(values.sigma, io);
+  }
+  if (values.rules === undefined && values.sigma === undefined) return usage(io, '--rules or --sigma is required');
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
   if (values['max-event-bytes'] !== undefined) {
     maxEventBytes = Number(values['max-event-bytes']);
@@ -80,7 +99,7 @@ export async function main(argv: string[], io: Output = defaultOutput, stdin: Re
 
   let results: RuleResult[];
   try {
-    results = await loadRules(values.rules);
+    results = await loadRules(values.rules, values.sigma);
   } catch (e) {
     io.err(JSON.stringify({ level: 'error', msg: `cannot read rules: ${(e as Error).message}` }));
     return 2;
@@ -158,32 +177,85 @@ async function* readBatches(input: Readable, maxEventBytes: number): AsyncGenera
   if (mode === 'document') yield decodeDocument(buffered.join('\n'), { maxEventBytes });
 }
 
-async function loadRules(path: string): Promise<RuleResult[]> {
+async function loadRules(rulesPath: string | undefined, sigmaPath: string | undefined): Promise<RuleResult[]> {
   const results: RuleResult[] = [];
   const seen = new Map<string, string>();
-  for (const file of await ruleFiles(path)) {
-    for (const m of parseRuleManifests(await readFile(file, 'utf8'), file)) {
-      const rule = m.name ?? '';
-      if (!m.ok) {
-        results.push({ rule, compiled: false, reason: ManifestReason.InvalidManifest, message: m.message, source: m.source });
-        continue;
-      }
-      const earlier = seen.get(m.name);
-      if (earlier !== undefined) {
-        const message = `a rule named ${m.name} is already defined in ${earlier}`;
-        results.push({ rule, compiled: false, reason: ManifestReason.DuplicateName, message, source: m.source });
-        continue;
-      }
-      seen.set(m.name, m.source);
-      try {
-        results.push({ rule, compiled: true, source: m.source, compiledRule: compile(m.spec) });
-      } catch (e) {
-        if (!(e instanceof SigmaCompileError)) throw e;
-        results.push({ rule, compiled: false, reason: e.reason, message: e.message, source: m.source });
+  const add = (name: string, spec: unknown, source: string): void => {
+    const earlier = seen.get(name);
+    if (earlier !== undefined) {
+      const message = `a rule named ${name} is already defined in ${earlier}`;
+      results.push({ rule: name, compiled: false, reason: ManifestReason.DuplicateName, message, source });
+      return;
+    }
+    seen.set(name, source);
+    try {
+      results.push({ rule: name, compiled: true, source, compiledRule: compile(spec) });
+    } catch (e) {
+      if (!(e instanceof SigmaCompileError)) throw e;
+      results.push({ rule: name, compiled: false, reason: e.reason, message: e.message, source });
+    }
+  };
+  if (rulesPath !== undefined) {
+    for (const file of await ruleFiles(rulesPath)) {
+      for (const m of parseRuleManifests(await readFile(file, 'utf8'), file)) {
+        if (m.ok) add(m.name, m.spec, m.source);
+        else results.push({ rule: m.name ?? '', compiled: false, reason: ManifestReason.InvalidManifest, message: m.message, source: m.source });
       }
     }
   }
+  if (sigmaPath !== undefined) {
+    for (const c of await sigmaConversions(sigmaPath)) {
+      if (c.ok) add(c.rule.name, c.rule.spec, c.source);
+      else results.push({ rule: c.title ?? '', compiled: false, reason: c.error.reason, message: c.error.message, source: c.source });
+    }
+  }
   return results;
+}
+
+/** Every Sigma rule under `path`, converted; a file of one rule names it after the file. */
+async function sigmaConversions(path: string): Promise<SigmaConversion[]> {
+  const out: SigmaConversion[] = [];
+  for (const file of await ruleFiles(path)) {
+    const name = ruleNameFrom(basename(file).replace(/\.(ya?ml|json)$/, ''));
+    out.push(...parseSigmaRules(await readFile(file, 'utf8'), file, { name }));
+  }
+  return out;
+}
+
+async function convertCommand(path: string, io: Output): Promise<number> {
+  let conversions: SigmaConversion[];
+  try {
+    conversions = await sigmaConversions(path);
+  } catch (e) {
+    io.err(JSON.stringify({ level: 'error', msg: `cannot read Sigma rules: ${(e as Error).message}` }));
+    return 2;
+  }
+  const seen = new Map<string, string>();
+  const manifests: string[] = [];
+  let failed = 0;
+  for (const c of conversions) {
+    if (!c.ok) {
+      failed++;
+      io.err(JSON.stringify({ level: 'warn', msg: 'not converted', source: c.source, title: c.title, reason: c.error.reason, message: c.error.message }));
+      continue;
+    }
+    const earlier = seen.get(c.rule.name);
+    if (earlier !== undefined) {
+      failed++;
+      const message = `a rule named ${c.rule.name} is already converted from ${earlier}`;
+      io.err(JSON.stringify({ level: 'warn', msg: 'not converted', source: c.source, title: c.rule.title, reason: ManifestReason.DuplicateName, message }));
+      continue;
+    }
+    seen.set(c.rule.name, c.source);
+    const annotations: Record<string, string> = { 'security.ugallu.io/sigma-title': c.rule.title };
+    if (c.rule.id !== undefined) annotations['security.ugallu.io/sigma-id'] = c.rule.id;
+    manifests.push(
+      stringify({ apiVersion: SIGMA_RULE_API_VERSION, kind: 'SigmaRule', metadata: { name: c.rule.name, annotations }, spec: c.rule.spec }),
+    );
+  }
+  if (manifests.length > 0) io.out(manifests.join('---\n').trimEnd());
+  io.err(JSON.stringify({ level: 'info', msg: 'done', converted: manifests.length, failed }));
+  return failed === 0 ? 0 : 1;
 }
 
 async function ruleFiles(path: string): Promise<string[]> {

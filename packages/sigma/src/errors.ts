@@ -13,6 +13,10 @@ export const CompileReason = {
   InvalidSpec: 'InvalidSpec',
   /** The match has no criterion at all, so it would match every event. */
   EmptyMatch: 'EmptyMatch',
+  /** A Sigma rule to convert is not one for Kubernetes audit logs: no title, detection or condition, another logsource, not YAML. */
+  NotSigmaRule: 'NotSigmaRule',
+  /** A Sigma rule uses a field, modifier, value or condition the rule language cannot express; converting it approximately would change what it detects. */
+  UnsupportedSigma: 'UnsupportedSigma',
 } as const;
 /** @example `const r: CompileReasonCode = 'GlobBudget';` */
 export type CompileReasonCode = (typeof CompileReason)[keyof typeof CompileReason];

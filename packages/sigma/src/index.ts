@@ -6,6 +6,8 @@ export { GLOB_BUDGET } from './glob.js';
 export { isRuleManifestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
 export type { RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';
+export { convertSigmaRule, parseSigmaRules, ruleNameFrom, SIGMA_FIELDS } from './sigmaImport.js';
+export type { ConvertedSigmaRule, SigmaConversion } from './sigmaImport.js';
 export type { RuleEntry, RuleSetOptions } from './ruleSet.js';
 export {
   DEFAULT_RATE_LIMIT,
