@@ -42,8 +42,9 @@ const ENGINE_HELP = `Engine flags:
                            directory. Default: dir when --rules is given, else crd.
   --rules DIR              Directory of SigmaRule manifests (.yaml/.yml/.json, recursive), watched:
                            edits recompile at once, counters kept; a rule that fails to compile
-                           is logged with its reason and disabled until fixed. Only with
-                           --rules-from=dir (which requires it).
+                           is logged with its reason and disabled until fixed. Standard Sigma
+                           rules (logsource kubernetes/audit) there are converted and run too.
+                           Only with --rules-from=dir (which requires it).
   --emit TARGET            Where SecurityEvents go: stdout (JSON lines), file:PATH (JSON lines,
                            idempotent by name across restarts) or kubernetes (SecurityEvent
                            resources in --namespace; a replay is idempotent; an API server outage

@@ -72,6 +72,33 @@ describe('watchRuleDirectory', () => {
     await eventually(() => expect(engine.ruleNames()).toEqual(['a']));
   }, 60_000);
 
+  it('reads standard Sigma rules beside SigmaRule manifests, and logs one that does not convert', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-sigma-'));
+    const sigma = (detection: string) =>
+      `title: Secrets Listed\nlogsource:\n    product: kubernetes\n    service: audit\ndetection:\n${detection}\nlevel: low\n`;
+    await writeFile(join(root, 'a.yaml'), rule('a', 'create'));
+    await writeFile(
+      join(root, 'kubernetes_audit_secrets_enumeration.yml'),
+      sigma('    selection:\n        verb: list\n        objectRef.resource: secrets\n    condition: selection'),
+    );
+    await writeFile(join(root, 'regex.yml'), sigma('    selection:\n        userAgent|re: x\n    condition: selection'));
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const logger = {
+      info: () => undefined,
+      warn: (obj: object, msg: string) => warnings.push({ obj: obj as Record<string, unknown>, msg }),
+      error: () => undefined,
+    };
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, rescanIntervalMs: 0, settleMs: 20, logger });
+    expect(engine.ruleNames()).toEqual(['a', 'kubernetes-audit-secrets-enumeration']);
+    await engine.processBatch({ events: [{ auditID: '1', verb: 'list', objectRef: { resource: 'secrets' } }] });
+    expect(engine.status('kubernetes-audit-secrets-enumeration')).toMatchObject({ compiled: true, matchCount: 1 });
+    expect(warnings).toContainEqual({
+      obj: expect.objectContaining({ rule: 'regex', error: expect.stringMatching(/UnsupportedSigma.*modifier re/) }),
+      msg: 'invalid rule (SigmaRule manifest or Sigma rule); left out',
+    });
+  }, 60_000);
+
   it('reads a ConfigMap volume (..data symlinks) once, and accepts a relative path', async () => {
     const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
     await mkdir(join(root, '..2026_11_23_01_00_00.123'));

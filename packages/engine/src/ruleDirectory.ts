@@ -78,7 +78,7 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
         if (!m.ok) {
           logger.warn(
             { source: m.source, rule: m.name, error: m.message },
-            'invalid SigmaRule manifest; left out',
+            'invalid rule (SigmaRule manifest or Sigma rule); left out',
           );
           continue;
         }

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -11,15 +11,16 @@ import { compile } from './compile.js';
 import type { CompiledRule } from './compile.js';
 import { SigmaCompileError } from './errors.js';
 import { isRuleManifestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
-import { parseSigmaRules, ruleNameFrom } from './sigmaImport.js';
+import { parseSigmaRules } from './sigmaImport.js';
 import type { SigmaConversion } from './sigmaImport.js';
 import { RuleSet } from './ruleSet.js';
 
 const USAGE = `Usage:
   ugallu-sigma check (--rules <file|dir> | --sigma <file|dir>)...
       Compile every kind: SigmaRule document (YAML or JSON, multi-document
-      files, directories searched recursively for .yaml/.yml/.json) and print
-      one JSON line per rule. Exit 1 if any rule failed.
+      files, directories searched recursively for .yaml/.yml/.json; standard
+      Sigma rules there are converted) and print one JSON line per rule.
+      --sigma reads Sigma rules only. Exit 1 if any rule failed.
 
   ugallu-sigma convert --sigma <file|dir>
       Convert standard Sigma rules (SigmaHQ's format, logsource product:
@@ -216,8 +217,7 @@ async function loadRules(rulesPath: string | undefined, sigmaPath: string | unde
 async function sigmaConversions(path: string): Promise<SigmaConversion[]> {
   const out: SigmaConversion[] = [];
   for (const file of await ruleFiles(path)) {
-    const name = ruleNameFrom(basename(file).replace(/\.(ya?ml|json)$/, ''));
-    out.push(...parseSigmaRules(await readFile(file, 'utf8'), file, { name }));
+    out.push(...parseSigmaRules(await readFile(file, 'utf8'), file));
   }
   return out;
 }

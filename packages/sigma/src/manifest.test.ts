@@ -23,9 +23,10 @@ describe('isRuleManifestPath', () => {
   });
 });
 
+const rule = (name: string) =>
+  `apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: ${name} }\nspec: { match: { verb: [get] }, emit: { type: T, severity: low } }\n`;
+
 describe('parseRuleManifests', () => {
-  const rule = (name: string) =>
-    `apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: ${name} }\nspec: { match: { verb: [get] }, emit: { type: T, severity: low } }\n`;
 
   it('reads every document of a long file, in order, naming each by its index', () => {
     const text = Array.from({ length: 500 }, (_, i) => rule(`r-${i}`)).join('---\n');
@@ -56,3 +57,32 @@ describe('parseRuleManifests', () => {
     expect(parseRuleManifests('', 'empty.yaml')).toEqual([]);
   });
 });
+
+describe('parseRuleManifests: standard Sigma rules beside SigmaRule manifests', () => {
+  const sigma = (title: string, detection: string) =>
+    `title: ${title}\nlogsource:\n    product: kubernetes\n    service: audit\ndetection:\n${detection}\nlevel: high\n`;
+  const exec = sigma('Exec Into Container', '    selection:\n        verb: create\n        objectRef.resource: pods\n        objectRef.subresource: exec\n    condition: selection');
+
+  it('converts a Sigma rule, named after its file when it is the only document', () => {
+    expect(parseRuleManifests(exec, 'rules/kubernetes_audit_exec.yml')).toEqual([
+      {
+        ok: true,
+        name: 'kubernetes-audit-exec',
+        spec: expect.objectContaining({ match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } } }),
+        source: 'rules/kubernetes_audit_exec.yml#0',
+      },
+    ]);
+  });
+
+  it('names each Sigma rule of a file with several documents after its title, in document order', () => {
+    const text = [rule('a'), exec, 'kind: Kustomization\nresources: [x.yaml]\n', sigma('Regex', '    s:\n        userAgent|re: x\n    condition: s')].join('---\n');
+    const manifests = parseRuleManifests(text, 'mixed.yaml');
+    expect(manifests.map((m) => [m.ok, m.name, m.source])).toEqual([
+      [true, 'a', 'mixed.yaml#0'],
+      [true, 'exec-into-container', 'mixed.yaml#1'],
+      [false, 'regex', 'mixed.yaml#3'],
+    ]);
+    expect(manifests[2]).toMatchObject({ message: expect.stringMatching(/^Sigma rule not converted \(UnsupportedSigma\): .*modifier re/) });
+  });
+});
+

@@ -1,4 +1,6 @@
 import { Composer, Parser } from 'yaml';
+import { SigmaCompileError } from './errors.js';
+import { convertSigmaRule, fileStem, ruleNameFrom } from './sigmaImport.js';
 
 /** The API group and version of the `SigmaRule` custom resource. */
 export const SIGMA_RULE_API_VERSION = 'security.ugallu.io/v1alpha1';
@@ -28,12 +30,18 @@ export function isRuleManifestPath(relativePath: string): boolean {
 }
 
 /**
- * Reads the `SigmaRule` documents of a YAML (or JSON) text with one or more
- * documents. Other kinds are passed over; a document that is not valid YAML,
- * or a SigmaRule without `metadata.name` or with a foreign apiVersion, comes
- * back as an error. Pure: the caller reads the files.
+ * Reads the rules of a YAML (or JSON) text with one or more documents:
+ * `kind: SigmaRule` manifests, and standard Sigma rules (a document with
+ * `logsource` and `detection` and no `kind`), converted by
+ * `convertSigmaRule`. Other kinds are passed over; a document that is not
+ * valid YAML, a SigmaRule without `metadata.name` or with a foreign
+ * apiVersion, or a Sigma rule that does not convert comes back as an error.
+ * Pure: the caller reads the files.
  *
- * @param source names the text in results, e.g. its file path
+ * @param source names the text in results: its file path. A Sigma rule that
+ *   is its file's only document (SigmaHQ's layout) is named after the file
+ *   (`kubernetes_audit_exec.yml` → `kubernetes-audit-exec`), others after
+ *   their title.
  * @example
  * ```ts
  * for (const m of parseRuleManifests(fs.readFileSync(file, 'utf8'), file)) {
@@ -42,7 +50,7 @@ export function isRuleManifestPath(relativePath: string): boolean {
  * ```
  */
 export function parseRuleManifests(text: string, source: string): RuleManifest[] {
-  const out: RuleManifest[] = [];
+  const out: (RuleManifest | { sigma: unknown; source: string })[] = [];
   // Document by document (what parseAllDocuments does, without holding every
   // document's syntax tree at once): a file of a thousand rules costs the
   // memory of one.
@@ -55,7 +63,12 @@ export function parseRuleManifests(text: string, source: string): RuleManifest[]
       continue;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    if (typeof value !== 'object' || value === null || (value as { kind?: unknown }).kind !== 'SigmaRule') continue;
+    if (typeof value !== 'object' || value === null) continue;
+    if (isSigmaRuleDocument(value)) {
+      out.push({ sigma: value, source: where });
+      continue;
+    }
+    if ((value as { kind?: unknown }).kind !== 'SigmaRule') continue;
     const { apiVersion, metadata, spec } = value as { apiVersion?: unknown; metadata?: { name?: unknown }; spec?: unknown };
     const name = typeof metadata?.name === 'string' && metadata.name !== '' ? metadata.name : undefined;
     if (name === undefined) {
@@ -67,5 +80,22 @@ export function parseRuleManifests(text: string, source: string): RuleManifest[]
       out.push({ ok: true, name, spec, source: where });
     }
   }
-  return out;
+  const sigmaName = i === 1 ? ruleNameFrom(fileStem(source)) : undefined;
+  return out.map((m): RuleManifest => {
+    if (!('sigma' in m)) return m;
+    try {
+      const rule = convertSigmaRule(m.sigma, sigmaName === undefined ? {} : { name: sigmaName });
+      return { ok: true, name: rule.name, spec: rule.spec, source: m.source };
+    } catch (e) {
+      if (!(e instanceof SigmaCompileError)) throw e;
+      const title = (m.sigma as { title?: unknown }).title;
+      const name = sigmaName ?? (typeof title === 'string' ? ruleNameFrom(title) : undefined);
+      return { ok: false, name, message: `Sigma rule not converted (${e.reason}): ${e.message}`, source: m.source };
+    }
+  });
+}
+
+/** A standard Sigma rule: `logsource` and `detection`, and no Kubernetes `kind`. */
+function isSigmaRuleDocument(value: object): boolean {
+  return 'logsource' in value && 'detection' in value && !('kind' in value);
 }

@@ -355,7 +355,8 @@ describe('parseSigmaRules', () => {
     expect(results[0]).toMatchObject({ ok: true, rule: { name: 'test-rule' } });
     expect(results[1]).toMatchObject({ ok: false, title: 'Test Rule', error: { reason: CompileReason.UnsupportedSigma } });
     expect(results[2]).toMatchObject({ ok: false, error: { reason: CompileReason.NotSigmaRule, message: expect.stringMatching(/^not valid YAML/) } });
-    expect(parseSigmaRules(good, 'events_deleted.yml', { name: 'events-deleted' })[0]).toMatchObject({
+    // SigmaHQ's layout, one rule a file: named after the file.
+    expect(parseSigmaRules(good, 'rules/kubernetes/events_deleted.yml')[0]).toMatchObject({
       ok: true,
       rule: { name: 'events-deleted' },
     });

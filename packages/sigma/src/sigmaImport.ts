@@ -133,7 +133,10 @@ export type SigmaConversion =
  * each; a document that does not convert comes back with its error, the
  * others are unaffected. Pure: the caller reads the files.
  *
- * @param options.name names the SigmaRule of a one-document text (e.g. after its file); otherwise each is named after its title
+ * @param source names the text in results: its file path. A rule that is its
+ *   file's only document (SigmaHQ's layout) is named after the file
+ *   (`kubernetes_audit_exec.yml` → `kubernetes-audit-exec`), others after
+ *   their title.
  * @example
  * ```ts
  * for (const c of parseSigmaRules(fs.readFileSync(file, 'utf8'), file)) {
@@ -141,7 +144,7 @@ export type SigmaConversion =
  * }
  * ```
  */
-export function parseSigmaRules(text: string, source: string, options: { name?: string } = {}): SigmaConversion[] {
+export function parseSigmaRules(text: string, source: string): SigmaConversion[] {
   const docs = [...new Composer({ prettyErrors: false }).compose(new Parser().parse(text))];
   return docs.map((doc, i): SigmaConversion => {
     const where = `${source}#${i}`;
@@ -152,7 +155,7 @@ export function parseSigmaRules(text: string, source: string, options: { name?: 
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     const title = isRecord(value) && typeof value.title === 'string' ? value.title : undefined;
     try {
-      const name = docs.length === 1 ? options.name : undefined;
+      const name = docs.length === 1 ? ruleNameFrom(fileStem(source)) : undefined;
       return { ok: true, rule: convertSigmaRule(value, name === undefined ? {} : { name }), source: where };
     } catch (e) {
       if (!(e instanceof SigmaCompileError)) throw e;
@@ -518,6 +521,11 @@ function describe(title: string, description: unknown, falsepositives: unknown, 
   }
   if (id !== undefined) parts.push(`(Sigma rule ${id})`);
   return parts.join('. ').replace(/\.\. /g, '. ').slice(0, 4096);
+}
+
+/** `rules/kubernetes_audit_exec.yml` → `kubernetes_audit_exec`. */
+export function fileStem(path: string): string {
+  return (path.split(/[/\\]/).pop() ?? path).replace(/\.(ya?ml|json)$/, '');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
