@@ -160,6 +160,10 @@ describe('ugallu-audit-file', () => {
     ]) {
       expect(types).toContain(t);
     }
+    // Every example rule has a message, rendered from the request.
+    const messages = events.map((e) => (e.spec as { message?: string }).message);
+    expect(messages).toContain('bob@example.com was forbidden: list /api/v1/nodes?limit=500');
+    expect(messages.every((m) => typeof m === 'string' && !m.includes('{'))).toBe(true);
     // The ClusterRoleBinding is logged at two stages: one SecurityEvent.
     expect(types.filter((t) => t === 'ClusterAdminGranted')).toHaveLength(1);
     // The truncated line is skipped and logged, never fatal.

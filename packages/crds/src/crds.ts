@@ -249,6 +249,11 @@ const securityEventSpecProperties = {
   },
   subject: { type: 'object', required: ['kind'], properties: subjectProperties },
   detectedAt: time('When the audited request happened (the audit stage timestamp).'),
+  message: {
+    type: 'string',
+    maxLength: 4096,
+    description: "For people: the rule's emit.message rendered for this request.",
+  },
   evidence: { type: 'object', required: ['auditID', 'verb'], properties: evidenceProperties },
 } satisfies Record<keyof SecurityEventSpec, OpenAPISchema>;
 
@@ -267,6 +272,7 @@ function securityEvent(): CustomResourceDefinition {
       { name: 'Subject', type: 'string', jsonPath: '.spec.subject.name' },
       { name: 'User', type: 'string', jsonPath: '.spec.evidence.user.username', priority: 1 },
       { name: 'Rule', type: 'string', jsonPath: '.spec.source.rule', priority: 1 },
+      { name: 'Message', type: 'string', jsonPath: '.spec.message', priority: 1 },
       { name: 'Detected', type: 'date', jsonPath: '.spec.detectedAt' },
     ],
     description: 'A detection raised by ugallu from an audit event. Immutable once created.',

@@ -203,6 +203,16 @@ describe('buildSecurityEvent', () => {
     expect(b).toEqual(a);
   });
 
+  it('carries the rendered message, cut to the 4096 characters the CRD allows; none when empty or absent', () => {
+    const se = buildSecurityEvent({ ...base, event: execEvent(), message: 'alice@example.com exec into payments/web-0' });
+    expect(se.spec.message).toBe('alice@example.com exec into payments/web-0');
+    expect(buildSecurityEvent({ ...base, event: execEvent(), message: 'm'.repeat(5000) }).spec.message).toHaveLength(4096);
+    expect(buildSecurityEvent({ ...base, event: execEvent(), message: '' }).spec).not.toHaveProperty('message');
+    expect(buildSecurityEvent({ ...base, event: execEvent() }).spec).not.toHaveProperty('message');
+    // The message is for people: it never changes the name, so a replay stays idempotent.
+    expect(se.metadata.name).toBe(buildSecurityEvent({ ...base, event: execEvent() }).metadata.name);
+  });
+
   describe('rejects bad input with EmitError InvalidInput', () => {
     const ok: BuildSecurityEventInput = { ...base, event: execEvent() };
     it.each<[string, unknown, RegExp]>([
@@ -221,6 +231,7 @@ describe('buildSecurityEvent', () => {
       ['an event without auditID', { ...ok, event: { ...execEvent(), auditID: '' } }, /auditID/],
       ['an event without verb', { ...ok, event: { ...execEvent(), verb: undefined } }, /verb/],
       ['a clock that is not a function', { ...ok, now: 'now' }, /now/],
+      ['a message that is not a string', { ...ok, message: 42 }, /message/],
       [
         'a clock giving an invalid date when it is needed',
         { ...ok, now: () => new Date('nope'), event: execEvent({ stageTimestamp: undefined, requestReceivedTimestamp: undefined }) },

@@ -4,7 +4,7 @@ import type { SecurityEventClass, Severity } from '@ugallu/sigma';
 import { EmitError, EmitReason } from './errors.js';
 import { securityEventName } from './name.js';
 import { SECURITY_EVENT_API_VERSION, SECURITY_EVENT_KIND } from './securityEvent.js';
-import type { AuditEvidence, EvidenceUser, SecurityEvent, SecurityEventSubject } from './securityEvent.js';
+import type { AuditEvidence, EvidenceUser, SecurityEvent, SecurityEventSpec, SecurityEventSubject } from './securityEvent.js';
 import { subjectKindFor } from './subjectKind.js';
 
 /**
@@ -37,6 +37,8 @@ export interface BuildSecurityEventInput {
   readonly component: string;
   /** The clock for `detectedAt` when the event has no usable timestamp. Default `() => new Date()`. */
   readonly now?: () => Date;
+  /** The rule's rendered `emit.message` (`CompiledRule.renderMessage`), when it has one; cut to 4096 characters. */
+  readonly message?: string | undefined;
 }
 
 // Records rather than arrays so that the compiler checks both ways that they
@@ -44,6 +46,8 @@ export interface BuildSecurityEventInput {
 const SEVERITY: Readonly<Record<Severity, true>> = { info: true, low: true, medium: true, high: true, critical: true };
 const CLASS: Readonly<Record<SecurityEventClass, true>> = { Detection: true, Audit: true };
 const STAGES: ReadonlySet<string> = new Set(AUDIT_STAGES);
+/** The CRD's maxLength for spec.message. */
+const MAX_MESSAGE_CHARS = 4096;
 
 /**
  * Builds the SecurityEvent a rule raises on an audit event. Pure apart from
@@ -90,6 +94,7 @@ export function buildSecurityEvent(input: BuildSecurityEventInput): SecurityEven
     invalid('rule.emit.class', `must be one of ${Object.keys(CLASS).join(', ')}, got ${show(seClass)}`);
   }
   if (input.now !== undefined && typeof input.now !== 'function') invalid('now', 'must be a function');
+  if (input.message !== undefined && typeof input.message !== 'string') invalid('message', `must be a string, got ${show(input.message)}`);
   if (typeof event !== 'object' || event === null) invalid('event', 'must be an audit event object');
   requireText('event.auditID', event.auditID);
   requireText('event.verb', event.verb);
@@ -101,20 +106,22 @@ export function buildSecurityEvent(input: BuildSecurityEventInput): SecurityEven
   const uid = objectRef?.uid ?? responseObjectUID(event.responseObject);
   if (uid !== undefined) subject.uid = uid;
 
+  const spec: SecurityEventSpec = {
+    class: seClass,
+    type,
+    severity,
+    clusterIdentity: { clusterID },
+    source: { component, rule: rule.name },
+    subject,
+    detectedAt: detectedAt(event, input.now),
+    evidence: evidence(event, objectRef),
+  };
+  if (input.message !== undefined && input.message !== '') spec.message = input.message.slice(0, MAX_MESSAGE_CHARS);
   return {
     apiVersion: SECURITY_EVENT_API_VERSION,
     kind: SECURITY_EVENT_KIND,
     metadata: { name: securityEventName({ auditID: event.auditID, type, subjectUID: uid, objectRef }) },
-    spec: {
-      class: seClass,
-      type,
-      severity,
-      clusterIdentity: { clusterID },
-      source: { component, rule: rule.name },
-      subject,
-      detectedAt: detectedAt(event, input.now),
-      evidence: evidence(event, objectRef),
-    },
+    spec,
   };
 }
 

@@ -109,6 +109,8 @@ export interface SecurityEventSpec {
   subject: SecurityEventSubject;
   /** RFC 3339: the audit event's `stageTimestamp`, else `requestReceivedTimestamp`, else the time it was built. */
   detectedAt: string;
+  /** For people: the rule's `emit.message` rendered for this audit event, when the rule has one. At most 4096 characters. */
+  message?: string;
   evidence: AuditEvidence;
 }
 

@@ -83,5 +83,7 @@ export function sampleSecurityEvent(i: number, clusterID = 'test-cluster'): Secu
     rule: RULE,
     clusterID,
     component: 'ugallu-audit-detection',
+    // Every sink test carries a message, so the real apiserver checks it against the CRD.
+    message: `alice@example.com exec into shop/web-${i}`,
   });
 }

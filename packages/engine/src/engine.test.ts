@@ -83,6 +83,16 @@ describe('DetectionEngine', () => {
     expect(engine.status('pod-exec')).toMatchObject({ compiled: true, matchCount: 1, droppedRateLimit: 0 });
   });
 
+  it("renders the rule's emit.message into the SecurityEvent", async () => {
+    const { engine, sink } = setup();
+    engine.applyRule('pod-exec', {
+      ...execSpec(),
+      emit: { type: 'PodExec', severity: 'high', message: '{user.username} exec into {objectRef.namespace}/{objectRef.name}' },
+    });
+    await engine.processBatch({ events: [exec('m1')] });
+    expect(sink.emitted[0]!.spec.message).toBe('alice@example.com exec into web/web-0');
+  });
+
   it('emits one SecurityEvent per request, not one per stage', async () => {
     const { engine, sink } = setup();
     engine.applyRule('pod-exec', execSpec());

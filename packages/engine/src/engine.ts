@@ -290,6 +290,7 @@ export class DetectionEngine {
         rule: { name: entry.name, emit: entry.rule.emit },
         clusterID: this.options.clusterID,
         component: this.component,
+        message: entry.rule.renderMessage(event),
       });
     } catch (e) {
       this.emitFailed(entry.name, state, event, e);

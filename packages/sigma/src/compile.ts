@@ -4,6 +4,7 @@ import { CompileReason, SigmaCompileError } from './errors.js';
 import { GLOB_BUDGET, GlobList } from './glob.js';
 import { compileJSONPath } from './jsonPath.js';
 import type { CompiledJSONPath } from './jsonPath.js';
+import { MessageTemplate } from './template.js';
 import type { MatchSpec, SecurityEventClass, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
 import { DEFAULT_RATE_LIMIT, sigmaRuleSpecSchema } from './spec.js';
 
@@ -191,9 +192,11 @@ export class CompiledRule {
   readonly rateLimit: ResolvedRateLimit;
   readonly verbs: ReadonlySet<string> | undefined;
   readonly resources: ReadonlySet<string> | undefined;
+  /** `emit.message`, compiled; undefined when the rule has none. */
+  readonly message: MessageTemplate | undefined;
   private readonly match: CompiledMatch;
 
-  constructor(spec: SigmaRuleSpec, match: CompiledMatch) {
+  constructor(spec: SigmaRuleSpec, match: CompiledMatch, message: MessageTemplate | undefined) {
     this.spec = spec;
     this.enabled = spec.enabled ?? true;
     this.description = spec.description ?? '';
@@ -207,6 +210,12 @@ export class CompiledRule {
     this.verbs = possibleValues(spec.match, (m) => m.verb);
     this.resources = possibleValues(spec.match, resourceKey);
     this.match = match;
+    this.message = message;
+  }
+
+  /** The SecurityEvent message for an event this rule matched; undefined when the rule has no `emit.message`. */
+  renderMessage(event: AuditEvent): string | undefined {
+    return this.message?.render(event);
   }
 
   /** True when the event matches; always false for a disabled rule. */
@@ -229,7 +238,7 @@ export class CompiledRule {
  * gives an equivalent rule, and nothing in the spec is ever run as code.
  *
  * @param spec the spec as it arrives (from YAML or a custom resource): validated here
- * @throws SigmaCompileError with reason GlobBudget, JSONPath, InvalidSpec or EmptyMatch
+ * @throws SigmaCompileError with reason GlobBudget, JSONPath, InvalidSpec, EmptyMatch or Template
  * @example
  * ```ts
  * const rule = compile({
@@ -248,7 +257,9 @@ export function compile(spec: unknown): CompiledRule {
     });
   }
   const match = new CompiledMatch(parsed.data.match, 'match', { wildcards: 0 });
-  return new CompiledRule(Object.freeze(parsed.data), match);
+  const source = parsed.data.emit.message;
+  const message = source === undefined ? undefined : MessageTemplate.compile(source, 'emit.message');
+  return new CompiledRule(Object.freeze(parsed.data), match, message);
 }
 
 function globList(globs: readonly string[], path: string, budget: { wildcards: number }): GlobList {

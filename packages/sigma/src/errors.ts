@@ -13,6 +13,8 @@ export const CompileReason = {
   InvalidSpec: 'InvalidSpec',
   /** The match has no criterion at all, so it would match every event. */
   EmptyMatch: 'EmptyMatch',
+  /** `emit.message` has an unknown placeholder or an unbalanced brace. */
+  Template: 'Template',
   /** A Sigma rule to convert is not one for Kubernetes audit logs: no title, detection or condition, another logsource, not YAML. */
   NotSigmaRule: 'NotSigmaRule',
   /** A Sigma rule uses a field, modifier, value or condition the rule language cannot express; converting it approximately would change what it detects. */

@@ -3,6 +3,7 @@ export type { ResolvedEmit, ResolvedRateLimit } from './compile.js';
 export { CompileReason, SigmaCompileError } from './errors.js';
 export type { CompileReasonCode } from './errors.js';
 export { GLOB_BUDGET } from './glob.js';
+export { MESSAGE_FIELDS, MESSAGE_NONE, MESSAGE_REDACTED, MessageTemplate } from './template.js';
 export { isRuleManifestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
 export type { RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';

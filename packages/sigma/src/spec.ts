@@ -98,6 +98,14 @@ export const emitSchema = z.strictObject({
     .enum(SECURITY_EVENT_CLASSES)
     .describe('Defaults to Audit for info and low severity, Detection otherwise.')
     .optional(),
+  message: z
+    .string()
+    .min(1)
+    .max(1024)
+    .describe(
+      'Message template for the SecurityEvent, e.g. "{user.username} exec into {objectRef.namespace}/{objectRef.name}"; {requestObject:$.path} quotes the body (never for Secrets and ConfigMaps); {{ and }} are literal braces.',
+    )
+    .optional(),
 });
 
 /** The per-rule token bucket. */
