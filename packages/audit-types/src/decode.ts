@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { openEnvelope } from './envelope.js';
+import type { OpenedEnvelope } from './envelope.js';
 import type { AuditEvent } from './types.js';
 import { AUDIT_API_VERSIONS, OBJECT_REF_FIELDS } from './types.js';
 
@@ -97,6 +99,43 @@ export function decodeLine(line: string, options: DecodeOptions = {}): DecodeRes
 }
 
 /**
+ * Decodes one line of a log into `batch`: an audit event (the hot path, as
+ * `decodeLine`), or a line that holds several: an `EventList`, a JSON array,
+ * or a managed cluster's message (`openEnvelope`: AKS diagnostic records,
+ * EKS CloudWatch Logs payloads). Appends, so a caller can reuse one batch.
+ *
+ * @example
+ * ```ts
+ * const batch: DecodedBatch = { events: [], errors: [] };
+ * for (const line of lines) decodeLogLine(line, { maxEventBytes }, batch);
+ * ```
+ */
+export function decodeLogLine(line: string, options: DecodeOptions, batch: DecodedBatch): void {
+  const max = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  if (line.length * 3 > max && Buffer.byteLength(line) > max) {
+    const message = `line of ${Buffer.byteLength(line)} bytes exceeds the maximum of ${max} bytes`;
+    batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message));
+    return;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (cause) {
+    batch.errors.push(new AuditDecodeError(DecodeReason.NotJSON, `not JSON: ${(cause as Error).message}`, { cause }));
+    return;
+  }
+  // The common case, checked once: one event on the line.
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const e = value as Record<string, unknown>;
+    if (eventProblem(e) === undefined) {
+      batch.events.push(accepted(e, line));
+      return;
+    }
+  }
+  addParsed(batch, value, line, options, undefined);
+}
+
+/**
  * Checks that an already-parsed value is an audit event and returns it typed.
  * The value is returned as is (not copied), apart from a synthesised
  * `auditID` when it has none.
@@ -118,10 +157,15 @@ export function toAuditEvent(value: unknown, raw?: string): DecodeResult {
   const e = value as Record<string, unknown>;
   const problem = eventProblem(e);
   if (problem !== undefined) return fail(DecodeReason.NotEvent, problem);
+  return { ok: true, event: accepted(e, raw) };
+}
+
+/** An object that passed `eventProblem`, typed, with an auditID synthesised when it has none. */
+function accepted(e: Record<string, unknown>, raw: string | undefined): AuditEvent {
   if (typeof e.auditID !== 'string' || e.auditID === '') {
     e.auditID = syntheticAuditID(raw ?? JSON.stringify(e));
   }
-  return { ok: true, event: e as unknown as AuditEvent };
+  return e as unknown as AuditEvent;
 }
 
 /**
@@ -199,12 +243,43 @@ function addParsed(batch: DecodedBatch, value: unknown, text: string, options: D
     addItems(batch, value.items);
     return;
   }
+  // Before the size check: a managed cluster's message holds many events, each checked on its own.
+  const opened = openEnvelope(value);
+  if (opened !== undefined) {
+    addEnvelope(batch, opened, max);
+    return;
+  }
   if (text.length * 3 > max && Buffer.byteLength(text) > max) {
     const message = `event of ${Buffer.byteLength(text)} bytes exceeds the maximum of ${max} bytes`;
     batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message, at(index)));
     return;
   }
   push(batch, toAuditEvent(value, text), index);
+}
+
+function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, max: number): void {
+  for (const item of opened.items) {
+    const i = item.index;
+    if (!('text' in item)) {
+      batch.errors.push(new AuditDecodeError(DecodeReason.NotEvent, item.problem, { index: i }));
+      continue;
+    }
+    const text = item.text;
+    if (text.length * 3 > max && Buffer.byteLength(text) > max) {
+      const message = `event of ${Buffer.byteLength(text)} bytes in a ${opened.kind} message exceeds the maximum of ${max} bytes`;
+      batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message, { index: i }));
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (cause) {
+      const message = `not JSON in a ${opened.kind} message: ${(cause as Error).message}`;
+      batch.errors.push(new AuditDecodeError(DecodeReason.NotJSON, message, { index: i, cause }));
+      continue;
+    }
+    push(batch, toAuditEvent(value, text), i);
+  }
 }
 
 function addItems(batch: DecodedBatch, items: unknown): void {

@@ -13,7 +13,10 @@ export {
   AuditDecodeError,
   decodeDocument,
   decodeLine,
+  decodeLogLine,
   DecodeReason,
   DEFAULT_MAX_EVENT_BYTES,
   toAuditEvent,
 } from './decode.js';
+export { EnvelopeKind, openEnvelope } from './envelope.js';
+export type { EnvelopeItem, EnvelopeKindCode, OpenedEnvelope } from './envelope.js';

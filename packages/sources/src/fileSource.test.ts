@@ -211,13 +211,55 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
       NotObject: await errors('NotObject'),
       NotEvent: await errors('NotEvent'),
       TooLarge: await errors('TooLarge'),
-    }).toEqual({ NotJSON: 2, NotObject: 1, NotEvent: 1, TooLarge: 1 });
+      // [1,2] is read as a list of events, as the webhook reads one: two items that are not objects.
+    }).toEqual({ NotJSON: 2, NotObject: 2, NotEvent: 1, TooLarge: 1 });
     // Every non-empty line is counted, good or bad.
     expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(8);
     const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
     expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual(['NotJSON', 'NotObject', 'NotEvent', 'TooLarge']);
     appendFileSync(log, auditLine('good-3'));
     await eventually(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2', 'good-3']));
+  });
+
+  it("reads managed clusters' messages (AKS diagnostic records, EKS CloudWatch Logs payloads) a forwarder wrote as lines", async () => {
+    const event = (id: string) => JSON.parse(auditLine(id)) as Record<string, unknown>;
+    const aks = {
+      records: [
+        { time: '2026-11-20T10:00:00Z', category: 'kube-audit', properties: { log: JSON.stringify(event('aks-1')), pod: 'kube-apiserver-0' } },
+        { time: '2026-11-20T10:00:00Z', category: 'kube-apiserver', properties: { log: 'I1120 10:00:00 an apiserver log line' } },
+        { time: '2026-11-20T10:00:01Z', category: 'kube-audit-admin', properties: { log: JSON.stringify(event('aks-2')) } },
+      ],
+    };
+    const eks = {
+      messageType: 'DATA_MESSAGE',
+      logGroup: '/aws/eks/prod/cluster',
+      logStream: 'kube-apiserver-audit-0123',
+      logEvents: [
+        { id: '1', timestamp: 1, message: JSON.stringify(event('eks-1')) },
+        { id: '2', timestamp: 2, message: '{"cut":' },
+        { id: '3', timestamp: 3, message: JSON.stringify(event('eks-2')) },
+      ],
+    };
+    writeFileSync(
+      log,
+      [JSON.stringify(aks), JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }), JSON.stringify(eks), auditLine('plain').trimEnd()].join('\n') + '\n',
+    );
+    const { sink, registry } = await start({ fromStart: true });
+    await eventually(() => expect(sink.ids).toEqual(['aks-1', 'aks-2', 'eks-1', 'eks-2', 'plain']));
+    // The apiserver's own log line is not an audit event: passed over, not an error. The cut message is one.
+    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(1);
+    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(4);
+  });
+
+  it('never splits the events of one line across batches: a batch is acknowledged up to the end of its last line', async () => {
+    const records = Array.from({ length: 5 }, (_, i) => ({
+      category: 'kube-audit',
+      properties: { log: auditLine(`r-${i}`).trimEnd() },
+    }));
+    writeFileSync(log, `${JSON.stringify({ records })}\n${auditLine('next')}`);
+    const { sink } = await start({ fromStart: true, maxBatchEvents: 2 });
+    await eventually(() => expect(sink.ids).toEqual(['r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'next']));
+    expect(sink.accepted.map((b) => b.events.length)).toEqual([5, 1]);
   });
 
   it('registers its counters in the registry it is given', async () => {

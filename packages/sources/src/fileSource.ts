@@ -3,7 +3,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { access, mkdir, open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { AuditEvent } from '@ugallu/audit-types';
-import { decodeLine, DecodeReason, DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
+import { decodeLogLine, DecodeReason, DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
+import type { DecodedBatch, DecodeOptions } from '@ugallu/audit-types';
 import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
 import { Counter, Registry } from 'prom-client';
@@ -291,6 +292,7 @@ function fileCounters(registry: Registry): { lines: Counter; parseErrors: Counte
 class FileTailer implements FileSource {
   readonly path: string;
   readonly #options: ResolvedOptions;
+  readonly #decodeOptions: DecodeOptions;
   readonly #sink: AuditEventSink;
   readonly #logger: SourceLogger;
   readonly #parseLog: RateLimitedLog;
@@ -330,6 +332,7 @@ class FileTailer implements FileSource {
   constructor(options: ResolvedOptions, sink: AuditEventSink, deps: FileSourceDeps) {
     this.path = options.path;
     this.#options = options;
+    this.#decodeOptions = { maxEventBytes: options.maxEventBytes };
     this.#sink = sink;
     this.#logger = deps.logger ?? noopLogger;
     this.#parseLog = new RateLimitedLog(this.#logger, LOG_INTERVAL_MS);
@@ -588,7 +591,8 @@ class FileTailer implements FileSource {
   async #drainLines(file: TailedFile, final: boolean): Promise<void> {
     const splitter = this.#splitter;
     const max = this.#options.maxBatchEvents;
-    let events: AuditEvent[] = [];
+    // decodeLogLine appends here: a line can hold several events (an EventList, a managed cluster's message).
+    const decoded: DecodedBatch = { events: [], errors: [] };
     let end = -1;
     let lines = 0;
     for (;;) {
@@ -600,22 +604,22 @@ class FileTailer implements FileSource {
         this.#parseError(DecodeReason.TooLarge, splitter.end - splitter.bytes - 1, `line of ${splitter.bytes} bytes exceeds the maximum of ${this.#options.maxEventBytes} bytes`);
         continue;
       }
-      const result = decodeLine(splitter.text, { maxEventBytes: this.#options.maxEventBytes });
-      if (result.ok) {
-        events.push(result.event);
-        if (events.length >= max) {
-          this.#lines.inc(lines);
-          lines = 0;
-          if (!(await this.#push(events, toCursor(file, end))) || this.#stopping) return;
-          events = [];
-        }
-      } else {
-        this.#parseError(result.error.reason, splitter.end - splitter.bytes - 1, result.error.message);
+      decodeLogLine(splitter.text, this.#decodeOptions, decoded);
+      if (decoded.errors.length > 0) {
+        for (const error of decoded.errors) this.#parseError(error.reason, splitter.end - splitter.bytes - 1, error.message);
+        decoded.errors.length = 0;
+      }
+      // Only between lines: a batch's cursor is the end of its last line, so every event of that line must be in it.
+      if (decoded.events.length >= max) {
+        this.#lines.inc(lines);
+        lines = 0;
+        if (!(await this.#push(decoded.events, toCursor(file, end))) || this.#stopping) return;
+        decoded.events = [];
       }
     }
     if (lines > 0) this.#lines.inc(lines);
     if (end === -1) return;
-    if (events.length > 0) await this.#push(events, toCursor(file, end));
+    if (decoded.events.length > 0) await this.#push(decoded.events, toCursor(file, end));
     else this.#consumed(toCursor(file, end));
   }
 

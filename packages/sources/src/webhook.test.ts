@@ -414,6 +414,28 @@ describe('startWebhookSource: responses', () => {
     expect(sink.drain().map((e) => e.auditID)).toEqual(['single']);
   });
 
+  it("200: takes a managed cluster's message a forwarder POSTs (an AKS Event Hub message, an EKS CloudWatch Logs payload)", async () => {
+    const { post, sink } = await start();
+    const aks = {
+      records: [
+        { category: 'kube-audit', properties: { log: JSON.stringify(auditEvent('aks-1')) } },
+        { category: 'kube-apiserver', properties: { log: 'I1120 apiserver log line' } },
+        { category: 'kube-audit-admin', properties: { log: JSON.stringify(auditEvent('aks-2')) } },
+      ],
+    };
+    expect((await post({ token: TOKEN, body: JSON.stringify(aks) })).json).toEqual({ accepted: 2, rejected: 0 });
+    const eks = {
+      messageType: 'DATA_MESSAGE',
+      logGroup: '/aws/eks/prod/cluster',
+      logEvents: [
+        { id: '1', timestamp: 1, message: JSON.stringify(auditEvent('eks-1')) },
+        { id: '2', timestamp: 2, message: 'not json' },
+      ],
+    };
+    expect((await post({ token: TOKEN, body: JSON.stringify(eks) })).json).toEqual({ accepted: 1, rejected: 1 });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['aks-1', 'aks-2', 'eks-1']);
+  });
+
   it('200: accepts content types with parameters', async () => {
     const { post } = await start();
     const answer = await post({
