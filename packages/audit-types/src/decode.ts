@@ -257,11 +257,16 @@ function addParsed(batch: DecodedBatch, value: unknown, text: string, options: D
   push(batch, toAuditEvent(value, text), index);
 }
 
-function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, max: number): void {
+function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, max: number, at?: number): void {
   for (const item of opened.items) {
-    const i = item.index;
-    if (!('text' in item)) {
+    // Inside an array, an error is placed at the array item.
+    const i = at ?? item.index;
+    if ('problem' in item) {
       batch.errors.push(new AuditDecodeError(DecodeReason.NotEvent, item.problem, { index: i }));
+      continue;
+    }
+    if ('value' in item) {
+      push(batch, toAuditEvent(item.value), i);
       continue;
     }
     const text = item.text;
@@ -287,7 +292,12 @@ function addItems(batch: DecodedBatch, items: unknown): void {
     batch.errors.push(new AuditDecodeError(DecodeReason.NotEvent, 'EventList.items is not an array'));
     return;
   }
-  for (let i = 0; i < items.length; i++) push(batch, toAuditEvent(items[i]), i);
+  for (let i = 0; i < items.length; i++) {
+    // An array of managed-cluster entries (an export of GKE's log entries) is opened entry by entry.
+    const opened = openEnvelope(items[i]);
+    if (opened === undefined) push(batch, toAuditEvent(items[i]), i);
+    else addEnvelope(batch, opened, Number.POSITIVE_INFINITY, i);
+  }
 }
 
 function push(batch: DecodedBatch, result: DecodeResult, index: number | undefined): void {

@@ -18,5 +18,5 @@ export {
   DEFAULT_MAX_EVENT_BYTES,
   toAuditEvent,
 } from './decode.js';
-export { EnvelopeKind, openEnvelope } from './envelope.js';
+export { EnvelopeKind, gkeLogEntryToAuditEvent, openEnvelope } from './envelope.js';
 export type { EnvelopeItem, EnvelopeKindCode, OpenedEnvelope } from './envelope.js';

@@ -221,7 +221,7 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     await eventually(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2', 'good-3']));
   });
 
-  it("reads managed clusters' messages (AKS diagnostic records, EKS CloudWatch Logs payloads) a forwarder wrote as lines", async () => {
+  it("reads managed clusters' messages (AKS diagnostic records, EKS CloudWatch Logs payloads, GKE log entries) a forwarder wrote as lines", async () => {
     const event = (id: string) => JSON.parse(auditLine(id)) as Record<string, unknown>;
     const aks = {
       records: [
@@ -240,15 +240,27 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
         { id: '3', timestamp: 3, message: JSON.stringify(event('eks-2')) },
       ],
     };
+    const gke = {
+      protoPayload: {
+        '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+        authenticationInfo: { principalEmail: 'alice@example.com' },
+        methodName: 'io.k8s.core.v1.pods.exec.create',
+        resourceName: 'core/v1/namespaces/payments/pods/web-0/exec',
+        serviceName: 'k8s.io',
+        status: {},
+      },
+      insertId: 'gke-1',
+      timestamp: '2026-11-20T10:00:00Z',
+    };
     writeFileSync(
       log,
-      [JSON.stringify(aks), JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }), JSON.stringify(eks), auditLine('plain').trimEnd()].join('\n') + '\n',
+      [JSON.stringify(aks), JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }), JSON.stringify(eks), JSON.stringify(gke), auditLine('plain').trimEnd()].join('\n') + '\n',
     );
     const { sink, registry } = await start({ fromStart: true });
-    await eventually(() => expect(sink.ids).toEqual(['aks-1', 'aks-2', 'eks-1', 'eks-2', 'plain']));
+    await eventually(() => expect(sink.ids).toEqual(['aks-1', 'aks-2', 'eks-1', 'eks-2', 'gke-1', 'plain']));
     // The apiserver's own log line is not an audit event: passed over, not an error. The cut message is one.
     expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(1);
-    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(4);
+    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(5);
   });
 
   it('never splits the events of one line across batches: a batch is acknowledged up to the end of its last line', async () => {
