@@ -235,7 +235,22 @@ level: high
       title: 'Potential Remote Command Execution In Pod Container',
       id: '11111111-2222-4333-8444-555555555555',
     });
-    expect(r.spec.emit).toEqual({ type: 'PotentialRemoteCommandExecutionInPodContainer', severity: 'high' });
+    expect(r.spec.emit).toEqual({
+      type: 'PotentialRemoteCommandExecutionInPodContainer',
+      severity: 'high',
+      message: 'Potential Remote Command Execution In Pod Container: {user.username} {verb} {requestURI} ({responseStatus.code})',
+    });
+    expect(
+      compile(r.spec).renderMessage({
+        auditID: 'a',
+        verb: 'create',
+        requestURI: '/api/v1/namespaces/a/pods/b/exec?command=sh',
+        user: { username: 'alice@example.com' },
+        responseStatus: { code: 101 },
+      }),
+    ).toBe('Potential Remote Command Execution In Pod Container: alice@example.com create /api/v1/namespaces/a/pods/b/exec?command=sh (101)');
+    // Braces in a title are text, not placeholders.
+    expect(convert(sigma('s:\n    verb: get\ncondition: s').replace('title: Test Rule', 'title: Odd {title}')).spec.emit.message).toMatch(/^Odd \{\{title\}\}: /);
     expect(r.spec.description).toBe(
       'Potential Remote Command Execution In Pod Container. Detects a command run in a container with kubectl exec. ' +
         'False positives: Debugging by the on-call engineer. (Sigma rule 11111111-2222-4333-8444-555555555555)',

@@ -113,7 +113,7 @@ export function convertSigmaRule(doc: unknown, options: { name?: string } = {}):
   const spec: SigmaRuleSpec = {
     description: describe(title.trim(), doc.description, doc.falsepositives, id),
     match,
-    emit: { type: eventType(title), severity },
+    emit: { type: eventType(title), severity, message: messageFor(title.trim()) },
   };
   compile(spec);
   return { name: options.name ?? ruleNameFrom(title), spec, title: title.trim(), id };
@@ -488,6 +488,12 @@ function mergeCriteria(x: SubMatchSpec, y: SubMatchSpec): SubMatchSpec {
 }
 
 // ---- Emit -------------------------------------------------------------------
+
+/** Sigma has no output field: the title, then who did what, as a message template (the title's braces escaped). */
+function messageFor(title: string): string {
+  const escaped = title.slice(0, 512).replace(/[{}]/g, (b) => b + b);
+  return `${escaped}: {user.username} {verb} {requestURI} ({responseStatus.code})`;
+}
 
 /** `Potential Remote Command Execution In Pod Container` → `PotentialRemoteCommandExecutionInPodContainer`. */
 function eventType(title: string): string {
