@@ -1,6 +1,5 @@
-import { Composer, Parser } from 'yaml';
-import { SigmaCompileError } from './errors.js';
-import { convertSigmaRule, fileStem, ruleNameFrom } from './sigmaImport.js';
+import { ruleNameFrom, sigmaConversion, sigmaRuleNameFor } from './sigmaImport.js';
+import { yamlDocuments } from './yamlDocuments.js';
 
 /** The API group and version of the `SigmaRule` custom resource. */
 export const SIGMA_RULE_API_VERSION = 'security.ugallu.io/v1alpha1';
@@ -50,19 +49,16 @@ export function isRuleManifestPath(relativePath: string): boolean {
  * ```
  */
 export function parseRuleManifests(text: string, source: string): RuleManifest[] {
+  // Sigma rules are converted once the number of documents, which names them, is known.
   const out: (RuleManifest | { sigma: unknown; source: string })[] = [];
-  // Document by document (what parseAllDocuments does, without holding every
-  // document's syntax tree at once): a file of a thousand rules costs the
-  // memory of one.
-  const composer = new Composer({ prettyErrors: false });
   let i = 0;
-  for (const doc of composer.compose(new Parser().parse(text))) {
+  for (const doc of yamlDocuments(text)) {
     const where = `${source}#${i++}`;
-    if (doc.errors.length > 0) {
-      out.push({ ok: false, name: undefined, message: `not valid YAML: ${doc.errors[0]!.message}`, source: where });
+    if (doc.error !== undefined) {
+      out.push({ ok: false, name: undefined, message: doc.error, source: where });
       continue;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    const value = doc.value;
     if (typeof value !== 'object' || value === null) continue;
     if (isSigmaRuleDocument(value)) {
       out.push({ sigma: value, source: where });
@@ -80,18 +76,13 @@ export function parseRuleManifests(text: string, source: string): RuleManifest[]
       out.push({ ok: true, name, spec, source: where });
     }
   }
-  const sigmaName = i === 1 ? ruleNameFrom(fileStem(source)) : undefined;
+  const sigmaName = sigmaRuleNameFor(source, i);
   return out.map((m): RuleManifest => {
     if (!('sigma' in m)) return m;
-    try {
-      const rule = convertSigmaRule(m.sigma, sigmaName === undefined ? {} : { name: sigmaName });
-      return { ok: true, name: rule.name, spec: rule.spec, source: m.source };
-    } catch (e) {
-      if (!(e instanceof SigmaCompileError)) throw e;
-      const title = (m.sigma as { title?: unknown }).title;
-      const name = sigmaName ?? (typeof title === 'string' ? ruleNameFrom(title) : undefined);
-      return { ok: false, name, message: `Sigma rule not converted (${e.reason}): ${e.message}`, source: m.source };
-    }
+    const c = sigmaConversion(m.sigma, m.source, sigmaName);
+    if (c.ok) return { ok: true, name: c.rule.name, spec: c.rule.spec, source: c.source };
+    const name = sigmaName ?? (c.title === undefined ? undefined : ruleNameFrom(c.title));
+    return { ok: false, name, message: `Sigma rule not converted (${c.error.reason}): ${c.error.message}`, source: c.source };
   });
 }
 

@@ -1,7 +1,7 @@
-import { Composer, Parser } from 'yaml';
 import { compile } from './compile.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
 import type { MatchSpec, RequestObjectGlob, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
+import { yamlDocuments } from './yamlDocuments.js';
 
 /**
  * Standard Sigma rules (SigmaHQ's format: `logsource`, `detection`,
@@ -145,23 +145,29 @@ export type SigmaConversion =
  * ```
  */
 export function parseSigmaRules(text: string, source: string): SigmaConversion[] {
-  const docs = [...new Composer({ prettyErrors: false }).compose(new Parser().parse(text))];
+  const docs = [...yamlDocuments(text)];
+  const name = sigmaRuleNameFor(source, docs.length);
   return docs.map((doc, i): SigmaConversion => {
     const where = `${source}#${i}`;
-    if (doc.errors.length > 0) {
-      const error = new SigmaCompileError(CompileReason.NotSigmaRule, '', `not valid YAML: ${doc.errors[0]!.message}`);
-      return { ok: false, error, source: where, title: undefined };
-    }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    const title = isRecord(value) && typeof value.title === 'string' ? value.title : undefined;
-    try {
-      const name = docs.length === 1 ? ruleNameFrom(fileStem(source)) : undefined;
-      return { ok: true, rule: convertSigmaRule(value, name === undefined ? {} : { name }), source: where };
-    } catch (e) {
-      if (!(e instanceof SigmaCompileError)) throw e;
-      return { ok: false, error: e, source: where, title };
-    }
+    if (doc.error === undefined) return sigmaConversion(doc.value, where, name);
+    return { ok: false, error: new SigmaCompileError(CompileReason.NotSigmaRule, '', doc.error), source: where, title: undefined };
   });
+}
+
+/** `convertSigmaRule` as a result: the rule, or its error and title. */
+export function sigmaConversion(value: unknown, where: string, name: string | undefined): SigmaConversion {
+  try {
+    return { ok: true, rule: convertSigmaRule(value, name === undefined ? {} : { name }), source: where };
+  } catch (e) {
+    if (!(e instanceof SigmaCompileError)) throw e;
+    const title = isRecord(value) && typeof value.title === 'string' ? value.title : undefined;
+    return { ok: false, error: e, source: where, title };
+  }
+}
+
+/** The name of a Sigma rule that is its file's only document (SigmaHQ's layout): the file's; otherwise none (its title's). */
+export function sigmaRuleNameFor(source: string, documents: number): string | undefined {
+  return documents === 1 ? ruleNameFrom(fileStem(source)) : undefined;
 }
 
 // ---- Selections -------------------------------------------------------------
@@ -530,7 +536,7 @@ function describe(title: string, description: unknown, falsepositives: unknown, 
 }
 
 /** `rules/kubernetes_audit_exec.yml` → `kubernetes_audit_exec`. */
-export function fileStem(path: string): string {
+function fileStem(path: string): string {
   return (path.split(/[/\\]/).pop() ?? path).replace(/\.(ya?ml|json)$/, '');
 }
 
