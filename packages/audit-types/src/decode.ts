@@ -81,20 +81,10 @@ const API_VERSIONS: ReadonlySet<string> = new Set(AUDIT_API_VERSIONS);
  * ```
  */
 export function decodeLine(line: string, options: DecodeOptions = {}): DecodeResult {
-  const max = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-  // A UTF-16 unit is at most 3 UTF-8 bytes, so only long lines need counting.
-  if (line.length * 3 > max && Buffer.byteLength(line) > max) {
-    return fail(
-      DecodeReason.TooLarge,
-      `event of ${Buffer.byteLength(line)} bytes exceeds the maximum of ${max} bytes`,
-    );
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (cause) {
-    return fail(DecodeReason.NotJSON, `not JSON: ${(cause as Error).message}`, { cause });
-  }
+  const tooLarge = sizeError(line, options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'event');
+  if (tooLarge !== undefined) return { ok: false, error: tooLarge };
+  const value = parseJSON(line);
+  if (value instanceof AuditDecodeError) return { ok: false, error: value };
   return toAuditEvent(value, line);
 }
 
@@ -111,17 +101,14 @@ export function decodeLine(line: string, options: DecodeOptions = {}): DecodeRes
  * ```
  */
 export function decodeLogLine(line: string, options: DecodeOptions, batch: DecodedBatch): void {
-  const max = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-  if (line.length * 3 > max && Buffer.byteLength(line) > max) {
-    const message = `line of ${Buffer.byteLength(line)} bytes exceeds the maximum of ${max} bytes`;
-    batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message));
+  const tooLarge = sizeError(line, options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'line');
+  if (tooLarge !== undefined) {
+    batch.errors.push(tooLarge);
     return;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (cause) {
-    batch.errors.push(new AuditDecodeError(DecodeReason.NotJSON, `not JSON: ${(cause as Error).message}`, { cause }));
+  const value = parseJSON(line);
+  if (value instanceof AuditDecodeError) {
+    batch.errors.push(value);
     return;
   }
   // The common case, checked once: one event on the line.
@@ -223,14 +210,26 @@ export function decodeDocument(text: string, options: DecodeOptions = {}): Decod
 }
 
 function addValue(batch: DecodedBatch, text: string, options: DecodeOptions, index: number): void {
-  let value: unknown;
+  const value = parseJSON(text, index);
+  if (value instanceof AuditDecodeError) batch.errors.push(value);
+  else addParsed(batch, value, text, options, index);
+}
+
+/** A TooLarge error when `text` is over `max` UTF-8 bytes; a UTF-16 unit is at most 3 of them, so only long texts are counted. */
+function sizeError(text: string, max: number, what: 'event' | 'line', index?: number, within = ''): AuditDecodeError | undefined {
+  if (text.length * 3 <= max) return undefined;
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= max) return undefined;
+  return new AuditDecodeError(DecodeReason.TooLarge, `${what} of ${bytes} bytes${within} exceeds the maximum of ${max} bytes`, at(index));
+}
+
+/** JSON.parse, or the NotJSON error (a parsed value is never an AuditDecodeError: JSON has no classes). */
+function parseJSON(text: string, index?: number, within = ''): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (cause) {
-    batch.errors.push(new AuditDecodeError(DecodeReason.NotJSON, `not JSON: ${(cause as Error).message}`, { index, cause }));
-    return;
+    return new AuditDecodeError(DecodeReason.NotJSON, `not JSON${within}: ${(cause as Error).message}`, { ...at(index), cause });
   }
-  addParsed(batch, value, text, options, index);
 }
 
 function addParsed(batch: DecodedBatch, value: unknown, text: string, options: DecodeOptions, index: number | undefined): void {
@@ -249,12 +248,9 @@ function addParsed(batch: DecodedBatch, value: unknown, text: string, options: D
     addEnvelope(batch, opened, max);
     return;
   }
-  if (text.length * 3 > max && Buffer.byteLength(text) > max) {
-    const message = `event of ${Buffer.byteLength(text)} bytes exceeds the maximum of ${max} bytes`;
-    batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message, at(index)));
-    return;
-  }
-  push(batch, toAuditEvent(value, text), index);
+  const tooLarge = sizeError(text, max, 'event', index);
+  if (tooLarge !== undefined) batch.errors.push(tooLarge);
+  else push(batch, toAuditEvent(value, text), index);
 }
 
 function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, max: number, at?: number): void {
@@ -269,21 +265,11 @@ function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, max: number, a
       push(batch, toAuditEvent(item.value), i);
       continue;
     }
-    const text = item.text;
-    if (text.length * 3 > max && Buffer.byteLength(text) > max) {
-      const message = `event of ${Buffer.byteLength(text)} bytes in a ${opened.kind} message exceeds the maximum of ${max} bytes`;
-      batch.errors.push(new AuditDecodeError(DecodeReason.TooLarge, message, { index: i }));
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (cause) {
-      const message = `not JSON in a ${opened.kind} message: ${(cause as Error).message}`;
-      batch.errors.push(new AuditDecodeError(DecodeReason.NotJSON, message, { index: i, cause }));
-      continue;
-    }
-    push(batch, toAuditEvent(value, text), i);
+    const within = ` in a ${opened.kind} message`;
+    const tooLarge = sizeError(item.text, max, 'event', i, within);
+    const value = tooLarge ?? parseJSON(item.text, i, within);
+    if (value instanceof AuditDecodeError) batch.errors.push(value);
+    else push(batch, toAuditEvent(value, item.text), i);
   }
 }
 
@@ -344,8 +330,8 @@ function syntheticAuditID(raw: string): string {
   return 'synthetic-' + createHash('sha256').update(raw).digest('hex').slice(0, 32);
 }
 
-function fail(reason: DecodeReasonCode, message: string, options?: { cause?: unknown }): DecodeResult {
-  return { ok: false, error: new AuditDecodeError(reason, message, options) };
+function fail(reason: DecodeReasonCode, message: string): DecodeResult {
+  return { ok: false, error: new AuditDecodeError(reason, message) };
 }
 
 function at(index: number | undefined): { index?: number } {
