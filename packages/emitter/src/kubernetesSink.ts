@@ -347,21 +347,19 @@ class KubernetesSink implements SecurityEventSink {
         return;
       }
       if (outcome.kind === 'fail') throw outcome.error;
-      let retryAfterMs: number | undefined;
+      let delayMs = retryDelayMs(attempt, this.settings.backoff, outcome.kind === 'retry' ? outcome.retryAfterMs : undefined);
       let detail: string;
       if (outcome.kind === 'refused') {
         const now = Date.now();
         this.refusedSince ??= now;
         const left = this.refusedSince + this.settings.refusalGraceMs - now;
         if (left <= 0) throw outcome.error;
-        // Backoff as for any retry, but never past the end of the window by more than a moment.
-        retryAfterMs = Math.min(retryDelayMs(attempt, this.settings.backoff, undefined), left);
+        // The last retry falls at the end of the window, not after it.
+        delayMs = Math.min(delayMs, left);
         detail = outcome.error.message;
       } else {
-        retryAfterMs = outcome.retryAfterMs;
         detail = outcome.detail;
       }
-      const delayMs = retryDelayMs(attempt, this.settings.backoff, retryAfterMs);
       this.retried(item, outcome.reason, detail, attempt, delayMs);
       try {
         await sleep(delayMs, undefined, { signal: this.abort.signal });
