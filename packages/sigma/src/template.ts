@@ -126,12 +126,17 @@ function placeholder(name: string, path: string): Part {
 function show(value: unknown): string {
   if (Array.isArray(value)) {
     const items = value.filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean');
-    if (items.length === 0) return MESSAGE_NONE;
-    const shown = items.slice(0, MAX_VALUES).map(scalar).join(', ');
-    return items.length > MAX_VALUES ? `${shown}, …` : shown;
+    return list(items.slice(0, MAX_VALUES), items.length > MAX_VALUES);
   }
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return scalar(value);
   return MESSAGE_NONE;
+}
+
+/** At most MAX_VALUES values, `, …` when there were more. */
+function list(values: readonly (string | number | boolean)[], more: boolean): string {
+  if (values.length === 0) return MESSAGE_NONE;
+  const shown = values.map(scalar).join(', ');
+  return more ? `${shown}, …` : shown;
 }
 
 function scalar(value: string | number | boolean): string {
@@ -154,7 +159,5 @@ function bodyValues(path: CompiledJSONPath, e: AuditEvent): string {
       return false;
     },
   });
-  if (values.length === 0) return MESSAGE_NONE;
-  const shown = values.map(scalar).join(', ');
-  return more ? `${shown}, …` : shown;
+  return list(values, more);
 }
