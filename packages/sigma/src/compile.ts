@@ -1,11 +1,13 @@
 import type { AuditEvent } from '@ugallu/audit-types';
+import { AUDIT_STAGES } from '@ugallu/audit-types';
 import type { $ZodIssue } from 'zod/v4/core';
+import { CIDRList } from './cidr.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
 import { GLOB_BUDGET, GlobList } from './glob.js';
 import { compileJSONPath } from './jsonPath.js';
 import type { CompiledJSONPath } from './jsonPath.js';
 import { MessageTemplate } from './template.js';
-import type { MatchSpec, SecurityEventClass, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
+import type { AbsentField, BodyGlob, MatchSpec, SecurityEventClass, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
 import { DEFAULT_RATE_LIMIT, sigmaRuleSpecSchema } from './spec.js';
 
 /**
@@ -29,14 +31,69 @@ export interface ResolvedRateLimit {
   readonly sustainedPerSec: number;
 }
 
-/** A `requestObjectGlob` entry: a path walked directly and the globs its leaves are tested with. */
-class RequestObjectCheck {
+/** A `requestObjectGlob` / `responseObjectGlob` entry: a path walked directly, and the globs its leaves are tested with (null: the path must select nothing). */
+class BodyCheck {
   readonly path: CompiledJSONPath;
-  readonly globs: GlobList;
+  readonly globs: GlobList | null;
 
-  constructor(path: CompiledJSONPath, globs: GlobList) {
+  constructor(path: CompiledJSONPath, globs: GlobList | null) {
     this.path = path;
     this.globs = globs;
+  }
+
+  holds(body: unknown): boolean {
+    return this.globs === null ? !this.path.selectsAny(body) : this.path.anyLeaf(body, this.globs);
+  }
+}
+
+/** A `userExtra` or `annotations` entry. */
+class KeyedGlobs {
+  readonly key: string;
+  readonly globs: GlobList;
+
+  constructor(key: string, globs: GlobList) {
+    this.key = key;
+    this.globs = globs;
+  }
+}
+
+/** What `absent` can name, as bits. */
+const ABSENT_BIT: Readonly<Record<AbsentField, number>> = {
+  objectRef: 1,
+  'objectRef.subresource': 2,
+  'objectRef.namespace': 4,
+  'objectRef.name': 8,
+  'objectRef.apiGroup': 16,
+  impersonatedUser: 32,
+  userAgent: 64,
+  responseStatus: 128,
+  requestObject: 256,
+  responseObject: 512,
+};
+
+/** Collects compile errors (lint) or throws the first (compile). */
+class CompileContext {
+  wildcards = 0;
+  readonly errors: SigmaCompileError[] | null;
+
+  constructor(collect: boolean) {
+    this.errors = collect ? [] : null;
+  }
+
+  /** Runs `build`; a SigmaCompileError is thrown on, or collected and `fallback` returned. */
+  guard<T>(build: () => T, fallback: T): T {
+    try {
+      return build();
+    } catch (e) {
+      if (this.errors === null || !(e instanceof SigmaCompileError)) throw e;
+      this.errors.push(e);
+      return fallback;
+    }
+  }
+
+  fail(error: SigmaCompileError): void {
+    if (this.errors === null) throw error;
+    this.errors.push(error);
   }
 }
 
@@ -56,18 +113,29 @@ class CompiledMatch {
   readonly apiVersion: string | null;
   readonly apiGroup: string | null;
   readonly needsObjectRef: boolean;
-  readonly responseCodes: ReadonlySet<number> | null;
+  /** Indexed by status code (100..599): 1 where the code is accepted. */
+  readonly responseCodes: Uint8Array | null;
+  readonly absent: number;
   readonly userGlob: GlobList | null;
   readonly userGroupGlob: GlobList | null;
+  readonly userExtra: readonly KeyedGlobs[] | null;
+  readonly impersonatedUserGlob: GlobList | null;
+  readonly impersonatedUserGroupGlob: GlobList | null;
+  readonly sourceIPs: CIDRList | null;
   readonly userAgentGlob: GlobList | null;
   readonly requestURIGlob: GlobList | null;
   readonly namespaceGlob: GlobList | null;
   readonly nameGlob: GlobList | null;
-  readonly requestObject: readonly RequestObjectCheck[] | null;
+  readonly annotations: readonly KeyedGlobs[] | null;
+  readonly requestObject: readonly BodyCheck[] | null;
+  readonly responseObject: readonly BodyCheck[] | null;
   readonly anyOf: readonly CompiledMatch[] | null;
   readonly not: CompiledMatch | null;
 
-  constructor(m: MatchSpec, path: string, budget: { wildcards: number }) {
+  constructor(m: MatchSpec, path: string, ctx: CompileContext) {
+    if (Object.keys(m).length === 0) {
+      ctx.fail(new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would match every event'));
+    }
     this.verbs = m.verb === undefined ? null : new Set(m.verb);
     this.stages = m.stage === undefined ? null : new Set(m.stage);
     const ref = m.objectRef;
@@ -78,30 +146,26 @@ class CompiledMatch {
     this.apiVersion = ref?.apiVersion ?? null;
     this.apiGroup = ref?.apiGroup ?? null;
     this.needsObjectRef = ref !== undefined && Object.keys(ref).length > 0;
-    this.responseCodes = m.responseCode === undefined ? null : new Set(m.responseCode);
-    this.userGlob = m.userGlob === undefined ? null : globList(m.userGlob, `${path}.userGlob`, budget);
-    this.userGroupGlob = m.userGroupGlob === undefined ? null : globList(m.userGroupGlob, `${path}.userGroupGlob`, budget);
-    this.userAgentGlob = m.userAgentGlob === undefined ? null : globList(m.userAgentGlob, `${path}.userAgentGlob`, budget);
-    this.requestURIGlob = m.requestURIGlob === undefined ? null : globList(m.requestURIGlob, `${path}.requestURIGlob`, budget);
-    this.namespaceGlob = m.namespaceGlob === undefined ? null : globList(m.namespaceGlob, `${path}.namespaceGlob`, budget);
-    this.nameGlob = m.nameGlob === undefined ? null : globList(m.nameGlob, `${path}.nameGlob`, budget);
-    this.requestObject =
-      m.requestObjectGlob?.map((entry, i) => {
-        const at = `${path}.requestObjectGlob[${i}]`;
-        return new RequestObjectCheck(compileJSONPath(entry.jsonPath, `${at}.jsonPath`), globList(entry.glob, `${at}.glob`, budget));
-      }) ?? null;
-    this.anyOf = m.anyOf?.map((sub, i) => CompiledMatch.sub(sub, `${path}.anyOf[${i}]`, budget)) ?? null;
-    this.not = m.not === undefined ? null : CompiledMatch.sub(m.not, `${path}.not`, budget);
-    if (Object.keys(m).length === 0) {
-      throw new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would match every event');
-    }
-  }
-
-  private static sub(m: SubMatchSpec, path: string, budget: { wildcards: number }): CompiledMatch {
-    if (Object.keys(m).length === 0) {
-      throw new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would always hold');
-    }
-    return new CompiledMatch(m, path, budget);
+    this.responseCodes = m.responseCode === undefined ? null : responseCodeTable(m.responseCode, `${path}.responseCode`, ctx);
+    let absent = 0;
+    for (const field of m.absent ?? []) absent |= ABSENT_BIT[field];
+    this.absent = absent;
+    this.userGlob = globs(m.userGlob, `${path}.userGlob`, ctx);
+    this.userGroupGlob = globs(m.userGroupGlob, `${path}.userGroupGlob`, ctx);
+    this.userExtra = keyedGlobs(m.userExtra, `${path}.userExtra`, ctx);
+    this.impersonatedUserGlob = globs(m.impersonatedUserGlob, `${path}.impersonatedUserGlob`, ctx);
+    this.impersonatedUserGroupGlob = globs(m.impersonatedUserGroupGlob, `${path}.impersonatedUserGroupGlob`, ctx);
+    this.sourceIPs =
+      m.sourceIPs === undefined ? null : ctx.guard(() => new CIDRList(m.sourceIPs!, `${path}.sourceIPs`), null);
+    this.userAgentGlob = globs(m.userAgentGlob, `${path}.userAgentGlob`, ctx);
+    this.requestURIGlob = globs(m.requestURIGlob, `${path}.requestURIGlob`, ctx);
+    this.namespaceGlob = globs(m.namespaceGlob, `${path}.namespaceGlob`, ctx);
+    this.nameGlob = globs(m.nameGlob, `${path}.nameGlob`, ctx);
+    this.annotations = keyedGlobs(m.annotations, `${path}.annotations`, ctx);
+    this.requestObject = bodyChecks(m.requestObjectGlob, `${path}.requestObjectGlob`, ctx);
+    this.responseObject = bodyChecks(m.responseObjectGlob, `${path}.responseObjectGlob`, ctx);
+    this.anyOf = m.anyOf?.map((sub, i) => new CompiledMatch(sub, `${path}.anyOf[${i}]`, ctx)) ?? null;
+    this.not = m.not === undefined ? null : new CompiledMatch(m.not, `${path}.not`, ctx);
   }
 
   /**
@@ -128,27 +192,29 @@ class CompiledMatch {
       // The core group is absent from events; `apiGroup: ""` asks for it.
       if (this.apiGroup !== null && (ref.apiGroup ?? '') !== this.apiGroup) return false;
     }
+    if (this.absent !== 0 && !absentHolds(this.absent, e)) return false;
     if (this.responseCodes !== null) {
       const code = e.responseStatus?.code;
-      if (typeof code !== 'number' || !this.responseCodes.has(code)) return false;
+      if (typeof code !== 'number' || !(code >= 100 && code < 600) || this.responseCodes[code] !== 1) return false;
     }
     if (this.userGlob !== null && !testString(this.userGlob, e.user?.username)) return false;
     if (this.userGroupGlob !== null && !testAnyString(this.userGroupGlob, e.user?.groups)) return false;
+    if (this.impersonatedUserGlob !== null && !testString(this.impersonatedUserGlob, e.impersonatedUser?.username))
+      return false;
+    if (this.impersonatedUserGroupGlob !== null && !testAnyString(this.impersonatedUserGroupGlob, e.impersonatedUser?.groups))
+      return false;
     if (this.userAgentGlob !== null && !testString(this.userAgentGlob, e.userAgent)) return false;
     if (this.requestURIGlob !== null && !testString(this.requestURIGlob, e.requestURI)) return false;
     if (this.namespaceGlob !== null && !testString(this.namespaceGlob, e.objectRef?.namespace)) return false;
     if (this.nameGlob !== null && !testString(this.nameGlob, e.objectRef?.name)) return false;
+    if (this.userExtra !== null && !keyedHold(this.userExtra, e.user?.extra)) return false;
+    if (this.annotations !== null && !keyedHold(this.annotations, e.annotations)) return false;
+    if (this.sourceIPs !== null && !this.sourceIPs.anyInside(e.sourceIPs)) return false;
     if (this.anyOf !== null && !this.anyOfHolds(e)) return false;
     if (this.not !== null && this.not.test(e, false)) return false;
-    // requestObjectGlob walks the body: last, after every cheap check.
-    if (this.requestObject !== null) {
-      const body = e.requestObject;
-      if (body === undefined) return false;
-      for (let i = 0; i < this.requestObject.length; i++) {
-        const check = this.requestObject[i]!;
-        if (!check.path.anyLeaf(body, check.globs)) return false;
-      }
-    }
+    // Body checks walk the request and response: last, after every cheap check.
+    if (this.requestObject !== null && !bodyHolds(this.requestObject, e.requestObject)) return false;
+    if (this.responseObject !== null && !bodyHolds(this.responseObject, e.responseObject)) return false;
     return true;
   }
 
@@ -157,6 +223,105 @@ class CompiledMatch {
     for (let i = 0; i < branches.length; i++) if (branches[i]!.test(e, false)) return true;
     return false;
   }
+}
+
+function globs(list: readonly string[] | undefined, path: string, ctx: CompileContext): GlobList | null {
+  return list === undefined ? null : ctx.guard(() => globList(list, path, ctx), null);
+}
+
+function keyedGlobs(
+  map: Readonly<Record<string, readonly string[]>> | undefined,
+  path: string,
+  ctx: CompileContext,
+): readonly KeyedGlobs[] | null {
+  if (map === undefined) return null;
+  const out: KeyedGlobs[] = [];
+  for (const [key, list] of Object.entries(map)) {
+    const compiled = globs(list, `${path}[${JSON.stringify(key)}]`, ctx);
+    if (compiled !== null) out.push(new KeyedGlobs(key, compiled));
+  }
+  return out;
+}
+
+function bodyChecks(
+  entries: readonly BodyGlob[] | undefined,
+  path: string,
+  ctx: CompileContext,
+): readonly BodyCheck[] | null {
+  if (entries === undefined) return null;
+  const out: BodyCheck[] = [];
+  entries.forEach((entry, i) => {
+    const at = `${path}[${i}]`;
+    if ((entry.glob === undefined) === (entry.absent === undefined)) {
+      ctx.fail(new SigmaCompileError(CompileReason.InvalidSpec, at, 'give either glob or absent: true, not both and not neither'));
+      return;
+    }
+    const jsonPath = ctx.guard(() => compileJSONPath(entry.jsonPath, `${at}.jsonPath`), null);
+    const list = entry.glob === undefined ? null : globs(entry.glob, `${at}.glob`, ctx);
+    if (jsonPath !== null && (entry.glob === undefined || list !== null)) out.push(new BodyCheck(jsonPath, list));
+  });
+  return out;
+}
+
+/** Every check holds on a body that was logged (absent at Metadata level: nothing holds). */
+function bodyHolds(checks: readonly BodyCheck[], body: unknown): boolean {
+  if (body === undefined || body === null) return false;
+  for (let i = 0; i < checks.length; i++) if (!checks[i]!.holds(body)) return false;
+  return true;
+}
+
+/** Each key is there, and some value of it (a string, or a list of strings) matches its globs. */
+function keyedHold(entries: readonly KeyedGlobs[], map: unknown): boolean {
+  if (typeof map !== 'object' || map === null) return false;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (!Object.hasOwn(map, entry.key)) return false;
+    const value = (map as Record<string, unknown>)[entry.key];
+    if (!(typeof value === 'string' ? entry.globs.test(value) : testAnyString(entry.globs, value))) return false;
+  }
+  return true;
+}
+
+function isMissing(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+function absentHolds(bits: number, e: AuditEvent): boolean {
+  const ref = e.objectRef as unknown;
+  const refObject = typeof ref === 'object' && ref !== null ? (ref as Record<string, unknown>) : undefined;
+  if (bits & 1 && refObject !== undefined) return false;
+  if (bits & 2 && !isMissing(refObject?.subresource)) return false;
+  if (bits & 4 && !isMissing(refObject?.namespace)) return false;
+  if (bits & 8 && !isMissing(refObject?.name)) return false;
+  if (bits & 16 && !isMissing(refObject?.apiGroup)) return false;
+  if (bits & 32 && !isMissing(e.impersonatedUser)) return false;
+  if (bits & 64 && !isMissing(e.userAgent)) return false;
+  if (bits & 128 && !isMissing(e.responseStatus)) return false;
+  if (bits & 256 && !isMissing(e.requestObject)) return false;
+  if (bits & 512 && !isMissing(e.responseObject)) return false;
+  return true;
+}
+
+/** 403, "4xx" or "400-599", as a table indexed by code. */
+function responseCodeTable(entries: readonly (number | string)[], path: string, ctx: CompileContext): Uint8Array {
+  const table = new Uint8Array(600);
+  for (const [i, entry] of entries.entries()) {
+    let low: number;
+    let high: number;
+    if (typeof entry === 'number') {
+      low = high = entry;
+    } else if (entry.endsWith('xx')) {
+      low = Number(entry[0]) * 100;
+      high = low + 99;
+    } else {
+      [low, high] = entry.split('-').map(Number) as [number, number];
+      if (low > high) {
+        ctx.fail(new SigmaCompileError(CompileReason.InvalidSpec, `${path}[${i}]`, `the range ${entry} is empty: write the lower code first`));
+      }
+    }
+    for (let c = Math.max(100, low); c <= Math.min(599, high); c++) table[c] = 1;
+  }
+  return table;
 }
 
 function testString(globs: GlobList, value: unknown): boolean {
@@ -190,13 +355,17 @@ export class CompiledRule {
   readonly description: string;
   readonly emit: ResolvedEmit;
   readonly rateLimit: ResolvedRateLimit;
+  /** `spec.tags`, carried into every SecurityEvent; empty when the rule has none. */
+  readonly tags: readonly string[];
   readonly verbs: ReadonlySet<string> | undefined;
   readonly resources: ReadonlySet<string> | undefined;
   /** `emit.message`, compiled; undefined when the rule has none. */
   readonly message: MessageTemplate | undefined;
   private readonly match: CompiledMatch;
+  /** The rule does not fire when any of these holds; null when it has none. */
+  private readonly exceptions: readonly CompiledMatch[] | null;
 
-  constructor(spec: SigmaRuleSpec, match: CompiledMatch, message: MessageTemplate | undefined) {
+  constructor(spec: SigmaRuleSpec, parts: { match: CompiledMatch; exceptions: readonly CompiledMatch[] | null; message: MessageTemplate | undefined }) {
     this.spec = spec;
     this.enabled = spec.enabled ?? true;
     this.description = spec.description ?? '';
@@ -207,10 +376,12 @@ export class CompiledRule {
       class: spec.emit.class ?? (severity === 'info' || severity === 'low' ? 'Audit' : 'Detection'),
     });
     this.rateLimit = Object.freeze({ ...(spec.rateLimit ?? DEFAULT_RATE_LIMIT) });
+    this.tags = Object.freeze([...(spec.tags ?? [])]);
     this.verbs = possibleValues(spec.match, (m) => m.verb);
     this.resources = possibleValues(spec.match, resourceKey);
-    this.match = match;
-    this.message = message;
+    this.match = parts.match;
+    this.exceptions = parts.exceptions;
+    this.message = parts.message;
   }
 
   /** The SecurityEvent message for an event this rule matched; undefined when the rule has no `emit.message`. */
@@ -218,9 +389,9 @@ export class CompiledRule {
     return this.message?.render(event);
   }
 
-  /** True when the event matches; always false for a disabled rule. */
+  /** True when the event matches and no exception holds; always false for a disabled rule. */
   matches(event: AuditEvent): boolean {
-    return this.enabled && this.match.test(event, false);
+    return this.enabled && this.match.test(event, false) && !this.excepted(event);
   }
 
   /**
@@ -229,7 +400,14 @@ export class CompiledRule {
    * @internal
    */
   matchesIndexed(event: AuditEvent): boolean {
-    return this.match.test(event, true);
+    return this.match.test(event, true) && !this.excepted(event);
+  }
+
+  private excepted(event: AuditEvent): boolean {
+    const exceptions = this.exceptions;
+    if (exceptions === null) return false;
+    for (let i = 0; i < exceptions.length; i++) if (exceptions[i]!.test(event, false)) return true;
+    return false;
   }
 }
 
@@ -238,7 +416,7 @@ export class CompiledRule {
  * gives an equivalent rule, and nothing in the spec is ever run as code.
  *
  * @param spec the spec as it arrives (from YAML or a custom resource): validated here
- * @throws SigmaCompileError with reason GlobBudget, JSONPath, InvalidSpec, EmptyMatch or Template
+ * @throws SigmaCompileError with reason GlobBudget, JSONPath, InvalidSpec, EmptyMatch, Template or CIDR (the first error; `lintRule` lists them all)
  * @example
  * ```ts
  * const rule = compile({
@@ -248,24 +426,93 @@ export class CompiledRule {
  * ```
  */
 export function compile(spec: unknown): CompiledRule {
+  const result = compileWith(spec, new CompileContext(false));
+  return result!;
+}
+
+/**
+ * A finding of `lintRule` that does not stop the rule from compiling but
+ * means part of it can never hold, or needs more than the audit policy may log.
+ *
+ * @example `{ code: 'UnknownVerb', path: 'match.verb[0]', message: '"exec" is not a verb audit events carry; …' }`
+ */
+export interface LintWarning {
+  readonly code: LintWarningCode;
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Why `lintRule` warns. Stable, like compile reasons. */
+export const LintWarningCode = {
+  /** A verb no audit event carries (`exec`, `Create`). */
+  UnknownVerb: 'UnknownVerb',
+  /** A stage that is not one of the four audit stages. */
+  UnknownStage: 'UnknownStage',
+  /** A resource written as a kind or in the singular (`pod`, `Pods`): events carry the lowercase plural. */
+  ResourceNotPlural: 'ResourceNotPlural',
+  /** A `responseObjectGlob`: logged only at the RequestResponse audit level. */
+  NeedsRequestResponse: 'NeedsRequestResponse',
+  /** An exception that holds wherever the rule's match does: the rule can never fire. */
+  ExceptionAlwaysHolds: 'ExceptionAlwaysHolds',
+} as const;
+/** @example `const c: LintWarningCode = 'UnknownVerb';` */
+export type LintWarningCode = (typeof LintWarningCode)[keyof typeof LintWarningCode];
+
+/**
+ * Checks a spec as a linter would: every compile error (not only the first)
+ * and warnings for criteria that can never hold. Never throws.
+ *
+ * @example
+ * ```ts
+ * const { errors, warnings } = lintRule(spec);
+ * for (const e of errors) console.log(e.reason, e.path, e.message);
+ * ```
+ */
+export function lintRule(spec: unknown): { errors: SigmaCompileError[]; warnings: LintWarning[] } {
+  const ctx = new CompileContext(true);
+  let compiled: CompiledRule | undefined;
+  try {
+    compiled = compileWith(spec, ctx);
+  } catch (e) {
+    if (!(e instanceof SigmaCompileError)) throw e;
+    ctx.errors!.push(e);
+  }
+  const errors = ctx.errors!;
+  return { errors, warnings: compiled === undefined && errors.length > 0 ? [] : ruleWarnings(spec as SigmaRuleSpec) };
+}
+
+function compileWith(spec: unknown, ctx: CompileContext): CompiledRule | undefined {
+  if (typeof spec === 'object' && spec !== null && Object.hasOwn(spec, 'tunes')) {
+    throw new SigmaCompileError(
+      CompileReason.InvalidSpec,
+      'tunes',
+      'this is a tuning of another rule, not a rule: it is applied to the rule it names (see withTunings)',
+    );
+  }
   rejectNesting(spec);
   const parsed = sigmaRuleSpecSchema.safeParse(spec);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new SigmaCompileError(CompileReason.InvalidSpec, formatPath(issue.path), describeIssue(issue), {
-      cause: parsed.error,
-    });
+    const issues = parsed.error.issues;
+    const errors = (ctx.errors === null ? issues.slice(0, 1) : issues).map(
+      (issue) =>
+        new SigmaCompileError(CompileReason.InvalidSpec, formatPath(issue.path), describeIssue(issue), { cause: parsed.error }),
+    );
+    for (const error of errors) ctx.fail(error);
+    return undefined;
   }
-  const match = new CompiledMatch(parsed.data.match, 'match', { wildcards: 0 });
-  const source = parsed.data.emit.message;
-  const message = source === undefined ? undefined : MessageTemplate.compile(source, 'emit.message');
-  return new CompiledRule(Object.freeze(parsed.data), match, message);
+  const data = parsed.data;
+  const match = new CompiledMatch(data.match, 'match', ctx);
+  const exceptions = data.exceptions?.map((sub, i) => new CompiledMatch(sub, `exceptions[${i}]`, ctx)) ?? null;
+  const source = data.emit.message;
+  const message = source === undefined ? undefined : ctx.guard(() => MessageTemplate.compile(source, 'emit.message'), undefined);
+  if (ctx.errors !== null && ctx.errors.length > 0) return undefined;
+  return new CompiledRule(Object.freeze(data), { match, exceptions, message });
 }
 
-function globList(globs: readonly string[], path: string, budget: { wildcards: number }): GlobList {
+function globList(globs: readonly string[], path: string, ctx: CompileContext): GlobList {
   const list = new GlobList(globs, path);
-  budget.wildcards += list.wildcards;
-  if (budget.wildcards > GLOB_BUDGET.maxWildcardsPerRule) {
+  ctx.wildcards += list.wildcards;
+  if (ctx.wildcards > GLOB_BUDGET.maxWildcardsPerRule) {
     throw new SigmaCompileError(
       CompileReason.GlobBudget,
       path,
@@ -306,26 +553,167 @@ function resourceKey(m: SubMatchSpec): readonly string[] | undefined {
   return [ref.subresource === undefined ? ref.resource : `${ref.resource}${SUBRESOURCE_SEPARATOR}${ref.subresource}`];
 }
 
-/** `anyOf` and `not` are single-level: say so plainly rather than as an unknown field. */
+/** `anyOf`, `not` and `exceptions` are single-level: say so plainly rather than as an unknown field. */
 function rejectNesting(spec: unknown): void {
-  const match = (spec as { match?: unknown } | null)?.match;
-  if (typeof match !== 'object' || match === null) return;
-  const { anyOf, not } = match as { anyOf?: unknown; not?: unknown };
+  if (typeof spec !== 'object' || spec === null) return;
+  const match = (spec as { match?: unknown }).match;
   const subs: [string, unknown][] = [];
-  if (Array.isArray(anyOf)) anyOf.forEach((s, i) => subs.push([`match.anyOf[${i}]`, s]));
-  if (not !== undefined) subs.push(['match.not', not]);
+  if (typeof match === 'object' && match !== null) {
+    const { anyOf, not } = match as { anyOf?: unknown; not?: unknown };
+    if (Array.isArray(anyOf)) anyOf.forEach((s, i) => subs.push([`match.anyOf[${i}]`, s]));
+    if (not !== undefined) subs.push(['match.not', not]);
+    if ('exceptions' in match) {
+      throw new SigmaCompileError(
+        CompileReason.InvalidSpec,
+        'match.exceptions',
+        'exceptions go in the spec beside match (spec.exceptions), not inside it',
+      );
+    }
+  }
+  const exceptions = (spec as { exceptions?: unknown }).exceptions;
+  if (Array.isArray(exceptions)) exceptions.forEach((s, i) => subs.push([`exceptions[${i}]`, s]));
   for (const [path, sub] of subs) {
     if (typeof sub !== 'object' || sub === null) continue;
-    for (const key of ['anyOf', 'not']) {
+    for (const key of ['anyOf', 'not', 'exceptions']) {
       if (key in sub) {
         throw new SigmaCompileError(
           CompileReason.InvalidSpec,
           `${path}.${key}`,
-          'anyOf and not are single-level: a sub-match may not contain anyOf or not',
+          'anyOf, not and exceptions are single-level: a sub-match may not contain anyOf, not or exceptions',
         );
       }
     }
   }
+}
+
+/** The verbs audit events carry: the API verbs, and the HTTP methods of non-resource requests. */
+const AUDIT_VERBS: ReadonlySet<string> = new Set([
+  'get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection',
+  'post', 'put', 'head', 'options',
+]);
+const STAGES: ReadonlySet<string> = new Set(AUDIT_STAGES);
+/** Kinds of the built-in API, lowercase: a resource equal to one of these is written in the singular. */
+const SINGULAR_RESOURCES: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    pod: 'pods', secret: 'secrets', configmap: 'configmaps', service: 'services', serviceaccount: 'serviceaccounts',
+    namespace: 'namespaces', node: 'nodes', deployment: 'deployments', daemonset: 'daemonsets', statefulset: 'statefulsets',
+    replicaset: 'replicasets', job: 'jobs', cronjob: 'cronjobs', role: 'roles', rolebinding: 'rolebindings',
+    clusterrole: 'clusterroles', clusterrolebinding: 'clusterrolebindings', persistentvolume: 'persistentvolumes',
+    persistentvolumeclaim: 'persistentvolumeclaims', ingress: 'ingresses', networkpolicy: 'networkpolicies',
+    endpoint: 'endpoints', event: 'events', lease: 'leases', certificatesigningrequest: 'certificatesigningrequests',
+    mutatingwebhookconfiguration: 'mutatingwebhookconfigurations',
+    validatingwebhookconfiguration: 'validatingwebhookconfigurations', tokenreview: 'tokenreviews',
+    subjectaccessreview: 'subjectaccessreviews', customresourcedefinition: 'customresourcedefinitions',
+    storageclass: 'storageclasses', priorityclass: 'priorityclasses', poddisruptionbudget: 'poddisruptionbudgets',
+    horizontalpodautoscaler: 'horizontalpodautoscalers', limitrange: 'limitranges', resourcequota: 'resourcequotas',
+    podsecuritypolicy: 'podsecuritypolicies', endpointslice: 'endpointslices', csidriver: 'csidrivers',
+    runtimeclass: 'runtimeclasses', apiservice: 'apiservices',
+  }),
+);
+
+function ruleWarnings(spec: SigmaRuleSpec): LintWarning[] {
+  const out: LintWarning[] = [];
+  const subs: [string, SubMatchSpec][] = [['match', spec.match]];
+  spec.match.anyOf?.forEach((m, i) => subs.push([`match.anyOf[${i}]`, m]));
+  if (spec.match.not !== undefined) subs.push(['match.not', spec.match.not]);
+  spec.exceptions?.forEach((m, i) => subs.push([`exceptions[${i}]`, m]));
+  for (const [path, m] of subs) {
+    m.verb?.forEach((verb, i) => {
+      if (!AUDIT_VERBS.has(verb)) {
+        const lower = verb.toLowerCase();
+        const hint = AUDIT_VERBS.has(lower)
+          ? `; verbs are lowercase: ${lower}`
+          : verb === 'exec' || verb === 'attach' || verb === 'portforward'
+            ? `; ${verb} is a subresource: objectRef: { resource: pods, subresource: ${verb} } with verb create or get`
+            : '';
+        out.push({ code: LintWarningCode.UnknownVerb, path: `${path}.verb[${i}]`, message: `${JSON.stringify(verb)} is not a verb audit events carry${hint}` });
+      }
+    });
+    m.stage?.forEach((stage, i) => {
+      if (!STAGES.has(stage)) {
+        out.push({
+          code: LintWarningCode.UnknownStage,
+          path: `${path}.stage[${i}]`,
+          message: `${JSON.stringify(stage)} is not an audit stage (${AUDIT_STAGES.join(', ')})`,
+        });
+      }
+    });
+    const resource = m.objectRef?.resource;
+    if (resource !== undefined) {
+      const plural = SINGULAR_RESOURCES.get(resource.toLowerCase());
+      if (plural !== undefined || resource !== resource.toLowerCase()) {
+        out.push({
+          code: LintWarningCode.ResourceNotPlural,
+          path: `${path}.objectRef.resource`,
+          message: `${JSON.stringify(resource)} never matches: events carry the lowercase plural resource${plural === undefined ? '' : ` (${plural})`}`,
+        });
+      }
+    }
+    if (m.responseObjectGlob !== undefined) {
+      out.push({
+        code: LintWarningCode.NeedsRequestResponse,
+        path: `${path}.responseObjectGlob`,
+        message: 'responseObject is logged only at the RequestResponse audit level: the audit policy must log these requests at that level',
+      });
+    }
+  }
+  spec.exceptions?.forEach((exception, i) => {
+    if (impliedBy(exception, spec.match)) {
+      out.push({
+        code: LintWarningCode.ExceptionAlwaysHolds,
+        path: `exceptions[${i}]`,
+        message: 'this exception holds wherever the match does, so the rule can never fire',
+      });
+    }
+  });
+  return out;
+}
+
+/**
+ * True when every criterion of `exception` holds wherever `match` does,
+ * decided only in the cheap cases: each criterion of the exception is one
+ * the match also has, with values the match's imply.
+ */
+function impliedBy(exception: SubMatchSpec, match: MatchSpec): boolean {
+  const keys = Object.keys(exception) as (keyof SubMatchSpec)[];
+  if (keys.length === 0) return false;
+  for (const key of keys) {
+    const e = exception[key];
+    const m = match[key];
+    if (m === undefined) return false;
+    switch (key) {
+      case 'verb':
+      case 'stage':
+      case 'absent':
+        if (!(m as readonly string[]).every((v) => (e as readonly string[]).includes(v))) return false;
+        break;
+      case 'responseCode':
+        if (!(m as readonly (number | string)[]).every((v) => (e as readonly (number | string)[]).includes(v))) return false;
+        break;
+      case 'objectRef': {
+        const eRef = e as Record<string, string | undefined>;
+        const mRef = m as Record<string, string | undefined>;
+        if (!Object.keys(eRef).every((f) => mRef[f] !== undefined && mRef[f] === eRef[f])) return false;
+        break;
+      }
+      case 'userGlob':
+      case 'userGroupGlob':
+      case 'impersonatedUserGlob':
+      case 'impersonatedUserGroupGlob':
+      case 'userAgentGlob':
+      case 'requestURIGlob':
+      case 'nameGlob':
+      case 'namespaceGlob': {
+        const eGlobs = e as readonly string[];
+        if (!eGlobs.includes('*') && !(m as readonly string[]).every((g) => eGlobs.includes(g))) return false;
+        break;
+      }
+      default:
+        // Maps, CIDRs and body paths: not decided cheaply; assume the exception can fail.
+        return false;
+    }
+  }
+  return true;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

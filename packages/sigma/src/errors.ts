@@ -19,6 +19,8 @@ export const CompileReason = {
   NotSigmaRule: 'NotSigmaRule',
   /** A Sigma rule uses a field, modifier, value or condition the rule language cannot express; converting it approximately would change what it detects. */
   UnsupportedSigma: 'UnsupportedSigma',
+  /** A `sourceIPs` value is not an IPv4 or IPv6 address or CIDR. */
+  CIDR: 'CIDR',
 } as const;
 /** @example `const r: CompileReasonCode = 'GlobBudget';` */
 export type CompileReasonCode = (typeof CompileReason)[keyof typeof CompileReason];

@@ -1,5 +1,7 @@
-export { compile, CompiledRule } from './compile.js';
-export type { ResolvedEmit, ResolvedRateLimit } from './compile.js';
+export { compile, CompiledRule, lintRule, LintWarningCode } from './compile.js';
+export type { LintWarning, ResolvedEmit, ResolvedRateLimit } from './compile.js';
+export { compileTuning, tuningTarget, withTunings } from './tuning.js';
+export type { NamedTuning } from './tuning.js';
 export { CompileReason, SigmaCompileError } from './errors.js';
 export type { CompileReasonCode } from './errors.js';
 export { GLOB_BUDGET } from './glob.js';
@@ -11,7 +13,12 @@ export { convertSigmaRule, parseSigmaRules, ruleNameFrom, SIGMA_FIELDS } from '.
 export type { ConvertedSigmaRule, SigmaConversion } from './sigmaImport.js';
 export type { RuleEntry, RuleSetOptions } from './ruleSet.js';
 export {
+  ABSENT_FIELDS,
   DEFAULT_RATE_LIMIT,
+  MAX_EXCEPTIONS,
+  SIGMA_RULE_FORM_VALIDATION,
+  sigmaRuleResourceSpecSchema,
+  sigmaTuningSpecSchema,
   emitSchema,
   matchSchema,
   rateLimitSchema,
@@ -21,6 +28,8 @@ export {
   subMatchSchema,
 } from './spec.js';
 export type {
+  AbsentField,
+  BodyGlob,
   EmitSpec,
   MatchSpec,
   ObjectRefMatch,
@@ -29,5 +38,6 @@ export type {
   SecurityEventClass,
   Severity,
   SigmaRuleSpec,
+  SigmaTuningSpec,
   SubMatchSpec,
 } from './spec.js';

@@ -42,41 +42,118 @@ const objectRefMatchSchema = z
   })
   .describe('Exact comparisons on the event objectRef.');
 
-const requestObjectGlobSchema = z.strictObject({
-  jsonPath: nonEmpty
-    .max(1024)
-    .describe('JSONPath into requestObject, e.g. $.spec.containers[*].securityContext.privileged.'),
-  glob: globList('the selected values (non-strings compare by their JSON text)'),
-});
+const bodyGlobSchema = (body: 'requestObject' | 'responseObject') =>
+  z
+    .strictObject({
+      jsonPath: nonEmpty.max(1024).describe(`JSONPath into ${body}, e.g. $.spec.containers[*].securityContext.privileged.`),
+      glob: globList('the selected values (non-strings compare by their JSON text)').optional(),
+      absent: z
+        .literal(true)
+        .describe(`Holds when the path selects nothing (the ${body} must have been logged).`)
+        .optional(),
+    })
+    .describe('Either glob (some selected value matches one of the globs) or absent: true (the path selects nothing).');
+
+const requestObjectGlobSchema = bodyGlobSchema('requestObject');
+const responseObjectGlobSchema = bodyGlobSchema('responseObject');
+
+/** Event fields whose absence `absent` can require. */
+export const ABSENT_FIELDS = [
+  'objectRef',
+  'objectRef.subresource',
+  'objectRef.namespace',
+  'objectRef.name',
+  'objectRef.apiGroup',
+  'impersonatedUser',
+  'userAgent',
+  'responseStatus',
+  'requestObject',
+  'responseObject',
+] as const;
+/** @example `const f: AbsentField = 'objectRef.subresource';` */
+export type AbsentField = (typeof ABSENT_FIELDS)[number];
+
+/** `200`, `"2xx"` (a class), or `"400-599"` (an inclusive range). */
+const responseCodeEntry = z.union([
+  z.int().min(100).max(599),
+  z
+    .string()
+    .regex(/^(?:[1-5]xx|[1-5]\d\d-[1-5]\d\d)$/, 'must be a code (403), a class ("4xx") or a range ("400-599")'),
+]);
+
+/** Keys of `annotations` and `userExtra`: what Kubernetes allows in annotation keys and extra keys. */
+const mapKey = z.string().min(1).max(317).regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*$/, 'must be a key such as authorization.k8s.io/decision');
+const globMap = (what: string) =>
+  z
+    .record(mapKey, globList(`the value of ${what}`))
+    .refine((m) => Object.keys(m).length >= 1 && Object.keys(m).length <= 32, 'must name from 1 to 32 keys')
+    .describe(`Key -> globs on ${what}: every key must be present with a value that one of its globs matches.`);
+
+/** A CIDR (`10.0.0.0/8`, `2001:db8::/32`) or a single address. Parsed at compile time. */
+const cidrList = z
+  .array(nonEmpty.max(64))
+  .min(1)
+  .max(256)
+  .describe('CIDRs (IPv4 or IPv6) or single addresses: holds when any source IP is inside any of them.');
 
 const subMatchShape = {
   verb: valueList('verbs').optional(),
   stage: valueList('stages').optional(),
   objectRef: objectRefMatchSchema.optional(),
   responseCode: z
-    .array(z.int().min(100).max(599))
+    .array(responseCodeEntry)
     .min(1)
     .max(64)
-    .describe('Any of these HTTP status codes in responseStatus.code (absent at RequestReceived: does not hold).')
+    .describe(
+      'Any of these HTTP status codes in responseStatus.code: 403, a class "4xx", or a range "400-599" (absent at RequestReceived: does not hold).',
+    )
     .optional(),
   userGlob: globList('user.username').optional(),
   userGroupGlob: globList('user.groups (holds when any group matches)').optional(),
+  userExtra: globMap('user.extra (holds when any value of the key matches)').optional(),
+  impersonatedUserGlob: globList('impersonatedUser.username').optional(),
+  impersonatedUserGroupGlob: globList('impersonatedUser.groups (holds when any group matches)').optional(),
+  sourceIPs: cidrList.optional(),
   userAgentGlob: globList('userAgent').optional(),
   requestURIGlob: globList('requestURI, the path and query string as sent').optional(),
   nameGlob: globList('objectRef.name').optional(),
   namespaceGlob: globList('objectRef.namespace').optional(),
+  annotations: globMap('the event annotation').optional(),
+  absent: z
+    .array(z.enum(ABSENT_FIELDS))
+    .min(1)
+    .max(ABSENT_FIELDS.length)
+    .describe('Each of these event fields is absent, e.g. objectRef.subresource (a plain pods request, not pods/exec).')
+    .optional(),
   requestObjectGlob: z
     .array(requestObjectGlobSchema)
     .min(1)
     .max(64)
-    .describe('Every entry must hold: some value its JSONPath selects matches one of its globs.')
+    .describe('Every entry must hold: some value its JSONPath selects matches one of its globs, or (absent: true) it selects nothing.')
+    .optional(),
+  responseObjectGlob: z
+    .array(responseObjectGlobSchema)
+    .min(1)
+    .max(64)
+    .describe(
+      'As requestObjectGlob, on responseObject: logged only at the RequestResponse audit level, never at Metadata or Request.',
+    )
     .optional(),
 };
 
-/** A sub-match inside `anyOf` or `not`: the same criteria, without further nesting. */
+/** A sub-match inside `anyOf`, `not` or `exceptions`: the same criteria, without further nesting. */
 export const subMatchSchema = z
   .strictObject(subMatchShape)
-  .describe('A sub-match: the same criteria as match, without anyOf or not.');
+  .describe('A sub-match: the same criteria as match, without anyOf, not or exceptions.');
+
+/** Exceptions of a rule, its own and those its tunings add. */
+export const MAX_EXCEPTIONS = 256;
+
+const exceptionsSchema = z
+  .array(subMatchSchema)
+  .min(1)
+  .max(MAX_EXCEPTIONS)
+  .describe('The rule does not fire when any of these sub-matches holds (its own and those its tunings add: 256 in all).');
 
 /** The `match` block: every criterion present must hold. */
 export const matchSchema = z
@@ -116,18 +193,78 @@ export const rateLimitSchema = z
   })
   .describe('Token bucket per rule; matches over budget are dropped and counted.');
 
-/** The whole `SigmaRule` spec. */
-export const sigmaRuleSpecSchema = z.strictObject({
-  description: z.string().max(4096).optional(),
+const tagsSchema = z
+  .array(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be a tag such as attack.t1611 or attack.privilege-escalation'),
+  )
+  .min(1)
+  .max(32)
+  .describe('Tags carried into every SecurityEvent, e.g. MITRE ATT&CK attack.t1611, attack.privilege-escalation.');
+
+const descriptionSchema = z.string().max(4096);
+/** A rule name, as Kubernetes names objects (a DNS subdomain). */
+const ruleNameSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be the name of a rule (a DNS subdomain)');
+
+const ruleShape = {
+  description: descriptionSchema.optional(),
   enabled: z.boolean().describe('A disabled rule never matches. Default true.').optional(),
+  tags: tagsSchema.optional(),
   match: matchSchema,
+  exceptions: exceptionsSchema.optional(),
   emit: emitSchema,
   rateLimit: rateLimitSchema.optional(),
+};
+
+/** The whole `SigmaRule` spec of a rule. */
+export const sigmaRuleSpecSchema = z.strictObject(ruleShape);
+
+/**
+ * A tuning: a `SigmaRule` that adds exceptions to another rule, or disables
+ * it, without editing it (so upgrading the rule keeps the tuning).
+ */
+export const sigmaTuningSpecSchema = z
+  .strictObject({
+    description: descriptionSchema.optional(),
+    tunes: ruleNameSchema.describe('The name of the rule this tuning applies to.'),
+    enabled: z.literal(false).describe('false disables the tuned rule.').optional(),
+    exceptions: exceptionsSchema.describe('Added to the tuned rule: it does not fire when any of these holds.').optional(),
+  })
+  .refine((t) => t.exceptions !== undefined || t.enabled === false, {
+    message: 'a tuning needs exceptions, or enabled: false',
+  });
+
+/**
+ * The spec of the `SigmaRule` custom resource: a rule (match and emit) or a
+ * tuning (tunes, with exceptions and/or enabled: false). The CRD is
+ * generated from this schema, with a validation rule that enforces one form
+ * or the other; the compiler checks each form with its own schema.
+ */
+export const sigmaRuleResourceSpecSchema = z.strictObject({
+  ...ruleShape,
+  match: matchSchema.optional(),
+  emit: emitSchema.optional(),
+  tunes: ruleNameSchema.describe('Makes this a tuning of the named rule: only exceptions and enabled: false may go with it.').optional(),
 });
+
+/** The CRD validation rule that keeps a SigmaRule to one form: a rule or a tuning. */
+export const SIGMA_RULE_FORM_VALIDATION = {
+  rule:
+    'has(self.tunes) ? (!has(self.match) && !has(self.emit) && !has(self.rateLimit) && !has(self.tags) && (has(self.exceptions) || (has(self.enabled) && !self.enabled))) : (has(self.match) && has(self.emit))',
+  message:
+    'a SigmaRule is either a rule (match and emit) or a tuning (tunes, with exceptions and/or enabled: false, and nothing else)',
+} as const;
 
 /** @example `{ resource: 'clusterrolebindings' }` */
 export type ObjectRefMatch = z.infer<typeof objectRefMatchSchema>;
-/** @example `{ jsonPath: '$.roleRef.name', glob: ['cluster-admin'] }` */
+/** @example `{ jsonPath: '$.status.token', absent: true }` */
+export type BodyGlob = z.infer<typeof responseObjectGlobSchema>;
+/** @example `{ jsonPath: '$.roleRef.name', glob: ['cluster-admin'] }` or `{ jsonPath: '$.spec.securityContext.runAsNonRoot', absent: true }` */
 export type RequestObjectGlob = z.infer<typeof requestObjectGlobSchema>;
 /** @example `{ verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } }` */
 export type SubMatchSpec = z.infer<typeof subMatchSchema>;
@@ -156,3 +293,10 @@ export type RateLimitSpec = z.infer<typeof rateLimitSchema>;
  * ```
  */
 export type SigmaRuleSpec = z.infer<typeof sigmaRuleSpecSchema>;
+
+/**
+ * The spec of a tuning.
+ *
+ * @example `{ tunes: 'secret-read-by-human', exceptions: [{ userGlob: ['ci-bot@example.com'] }] }`
+ */
+export type SigmaTuningSpec = z.infer<typeof sigmaTuningSpecSchema>;
