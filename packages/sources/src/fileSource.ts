@@ -266,7 +266,24 @@ async function prepareCursorDirectory(cursorFile: string): Promise<void> {
   }
 }
 
-const PARSE_ERROR_REASONS = Object.values(DecodeReason);
+/**
+ * Why a line of the audit log was skipped: the decoder's reasons, plus
+ * `Unexpected` for a line whose decoding threw something the decoder does
+ * not throw by design (a bug, or input it was never bounded against, as in
+ * issue #13). Such a throw costs only its own line. Label values of
+ * `ugallu_audit_file_parse_errors_total{reason}`; stable once released.
+ *
+ * @example `if (reason === FileParseErrorReason.Unexpected) …`
+ */
+export const FileParseErrorReason = {
+  ...DecodeReason,
+  /** Decoding the line threw unexpectedly; the line is skipped, its neighbours are kept. */
+  Unexpected: 'Unexpected',
+} as const;
+/** @example `const r: FileParseErrorReasonCode = 'Unexpected';` */
+export type FileParseErrorReasonCode = (typeof FileParseErrorReason)[keyof typeof FileParseErrorReason];
+
+const PARSE_ERROR_REASONS: readonly string[] = Object.values(FileParseErrorReason);
 
 function fileCounters(registry: Registry): { lines: Counter; parseErrors: Counter<'reason'> } {
   // Reused when already registered: a restarted source in the same process shares the series.
@@ -604,7 +621,16 @@ class FileTailer implements FileSource {
         this.#parseError(DecodeReason.TooLarge, splitter.end - splitter.bytes - 1, `line of ${splitter.bytes} bytes exceeds the maximum of ${this.#options.maxEventBytes} bytes`);
         continue;
       }
-      decodeLogLine(splitter.text, this.#decodeOptions, decoded);
+      const eventsBefore = decoded.events.length;
+      try {
+        decodeLogLine(splitter.text, this.#decodeOptions, decoded);
+      } catch (err) {
+        // Contained to this line (issue #13): what it appended before the throw goes too.
+        decoded.events.length = eventsBefore;
+        decoded.errors.length = 0;
+        this.#parseError(FileParseErrorReason.Unexpected, splitter.end - splitter.bytes - 1, unexpectedMessage(err));
+        continue;
+      }
       if (decoded.errors.length > 0) {
         for (const error of decoded.errors) this.#parseError(error.reason, splitter.end - splitter.bytes - 1, error.message);
         decoded.errors.length = 0;
@@ -728,6 +754,17 @@ async function sameHead(file: TailedFile, cursor: FileCursor, size: number): Pro
   if (cursor.headBytes === file.head.length) return cursor.headSha256 === file.headSha256;
   const head = await readHead(file.handle, cursor.headBytes);
   return headSha256(head) === cursor.headSha256;
+}
+
+/**
+ * A short description of an unexpected throw that never quotes the line:
+ * V8 quotes its input in some messages (JSON's), so a message with a quote
+ * in it is left out.
+ */
+function unexpectedMessage(err: unknown): string {
+  const name = err instanceof Error ? err.name : typeof err;
+  const message = err instanceof Error ? err.message.slice(0, 120) : '';
+  return message === '' || /["'`]/.test(message) ? `decoding threw ${name}` : `decoding threw ${name}: ${message}`;
 }
 
 async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
