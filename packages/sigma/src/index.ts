@@ -6,7 +6,7 @@ export { CompileReason, SigmaCompileError } from './errors.js';
 export type { CompileReasonCode } from './errors.js';
 export { GLOB_BUDGET } from './glob.js';
 export { MESSAGE_FIELDS, MESSAGE_NONE, MESSAGE_REDACTED, MessageTemplate } from './template.js';
-export { isRuleManifestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
+export { isRuleManifestPath, isRuleTestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
 export type { RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';
 export { convertSigmaRule, parseSigmaRules, ruleNameFrom, SIGMA_FIELDS } from './sigmaImport.js';

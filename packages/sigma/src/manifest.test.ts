@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRuleManifestPath, parseRuleManifests } from './manifest.js';
+import { isRuleManifestPath, isRuleTestPath, parseRuleManifests } from './manifest.js';
 
 describe('isRuleManifestPath', () => {
   it.each<[string, boolean]>([
@@ -18,8 +18,32 @@ describe('isRuleManifestPath', () => {
     ['team-a/..data/exec.yaml', false],
     ['team-a\\..data\\exec.yaml', false],
     ['..exec.yaml', false],
+    // Rule tests files sit beside the rules and are never read as rules.
+    ['rbac.tests.yaml', false],
+    ['rbac.tests.yml', false],
+    ['team-a/rbac.tests.json', false],
+    ['rbac.tests.yaml.bak', false],
+    ['tests.yaml', true],
+    ['rbac-tests.yaml', true],
   ])('%s: %s', (path, expected) => {
     expect(isRuleManifestPath(path)).toBe(expected);
+  });
+});
+
+describe('isRuleTestPath', () => {
+  it.each<[string, boolean]>([
+    ['rbac.tests.yaml', true],
+    ['rbac.tests.yml', true],
+    ['team-a/rbac.tests.json', true],
+    ['team-a\\rbac.tests.yaml', true],
+    ['rbac.yaml', false],
+    ['tests.yaml', false],
+    ['rbac.tests.yaml~', false],
+    ['..data/rbac.tests.yaml', false],
+  ])('%s: %s', (path, expected) => {
+    expect(isRuleTestPath(path)).toBe(expected);
+    // A file is a rule file, a tests file, or neither: never both.
+    if (expected) expect(isRuleManifestPath(path)).toBe(false);
   });
 });
 

@@ -14,9 +14,14 @@ export type RuleManifest =
   | { ok: true; name: string; spec: unknown; source: string }
   | { ok: false; name: string | undefined; message: string; source: string };
 
+/** A rule tests file: test events beside the rules, never rules. */
+const RULE_TEST_FILE = /\.tests\.(ya?ml|json)$/;
+
 /**
  * Whether a file found under a rules directory is one to read: a `.yaml`,
- * `.yml` or `.json` file outside any directory whose name starts with `..`.
+ * `.yml` or `.json` file outside any directory whose name starts with `..`,
+ * and not a rule tests file (`*.tests.yaml`, see `isRuleTestPath`), which
+ * holds test events beside the rules and is never read as rules.
  * Kubernetes mounts a ConfigMap as hidden `..data/` and `..<timestamp>/`
  * copies plus one symlink per key: the links are read, not the copies (which
  * would define every rule twice). Pure: the caller lists the directory.
@@ -25,7 +30,24 @@ export type RuleManifest =
  * @example `isRuleManifestPath('team-a/exec.yaml') === true; isRuleManifestPath('..data/exec.yaml') === false`
  */
 export function isRuleManifestPath(relativePath: string): boolean {
-  return /\.(ya?ml|json)$/.test(relativePath) && !relativePath.split(/[/\\]/).some((part) => part.startsWith('..'));
+  return /\.(ya?ml|json)$/.test(relativePath) && !RULE_TEST_FILE.test(relativePath) && !inHiddenCopy(relativePath);
+}
+
+/**
+ * Whether a file found under a rules directory is a rule tests file
+ * (`<anything>.tests.yaml`, `.tests.yml` or `.tests.json`, outside the
+ * `..`-directories a mounted ConfigMap hides its copies in): the files
+ * `ugallu-sigma test` reads, and the detector never does.
+ *
+ * @param relativePath the file's path relative to the rules directory (`/` or `\\` separated)
+ * @example `isRuleTestPath('rbac.tests.yaml') === true; isRuleTestPath('rbac.yaml') === false`
+ */
+export function isRuleTestPath(relativePath: string): boolean {
+  return RULE_TEST_FILE.test(relativePath) && !inHiddenCopy(relativePath);
+}
+
+function inHiddenCopy(relativePath: string): boolean {
+  return relativePath.split(/[/\\]/).some((part) => part.startsWith('..'));
 }
 
 /**
