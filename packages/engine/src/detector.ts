@@ -134,6 +134,28 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   let rules: RuleDirectory | undefined;
   let reconciler: SigmaRuleReconciler | undefined;
   let source: AuditSource | undefined;
+  let startedEngine: DetectionEngine | undefined;
+  let unusableLogged = false;
+  /**
+   * False when rules were configured but none of them can run (every rule
+   * failed to compile, or every rule file failed to read): such a detector
+   * detects nothing and must not look healthy. An empty rule set (a fresh
+   * install with no SigmaRules yet) is usable.
+   */
+  const rulesUsable = (): boolean => {
+    if (startedEngine === undefined) return true;
+    const { rules: count, compiled } = startedEngine.ruleCounts();
+    const failedFiles = rules?.failures() ?? 0;
+    const usable = compiled > 0 || (count === 0 && failedFiles === 0);
+    if (!usable && !unusableLogged) {
+      logger.error(
+        { rules: count, failedRuleFiles: failedFiles },
+        'no rule can run: every configured rule failed to compile or load; not ready until one does',
+      );
+    }
+    unusableLogged = !usable;
+    return usable;
+  };
   const channel = new BoundedChannel(config.channelCapacity ?? DEFAULT_CHANNEL_CAPACITY);
   const cleanup = async () => {
     ready = false;
@@ -153,7 +175,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   }
   try {
     if (config.metrics !== undefined) {
-      telemetry = await startTelemetryServer({ ...config.metrics, registry, ready: () => ready });
+      telemetry = await startTelemetryServer({ ...config.metrics, registry, ready: () => ready && rulesUsable() });
       logger.info({ address: telemetry.address }, 'serving /metrics, /healthz and /readyz');
     }
     if (k8s !== undefined) await untilPermitted(config, k8s);
@@ -164,6 +186,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
         : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
     });
     const engine = new DetectionEngine({ sink, clusterID: config.clusterID, registry, logger });
+    startedEngine = engine;
     if (config.rules.from === 'dir') {
       rules = await watchRuleDirectory({ dir: config.rules.dir, engine, logger });
       const statuses = engine.statuses();
@@ -199,6 +222,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
       source = webhook;
       logger.info({ url: webhook.url }, 'receiving audit webhook batches');
     }
+    rulesUsable();
     ready = true;
     const startedSource = source;
     const startedSink = sink;

@@ -2,8 +2,8 @@ import type { AuditEvent } from '@ugallu/audit-types';
 import { buildSecurityEvent, EmitError } from '@ugallu/emitter';
 import type { SecurityEventSink } from '@ugallu/emitter';
 import { TokenBucket } from '@ugallu/ratelimit';
-import { compile, RuleSet, SigmaCompileError } from '@ugallu/sigma';
-import type { CompileReasonCode, CompiledRule, RuleEntry } from '@ugallu/sigma';
+import { compile, compileTuning, lintRule, RuleSet, SigmaCompileError, tuningTarget, withTunings } from '@ugallu/sigma';
+import type { CompileReasonCode, CompiledRule, NamedTuning, RuleEntry, SigmaTuningSpec } from '@ugallu/sigma';
 import type { AuditEventBatch, SourceLogger } from '@ugallu/sources';
 import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
 import type { Counter, Registry } from 'prom-client';
@@ -34,6 +34,16 @@ export interface RuleStatus {
   readonly lastMatchedAt?: Date;
   readonly droppedRateLimit: number;
   readonly emitErrors: number;
+  /** For a tuning: the rule it tunes. */
+  readonly tunes?: string;
+  /** For a tuning: whether the rule it tunes exists (a tuning of a missing rule does nothing, and says so). */
+  readonly targetFound?: boolean;
+  /** For a tuned rule: the valid tunings applied to it, in name order. */
+  readonly tunedBy?: readonly string[];
+  /** For a tuned rule: the tunings that disable it (enabled: false). */
+  readonly disabledBy?: readonly string[];
+  /** For a tuned rule: its own exceptions and those its tunings add. */
+  readonly exceptions?: { readonly own: number; readonly added: number };
 }
 
 /**
@@ -79,6 +89,8 @@ class RuleState {
   emitErrors = 0;
   limiter: TokenBucket;
   compileError: SigmaCompileError | undefined = undefined;
+  /** The tunings the installed compile includes. */
+  tunedBy: readonly NamedTuning[] = [];
   readonly matchesCounter: Counter.Internal;
   readonly droppedCounter: Counter.Internal;
   readonly emitErrorsCounter: Counter.Internal;
@@ -89,6 +101,13 @@ class RuleState {
     this.droppedCounter = metrics.dropped.labels({ rule: name });
     this.emitErrorsCounter = metrics.emitErrors.labels({ rule: name });
   }
+}
+
+/** A tuning the engine holds: valid (spec) or not (error), by the rule it names. */
+interface TuningRecord {
+  readonly target: string;
+  readonly spec: SigmaTuningSpec | undefined;
+  readonly error: SigmaCompileError | undefined;
 }
 
 /**
@@ -119,6 +138,11 @@ export class DetectionEngine {
   private readonly now: () => Date;
   private readonly states = new Map<string, RuleState>();
   private readonly rules: RuleSet<RuleState>;
+  /** The raw specs of the rules (not tunings), to recompile when a tuning changes. */
+  private readonly specs = new Map<string, unknown>();
+  private readonly tunings = new Map<string, TuningRecord>();
+  /** Tunings whose missing target was already logged, so a rescan does not repeat it. */
+  private readonly reportedDangling = new Set<string>();
   private readonly seen = new Set<string>();
   private readonly dedupeWindow: number;
   private readonly counts: EngineTotals = {
@@ -146,11 +170,135 @@ export class DetectionEngine {
    * name (counters kept; the rate limiter rebuilt only if its budget
    * changed). On a compile error the rule is taken out until a spec that
    * compiles arrives, and the error is returned in the status.
+   *
+   * A spec with `tunes` is a tuning: it is validated and kept, and the rule
+   * it names is recompiled with it (see `withTunings` in @ugallu/sigma); the
+   * rule keeps its counters. A tuning of a rule the engine does not hold is
+   * kept and reported by `reportDanglingTunings`, and applies as soon as
+   * the rule arrives.
    */
   applyRule(name: string, spec: unknown): RuleStatus {
-    let rule: CompiledRule;
+    const target = tuningTarget(spec);
+    if (target !== undefined) return this.applyTuning(name, target, spec);
+    const previous = this.tunings.get(name);
+    if (previous !== undefined) {
+      // It was a tuning and is now a rule: the rule it tuned loses it.
+      this.tunings.delete(name);
+      this.states.delete(name);
+      this.recompileTarget(previous.target);
+    }
+    this.specs.set(name, spec);
+    return this.compileRule(name);
+  }
+
+  /** Removes the rule (or tuning), its counters and its metric series. True when it existed. */
+  removeRule(name: string): boolean {
+    const tuning = this.tunings.get(name);
+    this.specs.delete(name);
+    this.tunings.delete(name);
+    this.reportedDangling.delete(name);
+    const existed = this.states.delete(name);
+    this.rules.remove(name);
+    for (const counter of [
+      this.metrics.matches,
+      this.metrics.dropped,
+      this.metrics.emitErrors,
+      this.metrics.compileErrors,
+    ]) {
+      counter.remove({ rule: name });
+    }
+    if (tuning !== undefined) this.recompileTarget(tuning.target);
+    this.updateRuleGauge();
+    return existed;
+  }
+
+  /**
+   * Logs (warn) each tuning whose rule the engine does not hold, once until
+   * that changes, and returns their names: call it after a full load, when
+   * every rule that exists has arrived.
+   */
+  reportDanglingTunings(): string[] {
+    const dangling: string[] = [];
+    for (const [name, tuning] of [...this.tunings].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (this.specs.has(tuning.target)) {
+        this.reportedDangling.delete(name);
+        continue;
+      }
+      dangling.push(name);
+      if (this.reportedDangling.has(name)) continue;
+      this.reportedDangling.add(name);
+      this.logger.warn(
+        { rule: name, tunes: tuning.target },
+        'tuning names a rule that does not exist; it does nothing until that rule is loaded',
+      );
+    }
+    return dangling;
+  }
+
+  /** The tunings that name `rule`, valid or not, in name order. */
+  tuningsOf(rule: string): string[] {
+    return [...this.tunings]
+      .filter(([, t]) => t.target === rule)
+      .map(([name]) => name)
+      .sort();
+  }
+
+  private applyTuning(name: string, target: string, spec: unknown): RuleStatus {
+    if (this.specs.has(name)) {
+      // It was a rule and is now a tuning: the rule goes (and its series).
+      this.specs.delete(name);
+      this.rules.remove(name);
+    }
+    const previous = this.tunings.get(name);
+    const state = this.states.get(name) ?? this.stateFor(name, undefined);
+    let record: TuningRecord;
     try {
-      rule = compile(spec);
+      record = { target, spec: compileTuning(spec), error: undefined };
+    } catch (e) {
+      if (!(e instanceof SigmaCompileError)) throw e;
+      record = { target, spec: undefined, error: e };
+      this.metrics.compileErrors.labels({ rule: name }).inc();
+      this.logger.warn(
+        { rule: name, tunes: target, reason: e.reason, error: e.message },
+        'tuning is invalid; the rule it names runs without it',
+      );
+    }
+    state.compileError = record.error;
+    this.tunings.set(name, record);
+    if (previous !== undefined && previous.target !== target) this.recompileTarget(previous.target);
+    this.recompileTarget(target);
+    this.updateRuleGauge();
+    return this.status(name)!;
+  }
+
+  private recompileTarget(target: string): void {
+    if (this.specs.has(target)) this.compileRule(target);
+  }
+
+  private validTuningsOf(rule: string): NamedTuning[] {
+    const out: NamedTuning[] = [];
+    for (const [name, t] of this.tunings) if (t.target === rule && t.spec !== undefined) out.push({ name, spec: t.spec });
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  private compileRule(name: string): RuleStatus {
+    const spec = this.specs.get(name);
+    const tunings = this.validTuningsOf(name);
+    let rule: CompiledRule;
+    let applied = tunings;
+    try {
+      try {
+        rule = compile(withTunings(spec, tunings));
+      } catch (e) {
+        // A tuning must never take a rule out: if the rule compiles alone, it runs without its tunings.
+        if (tunings.length === 0 || !(e instanceof SigmaCompileError)) throw e;
+        rule = compile(spec);
+        applied = [];
+        this.logger.error(
+          { rule: name, tunings: tunings.map((t) => t.name), reason: e.reason, error: e.message },
+          'the rule with its tunings does not compile (too many exceptions or wildcards in all); it runs without them',
+        );
+      }
     } catch (e) {
       if (!(e instanceof SigmaCompileError)) throw e;
       const state = this.states.get(name) ?? this.stateFor(name, undefined);
@@ -164,30 +312,21 @@ export class DetectionEngine {
       this.updateRuleGauge();
       return this.status(name)!;
     }
+    for (const warning of lintRule(spec).warnings) {
+      this.logger.warn(
+        { rule: name, warning: warning.code, path: warning.path, error: warning.message },
+        'rule compiled with a warning: part of it can never hold',
+      );
+    }
     const entry = this.rules.install(name, rule);
     const state = entry.state;
     state.compileError = undefined;
+    state.tunedBy = applied;
     const { burst, sustainedPerSec } = rule.rateLimit;
     if (state.limiter.burst !== burst || state.limiter.sustainedPerSec !== sustainedPerSec)
       state.limiter = this.limiter(rule);
     this.updateRuleGauge();
     return this.status(name)!;
-  }
-
-  /** Removes the rule, its counters and its metric series. True when it existed. */
-  removeRule(name: string): boolean {
-    const existed = this.states.delete(name);
-    this.rules.remove(name);
-    for (const counter of [
-      this.metrics.matches,
-      this.metrics.dropped,
-      this.metrics.emitErrors,
-      this.metrics.compileErrors,
-    ]) {
-      counter.remove({ rule: name });
-    }
-    this.updateRuleGauge();
-    return existed;
   }
 
   /** The status of one rule, or undefined when the engine does not know it. */
@@ -196,26 +335,52 @@ export class DetectionEngine {
     if (state === undefined) return undefined;
     const entry = this.rules.get(name);
     const error = state.compileError;
-    return {
+    const tuning = this.tunings.get(name);
+    const base = {
       name,
       compiled: error === undefined,
-      enabled: entry?.rule.enabled ?? false,
+      enabled: tuning === undefined ? (entry?.rule.enabled ?? false) : tuning.spec !== undefined && this.specs.has(tuning.target),
       ...(error === undefined ? {} : { reason: error.reason, message: error.message }),
       matchCount: state.matchCount,
       ...(state.lastMatchedAt === undefined ? {} : { lastMatchedAt: state.lastMatchedAt }),
       droppedRateLimit: state.droppedRateLimit,
       emitErrors: state.emitErrors,
     };
+    if (tuning !== undefined) return { ...base, tunes: tuning.target, targetFound: this.specs.has(tuning.target) };
+    const applied = state.tunedBy;
+    if (applied.length === 0 || entry === undefined) return base;
+    const added = applied.reduce((n, t) => n + (t.spec.exceptions?.length ?? 0), 0);
+    return {
+      ...base,
+      tunedBy: applied.map((t) => t.name),
+      disabledBy: applied.filter((t) => t.spec.enabled === false).map((t) => t.name),
+      exceptions: { own: (entry.rule.spec.exceptions?.length ?? 0) - added, added },
+    };
   }
 
-  /** Every rule's status, in name order. */
   /** What the engine has done so far (a copy). */
   totals(): EngineTotals {
     return { ...this.counts };
   }
 
+  /** Every rule's (and tuning's) status, in name order. */
   statuses(): RuleStatus[] {
     return [...this.states.keys()].sort().map((name) => this.status(name)!);
+  }
+
+  /**
+   * How many rules (tunings aside) the engine knows and how many of them
+   * compiled: a detector whose rules all failed is not ready.
+   */
+  ruleCounts(): { rules: number; compiled: number } {
+    let rules = 0;
+    let compiled = 0;
+    for (const [name, state] of this.states) {
+      if (this.tunings.has(name)) continue;
+      rules++;
+      if (state.compileError === undefined) compiled++;
+    }
+    return { rules, compiled };
   }
 
   /** The names of the rules the engine knows, compiled or not. */
@@ -287,7 +452,7 @@ export class DetectionEngine {
     try {
       se = buildSecurityEvent({
         event,
-        rule: { name: entry.name, emit: entry.rule.emit },
+        rule: { name: entry.name, emit: entry.rule.emit, tags: entry.rule.tags },
         clusterID: this.options.clusterID,
         component: this.component,
         message: entry.rule.renderMessage(event),
@@ -334,6 +499,10 @@ export class DetectionEngine {
     let disabled = 0;
     let failed = 0;
     for (const [name, state] of this.states) {
+      if (this.tunings.has(name)) {
+        if (state.compileError !== undefined) failed++;
+        continue;
+      }
       if (state.compileError !== undefined) failed++;
       else if (this.rules.get(name)?.rule.enabled === true) active++;
       else disabled++;

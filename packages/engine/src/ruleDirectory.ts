@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isRuleManifestPath, parseRuleManifests } from '@ugallu/sigma';
 import type { SourceLogger } from '@ugallu/sources';
@@ -19,7 +19,12 @@ export interface RuleDirectoryOptions {
   readonly rescanIntervalMs?: number;
   /** Wait for a file to stop changing before reading it. Default 200 ms. */
   readonly settleMs?: number;
+  /** A rule file larger than this is left out, unread, with a warning. Default 4 MiB. */
+  readonly maxFileBytes?: number;
 }
+
+/** The largest rule file read: a thousand rules take about 1 MiB. */
+export const DEFAULT_MAX_RULE_FILE_BYTES = 4 * 1024 * 1024;
 
 /**
  * A watched directory of SigmaRule manifests: the local rules source.
@@ -34,6 +39,8 @@ export interface RuleDirectoryOptions {
 export interface RuleDirectory {
   /** Rescans now and resolves once the engine has the directory's rules. */
   sync(): Promise<void>;
+  /** Files and documents the last scan could not use (unreadable, too large, not YAML, not a valid manifest). */
+  failures(): number;
   close(): Promise<void>;
 }
 
@@ -62,20 +69,34 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   /** name -> the spec (as JSON) last applied, so an unchanged rule is not recompiled. */
   const applied = new Map<string, string>();
   let running: Promise<void> = Promise.resolve();
+  let failures = 0;
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_RULE_FILE_BYTES;
 
   const rescan = async (): Promise<void> => {
     const wanted = new Map<string, { spec: unknown; source: string }>();
+    let failed = 0;
     for (const file of await manifestFiles(dir)) {
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        text = await readCapped(file, maxFileBytes);
       } catch (e) {
-        // Deleted between the listing and the read: the next scan settles it.
-        logger.warn({ file, error: (e as Error).message }, 'cannot read rule file');
+        // Deleted between the listing and the read (the next scan settles it), or too large.
+        failed++;
+        logger.warn({ file, error: (e as Error).message }, 'cannot read rule file; its rules are left out');
         continue;
       }
-      for (const m of parseRuleManifests(text, file)) {
+      let manifests;
+      try {
+        manifests = parseRuleManifests(text, file);
+      } catch (e) {
+        // One file never costs more than its own rules.
+        failed++;
+        logger.warn({ file, error: (e as Error).message }, 'cannot parse rule file; its rules are left out');
+        continue;
+      }
+      for (const m of manifests) {
         if (!m.ok) {
+          failed++;
           logger.warn(
             { source: m.source, rule: m.name, error: m.message },
             'invalid rule (SigmaRule manifest or Sigma rule); left out',
@@ -112,6 +133,8 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
           replaced ? 'rule recompiled' : 'rule loaded',
         );
     }
+    failures = failed;
+    engine.reportDanglingTunings();
   };
   // Scans run one at a time, in order.
   const sync = (): Promise<void> => {
@@ -151,6 +174,7 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
 
   return {
     sync,
+    failures: () => failures,
     close: async () => {
       clearTimeout(debounce);
       clearInterval(timer);
@@ -158,6 +182,27 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
       await running;
     },
   };
+}
+
+/** Reads a file as UTF-8, refusing one over `max` bytes before reading it whole. */
+async function readCapped(file: string, max: number): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size > max) throw new Error(`${size} bytes, over the ${max}-byte limit for a rule file`);
+    // Read one byte more than allowed: a file that grew since stat is still caught.
+    const buffer = Buffer.alloc(Math.min(size, max) + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > max) throw new Error(`over the ${max}-byte limit for a rule file`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function manifestFiles(dir: string): Promise<string[]> {

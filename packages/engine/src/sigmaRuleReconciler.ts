@@ -275,6 +275,7 @@ class Reconciler implements SigmaRuleReconciler {
       { rules: this.#objects.size, failed: statuses.filter((s) => !s.compiled).map((s) => s.name) },
       `loaded ${statuses.filter((s) => s.compiled).length} of ${this.#objects.size} SigmaRules from the cluster`,
     );
+    this.#engine.reportDanglingTunings();
     this.#resolveSynced();
     // Status writing starts once the rules are in: a new leader's first pass writes every rule.
     this.#leaseStarting = startLeaderElection({
@@ -319,14 +320,26 @@ class Reconciler implements SigmaRuleReconciler {
     if (applied === undefined || applied.uid !== uid || applied.generation !== generation) {
       // The same name with a new uid is a new rule: its counters start over.
       if (applied !== undefined && applied.uid !== uid) this.#engine.removeRule(name);
+      const before = this.#engine.status(name);
       const status = this.#engine.applyRule(name, obj.spec);
       this.#applied.set(name, { uid, generation });
       if (status.compiled) {
         const what = applied === undefined ? 'SigmaRule loaded' : 'SigmaRule recompiled';
         this.#logger.info({ rule: name, generation, enabled: status.enabled }, what);
       }
+      this.#markRelated(name, before?.tunes, status.tunes);
     }
     this.#mark(name, false);
+  }
+
+  /**
+   * A tuning changes the status of the rule it names (and of the one it
+   * named before); a rule arriving or leaving changes its tunings'.
+   */
+  #markRelated(name: string, ...targets: (string | undefined)[]): void {
+    for (const target of targets) if (target !== undefined && this.#objects.has(target)) this.#mark(target, false);
+    for (const tuning of this.#engine.tuningsOf(name)) if (this.#objects.has(tuning)) this.#mark(tuning, false);
+    if (this.#synced) this.#engine.reportDanglingTunings();
   }
 
   #onDelete(obj: SigmaRuleObject): void {
@@ -336,7 +349,9 @@ class Reconciler implements SigmaRuleReconciler {
     this.#objects.delete(name);
     this.#applied.delete(name);
     this.#dirty.delete(name);
+    const tunes = this.#engine.status(name)?.tunes;
     if (this.#engine.removeRule(name)) this.#logger.info({ rule: name }, 'SigmaRule deleted; rule removed');
+    this.#markRelated(name, tunes);
   }
 
   #onWatchError(err: unknown): void {

@@ -104,6 +104,8 @@ export interface StatusPlan {
 
 /** The condition type every SigmaRule carries. */
 export const COMPILED_CONDITION = 'Compiled';
+/** The condition a tuning carries besides Compiled: whether the rule it names exists, so the tuning applies. */
+export const APPLIED_CONDITION = 'Applied';
 const MAX_MESSAGE = 32_768;
 
 /**
@@ -147,15 +149,24 @@ export function planStatusPatch(input: StatusPlanInput): StatusPlan {
   let compileFailed = false;
   if (input.leader) {
     const generation = object.metadata.generation ?? 0;
-    const conditions = stored.conditions ?? [];
+    let conditions = stored.conditions ?? [];
     const current = conditions.find((c) => c.type === COMPILED_CONDITION);
     const wanted = compiledCondition(rule, generation, current, now);
+    let conditionsChanged = false;
     if (current === undefined || !sameCondition(current, wanted)) {
-      status.conditions = [...conditions.filter((c) => c.type !== COMPILED_CONDITION), wanted];
+      conditions = [...conditions.filter((c) => c.type !== COMPILED_CONDITION), wanted];
+      conditionsChanged = true;
       compileFailed =
         wanted.status === 'False' &&
         !(current?.status === 'False' && current.observedGeneration === generation);
     }
+    const currentApplied = conditions.find((c) => c.type === APPLIED_CONDITION);
+    const wantedApplied = appliedCondition(rule, generation, currentApplied, now);
+    if (wantedApplied === undefined ? currentApplied !== undefined : currentApplied === undefined || !sameCondition(currentApplied, wantedApplied)) {
+      conditions = [...conditions.filter((c) => c.type !== APPLIED_CONDITION), ...(wantedApplied === undefined ? [] : [wantedApplied])];
+      conditionsChanged = true;
+    }
+    if (conditionsChanged) status.conditions = conditions;
     if (stored.observedGeneration !== generation) status.observedGeneration = generation;
     const parseError = rule.compiled ? undefined : truncate(rule.message ?? rule.reason ?? 'compile failed');
     if (stored.parseError !== parseError) status.parseError = parseError ?? null;
@@ -223,10 +234,18 @@ export function compiledCondition(
   now: Date,
 ): SigmaRuleCondition {
   const status = rule.compiled ? 'True' : 'False';
+  const tuned =
+    rule.tunedBy === undefined || rule.exceptions === undefined
+      ? ''
+      : `; tuned by ${rule.tunedBy.join(', ')} (${rule.exceptions.added} exception${rule.exceptions.added === 1 ? '' : 's'} added to its own ${rule.exceptions.own})`;
   const message = rule.compiled
-    ? rule.enabled
-      ? 'compiled and installed'
-      : 'compiled; disabled in spec (enabled: false), so it never matches'
+    ? rule.tunes !== undefined
+      ? `valid tuning of ${rule.tunes}`
+      : rule.enabled
+        ? `compiled and installed${tuned}`
+        : rule.disabledBy !== undefined && rule.disabledBy.length > 0
+          ? `compiled; disabled by the tuning ${rule.disabledBy.join(', ')}, so it never matches${tuned}`
+          : `compiled; disabled in spec (enabled: false), so it never matches${tuned}`
     : truncate(rule.message ?? 'compile failed');
   return {
     type: COMPILED_CONDITION,
@@ -235,6 +254,36 @@ export function compiledCondition(
     message,
     observedGeneration: generation,
     // metav1.Time has second precision.
+    lastTransitionTime:
+      current?.status === status ? current.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}
+
+/**
+ * A tuning's `Applied` condition: True while the rule it names exists,
+ * False (reason TargetNotFound) otherwise; undefined for a rule.
+ *
+ * @example `appliedCondition(status, 1, undefined, new Date()) // { type: 'Applied', status: 'False', reason: 'TargetNotFound', … }`
+ */
+export function appliedCondition(
+  rule: RuleStatus,
+  generation: number,
+  current: SigmaRuleCondition | undefined,
+  now: Date,
+): SigmaRuleCondition | undefined {
+  if (rule.tunes === undefined) return undefined;
+  const applied = rule.compiled && rule.targetFound === true;
+  const status = applied ? 'True' : 'False';
+  return {
+    type: APPLIED_CONDITION,
+    status,
+    reason: applied ? 'Applied' : rule.compiled ? 'TargetNotFound' : 'Invalid',
+    message: applied
+      ? `applied to ${rule.tunes}`
+      : rule.compiled
+        ? `no rule named ${rule.tunes}: this tuning does nothing until it exists`
+        : 'the tuning is invalid (see Compiled); the rule it names runs without it',
+    observedGeneration: generation,
     lastTransitionTime:
       current?.status === status ? current.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
   };

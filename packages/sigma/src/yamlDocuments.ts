@@ -13,6 +13,18 @@ export type YamlDocument = { readonly value: unknown; readonly error?: undefined
  */
 export function* yamlDocuments(text: string): Generator<YamlDocument> {
   for (const doc of new Composer({ prettyErrors: false }).compose(new Parser().parse(text))) {
-    yield doc.errors.length > 0 ? { error: `not valid YAML: ${doc.errors[0]!.message}` } : { value: doc.toJS({ maxAliasCount: 100 }) };
+    if (doc.errors.length > 0) {
+      yield { error: `not valid YAML: ${doc.errors[0]!.message}` };
+      continue;
+    }
+    let value: unknown;
+    try {
+      // Throws past the alias cap: that document is an error, its neighbours are read.
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      yield { error: `not usable YAML: ${(e as Error).message}` };
+      continue;
+    }
+    yield { value };
   }
 }
