@@ -19,7 +19,11 @@ import { CompileReason, SigmaCompileError } from './errors.js';
  * of names or indices (`['containers','initContainers']`, `[0,-1]`).
  */
 
-/** Bounds that keep parsing and walking a path cheap, whatever a rule holds. */
+/**
+ * Bounds that keep parsing and walking a path cheap, whatever a rule holds.
+ *
+ * @example `if (steps.length === JSONPATH_LIMITS.maxSteps) …`
+ */
 export const JSONPATH_LIMITS = {
   /** Characters in a path (the spec caps `jsonPath` at the same length). */
   maxLength: 1024,
@@ -56,7 +60,11 @@ export interface JSONPathStep {
   readonly union: readonly (string | number)[];
 }
 
-/** Something a selected leaf is tested with (a compiled glob list). */
+/**
+ * Something a selected leaf is tested with (a compiled glob list).
+ *
+ * @example `const startsWithDocker: LeafTest = { test: (v) => v.startsWith('docker.io/') };`
+ */
 export interface LeafTest {
   test(value: string): boolean;
 }
@@ -102,7 +110,9 @@ export class CompiledJSONPath {
     const next = stepIndex + 1;
     switch (step.kind) {
       case JSONPathStepKind.Key:
-        return Array.isArray(value) ? false : this.visitKey(value as Record<string, unknown>, step.key, next, leaf);
+        return Array.isArray(value)
+          ? false
+          : this.visitKey(value as Record<string, unknown>, step.key, next, leaf);
       case JSONPathStepKind.Index:
         return this.visitIndex(value, step.index, next, leaf);
       case JSONPathStepKind.Wildcard:
@@ -111,7 +121,9 @@ export class CompiledJSONPath {
           return false;
         }
         for (const key in value) {
-          if (Object.hasOwn(value, key) && this.visit((value as Record<string, unknown>)[key], next, leaf)) return true;
+          if (Object.hasOwn(value, key) && this.visit((value as Record<string, unknown>)[key], next, leaf)) {
+            return true;
+          }
         }
         return false;
       case JSONPathStepKind.Union:
@@ -127,13 +139,20 @@ export class CompiledJSONPath {
     }
   }
 
-  private visitKey(value: Record<string, unknown>, key: string, next: number, leaf: LeafTest | null): boolean {
+  private visitKey(
+    value: Record<string, unknown>,
+    key: string,
+    next: number,
+    leaf: LeafTest | null,
+  ): boolean {
     // Own properties only: `$.constructor` must not reach Object.prototype.
     return Object.hasOwn(value, key) && this.visit(value[key], next, leaf);
   }
 
   private visitIndex(value: object, index: number, next: number, leaf: LeafTest | null): boolean {
-    if (!Array.isArray(value)) return this.visitKey(value as Record<string, unknown>, String(index), next, leaf);
+    if (!Array.isArray(value)) {
+      return this.visitKey(value as Record<string, unknown>, String(index), next, leaf);
+    }
     const i = index < 0 ? value.length + index : index;
     return i >= 0 && i < value.length && this.visit(value[i], next, leaf);
   }
@@ -201,6 +220,20 @@ function isNamePart(c: number): boolean {
 
 function isHex(c: number): boolean {
   return isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+const WILDCARD_STEP: JSONPathStep = { kind: JSONPathStepKind.Wildcard, key: '', index: 0, union: [] };
+
+function keyStep(key: string): JSONPathStep {
+  return { kind: JSONPathStepKind.Key, key, index: 0, union: [] };
+}
+
+function indexStep(index: number): JSONPathStep {
+  return { kind: JSONPathStepKind.Index, key: '', index, union: [] };
+}
+
+function unionStep(union: readonly (string | number)[]): JSONPathStep {
+  return { kind: JSONPathStepKind.Union, key: '', index: 0, union };
 }
 
 /**
@@ -271,14 +304,14 @@ class PathParser {
     if (c === 46 /* . */) this.refuse('recursive descent (..) is not supported', this.at - 1);
     if (c === 42 /* * */) {
       this.at++;
-      return step(JSONPathStepKind.Wildcard, '', 0, []);
+      return WILDCARD_STEP;
     }
     if (isNameStart(c)) {
       const start = this.at;
       while (this.at < source.length && isNamePart(source.charCodeAt(this.at))) this.at++;
-      return step(JSONPathStepKind.Key, source.slice(start, this.at), 0, []);
+      return keyStep(source.slice(start, this.at));
     }
-    if (c === 45 /* - */ || isDigit(c)) return step(JSONPathStepKind.Index, '', this.integer(), []);
+    if (c === 45 /* - */ || isDigit(c)) return indexStep(this.integer());
     return this.refuse(`expected a name, an index or * after . but found ${this.describe(this.at)}`, this.at);
   }
 
@@ -291,10 +324,14 @@ class PathParser {
     if (c === '*') {
       this.at++;
       this.expect(']');
-      return step(JSONPathStepKind.Wildcard, '', 0, []);
+      return WILDCARD_STEP;
     }
-    if (c === '?') this.refuse('filter expressions ([?(...)]) are not supported: rules are never evaluated as code', open);
-    if (c === '(') this.refuse('script expressions ([(...)]) are not supported: rules are never evaluated as code', open);
+    if (c === '?') {
+      this.refuse('filter expressions ([?(...)]) are not supported: rules are never evaluated as code', open);
+    }
+    if (c === '(') {
+      this.refuse('script expressions ([(...)]) are not supported: rules are never evaluated as code', open);
+    }
     const members: (string | number)[] = [];
     for (;;) {
       members.push(this.member());
@@ -306,11 +343,9 @@ class PathParser {
       this.expect(']');
       break;
     }
-    if (members.length > 1) return step(JSONPathStepKind.Union, '', 0, members);
+    if (members.length > 1) return unionStep(members);
     const only = members[0]!;
-    return typeof only === 'number'
-      ? step(JSONPathStepKind.Index, '', only, [])
-      : step(JSONPathStepKind.Key, only, 0, []);
+    return typeof only === 'number' ? indexStep(only) : keyStep(only);
   }
 
   /** A quoted name or an index inside brackets. */
@@ -346,7 +381,7 @@ class PathParser {
       if (this.at >= source.length) this.refuse('unterminated quoted name', open);
       const c = source.charCodeAt(this.at);
       if (c === quote) break;
-      if (c === 92 /* \ */) this.escape(quote);
+      if (c === 92 /* \ */) this.escape(quote, open);
       else this.at++;
     }
     const text = source.slice(start, this.at);
@@ -354,8 +389,9 @@ class PathParser {
     return text;
   }
 
-  private escape(quote: number): void {
+  private escape(quote: number, open: number): void {
     const { source } = this;
+    if (this.at + 1 >= source.length) this.refuse('unterminated quoted name', open);
     const c = source.charCodeAt(this.at + 1);
     // b f n r t / \ and the enclosing quote, as the old parser's lexer allowed.
     if (c === quote || c === 98 || c === 102 || c === 110 || c === 114 || c === 116 || c === 47 || c === 92) {
@@ -374,7 +410,9 @@ class PathParser {
   }
 
   private expect(char: string): void {
-    if (this.source[this.at] !== char) this.refuse(`expected ${char} but found ${this.describe(this.at)}`, this.at);
+    if (this.source[this.at] !== char) {
+      this.refuse(`expected ${char} but found ${this.describe(this.at)}`, this.at);
+    }
     this.at++;
   }
 
@@ -391,8 +429,4 @@ class PathParser {
       `${JSON.stringify(this.source)}: ${why} (at offset ${offset})`,
     );
   }
-}
-
-function step(kind: JSONPathStepKindCode, key: string, index: number, union: (string | number)[]): JSONPathStep {
-  return { kind, key, index, union };
 }
