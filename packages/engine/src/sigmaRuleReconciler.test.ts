@@ -287,6 +287,50 @@ describe('the SigmaRule reconciler', () => {
   });
 });
 
+describe('tunings as SigmaRule resources', () => {
+  it('a tuning adds exceptions to the rule it names (counters kept, shown in status), a tuning of a missing rule says so, deleting it undoes it', async () => {
+    const { engine, reconciler, logs } = start();
+    await reconciler.synced();
+    await create('rc-tuned', podExecSpec({ rateLimit: { burst: 100, sustainedPerSec: 100 } }));
+    await eventually(() => expect(engine.status('rc-tuned')?.compiled).toBe(true));
+    await engine.processBatch({ events: [podExec('t1')] });
+    expect(engine.status('rc-tuned')?.matchCount).toBe(1);
+
+    // A tuning of a rule that does not exist yet: reported in status and log, never ignored.
+    await create('rc-tuning-early', { tunes: 'rc-not-yet', enabled: false });
+    await statusOf('rc-tuning-early', (r) => {
+      expect(r.status?.conditions?.find((c) => c.type === 'Applied')).toMatchObject({
+        status: 'False',
+        reason: 'TargetNotFound',
+      });
+    });
+    await eventually(() =>
+      expect(logs.some((l) => l.level === 'warn' && l.obj.rule === 'rc-tuning-early' && l.msg.includes('does not exist'))).toBe(true),
+    );
+
+    // The tuning excepts the user of podExec(): the rule stops matching it, its counter stays.
+    const user = podExec('probe').user!.username!;
+    await create('rc-tuning', { tunes: 'rc-tuned', exceptions: [{ userGlob: [user] }] });
+    await eventually(() => expect(engine.status('rc-tuned')?.tunedBy).toEqual(['rc-tuning']));
+    await engine.processBatch({ events: [podExec('t2')] });
+    expect(engine.status('rc-tuned')?.matchCount).toBe(1);
+    await statusOf('rc-tuned', (r) => {
+      expect(compiledCondition(r)?.message).toContain('tuned by rc-tuning (1 exception added to its own 0)');
+    });
+    await statusOf('rc-tuning', (r) => {
+      expect(compiledCondition(r)).toMatchObject({ status: 'True' });
+      expect(r.status?.conditions?.find((c) => c.type === 'Applied')).toMatchObject({ status: 'True' });
+    });
+
+    await rules.delete('rc-tuning');
+    created.splice(created.indexOf('rc-tuning'), 1);
+    await eventually(() => expect(engine.status('rc-tuned')?.tunedBy).toBeUndefined());
+    await engine.processBatch({ events: [podExec('t3')] });
+    expect(engine.status('rc-tuned')?.matchCount).toBe(2);
+    await statusOf('rc-tuned', (r) => expect(compiledCondition(r)?.message).toBe('compiled and installed'));
+  });
+});
+
 describe('status from several pods', () => {
   it('each pod writes its own counters, the Lease holder the sums; leadership moves when the holder stops', async () => {
     const lease = {

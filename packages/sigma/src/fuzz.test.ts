@@ -34,9 +34,17 @@ describe('randomized: compile and evaluate never crash', () => {
     userGroupGlob: list,
     userAgentGlob: list,
     requestURIGlob: list,
-    responseCode: () => (rnd() < 0.85 ? [pick([200, 201, 401, 403, 404, 500])] : value(2)),
     objectRef: () => (rnd() < 0.85 ? { [pick(['resource', 'name', 'namespace', 'apiGroup', 'subresource'])]: pick(strings) || 'x' } : value(2)),
     requestObjectGlob: () => (rnd() < 0.85 ? [{ jsonPath: pick(strings), glob: list() }] : value(2)),
+    // Rule language v2.
+    responseObjectGlob: () => (rnd() < 0.85 ? [rnd() < 0.5 ? { jsonPath: pick(strings), glob: list() } : { jsonPath: pick(strings), absent: pick([true, true, false]) }] : value(2)),
+    impersonatedUserGlob: list,
+    impersonatedUserGroupGlob: list,
+    sourceIPs: () => (rnd() < 0.85 ? [pick(['10.0.0.0/8', '::/0', '2001:db8::/129', '300.1.1.1', '10.1/16', 'fe80::1%eth0', '0.0.0.0/0', '', '1.2.3.4'])] : value(2)),
+    annotations: () => (rnd() < 0.85 ? { [pick(['authorization.k8s.io/decision', 'a', '__proto__', '', 'x y'])]: list() } : value(2)),
+    userExtra: () => (rnd() < 0.85 ? { [pick(['scopes', 'a.b/c', 'constructor'])]: list() } : value(2)),
+    absent: () => (rnd() < 0.85 ? [pick(['objectRef.subresource', 'impersonatedUser', 'requestObject', 'user', 'objectRef'])] : value(2)),
+    responseCode: () => (rnd() < 0.85 ? [pick([200, 403, '2xx', '4xx', '400-599', '599-400', '6xx', 'abc', 99])] : value(2)),
   };
   function subMatch(): Record<string, unknown> {
     const m: Record<string, unknown> = {};
@@ -50,9 +58,12 @@ describe('randomized: compile and evaluate never crash', () => {
     const match = subMatch();
     if (rnd() < 0.3) match.anyOf = rnd() < 0.9 ? [subMatch(), subMatch()] : value(2);
     if (rnd() < 0.2) match.not = rnd() < 0.9 ? subMatch() : value(2);
+    const exceptions = rnd() < 0.3 ? (rnd() < 0.9 ? [subMatch(), subMatch()] : value(2)) : undefined;
     if (rnd() < 0.05) match[pick(keys)] = value(2);
     const spec: Record<string, unknown> = { match, emit: { type: pick(['T', 'T', 'Bad Type']), severity: pick(['high', 'low', 'nope']) } };
     if (rnd() < 0.3) spec.rateLimit = rnd() < 0.5 ? { burst: 3, sustainedPerSec: 0.5 } : value(2);
+    if (exceptions !== undefined) spec.exceptions = exceptions;
+    if (rnd() < 0.1) spec.tags = rnd() < 0.8 ? ['attack.t1611'] : value(2);
     return rnd() < 0.05 ? value(0) : spec;
   }
 
@@ -82,6 +93,10 @@ describe('randomized: compile and evaluate never crash', () => {
       if (rnd() < 0.5) fields.user = rnd() < 0.7 ? { username: pick(strings), groups: [pick(strings), value(2)] } : value(1);
       if (rnd() < 0.5) fields.userAgent = rnd() < 0.7 ? pick(strings) : value(1);
       if (rnd() < 0.5) fields.requestURI = rnd() < 0.7 ? pick(strings) : value(1);
+      if (rnd() < 0.5) fields.responseObject = value(0);
+      if (rnd() < 0.5) fields.sourceIPs = rnd() < 0.7 ? [pick(['10.1.1.1', '::1', '::ffff:10.0.0.1', 'x', '999.1.1.1']), value(2)] : value(1);
+      if (rnd() < 0.5) fields.annotations = rnd() < 0.7 ? { 'authorization.k8s.io/decision': pick(strings) } : value(1);
+      if (rnd() < 0.5) fields.impersonatedUser = rnd() < 0.7 ? { username: pick(strings), groups: value(1) } : value(1);
       expect(() => rules.evaluate(event)).not.toThrow();
     }
   });
