@@ -1,8 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ABSENT_FIELDS, SIGMA_RULE_FORM_VALIDATION } from '@ugallu/sigma';
 import { describe, expect, it } from 'vitest';
-import { CHART_CRDS_DIR, customResourceDefinitions, renderCRDFiles } from './index.js';
+import { z } from 'zod';
+import {
+  CHART_CRDS_DIR,
+  CRDError,
+  CRDReason,
+  customResourceDefinitions,
+  renderCRDFiles,
+  toStructural,
+} from './index.js';
 import type { OpenAPISchema } from './index.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -15,18 +24,51 @@ function walk(node: OpenAPISchema, path: string, visit: (node: OpenAPISchema, pa
   if (typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}{}`, visit);
 }
 
-describe('CRDs', () => {
-  it.each(renderCRDFiles().map((f) => [f.name, f.content] as const))('the chart holds %s exactly as generated (run `pnpm --filter @ugallu/crds generate`)', (name, content) => {
-    expect(readFileSync(join(root, CHART_CRDS_DIR, name), 'utf8')).toBe(content);
-  });
+/** Keywords a structural schema must not hold as zod writes them, or at all. */
+const FORBIDDEN_KEYWORDS = [
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'not',
+  '$ref',
+  '$schema',
+  'definitions',
+  'propertyNames',
+  'const',
+  'default',
+  'uniqueItems',
+];
 
-  it('are structural: every node has a type, and properties never sit beside additionalProperties', () => {
+const sigmaRuleSpec = (): OpenAPISchema =>
+  customResourceDefinitions()[0]!.spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!;
+
+describe('CRDs', () => {
+  it.each(renderCRDFiles().map((f) => [f.name, f.content] as const))(
+    'the chart holds %s exactly as generated (run `pnpm --filter @ugallu/crds generate`)',
+    (name, content) => {
+      expect(readFileSync(join(root, CHART_CRDS_DIR, name), 'utf8')).toBe(content);
+    },
+  );
+
+  it('are structural: every node has a type (or is int-or-string), properties never sit beside additionalProperties, no junctor or $ref', () => {
+    let intOrString = 0;
     for (const crd of customResourceDefinitions()) {
       walk(crd.spec.versions[0]!.schema.openAPIV3Schema, crd.metadata.name, (node, path) => {
-        expect(node.type, path).toBeDefined();
+        for (const key of Object.keys(node)) expect(FORBIDDEN_KEYWORDS, `${path}: ${key}`).not.toContain(key);
         expect(node.properties !== undefined && node.additionalProperties !== undefined, path).toBe(false);
+        expect(node.additionalProperties, path).not.toBe(false);
+        if (node['x-kubernetes-int-or-string'] === true) {
+          intOrString++;
+          // The apiserver refuses a type, or preserve-unknown-fields, beside int-or-string.
+          expect(node.type, path).toBeUndefined();
+          expect(node['x-kubernetes-preserve-unknown-fields'], path).toBeUndefined();
+        } else {
+          expect(node.type, path).toBeDefined();
+        }
       });
     }
+    // responseCode in match, in anyOf, in not and in exceptions.
+    expect(intOrString).toBe(4);
   });
 
   it('keep unknown SigmaRule spec fields, so the compiler can refuse a typo instead of the apiserver pruning it', () => {
@@ -38,8 +80,171 @@ describe('CRDs', () => {
     expect(spec.properties!.match!.properties!.anyOf!.items!.properties!.anyOf).toBeUndefined();
   });
 
+  describe('SigmaRule spec: both forms, from sigmaRuleResourceSpecSchema', () => {
+    const spec = sigmaRuleSpec();
+    const match = spec.properties!.match!;
+    // Every place a sub-match's criteria appear.
+    const subMatches: [string, OpenAPISchema][] = [
+      ['match', match],
+      ['match.anyOf[]', match.properties!.anyOf!.items!],
+      ['match.not', match.properties!.not!],
+      ['exceptions[]', spec.properties!.exceptions!.items!],
+    ];
+
+    it('enforces one form or the other with the sigma validation rule, and requires neither match nor emit', () => {
+      expect(spec['x-kubernetes-validations']).toEqual([SIGMA_RULE_FORM_VALIDATION]);
+      expect(spec.required ?? []).not.toContain('match');
+      expect(spec.required ?? []).not.toContain('emit');
+      expect(spec.properties!.tunes).toMatchObject({ type: 'string', maxLength: 253 });
+      expect(spec.properties!.enabled).toMatchObject({ type: 'boolean' });
+      expect(spec.properties!.tags).toMatchObject({ type: 'array', maxItems: 32, items: { type: 'string' } });
+      expect(spec.properties!.emit!.required).toEqual(['type', 'severity']);
+    });
+
+    it.each(subMatches)(
+      '%s: responseCode entries are int-or-string, with the code range and the class/range pattern',
+      (_, sub) => {
+        expect(sub.properties!.responseCode!.items).toEqual({
+          'x-kubernetes-int-or-string': true,
+          minimum: 100,
+          maximum: 599,
+          pattern: '^(?:[1-5]xx|[1-5]\\d\\d-[1-5]\\d\\d)$',
+        });
+      },
+    );
+
+    it.each(
+      subMatches.flatMap(([where, sub]) =>
+        (['userExtra', 'annotations'] as const).map(
+          (field) => [`${where}.${field}`, sub.properties![field]!] as const,
+        ),
+      ),
+    )('%s is a map: type object, additionalProperties a glob list, no properties', (_, map) => {
+      expect(map.type).toBe('object');
+      expect(map.properties).toBeUndefined();
+      expect(map['x-kubernetes-preserve-unknown-fields']).toBeUndefined();
+      expect(map.additionalProperties).toMatchObject({
+        type: 'array',
+        minItems: 1,
+        items: { type: 'string', minLength: 1 },
+      });
+    });
+
+    it.each(subMatches)(
+      '%s: absent is a list of the absent-field enum; body entries take absent: true only',
+      (_, sub) => {
+        expect(sub.properties!.absent).toMatchObject({
+          type: 'array',
+          items: { type: 'string', enum: [...ABSENT_FIELDS] },
+        });
+        for (const body of ['requestObjectGlob', 'responseObjectGlob']) {
+          const entry = sub.properties![body]!.items!;
+          expect(entry.required, body).toEqual(['jsonPath']);
+          expect(entry.properties!.absent, body).toMatchObject({ type: 'boolean', enum: [true] });
+          expect(entry.properties!.glob, body).toMatchObject({ type: 'array' });
+        }
+      },
+    );
+
+    it('a sub-match holds every new criterion but no nesting, so the schema stays finite', () => {
+      for (const [where, sub] of subMatches.slice(1)) {
+        expect(Object.keys(sub.properties!), where).toEqual(
+          expect.arrayContaining([
+            'impersonatedUserGlob',
+            'impersonatedUserGroupGlob',
+            'sourceIPs',
+            'responseObjectGlob',
+          ]),
+        );
+        for (const nested of ['anyOf', 'not', 'exceptions'])
+          expect(sub.properties![nested], `${where}.${nested}`).toBeUndefined();
+      }
+    });
+
+    it('lists tunings: a wide Tunes and a wide Tags column', () => {
+      const columns = customResourceDefinitions()[0]!.spec.versions[0]!.additionalPrinterColumns!;
+      expect(columns).toContainEqual(
+        expect.objectContaining({ name: 'Tunes', jsonPath: '.spec.tunes', priority: 1 }),
+      );
+      expect(columns).toContainEqual(
+        expect.objectContaining({ name: 'Tags', jsonPath: '.spec.tags', priority: 1 }),
+      );
+    });
+  });
+
+  describe('toStructural refuses what a kube-apiserver would refuse, or what it cannot state', () => {
+    it.each<[string, z.ZodType, RegExp]>([
+      [
+        'a union other than integer | string',
+        z.object({ x: z.union([z.string(), z.boolean()]) }),
+        /\.x: anyOf/,
+      ],
+      [
+        'an int-or-string with an enum in a branch (it would apply to both kinds)',
+        z.object({ x: z.union([z.literal(1), z.string()]) }),
+        /\.x: anyOf/,
+      ],
+      [
+        'a number | string union (int-or-string takes integers only)',
+        z.object({ x: z.union([z.number(), z.string()]) }),
+        /\.x: anyOf/,
+      ],
+      [
+        'a record of unknown values (a node without a type)',
+        z.object({ x: z.record(z.string(), z.unknown()) }),
+        /\.x\{\}: type/,
+      ],
+      ['a default (the apiserver would apply it)', z.object({ x: z.string().default('a') }), /\.x: default/],
+      [
+        'an intersection zod cannot flatten (allOf)',
+        z.object({ x: z.intersection(z.string().min(1), z.string().max(3)) }),
+        /\.x: allOf/,
+      ],
+      [
+        'a discriminated union (oneOf)',
+        z.object({
+          x: z.discriminatedUnion('k', [z.object({ k: z.literal('a') }), z.object({ k: z.literal('b') })]),
+        }),
+        /\.x: oneOf/,
+      ],
+    ])('%s', (_, schema, where) => {
+      let error: unknown;
+      try {
+        toStructural(schema);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(CRDError);
+      expect((error as CRDError).reason).toBe(CRDReason.NotStructural);
+      expect((error as CRDError).message).toMatch(where);
+    });
+
+    it('turns a literal true into a boolean with enum [true], and a record into a map whatever the key schema', () => {
+      expect(toStructural(z.object({ x: z.literal(true) })).properties!.x).toEqual({
+        type: 'boolean',
+        enum: [true],
+      });
+      const map = toStructural(z.object({ m: z.record(z.string().regex(/^[a-z]+$/), z.string()) }))
+        .properties!.m!;
+      expect(map).toEqual({ type: 'object', additionalProperties: { type: 'string' } });
+    });
+  });
+
   it('list External among the SecurityEvent subject kinds', () => {
     const se = customResourceDefinitions()[1]!.spec.versions[0]!.schema.openAPIV3Schema;
     expect(se.properties!.spec!.properties!.subject!.properties!.kind!.enum).toContain('External');
+  });
+
+  it('carry the rule tags in a SecurityEvent, bounded as sigma bounds them, with a wide Tags column', () => {
+    const se = customResourceDefinitions()[1]!.spec.versions[0]!;
+    expect(se.schema.openAPIV3Schema.properties!.spec!.properties!.tags).toMatchObject({
+      type: 'array',
+      maxItems: 32,
+      items: { type: 'string', maxLength: 128 },
+    });
+    expect(se.schema.openAPIV3Schema.properties!.spec!.required).not.toContain('tags');
+    expect(se.additionalPrinterColumns).toContainEqual(
+      expect.objectContaining({ name: 'Tags', jsonPath: '.spec.tags', priority: 1 }),
+    );
   });
 });

@@ -1,6 +1,11 @@
 import { SUBJECT_KINDS } from '@ugallu/emitter';
 import type { AuditEvidence, EvidenceUser, SecurityEventSpec, SecurityEventSubject } from '@ugallu/emitter';
-import { SECURITY_EVENT_CLASSES, SEVERITIES, sigmaRuleSpecSchema } from '@ugallu/sigma';
+import {
+  SECURITY_EVENT_CLASSES,
+  SEVERITIES,
+  SIGMA_RULE_FORM_VALIDATION,
+  sigmaRuleResourceSpecSchema,
+} from '@ugallu/sigma';
 import { toStructural } from './openapi.js';
 import type { OpenAPISchema } from './openapi.js';
 
@@ -163,15 +168,26 @@ function sigmaRule(): CustomResourceDefinition {
       { name: 'Compiled', type: 'string', jsonPath: '.status.conditions[?(@.type=="Compiled")].status' },
       { name: 'Type', type: 'string', jsonPath: '.spec.emit.type' },
       { name: 'Severity', type: 'string', jsonPath: '.spec.emit.severity' },
+      {
+        name: 'Tunes',
+        type: 'string',
+        jsonPath: '.spec.tunes',
+        description: 'The rule this tuning applies to; empty for a rule.',
+        priority: 1,
+      },
       { name: 'Matches', type: 'integer', jsonPath: '.status.matchCount' },
       { name: 'Dropped', type: 'integer', jsonPath: '.status.droppedRateLimit', priority: 1 },
+      { name: 'Tags', type: 'string', jsonPath: '.spec.tags', priority: 1 },
       { name: 'Last Match', type: 'date', jsonPath: '.status.lastMatchedAt' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
-    description: 'A detection rule evaluated against every Kubernetes audit event.',
+    description:
+      'A detection rule evaluated against every Kubernetes audit event, or a tuning of one (spec.tunes: exceptions added to it, or disabling it, without editing it).',
     spec: {
-      ...toStructural(sigmaRuleSpecSchema),
-      description: 'The rule; see @ugallu/sigma for its semantics.',
+      ...toStructural(sigmaRuleResourceSpecSchema),
+      description:
+        'A rule (match and emit) or a tuning (tunes, with exceptions and/or enabled: false); see @ugallu/sigma for the semantics.',
+      'x-kubernetes-validations': [{ ...SIGMA_RULE_FORM_VALIDATION }],
     },
     statusSchema: {
       type: 'object',
@@ -254,6 +270,12 @@ const securityEventSpecProperties = {
     maxLength: 4096,
     description: "For people: the rule's emit.message rendered for this request.",
   },
+  tags: {
+    type: 'array',
+    maxItems: 32,
+    items: { type: 'string', maxLength: 128 },
+    description: "The rule's spec.tags, e.g. attack.t1611; absent when it has none.",
+  },
   evidence: { type: 'object', required: ['auditID', 'verb'], properties: evidenceProperties },
 } satisfies Record<keyof SecurityEventSpec, OpenAPISchema>;
 
@@ -273,6 +295,7 @@ function securityEvent(): CustomResourceDefinition {
       { name: 'User', type: 'string', jsonPath: '.spec.evidence.user.username', priority: 1 },
       { name: 'Rule', type: 'string', jsonPath: '.spec.source.rule', priority: 1 },
       { name: 'Message', type: 'string', jsonPath: '.spec.message', priority: 1 },
+      { name: 'Tags', type: 'string', jsonPath: '.spec.tags', priority: 1 },
       { name: 'Detected', type: 'date', jsonPath: '.spec.detectedAt' },
     ],
     description: 'A detection raised by ugallu from an audit event. Immutable once created.',

@@ -213,6 +213,29 @@ describe('buildSecurityEvent', () => {
     expect(se.metadata.name).toBe(buildSecurityEvent({ ...base, event: execEvent() }).metadata.name);
   });
 
+  it("carries the rule's tags in order, as a copy; none when the rule has none or an empty list", () => {
+    const tags = ['attack.t1609', 'attack.execution'] as const;
+    const se = buildSecurityEvent({ ...base, rule: { ...RULE, tags }, event: execEvent() });
+    expect(se.spec.tags).toEqual(['attack.t1609', 'attack.execution']);
+    expect(se.spec.tags).not.toBe(tags);
+    // CompiledRule.tags is a readonly array: taken as it is, never changed.
+    const frozen = Object.freeze(['attack.t1611']);
+    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags: frozen }, event: execEvent() }).spec.tags).toEqual(['attack.t1611']);
+    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags: [] }, event: execEvent() }).spec).not.toHaveProperty('tags');
+    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags: undefined }, event: execEvent() }).spec).not.toHaveProperty('tags');
+    expect(buildSecurityEvent({ ...base, event: execEvent() }).spec).not.toHaveProperty('tags');
+    // Tags describe the rule: they never change the name, so a replay stays idempotent.
+    expect(se.metadata.name).toBe(buildSecurityEvent({ ...base, event: execEvent() }).metadata.name);
+    // Every sink writes the SecurityEvent as it is: the tags are in its JSON.
+    expect(JSON.parse(JSON.stringify(se))).toMatchObject({ spec: { tags: ['attack.t1609', 'attack.execution'] } });
+  });
+
+  it('accepts the most tags the CRD allows: 32 of 128 characters', () => {
+    const tags = Array.from({ length: 32 }, (_, i) => `attack.${String(i).padStart(2, '0')}${'x'.repeat(119)}`);
+    expect(tags[0]).toHaveLength(128);
+    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags }, event: execEvent() }).spec.tags).toEqual(tags);
+  });
+
   describe('rejects bad input with EmitError InvalidInput', () => {
     const ok: BuildSecurityEventInput = { ...base, event: execEvent() };
     it.each<[string, unknown, RegExp]>([
@@ -227,6 +250,11 @@ describe('buildSecurityEvent', () => {
       ['an unknown severity', { ...ok, rule: { ...RULE, emit: { ...RULE.emit, severity: 'urgent' } } }, /severity.*urgent/],
       ['an unknown class', { ...ok, rule: { ...RULE, emit: { ...RULE.emit, class: 'Alert' } } }, /class.*Alert/],
       ['a prototype key as severity', { ...ok, rule: { ...RULE, emit: { ...RULE.emit, severity: 'toString' } } }, /severity/],
+      ['tags that are not an array', { ...ok, rule: { ...RULE, tags: 'attack.t1609' } }, /rule\.tags/],
+      ['a tag that is not a string', { ...ok, rule: { ...RULE, tags: ['attack.t1609', 7] } }, /rule\.tags.*number/],
+      ['an empty tag', { ...ok, rule: { ...RULE, tags: [''] } }, /rule\.tags/],
+      ['a tag over 128 characters', { ...ok, rule: { ...RULE, tags: ['t'.repeat(129)] } }, /rule\.tags.*128/],
+      ['more than 32 tags', { ...ok, rule: { ...RULE, tags: Array.from({ length: 33 }, (_, i) => `t${i}`) } }, /rule\.tags.*32/],
       ['no event', { ...ok, event: null }, /event/],
       ['an event without auditID', { ...ok, event: { ...execEvent(), auditID: '' } }, /auditID/],
       ['an event without verb', { ...ok, event: { ...execEvent(), verb: undefined } }, /verb/],

@@ -9,9 +9,9 @@ import { subjectKindFor } from './subjectKind.js';
 
 /**
  * The rule that matched, as far as a SecurityEvent needs it. A sigma
- * `{ name, rule: CompiledRule }` pair fits as `{ name, emit: rule.emit }`.
+ * `{ name, rule: CompiledRule }` pair fits as `{ name, emit: rule.emit, tags: rule.tags }`.
  *
- * @example `{ name: 'pod-exec', emit: { type: 'PodExec', severity: 'high', class: 'Detection' } }`
+ * @example `{ name: 'pod-exec', emit: { type: 'PodExec', severity: 'high', class: 'Detection' }, tags: ['attack.t1609'] }`
  */
 export interface SecurityEventRule {
   readonly name: string;
@@ -20,6 +20,8 @@ export interface SecurityEventRule {
     readonly severity: Severity;
     readonly class: SecurityEventClass;
   };
+  /** The rule's `spec.tags`, copied into `spec.tags`; none or empty leaves `spec.tags` out. At most 32, each 1 to 128 characters. */
+  readonly tags?: readonly string[] | undefined;
 }
 
 /**
@@ -48,6 +50,9 @@ const CLASS: Readonly<Record<SecurityEventClass, true>> = { Detection: true, Aud
 const STAGES: ReadonlySet<string> = new Set(AUDIT_STAGES);
 /** The CRD's maxLength for spec.message. */
 const MAX_MESSAGE_CHARS = 4096;
+/** The CRD's maxItems for spec.tags, and maxLength for each tag: the bounds sigma puts on a rule's tags. */
+const MAX_TAGS = 32;
+const MAX_TAG_CHARS = 128;
 
 /**
  * Builds the SecurityEvent a rule raises on an audit event. Pure apart from
@@ -64,7 +69,8 @@ const MAX_MESSAGE_CHARS = 4096;
  *
  * @throws EmitError `InvalidInput` when the cluster ID, component, rule name
  *   or emit type is not a non-empty string, the severity or class is unknown,
- *   or the event has no auditID or verb.
+ *   the rule's tags are not at most 32 strings of 1 to 128 characters, or the
+ *   event has no auditID or verb.
  * @example
  * ```ts
  * const se = buildSecurityEvent({
@@ -93,6 +99,7 @@ export function buildSecurityEvent(input: BuildSecurityEventInput): SecurityEven
   if (typeof seClass !== 'string' || !Object.hasOwn(CLASS, seClass)) {
     invalid('rule.emit.class', `must be one of ${Object.keys(CLASS).join(', ')}, got ${show(seClass)}`);
   }
+  const tags = copyTags(rule.tags);
   if (input.now !== undefined && typeof input.now !== 'function') invalid('now', 'must be a function');
   if (input.message !== undefined && typeof input.message !== 'string') invalid('message', `must be a string, got ${show(input.message)}`);
   if (typeof event !== 'object' || event === null) invalid('event', 'must be an audit event object');
@@ -117,6 +124,7 @@ export function buildSecurityEvent(input: BuildSecurityEventInput): SecurityEven
     evidence: evidence(event, objectRef),
   };
   if (input.message !== undefined && input.message !== '') spec.message = input.message.slice(0, MAX_MESSAGE_CHARS);
+  if (tags !== undefined) spec.tags = tags;
   return {
     apiVersion: SECURITY_EVENT_API_VERSION,
     kind: SECURITY_EVENT_KIND,
@@ -148,6 +156,21 @@ function evidence(event: AuditEvent, objectRef: ObjectReference | undefined): Au
     if (r !== undefined) out.responseReason = r;
   }
   return out;
+}
+
+/** A copy of the rule's tags, undefined when it has none; refused when the CRD would refuse them. */
+function copyTags(tags: unknown): string[] | undefined {
+  if (tags === undefined) return undefined;
+  if (!Array.isArray(tags)) invalid('rule.tags', `must be an array of strings, got ${show(tags)}`);
+  if (tags.length > MAX_TAGS) invalid('rule.tags', `must hold at most ${MAX_TAGS} tags, got ${tags.length}`);
+  const out: string[] = [];
+  for (const tag of tags as unknown[]) {
+    if (typeof tag !== 'string' || tag === '' || tag.length > MAX_TAG_CHARS) {
+      invalid('rule.tags', `must hold strings of 1 to ${MAX_TAG_CHARS} characters, got ${show(tag)}`);
+    }
+    out.push(tag);
+  }
+  return out.length === 0 ? undefined : out;
 }
 
 function copyObjectRef(ref: unknown): ObjectReference | undefined {

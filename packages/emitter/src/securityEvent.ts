@@ -96,6 +96,7 @@ export interface AuditEvidence {
  *   source: { component: 'ugallu-audit-detection', rule: 'pod-exec' },
  *   subject: { kind: 'Pod', name: 'web-0', namespace: 'shop' },
  *   detectedAt: '2025-03-01T10:00:00.123456Z',
+ *   tags: ['attack.t1609', 'attack.execution'],
  *   evidence: { auditID: '91afc40c-f1ef-4956-b85a-7e12d09511e9', verb: 'create' },
  * };
  * ```
@@ -111,6 +112,8 @@ export interface SecurityEventSpec {
   detectedAt: string;
   /** For people: the rule's `emit.message` rendered for this audit event, when the rule has one. At most 4096 characters. */
   message?: string;
+  /** The rule's `spec.tags` (e.g. MITRE ATT&CK `attack.t1611`), in its order; absent when it has none. */
+  tags?: string[];
   evidence: AuditEvidence;
 }
 

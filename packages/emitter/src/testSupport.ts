@@ -80,10 +80,11 @@ export function secretCreateEvent(): AuditEvent {
 export function sampleSecurityEvent(i: number, clusterID = 'test-cluster'): SecurityEvent {
   return buildSecurityEvent({
     event: execEvent({ auditID: `audit-${i}`, objectRef: { resource: 'pods', namespace: 'shop', name: `web-${i}` } }),
-    rule: RULE,
+    rule: { ...RULE, tags: ['attack.t1609', 'attack.execution'] },
     clusterID,
     component: 'ugallu-audit-detection',
-    // Every sink test carries a message, so the real apiserver checks it against the CRD.
+    // Every sink test carries a message and tags, so the real apiserver checks them against the CRD
+    // (and the contract's "delivered JSON-equal" fails if the CRD's schema would prune them).
     message: `alice@example.com exec into shop/web-${i}`,
   });
 }
