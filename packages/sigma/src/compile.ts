@@ -708,7 +708,11 @@ function impliedBy(exception: SubMatchSpec, match: MatchSpec): boolean {
         if (!eGlobs.includes('*') && !(m as readonly string[]).every((g) => eGlobs.includes(g))) return false;
         break;
       }
-      default:
+      case 'userExtra':
+      case 'annotations':
+      case 'sourceIPs':
+      case 'requestObjectGlob':
+      case 'responseObjectGlob':
         // Maps, CIDRs and body paths: not decided cheaply; assume the exception can fail.
         return false;
     }

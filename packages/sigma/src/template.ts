@@ -1,4 +1,5 @@
 import type { AuditEvent } from '@ugallu/audit-types';
+import { bodyCarriesCredentials } from './credentials.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
 import { compileJSONPath } from './jsonPath.js';
 import type { CompiledJSONPath } from './jsonPath.js';
@@ -11,8 +12,9 @@ import type { CompiledJSONPath } from './jsonPath.js';
  * Every value in a message comes from the request, so from whoever made it:
  * each is cut to 256 characters, control and bidirectional-override
  * characters become spaces (a message cannot fake a line of a log or reorder
- * what a terminal shows), and a request body is never quoted for Secrets or
- * ConfigMaps, whose bodies hold secret values.
+ * what a terminal shows), and a body is never quoted for the requests of
+ * CREDENTIAL_BODIES (Secrets, ConfigMaps, TokenReviews, TokenRequests),
+ * whose request or response bodies hold credentials.
  */
 
 const FIELDS: Readonly<Record<string, (e: AuditEvent) => unknown>> = {
@@ -40,19 +42,21 @@ export const MESSAGE_FIELDS: readonly string[] = Object.keys(FIELDS);
 
 /** What an absent value renders as. */
 export const MESSAGE_NONE = '<none>';
-/** What a request body of a Secret or ConfigMap renders as. */
+/** What a body that may hold credentials renders as (see CREDENTIAL_BODIES: Secrets, ConfigMaps, TokenReviews, TokenRequests). */
 export const MESSAGE_REDACTED = '<redacted>';
 
 const MAX_VALUE_CHARS = 256;
 const MAX_VALUES = 8;
 const MAX_MESSAGE_CHARS = 2048;
-const BODY_SECRET = new Set(['secrets', 'configmaps']);
 // C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates: matching
 // control characters is the point here.
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
-type Part = string | { readonly field: (e: AuditEvent) => unknown } | { readonly body: CompiledJSONPath };
+type Part =
+  | string
+  | { readonly field: (e: AuditEvent) => unknown }
+  | { readonly body: CompiledJSONPath; readonly response: boolean };
 
 /**
  * A compiled message template. `{{` and `}}` stand for literal braces.
@@ -104,20 +108,25 @@ export class MessageTemplate {
     for (const part of this.parts) {
       if (typeof part === 'string') out += part;
       else if ('field' in part) out += show(part.field(e));
-      else out += bodyValues(part.body, e);
+      else out += bodyValues(part.body, part.response ? e.responseObject : e.requestObject, e);
     }
     return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…` : out;
   }
 }
 
 function placeholder(name: string, path: string): Part {
-  if (name.startsWith('requestObject:')) return { body: compileJSONPath(name.slice('requestObject:'.length).trim(), path) };
+  if (name.startsWith('requestObject:')) {
+    return { body: compileJSONPath(name.slice('requestObject:'.length).trim(), path), response: false };
+  }
+  if (name.startsWith('responseObject:')) {
+    return { body: compileJSONPath(name.slice('responseObject:'.length).trim(), path), response: true };
+  }
   const field = FIELDS[name];
   if (field === undefined) {
     throw new SigmaCompileError(
       CompileReason.Template,
       path,
-      `unknown placeholder {${name}}; known: ${MESSAGE_FIELDS.join(', ')}, requestObject:<JSONPath>`,
+      `unknown placeholder {${name}}; known: ${MESSAGE_FIELDS.join(', ')}, requestObject:<JSONPath>, responseObject:<JSONPath>`,
     );
   }
   return { field };
@@ -145,11 +154,11 @@ function scalar(value: string | number | boolean): string {
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
 }
 
-function bodyValues(path: CompiledJSONPath, e: AuditEvent): string {
-  if (BODY_SECRET.has(e.objectRef?.resource ?? '')) return MESSAGE_REDACTED;
+function bodyValues(path: CompiledJSONPath, body: unknown, e: AuditEvent): string {
+  if (bodyCarriesCredentials(e)) return MESSAGE_REDACTED;
   const values: string[] = [];
   let more = false;
-  path.anyLeaf(e.requestObject, {
+  path.anyLeaf(body, {
     test: (v) => {
       if (values.length === MAX_VALUES) {
         more = true;
