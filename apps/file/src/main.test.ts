@@ -187,6 +187,43 @@ describe('ugallu-audit-file', () => {
     });
   });
 
+  it('replays a saved log on its own time: a week of slow execs has no rate-limit drops; a real burst is limited unless --no-rate-limit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-replay-'));
+    const start0 = Date.UTC(2026, 10, 1);
+    const exec = (id: string, at: number) =>
+      JSON.stringify({
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        level: 'Metadata',
+        auditID: id,
+        stage: 'ResponseComplete',
+        verb: 'create',
+        requestURI: '/api/v1/namespaces/web/pods/web-0/exec?command=sh',
+        user: { username: 'alice@example.com' },
+        objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', subresource: 'exec', apiVersion: 'v1' },
+        responseStatus: { code: 101 },
+        stageTimestamp: new Date(at).toISOString(),
+      });
+    // 168 execs an hour apart, then 40 within one second (the default budget is a burst of 10, then 1/s).
+    const lines = [
+      ...Array.from({ length: 168 }, (_, i) => exec(`slow-${i}`, start0 + i * 3_600_000)),
+      ...Array.from({ length: 40 }, (_, i) => exec(`burst-${i}`, start0 + 168 * 3_600_000 + i)),
+    ];
+    await writeFile(join(dir, 'week.log'), lines.join('\n') + '\n');
+    await writeFile(
+      join(dir, 'exec.yaml'),
+      'apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: pod-exec }\nspec:\n  match: { verb: [create], objectRef: { resource: pods, subresource: exec } }\n  emit: { type: PodExec, severity: high }\n',
+    );
+    const args = ['--once', '--audit-log', join(dir, 'week.log'), '--rules', dir, '--cluster-id', 'replay', '--metrics-addr', 'off'];
+    const limited = start(args);
+    expect(await limited.exit).toBe(0);
+    expect(limited.logs.at(-1)).toMatchObject({ matches: 208, securityEvents: 168 + 10, droppedRateLimit: 30 });
+    const unlimited = start([...args, '--no-rate-limit']);
+    expect(await unlimited.exit).toBe(0);
+    expect(unlimited.logs.at(-1)).toMatchObject({ matches: 208, securityEvents: 208, droppedRateLimit: 0 });
+    expect(unlimited.stdout).toHaveLength(208);
+  });
+
   it('exits 1 with a typed reason when the rules directory does not exist', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-file-'));
     const r = start([

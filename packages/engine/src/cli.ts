@@ -32,6 +32,7 @@ const ENGINE_FLAGS = {
   'max-event-bytes': { type: 'string', default: String(DEFAULT_MAX_EVENT_BYTES) },
   'channel-capacity': { type: 'string', default: String(DEFAULT_CHANNEL_CAPACITY) },
   'log-level': { type: 'string', default: 'info' },
+  'no-rate-limit': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies FlagOptions;
 
@@ -63,6 +64,9 @@ const ENGINE_HELP = `Engine flags:
   --max-event-bytes N      Larger audit events are skipped and counted. Default ${DEFAULT_MAX_EVENT_BYTES}.
   --channel-capacity N     Events buffered between source and engine; a full channel pushes
                            back on the source. Default ${DEFAULT_CHANNEL_CAPACITY}.
+  --no-rate-limit          No per-rule token buckets: every match becomes a SecurityEvent (for
+                           backtests that want every match). Buckets run on the audit events' own
+                           time, so a replayed log is limited as it was live; this turns that off.
   --log-level LEVEL        trace, debug, info, warn, error. Default info. Logs are JSON on stderr.
   -h, --help               Show this help.`;
 
@@ -162,6 +166,7 @@ export async function runDetectorCli(
           ? undefined
           : parseListenAddress(str(values, 'metrics-addr'), '--metrics-addr'),
       channelCapacity: positiveInt(values, 'channel-capacity'),
+      ...(values['no-rate-limit'] === true ? { rateLimit: false } : {}),
       logger,
       stdout,
     };

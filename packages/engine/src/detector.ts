@@ -83,6 +83,8 @@ export interface DetectorConfig {
   /** Where /metrics, /healthz and /readyz are served; undefined: not served. */
   readonly metrics?: { readonly host: string; readonly port: number } | undefined;
   readonly channelCapacity?: number;
+  /** False: no per-rule token buckets, every match is emitted (backtests). Default true. */
+  readonly rateLimit?: boolean;
   readonly logger: SourceLogger;
   /** Where SecurityEvents go for `emit: stdout` (default process.stdout). */
   readonly stdout?: Writable;
@@ -185,7 +187,13 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
         ? {}
         : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
     });
-    const engine = new DetectionEngine({ sink, clusterID: config.clusterID, registry, logger });
+    const engine = new DetectionEngine({
+      sink,
+      clusterID: config.clusterID,
+      registry,
+      logger,
+      ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
+    });
     startedEngine = engine;
     if (config.rules.from === 'dir') {
       rules = await watchRuleDirectory({ dir: config.rules.dir, engine, logger });

@@ -36,6 +36,13 @@ const execSpec = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/**
+ * The audit events' own clock (ms after 2026-11-20T10:00Z): the engine's
+ * token buckets and lastMatchedAt run on event time, so a test moves time by
+ * stamping later events later.
+ */
+let eventClock = { t: 0 };
+
 function exec(auditID: string, stage: AuditEvent['stage'] = 'ResponseComplete'): AuditEvent {
   return {
     auditID,
@@ -44,7 +51,7 @@ function exec(auditID: string, stage: AuditEvent['stage'] = 'ResponseComplete'):
     requestURI: '/api/v1/namespaces/web/pods/web-0/exec',
     user: { username: 'alice@example.com' },
     objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', subresource: 'exec', uid: 'uid-web-0' },
-    stageTimestamp: '2026-11-20T10:00:00.000000Z',
+    stageTimestamp: new Date(Date.UTC(2026, 10, 20, 10) + eventClock.t).toISOString(),
   };
 }
 
@@ -52,13 +59,8 @@ function setup(options: { clock?: { t: number } } = {}) {
   const sink = new RecordingSink();
   const registry = new Registry();
   const clock = options.clock ?? { t: 0 };
-  const engine = new DetectionEngine({
-    sink,
-    clusterID: 'test-cluster',
-    registry,
-    monotonicNow: () => clock.t,
-    now: () => new Date(Date.UTC(2026, 10, 20) + clock.t),
-  });
+  eventClock = clock;
+  const engine = new DetectionEngine({ sink, clusterID: 'test-cluster', registry });
   const metric = async (name: string, rule: string) => {
     const m = (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.rule === rule);
     return m?.value ?? 0;

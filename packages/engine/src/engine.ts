@@ -74,12 +74,24 @@ export interface DetectionEngineOptions {
   readonly component?: string;
   readonly registry: Registry;
   readonly logger?: SourceLogger;
-  /** Wall clock for `lastMatchedAt`. */
-  readonly now?: () => Date;
-  /** Monotonic clock (ms) for the rate limiters. */
-  readonly monotonicNow?: () => number;
+  /**
+   * The wall clock (ms since the epoch): caps event times from the future
+   * (MAX_FUTURE_SKEW_MS ahead at most) and stands in for `lastMatchedAt`
+   * before any event carried a time. Default Date.now.
+   */
+  readonly wallClock?: () => number;
+  /** Requests remembered for the one-SecurityEvent-per-request rule. Default DEFAULT_DEDUPE_WINDOW. */
   readonly dedupeWindow?: number;
+  /** False: no token buckets, every match is emitted (`--no-rate-limit`, for backtests). Default true. */
+  readonly rateLimit?: boolean;
 }
+
+/**
+ * How far ahead of the wall clock an event's time may move the engine's
+ * clock: an apiserver with a clock set a year ahead must not freeze every
+ * token bucket for a year.
+ */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
 /** Per-rule state, kept across recompiles; the limiter is rebuilt when the budget changes. */
 class RuleState {
@@ -87,7 +99,8 @@ class RuleState {
   lastMatchedAt: Date | undefined = undefined;
   droppedRateLimit = 0;
   emitErrors = 0;
-  limiter: TokenBucket;
+  /** Undefined when rate limits are off (`--no-rate-limit`). */
+  limiter: TokenBucket | undefined;
   compileError: SigmaCompileError | undefined = undefined;
   /** The tunings the installed compile includes. */
   tunedBy: readonly NamedTuning[] = [];
@@ -95,7 +108,7 @@ class RuleState {
   readonly droppedCounter: Counter.Internal;
   readonly emitErrorsCounter: Counter.Internal;
 
-  constructor(name: string, limiter: TokenBucket, metrics: EngineMetrics) {
+  constructor(name: string, limiter: TokenBucket | undefined, metrics: EngineMetrics) {
     this.limiter = limiter;
     this.matchesCounter = metrics.matches.labels({ rule: name });
     this.droppedCounter = metrics.dropped.labels({ rule: name });
@@ -135,7 +148,14 @@ export class DetectionEngine {
   private readonly metrics: EngineMetrics;
   private readonly logger: SourceLogger;
   private readonly warnings: RateLimitedLog;
-  private readonly now: () => Date;
+  private readonly wallClock: () => number;
+  /**
+   * The engine's clock, in ms: the latest time carried by a matched event
+   * (stageTimestamp, else requestReceivedTimestamp), never going backwards.
+   * Token buckets and lastMatchedAt run on it, so a log gives the same
+   * SecurityEvents live or replayed, at any read speed.
+   */
+  private eventClockMs = 0;
   private readonly states = new Map<string, RuleState>();
   private readonly rules: RuleSet<RuleState>;
   /** The raw specs of the rules (not tunings), to recompile when a tuning changes. */
@@ -143,8 +163,10 @@ export class DetectionEngine {
   private readonly tunings = new Map<string, TuningRecord>();
   /** Tunings whose missing target was already logged, so a rescan does not repeat it. */
   private readonly reportedDangling = new Set<string>();
+  /** The one-SecurityEvent-per-request memory: a set bounded by a ring of its keys (constant-time eviction). */
   private readonly seen = new Set<string>();
-  private readonly dedupeWindow: number;
+  private readonly seenRing: (string | undefined)[];
+  private seenNext = 0;
   private readonly counts: EngineTotals = {
     events: 0,
     duplicateStages: 0,
@@ -160,8 +182,8 @@ export class DetectionEngine {
     this.metrics = createEngineMetrics(options.registry);
     this.logger = options.logger ?? noopLogger;
     this.warnings = new RateLimitedLog(this.logger, 10_000);
-    this.now = options.now ?? (() => new Date());
-    this.dedupeWindow = options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW;
+    this.wallClock = options.wallClock ?? Date.now;
+    this.seenRing = new Array<string | undefined>(Math.max(1, options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW)).fill(undefined);
     this.rules = new RuleSet<RuleState>({ createState: (name, rule) => this.stateFor(name, rule) });
   }
 
@@ -323,7 +345,8 @@ export class DetectionEngine {
     state.compileError = undefined;
     state.tunedBy = applied;
     const { burst, sustainedPerSec } = rule.rateLimit;
-    if (state.limiter.burst !== burst || state.limiter.sustainedPerSec !== sustainedPerSec)
+    const limiter = state.limiter;
+    if (limiter !== undefined && (limiter.burst !== burst || limiter.sustainedPerSec !== sustainedPerSec))
       state.limiter = this.limiter(rule);
     this.updateRuleGauge();
     return this.status(name)!;
@@ -429,15 +452,15 @@ export class DetectionEngine {
       this.counts.duplicateStages++;
       return undefined;
     }
-    this.seen.add(key);
-    if (this.seen.size > this.dedupeWindow) this.seen.delete(this.seen.values().next().value!);
+    this.remember(key);
 
     const state = entry.state;
     state.matchCount++;
     this.counts.matches++;
-    state.lastMatchedAt = this.now();
+    const now = this.advanceClock(event);
+    state.lastMatchedAt = new Date(now > 0 ? now : this.wallClock());
     state.matchesCounter.inc();
-    if (!state.limiter.tryTake()) {
+    if (state.limiter !== undefined && !state.limiter.tryTake()) {
       state.droppedRateLimit++;
       this.counts.droppedRateLimit++;
       state.droppedCounter.inc();
@@ -467,6 +490,30 @@ export class DetectionEngine {
     );
   }
 
+  /** Remembers a request key, forgetting the oldest once the window is full. */
+  private remember(key: string): void {
+    const ring = this.seenRing;
+    const evicted = ring[this.seenNext];
+    if (evicted !== undefined) this.seen.delete(evicted);
+    ring[this.seenNext] = key;
+    this.seenNext = this.seenNext + 1 === ring.length ? 0 : this.seenNext + 1;
+    this.seen.add(key);
+  }
+
+  /** Moves the event clock to this event's time (bounded ahead of the wall clock), never backwards. */
+  private advanceClock(event: AuditEvent): number {
+    const stamp = event.stageTimestamp ?? event.requestReceivedTimestamp;
+    if (typeof stamp === 'string') {
+      const t = Date.parse(stamp);
+      if (Number.isFinite(t)) {
+        const cap = this.wallClock() + MAX_FUTURE_SKEW_MS;
+        const bounded = t > cap ? cap : t;
+        if (bounded > this.eventClockMs) this.eventClockMs = bounded;
+      }
+    }
+    return this.eventClockMs;
+  }
+
   private emitFailed(rule: string, state: RuleState, event: AuditEvent, e: unknown): void {
     state.emitErrors++;
     this.counts.emitErrors++;
@@ -488,10 +535,10 @@ export class DetectionEngine {
     return state;
   }
 
-  private limiter(rule: CompiledRule | undefined): TokenBucket {
+  private limiter(rule: CompiledRule | undefined): TokenBucket | undefined {
+    if (this.options.rateLimit === false) return undefined;
     const budget = rule?.rateLimit ?? { burst: 1, sustainedPerSec: 1 };
-    const now = this.options.monotonicNow;
-    return new TokenBucket(budget, now === undefined ? {} : { now });
+    return new TokenBucket(budget, { now: () => this.eventClockMs });
   }
 
   private updateRuleGauge(): void {
