@@ -27,16 +27,18 @@ async function tempFile(name: string, content: string): Promise<string> {
 
 describe('ugallu-sigma check', () => {
   it('compiles the design example rule', async () => {
-    const r = await run(['check', '--rules', join(fixtures, 'seed-000-rule.yaml')]);
+    const file = join(fixtures, 'seed-000-rule.yaml');
+    const r = await run(['check', '--rules', file]);
     expect(r.code).toBe(0);
-    expect(r.out).toEqual([{ rule: 'cluster-admin-granted', compiled: true }]);
+    expect(r.out).toEqual([{ rule: 'cluster-admin-granted', compiled: true, source: `${file}#0`, errors: [], warnings: [], enabled: true }]);
   });
 
-  it('compiles every bundled example rule (a directory, multi-document files)', async () => {
-    const r = await run(['check', '--rules', join(examples, 'rules')]);
+  it('compiles every bundled example rule, with no warning (a directory, multi-document files, tests files left out)', async () => {
+    const r = await run(['check', '--strict', '--rules', join(examples, 'rules')]);
     expect(r.code).toBe(0);
-    expect(r.out.length).toBeGreaterThanOrEqual(10);
-    expect(r.out.every((l) => l.compiled === true)).toBe(true);
+    expect(r.out.length).toBeGreaterThanOrEqual(15);
+    expect(r.out.filter((l) => l.compiled !== true || (l.warnings as unknown[]).length > 0)).toEqual([]);
+    expect(r.out.every((l) => typeof l.source === 'string' && !l.source.includes('.tests.'))).toBe(true);
   });
 
   it('reports each failing rule with its reason and exits 1', async () => {
@@ -88,6 +90,51 @@ metadata: { name: [unclosed
       ['', false, 'InvalidManifest'],
     ]);
     expect(r.out[1]!.message).toMatch(/recursive descent/);
+    expect(r.out[3]).toMatchObject({ errors: [{ reason: 'DuplicateName', path: '' }], warnings: [] });
+  });
+
+  it('reports every error of a rule, the first also as reason and message', async () => {
+    const file = await tempFile(
+      'rules.yaml',
+      `apiVersion: security.ugallu.io/v1alpha1
+kind: SigmaRule
+metadata: { name: many-errors }
+spec:
+  match: { verb: [get], userGlob: [], namespaceGlob: ["a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*"] }
+  emit: { type: T, severity: urgent, message: "{user.nickname}" }
+`,
+    );
+    const r = await run(['check', '--rules', file]);
+    expect(r.code).toBe(1);
+    const line = r.out[0]!;
+    const errors = line.errors as { reason: string; path: string; message: string }[];
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors.map((e) => e.path)).toEqual(expect.arrayContaining(['match.userGlob', 'emit.severity']));
+    expect(line).toMatchObject({ rule: 'many-errors', compiled: false, reason: errors[0]!.reason, message: errors[0]!.message, warnings: [] });
+  });
+
+  it('warns of criteria that can never hold: exit 0, or 1 with --strict', async () => {
+    const file = await tempFile(
+      'rules.yaml',
+      `apiVersion: security.ugallu.io/v1alpha1
+kind: SigmaRule
+metadata: { name: never-matches }
+spec:
+  match: { verb: [exec], stage: [Complete], objectRef: { resource: pod } }
+  emit: { type: T, severity: low }
+`,
+    );
+    const lenient = await run(['check', '--rules', file]);
+    expect(lenient.code).toBe(0);
+    expect(lenient.out[0]).toMatchObject({ rule: 'never-matches', compiled: true, errors: [] });
+    expect((lenient.out[0]!.warnings as { code: string; path: string }[]).map((w) => [w.code, w.path])).toEqual([
+      ['UnknownVerb', 'match.verb[0]'],
+      ['UnknownStage', 'match.stage[0]'],
+      ['ResourceNotPlural', 'match.objectRef.resource'],
+    ]);
+    const strict = await run(['check', '--strict', '--rules', file]);
+    expect(strict.code).toBe(1);
+    expect(strict.out).toEqual(lenient.out);
   });
 
   it('reads a mounted ConfigMap (a symlink per key into ..data/) once, as the detector does', async () => {
@@ -103,9 +150,9 @@ metadata: { name: [unclosed
     await symlink(join('..data', 'secrets.yaml'), join(root, 'secrets.yaml'));
     const r = await run(['check', '--rules', root]);
     expect(r.code).toBe(0);
-    expect(r.out).toEqual([
-      { rule: 'exec', compiled: true },
-      { rule: 'secrets', compiled: true },
+    expect(r.out.map((l) => [l.rule, l.compiled])).toEqual([
+      ['exec', true],
+      ['secrets', true],
     ]);
   });
 
@@ -117,6 +164,14 @@ metadata: { name: [unclosed
     [[], /no command/],
     [['match', '--rules', 'x'], /cannot read rules/],
     [['check', '--bogus'], /Unknown option/],
+    [['test', '--strict', '--rules', 'x'], /--strict is an option of check/],
+    [['check', '--json', '--rules', 'x'], /--json is an option of test/],
+    [['check', '--require-tests', '--rules', 'x'], /--require-tests is an option of test/],
+    [['match', '--tests', 'x', '--rules', 'x', '-'], /--tests is an option of test/],
+    [['check', '--max-event-bytes', '10', '--rules', 'x'], /--max-event-bytes is an option of match/],
+    [['test'], /--rules or --sigma is required/],
+    [['test', '--rules', 'x', 'extra'], /test takes no positional arguments/],
+    [['test', '--rules', '/nonexistent/rules'], /cannot read rules/],
   ])('usage error %j exits 2', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);
@@ -263,5 +318,285 @@ spec: { match: { verb: [delete] }, emit: { type: T, severity: urgent } }
     const r = await run(['match', '--rules', join(fixtures, 'seed-000-rule.yaml'), '/nonexistent/audit.log']);
     expect(r.code).toBe(2);
     expect(r.errText).toMatch(/cannot read events/);
+  });
+});
+
+const manifest = (name: string, spec: string) =>
+  `apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: ${name} }\nspec: ${spec}\n`;
+
+/** A directory of rule files and tests files: name -> content. */
+async function tempDir(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ugallu-sigma-rules-'));
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(join(dir, name, '..'), { recursive: true });
+    await writeFile(join(dir, name), content);
+  }
+  return dir;
+}
+
+const secretRead = manifest(
+  'secret-read',
+  `{ match: { verb: [get], objectRef: { resource: secrets } }, exceptions: [{ userGlob: ["system:*"] }], emit: { type: SecretRead, severity: medium } }`,
+);
+
+describe('ugallu-sigma check: tunings', () => {
+  it('prints the effective rule: own exceptions, those each tuning adds, and enabled after tuning', async () => {
+    const dir = await tempDir({
+      'rules.yaml': [secretRead, manifest('port-forward', '{ match: { objectRef: { resource: pods, subresource: portforward } }, emit: { type: PF, severity: low } }')].join('---\n'),
+      'tunings.yaml': [
+        manifest('quiet-ci', '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }, { userGroupGlob: [ci] }] }'),
+        manifest('quiet-backup', '{ tunes: secret-read, exceptions: [{ userAgentGlob: ["velero/*"] }] }'),
+        manifest('no-port-forward', '{ tunes: port-forward, enabled: false }'),
+      ].join('---\n'),
+    });
+    const r = await run(['check', '--rules', dir]);
+    expect(r.code).toBe(0);
+    const byName = new Map(r.out.map((l) => [l.rule, l]));
+    expect(byName.get('secret-read')).toMatchObject({
+      compiled: true,
+      enabled: true,
+      tunedBy: ['quiet-backup', 'quiet-ci'],
+      exceptions: { own: 1, added: [{ tuning: 'quiet-backup', count: 1 }, { tuning: 'quiet-ci', count: 2 }] },
+    });
+    expect(byName.get('port-forward')).toMatchObject({ compiled: true, enabled: false, tunedBy: ['no-port-forward'] });
+    expect(byName.get('quiet-ci')).toMatchObject({ tunes: 'secret-read', compiled: true, errors: [] });
+    expect(r.out).toHaveLength(5);
+  });
+
+  it('fails on a tuning of a rule that does not exist, and on an invalid tuning, naming them', async () => {
+    const dir = await tempDir({
+      'rules.yaml': secretRead,
+      'tunings.yaml': [
+        manifest('quiet-typo', '{ tunes: secret-raed, exceptions: [{ userGlob: [ci-bot] }] }'),
+        manifest('quiet-nothing', '{ tunes: secret-read }'),
+        manifest('quiet-ok', '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }] }'),
+      ].join('---\n'),
+    });
+    const r = await run(['check', '--rules', dir]);
+    expect(r.code).toBe(1);
+    const byName = new Map(r.out.map((l) => [l.rule, l]));
+    expect(byName.get('quiet-typo')).toMatchObject({
+      tunes: 'secret-raed',
+      compiled: false,
+      reason: 'TunedRuleNotFound',
+      message: 'tunes secret-raed, but no rule of that name is defined: the tuning does nothing',
+      source: expect.stringMatching(/tunings\.yaml#0$/),
+    });
+    expect(byName.get('quiet-nothing')).toMatchObject({ compiled: false, reason: 'InvalidSpec', message: expect.stringMatching(/a tuning needs exceptions, or enabled: false/) });
+    // The invalid tuning is not applied; the valid one is.
+    expect(byName.get('secret-read')).toMatchObject({ compiled: true, tunedBy: ['quiet-ok'] });
+  });
+
+  it("names the tuning whose exception a warning is about", async () => {
+    const dir = await tempDir({
+      'rules.yaml': secretRead,
+      'tunings.yaml': manifest('quiet-ci', '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }, { verb: [Get] }] }'),
+    });
+    const r = await run(['check', '--rules', dir]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatchObject({
+      rule: 'secret-read',
+      warnings: [{ code: 'UnknownVerb', path: 'exceptions[2].verb[0]', tuning: 'quiet-ci', tuningPath: 'exceptions[1].verb[0]' }],
+    });
+  });
+});
+
+describe('ugallu-sigma match: tunings', () => {
+  it('evaluates the rules with their tunings applied', async () => {
+    const secretGet = (auditID: string, username: string) =>
+      JSON.stringify({ auditID, verb: 'get', user: { username }, objectRef: { resource: 'secrets', namespace: 'a', name: 'b' } });
+    const events = await tempFile('events.jsonl', [secretGet('1', 'alice'), secretGet('2', 'ci-bot'), secretGet('3', 'system:kube-scheduler')].join('\n'));
+    const dir = await tempDir({
+      'rules.yaml': secretRead,
+      'tunings.yaml': manifest('quiet-ci', '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }] }'),
+    });
+    const tuned = await run(['match', '--rules', dir, events]);
+    expect(tuned.out.map((l) => l.auditID)).toEqual(['1']);
+
+    const off = await tempDir({ 'rules.yaml': secretRead, 'off.yaml': manifest('off', '{ tunes: secret-read, enabled: false }') });
+    expect((await run(['match', '--rules', off, events])).out).toEqual([]);
+
+    const dangling = await tempDir({ 'rules.yaml': secretRead, 'typo.yaml': manifest('typo', '{ tunes: secret-raed, enabled: false }') });
+    const r = await run(['match', '--rules', dangling, events]);
+    expect(r.out.map((l) => l.auditID)).toEqual(['1', '2']);
+    expect(r.err).toContainEqual(expect.objectContaining({ msg: 'tuning left out', rule: 'typo', tunes: 'secret-raed', reason: 'TunedRuleNotFound' }));
+  });
+});
+
+describe('ugallu-sigma test', () => {
+  async function runText(args: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out, err };
+  }
+
+  const exec = (username: string, subresource = 'exec') => ({
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: `exec-${username}-${subresource}`,
+    stage: 'ResponseStarted',
+    requestURI: `/api/v1/namespaces/web/pods/api-0/${subresource}?command=sh&stdin=true&tty=true`,
+    verb: 'create',
+    user: { username, groups: ['system:authenticated'] },
+    sourceIPs: ['10.0.0.15'],
+    userAgent: 'kubectl/v1.34.1 (linux/amd64) kubernetes/abc1234',
+    objectRef: { resource: 'pods', namespace: 'web', name: 'api-0', apiVersion: 'v1', subresource },
+    responseStatus: { metadata: {}, code: 101 },
+  });
+  const podExec = manifest('pod-exec', '{ match: { verb: [create], objectRef: { resource: pods, subresource: exec } }, emit: { type: PodExec, severity: high } }');
+  const tests = (rule: string, cases: { name: string; fires: boolean; event: unknown }[]) => JSON.stringify({ rule, tests: cases });
+
+  it('runs the tests of every example rule, and they pass', async () => {
+    const r = await runText(['test', '--require-tests', '--rules', join(examples, 'rules')]);
+    expect(r.code).toBe(0);
+    const check = await run(['check', '--rules', join(examples, 'rules')]);
+    const rules = check.out.map((l) => l.rule as string);
+    expect(rules.length).toBeGreaterThanOrEqual(15);
+    for (const rule of rules) expect(r.out).toContainEqual(expect.stringMatching(new RegExp(`^PASS ${rule} (\\d+)/\\1$`)));
+    expect(r.out.at(-1)).toMatch(new RegExp(`^OK: ${rules.length} rules: ${rules.length} passed, 0 failed, 0 in error, 0 without tests; (\\d+)/\\1 cases passed$`));
+  });
+
+  it('every example rule has a case that fires and a near miss that does not', async () => {
+    const r = await run(['test', '--json', '--rules', join(examples, 'rules')]);
+    expect(r.code).toBe(0);
+    for (const line of r.out) {
+      const cases = line.cases as { fires: boolean }[];
+      expect(cases.some((c) => c.fires), String(line.rule)).toBe(true);
+      expect(cases.some((c) => !c.fires), String(line.rule)).toBe(true);
+    }
+  });
+
+  it('finds the tests beside a rules file', async () => {
+    const r = await runText(['test', '--rules', join(examples, 'rules', 'rbac.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContainEqual(expect.stringMatching(/^PASS cluster-admin-granted \d+\/\d+$/));
+    expect(r.out.filter((l) => /^(PASS|FAIL|ERROR|NO TESTS)/.test(l))).toHaveLength(3);
+  });
+
+  it('fails on a failing expectation, naming the case and why', async () => {
+    const dir = await tempDir({
+      'exec.yaml': podExec,
+      'exec.tests.yaml': tests('pod-exec', [
+        { name: 'exec by a person', fires: true, event: exec('alice@example.com') },
+        { name: 'attach is exec too (it is not)', fires: true, event: exec('alice@example.com', 'attach') },
+        { name: 'logs are not exec', fires: false, event: exec('alice@example.com', 'log') },
+      ]),
+    });
+    const r = await runText(['test', '--rules', dir]);
+    expect(r.code).toBe(1);
+    expect(r.out).toEqual([
+      'FAIL pod-exec 2/3',
+      `  case "attach is exec too (it is not)": expected to fire, did not [${join(dir, 'exec.tests.yaml')}#0]`,
+      '',
+      'FAILED: 1 rule: 0 passed, 1 failed, 0 in error, 0 without tests; 2/3 cases passed',
+    ]);
+    const json = await run(['test', '--json', '--rules', dir]);
+    expect(json.code).toBe(1);
+    expect(json.out).toEqual([
+      expect.objectContaining({
+        rule: 'pod-exec',
+        status: 'fail',
+        passed: 2,
+        total: 3,
+        cases: expect.arrayContaining([
+          expect.objectContaining({ name: 'attach is exec too (it is not)', fires: true, fired: false, outcome: 'fail', problem: 'expected to fire, did not' }),
+        ]),
+      }),
+    ]);
+    expect(json.err.at(-1)).toMatchObject({ msg: 'done', ok: false, failed: 1, cases: 3, casesPassed: 2 });
+  });
+
+  it('fails on a test of a rule that does not exist', async () => {
+    const dir = await tempDir({
+      'exec.yaml': podExec,
+      'exec.tests.yaml': [tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]), tests('pod-exek', [{ name: 'b', fires: true, event: exec('alice') }])].join('\n---\n'),
+    });
+    const r = await runText(['test', '--rules', dir]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`ERROR pod-exek: no rule named pod-exek is defined; ${join(dir, 'exec.tests.yaml')}#1 tests it`);
+    expect(r.out).toContain('PASS pod-exec 1/1');
+  });
+
+  it.each([
+    ['a case without fires', 'rule: pod-exec\ntests:\n  - name: a\n    event: { verb: create }\n', /#0: tests\[0\]\.fires: is required \(expected boolean\)$/],
+    ['a typo', 'rule: pod-exec\ntests:\n  - name: a\n    fire: true\n    event: { verb: create }\n', /#0: tests\[0\]: unknown field fire; tests\[0\]\.fires: is required/],
+    ['not YAML', 'rule: pod-exec\ntests: [\n', /#0: not valid YAML: /],
+    ['a rule in a tests file', podExec, /#0: a tests file holds test documents \(rule, tests\), not Kubernetes objects/],
+  ])('fails on a malformed tests file (%s) with a clear message', async (_, content, message) => {
+    const dir = await tempDir({ 'exec.yaml': podExec, 'exec.tests.yaml': content });
+    const r = await runText(['test', '--rules', dir]);
+    expect(r.code).toBe(1);
+    const line = r.out.find((l) => l.startsWith(`ERROR ${join(dir, 'exec.tests.yaml')}`));
+    expect(line).toMatch(message);
+    expect(r.out.at(-1)).toMatch(/^FAILED: .*1 document in error$/);
+  });
+
+  it('is an error when a test event is not an audit event', async () => {
+    const dir = await tempDir({
+      'exec.yaml': podExec,
+      'exec.tests.yaml': tests('pod-exec', [{ name: 'no verb', fires: false, event: { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'x' } }]),
+    });
+    const r = await runText(['test', '--rules', dir]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]).toBe('ERROR pod-exec 0/1');
+    expect(r.out[1]).toMatch(/^ {2}case "no verb": error: the event is not an audit event \(NotEvent\): .*verb/);
+  });
+
+  it('fails when a rule does not compile, and when a rule without tests is required to have them', async () => {
+    const dir = await tempDir({
+      'rules.yaml': [podExec, manifest('broken', '{ match: { verb: [get] }, emit: { type: T, severity: urgent } }'), manifest('untested', '{ match: { verb: [delete] }, emit: { type: D, severity: low } }')].join('---\n'),
+      'rules.tests.yaml': tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]),
+    });
+    const r = await runText(['test', '--rules', dir]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContainEqual(expect.stringMatching(/^ERROR broken: does not compile \(InvalidSpec\): emit\.severity: /));
+    expect(r.out).toContain('NO TESTS untested');
+
+    const ok = await tempDir({
+      'rules.yaml': [podExec, manifest('untested', '{ match: { verb: [delete] }, emit: { type: D, severity: low } }')].join('---\n'),
+      'rules.tests.yaml': tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]),
+    });
+    expect((await runText(['test', '--rules', ok])).code).toBe(0);
+    const required = await runText(['test', '--require-tests', '--rules', ok]);
+    expect(required.code).toBe(1);
+    expect(required.out).toContain('FAIL untested: no tests, and tests are required');
+  });
+
+  it('tests rules with their tunings applied, from the rules directory', async () => {
+    const dir = await tempDir({
+      'exec.yaml': podExec,
+      'exec.tests.yaml': tests('pod-exec', [
+        { name: 'exec by a person', fires: true, event: exec('alice@example.com') },
+        { name: 'exec by the on-call bot', fires: true, event: exec('oncall-bot') },
+      ]),
+      'local/tunings.yaml': manifest('quiet-oncall-bot', '{ tunes: pod-exec, exceptions: [{ userGlob: [oncall-bot] }] }'),
+    });
+    const r = await runText(['test', '--rules', dir]);
+    expect(r.code).toBe(1);
+    expect(r.out.slice(0, 2)).toEqual([
+      'FAIL pod-exec 1/2 (tuned by quiet-oncall-bot)',
+      `  case "exec by the on-call bot": expected to fire, did not: excepted by exceptions[0] of tuning quiet-oncall-bot [${join(dir, 'exec.tests.yaml')}#0]`,
+    ]);
+
+    await writeFile(join(dir, 'local/tunings.yaml'), manifest('no-exec', '{ tunes: pod-exec, enabled: false }'));
+    const off = await runText(['test', '--rules', dir]);
+    expect(off.code).toBe(0);
+    expect(off.out[0]).toBe('SKIP pod-exec: disabled by tuning no-exec: its tests are not run');
+
+    await writeFile(join(dir, 'local/tunings.yaml'), manifest('typo', '{ tunes: pod-exek, enabled: false }'));
+    const dangling = await runText(['test', '--rules', dir]);
+    expect(dangling.code).toBe(1);
+    expect(dangling.out).toContain(`ERROR typo (tuning of pod-exek): tunes pod-exek, but no rule of that name is defined: the tuning does nothing [${join(dir, 'local/tunings.yaml')}#0]`);
+  });
+
+  it('reads tests from --tests instead of beside the rules', async () => {
+    const rules = await tempDir({ 'exec.yaml': podExec });
+    const elsewhere = await tempDir({ 'team/exec.tests.yml': tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]) });
+    expect((await runText(['test', '--rules', rules])).out[0]).toBe('NO TESTS pod-exec');
+    const r = await runText(['test', '--rules', rules, '--tests', elsewhere]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toBe('PASS pod-exec 1/1');
   });
 });

@@ -9,6 +9,8 @@ export { MESSAGE_FIELDS, MESSAGE_NONE, MESSAGE_REDACTED, MessageTemplate } from 
 export { isRuleManifestPath, isRuleTestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
 export type { RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';
+export { parseRuleTests, RuleTestStatus, runRuleTests } from './ruleTests.js';
+export type { RuleTestCase, RuleTestCaseResult, RuleTestDocument, RuleTestReport, RuleTestResult, RuleUnderTest } from './ruleTests.js';
 export { convertSigmaRule, parseSigmaRules, ruleNameFrom, SIGMA_FIELDS } from './sigmaImport.js';
 export type { ConvertedSigmaRule, SigmaConversion } from './sigmaImport.js';
 export type { RuleEntry, RuleSetOptions } from './ruleSet.js';
