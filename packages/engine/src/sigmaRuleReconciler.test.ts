@@ -53,7 +53,6 @@ interface LogEntry {
 function start(over: Partial<SigmaRuleReconcilerOptions> & { podName?: string } = {}) {
   const sink = new MemorySink();
   const registry = new Registry();
-  const engine = new DetectionEngine({ sink, clusterID: 'reconciler-test', registry });
   const logs: LogEntry[] = [];
   const logger = {
     info: (obj: object, msg: string) =>
@@ -63,6 +62,7 @@ function start(over: Partial<SigmaRuleReconcilerOptions> & { podName?: string } 
     error: (obj: object, msg: string) =>
       logs.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
   };
+  const engine = new DetectionEngine({ sink, clusterID: 'reconciler-test', registry, logger });
   const reconciler = startSigmaRuleReconciler({
     kubeConfig: admin,
     engine,
