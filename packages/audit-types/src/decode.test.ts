@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AuditDecodeError, decodeDocument, decodeLine, DecodeReason, toAuditEvent } from './index.js';
+import { AuditDecodeError, decodeDocument, decodeLine, decodeLogLine, DecodeReason, DEFAULT_MAX_DEPTH, toAuditEvent } from './index.js';
+import type { DecodedBatch } from './index.js';
 
 const event = (fields: Record<string, unknown> = {}) => ({
   kind: 'Event',
@@ -36,6 +37,8 @@ describe('decodeLine', () => {
     ['verb not a string', line({ verb: 3 }), DecodeReason.NotEvent],
     ['objectRef not an object', line({ objectRef: 'pods' }), DecodeReason.NotEvent],
     ['objectRef null', line({ objectRef: null }), DecodeReason.NotEvent],
+    ['objectRef an array', line({ objectRef: [{ resource: 'secrets' }] }), DecodeReason.NotEvent],
+    ['user an array', line({ user: [{ username: 'alice' }] }), DecodeReason.NotEvent],
     ['objectRef.name not a string', line({ objectRef: { name: 1 } }), DecodeReason.NotEvent],
     ['user.username not a string', line({ user: { username: ['a'] } }), DecodeReason.NotEvent],
     ['stage not a string', line({ stage: 1 }), DecodeReason.NotEvent],
@@ -151,5 +154,144 @@ describe('decodeDocument', () => {
       expect(() => decodeDocument(doc)).not.toThrow();
       expect(() => decodeLine(doc)).not.toThrow();
     }
+  });
+});
+
+/** `levels` nested arrays, innermost empty: `[[[]]]` is 3. */
+const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+/** An event (depth 1) whose requestObject nests `levels` more: the event's depth is `levels + 1`. */
+const deepLine = (levels: number, fields: Record<string, unknown> = {}) =>
+  `{"kind":"Event","verb":"get","requestURI":"/api",${Object.entries(fields)
+    .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)},`)
+    .join('')}"requestObject":${nested(levels)}}`;
+const ids = (batch: DecodedBatch) => batch.events.map((e) => e.auditID);
+const reasons = (batch: DecodedBatch) => batch.errors.map((e) => [e.reason, e.index]);
+
+// Issue #13, defect 3: an item nested 5,000 deep without an auditID overflowed the stack in the
+// synthetic-ID re-serialisation, and the throw took every other item of the batch with it.
+describe('depth-bounded decoding', () => {
+  it('rejects an item 5,000 deep with no auditID as TooDeep and keeps its neighbours, in every batch shape', () => {
+    const deep = deepLine(5000);
+    const list = `{"kind":"EventList","items":[${line({ auditID: 'a' })},${deep},${line({ auditID: 'b' })}]}`;
+    const array = `[${line({ auditID: 'a' })},${deep},${line({ auditID: 'b' })}]`;
+    for (const text of [list, array]) {
+      const whole = decodeDocument(text);
+      expect(ids(whole)).toEqual(['a', 'b']);
+      expect(reasons(whole)).toEqual([[DecodeReason.TooDeep, 1]]);
+      const batch: DecodedBatch = { events: [], errors: [] };
+      decodeLogLine(text, {}, batch);
+      expect(ids(batch)).toEqual(['a', 'b']);
+      expect(reasons(batch)).toEqual([[DecodeReason.TooDeep, 1]]);
+    }
+  });
+
+  it('rejects a deep JSON line, or a deep pretty-printed value, and keeps the others', () => {
+    const lines = [line({ auditID: 'a' }), deepLine(5000), line({ auditID: 'b' })].join('\n');
+    expect(reasons(decodeDocument(lines))).toEqual([[DecodeReason.TooDeep, 1]]);
+    expect(ids(decodeDocument(lines))).toEqual(['a', 'b']);
+    const pretty = [JSON.stringify(event({ auditID: 'a' }), null, 2), deepLine(3000)].join('\n');
+    expect(ids(decodeDocument(pretty))).toEqual(['a']);
+    expect(reasons(decodeDocument(pretty))).toEqual([[DecodeReason.TooDeep, 1]]);
+  });
+
+  it('rejects a deep event in an AKS record, a CloudWatch log event, and a GKE entry in an array', () => {
+    const aks = JSON.stringify({ records: [{ category: 'kube-audit', properties: { log: line({ auditID: 'a' }) } }, { category: 'kube-audit', properties: { log: deepLine(5000) } }] });
+    const eks = JSON.stringify({ messageType: 'DATA_MESSAGE', logEvents: [{ message: deepLine(5000) }, { message: line({ auditID: 'b' }) }] });
+    const gke = (request: unknown) => ({
+      protoPayload: { '@type': 'type.googleapis.com/google.cloud.audit.AuditLog', serviceName: 'k8s.io', methodName: 'io.k8s.core.v1.pods.create', resourceName: 'core/v1/namespaces/a/pods/p', request },
+      insertId: 'gke-1',
+    });
+    const gkeArray = `[${JSON.stringify(gke({ ok: true }))},${JSON.stringify(gke({})).replace('"request":{}', `"request":{"x":${nested(5000)}}`)}]`;
+    expect([ids(decodeDocument(aks)), reasons(decodeDocument(aks))]).toEqual([['a'], [[DecodeReason.TooDeep, 1]]]);
+    expect([ids(decodeDocument(eks)), reasons(decodeDocument(eks))]).toEqual([['b'], [[DecodeReason.TooDeep, 0]]]);
+    expect([ids(decodeDocument(gkeArray)), reasons(decodeDocument(gkeArray))]).toEqual([['gke-1'], [[DecodeReason.TooDeep, 1]]]);
+  });
+
+  it.each([
+    ['exactly the maximum', DEFAULT_MAX_DEPTH - 1, true],
+    ['one level over', DEFAULT_MAX_DEPTH, false],
+    ['5,000 levels', 5000, false],
+    ['100,000 levels', 100_000, false],
+  ])('decodeLine: an event nested %s', (_name, levels, ok) => {
+    // No auditID: an accepted event is re-serialised for its synthetic ID, which must survive the maximum depth.
+    const text = deepLine(levels);
+    const r = decodeLine(text, { maxEventBytes: 1024 * 1024 });
+    expect(r.ok).toBe(ok);
+    if (r.ok) expect(r.event.auditID).toMatch(/^synthetic-/);
+    else expect(r.error.reason).toBe(DecodeReason.TooDeep);
+    const listed = decodeDocument(`{"kind":"EventList","items":[${text}]}`, { maxEventBytes: 1024 * 1024 });
+    expect(listed.events.map((e) => e.auditID.replace(/^synthetic-.*/, 'synthetic'))).toEqual(ok ? ['synthetic'] : []);
+    expect(listed.errors.map((e) => e.reason)).toEqual(ok ? [] : [DecodeReason.TooDeep]);
+  });
+
+  it('takes the bound as an option, and does not count brackets inside strings', () => {
+    expect(decodeLine(deepLine(10), { maxDepth: 10 }).ok).toBe(false);
+    expect(decodeLine(deepLine(9), { maxDepth: 10 }).ok).toBe(true);
+    const inString = line({ userAgent: '['.repeat(5000) + '\\"' + '{'.repeat(5000) });
+    expect(decodeLine(inString, { maxDepth: 10 }).ok).toBe(true);
+  });
+
+  it('toAuditEvent walks a value that comes without its text', () => {
+    const r = toAuditEvent(JSON.parse(deepLine(5000)));
+    expect(r.ok || r.error.reason).toBe(DecodeReason.TooDeep);
+    expect(toAuditEvent(JSON.parse(deepLine(5000)), deepLine(5000)).ok).toBe(false);
+    expect(toAuditEvent(JSON.parse(deepLine(5)))).toMatchObject({ ok: true });
+  });
+});
+
+describe('decodeDocument: limits on batches', () => {
+  const list = (items: string[]) => `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${items.join(',')}]}`;
+  const events = (n: number) => Array.from({ length: n }, (_, i) => line({ auditID: `e${i}` }));
+
+  it('applies maxEventBytes to each item of an EventList or array: the large one is rejected, the rest kept', () => {
+    const big = line({ auditID: 'big', pad: 'x'.repeat(5000) });
+    for (const text of [list([line({ auditID: 'a' }), big, line({ auditID: 'b' })]), `[${line({ auditID: 'a' })},${big},${line({ auditID: 'b' })}]`]) {
+      const batch = decodeDocument(text, { maxEventBytes: 1000 });
+      expect(ids(batch)).toEqual(['a', 'b']);
+      expect(reasons(batch)).toEqual([[DecodeReason.TooLarge, 1]]);
+      expect(batch.errors[0]!.message).toMatch(/^event of \d+ bytes exceeds the maximum of 1000 bytes$/);
+    }
+    // Pretty-printed, the item's own text (its indentation included) is what counts.
+    expect(ids(decodeDocument(JSON.stringify(JSON.parse(list([line({ auditID: 'a' }), big])), null, 2), { maxEventBytes: 1000 }))).toEqual(['a']);
+  });
+
+  it('applies maxEventBytes to items whose text cannot be lined up with the parsed array (a duplicated key)', () => {
+    const big = line({ auditID: 'big', pad: 'x'.repeat(5000) });
+    const text = `{"kind":"EventList","items":[${line({ auditID: 'gone' })}],"items":[${line({ auditID: 'a' })},${big}]}`;
+    const batch = decodeDocument(text, { maxEventBytes: 1000 });
+    expect(ids(batch)).toEqual(['a']);
+    expect(reasons(batch)).toEqual([[DecodeReason.TooLarge, 1]]);
+  });
+
+  it.each([
+    ['an EventList', (n: number) => list(events(n))],
+    ['a JSON array', (n: number) => `[${events(n).join(',')}]`],
+    ['JSON lines', (n: number) => events(n).join('\n')],
+    ['JSON lines of EventLists', (n: number) => [list(events(n - 1)), list(events(1))].join('\n')],
+    ['an AKS message', (n: number) => JSON.stringify({ records: events(n).map((log) => ({ category: 'kube-audit', properties: { log } })) })],
+    ['a CloudWatch Logs payload', (n: number) => JSON.stringify({ messageType: 'DATA_MESSAGE', logEvents: events(n).map((message) => ({ message })) })],
+  ])('takes %s of maxItems items and refuses one of maxItems + 1 whole, with no events', (_name, make) => {
+    expect(decodeDocument(make(50), { maxItems: 50 })).toMatchObject({ errors: [] });
+    expect(decodeDocument(make(50), { maxItems: 50 }).events).toHaveLength(50);
+    const refused = decodeDocument(make(51), { maxItems: 50 });
+    expect(refused.events).toEqual([]);
+    expect(reasons(refused)).toEqual([[DecodeReason.TooManyItems, undefined]]);
+    expect(refused.errors[0]!.message).toBe('the document holds more than the maximum of 50 items');
+  });
+
+  it('refuses a document of a million empty objects before parsing it (TooComplex), and takes real events', () => {
+    const bomb = `[${Array(1_000_000).fill('{}').join(',')}]`;
+    const refused = decodeDocument(bomb, { maxDecodedBytes: 32 * 1024 * 1024 });
+    expect(refused.events).toEqual([]);
+    expect(reasons(refused)).toEqual([[DecodeReason.TooComplex, undefined]]);
+    expect(refused.errors[0]!.message).toMatch(/^the document would take about 8\d\.\d MiB once decoded, over the maximum of 32\.0 MiB/);
+    // The same bytes of real events fit easily: they hold few objects per byte.
+    const real = list(events(Math.floor(bomb.length / line().length)));
+    expect(real.length).toBeGreaterThanOrEqual(bomb.length);
+    const taken = decodeDocument(real, { maxDecodedBytes: 32 * 1024 * 1024 });
+    expect(taken.errors).toEqual([]);
+    expect(taken.decodedBytes).toBeGreaterThan(2 * real.length);
+    expect(taken.events).toHaveLength(Math.floor(bomb.length / line().length));
+    expect(taken.decodedBytes).toBeLessThan(8 * real.length);
   });
 });

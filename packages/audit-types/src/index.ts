@@ -15,6 +15,7 @@ export {
   decodeLine,
   decodeLogLine,
   DecodeReason,
+  DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_EVENT_BYTES,
   toAuditEvent,
 } from './decode.js';
