@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ABSENT_FIELDS, SIGMA_RULE_FORM_VALIDATION } from '@ugallu/sigma';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { z } from 'zod';
 import {
   CHART_CRDS_DIR,
@@ -49,6 +50,11 @@ describe('CRDs', () => {
       expect(readFileSync(join(root, CHART_CRDS_DIR, name), 'utf8')).toBe(content);
     },
   );
+
+  it('parse back from the chart YAML to exactly the objects (what helm and kubectl send is what the tests install)', () => {
+    const files = renderCRDFiles();
+    expect(files.map((f) => parse(f.content) as unknown)).toEqual(customResourceDefinitions());
+  });
 
   it('are structural: every node has a type (or is int-or-string), properties never sit beside additionalProperties, no junctor or $ref', () => {
     let intOrString = 0;
