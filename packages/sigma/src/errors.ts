@@ -21,6 +21,8 @@ export const CompileReason = {
   UnsupportedSigma: 'UnsupportedSigma',
   /** A `sourceIPs` value is not an IPv4 or IPv6 address or CIDR. */
   CIDR: 'CIDR',
+  /** A Sigma rule to convert is over a size budget (text, selections, names, values, condition length or nesting, `1 of` patterns): see `SIGMA_BUDGET`. */
+  SigmaBudget: 'SigmaBudget',
 } as const;
 /** @example `const r: CompileReasonCode = 'GlobBudget';` */
 export type CompileReasonCode = (typeof CompileReason)[keyof typeof CompileReason];

@@ -1,54 +1,27 @@
 import { compile } from './compile.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
-import type { MatchSpec, RequestObjectGlob, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
+import type { Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
+import { sigmaRuleSpecSchema } from './spec.js';
+import { checkBudget, checkDocumentSize, isRecord, notSigma, overBudget, SIGMA_BUDGET, unsupported } from './sigmaBudget.js';
+import { parseCondition, toMatch } from './sigmaCondition.js';
+import { checkSelectionName, selection } from './sigmaSelection.js';
 import { yamlDocuments } from './yamlDocuments.js';
+
+export { SIGMA_BUDGET } from './sigmaBudget.js';
+export { SIGMA_FIELDS } from './sigmaSelection.js';
 
 /**
  * Standard Sigma rules (SigmaHQ's format: `logsource`, `detection`,
  * `condition`) for Kubernetes audit logs, converted to SigmaRule specs: the
  * same internal form as the custom resources, compiled by the same
- * compiler. What the rule language cannot say (regular expressions, an OR
- * under a NOT, keyword searches, ...) is refused with the reason
- * `UnsupportedSigma` and says what, never converted approximately.
+ * compiler. What the rule language cannot say (regular expressions, a NOT
+ * under an OR, keyword searches, ...) is refused with the reason
+ * `UnsupportedSigma` and says what, never converted approximately; a rule
+ * over a size budget (`SIGMA_BUDGET`) is refused with `SigmaBudget`.
+ *
+ * The parts: sigmaSelection.ts (fields, modifiers, values), sigmaCondition.ts
+ * (the condition), sigmaBudget.ts (budgets and errors).
  */
-
-/**
- * Where each Sigma field name lands in an audit event. `hostPath` and
- * `capabilities` are not audit-event fields: SigmaHQ's rules use them to mean
- * "the pod spec has one", so they are read from the request body.
- * `requestObject.<path>` reaches any field of the body.
- */
-type FieldTarget =
-  | { readonly kind: 'set'; readonly key: 'verb' | 'stage' }
-  | { readonly kind: 'objectRef'; readonly key: 'resource' | 'subresource' | 'apiGroup' | 'apiVersion' }
-  | { readonly kind: 'glob'; readonly key: GlobKey }
-  | { readonly kind: 'code' }
-  | { readonly kind: 'requestObject'; readonly jsonPath: string };
-
-type GlobKey = 'userGlob' | 'userGroupGlob' | 'userAgentGlob' | 'requestURIGlob' | 'namespaceGlob' | 'nameGlob';
-
-const FIELDS: Readonly<Record<string, FieldTarget>> = {
-  verb: { kind: 'set', key: 'verb' },
-  stage: { kind: 'set', key: 'stage' },
-  'objectRef.resource': { kind: 'objectRef', key: 'resource' },
-  'objectRef.subresource': { kind: 'objectRef', key: 'subresource' },
-  'objectRef.apiGroup': { kind: 'objectRef', key: 'apiGroup' },
-  // SigmaHQ writes a top-level apiGroup where the event has objectRef.apiGroup.
-  apiGroup: { kind: 'objectRef', key: 'apiGroup' },
-  'objectRef.apiVersion': { kind: 'objectRef', key: 'apiVersion' },
-  'objectRef.namespace': { kind: 'glob', key: 'namespaceGlob' },
-  'objectRef.name': { kind: 'glob', key: 'nameGlob' },
-  'user.username': { kind: 'glob', key: 'userGlob' },
-  'user.groups': { kind: 'glob', key: 'userGroupGlob' },
-  userAgent: { kind: 'glob', key: 'userAgentGlob' },
-  requestURI: { kind: 'glob', key: 'requestURIGlob' },
-  'responseStatus.code': { kind: 'code' },
-  hostPath: { kind: 'requestObject', jsonPath: '$.spec.volumes[*].hostPath.path' },
-  capabilities: { kind: 'requestObject', jsonPath: '$.spec.containers[*].securityContext.capabilities.add[*]' },
-};
-
-/** The Sigma field names `convertSigmaRule` maps, besides `requestObject.<path>`. */
-export const SIGMA_FIELDS: readonly string[] = Object.keys(FIELDS);
 
 const LEVELS: Readonly<Record<string, Severity>> = {
   informational: 'info',
@@ -57,9 +30,6 @@ const LEVELS: Readonly<Record<string, Severity>> = {
   high: 'high',
   critical: 'critical',
 };
-
-/** The limit on `anyOf` branches a selection's value lists may expand to. */
-const MAX_BRANCHES = 64;
 
 /**
  * A Sigma rule converted: the name to give its SigmaRule, its spec
@@ -78,7 +48,7 @@ export interface ConvertedSigmaRule {
  * Converts one parsed Sigma rule.
  *
  * @param options.name the SigmaRule's name; default: the title, lower-cased, as a DNS-1123 label
- * @throws SigmaCompileError `NotSigmaRule` (no title, detection or condition; a logsource other than product kubernetes, service audit), `UnsupportedSigma` (a field, modifier, value or condition the rule language cannot express), or what `compile` throws
+ * @throws SigmaCompileError `NotSigmaRule` (no title, detection or condition; a logsource other than product kubernetes, service audit), `UnsupportedSigma` (a field, modifier, value, tag or condition the rule language cannot express), `SigmaBudget` (over a size budget), `CIDR` (a bad sourceIPs value), or what `compile` throws
  * @example
  * ```ts
  * const { name, spec } = convertSigmaRule(yaml.parse(text), { name: 'exec-into-container' });
@@ -87,6 +57,7 @@ export interface ConvertedSigmaRule {
  */
 export function convertSigmaRule(doc: unknown, options: { name?: string } = {}): ConvertedSigmaRule {
   if (!isRecord(doc)) throw notSigma('', 'a Sigma rule is a mapping with title, logsource and detection');
+  checkDocumentSize(doc);
   const title = doc.title;
   if (typeof title !== 'string' || title.trim() === '') throw notSigma('title', 'is missing');
   const logsource = doc.logsource;
@@ -101,18 +72,24 @@ export function convertSigmaRule(doc: unknown, options: { name?: string } = {}):
       ? unsupported('detection.condition', 'a list of conditions; write them as one with "or"')
       : notSigma('detection.condition', 'is missing');
   }
+  const names = Object.keys(detection).filter((name) => name !== 'condition');
+  checkBudget(names.length, 'maxSelections', 'detection', 'too many selections');
   const selections = new Map<string, SubMatchSpec[]>();
-  for (const [name, value] of Object.entries(detection)) {
-    if (name !== 'condition') selections.set(name, selection(value, `detection.${name}`));
+  for (const name of names) {
+    checkSelectionName(name);
+    selections.set(name, selection(detection[name], `detection.${name}`));
   }
-  const match = toMatch(parseCondition(condition), selections);
+  const { match, exceptions } = toMatch(parseCondition(condition), selections);
   const level = doc.level ?? 'medium';
   const severity = typeof level === 'string' ? LEVELS[level] : undefined;
   if (severity === undefined) throw notSigma('level', `must be one of ${Object.keys(LEVELS).join(', ')}`);
   const id = typeof doc.id === 'string' ? doc.id : undefined;
+  const tags = tagsOf(doc.tags);
   const spec: SigmaRuleSpec = {
     description: describe(title.trim(), doc.description, doc.falsepositives, id),
+    ...(tags === undefined ? {} : { tags }),
     match,
+    ...(exceptions.length === 0 ? {} : { exceptions }),
     emit: { type: eventType(title), severity, message: messageFor(title.trim()) },
   };
   compile(spec);
@@ -145,6 +122,10 @@ export type SigmaConversion =
  * ```
  */
 export function parseSigmaRules(text: string, source: string): SigmaConversion[] {
+  if (text.length > SIGMA_BUDGET.maxTextLength) {
+    const error = overBudget('', `the text has ${text.length} characters`, 'maxTextLength');
+    return [{ ok: false, error, source: `${source}#0`, title: undefined }];
+  }
   const docs = [...yamlDocuments(text)];
   const name = sigmaRuleNameFor(source, docs.length);
   return docs.map((doc, i): SigmaConversion => {
@@ -170,327 +151,35 @@ export function sigmaRuleNameFor(source: string, documents: number): string | un
   return documents === 1 ? ruleNameFrom(fileStem(source)) : undefined;
 }
 
-// ---- Selections -------------------------------------------------------------
+// ---- Tags -------------------------------------------------------------------
 
-/** The criteria of one selection, as the alternatives its value lists expand to (one unless an exact field lists several values). */
-function selection(value: unknown, path: string): SubMatchSpec[] {
-  if (Array.isArray(value)) {
-    throw unsupported(path, value.every((v) => isRecord(v)) ? 'a list of maps (an OR of maps); split it into named selections' : 'keyword search (a plain list of values): name the field');
-  }
-  if (!isRecord(value) || Object.keys(value).length === 0) throw notSigma(path, 'a selection is a non-empty map of field: value');
-  const sub: Record<string, unknown> = {};
-  const objectRef: Record<string, string[]> = {};
-  const requestObject: RequestObjectGlob[] = [];
-  for (const [key, raw] of Object.entries(value)) {
-    const at = `${path}.${key}`;
-    const [field = '', ...modifiers] = key.split('|');
-    const target = targetOf(field, at);
-    const values = (Array.isArray(raw) ? raw : [raw]).map((v) => scalar(v, at));
-    if (values.length === 0) throw notSigma(at, 'has an empty list');
-    const modifier = modifierOf(modifiers, at);
-    switch (target.kind) {
-      case 'set':
-      case 'objectRef': {
-        if (modifier !== undefined) throw unsupported(at, `the ${modifier} modifier on ${field}, which compares exactly`);
-        const exact = values.map((v) => exactValue(v, at));
-        const slot = target.kind === 'set' ? target.key : `objectRef.${target.key}`;
-        if (sub[slot] !== undefined || objectRef[target.key] !== undefined) throw unsupported(at, `${field} twice in one selection`);
-        if (target.kind === 'set') sub[target.key] = exact;
-        else objectRef[target.key] = exact;
-        break;
-      }
-      case 'glob': {
-        if (sub[target.key] !== undefined) throw unsupported(at, `${field} twice in one selection`);
-        sub[target.key] = values.map((v) => withModifier(v, modifier));
-        break;
-      }
-      case 'code': {
-        if (modifier !== undefined) throw unsupported(at, `the ${modifier} modifier on ${field}`);
-        if (sub.responseCode !== undefined) throw unsupported(at, `${field} twice in one selection`);
-        sub.responseCode = values.map((v) => {
-          const code = Number(v);
-          if (!/^\d{3}$/.test(v) || code < 100 || code > 599) {
-            throw unsupported(at, `${JSON.stringify(v)} is not an HTTP status code (responseStatus.code is a number such as 403)`);
-          }
-          return code;
-        });
-        break;
-      }
-      case 'requestObject':
-        requestObject.push({ jsonPath: target.jsonPath, glob: values.map((v) => withModifier(v, modifier)) });
-        break;
-    }
-  }
-  if (requestObject.length > 0) sub.requestObjectGlob = requestObject;
-  // An exact objectRef field with several values is an OR: one alternative per combination.
-  let alternatives: SubMatchSpec[] = [sub];
-  for (const [key, list] of Object.entries(objectRef)) {
-    alternatives = alternatives.flatMap((alt) => list.map((v) => ({ ...alt, objectRef: { ...alt.objectRef, [key]: v } })));
-    if (alternatives.length > MAX_BRANCHES) {
-      throw unsupported(path, `its value lists expand to more than ${MAX_BRANCHES} combinations`);
-    }
-  }
-  return alternatives;
-}
-
-function targetOf(field: string, path: string): FieldTarget {
-  const known = FIELDS[field];
-  if (known !== undefined) return known;
-  if (field.startsWith('requestObject.')) {
-    const rest = field.slice('requestObject.'.length);
-    if (/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/.test(rest)) return { kind: 'requestObject', jsonPath: `$.${rest}` };
-  }
-  throw unsupported(path, `no audit-event field for ${JSON.stringify(field)} (known: ${SIGMA_FIELDS.join(', ')}, requestObject.<path>)`);
-}
-
-type Modifier = 'contains' | 'startswith' | 'endswith';
-
-function modifierOf(modifiers: readonly string[], path: string): Modifier | undefined {
-  if (modifiers.length === 0) return undefined;
-  const [m] = modifiers;
-  if (modifiers.length === 1 && (m === 'contains' || m === 'startswith' || m === 'endswith')) return m;
-  const why = m === 're' ? ' (regular expressions can backtrack on attacker-written values; use wildcards)' : '';
-  throw unsupported(path, `the modifier ${modifiers.join('|')}${why}; contains, startswith and endswith are supported`);
-}
-
-/** Sigma values are strings with * and ? wildcards and \ escapes: the glob syntax of this language. */
-function withModifier(value: string, modifier: Modifier | undefined): string {
-  switch (modifier) {
-    case 'contains':
-      return `*${value}*`;
-    case 'startswith':
-      return `${value}*`;
-    case 'endswith':
-      return `*${value}`;
-    case undefined:
-      return value;
-  }
-}
-
-function scalar(value: unknown, path: string): string {
-  if (typeof value === 'string') {
-    if (value === '') throw unsupported(path, 'an empty value (Sigma: the field is empty or absent)');
-    return value;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw unsupported(path, `${value === null ? 'null (Sigma: the field is absent)' : 'a nested value'}; only strings, numbers and booleans compare`);
-}
-
-/** A value for an exact comparison: its escapes resolved; a wildcard cannot be compared exactly. */
-function exactValue(value: string, path: string): string {
-  let out = '';
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    if (c === '\\' && i + 1 < value.length) out += value[++i];
-    else if (c === '*' || c === '?') throw unsupported(path, `the wildcard in ${JSON.stringify(value)}: this field compares exactly; list the values`);
-    else out += c;
-  }
-  return out;
-}
-
-// ---- Conditions -------------------------------------------------------------
-
-type Condition =
-  | { readonly kind: 'selection'; readonly name: string }
-  | { readonly kind: 'not'; readonly of: Condition }
-  | { readonly kind: 'and' | 'or'; readonly of: readonly Condition[] }
-  | { readonly kind: 'oneOf' | 'allOf'; readonly pattern: string };
-
-/** Parses Sigma's condition grammar: `and` binds tighter than `or`, `not` tighter than both; `1 of x*`, `all of them`, parentheses. */
-function parseCondition(text: string): Condition {
-  const tokens = text.match(/\(|\)|[^\s()]+/g) ?? [];
-  let pos = 0;
-  const peek = (): string | undefined => tokens[pos];
-  const fail = (what: string): never => {
-    throw unsupported('detection.condition', `${what} in ${JSON.stringify(text)}`);
-  };
-  const expr = (): Condition => {
-    const terms = [term()];
-    while (peek() === 'or') {
-      pos++;
-      terms.push(term());
-    }
-    return terms.length === 1 ? terms[0]! : { kind: 'or', of: terms };
-  };
-  const term = (): Condition => {
-    const factors = [factor()];
-    while (peek() === 'and') {
-      pos++;
-      factors.push(factor());
-    }
-    return factors.length === 1 ? factors[0]! : { kind: 'and', of: factors };
-  };
-  const factor = (): Condition => {
-    const t = tokens[pos++];
-    if (t === undefined) return fail('an unexpected end');
-    if (t === 'not') return { kind: 'not', of: factor() };
-    if (t === '(') {
-      const inner = expr();
-      if (tokens[pos++] !== ')') fail('a missing )');
-      return inner;
-    }
-    if (t === '1' || t === 'all') {
-      if (tokens[pos++] !== 'of') fail(`"${t}" without "of"`);
-      const pattern = tokens[pos++];
-      if (pattern === undefined || pattern === '(' || pattern === ')') return fail(`"${t} of" without a selection pattern`);
-      return { kind: t === '1' ? 'oneOf' : 'allOf', pattern };
-    }
-    if (t === ')' || t === 'and' || t === 'or' || t === 'of' || t === '|') return fail(`an unexpected "${t}"`);
-    if (/^\d+$/.test(t)) return fail(`"${t} of" (only "1 of" and "all of")`);
-    return { kind: 'selection', name: t };
-  };
-  const tree = expr();
-  if (pos < tokens.length) fail(`an unexpected "${tokens[pos]!}"`);
-  return tree;
-}
-
-/** The names a `1 of` / `all of` pattern stands for: `them` is every selection; `*` is a wildcard. */
-function expand(pattern: string, selections: ReadonlyMap<string, unknown>): string[] {
-  const names = [...selections.keys()];
-  if (pattern === 'them') return names;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  const found = names.filter((n) => re.test(n));
-  if (found.length === 0) throw notSigma('detection.condition', `"${pattern}" names no selection`);
-  return found;
-}
+/** One tag, as `spec.tags` takes it (the spec's own schema, so the two cannot drift). */
+const tagSchema = sigmaRuleSpecSchema.shape.tags.unwrap().element;
+/** What `spec.tags` holds at most. */
+const MAX_SPEC_TAGS = 32;
 
 /**
- * The condition as this language's match: an AND of selections (their
- * criteria merged), at most one OR of selections (`anyOf`) and at most one
- * negated selection (`not`); or an OR of selections alone.
+ * Sigma's `tags` (`attack.t1611`, `attack.privilege-escalation`, `cve.2021-25741`)
+ * as `spec.tags`: trimmed, inner whitespace as `-`, duplicates dropped. A tag
+ * that still does not fit the spec's pattern fails the conversion, naming it:
+ * tags route and report detections, so one is never silently dropped or
+ * rewritten beyond that.
  */
-function toMatch(condition: Condition, selections: ReadonlyMap<string, SubMatchSpec[]>): MatchSpec {
-  const lookup = (name: string): SubMatchSpec[] => {
-    const found = selections.get(name);
-    if (found === undefined) throw notSigma('detection.condition', `names ${JSON.stringify(name)}, which is not a selection`);
-    return found;
-  };
-  // `all of` is an AND, `1 of` an OR, of the named selections.
-  const normal = (c: Condition): Condition => {
-    switch (c.kind) {
-      case 'oneOf':
-      case 'allOf': {
-        const of = expand(c.pattern, selections).map((name): Condition => ({ kind: 'selection', name }));
-        return of.length === 1 ? of[0]! : { kind: c.kind === 'oneOf' ? 'or' : 'and', of };
-      }
-      case 'not':
-        return { kind: 'not', of: normal(c.of) };
-      case 'and':
-      case 'or': {
-        const of = c.of.map(normal).flatMap((x) => (x.kind === c.kind ? x.of : [x]));
-        return { kind: c.kind, of };
-      }
-      case 'selection':
-        return c;
+function tagsOf(raw: unknown): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const listed = Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  checkBudget(listed.length, 'maxTags', 'tags', 'too many tags');
+  const tags = new Set<string>();
+  listed.forEach((value, i) => {
+    const tag = typeof value === 'string' || typeof value === 'number' ? String(value).trim().replace(/\s+/g, '-') : undefined;
+    if (tag === undefined || !tagSchema.safeParse(tag).success) {
+      const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 140)) : 'a tag that is not a string';
+      throw unsupported(`tags[${i}]`, `${shown}: a tag starts with a letter or digit and has up to 128 letters, digits, . _ : -`);
     }
-  };
-  const tree = normal(condition);
-  const branchesOf = (c: Condition): SubMatchSpec[] => {
-    if (c.kind === 'selection') return lookup(c.name);
-    if (c.kind === 'and' && c.of.every((x) => x.kind === 'selection')) {
-      const merged = c.of.reduce<SubMatchSpec[]>((acc, x) => product(acc, lookup((x as { name: string }).name)), [{}]);
-      return merged;
-    }
-    throw unsupported('detection.condition', 'an OR whose branches are not plain selections (or ANDs of them)');
-  };
-  if (tree.kind === 'or') {
-    const anyOf = tree.of.flatMap(branchesOf);
-    return anyOf.length === 1 ? anyOf[0]! : { anyOf: limited(anyOf) };
-  }
-  const factors = tree.kind === 'and' ? tree.of : [tree];
-  let all: SubMatchSpec[] = [{}];
-  let anyOf: SubMatchSpec[] | undefined;
-  let not: SubMatchSpec | undefined;
-  for (const f of factors) {
-    if (f.kind === 'selection') {
-      all = product(all, lookup(f.name));
-    } else if (f.kind === 'or') {
-      if (anyOf !== undefined) throw unsupported('detection.condition', 'more than one OR under an AND');
-      anyOf = f.of.flatMap(branchesOf);
-    } else if (f.kind === 'not') {
-      if (not !== undefined) throw unsupported('detection.condition', 'more than one NOT');
-      const negated = f.of.kind === 'selection' ? lookup(f.of.name) : undefined;
-      if (negated?.length !== 1) throw unsupported('detection.condition', 'a NOT over anything but one selection with single-valued fields');
-      not = negated[0]!;
-    } else {
-      throw unsupported('detection.condition', `a nested ${f.kind.toUpperCase()}`);
-    }
-  }
-  // The AND's own alternatives (a selection listing several exact values) become the anyOf,
-  // with what they have in common kept at the top.
-  if (all.length > 1) {
-    if (anyOf !== undefined) throw unsupported('detection.condition', 'an OR under an AND with a selection that lists several exact values');
-    const { common, rest } = factorCommon(all);
-    all = [common];
-    anyOf = rest;
-  }
-  const match: MatchSpec = { ...all[0]! };
-  if (anyOf !== undefined) {
-    if (anyOf.length === 1) Object.assign(match, mergeCriteria(match, anyOf[0]!));
-    else match.anyOf = limited(anyOf);
-  }
-  if (not !== undefined) match.not = not;
-  return match;
-}
-
-/**
- * Splits alternatives into the criteria every one has alike (objectRef
- * aside: it stays in the branches, where the index reads it) and the rest.
- */
-function factorCommon(branches: readonly SubMatchSpec[]): { common: SubMatchSpec; rest: SubMatchSpec[] } {
-  const first = branches[0]! as Record<string, unknown>;
-  const common: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(first)) {
-    if (key === 'objectRef') continue;
-    const json = JSON.stringify(value);
-    if (branches.every((b) => JSON.stringify((b as Record<string, unknown>)[key]) === json)) common[key] = value;
-  }
-  const rest = branches.map((b) => {
-    const r: Record<string, unknown> = { ...b };
-    for (const key of Object.keys(common)) delete r[key];
-    return r;
+    tags.add(tag);
   });
-  return { common: common, rest };
-}
-
-/** Every combination of one alternative of `a` with one of `b`, criteria merged. */
-function product(a: readonly SubMatchSpec[], b: readonly SubMatchSpec[]): SubMatchSpec[] {
-  const out = a.flatMap((x) => b.map((y) => mergeCriteria(x, y)));
-  return limited(out);
-}
-
-function limited(branches: SubMatchSpec[]): SubMatchSpec[] {
-  if (branches.length > MAX_BRANCHES) {
-    throw unsupported('detection.condition', `it expands to more than ${MAX_BRANCHES} alternatives`);
-  }
-  return branches;
-}
-
-/** Both sub-matches must hold: verb and stage sets intersect; anything else must not be set by both. */
-function mergeCriteria(x: SubMatchSpec, y: SubMatchSpec): SubMatchSpec {
-  const out: Record<string, unknown> = { ...x };
-  for (const [key, value] of Object.entries(y)) {
-    const mine = out[key];
-    if (mine === undefined) {
-      out[key] = value;
-    } else if (key === 'verb' || key === 'stage') {
-      const both = (mine as string[]).filter((v) => (value as string[]).includes(v));
-      if (both.length === 0) throw unsupported('detection.condition', `selections ANDed with no ${key} in common: it could never match`);
-      out[key] = both;
-    } else if (key === 'objectRef') {
-      const ref: Record<string, string> = { ...(mine as Record<string, string>) };
-      for (const [k, v] of Object.entries(value as Record<string, string>)) {
-        if (ref[k] !== undefined && ref[k] !== v) throw unsupported('detection.condition', `selections ANDed with different objectRef.${k}: it could never match`);
-        ref[k] = v;
-      }
-      out.objectRef = ref;
-    } else if (key === 'requestObjectGlob') {
-      out.requestObjectGlob = [...(mine as RequestObjectGlob[]), ...(value as RequestObjectGlob[])];
-    } else {
-      throw unsupported('detection.condition', `${key} in two selections ANDed together (one glob list per field)`);
-    }
-  }
-  return out;
+  if (tags.size > MAX_SPEC_TAGS) throw unsupported('tags', `${tags.size} tags; a SigmaRule carries at most ${MAX_SPEC_TAGS}`);
+  return tags.size === 0 ? undefined : [...tags];
 }
 
 // ---- Emit -------------------------------------------------------------------
@@ -540,14 +229,3 @@ function fileStem(path: string): string {
   return (path.split(/[/\\]/).pop() ?? path).replace(/\.(ya?ml|json)$/, '');
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function notSigma(path: string, message: string): SigmaCompileError {
-  return new SigmaCompileError(CompileReason.NotSigmaRule, path, message);
-}
-
-function unsupported(path: string, what: string): SigmaCompileError {
-  return new SigmaCompileError(CompileReason.UnsupportedSigma, path, `not expressible as a SigmaRule: ${what}`);
-}
