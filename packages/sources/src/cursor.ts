@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -38,6 +39,35 @@ export type CursorReadResult =
 /** SHA-256 (hex) of a file's first bytes, as stored in a cursor. */
 export function headSha256(head: Buffer): string {
   return createHash('sha256').update(head).digest('hex');
+}
+
+/**
+ * The first bytes of an open file, up to `HEAD_FINGERPRINT_BYTES` and at
+ * most `size`: what a cursor's fingerprint covers.
+ *
+ * @example `const head = await readHead(handle, Number((await handle.stat()).size));`
+ */
+export async function readHead(handle: FileHandle, size: number): Promise<Buffer> {
+  const length = Math.min(size, HEAD_FINGERPRINT_BYTES);
+  const head = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await handle.read(head, got, length - got, got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? head : head.subarray(0, got);
+}
+
+/**
+ * Whether a file that starts with `head` is the one `cursor` fingerprinted:
+ * its first `cursor.headBytes` bytes hash to `cursor.headSha256`.
+ *
+ * @example `if (headMatches(await readHead(handle, size), cursor)) …`
+ */
+export function headMatches(head: Buffer, cursor: FileCursor): boolean {
+  if (head.length < cursor.headBytes) return false;
+  return headSha256(head.length === cursor.headBytes ? head : head.subarray(0, cursor.headBytes)) === cursor.headSha256;
 }
 
 /**

@@ -332,6 +332,28 @@ describe('startFileSource: rotation, truncation, deletion', { timeout: 30_000 },
     expect(logger.messages('warn')).toContain('audit log truncated (copytruncate); reading from the start');
   });
 
+  it('copytruncate while lines are still unread (the sink is behind): the rest is read from the copy, then the log; 0 lost, 0 repeated', async () => {
+    const a = auditLines('a', 2000);
+    writeFileSync(log, a.text);
+    const { source, sink, logger } = await start(
+      { fromStart: true, maxReadBytes: 4096, maxBatchEvents: 10 },
+      { capacity: 1, autoAck: false },
+    );
+    // Blocked on its second batch: a few KiB of a 500 KB file read.
+    await eventually(() => expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]));
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    const b = auditLines('b', 5);
+    appendFileSync(log, b.text);
+    sink.autoAcknowledge();
+    await eventually(() => expect(sink.ids.length).toBeGreaterThanOrEqual(a.ids.length + b.ids.length));
+    await source.caughtUp();
+    expect(sink.ids).toEqual([...a.ids, ...b.ids]);
+    expect(logger.messages('info')).toContain(
+      'found the copy of the truncated audit log: reading it from where the source was, then the audit log from the start',
+    );
+  });
+
   it('copytruncate followed by more than was read before the source looks: caught by the first bytes', async () => {
     const a = auditLines('a', 5);
     writeFileSync(log, a.text);

@@ -9,11 +9,13 @@ import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
 import { Counter, Registry } from 'prom-client';
 import type { FileCursor } from './cursor.js';
-import { CursorWriter, HEAD_FINGERPRINT_BYTES, headSha256, readCursor } from './cursor.js';
+import { CursorWriter, headMatches, headSha256, readCursor, readHead } from './cursor.js';
 import { SourceError, SourceErrorReason } from './errors.js';
 import { LineKind, LineSplitter } from './fileLines.js';
 import type { SourceLogger } from './logger.js';
 import { noopLogger, RateLimitedLog } from './logger.js';
+import type { OpenedBackup } from './rotatedFiles.js';
+import { gunzipChunks, gzipTrailerSize, openUnreadBackups } from './rotatedFiles.js';
 import type { AuditEventSink, AuditSource } from './source.js';
 
 /**
@@ -34,6 +36,7 @@ export const DEFAULT_POLL_INTERVAL_MS = 1000;
 export const DEFAULT_CURSOR_WRITE_INTERVAL_MS = 250;
 /** At most one log line per parse-error reason per this interval. */
 const LOG_INTERVAL_MS = 10_000;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * What to tail and how.
@@ -63,7 +66,7 @@ export interface FileSourceOptions {
   maxEventBytes?: number;
   /** The most bytes read at once (default 4 MiB; two buffers of this size take turns). */
   maxReadBytes?: number;
-  /** The most events in one batch handed to the sink (default 1000). */
+  /** The most events in one batch handed to the sink (default 128). */
   maxBatchEvents?: number;
   /** How often the file is checked without a file-system event, in ms (default 1000). */
   pollIntervalMs?: number;
@@ -152,10 +155,20 @@ type Position = FileCursor;
 /**
  * Starts tailing an audit log into `sink`.
  *
- * Where it starts: at the saved cursor when its file is the one at `path`;
- * at offset 0 when the cursor is for another file (rotated while stopped)
- * or the file was created after the start; otherwise at the end of the
- * file, or its start with `fromStart`.
+ * Where it starts: at the saved cursor when its file is the one at `path`.
+ * When the log was rotated while the source was stopped, the cursor's file
+ * is looked for among the rotated backups in the log's directory
+ * (logrotate's `audit.log.1`…, kube-apiserver's
+ * `audit-2026-12-06T20-01-02.123.log`, gzipped or not; see
+ * `rotatedSiblings`): by device and inode (renamed), else by the
+ * fingerprint of its first bytes (copytruncate's copy, or a backup gzipped
+ * since). It is read from the cursor (a gzipped one through gunzip, from
+ * the cursor's place in its uncompressed contents), then every backup
+ * rotated after it, oldest first, then the log from 0. A cursor whose file
+ * is nowhere is logged and counted (`ugallu_audit_file_gaps_total
+ * {reason="CursorFileGone"}`) and the log is read from 0. Without a cursor:
+ * at offset 0 when the file was created after the start; otherwise at the
+ * end of the file, or its start with `fromStart`.
  *
  * How it follows the file: chokidar's events wake it up, and it also checks
  * every `pollIntervalMs`, because inotify events are missed on some mounts
@@ -167,8 +180,10 @@ type Position = FileCursor;
  *   soon as it holds data (until then the writer may still be writing the
  *   old one);
  * - copytruncate (the size falls below the offset, or the first bytes
- *   change): reading starts over at 0. Lines written between the last read
- *   and the copy are in the copy only: copytruncate's own race;
+ *   change): what was not read yet is read from the copy (found by the
+ *   fingerprint of the bytes read so far), then the file from 0. Lines
+ *   appended between the copy and the truncation that the source had not
+ *   read are in neither: copytruncate's own race;
  * - deleted: the descriptor is read to its end; a file created at `path`
  *   later is read from 0; a missing file is waited for.
  *
@@ -176,7 +191,10 @@ type Position = FileCursor;
  * longer than `maxEventBytes` is discarded up to its newline without being
  * buffered. Undecodable and oversized lines are counted
  * (`ugallu_audit_file_parse_errors_total{reason}`) and logged at most once
- * per reason per 10 s; they never stop the stream.
+ * per reason per 10 s; they never stop the stream. A line whose decoding
+ * throws unexpectedly costs only itself (reason `Unexpected`). A gzipped
+ * backup damaged part-way is read up to the damage, and the rest counted
+ * (`ugallu_audit_file_bytes_skipped_total{reason="GzipUnreadable"}`).
  *
  * The cursor advances only when the sink acknowledges a batch
  * (`onProcessed`), so a crash replays what was not acknowledged and never
@@ -285,7 +303,46 @@ export type FileParseErrorReasonCode = (typeof FileParseErrorReason)[keyof typeo
 
 const PARSE_ERROR_REASONS: readonly string[] = Object.values(FileParseErrorReason);
 
-function fileCounters(registry: Registry): { lines: Counter; parseErrors: Counter<'reason'> } {
+/**
+ * Why the source went past bytes of the audit log without reading them.
+ * Label values of `ugallu_audit_file_gaps_total{reason}` and
+ * `ugallu_audit_file_bytes_skipped_total{reason}`; stable once released.
+ *
+ * @example `if (reason === FileSkipReason.CursorFileGone) …`
+ */
+export const FileSkipReason = {
+  /**
+   * On start, the cursor's file was neither the log nor any of its rotated
+   * backups (deleted, or rotated out of the backups kept): what it held past
+   * the cursor is lost, and how much is not known (no bytes counted).
+   */
+  CursorFileGone: 'CursorFileGone',
+  /**
+   * A gzipped backup could not be decompressed to its end (damaged): the
+   * bytes its gzip trailer records past the last line read are lost.
+   */
+  GzipUnreadable: 'GzipUnreadable',
+} as const;
+/** @example `const r: FileSkipReasonCode = 'GzipUnreadable';` */
+export type FileSkipReasonCode = (typeof FileSkipReason)[keyof typeof FileSkipReason];
+
+interface FileCounters {
+  lines: Counter;
+  parseErrors: Counter<'reason'>;
+  gaps: Counter<'reason'>;
+  bytesSkipped: Counter<'reason'>;
+}
+
+function reasonCounter(registry: Registry, name: string, help: string, reasons: readonly string[]): Counter<'reason'> {
+  // Reused when already registered: a restarted source in the same process shares the series.
+  const counter =
+    (registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
+    new Counter({ name, help, labelNames: ['reason'], registers: [registry] });
+  for (const reason of reasons) counter.inc({ reason }, 0);
+  return counter;
+}
+
+function fileCounters(registry: Registry): FileCounters {
   // Reused when already registered: a restarted source in the same process shares the series.
   const lines =
     (registry.getSingleMetric('ugallu_audit_file_lines_total') as Counter | undefined) ??
@@ -294,16 +351,26 @@ function fileCounters(registry: Registry): { lines: Counter; parseErrors: Counte
       help: 'Non-empty lines read from the audit log file, decodable or not.',
       registers: [registry],
     });
-  const parseErrors =
-    (registry.getSingleMetric('ugallu_audit_file_parse_errors_total') as Counter<'reason'> | undefined) ??
-    new Counter({
-      name: 'ugallu_audit_file_parse_errors_total',
-      help: 'Lines of the audit log file skipped because they are not audit events or are too large, by reason.',
-      labelNames: ['reason'],
-      registers: [registry],
-    });
-  for (const reason of PARSE_ERROR_REASONS) parseErrors.inc({ reason }, 0);
-  return { lines, parseErrors };
+  const parseErrors = reasonCounter(
+    registry,
+    'ugallu_audit_file_parse_errors_total',
+    'Lines of the audit log file skipped because they are not audit events or are too large, by reason.',
+    PARSE_ERROR_REASONS,
+  );
+  const skipReasons = Object.values(FileSkipReason);
+  const gaps = reasonCounter(
+    registry,
+    'ugallu_audit_file_gaps_total',
+    'Times the file source went past part of the audit log it could not read (a gap in what was read), by reason.',
+    skipReasons,
+  );
+  const bytesSkipped = reasonCounter(
+    registry,
+    'ugallu_audit_file_bytes_skipped_total',
+    'Bytes of the audit log passed over unread, by reason, where the number is known.',
+    skipReasons,
+  );
+  return { lines, parseErrors, gaps, bytesSkipped };
 }
 
 class FileTailer implements FileSource {
@@ -316,6 +383,8 @@ class FileTailer implements FileSource {
   readonly #ioLog: RateLimitedLog;
   readonly #lines: Counter;
   readonly #parseErrors: Counter<'reason'>;
+  readonly #gaps: Counter<'reason'>;
+  readonly #bytesSkipped: Counter<'reason'>;
   readonly #cursor: CursorWriter | undefined;
   readonly #splitter: LineSplitter;
 
@@ -328,6 +397,16 @@ class FileTailer implements FileSource {
   /** True until the file has been opened once: then a missing file at start means "read it from 0 when it comes". */
   #firstOpen = true;
   #existedAtStart = false;
+  /** The cursor read at start, until the first look at `path` has decided where to start. */
+  #startCursor: FileCursor | undefined;
+  /**
+   * Rotated backups to read before the log, oldest first (the log was
+   * rotated while the source was stopped): the cursor's file from its
+   * offset, then the ones rotated after it. The first is being read.
+   */
+  #backlog: OpenedBackup[] = [];
+  /** Whether `#readOffset` and the splitter are set up for the first backup of `#backlog`. */
+  #backlogEntered = false;
   #waitingLogged = false;
   #deletedLogged = false;
 
@@ -357,6 +436,8 @@ class FileTailer implements FileSource {
     const counters = fileCounters(deps.registry ?? new Registry());
     this.#lines = counters.lines;
     this.#parseErrors = counters.parseErrors;
+    this.#gaps = counters.gaps;
+    this.#bytesSkipped = counters.bytesSkipped;
     this.#splitter = new LineSplitter(options.maxEventBytes);
     this.#cursor =
       options.cursorFile === undefined
@@ -373,6 +454,7 @@ class FileTailer implements FileSource {
     } catch {
       this.#existedAtStart = false;
     }
+    this.#startCursor = await this.#loadCursor();
     // Open before returning, so "start at the end" means the end as of this call.
     await this.#openCurrent().catch((err: unknown) => this.#ioLog.warn('open', { path: this.path, err }, 'cannot open the audit log; retrying'));
     await this.#startWatching();
@@ -407,6 +489,8 @@ class FileTailer implements FileSource {
     const file = this.#file;
     this.#file = undefined;
     await file?.handle.close();
+    // What is left of them is read from the cursor at the next start.
+    for (const backup of this.#backlog.splice(0)) await backup.handle.close();
     for (const idle of this.#idleWaiters.splice(0)) idle();
     await this.flushCursor();
     this.#logger.info({ path: this.path }, 'file source stopped');
@@ -460,11 +544,17 @@ class FileTailer implements FileSource {
 
   /** Reads everything there is, following truncation and rotation. */
   async #cycle(): Promise<void> {
+    if (this.#backlog.length > 0 && !(await this.#readBacklog())) return;
     if (this.#file === undefined && !(await this.#openCurrent())) return;
     for (;;) {
       const file = this.#file;
       if (file === undefined || this.#stopping) return;
       await this.#checkTruncation(file);
+      if (this.#backlog.length > 0) {
+        // Truncated with lines unread: they are read from the copy first.
+        if (!(await this.#readBacklog())) return;
+        continue;
+      }
       await this.#readToEnd(file);
       if (this.#stopping || !(await this.#followRotation(file))) return;
     }
@@ -477,6 +567,14 @@ class FileTailer implements FileSource {
       handle = await open(this.path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const cursor = this.#takeStartCursor();
+      if (cursor !== undefined) {
+        // The log is gone and the cursor's file with it (rotated, not yet recreated): its rest may be in a backup.
+        await this.#recover(cursor);
+        this.#existedAtStart = false;
+        // Another cycle at once, to read the backups found (when this open was a retry inside a cycle).
+        this.#wake();
+      }
       if (!this.#waitingLogged) {
         this.#waitingLogged = true;
         this.#logger.info({ path: this.path }, 'audit log does not exist yet; waiting for it');
@@ -491,8 +589,9 @@ class FileTailer implements FileSource {
     this.#firstOpen = false;
     this.#splitter.reset();
     this.#readOffset = first ? await this.#startOffset(file, size) : 0;
-    this.#consumed(toCursor(file, this.#readOffset));
-    this.#logger.info({ path: this.path, offset: this.#readOffset, size }, 'tailing the audit log');
+    // With backups to read first, the cursor stays in them until they are done.
+    if (this.#backlog.length === 0) this.#consumed(toCursor(file, this.#readOffset));
+    this.#logger.info({ path: this.path, offset: this.#readOffset, size, backupsFirst: this.#backlog.length }, 'tailing the audit log');
     return true;
   }
 
@@ -507,40 +606,231 @@ class FileTailer implements FileSource {
     }
   }
 
-  async #startOffset(file: TailedFile, size: number): Promise<number> {
+  /** The saved cursor, if there is a valid one (an invalid one is logged and ignored). */
+  async #loadCursor(): Promise<FileCursor | undefined> {
     const cursorFile = this.#options.cursorFile;
-    if (cursorFile !== undefined) {
-      const read = await readCursor(cursorFile);
-      if (read.status === 'ok') {
-        const c = read.cursor;
-        if (c.dev === String(file.dev) && c.ino === String(file.ino) && (await sameHead(file, c, size))) {
-          if (c.offset <= size) return c.offset;
-          this.#logger.warn({ path: this.path, offset: c.offset, size }, 'the file is shorter than the cursor (truncated while stopped); reading from the start');
-          return 0;
-        }
-        // Rotated while stopped: everything in this file came after the cursor.
-        this.#logger.info({ path: this.path, cursorFile }, 'the cursor is for another file (rotated while stopped); reading from the start');
-        return 0;
+    if (cursorFile === undefined) return undefined;
+    const read = await readCursor(cursorFile);
+    if (read.status === 'ok') return read.cursor;
+    if (read.status === 'invalid') {
+      this.#logger.warn({ path: this.path, cursorFile, problem: read.problem }, 'ignoring an invalid cursor file');
+    }
+    return undefined;
+  }
+
+  /** The start cursor, once: only the first look at `path` decides from it. */
+  #takeStartCursor(): FileCursor | undefined {
+    const cursor = this.#startCursor;
+    this.#startCursor = undefined;
+    return cursor;
+  }
+
+  async #startOffset(file: TailedFile, size: number): Promise<number> {
+    const c = this.#takeStartCursor();
+    if (c !== undefined) {
+      if (c.dev === String(file.dev) && c.ino === String(file.ino) && headMatches(file.head, c)) {
+        if (c.offset <= size) return c.offset;
+        // copytruncate while stopped: the rest is in the copy.
+        this.#logger.warn({ path: this.path, offset: c.offset, size }, 'the file is shorter than the cursor (truncated while stopped); looking for the rest in its rotated backups');
       }
-      if (read.status === 'invalid') {
-        this.#logger.warn({ path: this.path, cursorFile, problem: read.problem }, 'ignoring an invalid cursor file');
-      }
+      // Rotated while stopped: everything in this file came after the cursor, and the cursor's file is a backup now.
+      await this.#recover(c);
+      return 0;
     }
     if (this.#options.fromStart || !this.#existedAtStart) return 0;
     if (size > 0 && !(await endsWithNewline(file.handle, size))) this.#splitter.skipToNextLine();
     return size;
   }
 
-  /** copytruncate: the file is shorter than what was read, or it starts with other bytes. */
+  /**
+   * The cursor is not in the file at `path`: the log was rotated (or
+   * copytruncated) while the source was stopped. Finds the cursor's file
+   * among the rotated backups and queues it and the backups rotated after
+   * it, to be read before the log. When it is not found, the loss is logged
+   * and counted and the log is read from its start (as before backups were
+   * looked for).
+   */
+  async #recover(cursor: FileCursor): Promise<void> {
+    let found;
+    try {
+      found = await openUnreadBackups(this.path, cursor);
+    } catch (err) {
+      this.#logger.warn({ path: this.path, err }, 'cannot look for the cursor\'s file among the rotated backups');
+    }
+    if (found === undefined) {
+      this.#gap(FileSkipReason.CursorFileGone, 0);
+      this.#logger.warn(
+        { path: this.path, cursorFile: this.#options.cursorFile, offset: cursor.offset },
+        'the cursor\'s file is gone (neither the audit log nor one of its rotated backups): what it held past the cursor is lost; reading the audit log from the start',
+      );
+      return;
+    }
+    this.#backlog = found.files;
+    this.#backlogEntered = false;
+    this.#logger.info(
+      { path: this.path, offset: cursor.offset, foundBy: found.foundBy, backups: found.files.map((f) => f.path) },
+      'the audit log was rotated while stopped: reading the cursor\'s file from the cursor, then the backups rotated after it, then the audit log',
+    );
+  }
+
+  /**
+   * Reads the queued backups to their ends, oldest first, moving the
+   * cursor from one to the next. True once they are done and the log comes
+   * next; false when stopping, or when the newest plain backup must be kept
+   * open because the log holds no data yet (the writer may still be writing
+   * the backup, as after a rename while running).
+   */
+  async #readBacklog(): Promise<boolean> {
+    for (;;) {
+      const file = this.#backlog[0];
+      if (file === undefined) break;
+      if (!this.#backlogEntered) {
+        this.#backlogEntered = true;
+        this.#splitter.reset();
+        this.#readOffset = file.offset;
+        this.#consumed(toCursor(file, file.offset));
+      }
+      if (file.compressed) {
+        await this.#readCompressed(file);
+      } else {
+        await this.#readToEnd(file);
+        if (this.#stopping) return false;
+        if (this.#backlog.length === 1 && !(await this.#logHoldsData())) return false;
+        // Read once more: the writer may have appended between the first read and the look at the log.
+        await this.#readToEnd(file);
+        if (this.#stopping) return false;
+        this.#splitter.feed(EMPTY, this.#readOffset);
+        await this.#drainLines(file, true);
+      }
+      if (this.#stopping) return false;
+      this.#backlog.shift();
+      this.#backlogEntered = false;
+      await file.handle.close();
+      this.#logger.info({ path: file.path, offset: this.#readOffset }, 'finished a rotated backup of the audit log');
+    }
+    // The log itself, from its start.
+    this.#splitter.reset();
+    this.#readOffset = 0;
+    if (this.#file !== undefined) this.#consumed(toCursor(this.#file, 0));
+    return true;
+  }
+
+  async #logHoldsData(): Promise<boolean> {
+    if (this.#file !== undefined && (await this.#file.handle.stat()).size > 0) return true;
+    try {
+      return (await stat(this.path)).size > 0;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Reads a gzipped backup through gunzip from `#readOffset`, a position in
+   * its uncompressed contents (the bytes before it are decompressed and
+   * passed over). A backup that cannot be decompressed to its end is read up
+   * to the damage; the rest is logged and counted as lost.
+   */
+  async #readCompressed(file: OpenedBackup): Promise<void> {
+    const chunks = gunzipChunks(file.handle)[Symbol.asyncIterator]();
+    let position = 0;
+    try {
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch (err) {
+          await this.#unreadableGzip(file, err);
+          return;
+        }
+        if (next.done === true) break;
+        const chunk = next.value;
+        const end = position + chunk.length;
+        if (end > this.#readOffset) {
+          const skip = Math.max(0, this.#readOffset - position);
+          this.#readOffset = end;
+          this.#splitter.feed(skip === 0 ? chunk : chunk.subarray(skip), position + skip);
+          await this.#drainLines(file, false);
+          if (this.#stopping) return;
+        }
+        position = end;
+      }
+    } finally {
+      await chunks.return?.();
+    }
+    if (position < file.offset) {
+      this.#logger.warn({ path: file.path, offset: file.offset, size: position }, 'a gzipped backup is shorter than the cursor; nothing read from it');
+    }
+    this.#splitter.feed(EMPTY, this.#readOffset);
+    await this.#drainLines(file, true);
+  }
+
+  async #unreadableGzip(file: OpenedBackup, err: unknown): Promise<void> {
+    // Lines up to here were read; a line cut by the damage is lost with the rest.
+    const readThrough = this.#readOffset - this.#splitter.bufferedBytes;
+    this.#splitter.reset();
+    let total: number | undefined;
+    try {
+      total = await gzipTrailerSize(file.handle, file.size);
+    } catch {
+      total = undefined;
+    }
+    const bytes = total !== undefined && total > readThrough ? total - readThrough : 0;
+    this.#gap(FileSkipReason.GzipUnreadable, bytes);
+    this.#logger.warn(
+      { path: file.path, offset: readThrough, bytesSkipped: bytes, err },
+      'a gzipped backup of the audit log is damaged: read up to the damage; the rest of it is lost',
+    );
+  }
+
+  #gap(reason: FileSkipReasonCode, bytes: number): void {
+    this.#gaps.inc({ reason });
+    if (bytes > 0) this.#bytesSkipped.inc({ reason }, bytes);
+  }
+
+  /**
+   * copytruncate: the file is shorter than what was read, or it starts with
+   * other bytes. What the source had not read yet when the file was copied
+   * is only in the copy: when a backup holds the bytes read so far (by
+   * their fingerprint), it is read on from here, then the file from 0.
+   */
   async #checkTruncation(file: TailedFile): Promise<void> {
     const size = Number((await file.handle.stat({ bigint: true })).size);
     if (size >= this.#readOffset && (await this.#headStillMatches(file, size))) return;
     this.#logger.warn({ path: this.path, offset: this.#readOffset, size }, 'audit log truncated (copytruncate); reading from the start');
+    const here = toCursor(file, this.#readOffset);
     file.head = await readHead(file.handle, size);
     file.headSha256 = headSha256(file.head);
+    if (here.offset > 0 && (await this.#readOnInCopy(here))) return;
     this.#splitter.reset();
     this.#readOffset = 0;
     this.#consumed(toCursor(file, 0));
+  }
+
+  /**
+   * Queues the copy that holds the bytes up to `here` (and the backups
+   * rotated after it) to be read from `here` on. The copy starts with the
+   * very bytes read so far, so the splitter goes on where it was (a line cut
+   * at `here` is completed from the copy). A copy shorter than `here` is
+   * not it: lines appended between the copy and the truncation were read
+   * from the file itself.
+   */
+  async #readOnInCopy(here: FileCursor): Promise<boolean> {
+    let found;
+    try {
+      found = await openUnreadBackups(this.path, here);
+    } catch (err) {
+      this.#logger.warn({ path: this.path, err }, 'cannot look for the copy among the rotated backups');
+      return false;
+    }
+    if (found === undefined) return false;
+    this.#backlog = found.files;
+    this.#backlogEntered = true;
+    this.#logger.info(
+      { path: this.path, offset: here.offset, backups: found.files.map((f) => f.path) },
+      'found the copy of the truncated audit log: reading it from where the source was, then the audit log from the start',
+    );
+    return true;
   }
 
   async #headStillMatches(file: TailedFile, size: number): Promise<boolean> {
@@ -734,26 +1024,6 @@ function toCursor(file: TailedFile, offset: number): FileCursor {
     headBytes: file.head.length,
     headSha256: file.headSha256,
   };
-}
-
-async function readHead(handle: FileHandle, size: number): Promise<Buffer> {
-  const length = Math.min(size, HEAD_FINGERPRINT_BYTES);
-  const head = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await handle.read(head, got, length - got, got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? head : head.subarray(0, got);
-}
-
-/** Whether the cursor's fingerprint matches the file's first bytes. */
-async function sameHead(file: TailedFile, cursor: FileCursor, size: number): Promise<boolean> {
-  if (cursor.headBytes > size) return false;
-  if (cursor.headBytes === file.head.length) return cursor.headSha256 === file.headSha256;
-  const head = await readHead(file.handle, cursor.headBytes);
-  return headSha256(head) === cursor.headSha256;
 }
 
 /**
