@@ -40,10 +40,14 @@ export const SIGMA_BUDGET = {
   maxPatternWildcards: 16,
 } as const;
 
-/** The name of a budget, as it appears in messages. */
+/** The name of a budget, as it appears in messages. @example `const b: SigmaBudgetName = 'maxSelections';` */
 export type SigmaBudgetName = keyof typeof SIGMA_BUDGET;
 
-/** A `SigmaBudget` error: what is over which budget. */
+/**
+ * A `SigmaBudget` error: what is over which budget.
+ *
+ * @example `throw overBudget('detection', 'too many selections (65)', 'maxSelections');`
+ */
 export function overBudget(path: string, what: string, budget: SigmaBudgetName): SigmaCompileError {
   return new SigmaCompileError(
     CompileReason.SigmaBudget,
@@ -52,7 +56,11 @@ export function overBudget(path: string, what: string, budget: SigmaBudgetName):
   );
 }
 
-/** Throws `SigmaBudget` when `size` is over `budget`. */
+/**
+ * Throws `SigmaBudget` when `size` is over `budget`.
+ *
+ * @example `checkBudget(names.length, 'maxSelections', 'detection', 'too many selections');`
+ */
 export function checkBudget(size: number, budget: SigmaBudgetName, path: string, what: string): void {
   if (size > SIGMA_BUDGET[budget]) throw overBudget(path, `${what} (${size})`, budget);
 }
@@ -62,6 +70,8 @@ export function checkBudget(size: number, budget: SigmaBudgetName, path: string,
  * (keys and scalars, in characters, one per node at least) or deeper than
  * the budgets allow. The walk stops as soon as a budget is exceeded, so it is
  * bounded even on a document whose aliases share one subtree many times.
+ *
+ * @example `checkDocumentSize(yaml.parse(text)); // throws SigmaBudget (maxRuleSize) on a 100 KiB rule`
  */
 export function checkDocumentSize(doc: unknown): void {
   let size = 0;
@@ -81,17 +91,17 @@ export function checkDocumentSize(doc: unknown): void {
   walk(doc, 0);
 }
 
-/** `NotSigmaRule`: not a Sigma rule for Kubernetes audit logs. */
+/** `NotSigmaRule`: not a Sigma rule for Kubernetes audit logs. @example `throw notSigma('title', 'is missing');` */
 export function notSigma(path: string, message: string): SigmaCompileError {
   return new SigmaCompileError(CompileReason.NotSigmaRule, path, message);
 }
 
-/** `UnsupportedSigma`: something the rule language cannot express exactly. */
+/** `UnsupportedSigma`: something the rule language cannot express exactly. @example `throw unsupported('detection.s.userAgent|re', 'the modifier re');` */
 export function unsupported(path: string, what: string): SigmaCompileError {
   return new SigmaCompileError(CompileReason.UnsupportedSigma, path, `not expressible as a SigmaRule: ${what}`);
 }
 
-/** A YAML mapping. */
+/** A YAML mapping. @example `isRecord({ a: 1 }) === true; isRecord([1]) === false` */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

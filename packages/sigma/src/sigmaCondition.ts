@@ -9,7 +9,7 @@ import { limited, MAX_BRANCHES, mergeCriteria, product } from './sigmaSelection.
  * the exceptions that filter it.
  */
 
-/** A parsed condition. */
+/** A parsed condition. @example `{ kind: 'and', of: [{ kind: 'selection', name: 'selection' }, { kind: 'not', of: { kind: 'oneOf', pattern: 'filter_*' } }] }` */
 export type Condition =
   | { readonly kind: 'selection'; readonly name: string }
   | { readonly kind: 'not'; readonly of: Condition }
@@ -23,6 +23,8 @@ const AT = 'detection.condition';
  * tighter than both; `1 of x*`, `all of them`, parentheses. Its length, its
  * nesting and its patterns are budgeted (`SigmaBudget`), so parsing is
  * linear and its recursion shallow.
+ *
+ * @example `parseCondition('selection and not 1 of filter_*')`
  */
 export function parseCondition(text: string): Condition {
   checkBudget(text.length, 'maxConditionLength', AT, 'the condition is too long');
@@ -92,6 +94,8 @@ export function parseCondition(text: string): Condition {
  * glob matcher, in time linear in each name: a RegExp of the pattern
  * backtracked exponentially in its stars (issue #13: ten of them and a
  * 43-character name took 28 s).
+ *
+ * @example `expand('filter_*', ['selection', 'filter_a', 'filter_b']) // ['filter_a', 'filter_b']`
  */
 export function expand(pattern: string, names: readonly string[]): string[] {
   if (pattern === 'them') return [...names];
@@ -122,6 +126,8 @@ export interface ConvertedCondition {
  * or an OR of ANDs of selections alone. A condition that is only negations
  * keeps its first negated selection as `match.not` (a match needs a
  * criterion), the rest as exceptions.
+ *
+ * @example `toMatch(parseCondition('selection and not 1 of filter_*'), selections) // { match: {…selection}, exceptions: [{…filter_a}, {…filter_b}] }`
  */
 export function toMatch(condition: Condition, selections: ReadonlyMap<string, readonly SubMatchSpec[]>): ConvertedCondition {
   const names = [...selections.keys()];

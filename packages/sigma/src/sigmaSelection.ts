@@ -69,7 +69,11 @@ const FIELDS: ReadonlyMap<string, FieldTarget> = new Map<string, FieldTarget>([
   ['responseObject', { kind: 'presence', absent: 'responseObject' }],
 ]);
 
-/** The Sigma field names `convertSigmaRule` maps, besides `requestObject.<path>`, `responseObject.<path>`, `annotations.<key>` and `user.extra.<key>`. */
+/**
+ * The Sigma field names `convertSigmaRule` maps, besides `requestObject.<path>`, `responseObject.<path>`, `annotations.<key>` and `user.extra.<key>`.
+ *
+ * @example `SIGMA_FIELDS.includes('impersonatedUser.username') // true`
+ */
 export const SIGMA_FIELDS: readonly string[] = [...FIELDS.keys()];
 
 /** What `field: null` means for a field that is not a `presence` one (undefined: no absence criterion reaches it). */
@@ -85,10 +89,10 @@ const ABSENT_OF: Readonly<Partial<Record<string, AbsentField>>> = {
   impersonatedUserGlob: 'impersonatedUser',
 };
 
-/** The limit on `anyOf` branches and exceptions a selection or a condition may expand to (the language's `anyOf` limit). */
+/** The limit on `anyOf` branches and exceptions a selection or a condition may expand to (the language's `anyOf` limit). @example `MAX_BRANCHES // 64` */
 export const MAX_BRANCHES = 64;
 
-/** A selection's name is checked against its budget before its value is read. */
+/** A selection's name is checked against its budget before its value is read. @example `checkSelectionName('selection_request_uri');` */
 export function checkSelectionName(name: string): void {
   checkBudget(name.length, 'maxSelectionNameLength', `detection.${name.slice(0, 64)}`, 'the selection name is too long');
 }
@@ -97,6 +101,8 @@ export function checkSelectionName(name: string): void {
  * The criteria of one selection, as the alternatives it stands for (an OR):
  * one, unless an exact field lists several values, a list mixes `null` with
  * values, or the selection is a list of maps.
+ *
+ * @example `selection({ verb: 'get', 'objectRef.resource': ['pods', 'secrets'] }, 'detection.s') // [{ verb: ['get'], objectRef: { resource: 'pods' } }, { verb: ['get'], objectRef: { resource: 'secrets' } }]`
  */
 export function selection(value: unknown, path: string): SubMatchSpec[] {
   if (Array.isArray(value)) {
@@ -451,13 +457,17 @@ function intersectCodes(a: readonly CodeEntry[], b: readonly CodeEntry[], path: 
 
 // ---- Combining criteria -----------------------------------------------------
 
-/** Every combination of one alternative of `a` with one of `b`, criteria merged. */
+/**
+ * Every combination of one alternative of `a` with one of `b`, criteria merged.
+ *
+ * @example `product([{ verb: ['get'] }], [{ userGlob: ['a'] }, { userGlob: ['b'] }], at) // [{ verb, userGlob: ['a'] }, { verb, userGlob: ['b'] }]`
+ */
 export function product(a: readonly SubMatchSpec[], b: readonly SubMatchSpec[], path: string): SubMatchSpec[] {
   if (a.length * b.length > MAX_BRANCHES) throw unsupported(path, `it expands to more than ${MAX_BRANCHES} alternatives`);
   return a.flatMap((x) => b.map((y) => mergeCriteria(x, y, path)));
 }
 
-/** Throws when `branches` are more than the language's `anyOf` takes. */
+/** Throws when `branches` are more than the language's `anyOf` takes. @example `limited(branches, 'detection.condition')` */
 export function limited(branches: SubMatchSpec[], path: string, what = 'it expands to'): SubMatchSpec[] {
   if (branches.length > MAX_BRANCHES) throw unsupported(path, `${what} more than ${MAX_BRANCHES} alternatives`);
   return branches;
@@ -468,6 +478,8 @@ export function limited(branches: SubMatchSpec[], path: string, what = 'it expan
  * intersect, objectRef fields, map keys, body paths and absences add up;
  * two glob lists (or CIDR lists) on one field cannot be ANDed in one
  * sub-match and are refused.
+ *
+ * @example `mergeCriteria({ verb: ['get', 'list'] }, { verb: ['list'], absent: ['userAgent'] }, at) // { verb: ['list'], absent: ['userAgent'] }`
  */
 export function mergeCriteria(x: SubMatchSpec, y: SubMatchSpec, path: string): SubMatchSpec {
   const out: Record<string, unknown> = { ...x };
