@@ -105,7 +105,7 @@ describe('ugallu-audit-file', () => {
   });
 
   it.each([
-    [['--bogus'], /Unknown option '--bogus'/],
+    [['--bogus'], /unknown flag --bogus/],
     [['--rules', examples], /--cluster-id is required/],
     // Without --rules the rules come from the cluster, which needs a kubeconfig outside one.
     [
@@ -128,6 +128,44 @@ describe('ugallu-audit-file', () => {
     const r = start(args);
     expect(await r.exit).toBe(2);
     expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
+  });
+
+  it('a mistyped flag gets the closest flag, not the whole help', async () => {
+    const r = start(['--audit-logg', 'x.log']);
+    expect(await r.exit).toBe(2);
+    const text = r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n');
+    expect(text).toMatch(/unknown flag --audit-logg; did you mean --audit-log\?/);
+    expect(text).not.toContain('Engine flags');
+  });
+
+  it('--version prints the version', async () => {
+    const r = start(['--version']);
+    expect(await r.exit).toBe(0);
+    expect(r.stdout[0]).toMatch(/^ugallu-audit-file \d+\.\d+\.\d+/);
+  });
+
+  it.each([
+    ['a missing log', (dir: string) => join(dir, 'nope.log'), /--audit-log .*nope\.log does not exist/],
+    ['a directory', (dir: string) => dir, /is not a file/],
+  ])('--once on %s exits 1 with a message', async (_what, path, message) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-once-'));
+    const r = start(['--once', '--audit-log', path(dir), '--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off']);
+    expect(await r.exit).toBe(1);
+    expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
+  });
+
+  it('--rules repeats and accumulates; logs name their level', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-rules2-'));
+    await writeFile(
+      join(dir, 'extra.yaml'),
+      'apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: every-create }\nspec:\n  match: { verb: [create] }\n  emit: { type: EveryCreate, severity: low }\n',
+    );
+    const r = start(['--once', '--audit-log', join(examples, 'audit.log'), '--rules', join(examples, 'rules'), '--rules', dir, '--cluster-id', 'x', '--metrics-addr', 'off']);
+    expect(await r.exit).toBe(0);
+    const types = new Set(r.stdout.map((l) => (JSON.parse(l) as { spec: { type: string } }).spec.type));
+    expect(types.has('EveryCreate')).toBe(true);
+    expect(types.has('PodExec')).toBe(true);
+    expect(r.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('loaded '))).toMatchObject({ level: 'info' });
   });
 
   it('--once replays the example audit log through the example rules, prints SecurityEvents and exits 0', async () => {

@@ -1,5 +1,7 @@
-import { positiveInt, required, str } from '@ugallu/engine';
+import { accessSync, constants, statSync } from 'node:fs';
+import { EngineError, EngineReason, positiveInt, required, str } from '@ugallu/engine';
 import type { DetectorCliSpec } from '@ugallu/engine';
+import pkg from '../package.json' with { type: 'json' };
 
 /** Where the DaemonSet mounts the control-plane node's audit log. */
 export const DEFAULT_AUDIT_LOG = '/host/var/log/audit/audit.log';
@@ -7,6 +9,7 @@ export const DEFAULT_AUDIT_LOG = '/host/var/log/audit/audit.log';
 /** The file-mode detector: the DaemonSet binary. */
 export const fileDetector: DetectorCliSpec = {
   name: 'ugallu-audit-file',
+  version: pkg.version,
   source: 'file',
   summary: `Tails the kube-apiserver audit log (JSON lines, --audit-log-path) on a control-plane node,
 evaluates SigmaRules against every event and emits SecurityEvents.`,
@@ -31,7 +34,7 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
   toSource: (values) => ({
     kind: 'file',
     options: {
-      path: required(values, 'audit-log'),
+      path: values.once === true ? readableLog(required(values, 'audit-log')) : required(values, 'audit-log'),
       ...(str(values, 'cursor-file') === '' ? {} : { cursorFile: str(values, 'cursor-file') }),
       fromStart: values['from-start'] === true || values.once === true,
       maxEventBytes: positiveInt(values, 'max-event-bytes'),
@@ -44,3 +47,22 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
     return true;
   },
 };
+
+/**
+ * With --once the log must be there: a replay of a file that is missing, a
+ * directory or unreadable is an error, not a run that silently reads nothing.
+ * (A long-running detector waits for a log that does not exist yet.)
+ */
+function readableLog(path: string): string {
+  let stats;
+  try {
+    stats = statSync(path);
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : (e as Error).message;
+    throw new EngineError(EngineReason.Input, `--audit-log ${path} ${why}`, { cause: e });
+  }
+  if (!stats.isFile()) throw new EngineError(EngineReason.Input, `--audit-log ${path} is not a file`);
+  return path;
+}

@@ -94,7 +94,7 @@ describe('ugallu-audit-webhook', () => {
     ]);
     expect(await r.exit).toBe(1);
     const failure = r.logs.find((l) => l.msg === 'cannot start');
-    expect(failure).toMatchObject({ reason: 'NoAuthentication', level: 50 });
+    expect(failure).toMatchObject({ reason: 'NoAuthentication', level: 'error' });
     expect(failure?.error).toMatch(/unauthenticated audit sink/);
   });
 

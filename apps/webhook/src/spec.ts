@@ -1,6 +1,7 @@
 import { EngineError, EngineReason, parseListenAddress, positiveInt, required, str } from '@ugallu/engine';
 import type { DetectorCliSpec } from '@ugallu/engine';
 import {
+import pkg from '../package.json' with { type: 'json' };
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
   DEFAULT_WEBHOOK_SECRET_ENV,
   readWebhookToken,
@@ -13,6 +14,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The webhook-mode detector: the Deployment binary. */
 export const webhookDetector: DetectorCliSpec = {
   name: 'ugallu-audit-webhook',
+  version: pkg.version,
   source: 'webhook',
   summary: `Receives the kube-apiserver audit webhook (--audit-webhook-config-file): EventList batches
 POSTed over HTTPS, authenticated by a bearer token and/or a client certificate. Evaluates

@@ -22,6 +22,7 @@ class Capture extends Writable {
 
 const spec: DetectorCliSpec = {
   name: 'test-detector',
+  version: '0.0.0-test',
   source: 'file',
   summary: 'A test detector.',
   flags: { 'audit-log': { type: 'string', default: '/nonexistent/audit.log' } },

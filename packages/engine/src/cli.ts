@@ -21,7 +21,7 @@ export type FlagValues = Record<string, string | boolean | (string | boolean)[] 
 const ENGINE_FLAGS = {
   source: { type: 'string' },
   'rules-from': { type: 'string' },
-  rules: { type: 'string' },
+  rules: { type: 'string', multiple: true },
   // No parse default: it depends on whether we run in a cluster.
   emit: { type: 'string' },
   kubeconfig: { type: 'string' },
@@ -34,6 +34,7 @@ const ENGINE_FLAGS = {
   'log-level': { type: 'string', default: 'info' },
   'no-rate-limit': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const satisfies FlagOptions;
 
 const ENGINE_HELP = `Engine flags:
@@ -41,7 +42,8 @@ const ENGINE_HELP = `Engine flags:
                            watched; each edit recompiles that rule (counters kept), and its status
                            says whether it compiled and how often it matched. dir: the --rules
                            directory. Default: dir when --rules is given, else crd.
-  --rules DIR              Directory of SigmaRule manifests (.yaml/.yml/.json, recursive), watched:
+  --rules DIR              Directory of SigmaRule manifests (.yaml/.yml/.json, recursive), watched
+                           (repeat it for several directories; their rules add up):
                            edits recompile at once, counters kept; a rule that fails to compile
                            is logged with its reason and disabled until fixed. Standard Sigma
                            rules (logsource kubernetes/audit) there are converted and run too.
@@ -68,7 +70,8 @@ const ENGINE_HELP = `Engine flags:
                            backtests that want every match). Buckets run on the audit events' own
                            time, so a replayed log is limited as it was live; this turns that off.
   --log-level LEVEL        trace, debug, info, warn, error. Default info. Logs are JSON on stderr.
-  -h, --help               Show this help.`;
+  -h, --help               Show this help.
+  --version                Print the version and exit.`;
 
 /**
  * What one binary adds to the engine: its source's flags and how they
@@ -82,6 +85,8 @@ const ENGINE_HELP = `Engine flags:
 export interface DetectorCliSpec {
   /** The binary's name, for help and logs. */
   readonly name: string;
+  /** The binary's version, for --version. */
+  readonly version: string;
   /** The one `--source` value this binary serves. */
   readonly source: SourceConfig['kind'];
   readonly summary: string;
@@ -129,11 +134,17 @@ export async function runDetectorCli(
       allowPositionals: false,
     }).values;
   } catch (e) {
-    stderr.write(`${spec.name}: ${(e as Error).message}\n\n${usage}`);
+    // A short error with the closest flag, not the whole help.
+    const known = Object.keys({ ...ENGINE_FLAGS, ...spec.flags });
+    stderr.write(`${spec.name}: ${flagError(e as Error & { code?: string }, known)}\nRun ${spec.name} --help for the flags.\n`);
     return 2;
   }
   if (values.help === true) {
     stdout.write(usage);
+    return 0;
+  }
+  if (values.version === true) {
+    stdout.write(`${spec.name} ${spec.version}\n`);
     return 0;
   }
   let config: DetectorConfig;
@@ -141,7 +152,13 @@ export async function runDetectorCli(
   const abort = new AbortController();
   try {
     logger = pino(
-      { name: spec.name, level: str(values, 'log-level'), base: { component: spec.name } },
+      {
+        name: spec.name,
+        level: str(values, 'log-level'),
+        base: { component: spec.name },
+        // "level":"info", not pino's number: what people grep and log shippers map.
+        formatters: { level: (label) => ({ level: label }) },
+      },
       pinoDestination(stderr),
     );
     const rules = rulesConfig(values);
@@ -171,6 +188,10 @@ export async function runDetectorCli(
       stdout,
     };
   } catch (e) {
+    if ((e as { reason?: string }).reason === EngineReason.Input) {
+      stderr.write(`${spec.name}: ${(e as Error).message}\n`);
+      return 1;
+    }
     stderr.write(`${spec.name}: ${(e as Error).message}\n\nRun ${spec.name} --help for the flags.\n`);
     return 2;
   }
@@ -243,11 +264,15 @@ export function positiveInt(values: FlagValues, name: string): number {
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function rulesConfig(values: FlagValues): RulesConfig {
-  const dir = str(values, 'rules');
+  const given = values.rules;
+  const dirs = (Array.isArray(given) ? given : typeof given === 'string' ? [given] : []).filter(
+    (d): d is string => typeof d === 'string' && d !== '',
+  );
+  const dir = dirs.join(', ');
   const from = str(values, 'rules-from') === '' ? (dir === '' ? 'crd' : 'dir') : str(values, 'rules-from');
   if (from === 'dir') {
     if (dir === '') throw new EngineError(EngineReason.InvalidOption, '--rules-from=dir needs --rules DIR');
-    return { from: 'dir', dir };
+    return { from: 'dir', dir: dirs.length === 1 ? dirs[0]! : dirs };
   }
   if (from !== 'crd')
     throw new EngineError(
@@ -310,6 +335,34 @@ function checkSource(values: FlagValues, kind: string): FlagValues {
     );
   }
   return values;
+}
+
+/** parseArgs' message, made short; for an unknown flag, the closest known one. */
+function flagError(e: Error & { code?: string }, known: readonly string[]): string {
+  if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return e.message.split('\n')[0]!;
+  const given = /'(-{1,2}[^']+)'/.exec(e.message)?.[1] ?? '';
+  const name = given.replace(/^-+/, '').split('=')[0]!;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const flag of known) {
+    const d = editDistance(name, flag);
+    if (d < bestDistance) [best, bestDistance] = [flag, d];
+  }
+  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3));
+  return `unknown flag ${given}${close ? `; did you mean --${best}?` : ''}`;
+}
+
+/** Levenshtein distance: flags are short, so the quadratic table is nothing. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function pinoDestination(stream: Writable): { write(line: string): void } {

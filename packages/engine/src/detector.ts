@@ -34,7 +34,9 @@ export type SourceConfig =
  *
  * @example `{ from: 'crd' }` or `{ from: 'dir', dir: 'examples/rules' }`
  */
-export type RulesConfig = { readonly from: 'crd' } | { readonly from: 'dir'; readonly dir: string };
+export type RulesConfig =
+  | { readonly from: 'crd' }
+  | { readonly from: 'dir'; readonly dir: string | readonly string[] };
 
 /**
  * The Kubernetes side of a detector: needed for `rules: { from: 'crd' }` and
@@ -200,7 +202,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
       const statuses = engine.statuses();
       logger.info(
         { rules: statuses.length, failed: statuses.filter((s) => !s.compiled).map((s) => s.name) },
-        `loaded ${statuses.filter((s) => s.compiled).length} of ${statuses.length} rules from ${config.rules.dir}`,
+        `loaded ${statuses.filter((s) => s.compiled).length} of ${statuses.length} rules from ${typeof config.rules.dir === 'string' ? config.rules.dir : config.rules.dir.join(', ')}`,
       );
     } else {
       // Loaded only here: a detector with local rules never loads the Kubernetes client.

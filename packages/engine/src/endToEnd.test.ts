@@ -158,6 +158,7 @@ class Capture extends Writable {
 async function startFileDetectorCli(args: string[]): Promise<{ stderr: Capture }> {
   const spec: DetectorCliSpec = {
     name: 'e2e-file-detector',
+    version: '0.0.0-test',
     source: 'file',
     summary: 'The file-mode detector, for this test.',
     flags: { 'audit-log': { type: 'string' } },

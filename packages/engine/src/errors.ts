@@ -20,6 +20,8 @@ export const EngineReason = {
   KubernetesApi: 'KubernetesApi',
   /** Start-up was cancelled (SIGTERM) before the detector was ready. */
   Aborted: 'Aborted',
+  /** An input to read (an audit log with --once, an events file) is missing, unreadable or not a file. */
+  Input: 'Input',
 } as const;
 /** @example `const r: EngineReasonCode = 'Closed';` */
 export type EngineReasonCode = (typeof EngineReason)[keyof typeof EngineReason];

@@ -12,7 +12,8 @@ import { EngineError, EngineReason } from './errors.js';
  * @example `{ dir: '/etc/ugallu/rules', engine, logger }`
  */
 export interface RuleDirectoryOptions {
-  readonly dir: string;
+  /** One directory, or several (`--rules a --rules b`): their rules together, a name defined twice kept from the first. */
+  readonly dir: string | readonly string[];
   readonly engine: DetectionEngine;
   readonly logger?: SourceLogger;
   /** A full rescan every so often catches what file events miss (a ConfigMap's symlink swap). Default 30 s; 0 disables. */
@@ -58,13 +59,18 @@ export interface RuleDirectory {
  */
 export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise<RuleDirectory> {
   const logger = options.logger ?? noopLogger;
-  const { dir, engine } = options;
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-  } catch (cause) {
-    throw new EngineError(EngineReason.RulesDirectory, `--rules ${dir}: ${(cause as Error).message}`, {
-      cause,
-    });
+  const { engine } = options;
+  const dirs: readonly string[] = typeof options.dir === 'string' ? [options.dir] : options.dir;
+  const dir = dirs.join(', ');
+  if (dirs.length === 0) throw new EngineError(EngineReason.RulesDirectory, '--rules: no directory given');
+  for (const d of dirs) {
+    try {
+      if (!(await stat(d)).isDirectory()) throw new Error('not a directory');
+    } catch (cause) {
+      throw new EngineError(EngineReason.RulesDirectory, `--rules ${d}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
   }
   /** name -> the spec (as JSON) last applied, so an unchanged rule is not recompiled. */
   const applied = new Map<string, string>();
@@ -75,7 +81,9 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   const rescan = async (): Promise<void> => {
     const wanted = new Map<string, { spec: unknown; source: string }>();
     let failed = 0;
-    for (const file of await manifestFiles(dir)) {
+    const files: string[] = [];
+    for (const d of dirs) files.push(...(await manifestFiles(d)));
+    for (const file of files) {
       let text: string;
       try {
         text = await readCapped(file, maxFileBytes);
@@ -148,7 +156,7 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
 
   await sync();
   const settleMs = options.settleMs ?? 200;
-  const watcher: FSWatcher = watch(dir, {
+  const watcher: FSWatcher = watch([...dirs], {
     ignoreInitial: true,
     awaitWriteFinish:
       settleMs > 0 ? { stabilityThreshold: settleMs, pollInterval: Math.max(10, settleMs / 4) } : false,

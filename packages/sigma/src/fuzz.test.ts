@@ -67,7 +67,7 @@ describe('randomized: compile and evaluate never crash', () => {
     return rnd() < 0.05 ? value(0) : spec;
   }
 
-  it('compiles 5000 random specs with only typed errors, then evaluates 5000 random events', () => {
+  it('compiles 5000 random specs with only typed errors, then evaluates 5000 random events', { timeout: 60_000 }, () => {
     const rules = new RuleSet();
     const compiled: CompiledRule[] = [];
     let errors = 0;
