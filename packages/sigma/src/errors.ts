@@ -7,7 +7,7 @@
 export const CompileReason = {
   /** A glob, or the rule as a whole, has more wildcards or globs than the budget allows. */
   GlobBudget: 'GlobBudget',
-  /** A `jsonPath` does not parse, or uses filters, scripts, slices or recursive descent. */
+  /** A `jsonPath` does not parse, uses filters, scripts, slices or recursive descent, or is over a limit (length, steps, union fan-out). */
   JSONPath: 'JSONPath',
   /** The spec is malformed: wrong types, unknown fields or values, nested `anyOf`/`not`. */
   InvalidSpec: 'InvalidSpec',

@@ -11,7 +11,7 @@ export type { RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';
 export { parseRuleTests, RuleTestStatus, runRuleTests } from './ruleTests.js';
 export type { RuleTestCase, RuleTestCaseResult, RuleTestDocument, RuleTestReport, RuleTestResult, RuleUnderTest } from './ruleTests.js';
-export { convertSigmaRule, parseSigmaRules, ruleNameFrom, SIGMA_FIELDS } from './sigmaImport.js';
+export { convertSigmaRule, parseSigmaRules, ruleNameFrom, SIGMA_BUDGET, SIGMA_FIELDS } from './sigmaImport.js';
 export type { ConvertedSigmaRule, SigmaConversion } from './sigmaImport.js';
 export type { RuleEntry, RuleSetOptions } from './ruleSet.js';
 export {
