@@ -22,6 +22,9 @@ import { AUDIT_DETECTION_DIR, CI_VALUES_DIR, REPO_ROOT } from './paths.js';
 afterAll(cleanupHelm);
 
 const ci = (name: string) => join(CI_VALUES_DIR, `${name}-values.yaml`);
+/** Rule files, not their rule tests (`*.tests.yaml`), which stay out of the chart. */
+const isRuleFile = (name: string): boolean => !/\.tests\.(ya?ml|json)$/.test(name);
+
 const ciFiles = (await readdir(CI_VALUES_DIR)).filter((f) => f.endsWith('-values.yaml')).sort();
 const minimal = { 'audit-detection': { clusterIdentity: { clusterID: 'test' } } };
 
@@ -176,7 +179,7 @@ describe('file mode', () => {
       data: Record<string, string>;
     };
     expect(Object.keys(examples.data).sort()).toEqual(
-      (await readdir(join(REPO_ROOT, 'examples/rules'))).sort(),
+      (await readdir(join(REPO_ROOT, 'examples/rules'))).filter(isRuleFile).sort(),
     );
     expect(ofKind(objects, 'SigmaRule')).toEqual([]);
     expect(ofKind(objects, 'AuditDetectionConfig')).toEqual([]);
@@ -487,7 +490,7 @@ describe('example rules', () => {
   const chartCopies = join(AUDIT_DETECTION_DIR, 'files/example-rules');
 
   it("the chart's copies equal examples/rules (`pnpm --filter @ugallu/charts-test sync-examples` after changing them)", async () => {
-    const names = (await readdir(examplesDir)).sort();
+    const names = (await readdir(examplesDir)).filter(isRuleFile).sort();
     expect((await readdir(chartCopies)).sort()).toEqual(names);
     for (const name of names) {
       expect(await readFile(join(chartCopies, name), 'utf8'), name).toBe(
@@ -500,7 +503,7 @@ describe('example rules', () => {
     expect(ofKind(await render({ values: minimal }), 'SigmaRule')).toEqual([]);
     const rendered = ofKind(await render({ valuesFiles: [ci('file')] }), 'SigmaRule');
     const examples: Manifest[] = [];
-    for (const name of (await readdir(examplesDir)).sort()) {
+    for (const name of (await readdir(examplesDir)).filter(isRuleFile).sort()) {
       for (const doc of parseAllDocuments(await readFile(join(examplesDir, name), 'utf8'))) {
         const value = doc.toJS() as Manifest | null;
         if (value !== null) examples.push(value);
