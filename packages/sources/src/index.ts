@@ -12,7 +12,10 @@ export {
 } from './fileSource.js';
 export type { FileSource, FileSourceDeps, FileSourceOptions } from './fileSource.js';
 export {
+  DEFAULT_WEBHOOK_MAX_BATCH_ITEMS,
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  DEFAULT_WEBHOOK_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_WEBHOOK_MAX_CONNECTIONS,
   DEFAULT_WEBHOOK_SECRET_ENV,
   readWebhookToken,
   startWebhookSource,

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { Agent } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { createServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { gzipSync } from 'node:zlib';
 
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +15,7 @@ import { SourceError, SourceErrorReason } from './errors.js';
 import type { SourceLogger } from './logger.js';
 import type { AuditEventSink } from './source.js';
 import {
+  DEFAULT_WEBHOOK_MAX_BATCH_ITEMS,
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
   DEFAULT_WEBHOOK_SECRET_ENV,
   readWebhookToken,
@@ -423,7 +427,10 @@ describe('startWebhookSource: responses', () => {
         { category: 'kube-audit-admin', properties: { log: JSON.stringify(auditEvent('aks-2')) } },
       ],
     };
-    expect((await post({ token: TOKEN, body: JSON.stringify(aks) })).json).toEqual({ accepted: 2, rejected: 0 });
+    expect((await post({ token: TOKEN, body: JSON.stringify(aks) })).json).toEqual({
+      accepted: 2,
+      rejected: 0,
+    });
     const eks = {
       messageType: 'DATA_MESSAGE',
       logGroup: '/aws/eks/prod/cluster',
@@ -432,7 +439,10 @@ describe('startWebhookSource: responses', () => {
         { id: '2', timestamp: 2, message: 'not json' },
       ],
     };
-    expect((await post({ token: TOKEN, body: JSON.stringify(eks) })).json).toEqual({ accepted: 1, rejected: 1 });
+    expect((await post({ token: TOKEN, body: JSON.stringify(eks) })).json).toEqual({
+      accepted: 1,
+      rejected: 1,
+    });
     expect(sink.drain().map((e) => e.auditID)).toEqual(['aks-1', 'aks-2', 'eks-1']);
   });
 
@@ -837,3 +847,369 @@ describe('startWebhookSource: stop', () => {
     await source.stop();
   });
 });
+
+/** An event without an auditID whose requestObject nests `levels` arrays deep. */
+function deepItem(levels: number): string {
+  return `{"kind":"Event","verb":"get","requestURI":"/api","requestObject":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+}
+
+/**
+ * Starts a POST that sends its headers and `first` bytes of `body`, and
+ * holds the rest until `finish` is called: a request the server has
+ * admitted and is still reading.
+ */
+function heldRequest(url: string, body: string, first = 10): { finish: () => void; answer: Promise<Answer> } {
+  let finish = (): void => undefined;
+  const answer = new Promise<Answer>((resolve, reject) => {
+    const req = httpsRequest(
+      new URL('/', url),
+      {
+        method: 'POST',
+        ca: pki.caPem,
+        agent: false,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text,
+            json: JSON.parse(text),
+            protocol: null,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.write(body.slice(0, first));
+    finish = () => req.end(body.slice(first));
+  });
+  return { finish: () => finish(), answer };
+}
+
+// Issue #13, defect 3: one item nested 5,000 deep (no auditID) made the decoder throw, and the whole
+// batch, good items included, got a 500.
+describe('startWebhookSource: one bad item costs only itself (issue #13)', () => {
+  it('200: an item nested 5,000 deep is rejected and counted as TooDeep, its neighbours taken', async () => {
+    const { post, sink, counter } = await start();
+    const body = `{"kind":"EventList","items":[${JSON.stringify(auditEvent('d1'))},${deepItem(5000)},${JSON.stringify(auditEvent('d2'))}]}`;
+    const answer = await post({ token: TOKEN, body });
+    expect([answer.status, answer.json]).toEqual([200, { accepted: 2, rejected: 1 }]);
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['d1', 'd2']);
+    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'TooDeep' })).toBe(1);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(1);
+  });
+
+  it('400: a body whose only item is too deep, counted by reason', async () => {
+    const { post, counter } = await start();
+    expectError(
+      await post({ token: TOKEN, body: `[${deepItem(100_000)}]` }),
+      400,
+      WebhookRejectReason.Undecodable,
+    );
+    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'TooDeep' })).toBe(1);
+  });
+
+  it('200: an item larger than maxEventBytes is rejected and counted as TooLarge, the rest taken', async () => {
+    const { post, sink, counter } = await start({ maxEventBytes: 4096 });
+    const body = eventList([auditEvent('s1'), auditEvent('big', 8192), auditEvent('s2')]);
+    expect((await post({ token: TOKEN, body })).json).toEqual({ accepted: 2, rejected: 1 });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['s1', 's2']);
+    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'TooLarge' })).toBe(1);
+  });
+
+  it('200: an objectRef given as an array is rejected as NotEvent', async () => {
+    const { post, sink, counter } = await start();
+    const body = eventList([auditEvent('o1'), { ...auditEvent('o2'), objectRef: [{ resource: 'secrets' }] }]);
+    expect((await post({ token: TOKEN, body })).json).toEqual({ accepted: 1, rejected: 1 });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['o1']);
+    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'NotEvent' })).toBe(1);
+  });
+});
+
+describe('startWebhookSource: bounded memory (issue #13)', () => {
+  it('413: more items than maxBatchItems are refused whole, with a reason, and counted', async () => {
+    const { post, sink, counter } = await start({ maxBatchItems: 5 });
+    expect((await post({ token: TOKEN, body: batchOf(ids('i', 5)) })).json).toEqual({
+      accepted: 5,
+      rejected: 0,
+    });
+    const answer = await post({ token: TOKEN, body: batchOf(ids('j', 6)) });
+    expectError(answer, 413, WebhookRejectReason.TooManyItems);
+    expect((answer.json as { error: string }).error).toBe(
+      'the document holds more than the maximum of 5 items',
+    );
+    expect(sink.drain().map((e) => e.auditID)).toEqual(ids('i', 5));
+    expect(await counter(WebhookMetricName.Refused, { reason: WebhookRejectReason.TooManyItems })).toBe(1);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(0);
+  });
+
+  it('413: the default cap is 20,000 items, so a 16 MiB body of tiny items no longer decodes to a million events', async () => {
+    const { post, sink } = await start();
+    expect(DEFAULT_WEBHOOK_MAX_BATCH_ITEMS).toBe(20_000);
+    const tiny = '{"verb":"get"}';
+    const items = (n: number) => `{"kind":"EventList","items":[${Array(n).fill(tiny).join(',')}]}`;
+    expect((await post({ token: TOKEN, body: items(20_000) })).json).toEqual({
+      accepted: 20_000,
+      rejected: 0,
+    });
+    sink.drain();
+    const flood = items(Math.floor(DEFAULT_WEBHOOK_MAX_BODY_BYTES / (tiny.length + 1)) - 10);
+    expect(Buffer.byteLength(flood)).toBeLessThanOrEqual(DEFAULT_WEBHOOK_MAX_BODY_BYTES);
+    expectError(await post({ token: TOKEN, body: flood }), 413, WebhookRejectReason.TooManyItems);
+    expect(sink.eventCount).toBe(0);
+  }, 30_000);
+
+  it('413: a body that would decode to more than 6 × maxBodyBytes (tiny empty objects) is refused before parsing', async () => {
+    const { post, sink, counter } = await start({ maxBodyBytes: 64 * 1024 });
+    const bomb = `[{"kind":"Event","verb":"get","auditID":"b","requestObject":[${Array(20_000).fill('{}').join(',')}]}]`;
+    expect(Buffer.byteLength(bomb)).toBeLessThan(64 * 1024);
+    const answer = await post({ token: TOKEN, body: bomb });
+    expectError(answer, 413, WebhookRejectReason.TooComplex);
+    expect(sink.eventCount).toBe(0);
+    expect(await counter(WebhookMetricName.Refused, { reason: WebhookRejectReason.TooComplex })).toBe(1);
+    // Real events of the same size are taken.
+    expect((await post({ token: TOKEN, body: batchOf(ids('r', 40), 1024) })).json).toEqual({
+      accepted: 40,
+      rejected: 0,
+    });
+  });
+
+  it('429 before the body is read: a full sink answers from the headers alone, parsing nothing', async () => {
+    const sink = new ArraySink(1);
+    const { source, post, counter } = await start({ retryAfterSeconds: 2 }, sink);
+    expect((await post({ token: TOKEN, body: batchOf(['full']) })).status).toBe(200);
+    // Headers announcing a body that never comes: only an answer that needs no body can arrive.
+    const answer = await sendHeadersOnly(source.url, pki.caPem, {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      'content-length': String(1024 * 1024),
+    });
+    expect(answer).toEqual({
+      status: 429,
+      json: { error: expect.any(String), reason: WebhookRejectReason.Backpressure },
+    });
+    expect(await counter(WebhookMetricName.Backpressure)).toBe(1);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(0);
+    sink.drain();
+    expect((await post({ token: TOKEN, body: batchOf(['after']) })).status).toBe(200);
+  });
+
+  it('429: batches the engine has not processed yet hold at most 6 × maxBodyBytes of decoded memory', async () => {
+    const sink = new ArraySink();
+    const { source, post, counter } = await start({ maxBodyBytes: 64 * 1024 }, sink);
+    // About 60 KiB of text each, mostly one long string: the decoder estimates ~2 bytes a character.
+    const batch = (prefix: string) => batchOf(ids(prefix, 1), 60 * 1024);
+    for (const prefix of ['p0', 'p1', 'p2'])
+      expect((await post({ token: TOKEN, body: batch(prefix) })).status).toBe(200);
+    // 3 × ~122 KiB held; one more would pass 384 KiB: refused, from the Content-Length, before the body.
+    const refused = await sendHeadersOnly(source.url, pki.caPem, {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(batch('p3'))),
+    });
+    expect(refused).toEqual({
+      status: 429,
+      json: { error: expect.any(String), reason: WebhookRejectReason.Backpressure },
+    });
+    // Once the engine has processed them (onProcessed), the memory is free again.
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['p0-0', 'p1-0', 'p2-0']);
+    expect((await post({ token: TOKEN, body: batch('p3') })).status).toBe(200);
+    expect(await counter(WebhookMetricName.Backpressure)).toBe(1);
+  });
+
+  it('429 TooManyRequests beyond maxConcurrentRequests, before the body; the slot frees once answered', async () => {
+    const { source, post, sink, counter } = await start({ maxConcurrentRequests: 1, retryAfterSeconds: 3 });
+    const held = heldRequest(source.url, batchOf(['held']));
+    await eventually(async () => {
+      const second = await sendHeadersOnly(source.url, pki.caPem, {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'content-length': '100',
+      });
+      expect(second).toEqual({
+        status: 429,
+        json: { error: expect.any(String), reason: WebhookRejectReason.TooManyRequests },
+      });
+    });
+    const refused = await post({ token: TOKEN, body: batchOf(['refused']) });
+    expectError(refused, 429, WebhookRejectReason.TooManyRequests);
+    expect(refused.headers['retry-after']).toBe('3');
+    held.finish();
+    expect((await held.answer).json).toEqual({ accepted: 1, rejected: 0 });
+    await eventually(async () => {
+      expect((await post({ token: TOKEN, body: batchOf(['next']) })).status).toBe(200);
+    });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['held', 'next']);
+    expect(
+      await counter(WebhookMetricName.Refused, { reason: WebhookRejectReason.TooManyRequests }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(0);
+  });
+
+  it('429 TooManyRequests when the bodies being read would pass 2 × maxBodyBytes', async () => {
+    const { source, post } = await start({ maxBodyBytes: 64 * 1024 });
+    const big = batchOf(ids('big', 1), 50 * 1024);
+    const first = heldRequest(source.url, big);
+    const second = heldRequest(source.url, big);
+    // 2 × ~50 KiB are in; a third announcing ~50 KiB would pass 128 KiB.
+    await eventually(async () => {
+      expectError(await post({ token: TOKEN, body: big }), 429, WebhookRejectReason.TooManyRequests);
+    });
+    // A small one still fits.
+    expect((await post({ token: TOKEN, body: batchOf(['small']) })).status).toBe(200);
+    first.finish();
+    second.finish();
+    expect((await first.answer).status).toBe(200);
+    expect((await second.answer).status).toBe(200);
+  });
+
+  it('keeps the connection after a 429 refused before the body, so the retry needs no new handshake', async () => {
+    const sink = new ArraySink(0);
+    const { post } = await start({}, sink);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: pki.caPem });
+    try {
+      const sockets = new Set<unknown>();
+      agent.on('free', (socket) => sockets.add(socket));
+      for (let i = 0; i < 3; i++) {
+        expectError(
+          await post({ token: TOKEN, body: batchOf(ids(`k${i}`, 50), 512), agent }),
+          429,
+          WebhookRejectReason.Backpressure,
+        );
+      }
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('closes connections beyond maxConnections as they open, and counts them', async () => {
+    const { source, post, counter } = await start({ maxConnections: 2 });
+    const open = await Promise.all([0, 1].map(() => tlsSocket(source.address.port)));
+    try {
+      await expect(post({ token: TOKEN, body: batchOf(['x']) })).rejects.toThrow();
+      await eventually(async () => expect(await counter(WebhookMetricName.ConnectionsDropped)).toBe(1));
+    } finally {
+      for (const socket of open) socket.destroy();
+    }
+    await eventually(async () =>
+      expect((await post({ token: TOKEN, body: batchOf(['y']) })).status).toBe(200),
+    );
+  });
+
+  it.each([
+    ['a batch size', { maxBatchItems: 0 }, /maxBatchItems/],
+    ['a concurrency', { maxConcurrentRequests: 0 }, /maxConcurrentRequests/],
+    ['a connection limit', { maxConnections: 1.5 }, /maxConnections/],
+  ])('refuses %s below 1', async (_name, overrides, message) => {
+    await expect(start(overrides)).rejects.toMatchObject({
+      reason: SourceErrorReason.InvalidOptions,
+      message: expect.stringMatching(message),
+    });
+  });
+});
+
+describe('startWebhookSource: Content-Encoding (issue #13)', () => {
+  it.each(['gzip', 'x-gzip', 'GZIP'])('200: takes a %s body', async (encoding) => {
+    const { post, sink } = await start();
+    const answer = await post({
+      token: TOKEN,
+      body: gzipSync(batchOf(['z1', 'z2'])),
+      headers: { 'content-encoding': encoding },
+    });
+    expect(answer.json).toEqual({ accepted: 2, rejected: 0 });
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['z1', 'z2']);
+  });
+
+  it('200: takes Content-Encoding: identity as none', async () => {
+    const { post } = await start();
+    expect(
+      (await post({ token: TOKEN, body: batchOf(['i1']), headers: { 'content-encoding': 'identity' } }))
+        .status,
+    ).toBe(200);
+  });
+
+  it('applies maxBodyBytes to the decompressed body: up to it taken, past it 413', async () => {
+    const { post, sink } = await start({ maxBodyBytes: 64 * 1024 });
+    const fits = batchOf(ids('f', 1), 60 * 1024);
+    expect(Buffer.byteLength(fits)).toBeLessThanOrEqual(64 * 1024);
+    expect(
+      (await post({ token: TOKEN, body: gzipSync(fits), headers: { 'content-encoding': 'gzip' } })).status,
+    ).toBe(200);
+    const over = batchOf(ids('o', 1), 64 * 1024);
+    expect(gzipSync(over).length).toBeLessThan(4096);
+    const answer = await post({
+      token: TOKEN,
+      body: gzipSync(over),
+      headers: { 'content-encoding': 'gzip' },
+    });
+    expectError(answer, 413, WebhookRejectReason.BodyTooLarge);
+    expect((answer.json as { error: string }).error).toBe(
+      'the body decompresses to more than the maximum of 65536 bytes',
+    );
+    expect(sink.drain().map((e) => e.auditID)).toEqual(['f-0']);
+  });
+
+  it('413: a 16 KiB gzip bomb (a GiB of zeros) is stopped at the limit, not inflated', async () => {
+    const { post } = await start({ maxBodyBytes: 1024 * 1024 });
+    // gzip of 16 MiB of zeros, concatenated members: 1 GiB once decompressed.
+    const member = gzipSync(Buffer.alloc(16 * 1024 * 1024));
+    const bomb = Buffer.concat(Array(64).fill(member) as Buffer[]);
+    expect(bomb.length).toBeLessThan(2 * 1024 * 1024);
+    const before = process.memoryUsage().rss;
+    const started = Date.now();
+    expectError(
+      await post({ token: TOKEN, body: bomb, headers: { 'content-encoding': 'gzip' } }),
+      413,
+      WebhookRejectReason.BodyTooLarge,
+    );
+    // Inflating the whole GiB would take seconds and a GiB of buffers.
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 * 1024 * 1024);
+  });
+
+  it('400: a body that says gzip and is not', async () => {
+    const { post, sink } = await start();
+    const answer = await post({
+      token: TOKEN,
+      body: batchOf(['n1']),
+      headers: { 'content-encoding': 'gzip' },
+    });
+    expectError(answer, 400, WebhookRejectReason.Undecodable);
+    expect((answer.json as { error: string }).error).toMatch(/^the body is not valid gzip: /);
+    expect(sink.eventCount).toBe(0);
+  });
+
+  it.each(['deflate', 'br', 'zstd', 'gzip, gzip', 'compress'])(
+    '415: refuses Content-Encoding: %s',
+    async (encoding) => {
+      const { post, sink, counter } = await start();
+      const answer = await post({
+        token: TOKEN,
+        body: gzipSync(batchOf(['u1'])),
+        headers: { 'content-encoding': encoding },
+      });
+      expectError(answer, 415, WebhookRejectReason.UnsupportedEncoding);
+      expect(sink.eventCount).toBe(0);
+      expect(
+        await counter(WebhookMetricName.Refused, { reason: WebhookRejectReason.UnsupportedEncoding }),
+      ).toBe(1);
+    },
+  );
+});
+
+/** An idle TLS connection to the source, resolved once the handshake is done. */
+function tlsSocket(port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: pki.caPem }, () => resolve(socket));
+    socket.on('error', reject);
+  });
+}

@@ -2,11 +2,13 @@ import { createHash, createPrivateKey, timingSafeEqual, X509Certificate } from '
 import { readFile } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import type { Server } from 'node:https';
-import type { Duplex } from 'node:stream';
+import { Transform } from 'node:stream';
+import type { Duplex, Readable, TransformCallback } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { createGunzip } from 'node:zlib';
 
-import { decodeDocument } from '@ugallu/audit-types';
-import type { DecodeOptions } from '@ugallu/audit-types';
+import { decodeDocument, DecodeReason } from '@ugallu/audit-types';
+import type { AuditDecodeError, DecodedBatch, DecodeOptions } from '@ugallu/audit-types';
 import { fastify } from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
@@ -14,7 +16,7 @@ import { Registry } from 'prom-client';
 import { SourceError, SourceErrorReason } from './errors.js';
 import { noopLogger, RateLimitedLog } from './logger.js';
 import type { SourceLogger } from './logger.js';
-import type { AuditEventSink, AuditSource } from './source.js';
+import type { AuditEventBatch, AuditEventSink, AuditSource } from './source.js';
 import { WebhookRejectReason } from './webhookReject.js';
 import type { WebhookRejectReasonCode } from './webhookReject.js';
 import { AuthFailureLabel, webhookMetrics } from './webhookMetrics.js';
@@ -25,6 +27,33 @@ export const DEFAULT_WEBHOOK_SECRET_ENV = 'AUDIT_WEBHOOK_TOKEN';
 
 /** 16 MiB: the apiserver's batches (400 events by default, `--audit-webhook-batch-max-size`) reach about 10 MiB at RequestResponse level. */
 export const DEFAULT_WEBHOOK_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * 20,000 items a request: well above what senders batch (the apiserver 400
+ * by default, `--audit-webhook-batch-max-size`; an EKS CloudWatch Logs
+ * subscription payload up to 10,000). The apiserver never retries a 413, so
+ * this must stay above every sender's batch size.
+ */
+export const DEFAULT_WEBHOOK_MAX_BATCH_ITEMS = 20_000;
+
+/** 16 requests read and decoded at once; their bodies together are also held to twice `maxBodyBytes`. */
+export const DEFAULT_WEBHOOK_MAX_CONCURRENT_REQUESTS = 16;
+
+/** 256 open connections: each costs a TLS session (tens of KiB), and only admitted requests get their bodies read. */
+export const DEFAULT_WEBHOOK_MAX_CONNECTIONS = 256;
+
+/**
+ * Memory, in multiples of `maxBodyBytes`, so that one setting scales it:
+ * - the bodies being read at once hold at most {@link BODY_BYTES_IN_FLIGHT} of them;
+ * - one body may decode to at most {@link DECODED_BYTES_PER_BODY} of them (the decoder's
+ *   estimate, made before parsing: real events come to about 5 times their text,
+ *   a body of tiny empty objects to 29), else 413 TooComplex;
+ * - events accepted into the engine and not yet evaluated hold at most
+ *   {@link DECODED_BYTES_PENDING} of them (the same estimate), else 429 Backpressure.
+ */
+const BODY_BYTES_IN_FLIGHT = 2;
+const DECODED_BYTES_PER_BODY = 6;
+const DECODED_BYTES_PENDING = 6;
 
 /**
  * The paths the source accepts `POST`s on. The apiserver posts to the URL in
@@ -74,8 +103,14 @@ export interface WebhookSourceOptions {
   readonly port?: number;
   /** Bodies larger than this are refused with 413 before they are read in full. Default {@link DEFAULT_WEBHOOK_MAX_BODY_BYTES}. */
   readonly maxBodyBytes?: number;
-  /** Passed to the decoder: the largest single top-level event. Default: the decoder's. */
+  /** Passed to the decoder: the largest event, alone or as an item of a batch. Default: the decoder's. */
   readonly maxEventBytes?: number;
+  /** Bodies holding more items are refused with 413 before they are parsed. Default {@link DEFAULT_WEBHOOK_MAX_BATCH_ITEMS}. */
+  readonly maxBatchItems?: number;
+  /** Requests beyond this many being read and decoded at once get 429 with `Retry-After`, before their body is read. Default {@link DEFAULT_WEBHOOK_MAX_CONCURRENT_REQUESTS}. */
+  readonly maxConcurrentRequests?: number;
+  /** Connections beyond this many open at once are closed as they open (the apiserver retries). Default {@link DEFAULT_WEBHOOK_MAX_CONNECTIONS}. */
+  readonly maxConnections?: number;
   /** The `Retry-After` of 429 and 503 answers, in whole seconds. Default 1. */
   readonly retryAfterSeconds?: number;
   /** The request headers must arrive within this time (else 408). Default 60 000 ms. */
@@ -144,11 +179,22 @@ export function readWebhookToken(
  * set, and a client certificate signed by `clientCaFile` (checked in the TLS
  * handshake) when that is set. With neither it refuses to start.
  *
- * Answers: 200 `{"accepted":N,"rejected":M}` once the events are in the sink;
- * 401 missing or wrong token; 413 body over `maxBodyBytes`; 415 not JSON;
- * 400 nothing decodable; 429 with `Retry-After` when the sink is full (none of
- * the batch was taken, so the apiserver's resend loses and duplicates
- * nothing); 503 with `Retry-After` while stopping. Error bodies are
+ * Memory is bounded whatever is sent: at most `maxConcurrentRequests`
+ * requests (and twice `maxBodyBytes` of their bodies) are read and decoded at
+ * once; a body is counted and measured before it is parsed; and what the
+ * engine holds of accepted requests is bounded too (see the README). A
+ * `Content-Encoding: gzip` body is decompressed as it arrives, with
+ * `maxBodyBytes` applied to the decompressed bytes.
+ *
+ * Answers: 200 `{"accepted":N,"rejected":M}` once the events are in the sink
+ * (an item too large, too deep or not an event is one of the M, its
+ * neighbours are taken); 401 missing or wrong token; 413 body over
+ * `maxBodyBytes`, over `maxBatchItems` items, or too costly to decode; 415
+ * not JSON, or an encoding other than gzip; 400 nothing decodable; 429 with
+ * `Retry-After` when the sink is full or too many requests are being decoded
+ * (none of the batch was taken, so the apiserver's resend loses and
+ * duplicates nothing; decided before the body is parsed, and mostly before
+ * it is read); 503 with `Retry-After` while stopping. Error bodies are
  * `{"error": "…", "reason": "…"}` with a {@link WebhookRejectReason}.
  *
  * Rejects with a {@link SourceError} when it cannot start.
@@ -176,7 +222,13 @@ export async function startWebhookSource(
   const receiver = new WebhookReceiver(sink, metrics, logger, {
     token: options.token,
     retryAfter: String(settings.retryAfterSeconds),
-    decodeOptions: options.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes },
+    decodeOptions: {
+      ...(options.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes }),
+      maxItems: settings.maxBatchItems,
+      maxDecodedBytes: DECODED_BYTES_PER_BODY * settings.maxBodyBytes,
+    },
+    maxBodyBytes: settings.maxBodyBytes,
+    maxConcurrentRequests: settings.maxConcurrentRequests,
   });
 
   let app: FastifyInstance<Server>;
@@ -213,6 +265,8 @@ export async function startWebhookSource(
   }
 
   receiver.install(app, settings.maxBodyBytes);
+  // Beyond it Node closes a new connection at once ('drop'); the apiserver retries a reset connection.
+  app.server.maxConnections = settings.maxConnections;
 
   try {
     await app.listen({ host: settings.host, port: settings.port });
@@ -258,6 +312,9 @@ interface Settings {
   host: string;
   port: number;
   maxBodyBytes: number;
+  maxBatchItems: number;
+  maxConcurrentRequests: number;
+  maxConnections: number;
   retryAfterSeconds: number;
   requestTimeoutMs: number;
   idleTimeoutMs: number;
@@ -280,12 +337,19 @@ function checkOptions(options: WebhookSourceOptions): Settings {
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+    maxBatchItems: options.maxBatchItems ?? DEFAULT_WEBHOOK_MAX_BATCH_ITEMS,
+    maxConcurrentRequests: options.maxConcurrentRequests ?? DEFAULT_WEBHOOK_MAX_CONCURRENT_REQUESTS,
+    maxConnections: options.maxConnections ?? DEFAULT_WEBHOOK_MAX_CONNECTIONS,
     retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS,
   };
   checkInteger('port', settings.port, 0, 65535);
-  checkInteger('maxBodyBytes', settings.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
+  // The body is decoded as one string, and V8's longest is 2^29 - 24 characters.
+  checkInteger('maxBodyBytes', settings.maxBodyBytes, 1, 512 * 1024 * 1024);
+  checkInteger('maxBatchItems', settings.maxBatchItems, 1, Number.MAX_SAFE_INTEGER);
+  checkInteger('maxConcurrentRequests', settings.maxConcurrentRequests, 1, 1_000_000);
+  checkInteger('maxConnections', settings.maxConnections, 1, 1_000_000);
   checkInteger('retryAfterSeconds', settings.retryAfterSeconds, 0, 86_400);
   checkInteger('requestTimeoutMs', settings.requestTimeoutMs, 1, 2_147_483_647);
   checkInteger('idleTimeoutMs', settings.idleTimeoutMs, 1, 2_147_483_647);
@@ -376,6 +440,88 @@ interface ReceiverSettings {
   token: string | undefined;
   retryAfter: string;
   decodeOptions: DecodeOptions;
+  maxBodyBytes: number;
+  maxConcurrentRequests: number;
+}
+
+/**
+ * What the source reads of a sink that says how full it is (the engine's
+ * `BoundedChannel` does): then a full sink is answered 429 before a body is
+ * read. `size` and `capacity` in the unit the sink counts (events).
+ */
+interface SinkLevel {
+  readonly size: number;
+  readonly capacity: number;
+}
+
+function levelOf(sink: AuditEventSink): SinkLevel | undefined {
+  const { size, capacity } = sink as Partial<SinkLevel>;
+  return typeof size === 'number' && typeof capacity === 'number'
+    ? (sink as unknown as SinkLevel)
+    : undefined;
+}
+
+/** Error codes of a gzip body that failed while it was read (the error handler answers them). */
+const GzipError = {
+  TooLarge: 'UGALLU_GZIP_TOO_LARGE',
+  Corrupt: 'UGALLU_GZIP_CORRUPT',
+} as const;
+
+/**
+ * Decompresses a gzip body as it arrives, counting the decompressed bytes:
+ * past `limit` the decompression stops and the body fails (413), so a small
+ * body cannot expand without bound.
+ */
+function gunzipWithLimit(payload: Readable, limit: number): Readable {
+  const gunzip = createGunzip();
+  let decompressed = 0;
+  const limited = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+      decompressed += chunk.length;
+      if (decompressed > limit) {
+        callback(
+          bodyError(
+            GzipError.TooLarge,
+            413,
+            `the body decompresses to more than the maximum of ${limit} bytes`,
+          ),
+        );
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+  // What fastify compares with Content-Length: the compressed bytes received.
+  const counted = limited as Transform & { receivedEncodedLength: number };
+  counted.receivedEncodedLength = 0;
+  payload.on('data', (chunk: Buffer) => {
+    counted.receivedEncodedLength += chunk.length;
+  });
+  gunzip.on('error', (error) => {
+    limited.destroy(bodyError(GzipError.Corrupt, 400, `the body is not valid gzip: ${error.message}`));
+  });
+  limited.on('close', () => {
+    payload.unpipe(gunzip);
+    gunzip.destroy();
+  });
+  payload.pipe(gunzip).pipe(limited);
+  return limited;
+}
+
+function bodyError(code: string, statusCode: number, message: string): Error {
+  return Object.assign(new Error(message), { code, statusCode });
+}
+
+/** `Content-Encoding` values that mean none. */
+function isIdentity(encoding: string): boolean {
+  const e = encoding.trim().toLowerCase();
+  return e === '' || e === 'identity';
+}
+
+/** RFC 9110: a recipient should take `x-gzip` as `gzip`. */
+function isGzip(encoding: string): boolean {
+  const e = encoding.trim().toLowerCase();
+  return e === 'gzip' || e === 'x-gzip';
 }
 
 /** The request handling, apart from set-up: one per source. */
@@ -391,6 +537,16 @@ class WebhookReceiver {
   readonly #retryAfter: string;
   readonly #decodeOptions: DecodeOptions;
   readonly #log: RateLimitedLog;
+  readonly #maxBodyBytes: number;
+  readonly #maxConcurrent: number;
+  readonly #maxAdmittedBytes: number;
+  readonly #maxPendingBytes: number;
+  readonly #level: SinkLevel | undefined;
+  /** Requests admitted to have their body read and decoded, not yet answered, and the body bytes reserved for them. */
+  #admitted = 0;
+  #admittedBytes = 0;
+  /** The decoder's estimate of the memory held by batches in the sink that are not yet processed. */
+  #pendingBytes = 0;
 
   constructor(
     sink: AuditEventSink,
@@ -405,6 +561,11 @@ class WebhookReceiver {
     this.#retryAfter = settings.retryAfter;
     this.#decodeOptions = settings.decodeOptions;
     this.#log = new RateLimitedLog(logger, LOG_INTERVAL_MS);
+    this.#maxBodyBytes = settings.maxBodyBytes;
+    this.#maxConcurrent = settings.maxConcurrentRequests;
+    this.#maxAdmittedBytes = BODY_BYTES_IN_FLIGHT * settings.maxBodyBytes;
+    this.#maxPendingBytes = DECODED_BYTES_PENDING * settings.maxBodyBytes;
+    this.#level = levelOf(sink);
   }
 
   /** Resolves once every request received so far has been answered or aborted, or after `timeoutMs`. */
@@ -464,7 +625,37 @@ class WebhookReceiver {
         return;
       }
       if (this.#tokenDigest !== undefined && !this.#authorized(request, reply)) return;
+      if (request.method === 'POST' && !this.#admit(request, reply)) return;
       done();
+    });
+
+    app.server.on('drop', () => {
+      this.#metrics.connectionsDropped.inc();
+      this.#log.warn(
+        'connections',
+        {},
+        'audit webhook: the maximum number of connections is open; closed a new one',
+      );
+    });
+
+    // Log forwarders (Vector, Fluent Bit) send gzip; nothing else is taken.
+    app.addHook('preParsing', (request, reply, payload, done) => {
+      const encoding = request.headers['content-encoding'];
+      if (encoding === undefined || isIdentity(encoding)) {
+        done(null, payload);
+        return;
+      }
+      if (!isGzip(encoding)) {
+        reply.header('connection', 'close');
+        this.#refuse(
+          reply,
+          415,
+          WebhookRejectReason.UnsupportedEncoding,
+          `the content encoding must be gzip or none, got ${JSON.stringify(encoding.slice(0, 40))}`,
+        );
+        return;
+      }
+      done(null, gunzipWithLimit(payload, maxBodyBytes));
     });
 
     // Only JSON, kept as text: the decoder parses it (and tells good items from bad).
@@ -530,6 +721,82 @@ class WebhookReceiver {
     this.#refuse(reply, 401, reason, message);
   }
 
+  /**
+   * Admits a request to have its body read and decoded, or answers 429 with
+   * `Retry-After` at once, before a byte of its body is read or parsed: when
+   * `maxConcurrentRequests` are in, when their bodies would pass twice
+   * `maxBodyBytes`, or when the sink is full. The refused body is drained
+   * (not held) and the connection kept, so the sender's retry is cheap.
+   */
+  #admit(request: FastifyRequest, reply: FastifyReply): boolean {
+    const encoding = request.headers['content-encoding'];
+    const length = Number(request.headers['content-length']);
+    const plain = encoding === undefined || isIdentity(encoding);
+    // A chunked or compressed body may come to the limit.
+    const bytes =
+      plain && Number.isSafeInteger(length) && length >= 0
+        ? Math.min(length, this.#maxBodyBytes)
+        : this.#maxBodyBytes;
+    if (
+      this.#admitted >= this.#maxConcurrent ||
+      (this.#admitted > 0 && this.#admittedBytes + bytes > this.#maxAdmittedBytes)
+    ) {
+      this.#log.warn(
+        'busy',
+        { admitted: this.#admitted, bodyBytes: this.#admittedBytes },
+        'audit webhook: too many requests being decoded, answered 429',
+      );
+      reply.header('retry-after', this.#retryAfter);
+      this.#refuse(
+        reply,
+        429,
+        WebhookRejectReason.TooManyRequests,
+        'too many requests are being read and decoded; retry after Retry-After',
+      );
+      return false;
+    }
+    // Decoded, a body takes at least 2 bytes a character, and a character is at most 3 UTF-8 bytes.
+    if (this.#engineFull(plain ? Math.floor((2 * bytes) / 3) : 0)) {
+      this.#backpressure(reply, undefined);
+      return false;
+    }
+    this.#admitted++;
+    this.#admittedBytes += bytes;
+    // 'close' comes once the answer is written, or the connection is gone: either way the request is over.
+    reply.raw.once('close', () => {
+      this.#admitted--;
+      this.#admittedBytes -= bytes;
+    });
+    return true;
+  }
+
+  /** Whether a batch decoding to at least `decodedBytes` would be refused by the sink now. */
+  #engineFull(decodedBytes: number): boolean {
+    const level = this.#level;
+    if (level !== undefined && level.size >= level.capacity) return true;
+    // As the channel does: an empty budget takes any one batch, so none waits forever.
+    return this.#pendingBytes > 0 && this.#pendingBytes + decodedBytes > this.#maxPendingBytes;
+  }
+
+  #backpressure(reply: FastifyReply, events: number | undefined): void {
+    // Nothing of the batch was taken: the apiserver resends it whole, so nothing is lost or doubled.
+    this.#metrics.backpressure.inc();
+    this.#log.warn(
+      'backpressure',
+      events === undefined
+        ? { pendingBytes: this.#pendingBytes }
+        : { events, pendingBytes: this.#pendingBytes },
+      'audit webhook: engine channel full, answered 429',
+    );
+    reply.header('retry-after', this.#retryAfter);
+    this.#refuse(
+      reply,
+      429,
+      WebhookRejectReason.Backpressure,
+      'the engine channel is full; retry after Retry-After',
+    );
+  }
+
   #receive(request: FastifyRequest, reply: FastifyReply): void {
     const body = request.body;
     if (typeof body !== 'string') {
@@ -542,10 +809,34 @@ class WebhookReceiver {
       );
       return;
     }
-    const { events, errors } = decodeDocument(body, this.#decodeOptions);
+    // Again now that the body is in, and still before parsing it: the sink may have filled while
+    // it arrived, and a chunked or compressed body's size is known only now.
+    if (this.#engineFull(2 * body.length)) {
+      this.#backpressure(reply, undefined);
+      return;
+    }
+    let decoded: DecodedBatch;
+    try {
+      decoded = decodeDocument(body, this.#decodeOptions);
+    } catch (error) {
+      // The decoder guards every item and never throws; were it to, only this request fails.
+      this.#unexpected(request, reply, error);
+      return;
+    }
+    const { events, errors } = decoded;
+    const refusal = errors.length === 1 && events.length === 0 ? wholeBodyRefusal(errors[0]!) : undefined;
+    if (refusal !== undefined) {
+      this.#log.warn(
+        refusal,
+        { remoteAddress: request.ip, err: errors[0]!.message },
+        'audit webhook: body refused before decoding, answered 413',
+      );
+      this.#refuse(reply, 413, refusal, errors[0]!.message);
+      return;
+    }
     if (events.length === 0) {
       if (errors.length === 0 && body.trim() === '') {
-        this.#undecodable(request, reply, 1, 'the body is empty');
+        this.#undecodable(request, reply, [], 'the body is empty');
         return;
       }
       if (errors.length > 0) {
@@ -554,17 +845,33 @@ class WebhookReceiver {
           errors.length === 1
             ? first.message
             : `none of ${errors.length} items is an audit event; the first: ${first.message}`;
-        this.#undecodable(request, reply, errors.length, what);
+        this.#undecodable(request, reply, errors, what);
         return;
       }
       // An empty EventList or array: nothing to do, and nothing wrong.
       void reply.send({ accepted: 0, rejected: 0 });
       return;
     }
+    const cost = decoded.decodedBytes ?? 2 * body.length;
+    if (this.#pendingBytes > 0 && this.#pendingBytes + cost > this.#maxPendingBytes) {
+      this.#backpressure(reply, events.length);
+      return;
+    }
+    let processed = false;
+    const batch: AuditEventBatch = {
+      events,
+      onProcessed: () => {
+        if (processed) return;
+        processed = true;
+        this.#pendingBytes -= cost;
+      },
+    };
     let taken: boolean;
+    this.#pendingBytes += cost;
     try {
-      taken = this.#sink.tryPush({ events });
+      taken = this.#sink.tryPush(batch);
     } catch (error) {
+      this.#pendingBytes -= cost;
       this.#logger.error(
         { err: (error as Error).message },
         'audit webhook: the engine channel refused a batch',
@@ -574,25 +881,14 @@ class WebhookReceiver {
       return;
     }
     if (!taken) {
-      // Nothing of the batch was taken: the apiserver resends it whole, so nothing is lost or doubled.
-      this.#metrics.backpressure.inc();
-      this.#log.warn(
-        'backpressure',
-        { events: events.length },
-        'audit webhook: engine channel full, answered 429',
-      );
-      reply.header('retry-after', this.#retryAfter);
-      this.#refuse(
-        reply,
-        429,
-        WebhookRejectReason.Backpressure,
-        'the engine channel is full; retry after Retry-After',
-      );
+      this.#pendingBytes -= cost;
+      this.#backpressure(reply, events.length);
       return;
     }
     this.#metrics.events.inc(events.length);
     if (errors.length > 0) {
-      this.#metrics.parseErrors.inc(errors.length);
+      this.#countParseErrors(errors);
+      this.#logUnexpected(errors);
       this.#log.warn(
         'items',
         {
@@ -607,22 +903,70 @@ class WebhookReceiver {
     void reply.send({ accepted: events.length, rejected: errors.length });
   }
 
-  #undecodable(request: FastifyRequest, reply: FastifyReply, count: number, message: string): void {
-    this.#metrics.parseErrors.inc(count);
+  /** A 400 for a body with no event in it: its errors counted by reason (an empty body as NotJSON). */
+  #undecodable(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    errors: readonly AuditDecodeError[],
+    message: string,
+  ): void {
+    if (errors.length === 0) this.#metrics.parseErrors.inc({ reason: DecodeReason.NotJSON });
+    else this.#countParseErrors(errors);
+    this.#logUnexpected(errors);
     this.#log.warn('body', { remoteAddress: request.ip, err: message }, 'audit webhook: undecodable body');
     this.#refuse(reply, 400, WebhookRejectReason.Undecodable, message);
+  }
+
+  #countParseErrors(errors: readonly AuditDecodeError[]): void {
+    const byReason = new Map<string, number>();
+    for (const error of errors) byReason.set(error.reason, (byReason.get(error.reason) ?? 0) + 1);
+    for (const [reason, count] of byReason) this.#metrics.parseErrors.inc({ reason }, count);
+  }
+
+  /** An item the decoder failed on unexpectedly is a bug: logged at error level, with its stack. */
+  #logUnexpected(errors: readonly AuditDecodeError[]): void {
+    const bug = errors.find((e) => e.reason === DecodeReason.Unexpected);
+    if (bug === undefined) return;
+    const cause = bug.cause instanceof Error ? bug.cause : undefined;
+    this.#log.log(
+      'error',
+      'unexpected',
+      { err: bug.message, index: bug.index, stack: cause?.stack },
+      'audit webhook: decoding an item failed unexpectedly; the item is rejected, the rest of the batch kept',
+    );
+  }
+
+  #unexpected(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+    this.#logger.error(
+      { err: (error as Error).message, stack: (error as Error).stack, url: request.url },
+      'audit webhook: decoding a request failed unexpectedly',
+    );
+    this.#metrics.parseErrors.inc({ reason: DecodeReason.Unexpected });
+    this.#refuse(reply, 500, WebhookRejectReason.Internal, 'internal error');
   }
 
   #fail(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      case GzipError.TooLarge:
         reply.header('connection', 'close');
         this.#refuse(
           reply,
           413,
           WebhookRejectReason.BodyTooLarge,
-          'the body is larger than the maximum of the audit webhook',
+          error.code === GzipError.TooLarge
+            ? error.message
+            : 'the body is larger than the maximum of the audit webhook',
         );
+        return;
+      case GzipError.Corrupt:
+        reply.header('connection', 'close');
+        this.#log.warn(
+          'gzip',
+          { remoteAddress: request.ip, err: error.message },
+          'audit webhook: undecodable body',
+        );
+        this.#refuse(reply, 400, WebhookRejectReason.Undecodable, error.message);
         return;
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         reply.header('connection', 'close');
@@ -673,6 +1017,7 @@ class WebhookReceiver {
       status = 431;
       message = 'the request headers are too large';
     }
+    this.#metrics.refused.inc({ reason });
     if (socket.writable) {
       const body = JSON.stringify({ error: message, reason });
       socket.write(
@@ -684,8 +1029,16 @@ class WebhookReceiver {
   }
 
   #refuse(reply: FastifyReply, status: number, reason: WebhookRejectReasonCode, error: string): void {
+    this.#metrics.refused.inc({ reason });
     void reply.code(status).send({ error, reason });
   }
+}
+
+/** The 413 reason of a body the decoder refused whole, before parsing it. */
+function wholeBodyRefusal(error: AuditDecodeError): WebhookRejectReasonCode | undefined {
+  if (error.reason === DecodeReason.TooManyItems) return WebhookRejectReason.TooManyItems;
+  if (error.reason === DecodeReason.TooComplex) return WebhookRejectReason.TooComplex;
+  return undefined;
 }
 
 function sha256(text: string): Buffer {

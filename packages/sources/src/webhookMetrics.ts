@@ -1,5 +1,8 @@
+import { DecodeReason } from '@ugallu/audit-types';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
+
+import { WebhookRejectReason } from './webhookReject.js';
 
 /**
  * The webhook source's Prometheus counters, by name.
@@ -9,12 +12,16 @@ import type { Registry } from 'prom-client';
 export const WebhookMetricName = {
   /** Events accepted into the engine's channel. */
   Events: 'ugallu_audit_webhook_events_total',
-  /** Items (or whole bodies) that did not decode as audit events. */
+  /** Items (or whole bodies) that did not decode as audit events, by `reason` (a `DecodeReason`). */
   ParseErrors: 'ugallu_audit_webhook_parse_errors_total',
   /** Requests refused for authentication, by `reason`: `missing_token`, `wrong_token`, `client_certificate`. */
   AuthFailures: 'ugallu_audit_webhook_auth_failures_total',
   /** Requests answered 429 because the engine's channel was full. */
   Backpressure: 'ugallu_audit_webhook_backpressure_total',
+  /** Requests answered with an error, by `reason` (a `WebhookRejectReason`). */
+  Refused: 'ugallu_audit_webhook_requests_refused_total',
+  /** Connections closed as soon as they opened because `maxConnections` were open. */
+  ConnectionsDropped: 'ugallu_audit_webhook_connections_dropped_total',
 } as const;
 
 /**
@@ -33,9 +40,11 @@ type AuthFailureLabelValue = (typeof AuthFailureLabel)[keyof typeof AuthFailureL
 /** The counters one webhook source updates. */
 export interface WebhookMetrics {
   readonly events: Counter;
-  readonly parseErrors: Counter;
+  readonly parseErrors: Counter<'reason'>;
   readonly authFailures: Counter<'reason'>;
   readonly backpressure: Counter;
+  readonly refused: Counter<'reason'>;
+  readonly connectionsDropped: Counter;
 }
 
 /**
@@ -48,8 +57,8 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
     parseErrors: counter(
       registry,
       WebhookMetricName.ParseErrors,
-      'Items or request bodies the webhook source could not decode as audit events.',
-      [],
+      'Items or request bodies the webhook source could not decode as audit events, by reason.',
+      ['reason'],
     ),
     authFailures: counter(
       registry,
@@ -63,11 +72,25 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
       'Webhook requests answered 429 because the engine channel was full.',
       [],
     ),
+    refused: counter(
+      registry,
+      WebhookMetricName.Refused,
+      'Webhook requests answered with an error, by reason.',
+      ['reason'],
+    ),
+    connectionsDropped: counter(
+      registry,
+      WebhookMetricName.ConnectionsDropped,
+      'Webhook connections closed at once because the maximum number of connections was open.',
+      [],
+    ),
   };
   // Every label value from the start, so a dashboard shows 0 rather than no data.
   for (const reason of Object.values(AuthFailureLabel) as AuthFailureLabelValue[]) {
     metrics.authFailures.inc({ reason }, 0);
   }
+  for (const reason of Object.values(DecodeReason)) metrics.parseErrors.inc({ reason }, 0);
+  for (const reason of Object.values(WebhookRejectReason)) metrics.refused.inc({ reason }, 0);
   return metrics;
 }
 

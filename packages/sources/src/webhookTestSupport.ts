@@ -1,7 +1,7 @@
 /**
  * Test support for the webhook source (not exported from the package): a
  * throw-away PKI written to a temp dir, an array-backed sink, and an HTTPS
- * client. Used only by `webhook.test.ts`.
+ * client. Used only by the webhook tests.
  */
 import { generateKeyPair } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -152,7 +152,9 @@ function issue(
 
 /**
  * The engine's bounded channel, as a test double: an array of batches with a
- * capacity in batches. `drain` empties it and returns the events in order.
+ * capacity in batches (and its `size`, in batches, as the channel reports
+ * its own). `drain` empties it, acknowledges the batches (`onProcessed`, as
+ * the engine does once it evaluated them) and returns the events in order.
  */
 export class ArraySink implements AuditEventSink {
   readonly batches: AuditEventBatch[] = [];
@@ -177,10 +179,15 @@ export class ArraySink implements AuditEventSink {
     }
   }
 
-  /** Every event in the sink, in order; the sink is then empty. */
+  /** Batches waiting, the unit of `capacity`. */
+  get size(): number {
+    return this.batches.length;
+  }
+
+  /** Every event in the sink, in order; the sink is then empty and its batches acknowledged. */
   drain(): AuditEvent[] {
     const events = this.batches.flatMap((batch) => batch.events);
-    this.batches.length = 0;
+    for (const batch of this.batches.splice(0)) batch.onProcessed?.();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
@@ -213,6 +220,8 @@ export interface SendOptions {
   readonly chunked?: boolean;
   /** Default: a fresh connection per request. */
   readonly agent?: Agent;
+  /** More request headers (`content-encoding`, …). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The answer, with the body parsed when it is JSON. */
@@ -234,6 +243,7 @@ export function send(url: string, caPem: string, options: SendOptions = {}): Pro
   if (contentType !== null) headers['content-type'] = contentType;
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   else if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  Object.assign(headers, options.headers);
   const target = new URL(options.path ?? '/', url);
   return new Promise<Answer>((resolve, reject) => {
     const req = request(
