@@ -310,4 +310,51 @@ spec:
     expect(await r.exit).toBe(0);
     expect((await readSecurityEvents(out)).map((e) => e.spec.evidence.auditID)).toEqual(['mtls-exec']);
   }, 120_000);
+
+  it('applies --webhook-max-batch-items (413 with its reason, counted) and takes a deep item as one rejected item (issue #13)', async () => {
+    const dir = await mkdtemp(join(pki.dir, 'run-'));
+    const out = join(dir, 'security-events.jsonl');
+    const r = startBinary(
+      [
+        '--listen',
+        '127.0.0.1:0',
+        ...tls(),
+        ...engine(out),
+        '--webhook-max-batch-items',
+        '2',
+        '--webhook-max-concurrent-requests',
+        '4',
+        '--webhook-max-connections',
+        '8',
+      ],
+      { AUDIT_WEBHOOK_TOKEN: TOKEN },
+    );
+    const { url, telemetry } = await started(r);
+
+    const three = await send(url, {
+      body: eventList([execEvent('b-1'), execEvent('b-2'), execEvent('b-3')]),
+      token: TOKEN,
+    });
+    expect(three.status).toBe(413);
+    expect(JSON.parse(three.body)).toEqual({
+      error: 'the document holds more than the maximum of 2 items',
+      reason: 'TooManyItems',
+    });
+    const deep = `{"kind":"Event","verb":"get","requestURI":"/api","requestObject":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const two = await send(url, {
+      body: `{"kind":"EventList","items":[${JSON.stringify(execEvent('b-4'))},${deep}]}`,
+      token: TOKEN,
+    });
+    expect([two.status, JSON.parse(two.body)]).toEqual([200, { accepted: 1, rejected: 1 }]);
+
+    const text = await metrics(telemetry);
+    expect(sample(text, 'ugallu_audit_webhook_requests_refused_total{reason="TooManyItems"}')).toBe(1);
+    expect(sample(text, 'ugallu_audit_webhook_parse_errors_total')).toBe(1);
+    expect(sample(text, 'ugallu_audit_webhook_events_total')).toBe(1);
+    await eventually(async () =>
+      expect((await readSecurityEvents(out)).map((e) => e.spec.evidence.auditID)).toEqual(['b-4']),
+    );
+    r.child.kill('SIGTERM');
+    expect(await r.exit).toBe(0);
+  }, 120_000);
 });

@@ -60,6 +60,10 @@ describe('webhookDetector flags', () => {
       '--webhook-client-ca PATH',
       '--webhook-secret-env NAME',
       '--webhook-max-body-bytes N',
+      // Issue 13: the caps that bound the webhook's memory.
+      '--webhook-max-batch-items N',
+      '--webhook-max-concurrent-requests N',
+      '--webhook-max-connections N',
       // The engine's.
       '--rules-from crd|dir',
       '--rules DIR',
@@ -173,6 +177,24 @@ describe('webhookDetector flags', () => {
       () => [...tls(), ...engine, '--webhook-max-body-bytes', '16MiB'],
       { AUDIT_WEBHOOK_TOKEN: TOKEN },
       /--webhook-max-body-bytes must be a whole number >= 1, got "16MiB"/,
+    ],
+    [
+      '--webhook-max-batch-items 0',
+      () => [...tls(), ...engine, '--webhook-max-batch-items', '0'],
+      { AUDIT_WEBHOOK_TOKEN: TOKEN },
+      /--webhook-max-batch-items must be a whole number >= 1, got "0"/,
+    ],
+    [
+      '--webhook-max-concurrent-requests 1.5',
+      () => [...tls(), ...engine, '--webhook-max-concurrent-requests', '1.5'],
+      { AUDIT_WEBHOOK_TOKEN: TOKEN },
+      /--webhook-max-concurrent-requests must be a whole number >= 1, got "1.5"/,
+    ],
+    [
+      '--webhook-max-connections none',
+      () => [...tls(), ...engine, '--webhook-max-connections', 'none'],
+      { AUDIT_WEBHOOK_TOKEN: TOKEN },
+      /--webhook-max-connections must be a whole number >= 1, got "none"/,
     ],
     [
       '--max-event-bytes -1',

@@ -896,41 +896,63 @@ function heldRequest(url: string, body: string, first = 10): { finish: () => voi
 
 // Issue #13, defect 3: one item nested 5,000 deep (no auditID) made the decoder throw, and the whole
 // batch, good items included, got a 500.
+/** A logger that keeps its warnings. */
+function warnings(): { logger: SourceLogger; lines: { obj: object; msg: string }[] } {
+  const lines: { obj: object; msg: string }[] = [];
+  const logger: SourceLogger = {
+    info: () => undefined,
+    warn: (obj, msg) => lines.push({ obj, msg }),
+    error: () => undefined,
+  };
+  return { logger, lines };
+}
+
+/** The warning a 200 with rejected items logs, with the reason of the first. */
+const itemsWarning = (rejected: number, reason: string) => ({
+  obj: expect.objectContaining({ rejected, reason }),
+  msg: 'audit webhook: items of a batch are not audit events',
+});
+
 describe('startWebhookSource: one bad item costs only itself (issue #13)', () => {
-  it('200: an item nested 5,000 deep is rejected and counted as TooDeep, its neighbours taken', async () => {
-    const { post, sink, counter } = await start();
+  it('200: an item nested 5,000 deep is rejected as TooDeep and counted, its neighbours taken', async () => {
+    const { logger, lines } = warnings();
+    const { post, sink, counter } = await start({}, new ArraySink(), logger);
     const body = `{"kind":"EventList","items":[${JSON.stringify(auditEvent('d1'))},${deepItem(5000)},${JSON.stringify(auditEvent('d2'))}]}`;
     const answer = await post({ token: TOKEN, body });
     expect([answer.status, answer.json]).toEqual([200, { accepted: 2, rejected: 1 }]);
     expect(sink.drain().map((e) => e.auditID)).toEqual(['d1', 'd2']);
-    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'TooDeep' })).toBe(1);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(1);
+    expect(lines).toContainEqual(itemsWarning(1, 'TooDeep'));
+  });
+
+  it('400: a body whose only item is too deep says so, and is counted', async () => {
+    const { post, counter } = await start();
+    const answer = await post({ token: TOKEN, body: `[${deepItem(100_000)}]` });
+    expectError(answer, 400, WebhookRejectReason.Undecodable);
+    expect((answer.json as { error: string }).error).toBe(
+      'nested deeper than the maximum of 1000 levels of objects and arrays',
+    );
     expect(await counter(WebhookMetricName.ParseErrors)).toBe(1);
   });
 
-  it('400: a body whose only item is too deep, counted by reason', async () => {
-    const { post, counter } = await start();
-    expectError(
-      await post({ token: TOKEN, body: `[${deepItem(100_000)}]` }),
-      400,
-      WebhookRejectReason.Undecodable,
-    );
-    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'TooDeep' })).toBe(1);
-  });
-
-  it('200: an item larger than maxEventBytes is rejected and counted as TooLarge, the rest taken', async () => {
-    const { post, sink, counter } = await start({ maxEventBytes: 4096 });
+  it('200: an item larger than maxEventBytes is rejected as TooLarge and counted, the rest taken', async () => {
+    const { logger, lines } = warnings();
+    const { post, sink, counter } = await start({ maxEventBytes: 4096 }, new ArraySink(), logger);
     const body = eventList([auditEvent('s1'), auditEvent('big', 8192), auditEvent('s2')]);
     expect((await post({ token: TOKEN, body })).json).toEqual({ accepted: 2, rejected: 1 });
     expect(sink.drain().map((e) => e.auditID)).toEqual(['s1', 's2']);
-    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'TooLarge' })).toBe(1);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(1);
+    expect(lines).toContainEqual(itemsWarning(1, 'TooLarge'));
   });
 
   it('200: an objectRef given as an array is rejected as NotEvent', async () => {
-    const { post, sink, counter } = await start();
+    const { logger, lines } = warnings();
+    const { post, sink, counter } = await start({}, new ArraySink(), logger);
     const body = eventList([auditEvent('o1'), { ...auditEvent('o2'), objectRef: [{ resource: 'secrets' }] }]);
     expect((await post({ token: TOKEN, body })).json).toEqual({ accepted: 1, rejected: 1 });
     expect(sink.drain().map((e) => e.auditID)).toEqual(['o1']);
-    expect(await counter(WebhookMetricName.ParseErrors, { reason: 'NotEvent' })).toBe(1);
+    expect(await counter(WebhookMetricName.ParseErrors)).toBe(1);
+    expect(lines).toContainEqual(itemsWarning(1, 'NotEvent'));
   });
 });
 

@@ -1,4 +1,3 @@
-import { DecodeReason } from '@ugallu/audit-types';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 
@@ -12,7 +11,7 @@ import { WebhookRejectReason } from './webhookReject.js';
 export const WebhookMetricName = {
   /** Events accepted into the engine's channel. */
   Events: 'ugallu_audit_webhook_events_total',
-  /** Items (or whole bodies) that did not decode as audit events, by `reason` (a `DecodeReason`). */
+  /** Items (or whole bodies) that did not decode as audit events (the reason of each is logged). */
   ParseErrors: 'ugallu_audit_webhook_parse_errors_total',
   /** Requests refused for authentication, by `reason`: `missing_token`, `wrong_token`, `client_certificate`. */
   AuthFailures: 'ugallu_audit_webhook_auth_failures_total',
@@ -40,7 +39,7 @@ type AuthFailureLabelValue = (typeof AuthFailureLabel)[keyof typeof AuthFailureL
 /** The counters one webhook source updates. */
 export interface WebhookMetrics {
   readonly events: Counter;
-  readonly parseErrors: Counter<'reason'>;
+  readonly parseErrors: Counter;
   readonly authFailures: Counter<'reason'>;
   readonly backpressure: Counter;
   readonly refused: Counter<'reason'>;
@@ -57,8 +56,8 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
     parseErrors: counter(
       registry,
       WebhookMetricName.ParseErrors,
-      'Items or request bodies the webhook source could not decode as audit events, by reason.',
-      ['reason'],
+      'Items or request bodies the webhook source could not decode as audit events.',
+      [],
     ),
     authFailures: counter(
       registry,
@@ -89,7 +88,6 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
   for (const reason of Object.values(AuthFailureLabel) as AuthFailureLabelValue[]) {
     metrics.authFailures.inc({ reason }, 0);
   }
-  for (const reason of Object.values(DecodeReason)) metrics.parseErrors.inc({ reason }, 0);
   for (const reason of Object.values(WebhookRejectReason)) metrics.refused.inc({ reason }, 0);
   return metrics;
 }
