@@ -1,3 +1,22 @@
+export { BACKTEST_TOP_N, runBacktest } from './backtest.js';
+export type {
+  BacktestCount,
+  BacktestHour,
+  BacktestInputReport,
+  BacktestMalformed,
+  BacktestOptions,
+  BacktestProgress,
+  BacktestReport,
+  BacktestRuleReport,
+} from './backtest.js';
+export { runBacktestCli } from './backtestCli.js';
+export type { BacktestCliIO } from './backtestCli.js';
+export { renderBacktestHtml } from './backtestHtml.js';
+export { listBacktestInputs, orderRotatedLogs, readLogLines } from './backtestInput.js';
+export type { BacktestInputFile, BacktestInputs, ReadLogOptions, ReadLogResult } from './backtestInput.js';
+export { loadRuleDirectories } from './backtestRules.js';
+export type { LoadedRule, LoadedRules } from './backtestRules.js';
+export { formatBacktestText } from './backtestText.js';
 export { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 export { positiveInt, required, runDetectorCli, str } from './cli.js';
 export type { DetectorCliIO, DetectorCliSpec, FlagValues } from './cli.js';
