@@ -32,8 +32,11 @@ describe('the shipped-binary file-mode case', () => {
   });
 
   it('fails with the end of the binary log when the binary cannot run', async () => {
+    // The log exists (--once refuses a missing one before logging anything); the rules directory does not.
+    const log = join(dir, 'empty.log');
+    await writeFile(log, '');
     await expect(
-      runFileBinary({ log: join(dir, 'no-such.log'), rulesDir: join(dir, 'no-such-rules'), work: dir, round: 1 }),
+      runFileBinary({ log, rulesDir: join(dir, 'no-such-rules'), work: dir, round: 1 }),
     ).rejects.toThrow(/exited with 1[\s\S]*"reason":"RulesDirectory"/);
   });
 });

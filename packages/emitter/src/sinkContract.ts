@@ -7,7 +7,7 @@ import { RULE, SECRET_MARKER, sampleSecurityEvent, secretCreateEvent } from './t
 
 // The shared contract suite (style rule 12), apart from the test files so
 // that each implementation's test file can run it: sinkContract.test.ts for
-// the stdout and file sinks, kubernetesSink.test.ts against a real apiserver.
+// the stdout and file sinks, kubernetesSink.k8s.test.ts against a real apiserver.
 // Test support: not exported from the package.
 
 /**

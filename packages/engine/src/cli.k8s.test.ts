@@ -10,7 +10,7 @@ import type { DetectorCliSpec } from './cli.js';
 // The engine flags of both binaries, through the shared runner, with a
 // minimal file-source spec (the apps' own specs are tested in apps/*).
 // Nothing here starts a reconciler: the shared control plane's SigmaRules
-// belong to sigmaRuleReconciler.test.ts.
+// belong to sigmaRuleReconciler.k8s.test.ts.
 
 class Capture extends Writable {
   text = '';

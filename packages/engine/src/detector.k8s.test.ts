@@ -12,7 +12,7 @@ import { eventually } from './kubeTestSupport.js';
 
 // startDetector's Kubernetes preconditions on the shared control plane. The
 // identity here has no permissions, so no reconciler ever runs in this file
-// (the shared control plane's SigmaRules belong to sigmaRuleReconciler.test.ts).
+// (the shared control plane's SigmaRules belong to sigmaRuleReconciler.k8s.test.ts).
 
 const cp = inject(CONTROL_PLANE_KEY);
 let dir: string;

@@ -14,6 +14,15 @@ import type { ControlPlaneConnection, ControlPlaneOptions } from './controlPlane
  */
 export const CONTROL_PLANE_KEY = 'ugallu.testenv.controlPlane';
 
+/**
+ * The environment variable that names the test tier: `unit` (set by
+ * `pnpm test:unit`) runs no control-plane test, so the shared control plane
+ * is neither built nor started.
+ *
+ * @example `UGALLU_TEST_TIER=unit vitest run --exclude '**\/*.k8s.test.ts'`
+ */
+export const TEST_TIER_ENV = 'UGALLU_TEST_TIER';
+
 declare module 'vitest' {
   export interface ProvidedContext {
     'ugallu.testenv.controlPlane': ControlPlaneConnection;
@@ -41,6 +50,8 @@ export function sharedControlPlaneSetup(
   options: ControlPlaneOptions = {},
 ): (project: TestProject) => Promise<() => Promise<void>> {
   return async (project) => {
+    // The unit tier (`pnpm test:unit`) runs no *.k8s.test.ts file: no build, no control plane.
+    if (process.env[TEST_TIER_ENV] === 'unit') return () => Promise.resolve();
     const controlPlane = await startControlPlane(options);
     project.provide(CONTROL_PLANE_KEY, controlPlane.connection());
     return async () => {

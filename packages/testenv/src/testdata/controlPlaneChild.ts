@@ -1,4 +1,4 @@
-// Run by cleanup.test.ts in a separate Node process (through tsx): starts a
+// Run by cleanup.k8s.test.ts in a separate Node process (through tsx): starts a
 // control plane, prints its temp dir, and idles until it is signalled.
 import { startControlPlane } from '../controlPlane.js';
 
