@@ -19,5 +19,6 @@ export {
   DEFAULT_MAX_EVENT_BYTES,
   toAuditEvent,
 } from './decode.js';
+export { AuditLineScanner } from './prefilter.js';
 export { EnvelopeKind, gkeLogEntryToAuditEvent, openEnvelope } from './envelope.js';
 export type { EnvelopeItem, EnvelopeKindCode, OpenedEnvelope } from './envelope.js';

@@ -359,6 +359,14 @@ export class CompiledRule {
   readonly tags: readonly string[];
   readonly verbs: ReadonlySet<string> | undefined;
   readonly resources: ReadonlySet<string> | undefined;
+  /**
+   * The stages the rule can match at all (undefined: any), derived as
+   * `verbs` is: the top-level `stage`, else the union over `anyOf` when
+   * every branch has one. For the pre-filter (`RuleSet.mayMatch`).
+   */
+  readonly stages: ReadonlySet<string> | undefined;
+  /** True when the top-level match has a `userGlob`: only events of those users can match (see `mayMatchUser`). */
+  readonly constrainsUser: boolean;
   /** `emit.message`, compiled; undefined when the rule has none. */
   readonly message: MessageTemplate | undefined;
   private readonly match: CompiledMatch;
@@ -379,6 +387,8 @@ export class CompiledRule {
     this.tags = Object.freeze([...(spec.tags ?? [])]);
     this.verbs = possibleValues(spec.match, (m) => m.verb);
     this.resources = possibleValues(spec.match, resourceKey);
+    this.stages = possibleValues(spec.match, (m) => m.stage);
+    this.constrainsUser = parts.match.userGlob !== null;
     this.match = parts.match;
     this.exceptions = parts.exceptions;
     this.message = parts.message;
@@ -401,6 +411,18 @@ export class CompiledRule {
    */
   matchesIndexed(event: AuditEvent): boolean {
     return this.match.test(event, true) && !this.excepted(event);
+  }
+
+  /**
+   * False when the top-level `userGlob` rules out this username (undefined:
+   * the event has none), so the rule cannot match; true otherwise (no
+   * `userGlob`, or one that holds). Exactly the check `matches` makes.
+   *
+   * @example `rule.mayMatchUser('system:anonymous')`
+   */
+  mayMatchUser(username: string | undefined): boolean {
+    const globs = this.match.userGlob;
+    return globs === null || (username !== undefined && globs.test(username));
   }
 
   private excepted(event: AuditEvent): boolean {

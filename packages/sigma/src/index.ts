@@ -13,7 +13,7 @@ export { parseRuleTests, RuleTestStatus, runRuleTests } from './ruleTests.js';
 export type { RuleTestCase, RuleTestCaseResult, RuleTestDocument, RuleTestReport, RuleTestResult, RuleUnderTest } from './ruleTests.js';
 export { convertSigmaRule, parseSigmaRules, ruleNameFrom, SIGMA_BUDGET, SIGMA_FIELDS } from './sigmaImport.js';
 export type { ConvertedSigmaRule, SigmaConversion } from './sigmaImport.js';
-export type { RuleEntry, RuleSetOptions } from './ruleSet.js';
+export type { RuleEntry, RuleIndexKeys, RuleSetOptions } from './ruleSet.js';
 export {
   ABSENT_FIELDS,
   DEFAULT_RATE_LIMIT,

@@ -1,4 +1,5 @@
 import type { AuditEvent } from '@ugallu/audit-types';
+import { AuditLineScanner } from '@ugallu/audit-types';
 import type { CompiledRule } from './compile.js';
 import { SUBRESOURCE_SEPARATOR } from './compile.js';
 
@@ -21,6 +22,20 @@ export interface RuleEntry<TState> {
 export interface RuleSetOptions<TState> {
   /** Makes the state of a rule installed under a new name. */
   createState: (name: string, rule: CompiledRule) => TState;
+}
+
+/**
+ * The fields of an event that `RuleSet.mayMatch` looks at; undefined where
+ * the event has none. `AuditLineScanner` fills one from a raw log line.
+ *
+ * @example `{ verb: 'get', resource: 'pods', subresource: undefined, stage: 'ResponseComplete', username: 'alice' }`
+ */
+export interface RuleIndexKeys {
+  readonly verb: string;
+  readonly resource: string | undefined;
+  readonly subresource: string | undefined;
+  readonly stage: string | undefined;
+  readonly username: string | undefined;
 }
 
 /** Stands for "any verb" / "any resource" / "no subresource key" in the index. */
@@ -70,6 +85,12 @@ export class RuleSet<TState = undefined> {
   private byVerb: ReadonlyMap<string, VerbNode<TState>> = new Map();
   private anyVerb: VerbNode<TState> = { byResource: new Map(), other: NO_MATCHES };
   private dirty = false;
+  /** An enabled rule the index cannot narrow (see `unnarrowableRule`), recomputed with the index. */
+  private unnarrowable: string | undefined = undefined;
+  /** Some enabled rule has a top-level userGlob: the pre-filter reads usernames. */
+  private usesUsername = false;
+  /** Reused by `mayMatchLine` for every line. */
+  private readonly scanner = new AuditLineScanner();
 
   constructor(options?: RuleSetOptions<TState>) {
     this.createState = options?.createState ?? ((() => undefined) as () => TState);
@@ -132,6 +153,61 @@ export class RuleSet<TState = undefined> {
     return out ?? NO_MATCHES;
   }
 
+  /**
+   * Whether some rule could match an event with these fields, judged on
+   * them alone: true when the index has a candidate for the verb, resource
+   * and subresource whose stages (when it names any) include `stage` and
+   * whose top-level `userGlob` (when it has one) holds for `username`.
+   * Conservative: false means `evaluate` would return no match for any event
+   * with these fields; true means it might. Pure, and cheap (the index
+   * lookup of `evaluate`, and at most one stage and one user check per
+   * candidate).
+   *
+   * @example `if (!rules.mayMatch({ verb: 'watch', resource: 'pods', subresource: undefined, stage: undefined, username: undefined })) skip();`
+   */
+  mayMatch(keys: RuleIndexKeys): boolean {
+    const candidates = this.candidates(keys.verb, keys.resource, keys.subresource);
+    for (let i = 0; i < candidates.length; i++) {
+      const rule = candidates[i]!.rule;
+      const stages = rule.stages;
+      if (stages !== undefined && (keys.stage === undefined || !stages.has(keys.stage))) continue;
+      if (rule.constrainsUser && !rule.mayMatchUser(keys.username)) continue;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The pre-filter of a raw audit log line: false when the line is plainly
+   * one audit event (see `AuditLineScanner`) that no installed rule could
+   * match (`mayMatch`), so it need not be parsed; true when it must be
+   * parsed (a rule could match it, or the scan cannot tell, or some rule
+   * cannot be narrowed at all: `unnarrowableRule`). Follows the rules as
+   * they are at the call: an install or removal takes effect at once.
+   *
+   * @example `for (const line of lines) if (rules.mayMatchLine(line)) decodeLogLine(line, options, batch);`
+   */
+  mayMatchLine(line: string): boolean {
+    if (this.dirty) this.reindex();
+    if (this.unnarrowable !== undefined) return true;
+    const scanner = this.scanner;
+    return !scanner.scan(line, this.usesUsername) || this.mayMatch(scanner);
+  }
+
+  /**
+   * The name of an enabled rule the index cannot narrow at all (no verb,
+   * resource, stage or userGlob it must have, at the top level or in every
+   * `anyOf` branch): every event is its candidate, so `mayMatchLine` parses
+   * every line. Undefined when every enabled rule can be narrowed. The first
+   * such name in name order.
+   *
+   * @example `const blocker = rules.unnarrowableRule(); if (blocker !== undefined) log.warn({ rule: blocker }, 'pre-filter off');`
+   */
+  unnarrowableRule(): string | undefined {
+    if (this.dirty) this.reindex();
+    return this.unnarrowable;
+  }
+
   private candidates(verb: string, resource: unknown, subresource: unknown): readonly RuleEntry<TState>[] {
     if (this.dirty) this.reindex();
     const v = this.byVerb.get(verb) ?? this.anyVerb;
@@ -147,9 +223,15 @@ export class RuleSet<TState = undefined> {
     /** resource -> the subresources some rule names with it. */
     const resources = new Map<string, Set<string>>();
     const buckets: Buckets<TState> = new Map();
+    let unnarrowable: string | undefined;
+    let usesUsername = false;
     for (const entry of this.entries.values()) {
       const { rule } = entry;
       if (!rule.enabled) continue;
+      if (rule.constrainsUser) usesUsername = true;
+      else if (rule.verbs === undefined && rule.resources === undefined && rule.stages === undefined) {
+        if (unnarrowable === undefined || entry.name < unnarrowable) unnarrowable = entry.name;
+      }
       for (const v of rule.verbs ?? [ANY]) {
         if (v !== ANY) verbs.add(v);
         let byResource = buckets.get(v);
@@ -181,6 +263,8 @@ export class RuleSet<TState = undefined> {
     for (const v of verbs) byVerb.set(v, node(v));
     this.byVerb = byVerb;
     this.anyVerb = node(ANY);
+    this.unnarrowable = unnarrowable;
+    this.usesUsername = usesUsername;
     this.dirty = false;
   }
 }
