@@ -1,0 +1,89 @@
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readCursor } from './cursor.js';
+import { SourceError, SourceErrorReason } from './errors.js';
+import type { FileSourceOptions } from './fileSource.js';
+import { startFileSource } from './fileSource.js';
+import { AckSink, auditLine } from './fileTestSupport.js';
+
+let dir: string;
+let log: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ugallu-line-filter-'));
+  log = join(dir, 'audit.log');
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const { values } = await registry.getSingleMetric(name)!.get();
+  return values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value ?? 0;
+}
+
+/** Reads the whole log once with `options`; returns what the sink got and the registry. */
+async function readAll(options: Partial<FileSourceOptions>): Promise<{ ids: string[]; registry: Registry }> {
+  const sink = new AckSink();
+  const registry = new Registry();
+  const source = await startFileSource({ path: log, fromStart: true, pollIntervalMs: 100, ...options }, sink, { registry });
+  await source.caughtUp();
+  await source.stop();
+  await source.flushCursor();
+  return { ids: sink.ids, registry };
+}
+
+describe('startFileSource: lineFilter (the pre-filter hook)', { timeout: 30_000 }, () => {
+  it('passes over the lines it declines unparsed: counted as read, never decoded, no parse error, the cursor past them', async () => {
+    const text = [
+      auditLine('keep-0'),
+      auditLine('skip-0'),
+      // Malformed, but declined: not validated, so no parse error.
+      '{"skip-1": \n',
+      'not json keep\n',
+      auditLine('keep-1'),
+      auditLine('skip-2'),
+    ].join('');
+    writeFileSync(log, text);
+    const seen: string[] = [];
+    const cursorFile = join(dir, 'cursor');
+    const { ids, registry } = await readAll({
+      cursorFile,
+      lineFilter: (line) => {
+        seen.push(line);
+        return !line.includes('skip-');
+      },
+    });
+    expect(ids).toEqual(['keep-0', 'keep-1']);
+    // Asked once per non-empty line, in order, with the line's text (no newline).
+    expect(seen).toHaveLength(6);
+    expect(seen[0]).toBe(auditLine('keep-0').trimEnd());
+    expect(await value(registry, 'ugallu_audit_file_lines_total')).toBe(6);
+    expect(await value(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(1);
+    // The last line was declined: the cursor still covers it (a restart does not read it again).
+    const cursor = await readCursor(cursorFile);
+    expect(cursor.status === 'ok' && cursor.cursor.offset).toBe(Buffer.byteLength(text));
+  });
+
+  it('decodes a line whose filter throws, as without a filter', async () => {
+    writeFileSync(log, auditLine('a') + auditLine('b'));
+    const { ids } = await readAll({
+      lineFilter: () => {
+        throw new Error('bug');
+      },
+    });
+    expect(ids).toEqual(['a', 'b']);
+  });
+
+  it('rejects a lineFilter that is not a function with SourceError InvalidOptions', async () => {
+    const options = { path: log, lineFilter: 'yes' } as unknown as FileSourceOptions;
+    const error = await startFileSource(options, new AckSink()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error).toMatchObject({ reason: SourceErrorReason.InvalidOptions });
+  });
+});
