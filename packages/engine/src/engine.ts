@@ -406,6 +406,14 @@ export class DetectionEngine {
     return { rules, compiled };
   }
 
+  /**
+   * The live rule index, read-only: what the file source's pre-filter asks
+   * (`LinePrefilter`). It follows every install and removal at once.
+   */
+  ruleIndex(): Pick<RuleSet<unknown>, 'mayMatchLine' | 'unnarrowableRule'> {
+    return this.rules;
+  }
+
   /** The names of the rules the engine knows, compiled or not. */
   ruleNames(): string[] {
     return [...this.states.keys()].sort();
