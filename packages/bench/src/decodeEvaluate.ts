@@ -1,5 +1,5 @@
 import { decodeLine } from '@ugallu/audit-types';
-import { generateAuditLines, generateRuleSpecs } from '@ugallu/fixtures';
+import { generateAuditLines, generateSigmaCompatibleRuleSpecs } from '@ugallu/fixtures';
 import { compile, RuleSet } from '@ugallu/sigma';
 import { formatRate, measure, table } from './measure.js';
 import type { Case } from './measure.js';
@@ -34,7 +34,7 @@ export function benchDecodeEvaluate(options: { events: number; rounds: number })
   const matchesPerEvent: Record<string, number> = {};
   for (const count of [10, 100, 1000]) {
     const rules = new RuleSet();
-    for (const { name, spec } of generateRuleSpecs({ count })) rules.install(name, compile(spec));
+    for (const { name, spec } of generateSigmaCompatibleRuleSpecs({ count })) rules.install(name, compile(spec));
     const name = `decode + evaluate, ${count} rules`;
     let matches = 0;
     cases.push({

@@ -3,6 +3,7 @@ import { mib } from './child.js';
 import { benchDecodeEvaluate } from './decodeEvaluate.js';
 import { benchFileMode } from './fileMode.js';
 import { formatRate } from './measure.js';
+import { prepareRsigma } from './rsigma.js';
 import { benchWebhook } from './webhook.js';
 
 /**
@@ -11,6 +12,8 @@ import { benchWebhook } from './webhook.js';
  * - BENCH_ONLY: a comma-separated subset of `decode,file,webhook` (default all);
  * - BENCH_EVENTS (events per round), BENCH_ROUNDS: decode and evaluate;
  * - BENCH_FILE_EVENTS (size of the generated log), BENCH_FILE_ROUNDS: file mode;
+ * - BENCH_RSIGMA=off: leave out the rsigma column of file mode (it is left
+ *   out, saying so, when there is no cargo);
  * - BENCH_WEBHOOK_BATCHES, BENCH_WEBHOOK_WARMUP (batches not counted),
  *   BENCH_WEBHOOK_CONNECTIONS: webhook ingest;
  * - BENCH_CPU_PROF=<dir>: every child process writes a V8 CPU profile there.
@@ -35,11 +38,12 @@ if (only.has('decode')) {
 }
 
 if (only.has('file')) {
+  const rsigma = await prepareRsigma(env.BENCH_RSIGMA);
   const file = await benchFileMode({
     events: number('BENCH_FILE_EVENTS', 200_000),
     rounds: number('BENCH_FILE_ROUNDS', 5),
-    rules: [100, 1000],
-    binaryRules: 1000,
+    rules: [10, 100, 1000],
+    rsigma,
   });
   console.log(file.markdown + '\n');
   check('file mode, 100 rules', file.ratios[100]!, 0.7, `; ${file.cpuRatios[100]!.toFixed(2)}x in CPU time per event`);
@@ -48,6 +52,25 @@ if (only.has('file')) {
     `shipped file-mode binary, 1000 rules: peak RSS ${mib(file.binaryRssPeak)} (target < 150 MiB)`,
   );
   console.log();
+  const peer = file.peer;
+  if (peer === undefined) {
+    if ('skipped' in rsigma) console.log(`${rsigma.skipped}\n`);
+  } else {
+    console.log(peer.markdown + '\n');
+    // Issue #16's targets against rsigma, on the shipped binary.
+    for (const [rules, ratio] of Object.entries(peer.processRatios)) {
+      target(ratio >= 1, `shipped binary, whole process, ${rules} rules: ${ratio.toFixed(2)}x rsigma (target >= 1.0x)`);
+    }
+    for (const [rules, ratio] of Object.entries(peer.steadyRatios)) {
+      const goal = Number(rules) <= 10 ? 1 : 1.3;
+      target(ratio >= goal, `shipped binary, steady state, ${rules} rules: ${ratio.toFixed(2)}x rsigma (target >= ${goal.toFixed(1)}x)`);
+    }
+    target(
+      peer.binaryStartupSeconds <= 0.25,
+      `shipped binary start-up (node, bundle, ${peer.largestRules} rules read and compiled): ${peer.binaryStartupSeconds.toFixed(2)} s (target <= 0.25 s)`,
+    );
+    console.log();
+  }
 }
 
 if (only.has('webhook')) {

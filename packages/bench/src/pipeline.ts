@@ -1,6 +1,6 @@
 import type { SecurityEvent, SecurityEventSink } from '@ugallu/emitter';
 import { BoundedChannel, DetectionEngine } from '@ugallu/engine';
-import { generateRuleSpecs } from '@ugallu/fixtures';
+import { generateSigmaCompatibleRuleSpecs } from '@ugallu/fixtures';
 import { startFileSource } from '@ugallu/sources';
 import { Registry } from 'prom-client';
 import { cpuSecondsSince } from './child.js';
@@ -20,11 +20,11 @@ export class NullSink implements SecurityEventSink {
   }
 }
 
-/** A detection engine with `rules` generated rules (all compiled) and a {@link NullSink}. */
+/** A detection engine with `rules` generated rules (the Sigma-compatible sets, all compiled) and a {@link NullSink}. */
 export function benchEngine(rules: number, registry: Registry): { engine: DetectionEngine; sink: NullSink } {
   const sink = new NullSink();
   const engine = new DetectionEngine({ sink, clusterID: 'bench', registry });
-  for (const { name, spec } of generateRuleSpecs({ count: rules })) {
+  for (const { name, spec } of generateSigmaCompatibleRuleSpecs({ count: rules })) {
     const status = engine.applyRule(name, spec);
     if (!status.compiled) throw new Error(`generated rule ${name} does not compile: ${status.message ?? ''}`);
   }
