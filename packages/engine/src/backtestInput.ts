@@ -147,7 +147,11 @@ function inputError(path: string, e: unknown): EngineError {
 /** The first two bytes of every gzip member (RFC 1952). */
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
-/** Whether the file starts with gzip's magic bytes: the content decides, not the name. */
+/**
+ * Whether the file starts with gzip's magic bytes: the content decides, not the name.
+ *
+ * @example `await isGzipped('audit.log.1') // true for a backup gzipped without the .gz suffix`
+ */
 export async function isGzipped(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
   try {

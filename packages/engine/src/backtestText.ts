@@ -130,7 +130,11 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${num(n)} ${n === 1 ? one : many}`;
 }
 
-/** 1536 → "1.5 KiB". */
+/**
+ * A size for people, in binary units.
+ *
+ * @example `formatBytes(1536) === '1.5 KiB'`
+ */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
