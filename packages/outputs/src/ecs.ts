@@ -124,7 +124,8 @@ function eventFields(se: SecurityEvent): EcsDocument {
     severity: SEVERITY_RANK[spec.severity],
     risk_score: RISK_SCORE[spec.severity],
   };
-  if (code !== undefined) event.outcome = code >= 200 && code < 400 ? 'success' : 'failure';
+  // 101 (an exec or watch upgraded) is a success too.
+  if (code !== undefined) event.outcome = code < 400 ? 'success' : 'failure';
   if (spec.message !== undefined) event.reason = spec.message;
   return event;
 }
