@@ -1,16 +1,25 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { isRuleManifestPath, isRuleTestPath, parseRuleManifests, parseRuleTests } from '@ugallu/sigma';
-import type { RuleTestDocument } from '@ugallu/sigma';
 import { parseAllDocuments } from 'yaml';
 import { RULE_THEMES, RULES_DIR } from './index.js';
 
 /**
  * The pack as files: every rule manifest under RULES_DIR with what the
  * compiler does not keep (its theme, file and `metadata.annotations`), and
- * every rule tests document. For the pack's own tests and the README's rule
- * table; the library's users read RULES_DIR with the detector's loader.
+ * every rule tests file. For the README's rule table and the pack's own
+ * tests; detectors read RULES_DIR with their own loader.
+ *
+ * It reads YAML itself rather than through @ugallu/sigma, which this
+ * package does not import outside its tests (the arrows in
+ * eslint.config.js); the pack's test checks that it finds the same rules,
+ * files and specs as the sigma loader the CLI uses.
  */
+
+/** The API group and version of a SigmaRule manifest. */
+const API_VERSION = 'security.ugallu.io/v1alpha1';
+/** What a rules directory holds: YAML or JSON files; `*.tests.*` ones hold rule tests. */
+const DATA_FILE = /\.(ya?ml|json)$/;
+const TESTS_FILE = /\.tests\.(ya?ml|json)$/;
 
 /**
  * One rule of the pack.
@@ -31,21 +40,35 @@ export interface PackRule {
 }
 
 /**
+ * One file under the rules directory, with its text.
+ *
+ * @example `{ file: 'access/falco-access.tests.yaml', text: 'rule: attach-exec-pod\n…' }`
+ */
+export interface PackFile {
+  readonly file: string;
+  readonly text: string;
+}
+
+/**
  * Everything under a rules directory.
  *
- * @example `const { rules, problems, testDocuments } = loadPack();`
+ * @example `const { rules, problems, ruleFiles, testFiles } = loadPack();`
  */
 export interface Pack {
   /** In theme order (RULE_THEMES, then other folders), then by file, then as written. */
   readonly rules: readonly PackRule[];
-  /** Manifests that could not be read, as `source: message`. */
+  /** Documents that could not be read as rules, as `source: why`. */
   readonly problems: readonly string[];
-  readonly testDocuments: readonly RuleTestDocument[];
+  /** The rule manifest files, in the same order. */
+  readonly ruleFiles: readonly PackFile[];
+  /** The rule tests files (`*.tests.yaml`), in the same order. */
+  readonly testFiles: readonly PackFile[];
 }
 
 /**
- * Reads every rule manifest and rules tests file under `dir`, as the CLI
- * does (`isRuleManifestPath`, `isRuleTestPath`).
+ * Reads every rule manifest and rule tests file under `dir`: the files a
+ * detector's `--rules` reads (YAML or JSON, outside `..`-directories), and
+ * the tests beside them.
  *
  * @example
  * ```ts
@@ -53,28 +76,40 @@ export interface Pack {
  * ```
  */
 export function loadPack(dir: string = RULES_DIR): Pack {
-  const files = listFiles(dir);
   const rules: PackRule[] = [];
   const problems: string[] = [];
-  const testDocuments: RuleTestDocument[] = [];
-  for (const file of files) {
+  const ruleFiles: PackFile[] = [];
+  const testFiles: PackFile[] = [];
+  for (const file of listFiles(dir)) {
     const text = readFileSync(join(dir, file), 'utf8');
-    if (isRuleTestPath(file)) {
-      testDocuments.push(...parseRuleTests(text, file));
+    if (TESTS_FILE.test(file)) {
+      testFiles.push({ file, text });
       continue;
     }
-    if (!isRuleManifestPath(file)) continue;
-    const annotations = annotationsByName(text);
+    ruleFiles.push({ file, text });
     const theme = file.split('/')[0] ?? '';
-    for (const m of parseRuleManifests(text, file)) {
-      if (!m.ok) {
-        problems.push(`${m.source}: ${m.message}`);
-        continue;
+    parseAllDocuments(text).forEach((doc, i) => {
+      const source = `${file}#${i}`;
+      if (!('toJS' in doc) || doc.errors.length > 0) {
+        problems.push(`${source}: not valid YAML`);
+        return;
       }
-      rules.push({ name: m.name, theme, file, source: m.source, spec: m.spec, annotations: annotations.get(m.name) ?? {} });
-    }
+      const value: unknown = doc.toJS();
+      if (typeof value !== 'object' || value === null) return;
+      const { apiVersion, kind, metadata, spec } = value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; annotations?: unknown }; spec?: unknown };
+      if (kind !== 'SigmaRule') {
+        // The pack holds SigmaRule manifests only: a standard Sigma rule would be converted by the detector, under another name.
+        problems.push(`${source}: not a SigmaRule manifest (kind ${JSON.stringify(kind)})`);
+        return;
+      }
+      if (apiVersion !== API_VERSION || typeof metadata?.name !== 'string' || metadata.name === '') {
+        problems.push(`${source}: a SigmaRule needs apiVersion ${API_VERSION} and a metadata.name`);
+        return;
+      }
+      rules.push({ name: metadata.name, theme, file, source, spec, annotations: stringMap(metadata.annotations) });
+    });
   }
-  return { rules, problems, testDocuments };
+  return { rules, problems, ruleFiles, testFiles };
 }
 
 function listFiles(dir: string): string[] {
@@ -85,23 +120,13 @@ function listFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => relative(dir, join(d.parentPath, d.name)).split(sep).join('/'))
+    .filter((file) => DATA_FILE.test(file) && !file.split('/').some((part) => part.startsWith('..')))
     .sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** `metadata.annotations` of each SigmaRule document, by `metadata.name` (the compiler keeps only the spec). */
-function annotationsByName(text: string): Map<string, Record<string, string>> {
-  const out = new Map<string, Record<string, string>>();
-  for (const doc of parseAllDocuments(text)) {
-    if (!('toJS' in doc) || doc.errors.length > 0) continue;
-    const value: unknown = doc.toJS();
-    if (typeof value !== 'object' || value === null) continue;
-    const { kind, metadata } = value as { kind?: unknown; metadata?: { name?: unknown; annotations?: unknown } };
-    if (kind !== 'SigmaRule' || typeof metadata?.name !== 'string') continue;
-    const annotations: Record<string, string> = {};
-    if (typeof metadata.annotations === 'object' && metadata.annotations !== null) {
-      for (const [k, v] of Object.entries(metadata.annotations)) if (typeof v === 'string') annotations[k] = v;
-    }
-    out.set(metadata.name, annotations);
-  }
+function stringMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof value !== 'object' || value === null) return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
   return out;
 }

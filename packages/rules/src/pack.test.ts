@@ -1,4 +1,4 @@
-import { lintRule, runRuleTests, RuleTestStatus } from '@ugallu/sigma';
+import { isRuleManifestPath, isRuleTestPath, lintRule, parseRuleManifests, parseRuleTests, runRuleTests, RuleTestStatus } from '@ugallu/sigma';
 import type { RuleUnderTest, SigmaRuleSpec } from '@ugallu/sigma';
 import { describe, expect, it } from 'vitest';
 import { RULE_THEMES } from './index.js';
@@ -86,6 +86,16 @@ describe('the bundled pack', () => {
     expect(pack.rules.filter((r) => (r.spec as { tunes?: unknown }).tunes !== undefined).map((r) => r.name)).toEqual([]);
   });
 
+  it('finds what the detector and the CLI find (the sigma loader)', () => {
+    for (const { file } of pack.ruleFiles) expect([file, isRuleManifestPath(file)]).toEqual([file, true]);
+    for (const { file } of pack.testFiles) expect([file, isRuleTestPath(file), isRuleManifestPath(file)]).toEqual([file, true, false]);
+    const bySigma = pack.ruleFiles.flatMap(({ file, text }) => parseRuleManifests(text, file));
+    expect(bySigma.filter((m) => !m.ok)).toEqual([]);
+    expect(bySigma.map((m) => ({ name: m.name, source: m.source, spec: m.ok ? m.spec : undefined }))).toEqual(
+      pack.rules.map((r) => ({ name: r.name, source: r.source, spec: r.spec })),
+    );
+  });
+
   it('keeps every rule in a theme folder', () => {
     const themes: readonly string[] = RULE_THEMES;
     expect(pack.rules.filter((r) => !themes.includes(r.theme)).map((r) => r.source)).toEqual([]);
@@ -144,7 +154,11 @@ describe('the bundled pack', () => {
 describe("the pack's rule tests", () => {
   // Disabled rules are tested too: enabled for the run, since a user may enable them.
   const rules: RuleUnderTest[] = pack.rules.map((r) => ({ name: r.name, spec: { ...(r.spec as object), enabled: true } }));
-  const report = runRuleTests(rules, pack.testDocuments, { requireTests: true });
+  const report = runRuleTests(
+    rules,
+    pack.testFiles.flatMap(({ file, text }) => parseRuleTests(text, file)),
+    { requireTests: true },
+  );
 
   it('reads every tests document', () => {
     expect(report.documentErrors).toEqual([]);

@@ -1,12 +1,21 @@
 import { loadPack } from './loadPack.js';
 import type { PackRule } from './loadPack.js';
 
-/** The README's generated section lies between these two lines. */
+/**
+ * The README's generated section lies between this line and TABLE_END.
+ *
+ * @example `readme.indexOf(TABLE_START)`
+ */
 export const TABLE_START = '<!-- rules:start -->';
 /** @example `readme.indexOf(TABLE_END)` */
 export const TABLE_END = '<!-- rules:end -->';
 
-/** The annotations that say what a rule ports. */
+/**
+ * The annotations that say what a rule ports: a Falco rule's name (several
+ * comma-separated), a SigmaHQ rule's id, or `ugallu` for the pack's own.
+ *
+ * @example `rule.annotations[PORTS_ANNOTATIONS.falco] // 'Attach/Exec Pod'`
+ */
 export const PORTS_ANNOTATIONS = {
   falco: 'security.ugallu.io/falco-rule',
   sigma: 'security.ugallu.io/sigma-id',
