@@ -37,7 +37,20 @@ const ENGINE_FLAGS = {
   version: { type: 'boolean' },
 } as const satisfies FlagOptions;
 
-const ENGINE_HELP = `Engine flags:
+/** Engine flags only the file binary takes: its source is the one that reads raw lines. */
+const FILE_ENGINE_FLAGS = {
+  'no-prefilter': { type: 'boolean' },
+} as const satisfies FlagOptions;
+
+const FILE_ENGINE_HELP = `  --no-prefilter           Parse every line of the audit log. By default a line that is plainly
+                           one audit event no rule could match by verb, resource, subresource,
+                           stage and user is skipped without being parsed, so it is not validated
+                           either (a malformed one is no parse error); counted in
+                           ugallu_audit_prefilter_skipped_total. A rule that names none of those
+                           turns the pre-filter off by itself (ugallu_audit_prefilter_enabled 0).`;
+
+/** The engine flags' help; `sourceHelp` goes in after the flags every binary takes. */
+const engineHelp = (sourceHelp: string): string => `Engine flags:
   --rules-from crd|dir     Where the rules come from. crd: the cluster's SigmaRule resources,
                            watched; each edit recompiles that rule (counters kept), and its status
                            says whether it compiled and how often it matched. dir: the --rules
@@ -69,7 +82,7 @@ const ENGINE_HELP = `Engine flags:
   --no-rate-limit          No per-rule token buckets: every match becomes a SecurityEvent (for
                            backtests that want every match). Buckets run on the audit events' own
                            time, so a replayed log is limited as it was live; this turns that off.
-  --log-level LEVEL        trace, debug, info, warn, error. Default info. Logs are JSON on stderr.
+${sourceHelp}  --log-level LEVEL        trace, debug, info, warn, error. Default info. Logs are JSON on stderr.
   -h, --help               Show this help.
   --version                Print the version and exit.`;
 
@@ -124,18 +137,20 @@ export async function runDetectorCli(
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
-  const usage = `Usage: ${spec.name} --source=${spec.source} [flags]\n\n${spec.summary}\n\n${spec.help}\n\n${ENGINE_HELP}\n`;
+  const engineFlags = spec.source === 'file' ? { ...ENGINE_FLAGS, ...FILE_ENGINE_FLAGS } : ENGINE_FLAGS;
+  const help = engineHelp(spec.source === 'file' ? `${FILE_ENGINE_HELP}\n` : '');
+  const usage = `Usage: ${spec.name} --source=${spec.source} [flags]\n\n${spec.summary}\n\n${spec.help}\n\n${help}\n`;
   let values: FlagValues;
   try {
     values = parseArgs({
       args: argv,
-      options: { ...ENGINE_FLAGS, ...spec.flags },
+      options: { ...engineFlags, ...spec.flags },
       strict: true,
       allowPositionals: false,
     }).values;
   } catch (e) {
     // A short error with the closest flag, not the whole help.
-    const known = Object.keys({ ...ENGINE_FLAGS, ...spec.flags });
+    const known = Object.keys({ ...engineFlags, ...spec.flags });
     stderr.write(`${spec.name}: ${flagError(e as Error & { code?: string }, known)}\nRun ${spec.name} --help for the flags.\n`);
     return 2;
   }
@@ -184,6 +199,7 @@ export async function runDetectorCli(
           : parseListenAddress(str(values, 'metrics-addr'), '--metrics-addr'),
       channelCapacity: positiveInt(values, 'channel-capacity'),
       ...(values['no-rate-limit'] === true ? { rateLimit: false } : {}),
+      ...(values['no-prefilter'] === true ? { prefilter: false } : {}),
       logger,
       stdout,
     };

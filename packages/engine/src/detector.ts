@@ -13,6 +13,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 import { DetectionEngine } from './engine.js';
 import { EngineError, EngineReason } from './errors.js';
+import { LinePrefilter } from './prefilter.js';
 import { watchRuleDirectory } from './ruleDirectory.js';
 import type { RuleDirectory } from './ruleDirectory.js';
 import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from './sigmaRuleReconciler.js';
@@ -87,6 +88,8 @@ export interface DetectorConfig {
   readonly channelCapacity?: number;
   /** False: no per-rule token buckets, every match is emitted (backtests). Default true. */
   readonly rateLimit?: boolean;
+  /** False: the file source parses every line, even those no rule could match (`--no-prefilter`). Default true. */
+  readonly prefilter?: boolean;
   readonly logger: SourceLogger;
   /** Where SecurityEvents go for `emit: stdout` (default process.stdout). */
   readonly stdout?: Writable;
@@ -221,10 +224,18 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     }
     const running = engine.run(channel);
     let webhookUrl: string | undefined;
+    let prefilter: LinePrefilter | undefined;
     // Each source is loaded only here, so a binary carries in memory only the one it runs.
     if (config.source.kind === 'file') {
       const { startFileSource } = await import('@ugallu/sources/file');
-      source = await startFileSource(config.source.options, channel, { registry, logger });
+      // Lines no rule could match are skipped unparsed (issue #16), judged by the live rule index.
+      prefilter = new LinePrefilter({ rules: engine.ruleIndex(), registry, logger, enabled: config.prefilter !== false });
+      const options = config.source.options;
+      source = await startFileSource(
+        prefilter.enabled && options.lineFilter === undefined ? { ...options, lineFilter: prefilter.test } : options,
+        channel,
+        { registry, logger },
+      );
     } else {
       const { startWebhookSource } = await import('@ugallu/sources/webhook');
       const webhook = await startWebhookSource(config.source.options, channel, { registry, logger });
@@ -268,11 +279,13 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           await startedSink.close();
           await telemetry?.close();
           const totals = engine.totals();
+          const skipped = prefilter?.enabled === true ? prefilter.skipped : undefined;
           logger.info(
-            totals,
+            skipped === undefined ? totals : { ...totals, prefilterSkipped: skipped },
             `stopped after ${totals.events} audit events: ${totals.matches} matches, ` +
               `${totals.securityEvents} SecurityEvents emitted, ${totals.droppedRateLimit} dropped by rate limits, ` +
-              `${totals.emitErrors} not delivered`,
+              `${totals.emitErrors} not delivered` +
+              (skipped === undefined ? '' : `; ${skipped} lines skipped unparsed by the pre-filter (no rule could match them)`),
           );
         })()),
     };

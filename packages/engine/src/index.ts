@@ -29,6 +29,8 @@ export type { EngineReasonCode } from './errors.js';
 export { runningInCluster } from './inCluster.js';
 export { createEngineMetrics } from './metrics.js';
 export type { EngineMetrics } from './metrics.js';
+export { LinePrefilter } from './prefilter.js';
+export type { LinePrefilterOptions, RuleIndex } from './prefilter.js';
 export { watchRuleDirectory } from './ruleDirectory.js';
 export type { RuleDirectory, RuleDirectoryOptions } from './ruleDirectory.js';
 export { COMPILED_CONDITION, compiledCondition, planStatusPatch, podCounters } from './sigmaRuleStatus.js';
