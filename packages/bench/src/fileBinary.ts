@@ -18,7 +18,7 @@ export const FILE_BINARY = join(REPO, 'apps', 'file', 'dist', 'main.js');
 
 /** What one run of the binary reports. */
 export interface BinaryReport {
-  /** From the binary's closing log line. */
+  /** From the binary's closing log line: events evaluated, plus lines its pre-filter skipped unparsed (no rule could match them). */
   events: number;
   matches: number;
   securityEvents: number;
@@ -97,7 +97,7 @@ export async function runFileBinary(options: { log: string; rulesDir: string; wo
   // The binary logs JSON lines on stderr: keep the two that time the run and the last ones for errors.
   let buffered = '';
   let tailing: number | undefined;
-  let stopped: { time: number; events: number; matches: number; securityEvents: number } | undefined;
+  let stopped: { time: number; events: number; matches: number; securityEvents: number; prefilterSkipped?: number } | undefined;
   let last = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (chunk: string) => {
@@ -107,7 +107,7 @@ export async function runFileBinary(options: { log: string; rulesDir: string; wo
       buffered = buffered.slice(nl + 1);
       last = (last + '\n' + line).slice(-4000);
       if (!line.includes('"msg":"tailing the audit log"') && !line.includes('"msg":"stopped after ')) continue;
-      const entry = JSON.parse(line) as { time: number; msg: string; events: number; matches: number; securityEvents: number };
+      const entry = JSON.parse(line) as { time: number; msg: string; events: number; matches: number; securityEvents: number; prefilterSkipped?: number };
       if (entry.msg === 'tailing the audit log') tailing = entry.time;
       else stopped = entry;
     }
@@ -122,7 +122,8 @@ export async function runFileBinary(options: { log: string; rulesDir: string; wo
   }
   const { maxRssBytes, cpuSeconds } = JSON.parse(await readFile(rusage, 'utf8')) as { maxRssBytes: number; cpuSeconds: number };
   return {
-    events: stopped.events,
+    // A line the pre-filter skips is handled too: read, and known to match no rule (issue #16).
+    events: stopped.events + (stopped.prefilterSkipped ?? 0),
     matches: stopped.matches,
     securityEvents: stopped.securityEvents,
     seconds: (stopped.time - tailing) / 1000,
