@@ -1,6 +1,48 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The arrows of the house (README "Layout"): which @ugallu packages each
+ * library's sources may import. A new arrow is a design change: add it here
+ * on purpose, in the same commit as the package.json dependency.
+ */
+const ARROWS = {
+  'audit-types': [],
+  ratelimit: [],
+  sigma: ['audit-types'],
+  sources: ['audit-types'],
+  emitter: ['audit-types', 'sigma'],
+  outputs: ['audit-types', 'emitter'],
+  crds: ['sigma', 'emitter'],
+  engine: ['audit-types', 'sigma', 'sources', 'emitter', 'ratelimit'],
+  fixtures: ['audit-types'],
+  testenv: ['audit-types'],
+  rules: [],
+};
+const PACKAGES = [...new Set([...Object.keys(ARROWS), ...Object.values(ARROWS).flat(), 'bench', 'charts-test', 'fault-suite'])];
+
+const arrowRules = Object.entries(ARROWS).map(([pkg, allowed]) => ({
+  files: [`packages/${pkg}/src/**/*.ts`],
+  ignores: ['**/*.test.ts', '**/*TestSupport.ts', '**/testSupport.ts', '**/testing/**', '**/*.globalSetup.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: `^@ugallu/(?!(${allowed.length === 0 ? '$^' : allowed.join('|')})(/|$))(${PACKAGES.join('|')})(/|$)`,
+            message: `@ugallu/${pkg} may import only ${allowed.length === 0 ? 'no other @ugallu package' : allowed.map((a) => `@ugallu/${a}`).join(', ')} (the arrows in eslint.config.js and the README).`,
+          },
+          // The compiler is pure: no I/O in @ugallu/sigma but its CLI.
+          ...(pkg === 'sigma'
+            ? [{ regex: '^node:(?!url$)', message: '@ugallu/sigma is pure: no node: modules outside its CLI (cli.ts).' }]
+            : []),
+        ],
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/bin/**', '**/*.config.ts', 'eslint.config.js'] },
   js.configs.recommended,
@@ -14,6 +56,30 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  ...arrowRules,
+  {
+    // The sigma CLI does the I/O the compiler does not.
+    files: ['packages/sigma/src/cli.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // Apps only wire packages: the engine (and the webhook's source options).
+    files: ['apps/*/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/testSupport.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@ugallu/(?!(engine|sources)(/|$))',
+              message: 'apps parse flags and wire packages: import @ugallu/engine (and @ugallu/sources for source options), never deeper.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
