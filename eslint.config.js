@@ -17,7 +17,7 @@ const ARROWS = {
   engine: ['audit-types', 'sigma', 'sources', 'emitter', 'ratelimit'],
   fixtures: ['audit-types'],
   testenv: ['audit-types'],
-  rules: [],
+  rules: ['sigma', 'audit-types'],
 };
 const PACKAGES = [...new Set([...Object.keys(ARROWS), ...Object.values(ARROWS).flat(), 'bench', 'charts-test', 'fault-suite'])];
 
