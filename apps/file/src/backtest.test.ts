@@ -68,6 +68,20 @@ describe('ugallu-audit-file backtest', () => {
     expect(r).toEqual({ code: 1, stdout: '', stderr: `ugallu-audit-file backtest: --rules ${join(dir, 'rules')}: no such directory\n` });
   });
 
+  it('ends quietly, exit 0, when the reader of its output goes away (| head)', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@ugallu/source', '--import', 'tsx', main, 'backtest', '--rules', join(examples, 'rules'), join(examples, 'audit.log')],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined } },
+    );
+    // The read end closed before anything is written: every write gets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('is named in the detector help', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);

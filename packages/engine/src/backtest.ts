@@ -26,7 +26,8 @@ export interface BacktestProgress {
   readonly file: string;
   /** Bytes read from disk so far (compressed ones, for gzipped files), of `totalBytes`. */
   readonly bytesRead: number;
-  readonly totalBytes: number;
+  /** Undefined when an input is a pipe, whose size is not known. */
+  readonly totalBytes: number | undefined;
   /** Audit events evaluated so far. */
   readonly events: number;
   readonly elapsedMs: number;
@@ -134,6 +135,7 @@ export interface BacktestRuleReport {
  */
 export interface BacktestInputReport {
   readonly path: string;
+  /** Bytes read (compressed ones, for a gzipped file). */
   readonly bytes: number;
   readonly compressed: boolean;
   readonly lines: number;
@@ -269,7 +271,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRep
   const run = new BacktestRun(options);
   run.load(loaded.rules);
   const started = performance.now();
-  const totalBytes = inputs.files.reduce((n, f) => n + f.bytes, 0);
+  const totalBytes = inputs.files.some((f) => f.bytes === undefined)
+    ? undefined
+    : inputs.files.reduce((n, f) => n + (f.bytes ?? 0), 0);
   const onProgress = options.onProgress;
   const interval = options.progressIntervalMs ?? 250;
   let bytesRead = 0;
@@ -278,6 +282,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRep
   for (const file of inputs.files) {
     const eventsBefore = run.events;
     const malformedBefore = run.malformed;
+    const bytesBefore = bytesRead;
     const result = await run.read(file.path, (n) => {
       bytesRead += n;
       if (onProgress === undefined) return;
@@ -290,7 +295,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRep
     onProgress?.({ file: file.path, bytesRead, totalBytes, events: run.events, elapsedMs: performance.now() - started });
     inputReports.push({
       path: file.path,
-      bytes: file.bytes,
+      bytes: bytesRead - bytesBefore,
       compressed: result.compressed,
       lines: result.lines + result.tooLong,
       events: run.events - eventsBefore,

@@ -128,6 +128,10 @@ export async function runBacktestCli(argv: readonly string[], io: BacktestCliIO 
       return fail(`--html ${html}: cannot write: ${(e as Error).message}`, 1);
     }
   }
+  // Never removed: a reader gone (`| head`) can make the last write fail after it returned.
+  stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') stderr.write(`${name}: cannot write the report: ${e.message}\n`);
+  });
   const progress = stderr.isTTY === true ? new ProgressLine(stderr, io.progressAfterMs ?? PROGRESS_AFTER_MS) : undefined;
   try {
     const report = await runBacktest({
@@ -177,13 +181,18 @@ class ProgressLine {
   show(p: BacktestProgress): void {
     if (p.elapsedMs < this.afterMs) return;
     const seconds = p.elapsedMs / 1000;
-    const share = p.totalBytes === 0 ? 1 : p.bytesRead / p.totalBytes;
-    const left = share > 0 ? (seconds / share) * (1 - share) : Number.NaN;
-    const rate = seconds > 0 ? Math.round(p.events / seconds) : 0;
-    this.stream.write(
-      `\r\x1b[2Kbacktest: ${formatBytes(p.bytesRead)} of ${formatBytes(p.totalBytes)} (${Math.floor(share * 100)}%), ` +
-        `${rate.toLocaleString('en-US')} events/s, ${Number.isFinite(left) ? duration(left) : '?'} left`,
-    );
+    const rate = `${(seconds > 0 ? Math.round(p.events / seconds) : 0).toLocaleString('en-US')} events/s`;
+    if (p.totalBytes === undefined) {
+      // A pipe among the inputs: no total, so no time left either.
+      this.stream.write(`\r\x1b[2Kbacktest: ${formatBytes(p.bytesRead)} read, ${rate}`);
+    } else {
+      const share = p.totalBytes === 0 ? 1 : Math.min(1, p.bytesRead / p.totalBytes);
+      const left = share > 0 ? (seconds / share) * (1 - share) : Number.NaN;
+      this.stream.write(
+        `\r\x1b[2Kbacktest: ${formatBytes(p.bytesRead)} of ${formatBytes(p.totalBytes)} (${Math.floor(share * 100)}%), ` +
+          `${rate}, ${Number.isFinite(left) ? duration(left) : '?'} left`,
+      );
+    }
     this.shown = true;
   }
 

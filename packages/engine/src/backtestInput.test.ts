@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,19 @@ describe('readLogLines', () => {
     const r = await read('looks-plain.log', Buffer.concat([gzipSync('a\nb'), gzipSync('c\n')]));
     expect(r.lines).toEqual(['a', 'bc']);
     expect(r.result.compressed).toBe(true);
+  });
+
+  it('reads a pipe, gzipped, its size unknown (`/dev/stdin`, `<(…)`)', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect((await listBacktestInputs([fifo])).files).toEqual([{ path: fifo, bytes: undefined }]);
+    // The writer blocks until the reader opens the pipe.
+    const writing = writeFile(fifo, gzipSync('a\nb\n'));
+    const lines: string[] = [];
+    const result = await readLogLines(fifo, { maxLineBytes: 64, onLine: (l) => void lines.push(l), onTooLong: () => undefined });
+    await writing;
+    expect(lines).toEqual(['a', 'b']);
+    expect(result.compressed).toBe(true);
   });
 
   it('reads a damaged gzip file up to the damage and says why it stopped', async () => {

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access, constants, open, readdir, stat } from 'node:fs/promises';
+import { access, constants, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -12,8 +12,8 @@ import { EngineError, EngineReason } from './errors.js';
  */
 export interface BacktestInputFile {
   readonly path: string;
-  /** Its size on disk (compressed, for a gzipped file): what progress counts. */
-  readonly bytes: number;
+  /** Its size on disk (compressed, for a gzipped file): what progress counts. Undefined for a pipe or a device. */
+  readonly bytes: number | undefined;
 }
 
 /**
@@ -78,8 +78,8 @@ export function orderRotatedLogs(names: readonly string[]): string[] {
 }
 
 /**
- * Expands the backtest's inputs, in the order given: a file is read as is
- * (whatever its name), a directory's audit logs in time order (see
+ * Expands the backtest's inputs, in the order given: a file (or a pipe) is
+ * read as is (whatever its name), a directory's audit logs in time order (see
  * `orderRotatedLogs`; it is not recursed into). Every file is checked to be
  * readable before anything is read, so a run does not fail half-way.
  *
@@ -94,7 +94,8 @@ export async function listBacktestInputs(paths: readonly string[]): Promise<Back
       throw inputError(path, e);
     });
     if (!info.isDirectory()) {
-      files.push({ path, bytes: info.size });
+      // A pipe (`/dev/stdin`, `<(zcat …)`) is read too; its size is not known.
+      files.push({ path, bytes: info.isFile() ? info.size : undefined });
       continue;
     }
     const entries = await readdir(path, { withFileTypes: true }).catch((e: unknown) => {
@@ -148,19 +149,41 @@ function inputError(path: string, e: unknown): EngineError {
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
 /**
- * Whether the file starts with gzip's magic bytes: the content decides, not the name.
- *
- * @example `await isGzipped('audit.log.1') // true for a backup gzipped without the .gz suffix`
+ * Reads the stream's first `min` bytes (fewer if it ends first) and puts
+ * them back (`unshift`), so that what reads it next sees them: a look at a
+ * file's or a pipe's first bytes without a second open, or a seek a pipe
+ * cannot do.
  */
-export async function isGzipped(path: string): Promise<boolean> {
-  const handle = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(2);
-    const { bytesRead } = await handle.read(head, 0, 2, 0);
-    return bytesRead === 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-  } finally {
-    await handle.close();
-  }
+function peek(stream: Readable, min: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let length = 0;
+    const done = (error?: Error): void => {
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      const head = Buffer.concat(parts);
+      if (error !== undefined) {
+        reject(error);
+        return;
+      }
+      if (head.length > 0) stream.unshift(head);
+      resolve(head);
+    };
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while (length < min && (chunk = stream.read() as Buffer | null) !== null) {
+        parts.push(chunk);
+        length += chunk.length;
+      }
+      if (length >= min) done();
+    };
+    const onEnd = (): void => done();
+    const onError = (e: Error): void => done(e);
+    stream.on('readable', onReadable);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+  });
 }
 
 /**
@@ -194,8 +217,9 @@ export interface ReadLogOptions {
 const NEWLINE = 0x0a;
 
 /**
- * Reads a log file line by line, through gunzip when it starts with gzip's
- * magic bytes (concatenated members included). A line longer than
+ * Reads a log file (or a pipe: `/dev/stdin`, `<(…)`) line by line, through
+ * gunzip when it starts with gzip's magic bytes (concatenated members
+ * included). A line longer than
  * `maxLineBytes` is skipped up to its newline without being held in
  * memory; a last line without a newline is read. A gzip stream damaged
  * part-way is read up to the damage and the error returned, never thrown.
@@ -207,8 +231,16 @@ const NEWLINE = 0x0a;
  * ```
  */
 export async function readLogLines(path: string, options: ReadLogOptions): Promise<ReadLogResult> {
-  const compressed = await isGzipped(path);
   const raw = createReadStream(path, { highWaterMark: 256 * 1024 });
+  let head: Buffer;
+  try {
+    // The content decides, not the name: a backup may be gzipped without its .gz, and a pipe has no name.
+    head = await peek(raw, GZIP_MAGIC.length);
+  } catch (e) {
+    raw.destroy();
+    throw e;
+  }
+  const compressed = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
   const onBytes = options.onBytes;
   let stream: Readable = raw;
   if (compressed) {
