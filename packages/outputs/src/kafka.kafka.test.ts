@@ -165,7 +165,8 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
       await new Promise((r) => setTimeout(r, 500));
     }
     await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - stoppedAt))));
-    expect(slowest).toBeLessThan(50);
+    // A synchronous call: the bound only catches a wait on the network (attempts take seconds), with room for a GC pause on a busy machine.
+    expect(slowest).toBeLessThan(200);
     expect(consumer.status().state).toBe('Failing');
     expect(consumer.status().queued).toBe(40);
     await broker.start();

@@ -251,7 +251,8 @@ describe('webhook consumer on a real HTTPS receiver', () => {
         slowest = Math.max(slowest, performance.now() - t);
         await new Promise((r) => setTimeout(r, 10));
       }
-      expect(slowest).toBeLessThan(50);
+      // A synchronous call: the bound only catches a wait on the network (attempts take seconds), with room for a GC pause on a busy machine.
+      expect(slowest).toBeLessThan(200);
       await waitFor(() => consumers[2]!.status().sent === 20, 20_000, 'the healthy receiver to get all 20');
       await waitFor(
         async () =>
