@@ -229,6 +229,7 @@ export class DetectionEngine {
     ]) {
       counter.remove({ rule: name });
     }
+    this.metrics.ruleInfo.remove(name);
     if (tuning !== undefined) this.recompileTarget(tuning.target);
     this.updateRuleGauge();
     return existed;
@@ -341,6 +342,7 @@ export class DetectionEngine {
       );
     }
     const entry = this.rules.install(name, rule);
+    this.metrics.ruleInfo.set(name, rule.emit);
     const state = entry.state;
     state.compileError = undefined;
     state.tunedBy = applied;

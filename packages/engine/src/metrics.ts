@@ -16,6 +16,78 @@ export interface EngineMetrics {
   readonly duplicates: Counter;
   readonly channelDepth: Gauge;
   readonly rulesLoaded: Gauge<'state'>;
+  /** `ugallu_audit_rule_info{rule,severity,class,type}`: what each installed rule emits, to join the per-rule series on. */
+  readonly ruleInfo: RuleInfoMetric;
+}
+
+/**
+ * What a rule's SecurityEvents carry, as `ugallu_audit_rule_info` labels it:
+ * a compiled rule's `emit` fits.
+ *
+ * @example `{ severity: 'high', class: 'Detection', type: 'PodExec' }`
+ */
+export interface RuleInfoLabels {
+  readonly severity: string;
+  readonly class: string;
+  readonly type: string;
+}
+
+/**
+ * `ugallu_audit_rule_info`, value 1, one series per installed rule. The
+ * per-rule counters carry only `rule` (the design's names and labels, which
+ * dashboards depend on), so an alert on severity or class joins on this:
+ * `… * on(rule) group_left(severity, class) ugallu_audit_rule_info{…}`.
+ * A rule holds one series at a time: setting it again with other labels
+ * (an edited severity) replaces the old series rather than leaving both to
+ * match the join twice.
+ *
+ * @example
+ * ```ts
+ * metrics.ruleInfo.set('pod-exec', { severity: 'high', class: 'Detection', type: 'PodExec' });
+ * metrics.ruleInfo.remove('pod-exec');
+ * ```
+ */
+export interface RuleInfoMetric {
+  /** Sets the rule's one series to these labels (replacing any other it had). */
+  set(rule: string, labels: RuleInfoLabels): void;
+  /** Removes the rule's series; nothing when it has none. */
+  remove(rule: string): void;
+}
+
+type RuleInfoLabelNames = 'rule' | 'severity' | 'class' | 'type';
+
+class RuleInfoGauge implements RuleInfoMetric {
+  private readonly gauge: Gauge<RuleInfoLabelNames>;
+  /** The labels of each rule's current series: prom-client removes a series only by its full label set. */
+  private readonly current = new Map<string, Record<RuleInfoLabelNames, string>>();
+
+  constructor(registry: Registry) {
+    this.gauge = new Gauge({
+      name: 'ugallu_audit_rule_info',
+      help: 'Each installed rule, value 1, labelled with the severity, class and type of the SecurityEvents it emits (join the per-rule series on rule).',
+      labelNames: ['rule', 'severity', 'class', 'type'] as const,
+      registers: [registry],
+    });
+  }
+
+  set(rule: string, labels: RuleInfoLabels): void {
+    const next = { rule, severity: labels.severity, class: labels.class, type: labels.type };
+    const previous = this.current.get(rule);
+    if (
+      previous !== undefined &&
+      (previous.severity !== next.severity || previous.class !== next.class || previous.type !== next.type)
+    )
+      this.gauge.remove(previous);
+    this.current.set(rule, next);
+    this.gauge.set(next, 1);
+  }
+
+  remove(rule: string): void {
+    const previous = this.current.get(rule);
+    if (previous === undefined) return;
+    this.current.delete(rule);
+    this.gauge.remove(previous);
+  }
 }
 
 /** Registers the engine's metrics in `registry`. */
@@ -67,5 +139,6 @@ export function createEngineMetrics(registry: Registry): EngineMetrics {
       labelNames: ['state'] as const,
       registers,
     }),
+    ruleInfo: new RuleInfoGauge(registry),
   };
 }
