@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigmaCompatibleRuleSpecs } from '@ugallu/fixtures';
@@ -15,6 +15,22 @@ import { stringify } from 'yaml';
 
 export const REPO = dirname(dirname(dirname(dirname(fileURLToPath(import.meta.url)))));
 export const FILE_BINARY = join(REPO, 'apps', 'file', 'dist', 'main.js');
+
+/**
+ * Copies the built bundle (`apps/file/dist`, self-contained: every
+ * dependency is bundled) into `dir` and returns its main.js there, so every
+ * round of a run measures the same build even if the tree is rebuilt
+ * meanwhile (a build cleans dist/ first).
+ */
+export async function snapshotFileBinary(dir: string): Promise<string> {
+  try {
+    await access(FILE_BINARY);
+  } catch {
+    throw new Error(`${FILE_BINARY} is not there: run pnpm build`);
+  }
+  await cp(dirname(FILE_BINARY), dir, { recursive: true });
+  return join(dir, 'main.js');
+}
 
 /** What one run of the binary reports. */
 export interface BinaryReport {
@@ -63,8 +79,16 @@ export async function writeRuleManifests(dir: string, count: number): Promise<vo
  * rules of `rulesDir`, SecurityEvents to /dev/null. `work` holds the
  * reporter and the cursor.
  */
-export async function runFileBinary(options: { log: string; rulesDir: string; work: string; round: number }): Promise<BinaryReport> {
+export async function runFileBinary(options: {
+  log: string;
+  rulesDir: string;
+  work: string;
+  round: number;
+  /** The bundle's main.js (default: apps/file/dist/main.js; see {@link snapshotFileBinary}). */
+  binary?: string;
+}): Promise<BinaryReport> {
   const { log, rulesDir, work, round } = options;
+  const binary = options.binary ?? FILE_BINARY;
   const reporter = join(work, 'rusage-reporter.mjs');
   const rusage = join(work, `rusage-${round}.json`);
   await writeFile(reporter, RUSAGE_REPORTER);
@@ -73,7 +97,7 @@ export async function runFileBinary(options: { log: string; rulesDir: string; wo
     '--enable-source-maps',
     '--import',
     reporter,
-    FILE_BINARY,
+    binary,
     '--once',
     '--audit-log',
     log,
@@ -118,7 +142,7 @@ export async function runFileBinary(options: { log: string; rulesDir: string; wo
   });
   const processSeconds = (performance.now() - started) / 1000;
   if (code !== 0 || tailing === undefined || stopped === undefined) {
-    throw new Error(`${FILE_BINARY} exited with ${String(code)} (built? run pnpm build):${last}`);
+    throw new Error(`${binary} exited with ${String(code)} (built? run pnpm build):${last}`);
   }
   const { maxRssBytes, cpuSeconds } = JSON.parse(await readFile(rusage, 'utf8')) as { maxRssBytes: number; cpuSeconds: number };
   return {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAuditEvents } from '@ugallu/fixtures';
 import { mib, runChild } from './child.js';
-import { runFileBinary, writeRuleManifests } from './fileBinary.js';
+import { runFileBinary, snapshotFileBinary, writeRuleManifests } from './fileBinary.js';
 import type { FileModeReport } from './fileModeCase.js';
 import { formatRate, median, table } from './measure.js';
 import { countSigmaMatches, runRsigma, writeSigmaRules } from './rsigma.js';
@@ -87,6 +87,7 @@ export async function benchFileMode(options: {
       ...options.rules.map((n) => writeRuleManifests(manifests(n), n)),
       ...(rsigma === undefined ? [] : options.rules.map((n) => writeSigmaRules(sigma(n), n))),
     ]);
+    const binary = await snapshotFileBinary(join(dir, 'file-binary'));
     const log = join(logDir, 'audit.log');
     await writeLog(log, options.events);
     const bytes = (await stat(log)).size;
@@ -123,7 +124,7 @@ export async function benchFileMode(options: {
     ];
     for (let round = 0; round < options.rounds; round++) {
       for (const c of cases) {
-        const r = await runCase(c, { round, log, stateDir, rulesDir: manifests(c.rules ?? 0), sigmaDir: sigma(c.rules ?? 0), rsigma });
+        const r = await runCase(c, { round, log, stateDir, rulesDir: manifests(c.rules ?? 0), sigmaDir: sigma(c.rules ?? 0), binary, rsigma });
         if (r.events !== options.events) {
           throw new Error(`${c.name} handled ${r.events} events of ${options.events}: the pipeline lost or invented events`);
         }
@@ -188,12 +189,13 @@ export async function benchFileMode(options: {
 /** One round of one case, in its own process. */
 async function runCase(
   c: FileCase,
-  where: { round: number; log: string; stateDir: string; rulesDir: string; sigmaDir: string; rsigma: string | undefined },
+  where: { round: number; log: string; stateDir: string; rulesDir: string; sigmaDir: string; binary: string; rsigma: string | undefined },
 ): Promise<RoundReport> {
   const { round, log, stateDir } = where;
   switch (c.kind) {
     case 'binary': {
-      const b = await runFileBinary({ log, rulesDir: where.rulesDir, work: stateDir, round: round * 10_000 + c.rules! });
+      // `round` names the run's cursor and report files: one number per (round, rule count).
+      const b = await runFileBinary({ log, rulesDir: where.rulesDir, work: stateDir, round: round * 10_000 + c.rules!, binary: where.binary });
       return { ...b, rssStartBytes: Number.NaN, heapPeakBytes: Number.NaN };
     }
     case 'rsigma': {
