@@ -65,7 +65,8 @@ export class AuditLogWriter {
   async append(count: number): Promise<void> {
     const timestamp = new Date().toISOString();
     let text = '';
-    for (let i = 0; i < count; i++) text += execEventJSON(AuditLogWriter.auditID(this.#next + i), timestamp) + '\n';
+    for (let i = 0; i < count; i++)
+      text += execEventJSON(AuditLogWriter.auditID(this.#next + i), timestamp) + '\n';
     await appendFile(this.path, text);
     this.#next += count;
   }
@@ -151,7 +152,8 @@ export class AuditLogWriter {
       .filter((n): n is string => n !== undefined)
       .map(Number)
       .sort((a, b) => b - a);
-    for (const n of numbers) await rename(join(this.dir, `audit.log.${n}`), join(this.dir, `audit.log.${n + 1}`));
+    for (const n of numbers)
+      await rename(join(this.dir, `audit.log.${n}`), join(this.dir, `audit.log.${n + 1}`));
     return join(this.dir, 'audit.log.1');
   }
 }

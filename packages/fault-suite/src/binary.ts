@@ -78,11 +78,20 @@ export function startBinary(options: StartBinaryOptions): Binary {
   try {
     writeSync(fd, `--- ${new Date().toISOString()} ${options.app} ${options.args.join(' ')}\n`);
     logOffset = fstatSync(fd).size;
-    child = spawn(process.execPath, ['--conditions=@ugallu/source', '--import', 'tsx', main, ...options.args], {
-      cwd: APP_DIRS[options.app],
-      env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined, AUDIT_WEBHOOK_TOKEN: undefined, ...options.env },
-      stdio: ['ignore', fd, fd],
-    });
+    child = spawn(
+      process.execPath,
+      ['--conditions=@ugallu/source', '--import', 'tsx', main, ...options.args],
+      {
+        cwd: APP_DIRS[options.app],
+        env: {
+          ...process.env,
+          KUBERNETES_SERVICE_HOST: undefined,
+          AUDIT_WEBHOOK_TOKEN: undefined,
+          ...options.env,
+        },
+        stdio: ['ignore', fd, fd],
+      },
+    );
   } finally {
     closeSync(fd);
   }
@@ -120,7 +129,9 @@ export function startBinary(options: StartBinaryOptions): Binary {
  *
  * @example `const records = await logRecords(detector); records.find((r) => r.msg === 'file source stopped');`
  */
-export async function logRecords(binary: Pick<Binary, 'logPath' | 'logOffset'>): Promise<Record<string, unknown>[]> {
+export async function logRecords(
+  binary: Pick<Binary, 'logPath' | 'logOffset'>,
+): Promise<Record<string, unknown>[]> {
   const handle = await open(binary.logPath, 'r');
   let text: string;
   try {
@@ -149,7 +160,11 @@ export async function logRecords(binary: Pick<Binary, 'logPath' | 'logOffset'>):
  *
  * @example `const { url } = await waitForLog(webhook, 'receiving audit webhook batches');`
  */
-export async function waitForLog(binary: Binary, msg: string, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+export async function waitForLog(
+  binary: Binary,
+  msg: string,
+  timeoutMs = 90_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const records = await logRecords(binary);
@@ -157,7 +172,10 @@ export async function waitForLog(binary: Binary, msg: string, timeoutMs = 90_000
     if (found !== undefined) return found;
     if (!binary.running || Date.now() > deadline) {
       const why = binary.running ? `none in ${timeoutMs} ms` : `it exited (${String(await binary.exited)})`;
-      const tail = records.slice(-30).map((r) => JSON.stringify(r)).join('\n');
+      const tail = records
+        .slice(-30)
+        .map((r) => JSON.stringify(r))
+        .join('\n');
       throw new Error(`no log "${msg}" from ${binary.logPath}: ${why}; its last lines:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -177,7 +195,8 @@ export function memoryOf(pid: number): { rssKiB: number; peakKiB: number } | und
   } catch {
     return undefined;
   }
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
   const rssKiB = field('VmRSS');
   const peakKiB = field('VmHWM');
   // A zombie (exited, not reaped yet) has no memory lines.
@@ -193,6 +212,7 @@ export function memoryOf(pid: number): { rssKiB: number; peakKiB: number } | und
  */
 export function quantityKiB(quantity: string): number {
   const m = /^(\d+)(Ki|Mi|Gi)$/.exec(quantity);
-  if (m === null) throw new TypeError(`expected a memory quantity like 512Mi, got ${JSON.stringify(quantity)}`);
+  if (m === null)
+    throw new TypeError(`expected a memory quantity like 512Mi, got ${JSON.stringify(quantity)}`);
   return Number(m[1]) * KIB_PER_UNIT[m[2]!]!;
 }

@@ -25,7 +25,9 @@ export function faultSeed(env: Readonly<Record<string, string | undefined>> = pr
   if (text === undefined || text === '') return DEFAULT_FAULT_SEED;
   if (text === 'random') return (Math.random() * 2 ** 32) >>> 0;
   if (!/^\d{1,10}$/.test(text) || Number(text) >= 2 ** 32) {
-    throw new TypeError(`FAULT_SEED must be an integer from 0 to ${2 ** 32 - 1} or "random", got ${JSON.stringify(text)}`);
+    throw new TypeError(
+      `FAULT_SEED must be an integer from 0 to ${2 ** 32 - 1} or "random", got ${JSON.stringify(text)}`,
+    );
   }
   return Number(text);
 }

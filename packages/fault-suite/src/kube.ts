@@ -1,0 +1,146 @@
+/**
+ * The Kubernetes API calls of the Kubernetes sink scenario: the product's
+ * CRDs, the chart's ClusterRole for the detector's identity, and the
+ * SecurityEvents a namespace holds.
+ */
+import { readFileSync } from 'node:fs';
+import { ApiextensionsV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
+import { customResourceDefinitions } from '@ugallu/crds';
+import { parse } from 'yaml';
+
+const SECURITY_EVENTS = {
+  group: 'security.ugallu.io',
+  version: 'v1alpha1',
+  plural: 'securityevents',
+} as const;
+
+/** The chart's ClusterRole rules, as the chart installs them. */
+const CLUSTERROLE_RULES = new URL(
+  '../../../charts/ugallu/charts/audit-detection/files/clusterrole-rules.yaml',
+  import.meta.url,
+);
+
+/**
+ * The HTTP status of a failed call of @kubernetes/client-node (`ApiException.code`).
+ *
+ * @example `if (statusOf(e) === 409) …`
+ */
+export function statusOf(e: unknown): number | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * Retries `check` every `intervalMs` until it stops throwing, or rethrows after `timeoutMs`.
+ *
+ * @example `await eventually(() => api.listNamespace(), 60_000);`
+ */
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}
+
+/**
+ * Creates the product's CRDs and waits until they are Established and served.
+ * Through the generic custom-objects client, which sends the body as it is
+ * (the typed client would drop `x-kubernetes-*` keys of the schema).
+ *
+ * @example `await installCRDs(kubeConfigFor(cp));`
+ */
+export async function installCRDs(kubeConfig: KubeConfig): Promise<void> {
+  const raw = kubeConfig.makeApiClient(CustomObjectsApi);
+  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  for (const crd of customResourceDefinitions()) {
+    try {
+      await raw.createClusterCustomObject({
+        group: 'apiextensions.k8s.io',
+        version: 'v1',
+        plural: 'customresourcedefinitions',
+        body: crd,
+      });
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+    }
+    await eventually(async () => {
+      const got = await api.readCustomResourceDefinition({ name: crd.metadata.name });
+      if (got.status?.conditions?.find((c) => c.type === 'Established')?.status !== 'True') {
+        throw new Error(`CRD ${crd.metadata.name} is not Established yet`);
+      }
+    }, 60_000);
+  }
+  // Discovery of a new group lags a little behind Established.
+  await eventually(
+    () => raw.listNamespacedCustomObject({ ...SECURITY_EVENTS, namespace: 'default' }),
+    60_000,
+  );
+}
+
+/**
+ * Binds `user` to a ClusterRole named `name` with exactly the chart's rules.
+ *
+ * @example `await bindChartClusterRole(admin, 'ugallu-audit-detection', 'detector');`
+ */
+export async function bindChartClusterRole(
+  kubeConfig: KubeConfig,
+  name: string,
+  user: string,
+): Promise<void> {
+  const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+  const rules = parse(readFileSync(CLUSTERROLE_RULES, 'utf8')) as V1PolicyRule[];
+  await rbac.createClusterRole({ body: { metadata: { name }, rules } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    },
+  });
+}
+
+/**
+ * The names of the SecurityEvents in `namespace` (every page), with how
+ * many objects had each (the apiserver keeps names unique: a count above
+ * one would be a listing bug, not a duplicate) and the auditID of each.
+ *
+ * @example `const { names } = await securityEventsIn(admin, 'ugallu-faults');`
+ */
+export async function securityEventsIn(
+  kubeConfig: KubeConfig,
+  namespace: string,
+): Promise<{ names: Map<string, number>; auditIDs: Map<string, string>; objects: number }> {
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  const names = new Map<string, number>();
+  const auditIDs = new Map<string, string>();
+  let objects = 0;
+  let continueToken: string | undefined;
+  do {
+    const page = (await api.listNamespacedCustomObject({
+      ...SECURITY_EVENTS,
+      namespace,
+      limit: 500,
+      ...(continueToken === undefined ? {} : { _continue: continueToken }),
+    })) as {
+      items: { metadata: { name: string }; spec: { evidence: { auditID: string } } }[];
+      metadata?: { continue?: string };
+    };
+    for (const item of page.items) {
+      objects++;
+      names.set(item.metadata.name, (names.get(item.metadata.name) ?? 0) + 1);
+      auditIDs.set(item.metadata.name, item.spec.evidence.auditID);
+    }
+    continueToken = page.metadata?.continue === '' ? undefined : page.metadata?.continue;
+  } while (continueToken !== undefined);
+  return { names, auditIDs, objects };
+}
