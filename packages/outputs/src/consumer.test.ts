@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createConsumer, validateConsumerConfig } from './consumer.js';
+import type { ConsumerConfig } from './consumer.js';
+import { createConsumers } from './consumerSet.js';
 import { compileFilter } from './filter.js';
 import { RULE, sampleSecurityEvent, waitFor } from './testSupport.js';
 
@@ -177,5 +179,38 @@ describe('validateConsumerConfig', () => {
         },
       }),
     ).not.toThrow();
+  });
+});
+
+describe('createConsumers', () => {
+  it('feeds every consumer through its own filter and format, and closes them together', async () => {
+    const set = createConsumers([
+      { name: 'all', file: { path: join(dir, 'all.jsonl') } },
+      {
+        name: 'critical-only',
+        minSeverity: 'critical',
+        format: 'ecs',
+        file: { path: join(dir, 'critical.jsonl') },
+      },
+    ]);
+    set.offer(sampleSecurityEvent(1));
+    set.offer(sampleSecurityEvent(2, { ...RULE, emit: { ...RULE.emit, severity: 'critical' } }));
+    const summaries = await set.close();
+    expect(summaries.map((s) => s.sent)).toEqual([2, 1]);
+    expect(set.statuses().map((s) => s.consumer)).toEqual(['all', 'critical-only']);
+    expect((await lines(join(dir, 'critical.jsonl')))[0]!.ecs.version).toBe('8.11.0');
+  });
+
+  it('starts none when one configuration is bad or a name repeats', () => {
+    expect(() =>
+      createConsumers([
+        { name: 'a', file: { path: '/x' } },
+        { name: 'a', file: { path: '/y' } },
+      ]),
+    ).toThrow('used twice');
+    const noTarget = JSON.parse('{"name":"b"}') as ConsumerConfig;
+    expect(() => createConsumers([{ name: 'a', file: { path: '/x' } }, noTarget])).toThrow(
+      'exactly one target',
+    );
   });
 });

@@ -182,7 +182,11 @@ class KafkaTarget implements ConsumerTarget {
 /** The Kafka errors that refuse a record for good, by protocol error name. */
 const REJECTED = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE']);
 
-/** What a produce failure means, by the client's error codes (never its message text). */
+/**
+ * What a produce failure means, by the client's error codes (never its message text).
+ *
+ * @example `classifyKafkaError(new NetworkError('…')) // 'connection'`
+ */
 export function classifyKafkaError(error: unknown): FailureReasonLabel {
   const codes = new Set<string>();
   collect(error, codes, 0);

@@ -22,7 +22,11 @@ export const KAFKA_VERSION = '4.1.1';
 /** What a machine without Java or Maven needs (Debian). */
 export const KAFKA_SETUP_STEP = 'apt-get install -y openjdk-17-jre-headless maven';
 
-/** Java and Maven on the PATH, or what is missing. */
+/**
+ * Java and Maven on the PATH, or what is missing.
+ *
+ * @example `missingKafkaTools() // [] on a machine with both`
+ */
 export function missingKafkaTools(): string[] {
   const missing: string[] = [];
   if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) missing.push('java');
@@ -37,6 +41,8 @@ function cacheRoot(): string {
 /**
  * The broker's jars, fetched with `mvn dependency:copy-dependencies` from a
  * generated pom on first use, then cached: a second run needs no network.
+ *
+ * @example `const libs = await ensureKafkaJars('4.1.1');`
  */
 export async function ensureKafkaJars(version = KAFKA_VERSION): Promise<string> {
   const dir = join(cacheRoot(), 'kafka', version);
@@ -117,7 +123,11 @@ export interface KafkaBroker {
   output(): string;
 }
 
-/** Starts a single-node KRaft broker (broker and controller) on loopback. */
+/**
+ * Starts a single-node KRaft broker (broker and controller) on loopback.
+ *
+ * @example `const broker = await startKafkaBroker(); await broker.stop(); await broker.start(); await broker.close();`
+ */
 export async function startKafkaBroker(version = KAFKA_VERSION): Promise<KafkaBroker> {
   const libs = await ensureKafkaJars(version);
   const dir = await mkdtemp(join(tmpdir(), 'ugallu-kafka-'));

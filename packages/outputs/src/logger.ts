@@ -10,13 +10,21 @@ export interface OutputLogger {
   warn(obj: object, msg: string): void;
 }
 
-/** Logs nothing. */
+/**
+ * Logs nothing.
+ *
+ * @example `createDeliveryQueue({ consumer, send, logger: SILENT_LOGGER })`
+ */
 export const SILENT_LOGGER: OutputLogger = { info: () => undefined, warn: () => undefined };
 
 /** At most one warning per kind in this interval; the rest are counted in the next one. */
 const WARN_INTERVAL_MS = 10_000;
 
-/** A logger's warnings, at most one per kind per interval (internal). */
+/**
+ * A logger's warnings, at most one per kind per interval (internal).
+ *
+ * @example `new RateLimitedWarnings(logger).warn('full', { consumer }, 'the delivery queue is full')`
+ */
 export class RateLimitedWarnings {
   private readonly logger: OutputLogger;
   private readonly intervalMs: number;

@@ -1,8 +1,8 @@
 import type { SecurityEventSpec } from '@ugallu/emitter';
 
-/** A SecurityEvent's severity. */
+/** A SecurityEvent's severity. @example `const s: SecurityEventSeverity = 'high';` */
 export type SecurityEventSeverity = SecurityEventSpec['severity'];
-/** A SecurityEvent's class. */
+/** A SecurityEvent's class. @example `const c: SecurityEventClassName = 'Detection';` */
 export type SecurityEventClassName = SecurityEventSpec['class'];
 
 /**

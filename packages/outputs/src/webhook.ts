@@ -169,7 +169,11 @@ class WebhookTarget implements ConsumerTarget {
   }
 }
 
-/** What a non-2xx status means for the batch, by status code only. */
+/**
+ * What a non-2xx status means for the batch, by status code only.
+ *
+ * @example `classifyStatus(503, '5', '') // DeliveryError { reason: 'server_error', retryAfterMs: 5000, retryable: true }`
+ */
 export function classifyStatus(status: number, retryAfter: string | undefined, body: string): DeliveryError {
   const retryAfterMs = parseRetryAfter(retryAfter);
   const said = `HTTP ${String(status)}${body === '' ? '' : `: ${body}`}`;
@@ -206,7 +210,11 @@ function optionalFile(path: string | undefined): FileCredential | undefined {
   return path === undefined ? undefined : new FileCredential(path);
 }
 
-/** For config validation: the reserved header names. @internal */
+/**
+ * True for the headers the target sets itself (credentials, content type, signature), which a config may not set.
+ *
+ * @example `isReservedHeader('Authorization') // true`
+ */
 export function isReservedHeader(name: string): boolean {
   return RESERVED_HEADERS.has(name.toLowerCase());
 }
