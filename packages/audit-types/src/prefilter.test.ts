@@ -49,6 +49,16 @@ describe('AuditLineScanner', () => {
     ['escapes elsewhere: in other keys and values', `{${HEAD},"verb":"get","annotations":{"a\\u0062":"\\u00fc\\n"},"user":{"username":"bob","extra":{"k\\"":["v"]}}}`, fields('get', { username: 'bob' })],
     ['numbers, booleans and null as other values', `{${HEAD},"verb":"get","x":-1.5e3,"y":true,"z":null,"w":[1,false,null]}`, fields('get')],
     ['an empty objectRef and user', `{${HEAD},"verb":"get","objectRef":{},"user":{}}`, fields('get')],
+    [
+      'objects nested in objectRef and user, with their own resource and username keys',
+      `{${HEAD},"verb":"get","objectRef":{"x":{"resource":"secrets","subresource":"exec"},"resource":"pods","y":[{"resource":"nodes"}]},"user":{"extra":{"username":["root"]},"username":"bob"}}`,
+      fields('get', { resource: 'pods', username: 'bob' }),
+    ],
+    [
+      'brackets and quotes inside strings at every level',
+      JSON.stringify({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', a: '{[\\"', verb: 'get', objectRef: { name: '}]"', resource: 'pods' } }),
+      fields('get', { resource: 'pods' }),
+    ],
     ['non-ASCII text', `{${HEAD},"verb":"get","user":{"username":"ünï 😀"}}`, fields('get', { username: 'ünï 😀' })],
   ])('reads %s as JSON.parse does', (_name, line, expected) => {
     expect(scan(line)).toEqual(expected);
@@ -85,6 +95,10 @@ describe('AuditLineScanner', () => {
     ['an objectRef that is not an object', `{${HEAD},"verb":"get","objectRef":null}`],
     ['a resource that is not a string', `{${HEAD},"verb":"get","objectRef":{"resource":["pods"]}}`],
     ['a user that is not an object', `{${HEAD},"verb":"get","user":"alice"}`],
+    ['an objectRef that is an array', `{${HEAD},"verb":"get","objectRef":[{"resource":"pods"}]}`],
+    ['a resource that is an object', `{${HEAD},"verb":"get","objectRef":{"resource":{"name":"pods"}}}`],
+    ['a verb that is an object', `{${HEAD},"verb":{"v":"get"}}`],
+    ['a username that is null', `{${HEAD},"verb":"get","user":{"username":null}}`],
     ['an AKS record beside the event fields', `{${HEAD},"verb":"get","records":[]}`],
     ['a CloudWatch message', `{${HEAD},"verb":"get","messageType":"DATA_MESSAGE","logEvents":[]}`],
     ['a GKE entry', `{${HEAD},"verb":"get","protoPayload":{}}`],

@@ -5,11 +5,10 @@
  * rule watches; knowing their verb and resource is enough to pass them over
  * unparsed.
  *
- * The scan only ever answers for lines it is sure about. It is one pass,
- * allocation-free apart from the few field values it keeps, and walks nested
- * objects structurally (a `"verb"` inside `requestObject` is not the
- * event's). It gives up (the caller parses the line as before) on anything
- * that is not plainly a single audit event:
+ * The scan only ever answers for lines it is sure about. It walks the whole
+ * line structurally (a `"verb"` inside `requestObject` or inside a string is
+ * not the event's), and gives up (the caller parses the line as before) on
+ * anything that is not plainly a single audit event:
  * - not one JSON object, or anything but white space after it;
  * - no `"kind":"Event"`, or an apiVersion that is not an audit.k8s.io one
  *   (an EventList, a managed cluster's wrapper);
@@ -18,13 +17,17 @@
  * - a backslash in a top-level key, or in a key of `objectRef` or `user`
  *   (`"ve\u0072b"` is `verb`), or in a value it keeps;
  * - a kept field that is not a string (`objectRef`, `user`: not an object);
- * - a value that runs off the end of the line (a cut line).
+ * - brackets that do not balance (a cut line).
  *
  * A key that comes twice counts as JSON.parse counts it: the last one wins
  * (a later `objectRef` replaces the whole earlier one).
+ *
+ * Why it is fast: it hops from quote to quote with `indexOf` (most of a line
+ * is inside strings) and looks only at the few characters between strings
+ * (`:`, `,`, brackets, scalars). On text that is not JSON its answer may be
+ * anything: JSON.parse fails on such a line, so it holds no event to miss.
  */
 
-const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
@@ -33,19 +36,30 @@ const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 
-/** What a top-level key is to the scan. */
+/** What a key is to the scan: a field it keeps, or another. */
 const Field = {
-  Other: 0,
-  Kind: 1,
-  APIVersion: 2,
-  Verb: 3,
-  Stage: 4,
-  ObjectRef: 5,
-  User: 6,
+  /** No key waiting for its value (or one whose value is being passed over). */
+  None: 0,
+  Other: 1,
+  // From here on, fields the scan keeps (`field > Field.Other`).
+  Kind: 2,
+  APIVersion: 3,
+  Verb: 4,
+  Stage: 5,
+  ObjectRef: 6,
+  User: 7,
   /** A key of a managed cluster's wrapper, or of an EventList: the line is not a plain event. */
-  Envelope: 7,
+  Envelope: 8,
+  /** Inside `objectRef` or `user`. */
+  Resource: 9,
+  Subresource: 10,
+  Username: 11,
 } as const;
 type FieldCode = (typeof Field)[keyof typeof Field];
+
+/** Which kept object the scan is in, at depth 2. */
+const Inside = { Nothing: 0, ObjectRef: 1, User: 2 } as const;
+type InsideCode = (typeof Inside)[keyof typeof Inside];
 
 /**
  * Scans audit log lines for the fields a rule index is keyed on. One
@@ -84,158 +98,170 @@ export class AuditLineScanner {
     this.resource = undefined;
     this.subresource = undefined;
     this.username = undefined;
+    const n = line.length;
+    let i = 0;
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
+    if (line.charCodeAt(i) !== LBRACE) return false;
     let isEvent = false;
     let isAudit = false;
-    let i = skipSpace(line, 0);
-    if (line.charCodeAt(i) !== LBRACE) return false;
-    i = skipSpace(line, i + 1);
-    if (line.charCodeAt(i) === RBRACE) return false;
+    let depth = 1;
+    // The next string at depth 1 (or in a kept object at depth 2) is a key: right after `{` or `,`.
+    let expectKey = true;
+    /** The key (at depth 1, or in the kept object) whose value comes next. */
+    let field: FieldCode = Field.None;
+    let inside: InsideCode = Inside.Nothing;
+    // The first backslash at or after the current string: most lines have few, so few searches.
+    let backslash = line.indexOf('\\');
+    if (backslash === -1) backslash = n;
+    let pos = i + 1;
     for (;;) {
-      if (line.charCodeAt(i) !== QUOTE) return false;
-      const keyEnd = plainStringEnd(line, i + 1);
-      if (keyEnd === -1) return false;
-      const field = topField(line, i + 1, keyEnd - i - 1);
-      i = skipSpace(line, keyEnd + 1);
-      if (line.charCodeAt(i) !== COLON) return false;
-      i = skipSpace(line, i + 1);
-      switch (field) {
-        case Field.Kind:
-        case Field.APIVersion:
-        case Field.Verb:
-        case Field.Stage: {
-          if (line.charCodeAt(i) !== QUOTE) return false;
-          const end = plainStringEnd(line, i + 1);
-          if (end === -1) return false;
-          if (field === Field.Kind) isEvent = end - i === 6 && line.startsWith('Event', i + 1);
-          else if (field === Field.APIVersion) isAudit = isAuditAPIVersion(line, i + 1, end);
-          else if (field === Field.Verb) this.verb = line.slice(i + 1, end);
-          else this.stage = line.slice(i + 1, end);
-          i = end + 1;
-          break;
+      const open = line.indexOf('"', pos);
+      const gapEnd = open === -1 ? n : open;
+      // Between two strings: separators, brackets, scalars.
+      for (let j = pos; j < gapEnd; j++) {
+        const c = line.charCodeAt(j);
+        if (c === COMMA) {
+          // A kept field whose value was a scalar (a number, null, …): not plainly an event.
+          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) return false;
+          if (depth <= 2) field = Field.None;
+          expectKey = true;
+        } else if (c === COLON) {
+          expectKey = false;
+        } else if (c === LBRACE || c === LBRACKET) {
+          depth++;
+          if (depth === 2) {
+            if (c === LBRACE && field === Field.ObjectRef) {
+              // JSON.parse keeps the last objectRef whole: nothing of an earlier one survives.
+              inside = Inside.ObjectRef;
+              this.resource = undefined;
+              this.subresource = undefined;
+            } else if (c === LBRACE && field === Field.User) {
+              inside = Inside.User;
+              this.username = undefined;
+            } else if (field !== Field.Other) {
+              return false;
+            }
+            field = Field.None;
+          } else if (depth === 3 && inside !== Inside.Nothing && field !== Field.Other) {
+            return false;
+          }
+          expectKey = c === LBRACE;
+        } else if (c === RBRACE || c === RBRACKET) {
+          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) return false;
+          if (depth === 1) {
+            // The end of the event (not after a comma, nor of `{}`): nothing but white space may follow.
+            if (c !== RBRACE || open !== -1 || expectKey) return false;
+            for (let k = j + 1; k < n; k++) if (!isSpace(line.charCodeAt(k))) return false;
+            return isEvent && isAudit && this.verb !== '';
+          }
+          if (depth === 2) inside = Inside.Nothing;
+          if (depth <= 3) field = Field.None;
+          depth--;
+          // A closed container is a value: a key can only come after a comma.
+          expectKey = false;
         }
-        case Field.ObjectRef:
-          i = this.objectRef(line, i);
-          break;
-        case Field.User:
-          i = withUsername ? this.user(line, i) : skipValue(line, i);
-          break;
-        case Field.Envelope:
-          return false;
-        case Field.Other:
-          i = skipValue(line, i);
-          break;
       }
-      if (i === -1) return false;
-      i = skipSpace(line, i);
-      const c = line.charCodeAt(i);
-      if (c === RBRACE) break;
-      if (c !== COMMA) return false;
-      i = skipSpace(line, i + 1);
+      // Ran off the end with brackets open: a cut line.
+      if (open === -1) return false;
+      let close = line.indexOf('"', open + 1);
+      if (close === -1) return false;
+      if (backslash < open) {
+        backslash = line.indexOf('\\', open);
+        if (backslash === -1) backslash = n;
+      }
+      const escaped = backslash < close;
+      if (escaped) {
+        while (escapedQuote(line, close, open)) {
+          close = line.indexOf('"', close + 1);
+          if (close === -1) return false;
+        }
+      }
+      if (depth === 1) {
+        if (expectKey) {
+          if (escaped) return false;
+          field = topField(line, open + 1, close - open - 1, withUsername);
+          if (field === Field.Envelope) return false;
+        } else if (field !== Field.Other) {
+          if (escaped) return false;
+          if (field === Field.Kind) isEvent = close - open === 6 && line.startsWith('Event', open + 1);
+          else if (field === Field.APIVersion) isAudit = isAuditAPIVersion(line, open + 1, close);
+          else if (field === Field.Verb) this.verb = line.slice(open + 1, close);
+          else if (field === Field.Stage) this.stage = line.slice(open + 1, close);
+          // objectRef or user given as a string (or text that is not JSON).
+          else return false;
+          field = Field.None;
+        }
+      } else if (depth === 2 && inside !== Inside.Nothing) {
+        if (expectKey) {
+          if (escaped) return false;
+          field = innerField(line, open + 1, close - open - 1, inside);
+        } else if (field !== Field.Other) {
+          if (escaped) return false;
+          if (field === Field.Resource) this.resource = line.slice(open + 1, close);
+          else if (field === Field.Subresource) this.subresource = line.slice(open + 1, close);
+          else if (field === Field.Username) this.username = line.slice(open + 1, close);
+          field = Field.None;
+        }
+      }
+      pos = close + 1;
     }
-    // Anything after the object would make it something else than one event (or not JSON).
-    if (skipSpace(line, i + 1) !== line.length) return false;
-    return isEvent && isAudit && this.verb !== '';
   }
+}
 
-  /** Reads an `objectRef` object at `i`; returns the index after it, -1 to give up. */
-  private objectRef(line: string, i: number): number {
-    if (line.charCodeAt(i) !== LBRACE) return -1;
-    // JSON.parse keeps the last objectRef whole: nothing of an earlier one survives.
-    this.resource = undefined;
-    this.subresource = undefined;
-    return readMembers(line, i, this, readObjectRefMember);
-  }
-
-  /** Reads a `user` object at `i`; returns the index after it, -1 to give up. */
-  private user(line: string, i: number): number {
-    if (line.charCodeAt(i) !== LBRACE) return -1;
-    this.username = undefined;
-    return readMembers(line, i, this, readUserMember);
-  }
+/** Whether the quote at `at` is escaped: preceded (after `from`) by an odd number of backslashes. */
+function escapedQuote(line: string, at: number, from: number): boolean {
+  let b = at - 1;
+  while (b > from && line.charCodeAt(b) === BACKSLASH) b--;
+  return (at - 1 - b) % 2 === 1;
 }
 
 /**
- * Reads one member's value of `objectRef`: `resource` and `subresource` are
- * kept, anything else passed over. Returns the index after the value, -1 to
- * give up.
+ * What the top-level key `line[start, start + length)` is to the scan: by
+ * its first character, then its length, then the text (most keys are none
+ * of these, and cost one comparison).
  */
-function readObjectRefMember(scanner: AuditLineScanner, line: string, keyStart: number, keyLength: number, i: number): number {
-  const isResource = keyLength === 8 && line.startsWith('resource', keyStart);
-  const isSubresource = !isResource && keyLength === 11 && line.startsWith('subresource', keyStart);
-  if (!isResource && !isSubresource) return skipValue(line, i);
-  if (line.charCodeAt(i) !== QUOTE) return -1;
-  const end = plainStringEnd(line, i + 1);
-  if (end === -1) return -1;
-  if (isResource) scanner.resource = line.slice(i + 1, end);
-  else scanner.subresource = line.slice(i + 1, end);
-  return end + 1;
-}
-
-/** The same for `user`: `username` is kept. */
-function readUserMember(scanner: AuditLineScanner, line: string, keyStart: number, keyLength: number, i: number): number {
-  if (keyLength !== 8 || !line.startsWith('username', keyStart)) return skipValue(line, i);
-  if (line.charCodeAt(i) !== QUOTE) return -1;
-  const end = plainStringEnd(line, i + 1);
-  if (end === -1) return -1;
-  scanner.username = line.slice(i + 1, end);
-  return end + 1;
-}
-
-type MemberReader = (scanner: AuditLineScanner, line: string, keyStart: number, keyLength: number, i: number) => number;
-
-/**
- * Walks the members of the object at `open` (its `{`), handing each value
- * to `member`; a key with a backslash gives up (it could decode to one the
- * scan keeps). Returns the index after the closing `}`, -1 to give up.
- */
-function readMembers(line: string, open: number, scanner: AuditLineScanner, member: MemberReader): number {
-  let i = skipSpace(line, open + 1);
-  if (line.charCodeAt(i) === RBRACE) return i + 1;
-  for (;;) {
-    if (line.charCodeAt(i) !== QUOTE) return -1;
-    const keyEnd = plainStringEnd(line, i + 1);
-    if (keyEnd === -1) return -1;
-    const keyStart = i + 1;
-    i = skipSpace(line, keyEnd + 1);
-    if (line.charCodeAt(i) !== COLON) return -1;
-    i = member(scanner, line, keyStart, keyEnd - keyStart, skipSpace(line, i + 1));
-    if (i === -1) return -1;
-    i = skipSpace(line, i);
-    const c = line.charCodeAt(i);
-    if (c === RBRACE) return i + 1;
-    if (c !== COMMA) return -1;
-    i = skipSpace(line, i + 1);
-  }
-}
-
-/** What the top-level key `line[start, start + length)` is to the scan. */
-function topField(line: string, start: number, length: number): FieldCode {
-  switch (length) {
-    case 4:
-      if (line.startsWith('verb', start)) return Field.Verb;
-      if (line.startsWith('kind', start)) return Field.Kind;
-      if (line.startsWith('user', start)) return Field.User;
-      return Field.Other;
-    case 5:
-      if (line.startsWith('stage', start)) return Field.Stage;
-      return line.startsWith('items', start) ? Field.Envelope : Field.Other;
-    case 7:
-      return line.startsWith('records', start) ? Field.Envelope : Field.Other;
-    case 8:
-      return line.startsWith('category', start) ? Field.Envelope : Field.Other;
-    case 9:
-      if (line.startsWith('objectRef', start)) return Field.ObjectRef;
-      return line.startsWith('logEvents', start) ? Field.Envelope : Field.Other;
-    case 10:
-      if (line.startsWith('apiVersion', start)) return Field.APIVersion;
-      return line.startsWith('properties', start) ? Field.Envelope : Field.Other;
-    case 11:
-      return line.startsWith('messageType', start) ? Field.Envelope : Field.Other;
-    case 12:
-      return line.startsWith('protoPayload', start) ? Field.Envelope : Field.Other;
+function topField(line: string, start: number, length: number, withUsername: boolean): FieldCode {
+  switch (line.charCodeAt(start)) {
+    case 0x76 /* v */:
+      return length === 4 && line.startsWith('verb', start) ? Field.Verb : Field.Other;
+    case 0x6b /* k */:
+      return length === 4 && line.startsWith('kind', start) ? Field.Kind : Field.Other;
+    case 0x75 /* u */:
+      return withUsername && length === 4 && line.startsWith('user', start) ? Field.User : Field.Other;
+    case 0x73 /* s */:
+      return length === 5 && line.startsWith('stage', start) ? Field.Stage : Field.Other;
+    case 0x6f /* o */:
+      return length === 9 && line.startsWith('objectRef', start) ? Field.ObjectRef : Field.Other;
+    case 0x61 /* a */:
+      return length === 10 && line.startsWith('apiVersion', start) ? Field.APIVersion : Field.Other;
+    // The wrappers' keys.
+    case 0x69 /* i */:
+      return length === 5 && line.startsWith('items', start) ? Field.Envelope : Field.Other;
+    case 0x72 /* r */:
+      return length === 7 && line.startsWith('records', start) ? Field.Envelope : Field.Other;
+    case 0x63 /* c */:
+      return length === 8 && line.startsWith('category', start) ? Field.Envelope : Field.Other;
+    case 0x6c /* l */:
+      return length === 9 && line.startsWith('logEvents', start) ? Field.Envelope : Field.Other;
+    case 0x70 /* p */:
+      return (length === 10 && line.startsWith('properties', start)) || (length === 12 && line.startsWith('protoPayload', start))
+        ? Field.Envelope
+        : Field.Other;
+    case 0x6d /* m */:
+      return length === 11 && line.startsWith('messageType', start) ? Field.Envelope : Field.Other;
     default:
       return Field.Other;
   }
+}
+
+/** What a key of `objectRef` or `user` is to the scan. */
+function innerField(line: string, start: number, length: number, inside: InsideCode): FieldCode {
+  if (inside === Inside.ObjectRef) {
+    if (length === 8 && line.startsWith('resource', start)) return Field.Resource;
+    if (length === 11 && line.startsWith('subresource', start)) return Field.Subresource;
+    return Field.Other;
+  }
+  return length === 8 && line.startsWith('username', start) ? Field.Username : Field.Other;
 }
 
 /** One of the decoder's AUDIT_API_VERSIONS, compared in place. */
@@ -245,79 +271,7 @@ function isAuditAPIVersion(line: string, start: number, end: number): boolean {
   return rest === 0 || (rest === 5 && line.startsWith('beta1', start + 15)) || (rest === 6 && line.startsWith('alpha1', start + 15));
 }
 
-/**
- * The index of the `"` closing a string whose text starts at `from`, when
- * the string holds no backslash; -1 when it does or never closes. For keys
- * and kept values, which are short.
- */
-function plainStringEnd(line: string, from: number): number {
-  const n = line.length;
-  for (let i = from; i < n; i++) {
-    const c = line.charCodeAt(i);
-    if (c === QUOTE) return i;
-    if (c === BACKSLASH) return -1;
-  }
-  return -1;
-}
-
-/** The index of the `"` closing a string whose text starts at `from`, escapes and all; -1 when it never closes. */
-function stringEnd(line: string, from: number): number {
-  let at = from;
-  for (;;) {
-    const quote = line.indexOf('"', at);
-    if (quote === -1) return -1;
-    // Escaped when preceded by an odd number of backslashes.
-    let b = quote - 1;
-    while (b >= from && line.charCodeAt(b) === BACKSLASH) b--;
-    if ((quote - 1 - b) % 2 === 0) return quote;
-    at = quote + 1;
-  }
-}
-
-/**
- * The index after the JSON value at `i` (a string, an object or array with
- * everything in it, or a scalar), found without parsing it; -1 when it runs
- * off the end. Nesting is counted, not recursed, so no depth overflows.
- */
-function skipValue(line: string, i: number): number {
-  const n = line.length;
-  const first = line.charCodeAt(i);
-  if (first === QUOTE) {
-    const end = stringEnd(line, i + 1);
-    return end === -1 ? -1 : end + 1;
-  }
-  if (first === LBRACE || first === LBRACKET) {
-    let depth = 0;
-    for (let j = i; j < n; j++) {
-      const c = line.charCodeAt(j);
-      if (c === QUOTE) {
-        j = stringEnd(line, j + 1);
-        if (j === -1) return -1;
-      } else if (c === LBRACE || c === LBRACKET) {
-        depth++;
-      } else if (c === RBRACE || c === RBRACKET) {
-        if (--depth === 0) return j + 1;
-      }
-    }
-    return -1;
-  }
-  // A number, true, false or null: up to the next separator.
-  let j = i;
-  while (j < n) {
-    const c = line.charCodeAt(j);
-    if (c === COMMA || c === RBRACE || c === RBRACKET || isSpace(c)) break;
-    j++;
-  }
-  return j === i || j === n ? -1 : j;
-}
-
-function skipSpace(line: string, i: number): number {
-  const n = line.length;
-  while (i < n && isSpace(line.charCodeAt(i))) i++;
-  return i;
-}
-
-/** JSON's white space (a line has no newline, but a document may). */
+/** JSON's white space. */
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
