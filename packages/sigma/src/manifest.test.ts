@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isRuleManifestPath, isRuleTestPath, parseRuleManifests } from './manifest.js';
+import type { IgnoredManifest } from './manifest.js';
 
 describe('isRuleManifestPath', () => {
   it.each<[string, boolean]>([
@@ -110,3 +111,58 @@ describe('parseRuleManifests: standard Sigma rules beside SigmaRule manifests', 
   });
 });
 
+
+describe('parseRuleManifests: documents passed over that look meant as rules', () => {
+  const doc = (apiVersion: string | undefined, kind: string | undefined, name = 'x') =>
+    `${apiVersion === undefined ? '' : `apiVersion: ${apiVersion}\n`}${kind === undefined ? '' : `kind: ${kind}\n`}metadata: { name: ${name} }\nspec: { match: { verb: [get] }, emit: { type: T, severity: low } }\n`;
+
+  it.each<[string, string | undefined, string | undefined, boolean]>([
+    ['a typo of the kind in our group', 'security.ugallu.io/v1alpha1', 'SigmaRules', true],
+    ['a kind of our group that is not a rule', 'security.ugallu.io/v1alpha1', 'SecurityEvent', true],
+    ['another version of our group, another kind', 'security.ugallu.io/v1', 'SigmaRuleList', true],
+    ['no kind in our group', 'security.ugallu.io/v1alpha1', undefined, true],
+    ['a kind naming Sigma without apiVersion', undefined, 'sigmarule', true],
+    ['a kind naming Sigma in another group', 'example.com/v1', 'SigmaRule-v2', true],
+    ['a ConfigMap', 'v1', 'ConfigMap', false],
+    ['a Deployment', 'apps/v1', 'Deployment', false],
+    ['a Kustomization', 'kustomize.config.k8s.io/v1beta1', 'Kustomization', false],
+    ['a look-alike group', 'security.ugallu.io.example.com/v1', 'Thing', false],
+  ])('%s: ignored %s %s → %s', (_, apiVersion, kind, warned) => {
+    const text = doc(apiVersion, kind, 'meant');
+    const ignored = parseRuleManifests(text, 'f.yaml', { ignored: true });
+    expect(ignored).toEqual(
+      warned
+        ? [{ ok: false, ignored: true, kind: kind ?? '', apiVersion, name: 'meant', message: expect.stringContaining('is not a rule') as string, source: 'f.yaml#0' }]
+        : [],
+    );
+    if (warned) expect((ignored[0] as IgnoredManifest).message).toContain(kind === undefined ? 'no kind' : `kind ${kind}`);
+    // Callers that do not ask get what they always got: nothing for the document.
+    expect(parseRuleManifests(text, 'f.yaml')).toEqual([]);
+  });
+
+  it('keeps valid and invalid rules as they were, in document order among the ignored', () => {
+    const text = [
+      rule('a'),
+      doc('security.ugallu.io/v1alpha1', 'SigmaRules', 'typo'),
+      doc('security.ugallu.io/v1beta1', 'SigmaRule', 'other-version'),
+      doc('v1', 'ConfigMap'),
+      rule('b'),
+    ].join('---\n');
+    const plain = parseRuleManifests(text, 'f.yaml');
+    const withIgnored = parseRuleManifests(text, 'f.yaml', { ignored: true });
+    // A SigmaRule of another version stays an invalid rule (it is one, by name), not a warning.
+    expect(plain.map((m) => [m.ok, m.name, m.source])).toEqual([
+      [true, 'a', 'f.yaml#0'],
+      [false, 'other-version', 'f.yaml#2'],
+      [true, 'b', 'f.yaml#4'],
+    ]);
+    expect(plain[1]).toMatchObject({ message: expect.stringContaining('apiVersion is "security.ugallu.io/v1beta1"') });
+    expect(withIgnored.map((m) => [m.ok, 'ignored' in m, m.name, m.source])).toEqual([
+      [true, false, 'a', 'f.yaml#0'],
+      [false, true, 'typo', 'f.yaml#1'],
+      [false, false, 'other-version', 'f.yaml#2'],
+      [true, false, 'b', 'f.yaml#4'],
+    ]);
+    expect(withIgnored.filter((m) => !('ignored' in m))).toEqual(plain);
+  });
+});

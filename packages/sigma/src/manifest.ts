@@ -14,6 +14,37 @@ export type RuleManifest =
   | { ok: true; name: string; spec: unknown; source: string }
   | { ok: false; name: string | undefined; message: string; source: string };
 
+/**
+ * A document passed over that was probably meant as a rule, returned by
+ * `parseRuleManifests(text, source, { ignored: true })` so the caller can
+ * warn about it by name: any document of our API group whose kind is not
+ * `SigmaRule` (`kind: SigmaRules`, a SecurityEvent put there by mistake),
+ * and a kind of any group that names Sigma (`sigmarule`, `SigmaRuleList`).
+ * Not an invalid rule: no rule of that name was defined. Documents of other
+ * groups (ConfigMap, Kustomization) are passed over in silence.
+ *
+ * @example `{ ok: false, ignored: true, kind: 'SigmaRules', apiVersion: 'security.ugallu.io/v1alpha1', name: 'pod-exec', message: 'kind SigmaRules …', source: 'rules/exec.yaml#0' }`
+ */
+export interface IgnoredManifest {
+  readonly ok: false;
+  readonly ignored: true;
+  /** The document's kind as written ('' when it has none). */
+  readonly kind: string;
+  readonly apiVersion: string | undefined;
+  readonly name: string | undefined;
+  readonly message: string;
+  readonly source: string;
+}
+
+/** `parseRuleManifests` options. */
+export interface ParseRuleManifestsOptions {
+  /** Also return the documents passed over that were probably meant as rules (`IgnoredManifest`), in document order. */
+  readonly ignored: true;
+}
+
+/** The API group of our resources (`security.ugallu.io`). */
+const GROUP = SIGMA_RULE_API_VERSION.slice(0, SIGMA_RULE_API_VERSION.indexOf('/'));
+
 /** A rule tests file: test events beside the rules, never rules. */
 const RULE_TEST_FILE = /\.tests\.(ya?ml|json)$/;
 
@@ -57,6 +88,9 @@ function inHiddenCopy(relativePath: string): boolean {
  * `convertSigmaRule`. Other kinds are passed over; a document that is not
  * valid YAML, a SigmaRule without `metadata.name` or with a foreign
  * apiVersion, or a Sigma rule that does not convert comes back as an error.
+ * With `{ ignored: true }`, the documents passed over that were probably
+ * meant as rules come back too, as `IgnoredManifest`s (`ignored: true`), so
+ * a typo such as `kind: SigmaRules` can be warned about by name.
  * Pure: the caller reads the files.
  *
  * @param source names the text in results: its file path. A Sigma rule that
@@ -68,11 +102,17 @@ function inHiddenCopy(relativePath: string): boolean {
  * for (const m of parseRuleManifests(fs.readFileSync(file, 'utf8'), file)) {
  *   if (m.ok) ruleSet.install(m.name, compile(m.spec));
  * }
+ * for (const m of parseRuleManifests(text, file, { ignored: true })) {
+ *   if ('ignored' in m) console.warn(`${m.source}: ${m.message}`);
+ * }
  * ```
  */
-export function parseRuleManifests(text: string, source: string): RuleManifest[] {
+export function parseRuleManifests(text: string, source: string): RuleManifest[];
+export function parseRuleManifests(text: string, source: string, options: ParseRuleManifestsOptions): (RuleManifest | IgnoredManifest)[];
+export function parseRuleManifests(text: string, source: string, options?: ParseRuleManifestsOptions): (RuleManifest | IgnoredManifest)[] {
+  const withIgnored = options?.ignored === true;
   // Sigma rules are converted once the number of documents, which names them, is known.
-  const out: (RuleManifest | { sigma: unknown; source: string })[] = [];
+  const out: (RuleManifest | IgnoredManifest | { sigma: unknown; source: string })[] = [];
   let i = 0;
   for (const doc of yamlDocuments(text)) {
     const where = `${source}#${i++}`;
@@ -86,9 +126,15 @@ export function parseRuleManifests(text: string, source: string): RuleManifest[]
       out.push({ sigma: value, source: where });
       continue;
     }
-    if ((value as { kind?: unknown }).kind !== 'SigmaRule') continue;
-    const { apiVersion, metadata, spec } = value as { apiVersion?: unknown; metadata?: { name?: unknown }; spec?: unknown };
+    const { kind, apiVersion, metadata, spec } = value as { kind?: unknown; apiVersion?: unknown; metadata?: { name?: unknown }; spec?: unknown };
     const name = typeof metadata?.name === 'string' && metadata.name !== '' ? metadata.name : undefined;
+    if (kind !== 'SigmaRule') {
+      if (withIgnored) {
+        const ignored = ignoredDocument(kind, apiVersion, name, where);
+        if (ignored !== undefined) out.push(ignored);
+      }
+      continue;
+    }
     if (name === undefined) {
       out.push({ ok: false, name, message: 'SigmaRule has no metadata.name', source: where });
     } else if (apiVersion !== SIGMA_RULE_API_VERSION) {
@@ -99,7 +145,7 @@ export function parseRuleManifests(text: string, source: string): RuleManifest[]
     }
   }
   const sigmaName = sigmaRuleNameFor(source, i);
-  return out.map((m): RuleManifest => {
+  return out.map((m): RuleManifest | IgnoredManifest => {
     if (!('sigma' in m)) return m;
     const c = sigmaConversion(m.sigma, m.source, sigmaName);
     if (c.ok) return { ok: true, name: c.rule.name, spec: c.rule.spec, source: c.source };
@@ -111,4 +157,19 @@ export function parseRuleManifests(text: string, source: string): RuleManifest[]
 /** A standard Sigma rule: `logsource` and `detection`, and no Kubernetes `kind`. */
 function isSigmaRuleDocument(value: object): boolean {
   return 'logsource' in value && 'detection' in value && !('kind' in value);
+}
+
+/**
+ * The warning for a document that is not a SigmaRule, when it looks meant as
+ * one: of our group (any kind but SigmaRule), or of a kind that names Sigma.
+ */
+function ignoredDocument(kind: unknown, apiVersion: unknown, name: string | undefined, source: string): IgnoredManifest | undefined {
+  const kindText = typeof kind === 'string' ? kind : kind === undefined || kind === null ? '' : JSON.stringify(kind);
+  const version = typeof apiVersion === 'string' ? apiVersion : undefined;
+  const ours = version?.startsWith(`${GROUP}/`) === true;
+  if (!ours && !/sigma/i.test(kindText)) return undefined;
+  const what = kindText === '' ? 'a document with no kind' : `kind ${kindText}`;
+  const of = version === undefined ? '' : ` (${version})`;
+  const message = `${what}${of} is not a rule and is passed over: a rules directory reads kind SigmaRule (${SIGMA_RULE_API_VERSION})`;
+  return { ok: false, ignored: true, kind: kindText, apiVersion: version, name, message, source };
 }
