@@ -22,12 +22,13 @@
  * A key that comes twice counts as JSON.parse counts it: the last one wins
  * (a later `objectRef` replaces the whole earlier one).
  *
- * Why it is fast: it hops from quote to quote with `indexOf` (most of a line
- * is inside strings) and looks only at the few characters between strings
- * (`:`, `,`, brackets, scalars). On text that is not JSON its answer may be
+ * Why it is fast: it jumps to the end of each string with `indexOf` (most of
+ * a line is inside strings) and looks only at the few characters between
+ * strings (`:`, `,`, brackets, scalars). On text that is not JSON its answer may be
  * anything: JSON.parse fails on such a line, so it holds no event to miss.
  */
 
+const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
@@ -115,11 +116,12 @@ export class AuditLineScanner {
     if (backslash === -1) backslash = n;
     let pos = i + 1;
     for (;;) {
-      const open = line.indexOf('"', pos);
-      const gapEnd = open === -1 ? n : open;
-      // Between two strings: separators, brackets, scalars.
-      for (let j = pos; j < gapEnd; j++) {
-        const c = line.charCodeAt(j);
+      // Between two strings: separators, brackets, scalars, up to the next quote (in compact JSON,
+      // a character or two: cheaper to walk than to search).
+      let open = pos;
+      for (; open < n; open++) {
+        const c = line.charCodeAt(open);
+        if (c === QUOTE) break;
         if (c === COMMA) {
           // A kept field whose value was a scalar (a number, null, …): not plainly an event.
           if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) return false;
@@ -150,8 +152,8 @@ export class AuditLineScanner {
           if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) return false;
           if (depth === 1) {
             // The end of the event (not after a comma, nor of `{}`): nothing but white space may follow.
-            if (c !== RBRACE || open !== -1 || expectKey) return false;
-            for (let k = j + 1; k < n; k++) if (!isSpace(line.charCodeAt(k))) return false;
+            if (c !== RBRACE || expectKey) return false;
+            for (let k = open + 1; k < n; k++) if (!isSpace(line.charCodeAt(k))) return false;
             return isEvent && isAudit && this.verb !== '';
           }
           if (depth === 2) inside = Inside.Nothing;
@@ -162,7 +164,7 @@ export class AuditLineScanner {
         }
       }
       // Ran off the end with brackets open: a cut line.
-      if (open === -1) return false;
+      if (open === n) return false;
       let close = line.indexOf('"', open + 1);
       if (close === -1) return false;
       if (backslash < open) {
