@@ -95,7 +95,7 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
       }
       let manifests;
       try {
-        manifests = parseRuleManifests(text, file);
+        manifests = parseRuleManifests(text, file, { ignored: true });
       } catch (e) {
         // One file never costs more than its own rules.
         failed++;
@@ -103,6 +103,14 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
         continue;
       }
       for (const m of manifests) {
+        if ('ignored' in m) {
+          // Not a rule (`kind: SigmaRules`, say), so not a failure; but named, never silent.
+          logger.warn(
+            { source: m.source, kind: m.kind, apiVersion: m.apiVersion, name: m.name, detail: m.message },
+            'not a SigmaRule; document passed over',
+          );
+          continue;
+        }
         if (!m.ok) {
           failed++;
           logger.warn(
