@@ -117,6 +117,17 @@ describe('the Grafana dashboard', () => {
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace', 'pod']);
   });
 
+  it('has a detections panel by rule and severity, joining ugallu_audit_rule_info on the pod and rule (issue #18)', () => {
+    const panel = panels.find((p) => p.title === 'Detections by rule and severity');
+    expect(panel).toBeDefined();
+    const expr = panel!.targets![0]!.expr;
+    expect(expr).toMatch(/^sum by \(rule, severity\) \(rate\(ugallu_audit_rule_matches_total\{/);
+    expect(expr).toContain(
+      '* on (namespace, pod, rule) group_left (severity, class) ugallu_audit_rule_info{',
+    );
+    expect(expr).toContain('class="Detection"');
+  });
+
   it('would catch a broken query', () => {
     expect(promqlError('sum by (pod (rate(ugallu_audit_file_lines_total[5m]))')).toBeDefined();
   });
@@ -134,6 +145,16 @@ describe('the PrometheusRule', () => {
       ['ugallu_audit_file_parse_errors_total', 'ugallu_audit_webhook_parse_errors_total'],
     ],
     ['UgalluAuditNoEvents', ['ugallu_audit_events_evaluated_total']],
+    [
+      'UgalluAuditDetection',
+      [
+        'ugallu_audit_rule_matches_total',
+        'ugallu_audit_rule_matches_total',
+        'ugallu_audit_rule_matches_total',
+        'ugallu_audit_rule_info',
+      ],
+    ],
+    ['UgalluAuditWebhookRequestsTooLarge', ['ugallu_audit_webhook_requests_refused_total']],
   ])('%s alerts on %j', (name, metrics) => {
     const alert = alerts.find((a) => a.alert === name);
     expect(alert, `alert ${name}`).toBeDefined();
@@ -156,6 +177,72 @@ describe('the PrometheusRule', () => {
       expect(alert.annotations.description).not.toContain('<no value>');
     },
   );
+
+  describe('UgalluAuditDetection (issue #18)', () => {
+    const detection = () => alerts.find((a) => a.alert === 'UgalluAuditDetection')!;
+    const compact = (expr: string) => expr.replace(/\s+/g, ' ');
+
+    it('joins the matches with ugallu_audit_rule_info on the pod and rule, for Detection rules of high or critical severity', () => {
+      const expr = compact(detection().expr);
+      expect(expr).toContain(
+        '* on (namespace, pod, rule) group_left (severity, class) ugallu_audit_rule_info{',
+      );
+      expect(expr).toContain('class=~"Detection",severity=~"high|critical"}');
+      // The rule's severity is kept as rule_severity: the alert's own severity label would overwrite it.
+      expect(expr).toContain('"rule_severity", "$1", "severity", "(.*)"');
+      expect(expr).toMatch(/^sum by \(namespace, rule, rule_severity\)/);
+      expect(detection().labels.severity).toBe('critical');
+      expect(detection().annotations.description).toContain(
+        '{{ $labels.rule }} ({{ $labels.rule_severity }})',
+      );
+    });
+
+    it("catches a rule's first match, whose series the match creates (increase() alone needs two samples)", () => {
+      const expr = compact(detection().expr);
+      expect(expr).toContain(
+        '(increase(ugallu_audit_rule_matches_total{job="audit-detection",namespace="mon"}[5m]) > 0) or',
+      );
+      expect(expr).toContain(
+        '((ugallu_audit_rule_matches_total{job="audit-detection",namespace="mon"} > 0) unless (ugallu_audit_rule_matches_total{job="audit-detection",namespace="mon"} offset 5m))',
+      );
+    });
+
+    it('takes its severities and classes from the values, and can be switched off', async () => {
+      const render1 = async (alertValues: Record<string, unknown>) =>
+        (
+          only(
+            await render({
+              values: {
+                'audit-detection': { clusterIdentity: { clusterID: 'x' } },
+                monitoring: { enabled: true, prometheusRule: { alerts: { detections: alertValues } } },
+              },
+            }),
+            'PrometheusRule',
+          ) as unknown as { spec: { groups: { rules: Alert[] }[] } }
+        ).spec.groups[0]!.rules;
+      const tuned = (
+        await render1({ ruleSeverities: ['medium', 'high', 'critical'], severity: 'warning' })
+      ).find((a) => a.alert === 'UgalluAuditDetection')!;
+      expect(tuned.expr).toContain('severity=~"medium|high|critical"');
+      expect(tuned.labels.severity).toBe('warning');
+      expect((await render1({ enabled: false })).map((a) => a.alert)).not.toContain('UgalluAuditDetection');
+    });
+  });
+
+  describe('UgalluAuditWebhookRequestsTooLarge (issue #18)', () => {
+    it('covers every 413 reason of the webhook source (kube-apiserver never retries a 413), and nothing else', async () => {
+      const source = await readFile(join(REPO_ROOT, 'packages/sources/src/webhookReject.ts'), 'utf8');
+      // Each reason's TSDoc starts with its status: `/** 413: … */ TooManyItems: 'TooManyItems'`.
+      const reasons = [...source.matchAll(/\/\*\*\s*(?:\*\s*)?(\d{3})\b[\s\S]*?\*\/\s*(\w+):/g)]
+        .filter((m) => m[1] === '413')
+        .map((m) => m[2]!);
+      expect(reasons.length).toBeGreaterThanOrEqual(3);
+      const alert = alerts.find((a) => a.alert === 'UgalluAuditWebhookRequestsTooLarge')!;
+      const regex = /reason=~"([^"]*)"/.exec(alert.expr)?.[1];
+      expect(regex?.split('|').sort()).toEqual(reasons.sort());
+      expect(alert.for).toBe('0m');
+    });
+  });
 
   it('keeps $labels templates for Prometheus (helm does not eat them)', () => {
     const auth = alerts.find((a) => a.alert === 'UgalluAuditWebhookAuthFailures')!;
