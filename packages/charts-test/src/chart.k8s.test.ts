@@ -591,3 +591,505 @@ describe('monitoring subchart', () => {
     expect(alerts).toContain('UgalluAuditEmitErrors');
   });
 });
+
+describe('the keys people type from habit (issue #18)', () => {
+  const withID = (ad: Record<string, unknown>) => ({
+    'audit-detection': { clusterIdentity: { clusterID: 'x' }, ...ad },
+  });
+  const webhook = (ad: Record<string, unknown> = {}) => withID({ mode: 'webhook', ...ad });
+  const workload = (objects: Manifest[]) =>
+    [...ofKind(objects, 'DaemonSet'), ...ofKind(objects, 'Deployment')][0]!;
+  const envOf = (c: V1Container) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+
+  describe('extraEnv, extraArgs, extraVolumes, extraVolumeMounts', () => {
+    const EXTRA_KEYS = ['extraEnv', 'extraArgs', 'extraVolumes', 'extraVolumeMounts'] as const;
+    it.each(['webhook-extras', 'file-extras'])(
+      "ci/%s: each added after the chart's own, which stay as they are without the extras",
+      async (name) => {
+        const values = parse(await readFile(ci(name), 'utf8')) as {
+          'audit-detection': Record<string, unknown[]>;
+        };
+        const extras = values['audit-detection'];
+        for (const key of EXTRA_KEYS) expect(extras[key]?.length, key).toBeGreaterThan(0);
+        const without = structuredClone(values);
+        for (const key of EXTRA_KEYS) delete without['audit-detection'][key];
+        const spec = podSpec(workload(await render({ valuesFiles: [ci(name)] })));
+        const plain = podSpec(workload(await render({ values: without })));
+        const detector = container(spec);
+        const plainDetector = container(plain);
+        // A flag given twice takes its last value (node's parseArgs): the extra one wins.
+        expect(args(detector)).toEqual([...args(plainDetector), ...extras.extraArgs!]);
+        expect(detector.env).toEqual([...plainDetector.env!, ...extras.extraEnv!]);
+        expect(spec.volumes).toEqual([...plain.volumes!, ...extras.extraVolumes!]);
+        expect(detector.volumeMounts).toEqual([...plainDetector.volumeMounts!, ...extras.extraVolumeMounts!]);
+      },
+    );
+
+    it('the webhook keeps its bearer token beside extraEnv', async () => {
+      const detector = container(
+        podSpec(only(await render({ valuesFiles: [ci('webhook-extras')] }), 'Deployment')),
+      );
+      expect(envOf(detector).AUDIT_WEBHOOK_TOKEN).toEqual({
+        name: 'AUDIT_WEBHOOK_TOKEN',
+        valueFrom: { secretKeyRef: { name: 'audit-webhook-token', key: 'token' } },
+      });
+    });
+
+    it.each([
+      [
+        'an extraEnv the chart sets',
+        withID({ extraEnv: [{ name: 'POD_NAME', value: 'x' }] }),
+        /extraEnv sets POD_NAME, which the chart sets itself/,
+      ],
+      [
+        'the bearer token through extraEnv',
+        webhook({ extraEnv: [{ name: 'AUDIT_WEBHOOK_TOKEN', value: 'x' }] }),
+        /extraEnv sets AUDIT_WEBHOOK_TOKEN.*use webhook\.sharedSecretRef/,
+      ],
+      [
+        'a variable named twice',
+        withID({
+          extraEnv: [
+            { name: 'A', value: '1' },
+            { name: 'A', value: '2' },
+          ],
+        }),
+        /extraEnv names a variable twice/,
+      ],
+      [
+        'a volume named as one of the chart’s',
+        withID({ extraVolumes: [{ name: 'cursor', emptyDir: {} }] }),
+        /extraVolumes: the volume name cursor is the chart's/,
+      ],
+      [
+        'a mount over one of the chart’s',
+        webhook({ extraVolumeMounts: [{ name: 'x', mountPath: '/etc/ugallu/tls' }] }),
+        /extraVolumeMounts: \/etc\/ugallu\/tls is already a mount path/,
+      ],
+    ])('refuses %s', async (_name, values, message) => {
+      const result = await template({ values });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(message);
+    });
+
+    it.each([
+      ['a flag without its dashes', withID({ extraArgs: ['log-level=debug'] }), "at '/extraArgs/0'"],
+      [
+        'a flag and its value as two items',
+        withID({ extraArgs: ['--log-level', 'debug'] }),
+        "at '/extraArgs/1'",
+      ],
+      [
+        'a variable with a number for value',
+        withID({ extraEnv: [{ name: 'N', value: 1 }] }),
+        "at '/extraEnv/0/value'",
+      ],
+      ['a mount without a path', withID({ extraVolumeMounts: [{ name: 'x' }] }), "at '/extraVolumeMounts/0'"],
+    ])("refuses %s: helm's schema check names the value", async (_name, values, message) => {
+      const result = await template({ values });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(message);
+    });
+  });
+
+  describe('podSecurityContext and securityContext, merged over the hardened defaults', () => {
+    it('ci/webhook-extras: the given keys are added or replace the default one by one; supplementalGroups are added', async () => {
+      const spec = podSpec(only(await render({ valuesFiles: [ci('webhook-extras')] }), 'Deployment'));
+      expect(spec.securityContext).toEqual({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+        fsGroup: 10001,
+        supplementalGroups: [20000],
+      });
+      expect(container(spec).securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        privileged: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+        runAsNonRoot: true,
+        runAsUser: 20001,
+        runAsGroup: 10001,
+      });
+    });
+
+    it("ci/file-extras: a pod-level uid is the detector's (the container no longer overrides it) and the cursor directory's owner; the audit log's group stays", async () => {
+      const spec = podSpec(only(await render({ valuesFiles: [ci('file-extras')] }), 'DaemonSet'));
+      expect(spec.securityContext).toMatchObject({
+        runAsUser: 20000,
+        runAsGroup: 20000,
+        supplementalGroups: [10001],
+      });
+      expect(container(spec).securityContext).toMatchObject({
+        runAsUser: 20000,
+        runAsGroup: 20000,
+        runAsNonRoot: true,
+      });
+      const init = container({ ...spec, containers: spec.initContainers! }, 'chown-cursor-dir');
+      expect(init.command).toEqual(['chown', '20000:20000', '/var/lib/ugallu']);
+    });
+
+    it('both supplemental groups when the audit log group and podSecurityContext.supplementalGroups are set', async () => {
+      const spec = podSpec(
+        only(
+          await render({
+            values: withID({
+              fileMode: { auditLogGroup: 4 },
+              podSecurityContext: { supplementalGroups: [5, 4] },
+            }),
+          }),
+          'DaemonSet',
+        ),
+      );
+      expect(spec.securityContext?.supplementalGroups).toEqual([4, 5]);
+    });
+
+    it('fileMode.runAsRoot still runs the file detector as root without allowInsecureSecurityContext', async () => {
+      const spec = podSpec(
+        only(await render({ values: withID({ fileMode: { runAsRoot: true } }) }), 'DaemonSet'),
+      );
+      expect(container(spec).securityContext).toMatchObject({
+        runAsUser: 0,
+        runAsNonRoot: false,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(spec.securityContext?.runAsNonRoot).toBeUndefined();
+      expect(spec.initContainers).toBeUndefined();
+    });
+
+    const weakening = [
+      ['root in the container', { securityContext: { runAsUser: 0 } }, "at '/securityContext/runAsUser'"],
+      ['root in the pod', { podSecurityContext: { runAsUser: 0 } }, "at '/podSecurityContext/runAsUser'"],
+      [
+        'runAsNonRoot false in the container',
+        { securityContext: { runAsNonRoot: false } },
+        "at '/securityContext/runAsNonRoot'",
+      ],
+      [
+        'runAsNonRoot false in the pod',
+        { podSecurityContext: { runAsNonRoot: false } },
+        "at '/podSecurityContext/runAsNonRoot'",
+      ],
+      [
+        'privilege escalation',
+        { securityContext: { allowPrivilegeEscalation: true } },
+        "at '/securityContext/allowPrivilegeEscalation'",
+      ],
+      [
+        'a writable root file system',
+        { securityContext: { readOnlyRootFilesystem: false } },
+        "at '/securityContext/readOnlyRootFilesystem'",
+      ],
+      ['privileged', { securityContext: { privileged: true } }, "at '/securityContext/privileged'"],
+      [
+        'an added capability',
+        { securityContext: { capabilities: { add: ['NET_ADMIN'] } } },
+        "at '/securityContext/capabilities/add'",
+      ],
+      [
+        'a drop list without ALL',
+        { securityContext: { capabilities: { drop: ['NET_RAW'] } } },
+        "at '/securityContext/capabilities/drop'",
+      ],
+      [
+        'an unconfined seccomp profile',
+        { podSecurityContext: { seccompProfile: { type: 'Unconfined' } } },
+        "at '/podSecurityContext/seccompProfile/type'",
+      ],
+      [
+        'an unmasked /proc',
+        { securityContext: { procMount: 'Unmasked' } },
+        "at '/securityContext/procMount'",
+      ],
+    ] as const;
+
+    it.each(weakening)(
+      'refuses %s, naming the value and allowInsecureSecurityContext',
+      async (_name, values, message) => {
+        const result = await template({ values: webhook(values) });
+        expect(result.code).not.toBe(0);
+        expect(result.stderr).toContain("values don't meet the specifications of the schema(s)");
+        expect(result.stderr).toContain(message);
+        expect(result.stderr).toContain("at '/allowInsecureSecurityContext': value must be true");
+      },
+    );
+
+    it.each(weakening)('renders %s with allowInsecureSecurityContext: true', async (_name, values) => {
+      const spec = podSpec(
+        only(
+          await render({ values: webhook({ ...values, allowInsecureSecurityContext: true }) }),
+          'Deployment',
+        ),
+      );
+      if ('securityContext' in values)
+        expect(container(spec).securityContext).toMatchObject(values.securityContext);
+      else expect(spec.securityContext).toMatchObject(values.podSecurityContext);
+    });
+
+    it('refuses a misspelt security context key', async () => {
+      const result = await template({
+        values: withID({ securityContext: { readOnlyRootFileSystem: true } }),
+      });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain("additional properties 'readOnlyRootFileSystem' not allowed");
+    });
+  });
+
+  describe('fileMode.affinity', () => {
+    it('ci/file-extras: rendered, and the control-plane nodeSelector and tolerations stay', async () => {
+      const spec = podSpec(only(await render({ valuesFiles: [ci('file-extras')] }), 'DaemonSet'));
+      expect(
+        spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
+      ).toEqual([{ matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['linux'] }] }]);
+      expect(spec.nodeSelector).toEqual({ 'node-role.kubernetes.io/control-plane': '' });
+      expect(spec.tolerations).toHaveLength(2);
+    });
+
+    it('none by default; the nodeSelector and tolerations are replaced only explicitly', async () => {
+      expect(podSpec(only(await render({ values: minimal }), 'DaemonSet')).affinity).toBeUndefined();
+      const own = podSpec(
+        only(
+          await render({
+            values: withID({
+              fileMode: {
+                nodeSelector: {
+                  'node-role.kubernetes.io/control-plane': null,
+                  'example.com/apiserver': 'true',
+                },
+                tolerations: [{ key: 'example.com/apiserver', operator: 'Exists', effect: 'NoSchedule' }],
+              },
+            }),
+          }),
+          'DaemonSet',
+        ),
+      );
+      expect(own.nodeSelector).toEqual({ 'example.com/apiserver': 'true' });
+      expect(own.tolerations).toEqual([
+        { key: 'example.com/apiserver', operator: 'Exists', effect: 'NoSchedule' },
+      ]);
+    });
+  });
+
+  describe('webhook.topologySpreadConstraints', () => {
+    it('by default spreads the replicas across nodes, selecting exactly the Deployment’s pods', async () => {
+      const deployment = only(
+        await render({ valuesFiles: [ci('webhook-token')] }),
+        'Deployment',
+      ) as unknown as V1Deployment;
+      expect(deployment.spec!.template.spec!.topologySpreadConstraints).toEqual([
+        {
+          maxSkew: 1,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: deployment.spec!.selector.matchLabels },
+          matchLabelKeys: ['pod-template-hash'],
+        },
+      ]);
+      expect(deployment.spec!.template.metadata!.labels).toMatchObject(
+        deployment.spec!.selector.matchLabels!,
+      );
+    });
+
+    it('keeps a labelSelector that is given, and [] turns it off', async () => {
+      const given = {
+        maxSkew: 2,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'DoNotSchedule',
+        labelSelector: { matchLabels: { team: 'sec' } },
+      };
+      const spec = podSpec(
+        only(
+          await render({ values: webhook({ webhook: { topologySpreadConstraints: [given] } }) }),
+          'Deployment',
+        ),
+      );
+      expect(spec.topologySpreadConstraints).toEqual([given]);
+      const off = podSpec(
+        only(await render({ values: webhook({ webhook: { topologySpreadConstraints: [] } }) }), 'Deployment'),
+      );
+      expect(off.topologySpreadConstraints).toBeUndefined();
+    });
+  });
+
+  describe('networkPolicy', () => {
+    interface Rule {
+      from?: unknown[];
+      to?: unknown[];
+      ports?: { protocol: string; port: number }[];
+    }
+    interface Policy {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: Rule[];
+        egress: Rule[];
+      };
+    }
+
+    it('is off by default', async () => {
+      expect(ofKind(await render({ values: minimal }), 'NetworkPolicy')).toEqual([]);
+      expect(ofKind(await render({ valuesFiles: [ci('webhook-token')] }), 'NetworkPolicy')).toEqual([]);
+    });
+
+    it('ci/webhook-extras: the webhook port from webhookFrom, the metrics port from Prometheus, egress to the API, DNS and extraEgress only', async () => {
+      const objects = await render({ valuesFiles: [ci('webhook-extras')] });
+      const policy = only(objects, 'NetworkPolicy') as unknown as Policy;
+      const deployment = only(objects, 'Deployment') as unknown as V1Deployment;
+      expect(policy.spec.podSelector.matchLabels).toEqual(deployment.spec!.selector.matchLabels);
+      expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+      expect(policy.spec.ingress).toEqual([
+        { from: [{ ipBlock: { cidr: '10.0.0.0/24' } }], ports: [{ protocol: 'TCP', port: 8443 }] },
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+              podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+            },
+          ],
+          ports: [{ protocol: 'TCP', port: 9090 }],
+        },
+      ]);
+      expect(policy.spec.egress).toEqual([
+        {
+          to: [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: '10.0.0.10/32' } }],
+          ports: [
+            { protocol: 'TCP', port: 443 },
+            { protocol: 'TCP', port: 6443 },
+          ],
+        },
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+            },
+          ],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+        { to: [{ ipBlock: { cidr: '192.0.2.10/32' } }], ports: [{ protocol: 'TCP', port: 9093 }] },
+      ]);
+      // The ports are the container's.
+      const ports = container(deployment.spec!.template.spec!).ports!;
+      expect(ports.map((p) => p.containerPort).sort()).toEqual([8443, 9090]);
+    });
+
+    it('ci/file-extras: no webhook port; the API on any address by default; dns.to [] allows no DNS', async () => {
+      const policy = only(
+        await render({ valuesFiles: [ci('file-extras')] }),
+        'NetworkPolicy',
+      ) as unknown as Policy;
+      expect(policy.spec.ingress).toEqual([
+        {
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'prometheus' } } }],
+          ports: [{ protocol: 'TCP', port: 9090 }],
+        },
+      ]);
+      expect(policy.spec.egress).toEqual([
+        {
+          ports: [
+            { protocol: 'TCP', port: 443 },
+            { protocol: 'TCP', port: 6443 },
+          ],
+        },
+      ]);
+    });
+
+    it('refuses webhook mode without webhookFrom (an empty from would let everyone in)', async () => {
+      const result = await template({ values: webhook({ networkPolicy: { enabled: true } }) });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(
+        /networkPolicy\.enabled in webhook mode needs networkPolicy\.webhookFrom/,
+      );
+    });
+
+    it.each([
+      [
+        'every namespace for the metrics port, by accident',
+        withID({ networkPolicy: { enabled: true, metricsNamespaceSelector: { matchLabels: null } } }),
+        "at '/networkPolicy/metricsNamespaceSelector'",
+      ],
+      [
+        'an empty peer (which would match everything)',
+        webhook({ networkPolicy: { enabled: true, webhookFrom: [{}] } }),
+        "at '/networkPolicy/webhookFrom/0'",
+      ],
+      [
+        'an API address that is not a CIDR',
+        withID({ networkPolicy: { apiServer: { cidrs: ['kubernetes.default'] } } }),
+        "at '/networkPolicy/apiServer/cidrs/0'",
+      ],
+    ])("refuses %s: helm's schema check names the value", async (_name, values, message) => {
+      const result = await template({ values });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(message);
+    });
+  });
+
+  describe("V8's heap under the memory limit (NODE_OPTIONS)", () => {
+    const nodeOptions = async (values: Record<string, unknown>) => {
+      const detector = container(podSpec(workload(await render({ values }))));
+      return (detector.env ?? []).filter((e) => e.name === 'NODE_OPTIONS').map((e) => e.value);
+    };
+
+    it.each([
+      ['webhook', '512Mi', 50, '--max-old-space-size=256'],
+      ['file', '512Mi', 50, '--max-old-space-size=256'],
+      ['webhook', '1Gi', 50, '--max-old-space-size=512'],
+      ['webhook', '768Mi', 60, '--max-old-space-size=460'],
+      ['file', '1G', 50, '--max-old-space-size=476'],
+      ['webhook', '600M', 60, '--max-old-space-size=343'],
+      ['webhook', 536870912, 50, '--max-old-space-size=256'],
+      ['webhook', '1.5Gi', 50, '--max-old-space-size=768'],
+      ['file', '2097152Ki', 25, '--max-old-space-size=512'],
+    ] as const)('%s mode, limit %s, nodeHeapPercent %d: %s', async (mode, memory, percent, expected) => {
+      expect(
+        await nodeOptions(withID({ mode, resources: { limits: { memory } }, nodeHeapPercent: percent })),
+      ).toEqual([expected]);
+    });
+
+    it('is 256 MiB with the defaults, the heap the webhook was measured with (392 MiB RSS at most, under the 512Mi limit)', async () => {
+      expect(await nodeOptions(webhook())).toEqual(['--max-old-space-size=256']);
+      expect(await nodeOptions(withID({}))).toEqual(['--max-old-space-size=256']);
+    });
+
+    it('is not set without a memory limit, or with nodeHeapPercent 0', async () => {
+      expect(await nodeOptions(webhook({ resources: { limits: { memory: null } } }))).toEqual([]);
+      expect(await nodeOptions(webhook({ nodeHeapPercent: 0 }))).toEqual([]);
+    });
+
+    it('an extraEnv NODE_OPTIONS replaces it', async () => {
+      expect(
+        await nodeOptions(
+          webhook({ extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=100' }] }),
+        ),
+      ).toEqual(['--max-old-space-size=100']);
+    });
+
+    it('refuses a limit that leaves Node no heap (512m is milli-bytes)', async () => {
+      const result = await template({ values: webhook({ resources: { limits: { memory: '512m' } } }) });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/resources\.limits\.memory 512m leaves Node a heap of 0 MiB/);
+    });
+  });
+
+  describe('Chart.yaml', () => {
+    it.each(['', '/charts/audit-detection', '/charts/monitoring'])(
+      'charts/ugallu%s has kubeVersion >=1.30.0-0 and an icon that is a file in this repository',
+      async (sub) => {
+        const chart = parse(await readFile(join(REPO_ROOT, `charts/ugallu${sub}/Chart.yaml`), 'utf8')) as {
+          kubeVersion: string;
+          icon: string;
+        };
+        expect(chart.kubeVersion).toBe('>=1.30.0-0');
+        const path = /^https:\/\/raw\.githubusercontent\.com\/[^/]+\/[^/]+\/[^/]+\/(.+)$/.exec(
+          chart.icon,
+        )?.[1];
+        expect(path, chart.icon).toBeDefined();
+        expect(await readFile(join(REPO_ROOT, path!), 'utf8')).toMatch(/^<svg /);
+      },
+    );
+  });
+});

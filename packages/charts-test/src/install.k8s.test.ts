@@ -57,6 +57,8 @@ describe('every object the chart renders is accepted by a real kube-apiserver (s
     if (file.startsWith('monitoring'))
       expect(applied).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
     if (file.startsWith('webhook-token')) expect(applied.filter((k) => k === 'Secret')).toHaveLength(2);
+    // The keys of issue #18 (extras, security contexts, spread, NetworkPolicy) in a form the apiserver takes.
+    if (file.includes('-extras')) expect(applied).toContain('NetworkPolicy');
   });
 
   it.each([

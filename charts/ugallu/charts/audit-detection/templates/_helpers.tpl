@@ -106,9 +106,46 @@ template so a bad combination fails the render with this message.
 {{- if and (eq .Values.rules.from "dir") (not .Values.rules.dir.configMaps) (not .Values.rules.examples.enabled) }}
 {{- fail "audit-detection: rules.from=dir needs rule files: name ConfigMaps in rules.dir.configMaps (or set rules.examples.enabled=true)" }}
 {{- end }}
+{{- $envNames := include "audit-detection.extraEnvNames" . | fromJsonArray }}
+{{- range list "POD_NAME" "POD_NAMESPACE" "NODE_NAME" "AUDIT_WEBHOOK_TOKEN" }}
+{{- if has . $envNames }}
+{{- fail (printf "audit-detection: extraEnv sets %s, which the chart sets itself (AUDIT_WEBHOOK_TOKEN: use webhook.sharedSecretRef and sharedSecretKey)" .) }}
+{{- end }}
+{{- end }}
+{{- if ne (len $envNames) (len ($envNames | uniq)) }}
+{{- fail "audit-detection: extraEnv names a variable twice" }}
+{{- end }}
+{{- $volumes := list "tmp" "rules" }}
+{{- $paths := list "/tmp" "/etc/ugallu/rules" }}
+{{- if eq .Values.mode "file" }}
+{{- $volumes = concat $volumes (list "audit-log" "cursor") }}
+{{- $paths = concat $paths (list (printf "/host%s" (dir .Values.fileMode.auditLogPath)) "/var/lib/ugallu") }}
+{{- else }}
+{{- $volumes = concat $volumes (list "tls" "client-ca") }}
+{{- $paths = concat $paths (list "/etc/ugallu/tls" "/etc/ugallu/client-ca") }}
+{{- end }}
+{{- range .Values.extraVolumes }}
+{{- if has .name $volumes }}
+{{- fail (printf "audit-detection: extraVolumes: the volume name %s is the chart's; pick another" .name) }}
+{{- end }}
+{{- $volumes = append $volumes .name }}
+{{- end }}
+{{- range .Values.extraVolumeMounts }}
+{{- if has .mountPath $paths }}
+{{- fail (printf "audit-detection: extraVolumeMounts: %s is already a mount path of the detector container" .mountPath) }}
+{{- end }}
+{{- $paths = append $paths .mountPath }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (eq .Values.mode "webhook") (not .Values.networkPolicy.webhookFrom) }}
+{{- fail "audit-detection: networkPolicy.enabled in webhook mode needs networkPolicy.webhookFrom: the NetworkPolicyPeers kube-apiserver's requests come from (e.g. [{ ipBlock: { cidr: <control-plane nodes' subnet> } }]); an empty list would shut it out (or, as a from list, let everyone in)" }}
+{{- end }}
 {{- end }}
 
-{{/* The pod's environment: its own name and namespace for the detector. */}}
+{{/*
+The pod's environment: its own name and namespace for the detector, the
+bearer token in webhook mode, V8's heap limit (unless extraEnv sets
+NODE_OPTIONS), then extraEnv.
+*/}}
 {{- define "audit-detection.env" -}}
 - name: POD_NAME
   valueFrom:
@@ -122,6 +159,28 @@ template so a bad combination fails the render with this message.
   valueFrom:
     fieldRef:
       fieldPath: spec.nodeName
+{{- if and (eq .Values.mode "webhook") .Values.webhook.sharedSecretRef }}
+- name: AUDIT_WEBHOOK_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.webhook.sharedSecretRef }}
+      key: {{ .Values.webhook.sharedSecretKey }}
+{{- end }}
+{{- $heap := include "audit-detection.maxOldSpaceMiB" . }}
+{{- if and $heap (not (has "NODE_OPTIONS" (include "audit-detection.extraEnvNames" . | fromJsonArray))) }}
+# V8's heap under the container's memory limit (nodeHeapPercent of resources.limits.memory).
+- name: NODE_OPTIONS
+  value: --max-old-space-size={{ $heap }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "audit-detection.extraEnvNames" -}}
+{{- $names := list }}
+{{- range .Values.extraEnv }}{{ $names = append $names .name }}{{ end }}
+{{- toJson $names }}
 {{- end }}
 
 {{/* Flags both binaries take. */}}
@@ -138,22 +197,97 @@ template so a bad combination fails the render with this message.
 - --max-event-bytes={{ .Values.maxEventBytes | int64 }}
 {{- end }}
 
+{{/*
+Security contexts: the chart's hardened defaults with podSecurityContext and
+securityContext merged over them key by key (the schema refuses a value
+that weakens them unless allowInsecureSecurityContext is true). The
+detector's uid and gid: securityContext's, else podSecurityContext's, else
+runAsUser/runAsGroup; root only through fileMode.runAsRoot.
+*/}}
+{{- define "audit-detection.runAsRoot" -}}
+{{- if and (eq .Values.mode "file") .Values.fileMode.runAsRoot }}true{{ end }}
+{{- end }}
+
+{{- define "audit-detection.podSecurityContext" -}}
+{{- $user := deepCopy (.Values.podSecurityContext | default dict) }}
+{{- $context := dict "seccompProfile" (dict "type" "RuntimeDefault") }}
+{{- if not (include "audit-detection.runAsRoot" .) }}
+{{- $_ := set $context "runAsNonRoot" true }}
+{{- end }}
+{{- $groups := list }}
+{{- if and (eq .Values.mode "file") (not (kindIs "invalid" .Values.fileMode.auditLogGroup)) }}
+{{- /* The group that may read the host's audit log (fileMode.auditLogGroup). */}}
+{{- $groups = append $groups (.Values.fileMode.auditLogGroup | int64) }}
+{{- end }}
+{{- range ($user.supplementalGroups | default list) }}
+{{- $groups = append $groups (. | int64) }}
+{{- end }}
+{{- $_ := unset $user "supplementalGroups" }}
+{{- $context = mustMergeOverwrite $context $user }}
+{{- with ($groups | uniq) }}
+{{- $_ := set $context "supplementalGroups" . }}
+{{- end }}
+{{- toYaml $context }}
+{{- end }}
+
 {{- define "audit-detection.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-privileged: false
-capabilities:
-  drop: [ALL]
-seccompProfile:
-  type: RuntimeDefault
-{{- if and (eq .Values.mode "file") .Values.fileMode.runAsRoot }}
-runAsNonRoot: false
-runAsUser: 0
-runAsGroup: 0
+{{- $pod := .Values.podSecurityContext | default dict }}
+{{- $context := dict
+  "allowPrivilegeEscalation" false
+  "readOnlyRootFilesystem" true
+  "privileged" false
+  "capabilities" (dict "drop" (list "ALL"))
+  "seccompProfile" (dict "type" "RuntimeDefault") }}
+{{- if include "audit-detection.runAsRoot" . }}
+{{- $_ := set $context "runAsNonRoot" false }}
+{{- $_ := set $context "runAsUser" 0 }}
+{{- $_ := set $context "runAsGroup" 0 }}
 {{- else }}
-runAsNonRoot: true
-runAsUser: {{ .Values.runAsUser }}
-runAsGroup: {{ .Values.runAsGroup }}
+{{- $_ := set $context "runAsNonRoot" true }}
+{{- $_ := set $context "runAsUser" (ternary $pod.runAsUser .Values.runAsUser (hasKey $pod "runAsUser") | int64) }}
+{{- $_ := set $context "runAsGroup" (ternary $pod.runAsGroup .Values.runAsGroup (hasKey $pod "runAsGroup") | int64) }}
+{{- end }}
+{{- toYaml (mustMergeOverwrite $context (deepCopy (.Values.securityContext | default dict))) }}
+{{- end }}
+
+{{/*
+NODE_OPTIONS' --max-old-space-size, in MiB: nodeHeapPercent of
+resources.limits.memory (a Kubernetes quantity: 512Mi, 1Gi, 600M, bytes);
+empty when there is no memory limit or nodeHeapPercent is 0.
+*/}}
+{{- define "audit-detection.maxOldSpaceMiB" -}}
+{{- $limit := "" }}
+{{- with .Values.resources }}{{ with .limits }}{{ with .memory }}{{ $limit = toString . }}{{ end }}{{ end }}{{ end }}
+{{- $percent := .Values.nodeHeapPercent | int }}
+{{- if and $limit (gt $percent 0) }}
+{{- $number := regexFind "^[0-9]*\\.?[0-9]+([eE][-+]?[0-9]+)?" $limit }}
+{{- $suffix := trimPrefix $number $limit }}
+{{- $scale := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 }}
+{{- if not (and $number (hasKey $scale $suffix)) }}
+{{- fail (printf "audit-detection: resources.limits.memory %q is not a quantity the chart can read (e.g. 512Mi, 1Gi, 600M)" $limit) }}
+{{- end }}
+{{- $mib := floor (divf (mulf (float64 $number) (get $scale $suffix) $percent) 104857600.0) | int64 }}
+{{- if lt $mib 32 }}
+{{- fail (printf "audit-detection: resources.limits.memory %s leaves Node a heap of %d MiB (nodeHeapPercent %d): raise the limit (the default is 512Mi) or set nodeHeapPercent=0" $limit $mib $percent) }}
+{{- end }}
+{{- $mib }}
+{{- end }}
+{{- end }}
+
+{{/* The detector pods' labels, which Services, the PodDisruptionBudget, spread constraints and the NetworkPolicy select on. */}}
+{{- define "audit-detection.podSelectorLabels" -}}
+{{ include "audit-detection.selectorLabels" . }}
+app.kubernetes.io/component: detector
+{{- end }}
+
+{{/* webhook.topologySpreadConstraints, each without a labelSelector given the detector pods' labels. */}}
+{{- define "audit-detection.topologySpreadConstraints" -}}
+{{- range .Values.webhook.topologySpreadConstraints }}
+{{- $constraint := deepCopy . }}
+{{- if not (hasKey $constraint "labelSelector") }}
+{{- $_ := set $constraint "labelSelector" (dict "matchLabels" (include "audit-detection.podSelectorLabels" $ | fromYaml)) }}
+{{- end }}
+- {{- toYaml $constraint | nindent 2 }}
 {{- end }}
 {{- end }}
 
@@ -197,8 +331,7 @@ readinessProbe:
 
 {{- define "audit-detection.podMetadata" -}}
 labels:
-  {{- include "audit-detection.selectorLabels" . | nindent 2 }}
-  app.kubernetes.io/component: detector
+  {{- include "audit-detection.podSelectorLabels" . | nindent 2 }}
   {{- with .Values.podLabels }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
