@@ -1,5 +1,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the tests spoil and read untyped JSON on purpose */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Admin, Consumer as KafkaConsumer, stringDeserializers } from '@platformatic/kafka';
+import { CertificateAuthority } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsumer } from './consumer.js';
@@ -63,6 +67,8 @@ async function readTopic(
 describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} broker (KRaft)`, () => {
   let broker: KafkaBroker;
   let admin: Admin;
+  let dir: string;
+  let caFile: string;
 
   beforeAll(async () => {
     if (missing.length > 0) {
@@ -70,13 +76,24 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
         `CI=true and the Kafka tests need ${missing.join(' and ')}: run \`${KAFKA_SETUP_STEP}\``,
       );
     }
-    broker = await startKafkaBroker();
+    dir = await mkdtemp(join(tmpdir(), 'ugallu-kafka-test-'));
+    const ca = await CertificateAuthority.create('ugallu-kafka-test-ca');
+    caFile = join(dir, 'ca.crt');
+    await writeFile(caFile, ca.certPem);
+    const pair = await ca.issueServer({ hosts: ['127.0.0.1'] });
+    broker = await startKafkaBroker({
+      secure: {
+        ...pair,
+        plainUsers: { plainuser: 'plain-secret' },
+        scramUsers: { scramuser: 'scram-secret' },
+      },
+    });
     admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: [broker.bootstrap] });
     await waitFor(
       async () =>
         admin
           .createTopics({
-            topics: ['se-native', 'se-ocsf', 'se-ecs', 'se-outage'],
+            topics: ['se-native', 'se-ocsf', 'se-ecs', 'se-outage', 'se-plain', 'se-scram'],
             partitions: 1,
             replicas: 1,
           })
@@ -90,6 +107,56 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
   afterAll(async () => {
     await admin?.close().catch(() => undefined);
     await broker?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('produces over TLS (the CA from a file) with SASL PLAIN', async () => {
+    const passwordFile = join(dir, 'plain-password');
+    await writeFile(passwordFile, 'plain-secret\n');
+    const consumer = createConsumer({
+      name: 'k-plain',
+      kafka: {
+        brokers: [broker.secureBootstrap!],
+        topic: 'se-plain',
+        tls: { caFile },
+        sasl: { mechanism: 'PLAIN', username: 'plainuser', passwordFile },
+      },
+    });
+    const events = [sampleSecurityEvent(1), sampleSecurityEvent(2)];
+    for (const se of events) consumer.offer(se);
+    await waitFor(() => consumer.status().sent === 2, 60_000, 'the records over SASL_SSL');
+    await consumer.close();
+    expect((await readTopic(broker.bootstrap, 'se-plain', 2)).map((r) => r.key)).toEqual(
+      events.map((se) => se.metadata.name),
+    );
+  });
+
+  it('with SCRAM-SHA-256, a refused password is retried, and the rotated password file is read at the next authentication', async () => {
+    const registry = new Registry();
+    const passwordFile = join(dir, 'scram-password');
+    await writeFile(passwordFile, 'not-the-password\n');
+    const consumer = createConsumer(
+      {
+        name: 'k-scram',
+        kafka: {
+          brokers: [broker.secureBootstrap!],
+          topic: 'se-scram',
+          tls: { caFile },
+          sasl: { mechanism: 'SCRAM-SHA-256', username: 'scramuser', passwordFile },
+        },
+        queue: { backoff: { initialMs: 200, maxMs: 1_000 } },
+      },
+      { registry },
+    );
+    const se = sampleSecurityEvent(3);
+    consumer.offer(se);
+    await waitFor(() => consumer.status().state === 'Failing', 60_000, 'the refused authentication');
+    expect(consumer.status().sent).toBe(0);
+    await writeFile(passwordFile, 'scram-secret\n');
+    await waitFor(() => consumer.status().sent === 1, 60_000, 'the record after the password file changed');
+    expect(consumer.status().dropped).toBe(0);
+    await consumer.close();
+    expect((await readTopic(broker.bootstrap, 'se-scram', 1)).map((r) => r.key)).toEqual([se.metadata.name]);
   });
 
   it.each<[OutputFormat, string, (value: Record<string, any>) => unknown]>([

@@ -106,6 +106,20 @@ export async function ensureKafkaJars(version = KAFKA_VERSION): Promise<string> 
 }
 
 /**
+ * A second listener, `SASL_SSL`, for the TLS and SASL tests: the broker's
+ * certificate and key (PEM), PLAIN users, and SCRAM-SHA-256 users (created
+ * when the storage is formatted).
+ *
+ * @example `{ certPem, keyPem, plainUsers: { alice: 'secret' }, scramUsers: { bob: 'secret' } }`
+ */
+export interface KafkaSecureListener {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly plainUsers: Readonly<Record<string, string>>;
+  readonly scramUsers: Readonly<Record<string, string>>;
+}
+
+/**
  * A running broker: `127.0.0.1:<port>`, stoppable and restartable on the
  * same port and data.
  *
@@ -113,6 +127,8 @@ export async function ensureKafkaJars(version = KAFKA_VERSION): Promise<string> 
  */
 export interface KafkaBroker {
   readonly bootstrap: string;
+  /** The SASL_SSL listener, `127.0.0.1:<port>`, when one was asked for. */
+  readonly secureBootstrap: string | undefined;
   /** Stops the broker (SIGTERM, then SIGKILL after 20 s); its data stays. */
   stop(): Promise<void>;
   /** Starts it again on the same port and data. */
@@ -128,21 +144,42 @@ export interface KafkaBroker {
  *
  * @example `const broker = await startKafkaBroker(); await broker.stop(); await broker.start(); await broker.close();`
  */
-export async function startKafkaBroker(version = KAFKA_VERSION): Promise<KafkaBroker> {
-  const libs = await ensureKafkaJars(version);
+export async function startKafkaBroker(
+  options: { version?: string; secure?: KafkaSecureListener } = {},
+): Promise<KafkaBroker> {
+  const libs = await ensureKafkaJars(options.version ?? KAFKA_VERSION);
   const dir = await mkdtemp(join(tmpdir(), 'ugallu-kafka-'));
   const [port, controllerPort] = [await freePort(), await freePort()];
+  const secure = options.secure;
+  const securePort = secure === undefined ? undefined : await freePort();
   const properties = join(dir, 'server.properties');
+  const listeners = [`PLAINTEXT://127.0.0.1:${String(port)}`];
+  const secureLines: string[] = [];
+  if (secure !== undefined && securePort !== undefined) {
+    listeners.push(`SASL_SSL://127.0.0.1:${String(securePort)}`);
+    await writeFile(join(dir, 'broker.pem'), `${secure.keyPem.trim()}\n${secure.certPem.trim()}\n`);
+    const plain = Object.entries(secure.plainUsers)
+      .map(([user, password]) => `user_${user}="${password}"`)
+      .join(' ');
+    secureLines.push(
+      'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256',
+      `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plain};`,
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'ssl.keystore.type=PEM',
+      `ssl.keystore.location=${join(dir, 'broker.pem')}`,
+    );
+  }
   await writeFile(
     properties,
     [
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${String(controllerPort)}`,
-      `listeners=PLAINTEXT://127.0.0.1:${String(port)},CONTROLLER://127.0.0.1:${String(controllerPort)}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${String(port)}`,
+      `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${String(controllerPort)}`].join(',')}`,
+      `advertised.listeners=${listeners.join(',')}`,
       'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
+      ...secureLines,
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${join(dir, 'data')}`,
       'num.partitions=1',
@@ -160,10 +197,17 @@ export async function startKafkaBroker(version = KAFKA_VERSION): Promise<KafkaBr
   const classpath = `${libs}/*`;
   const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath];
   const clusterId = randomBytes(16).toString('base64url');
+  // SCRAM users are created in the bootstrap metadata when the storage is formatted (KRaft).
+  const scram = Object.entries(secure?.scramUsers ?? {}).flatMap(([name, password]) => [
+    '--add-scram',
+    `SCRAM-SHA-256=[name=${name},password=${password}]`,
+  ]);
   await execFileAsync(
     'java',
-    [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties],
-    { timeout: 120_000 },
+    [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, ...scram],
+    {
+      timeout: 120_000,
+    },
   );
 
   let child: ChildProcess | undefined;
@@ -198,6 +242,7 @@ export async function startKafkaBroker(version = KAFKA_VERSION): Promise<KafkaBr
   await start();
   return {
     bootstrap: `127.0.0.1:${String(port)}`,
+    secureBootstrap: securePort === undefined ? undefined : `127.0.0.1:${String(securePort)}`,
     stop,
     start,
     close: async () => {
