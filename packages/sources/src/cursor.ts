@@ -11,9 +11,9 @@ import { dirname } from 'node:path';
  * file with the same inode but other first bytes is a different file.
  *
  * `dev` and `ino` are decimal strings: an inode number may not fit in a
- * double.
+ * double; so is `mtimeNs`, which a nanosecond time does not.
  *
- * @example `{ dev: '2049', ino: '1311', offset: 52_311, headBytes: 1024, headSha256: 'ab…' }`
+ * @example `{ dev: '2049', ino: '1311', offset: 52_311, headBytes: 1024, headSha256: 'ab…', mtimeNs: '1796590862123456789' }`
  */
 export interface FileCursor {
   readonly dev: string;
@@ -23,6 +23,16 @@ export interface FileCursor {
   readonly headBytes: number;
   /** SHA-256 (hex) of those bytes. */
   readonly headSha256: string;
+  /**
+   * The file's modification time (ns since the epoch) as the source last
+   * saw it before reaching `offset`. Every file the writer wrote after this
+   * one, a backup rotated after it or a copy made of it since, was last
+   * modified at or after this time: when the file itself cannot be found
+   * (deleted) or cannot be told from a copytruncated one (no fingerprint),
+   * the backups modified since are the ones that may hold unread lines.
+   * Absent from cursors written before it was added.
+   */
+  readonly mtimeNs?: string;
 }
 
 /** The cursor file's format version, stored in the file. */
@@ -92,10 +102,8 @@ export async function readCursor(file: string): Promise<CursorReadResult> {
   const problem = cursorProblem(value);
   if (problem !== undefined) return { status: 'invalid', problem };
   const v = value as FileCursor;
-  return {
-    status: 'ok',
-    cursor: { dev: v.dev, ino: v.ino, offset: v.offset, headBytes: v.headBytes, headSha256: v.headSha256 },
-  };
+  const cursor: FileCursor = { dev: v.dev, ino: v.ino, offset: v.offset, headBytes: v.headBytes, headSha256: v.headSha256 };
+  return { status: 'ok', cursor: v.mtimeNs === undefined ? cursor : { ...cursor, mtimeNs: v.mtimeNs } };
 }
 
 function cursorProblem(value: unknown): string | undefined {
@@ -110,6 +118,8 @@ function cursorProblem(value: unknown): string | undefined {
     return `headBytes is not an integer from 0 to ${HEAD_FINGERPRINT_BYTES}`;
   }
   if (typeof v.headSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(v.headSha256)) return 'headSha256 is not a SHA-256 hex digest';
+  // Optional: cursors written before it was added have none (still version 1, so an older detector reads a newer cursor too).
+  if (v.mtimeNs !== undefined && (typeof v.mtimeNs !== 'string' || !/^\d+$/.test(v.mtimeNs))) return 'mtimeNs is not a decimal string';
   return undefined;
 }
 
@@ -178,9 +188,20 @@ export class CursorWriter {
     return this.#written;
   }
 
-  /** Records a newer position; it is written within the interval. */
+  /**
+   * Records a newer position; it is written within the interval, or at
+   * once when it is in another file than the last one (the source moved to
+   * a new file, issue #13): until that is on disk, a crash leaves the cursor
+   * in a file that may be deleted or rotated out of reach meanwhile, while
+   * the lines of the new one have been processed.
+   */
   update(cursor: FileCursor): void {
+    const previous = this.#latest;
     this.#latest = cursor;
+    if (previous !== undefined && (previous.ino !== cursor.ino || previous.dev !== cursor.dev)) {
+      void this.flush();
+      return;
+    }
     if (this.#timer !== undefined) return;
     const delay = Math.max(0, this.#lastWriteAt + this.#intervalMs - performance.now());
     this.#timer = setTimeout(() => {

@@ -15,7 +15,7 @@ import { LineKind, LineSplitter } from './fileLines.js';
 import type { SourceLogger } from './logger.js';
 import { noopLogger, RateLimitedLog } from './logger.js';
 import type { OpenedBackup } from './rotatedFiles.js';
-import { gunzipChunks, gzipTrailerSize, openUnreadBackups } from './rotatedFiles.js';
+import { gunzipChunks, gzipTrailerSize, openBackupsWrittenSince, openUnreadBackups } from './rotatedFiles.js';
 import type { AuditEventSink, AuditSource } from './source.js';
 
 /**
@@ -37,6 +37,7 @@ export const DEFAULT_CURSOR_WRITE_INTERVAL_MS = 250;
 /** At most one log line per parse-error reason per this interval. */
 const LOG_INTERVAL_MS = 10_000;
 const EMPTY = Buffer.alloc(0);
+const NEWLINE = 0x0a;
 
 /**
  * What to tail and how.
@@ -154,6 +155,8 @@ interface TailedFile {
   /** The first bytes (up to HEAD_FINGERPRINT_BYTES), grown as the file grows. */
   head: Buffer;
   headSha256: string;
+  /** Its modification time (ns) at the last look at its size: what a cursor in it records. */
+  mtimeNs: bigint;
 }
 
 /**
@@ -176,10 +179,20 @@ type Position = FileCursor;
  * since). It is read from the cursor (a gzipped one through gunzip, from
  * the cursor's place in its uncompressed contents), then every backup
  * rotated after it, oldest first, then the log from 0. A cursor whose file
- * is nowhere is logged and counted (`ugallu_audit_file_gaps_total
- * {reason="CursorFileGone"}`) and the log is read from 0. Without a cursor:
- * at offset 0 when the file was created after the start; otherwise at the
- * end of the file, or its start with `fromStart`.
+ * is nowhere (deleted, or rotated out of the kept backups) is logged and
+ * counted (`ugallu_audit_file_gaps_total{reason="CursorFileGone"}`); then
+ * every backup modified since the cursor's file was last seen (the
+ * cursor's `mtimeNs`) is read from its start, oldest first, since any file
+ * written after the cursor's file is among them, then the log from 0. So
+ * is every such backup when the cursor's fingerprint covers no whole line
+ * (the file was empty, or held a partial first line: audit lines begin
+ * alike, so it cannot tell the file from one copytruncated and refilled
+ * while stopped) and a backup modified since was found. Both may read again
+ * what was processed after the cursor was last saved (at most
+ * `cursorWriteIntervalMs` and the batches in flight before a crash); the
+ * sinks drop repeated SecurityEvents by name. Without a cursor: at offset 0
+ * when the file was created after the start; otherwise at the end of the
+ * file, or its start with `fromStart`.
  *
  * How it follows the file: chokidar's events wake it up, and it also checks
  * every `pollIntervalMs`, because inotify events are missed on some mounts
@@ -211,7 +224,13 @@ type Position = FileCursor;
  *
  * The cursor advances only when the sink acknowledges a batch
  * (`onProcessed`), so a crash replays what was not acknowledged and never
- * skips a line.
+ * skips a line. It is written at most every `cursorWriteIntervalMs`, but at
+ * once when it moves into another file; after a rotation followed while
+ * running with nothing in flight, the new file's lines are pushed only once
+ * that is on disk. The start of a new file that holds no whole line yet is
+ * not saved when the source had a position before: the end of the file read
+ * before it identifies it better (a restart finds that file and reads what
+ * came after it).
  *
  * Rejects with `SourceError` (`InvalidOptions`, `CursorUnwritable`); once
  * started it never throws.
@@ -416,6 +435,10 @@ class FileTailer implements FileSource {
   #existedAtStart = false;
   /** The cursor read at start, until the first look at `path` has decided where to start. */
   #startCursor: FileCursor | undefined;
+  /** The start cursor's `mtimeNs` (for an older cursor without one, the cursor file's own modification time). */
+  #startSinceNs: bigint | undefined;
+  /** Whether a position that identifies its file (past a whole line) has been recorded: then a weaker one is not saved over it. */
+  #positioned = false;
   /**
    * Rotated backups to read before the log, oldest first (the log was
    * rotated while the source was stopped): the cursor's file from its
@@ -587,7 +610,7 @@ class FileTailer implements FileSource {
       const cursor = this.#takeStartCursor();
       if (cursor !== undefined) {
         // The log is gone and the cursor's file with it (rotated, not yet recreated): its rest may be in a backup.
-        await this.#recover(cursor);
+        await this.#recover(cursor, EMPTY);
         this.#existedAtStart = false;
         // Another cycle at once, to read the backups found (when this open was a retry inside a cycle).
         this.#wake();
@@ -607,7 +630,7 @@ class FileTailer implements FileSource {
     this.#splitter.reset();
     this.#readOffset = first ? await this.#startOffset(file, size) : 0;
     // With backups to read first, the cursor stays in them until they are done.
-    if (this.#backlog.length === 0) this.#consumed(toCursor(file, this.#readOffset));
+    if (this.#backlog.length === 0) this.#consumed(file, this.#readOffset);
     this.#logger.info({ path: this.path, offset: this.#readOffset, size, backupsFirst: this.#backlog.length }, 'tailing the audit log');
     return true;
   }
@@ -616,7 +639,7 @@ class FileTailer implements FileSource {
     try {
       const st = await handle.stat({ bigint: true });
       const head = await readHead(handle, Number(st.size));
-      return { handle, dev: st.dev, ino: st.ino, head, headSha256: headSha256(head) };
+      return { handle, dev: st.dev, ino: st.ino, head, headSha256: headSha256(head), mtimeNs: st.mtimeNs };
     } catch (err) {
       await handle.close();
       throw err;
@@ -628,7 +651,10 @@ class FileTailer implements FileSource {
     const cursorFile = this.#options.cursorFile;
     if (cursorFile === undefined) return undefined;
     const read = await readCursor(cursorFile);
-    if (read.status === 'ok') return read.cursor;
+    if (read.status === 'ok') {
+      this.#startSinceNs = await cursorSince(read.cursor, cursorFile);
+      return read.cursor;
+    }
     if (read.status === 'invalid') {
       this.#logger.warn({ path: this.path, cursorFile, problem: read.problem }, 'ignoring an invalid cursor file');
     }
@@ -646,12 +672,16 @@ class FileTailer implements FileSource {
     const c = this.#takeStartCursor();
     if (c !== undefined) {
       if (c.dev === String(file.dev) && c.ino === String(file.ino) && headMatches(file.head, c)) {
-        if (c.offset <= size) return c.offset;
+        if (c.offset <= size) {
+          // Issue #13: a fingerprint of no whole line matches this file refilled after a copytruncate while stopped too.
+          if (!file.head.subarray(0, c.headBytes).includes(NEWLINE) && (await this.#readCopiesFirst(c, file))) return 0;
+          return c.offset;
+        }
         // copytruncate while stopped: the rest is in the copy.
         this.#logger.warn({ path: this.path, offset: c.offset, size }, 'the file is shorter than the cursor (truncated while stopped); looking for the rest in its rotated backups');
       }
       // Rotated while stopped: everything in this file came after the cursor, and the cursor's file is a backup now.
-      await this.#recover(c);
+      await this.#recover(c, file.head);
       return 0;
     }
     if (this.#options.fromStart || !this.#existedAtStart) return 0;
@@ -664,10 +694,13 @@ class FileTailer implements FileSource {
    * copytruncated) while the source was stopped. Finds the cursor's file
    * among the rotated backups and queues it and the backups rotated after
    * it, to be read before the log. When it is not found, the loss is logged
-   * and counted and the log is read from its start (as before backups were
-   * looked for).
+   * and counted, and the backups modified since the cursor's file was last
+   * seen are read before the log (from its start): whatever the writer wrote
+   * after the cursor's file is in them, or in the log (issue #13: the log
+   * deleted, the new one read and rotated, the cursor not yet moved into
+   * it). `liveHead` is the log's first bytes (empty when there is none).
    */
-  async #recover(cursor: FileCursor): Promise<void> {
+  async #recover(cursor: FileCursor, liveHead: Buffer): Promise<void> {
     let found;
     try {
       found = await openUnreadBackups(this.path, cursor);
@@ -680,6 +713,10 @@ class FileTailer implements FileSource {
         { path: this.path, cursorFile: this.#options.cursorFile, offset: cursor.offset },
         'the cursor\'s file is gone (neither the audit log nor one of its rotated backups): what it held past the cursor is lost; reading the audit log from the start',
       );
+      await this.#queueWrittenSince(
+        liveHead,
+        'reading first the rotated backups modified since the cursor was saved: what was written after the cursor\'s file is in them (lines processed before the crash may come again; the sinks drop repeated SecurityEvents by name)',
+      );
       return;
     }
     this.#backlog = found.files;
@@ -688,6 +725,50 @@ class FileTailer implements FileSource {
       { path: this.path, offset: cursor.offset, foundBy: found.foundBy, backups: found.files.map((f) => f.path) },
       'the audit log was rotated while stopped: reading the cursor\'s file from the cursor, then the backups rotated after it, then the audit log',
     );
+  }
+
+  /**
+   * The cursor is at the start of the file at `path`, whose first bytes
+   * were no whole line then (empty, or a line being written): its
+   * fingerprint cannot tell this file from the same file copytruncated and
+   * refilled while the source was stopped, the copy holding lines never
+   * read. Backups modified since the cursor's file was last seen, other
+   * than copies of what the log still begins with, are such copies (or
+   * backups rotated or compressed since, read again); they are queued to be
+   * read first, then the log from 0. False when there is none.
+   */
+  async #readCopiesFirst(cursor: FileCursor, file: TailedFile): Promise<boolean> {
+    return this.#queueWrittenSince(
+      file.head,
+      'the cursor was saved before the audit log held a whole line, and backups were modified since (copytruncate while stopped): reading them first, then the audit log from the start',
+      { offset: cursor.offset },
+    );
+  }
+
+  /** Queues the backups modified since the start cursor's time (see `openBackupsWrittenSince`), with `message`; true when there were any. */
+  async #queueWrittenSince(liveHead: Buffer, message: string, fields: object = {}): Promise<boolean> {
+    const since = this.#startSinceNs;
+    if (since === undefined) return false;
+    let backups;
+    try {
+      backups = await openBackupsWrittenSince(this.path, since, liveHead);
+    } catch (err) {
+      this.#logger.warn({ path: this.path, err }, 'cannot look for the rotated backups modified since the cursor was saved');
+      return false;
+    }
+    if (backups.length === 0) return false;
+    this.#backlog = backups;
+    this.#backlogEntered = false;
+    this.#logger.warn(
+      {
+        path: this.path,
+        ...fields,
+        backups: backups.map((b) => b.path),
+        backupBytes: backups.reduce((n, b) => n + b.size, 0),
+      },
+      message,
+    );
+    return true;
   }
 
   /**
@@ -705,7 +786,7 @@ class FileTailer implements FileSource {
         this.#backlogEntered = true;
         this.#splitter.reset();
         this.#readOffset = file.offset;
-        this.#consumed(toCursor(file, file.offset));
+        this.#consumed(file, file.offset);
       }
       if (file.compressed) {
         await this.#readCompressed(file);
@@ -728,7 +809,7 @@ class FileTailer implements FileSource {
     // The log itself, from its start.
     this.#splitter.reset();
     this.#readOffset = 0;
-    if (this.#file !== undefined) this.#consumed(toCursor(this.#file, 0));
+    if (this.#file !== undefined) this.#consumed(this.#file, 0);
     return true;
   }
 
@@ -812,7 +893,9 @@ class FileTailer implements FileSource {
    * their fingerprint), it is read on from here, then the file from 0.
    */
   async #checkTruncation(file: TailedFile): Promise<void> {
-    const size = Number((await file.handle.stat({ bigint: true })).size);
+    const st = await file.handle.stat({ bigint: true });
+    const size = Number(st.size);
+    file.mtimeNs = st.mtimeNs;
     if (size >= this.#readOffset && (await this.#headStillMatches(file, size))) return;
     this.#logger.warn({ path: this.path, offset: this.#readOffset, size }, 'audit log truncated (copytruncate); reading from the start');
     const here = toCursor(file, this.#readOffset);
@@ -821,7 +904,7 @@ class FileTailer implements FileSource {
     if (here.offset > 0 && (await this.#readOnInCopy(here))) return;
     this.#splitter.reset();
     this.#readOffset = 0;
-    this.#consumed(toCursor(file, 0));
+    this.#consumed(file, 0);
   }
 
   /**
@@ -872,7 +955,11 @@ class FileTailer implements FileSource {
    */
   async #readToEnd(file: TailedFile): Promise<void> {
     const max = this.#options.maxReadBytes;
-    const size = async () => Number((await file.handle.stat({ bigint: true })).size);
+    const size = async (): Promise<number> => {
+      const st = await file.handle.stat({ bigint: true });
+      file.mtimeNs = st.mtimeNs;
+      return Number(st.size);
+    };
     let known = await size();
     let ahead: Promise<ReadPiece> | undefined;
     try {
@@ -956,7 +1043,7 @@ class FileTailer implements FileSource {
     if (lines > 0) this.#lines.inc(lines);
     if (end === -1) return;
     if (decoded.events.length > 0) await this.#push(decoded.events, toCursor(file, end));
-    else this.#consumed(toCursor(file, end));
+    else this.#consumed(file, end);
   }
 
   #parseError(reason: string, offset: number, message: string): void {
@@ -967,6 +1054,7 @@ class FileTailer implements FileSource {
   /** Pushes a batch; false when the sink is closed (the source then stops reading). */
   async #push(events: AuditEvent[], end: Position): Promise<boolean> {
     this.#inflight++;
+    this.#positioned = true;
     this.#skippedThrough = undefined;
     try {
       await this.#sink.push({ events, onProcessed: () => this.#acknowledged(end) });
@@ -990,8 +1078,18 @@ class FileTailer implements FileSource {
     this.#save(position);
   }
 
-  /** Lines up to `position` need no acknowledgement (skipped, or a new start): saved once what is in flight is acknowledged. */
-  #consumed(position: Position): void {
+  /** Lines of `file` up to `offset` need no acknowledgement (skipped, or a new start): saved once what is in flight is acknowledged. */
+  #consumed(file: TailedFile, offset: number): void {
+    if (offset === 0 && !file.head.includes(NEWLINE)) {
+      // The start of a file with no whole line yet: its fingerprint cannot
+      // tell it from the same inode copytruncated and refilled. The end of
+      // the file read before it can be found again, and a restart from there
+      // reads every backup rotated after it, then the log from 0.
+      if (this.#positioned) return;
+    } else {
+      this.#positioned = true;
+    }
+    const position = toCursor(file, offset);
     if (this.#inflight > 0) this.#skippedThrough = position;
     else this.#save(position);
   }
@@ -1032,7 +1130,13 @@ class FileTailer implements FileSource {
     this.#logger.info({ path: this.path, offset: this.#readOffset }, 'audit log rotated; finished the old file, reading the new one');
     this.#file = undefined;
     await file.handle.close();
-    return this.#openCurrent();
+    const opened = await this.#openCurrent();
+    // Issue #13: the old file may be deleted or rotated out of reach while
+    // the new one's lines are processed; with nothing in flight, the cursor
+    // is moved into the new file on disk before any of them is pushed
+    // (otherwise the last acknowledgement of the old file moves it, at once).
+    if (opened && this.#inflight === 0) await this.flushCursor();
+    return opened;
   }
 }
 
@@ -1043,7 +1147,23 @@ function toCursor(file: TailedFile, offset: number): FileCursor {
     offset,
     headBytes: file.head.length,
     headSha256: file.headSha256,
+    mtimeNs: String(file.mtimeNs),
   };
+}
+
+/**
+ * The time from which backups may hold lines the cursor has not covered:
+ * its `mtimeNs`, or, for a cursor written before it was added, the cursor
+ * file's own modification time (when it was saved, which is later: a
+ * backup written in between, while the source lagged, is not found).
+ */
+async function cursorSince(cursor: FileCursor, cursorFile: string): Promise<bigint | undefined> {
+  if (cursor.mtimeNs !== undefined) return BigInt(cursor.mtimeNs);
+  try {
+    return (await stat(cursorFile, { bigint: true })).mtimeNs;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The line filter's answer; a filter that throws lets the line through (decoded as without a filter). */

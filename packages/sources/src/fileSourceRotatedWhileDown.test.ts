@@ -4,18 +4,30 @@
  * the source on one cursor file, asserting on auditIDs that nothing is lost
  * and nothing is read twice.
  */
-import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FileCursor } from './cursor.js';
 import { readCursor } from './cursor.js';
 import type { FileSource, FileSourceOptions } from './fileSource.js';
 import { FileSkipReason, startFileSource } from './fileSource.js';
 import type { AckSinkOptions } from './fileTestSupport.js';
-import { AckSink, auditLines, CapturingLogger, eventually } from './fileTestSupport.js';
+import { AckSink, auditLine, auditLines, CapturingLogger, eventually } from './fileTestSupport.js';
 
 let dir: string;
 let log: string;
@@ -85,6 +97,18 @@ async function counter(registry: Registry, name: string, labels: Record<string, 
 
 async function gaps(started: Started, reason: string): Promise<number> {
   return counter(started.registry, 'ugallu_audit_file_gaps_total', { reason });
+}
+
+/** Backdates a file's modification time by an hour: a backup written before the cursor's file. */
+function age(path: string): void {
+  const then = new Date(Date.now() - 3_600_000);
+  utimesSync(path, then, then);
+}
+
+async function savedCursor(): Promise<FileCursor> {
+  const read = await readCursor(cursorFile);
+  if (read.status !== 'ok') throw new Error(`no valid cursor: ${read.status}`);
+  return read.cursor;
 }
 
 /** Compresses `name` in `dir` to `name.gz` and removes it, as kube-apiserver (`--audit-log-compress`) and logrotate (`compress`) do. */
@@ -247,8 +271,9 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     appendFileSync(log, auditLines('lost', 100).text);
     renameSync(log, `${log}.1`);
     unlinkSync(`${log}.1`);
-    // Another backup, not the cursor's file: not read.
+    // Another backup, not the cursor's file, last written before it: not read.
     writeFileSync(`${log}.2`, auditLines('other', 10).text);
+    age(`${log}.2`);
     const c = auditLines('c', 10);
     writeFileSync(log, c.text);
 
@@ -308,3 +333,155 @@ function damagedGzip(contents: Buffer, readableBytes: number): Buffer {
   trailer.writeUInt32LE(contents.length, 4);
   return Buffer.concat([header, first, rest, trailer]);
 }
+
+describe("startFileSource: a cursor that cannot find its file or tell it from a copy (issue #13, defect 4 follow-up)", { timeout: 30_000 }, () => {
+  it.each([
+    ['a cursor with its mtimeNs', false],
+    ['a cursor written before mtimeNs (the cursor file\'s own modification time stands in)', true],
+  ] as const)(
+    "the log deleted while stopped, a new one written and rotated: the backups modified since the cursor are read, then the log (%s)",
+    async (_name, oldCursor) => {
+      writeFileSync(join(dir, 'audit-2026-12-06T19-00-00.000.log'), auditLines('old', 10).text);
+      age(join(dir, 'audit-2026-12-06T19-00-00.000.log'));
+      const a = auditLines('a', 40);
+      writeFileSync(log, a.text);
+      await firstRun(a.ids);
+      if (oldCursor) {
+        const { mtimeNs: _dropped, ...older } = await savedCursor();
+        writeFileSync(cursorFile, JSON.stringify({ version: 1, ...older }) + '\n');
+        expect((await savedCursor()).mtimeNs).toBeUndefined();
+      }
+
+      unlinkSync(log);
+      const b = auditLines('b', 300);
+      writeFileSync(log, b.text);
+      renameSync(log, join(dir, 'audit-2026-12-06T21-00-00.000.log'));
+      const c = auditLines('c', 10);
+      writeFileSync(log, c.text);
+
+      const two = await start();
+      await expectExactly(two, [...b.ids, ...c.ids]);
+      // The deleted file's rest is not known: still a gap.
+      expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(1);
+      expect(two.logger.messages('warn')).toContain(
+        "reading first the rotated backups modified since the cursor was saved: what was written after the cursor's file is in them (lines processed before the crash may come again; the sinks drop repeated SecurityEvents by name)",
+      );
+    },
+  );
+
+  it('the log deleted while running and the new one read, killed before the cursor moved into it, the new one rotated while down: 0 lost, its lines read before the kill read once more', async () => {
+    const a = auditLines('a', 40);
+    writeFileSync(log, a.text);
+    const one = await start({ fromStart: true });
+    await eventually(() => expect(one.sink.ids).toEqual(a.ids));
+    await eventually(async () => expect((await savedCursor()).offset).toBe(Buffer.byteLength(a.text)));
+    // What a SIGKILL leaves when it comes before the cursor is moved into the new log (it is written at most every 250 ms).
+    const onDisk = readFileSync(cursorFile);
+
+    unlinkSync(log);
+    const b = auditLines('b', 10);
+    writeFileSync(log, b.text);
+    await eventually(() => expect(one.sink.ids).toEqual([...a.ids, ...b.ids]));
+    await stop(one);
+    writeFileSync(cursorFile, onDisk);
+
+    const b2 = auditLines('b', 10, 10);
+    appendFileSync(log, b2.text);
+    renameSync(log, join(dir, 'audit-2026-12-06T21-00-00.000.log'));
+    const c = auditLines('c', 10);
+    writeFileSync(log, c.text);
+
+    const two = await start();
+    // b again (processed before the "kill", the cursor not past it): the documented, bounded repeat; b2 and c once.
+    await expectExactly(two, [...b.ids, ...b2.ids, ...c.ids]);
+  });
+
+  it('moving into a new file, the cursor is on disk in it before its first batch is pushed, whatever the write interval', async () => {
+    const a = auditLines('a', 20);
+    writeFileSync(log, a.text);
+    const one = await start({ fromStart: true, cursorWriteIntervalMs: 60_000 }, { autoAck: false });
+    await eventually(() => expect(one.sink.ids).toEqual(a.ids));
+    one.sink.ack();
+    unlinkSync(log);
+    const b = auditLines('b', 10);
+    writeFileSync(log, b.text);
+    const ino = String(statSync(log).ino);
+    await eventually(() => expect(one.sink.accepted.length).toBe(2));
+    // Not acknowledged yet: the cursor is at the new file's start.
+    expect(await savedCursor()).toMatchObject({ ino, offset: 0 });
+    one.sink.ack();
+    await stop(one);
+    expect(await savedCursor()).toMatchObject({ ino, offset: Buffer.byteLength(b.text) });
+  });
+
+  it.each([
+    ['empty', ''],
+    ['holding a partial first line (no fingerprint of a whole line: audit lines begin alike)', auditLine('p-0').slice(0, 60)],
+  ])(
+    'a cursor saved on a log %s, then copytruncate while stopped: the copy is read, then the log; 0 lost, 0 repeated',
+    async (_name, content) => {
+      writeFileSync(`${log}.2`, auditLines('old', 10).text);
+      age(`${log}.2`);
+      writeFileSync(log, content);
+      const one = await start({ fromStart: true });
+      await eventually(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: content.length }));
+      await stop(one);
+      expect(one.sink.ids).toEqual([]);
+
+      const rest = content === '' ? '' : auditLine('p-0').slice(60);
+      const a = auditLines('a', 10);
+      appendFileSync(log, rest + a.text);
+      copyFileSync(log, `${log}.1`);
+      truncateSync(log, 0);
+      const b = auditLines('b', 10);
+      appendFileSync(log, b.text);
+
+      const two = await start();
+      await expectExactly(two, [...(content === '' ? [] : ['p-0']), ...a.ids, ...b.ids]);
+      expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(0);
+      expect(two.logger.messages('warn')).toContain(
+        'the cursor was saved before the audit log held a whole line, and backups were modified since (copytruncate while stopped): reading them first, then the audit log from the start',
+      );
+    },
+  );
+
+  it('a cursor saved on an empty log that is only appended to while stopped: read from 0, no backup read', async () => {
+    writeFileSync(`${log}.1`, auditLines('old', 10).text);
+    age(`${log}.1`);
+    writeFileSync(log, '');
+    const one = await start();
+    await eventually(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: 0 }));
+    await stop(one);
+    const a = auditLines('a', 10);
+    appendFileSync(log, a.text);
+    const two = await start();
+    await expectExactly(two, a.ids);
+  });
+
+  it('logrotate create + compress: a restart that finishes the gzipped backup while the new log is still empty keeps its cursor at the end of that backup, not at the empty log', async () => {
+    const a = auditLines('a', 30);
+    writeFileSync(log, a.text);
+    await firstRun(a.ids);
+    const b = auditLines('b', 100);
+    appendFileSync(log, b.text);
+    logrotate();
+    gzipFile('audit.log.1');
+
+    const two = await start();
+    await expectExactly(two, b.ids);
+    await stop(two);
+    // Not the empty log's start (no fingerprint): the end of the gzipped backup, found again by its first bytes.
+    expect(await savedCursor()).toMatchObject({ offset: Buffer.byteLength(a.text + b.text), headBytes: 1024 });
+
+    const c = auditLines('c', 50);
+    appendFileSync(log, c.text);
+    logrotate();
+    gzipFile('audit.log.1');
+    const d = auditLines('d', 5);
+    appendFileSync(log, d.text);
+
+    const three = await start();
+    await expectExactly(three, [...c.ids, ...d.ids]);
+    expect(await gaps(three, FileSkipReason.CursorFileGone)).toBe(0);
+  });
+});

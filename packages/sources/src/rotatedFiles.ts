@@ -166,6 +166,8 @@ export interface OpenedBackup {
   /** The first bytes (up to HEAD_FINGERPRINT_BYTES) of its uncompressed contents. */
   head: Buffer;
   headSha256: string;
+  /** Its modification time (ns), as last seen: what a cursor in it records. */
+  mtimeNs: bigint;
   /** Where reading starts, in its uncompressed contents: the cursor's offset in the cursor's file, 0 in the later ones. */
   readonly offset: number;
 }
@@ -239,6 +241,51 @@ export async function openUnreadBackups(path: string, cursor: FileCursor): Promi
   return { files, foundBy };
 }
 
+/**
+ * Opens, to be read from their start, oldest first, the rotated backups of
+ * the log at `path` (see `rotatedSiblings`) last modified at or after
+ * `sinceNs` (a cursor's `mtimeNs`): the ones that may hold lines written
+ * after the cursor's position, for when the cursor's file itself cannot be
+ * found or cannot be told from a copy. Left out: empty backups, and
+ * backups the log at `path` still begins with (`liveHead`, its first bytes:
+ * a copy of what the log holds, read with it), and backups gone by the time
+ * they are opened. At or after, not after: timestamps are as coarse as the
+ * kernel's clock tick, and a backup written in the same tick as the
+ * cursor's file is read rather than lost.
+ *
+ * The caller closes the handles.
+ *
+ * @example
+ * ```ts
+ * const backups = await openBackupsWrittenSince('/var/log/audit/audit.log', BigInt(cursor.mtimeNs), liveHead);
+ * ```
+ */
+export async function openBackupsWrittenSince(path: string, sinceNs: bigint, liveHead: Buffer): Promise<OpenedBackup[]> {
+  const dir = dirname(path);
+  const files: OpenedBackup[] = [];
+  try {
+    for (const sibling of rotatedSiblings(basename(path), await readdir(dir))) {
+      const st = await stat(join(dir, sibling.name), { bigint: true }).catch(() => undefined);
+      if (st === undefined || st.size === 0n || st.mtimeNs < sinceNs) continue;
+      const backup = await openBackup(dir, sibling, 0);
+      if (backup === undefined) continue;
+      if (backup.head.length === 0 || startsWith(liveHead, backup.head)) {
+        await backup.handle.close();
+        continue;
+      }
+      files.push(backup);
+    }
+  } catch (err) {
+    for (const file of files) await file.handle.close();
+    throw err;
+  }
+  return files;
+}
+
+function startsWith(bytes: Buffer, prefix: Buffer): boolean {
+  return bytes.length >= prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
+}
+
 /** Opens `sibling` if it is the cursor's file; undefined (and closed) otherwise. */
 async function openIfCursorFile(dir: string, sibling: RotatedFile, cursor: FileCursor): Promise<OpenedBackup | undefined> {
   let backup: OpenedBackup | undefined;
@@ -285,7 +332,18 @@ async function openBackup(dir: string, sibling: RotatedFile, offset: number): Pr
     const head = compressed
       ? await gunzipHead(handle, HEAD_FINGERPRINT_BYTES).catch(() => Buffer.alloc(0))
       : await readHead(handle, size);
-    return { path: join(dir, name), compressed, handle, dev: st.dev, ino: st.ino, size, head, headSha256: headSha256(head), offset };
+    return {
+      path: join(dir, name),
+      compressed,
+      handle,
+      dev: st.dev,
+      ino: st.ino,
+      size,
+      head,
+      headSha256: headSha256(head),
+      mtimeNs: st.mtimeNs,
+      offset,
+    };
   } catch (err) {
     await handle.close();
     throw err;
