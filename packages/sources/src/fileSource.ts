@@ -189,8 +189,9 @@ type Position = FileCursor;
  * alike, so it cannot tell the file from one copytruncated and refilled
  * while stopped) and a backup modified since was found. Both may read again
  * what was processed after the cursor was last saved (at most
- * `cursorWriteIntervalMs` and the batches in flight before a crash); the
- * sinks drop repeated SecurityEvents by name. Without a cursor: at offset 0
+ * `cursorWriteIntervalMs` and the batches in flight before a crash, as
+ * any crash replays): their SecurityEvents get the same deterministic
+ * names, which the idempotent sinks skip. Without a cursor: at offset 0
  * when the file was created after the start; otherwise at the end of the
  * file, or its start with `fromStart`.
  *
@@ -715,7 +716,7 @@ class FileTailer implements FileSource {
       );
       await this.#queueWrittenSince(
         liveHead,
-        'reading first the rotated backups modified since the cursor was saved: what was written after the cursor\'s file is in them (lines processed before the crash may come again; the sinks drop repeated SecurityEvents by name)',
+        'reading first the rotated backups modified since the cursor was saved: what was written after the cursor\'s file is in them (events processed before a crash may be read again: their SecurityEvents get the same names)',
       );
       return;
     }

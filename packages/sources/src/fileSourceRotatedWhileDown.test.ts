@@ -364,7 +364,7 @@ describe("startFileSource: a cursor that cannot find its file or tell it from a 
       // The deleted file's rest is not known: still a gap.
       expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(1);
       expect(two.logger.messages('warn')).toContain(
-        "reading first the rotated backups modified since the cursor was saved: what was written after the cursor's file is in them (lines processed before the crash may come again; the sinks drop repeated SecurityEvents by name)",
+        "reading first the rotated backups modified since the cursor was saved: what was written after the cursor's file is in them (events processed before a crash may be read again: their SecurityEvents get the same names)",
       );
     },
   );
