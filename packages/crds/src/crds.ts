@@ -1,18 +1,13 @@
-import { SUBJECT_KINDS } from '@ugallu/emitter';
-import type { AuditEvidence, EvidenceUser, SecurityEventSpec, SecurityEventSubject } from '@ugallu/emitter';
-import {
-  SECURITY_EVENT_CLASSES,
-  SEVERITIES,
-  SIGMA_RULE_FORM_VALIDATION,
-  sigmaRuleResourceSpecSchema,
-} from '@ugallu/sigma';
+import { GROUP as API_GROUP, SECURITY_EVENT_CLASSES, SEVERITIES, SUBJECT_KINDS, VERSION as API_VERSION_NAME } from '@ugallu/api';
+import type { AuditEvidence, EvidenceUser, SecurityEventSpec, SecurityEventSubject } from '@ugallu/api';
+import { SIGMA_RULE_FORM_VALIDATION, sigmaRuleResourceSpecSchema } from '@ugallu/sigma';
 import { toStructural } from './openapi.js';
 import type { OpenAPISchema } from './openapi.js';
 
 /** The API group of every ugallu resource. */
-export const GROUP = 'security.ugallu.io';
+export const GROUP = API_GROUP;
 /** The one served and stored version. */
-export const VERSION = 'v1alpha1';
+export const VERSION = API_VERSION_NAME;
 
 /** A CustomResourceDefinition as the apiserver takes it (apiextensions.k8s.io/v1). */
 export interface CustomResourceDefinition {

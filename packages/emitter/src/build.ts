@@ -1,6 +1,7 @@
 import type { AuditEvent, AuditStage, ObjectReference } from '@ugallu/audit-types';
 import { AUDIT_STAGES, OBJECT_REF_FIELDS } from '@ugallu/audit-types';
-import type { SecurityEventClass, Severity } from '@ugallu/sigma';
+import { SECURITY_EVENT_CLASSES, SEVERITIES } from '@ugallu/api';
+import type { SecurityEventClass, Severity } from '@ugallu/api';
 import { EmitError, EmitReason } from './errors.js';
 import { securityEventName } from './name.js';
 import { SECURITY_EVENT_API_VERSION, SECURITY_EVENT_KIND } from './securityEvent.js';
@@ -43,10 +44,8 @@ export interface BuildSecurityEventInput {
   readonly message?: string | undefined;
 }
 
-// Records rather than arrays so that the compiler checks both ways that they
-// list exactly the sigma types' members, without importing sigma at run time.
-const SEVERITY: Readonly<Record<Severity, true>> = { info: true, low: true, medium: true, high: true, critical: true };
-const CLASS: Readonly<Record<SecurityEventClass, true>> = { Detection: true, Audit: true };
+const SEVERITY: ReadonlySet<Severity> = new Set(SEVERITIES);
+const CLASS: ReadonlySet<SecurityEventClass> = new Set(SECURITY_EVENT_CLASSES);
 const STAGES: ReadonlySet<string> = new Set(AUDIT_STAGES);
 /** The CRD's maxLength for spec.message. */
 const MAX_MESSAGE_CHARS = 4096;
@@ -93,11 +92,11 @@ export function buildSecurityEvent(input: BuildSecurityEventInput): SecurityEven
   const { type, severity } = rule.emit;
   const seClass = rule.emit.class;
   requireText('rule.emit.type', type);
-  if (typeof severity !== 'string' || !Object.hasOwn(SEVERITY, severity)) {
-    invalid('rule.emit.severity', `must be one of ${Object.keys(SEVERITY).join(', ')}, got ${show(severity)}`);
+  if (typeof severity !== 'string' || !SEVERITY.has(severity)) {
+    invalid('rule.emit.severity', `must be one of ${SEVERITIES.join(', ')}, got ${show(severity)}`);
   }
-  if (typeof seClass !== 'string' || !Object.hasOwn(CLASS, seClass)) {
-    invalid('rule.emit.class', `must be one of ${Object.keys(CLASS).join(', ')}, got ${show(seClass)}`);
+  if (typeof seClass !== 'string' || !CLASS.has(seClass)) {
+    invalid('rule.emit.class', `must be one of ${SECURITY_EVENT_CLASSES.join(', ')}, got ${show(seClass)}`);
   }
   const tags = copyTags(rule.tags);
   if (input.now !== undefined && typeof input.now !== 'function') invalid('now', 'must be a function');

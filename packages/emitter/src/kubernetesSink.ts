@@ -7,6 +7,7 @@ import {
   ServerConfiguration,
 } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { GROUP, RESOURCES, VERSION } from '@ugallu/api';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { EmitError, EmitReason } from './errors.js';
@@ -15,9 +16,7 @@ import type { SecurityEvent } from './securityEvent.js';
 import { closedError, serializeSecurityEvent } from './sink.js';
 import type { SecurityEventSink } from './sink.js';
 
-const GROUP = 'security.ugallu.io';
-const VERSION = 'v1alpha1';
-const PLURAL = 'securityevents';
+const PLURAL = RESOURCES.securityEvent.plural;
 const RESOURCE = `${PLURAL}.${GROUP}`;
 
 /** A namespace name: a DNS-1123 label. */

@@ -3,38 +3,9 @@ import { isValidSecurityEventName } from './name.js';
 import { SECURITY_EVENT_API_VERSION, SECURITY_EVENT_KIND } from './securityEvent.js';
 import type { SecurityEvent } from './securityEvent.js';
 
-/**
- * Where SecurityEvents go. Every sink (stdout, file, and the Kubernetes sink
- * to come) implements this and passes the same contract tests.
- *
- * - `emit` is asynchronous and may be slow: it resolves only once the event
- *   is delivered, so a caller that awaits its emits goes at the sink's pace
- *   (that is the push-back; a sink may also hold emits while it is
- *   saturated).
- * - It can fail: it rejects with an `EmitError` whose `reason` says why, and
- *   the pipeline counts it; it never throws synchronously.
- * - Delivering an event whose name was already delivered resolves; an
- *   idempotent sink (file, Kubernetes) does not deliver it twice.
- * - The event is read when `emit` is called: changing the object afterwards
- *   does not change what is delivered.
- *
- * @example
- * ```ts
- * const sink: SecurityEventSink = await openSink(parseEmitTarget('file:/var/log/ugallu/se.jsonl'));
- * try {
- *   await sink.emit(se);
- * } catch (e) {
- *   if (e instanceof EmitError) emitErrors.inc({ rule: se.spec.source.rule });
- * }
- * await sink.close();
- * ```
- */
-export interface SecurityEventSink {
-  /** Resolves once the event is durably delivered (written, created); waits (pushes back) while the sink is saturated; rejects with a typed EmitError (reason codes) when delivery definitively failed. */
-  emit(se: SecurityEvent): Promise<void>;
-  /** Flushes and releases resources; emits after close reject. */
-  close(): Promise<void>;
-}
+// The interface lives in @ugallu/api, the contracts every package shares.
+export type { SecurityEventSink } from '@ugallu/api';
+
 
 /**
  * The event's JSON text, after checking what every sink needs: the right

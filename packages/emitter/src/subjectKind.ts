@@ -1,64 +1,10 @@
 import type { ObjectReference } from '@ugallu/audit-types';
 
-/**
- * Every `SecurityEvent.spec.subject.kind`, `External` last. The CRD's
- * `SubjectKind` enum is generated from this list, so a kind is only ever
- * added here, never renamed or removed.
- *
- * @example `SUBJECT_KINDS.includes('Pod'); // true`
- */
-export const SUBJECT_KINDS = [
-  'Pod',
-  'Node',
-  'Namespace',
-  'Secret',
-  'ConfigMap',
-  'ServiceAccount',
-  'Service',
-  'Endpoints',
-  'EndpointSlice',
-  'PersistentVolume',
-  'PersistentVolumeClaim',
-  'StorageClass',
-  'ReplicationController',
-  'ResourceQuota',
-  'LimitRange',
-  'Event',
-  'Deployment',
-  'DaemonSet',
-  'StatefulSet',
-  'ReplicaSet',
-  'Job',
-  'CronJob',
-  'Role',
-  'RoleBinding',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'Ingress',
-  'NetworkPolicy',
-  'MutatingWebhookConfiguration',
-  'ValidatingWebhookConfiguration',
-  'ValidatingAdmissionPolicy',
-  'ValidatingAdmissionPolicyBinding',
-  'CustomResourceDefinition',
-  'APIService',
-  'CertificateSigningRequest',
-  'TokenReview',
-  'SubjectAccessReview',
-  'SelfSubjectAccessReview',
-  'SelfSubjectRulesReview',
-  'LocalSubjectAccessReview',
-  'PodDisruptionBudget',
-  'PriorityClass',
-  'RuntimeClass',
-  'Lease',
-  'SigmaRule',
-  'SecurityEvent',
-  'External',
-] as const;
+import { SUBJECT_KINDS } from '@ugallu/api';
+import type { SubjectKind } from '@ugallu/api';
 
-/** @example `const kind: SubjectKind = 'ClusterRoleBinding';` */
-export type SubjectKind = (typeof SUBJECT_KINDS)[number];
+export { SUBJECT_KINDS };
+export type { SubjectKind };
 
 /**
  * One allowlist entry: the kind a resource maps to, and the API groups it is

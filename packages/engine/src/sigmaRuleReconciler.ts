@@ -6,6 +6,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { Informer, KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import { GROUP, RESOURCES, VERSION } from '@ugallu/api';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
 import { Counter, Gauge } from 'prom-client';
@@ -22,9 +23,9 @@ import type { SigmaRuleObject } from './sigmaRuleStatus.js';
 
 /** The SigmaRule resource: group, version, plural. */
 export const SIGMA_RULE_RESOURCE = {
-  group: 'security.ugallu.io',
-  version: 'v1alpha1',
-  plural: 'sigmarules',
+  group: GROUP,
+  version: VERSION,
+  plural: RESOURCES.sigmaRule.plural,
 } as const;
 
 /** How often each pod writes its counters (and the leader the sums), by default. */

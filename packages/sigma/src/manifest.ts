@@ -1,8 +1,9 @@
+import { API_VERSION } from '@ugallu/api';
 import { ruleNameFrom, sigmaConversion, sigmaRuleNameFor } from './sigmaImport.js';
 import { yamlDocuments } from './yamlDocuments.js';
 
 /** The API group and version of the `SigmaRule` custom resource. */
-export const SIGMA_RULE_API_VERSION = 'security.ugallu.io/v1alpha1';
+export const SIGMA_RULE_API_VERSION = API_VERSION;
 
 /**
  * One `kind: SigmaRule` document found in a manifest: its name and its raw

@@ -1,3 +1,5 @@
+import { SECURITY_EVENT_CLASSES, SEVERITIES } from '@ugallu/api';
+import type { SecurityEventClass, Severity } from '@ugallu/api';
 import { z } from 'zod';
 
 /**
@@ -8,15 +10,9 @@ import { z } from 'zod';
  * `namspaceGlob`) is an error, never a silently wider rule.
  */
 
-/** Severities, lowest first. */
-export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
-/** @example `const s: Severity = 'high';` */
-export type Severity = (typeof SEVERITIES)[number];
-
-/** SecurityEvent classes. */
-export const SECURITY_EVENT_CLASSES = ['Detection', 'Audit'] as const;
-/** @example `const c: SecurityEventClass = 'Detection';` */
-export type SecurityEventClass = (typeof SECURITY_EVENT_CLASSES)[number];
+// Severities and classes are contracts of every package (@ugallu/api); sigma re-exports them.
+export { SECURITY_EVENT_CLASSES, SEVERITIES };
+export type { SecurityEventClass, Severity };
 
 /** What an absent `rateLimit` means: a burst of 10 matches, then one a second. */
 export const DEFAULT_RATE_LIMIT = { burst: 10, sustainedPerSec: 1 } as const;
