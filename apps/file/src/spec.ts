@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { EngineError, EngineReason, positiveInt, required, str } from '@ugallu/engine';
+import { EngineError, EngineReason, fileSource, positiveInt, required, str } from '@ugallu/engine';
 import type { DetectorCliSpec } from '@ugallu/engine';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -31,15 +31,13 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
   --once                   Read to the end of the log, process everything, then exit 0
                            (replays a saved log through the rules; implies --from-start
                            unless a cursor says otherwise).`,
-  toSource: (values) => ({
-    kind: 'file',
-    options: {
+  toSource: (values) =>
+    fileSource({
       path: values.once === true ? readableLog(required(values, 'audit-log')) : required(values, 'audit-log'),
       ...(str(values, 'cursor-file') === '' ? {} : { cursorFile: str(values, 'cursor-file') }),
       fromStart: values['from-start'] === true || values.once === true,
       maxEventBytes: positiveInt(values, 'max-event-bytes'),
-    },
-  }),
+    }),
   afterStart: async (detector, values) => {
     if (values.once !== true) return false;
     // Everything read is in the channel; stop() drains it before exiting.
@@ -60,7 +58,12 @@ function readableLog(path: string): string {
     accessSync(path, constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : (e as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'is not readable (permission denied)'
+          : (e as Error).message;
     throw new EngineError(EngineReason.Input, `--audit-log ${path} ${why}`, { cause: e });
   }
   if (!stats.isFile()) throw new EngineError(EngineReason.Input, `--audit-log ${path} is not a file`);

@@ -1,4 +1,12 @@
-import { EngineError, EngineReason, parseListenAddress, positiveInt, required, str } from '@ugallu/engine';
+import {
+  EngineError,
+  EngineReason,
+  parseListenAddress,
+  positiveInt,
+  required,
+  str,
+  webhookSource,
+} from '@ugallu/engine';
 import type { DetectorCliSpec } from '@ugallu/engine';
 import {
   DEFAULT_WEBHOOK_MAX_BATCH_ITEMS,
@@ -73,21 +81,18 @@ SigmaRules against every event and emits SecurityEvents.`,
       throw new EngineError(EngineReason.InvalidOption, (e as Error).message, { cause: e });
     }
     const clientCa = str(values, 'webhook-client-ca');
-    return {
-      kind: 'webhook',
-      options: {
-        host,
-        port,
-        tlsCertFile: required(values, 'tls-cert'),
-        tlsKeyFile: required(values, 'tls-key'),
-        token,
-        ...(clientCa === '' ? {} : { clientCaFile: clientCa }),
-        maxBodyBytes: positiveInt(values, 'webhook-max-body-bytes'),
-        maxEventBytes: positiveInt(values, 'max-event-bytes'),
-        maxBatchItems: positiveInt(values, 'webhook-max-batch-items'),
-        maxConcurrentRequests: positiveInt(values, 'webhook-max-concurrent-requests'),
-        maxConnections: positiveInt(values, 'webhook-max-connections'),
-      },
-    };
+    return webhookSource({
+      host,
+      port,
+      tlsCertFile: required(values, 'tls-cert'),
+      tlsKeyFile: required(values, 'tls-key'),
+      token,
+      ...(clientCa === '' ? {} : { clientCaFile: clientCa }),
+      maxBodyBytes: positiveInt(values, 'webhook-max-body-bytes'),
+      maxEventBytes: positiveInt(values, 'max-event-bytes'),
+      maxBatchItems: positiveInt(values, 'webhook-max-batch-items'),
+      maxConcurrentRequests: positiveInt(values, 'webhook-max-concurrent-requests'),
+      maxConnections: positiveInt(values, 'webhook-max-connections'),
+    });
   },
 };

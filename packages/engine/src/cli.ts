@@ -11,6 +11,7 @@ import { startDetector } from './detector.js';
 import type { Detector, DetectorConfig, KubernetesConfig, RulesConfig, SourceConfig } from './detector.js';
 import { EngineError, EngineReason } from './errors.js';
 import { runningInCluster } from './inCluster.js';
+import { BUILT_IN_SOURCES } from './sources.js';
 import { parseListenAddress } from './telemetry.js';
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;
@@ -101,7 +102,7 @@ export interface DetectorCliSpec {
   /** The binary's version, for --version. */
   readonly version: string;
   /** The one `--source` value this binary serves. */
-  readonly source: SourceConfig['kind'];
+  readonly source: string;
   readonly summary: string;
   readonly flags: FlagOptions;
   readonly help: string;
@@ -151,7 +152,9 @@ export async function runDetectorCli(
   } catch (e) {
     // A short error with the closest flag, not the whole help.
     const known = Object.keys({ ...engineFlags, ...spec.flags });
-    stderr.write(`${spec.name}: ${flagError(e as Error & { code?: string }, known)}\nRun ${spec.name} --help for the flags.\n`);
+    stderr.write(
+      `${spec.name}: ${flagError(e as Error & { code?: string }, known)}\nRun ${spec.name} --help for the flags.\n`,
+    );
     return 2;
   }
   if (values.help === true) {
@@ -304,7 +307,11 @@ function rulesConfig(values: FlagValues): RulesConfig {
   return { from: 'crd' };
 }
 
-async function kubernetesConfig(values: FlagValues, env: NodeJS.ProcessEnv, needs: string): Promise<KubernetesConfig> {
+async function kubernetesConfig(
+  values: FlagValues,
+  env: NodeJS.ProcessEnv,
+  needs: string,
+): Promise<KubernetesConfig> {
   // Loaded only when needed: the Kubernetes client costs ~70 MiB a local-only detector never uses.
   const { loadKubeConfig } = await import('./kube.js');
   let kubeConfig;
@@ -337,20 +344,18 @@ async function kubernetesConfig(values: FlagValues, env: NodeJS.ProcessEnv, need
 
 function checkSource(values: FlagValues, kind: string): FlagValues {
   const source = str(values, 'source');
-  if (source !== '' && source !== 'file' && source !== 'webhook') {
+  if (source === '' || source === kind) return values;
+  const known = [...new Set([...Object.keys(BUILT_IN_SOURCES), kind])];
+  if (!known.includes(source)) {
     throw new EngineError(
       EngineReason.InvalidOption,
-      `--source must be file or webhook, got ${JSON.stringify(source)}`,
+      `--source must be ${known.slice(0, -1).join(', ')}${known.length > 1 ? ' or ' : ''}${known.at(-1)!}, got ${JSON.stringify(source)}`,
     );
   }
-  if (source !== '' && source !== kind) {
-    const other = kind === 'file' ? 'webhook' : 'file';
-    throw new EngineError(
-      EngineReason.InvalidOption,
-      `this binary runs --source=${kind}; for --source=${source} run the ${other} binary (ugallu-audit-${other})`,
-    );
-  }
-  return values;
+  throw new EngineError(
+    EngineReason.InvalidOption,
+    `this binary runs --source=${kind}; for --source=${source} run the ${source} binary (ugallu-audit-${source})`,
+  );
 }
 
 /** parseArgs' message, made short; for an unknown flag, the closest known one. */
@@ -374,7 +379,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }

@@ -2,32 +2,42 @@ import type { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { openSink } from '@ugallu/emitter';
 import type { EmitTarget, SecurityEventSink } from '@ugallu/emitter';
-import type {
-  AuditSource,
-  FileSource,
-  FileSourceOptions,
-  SourceLogger,
-  WebhookSourceOptions,
-} from '@ugallu/sources';
+import type { AuditSource, FileSourceOptions, SourceLogger, WebhookSourceOptions } from '@ugallu/sources';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
 import { DetectionEngine } from './engine.js';
 import { EngineError, EngineReason } from './errors.js';
 import { LinePrefilter } from './prefilter.js';
 import { watchRuleDirectory } from './ruleDirectory.js';
+import { fileSource, webhookSource } from './sources.js';
+import type { SourceFactory, StartedSource } from './sources.js';
 import type { RuleDirectory } from './ruleDirectory.js';
 import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from './sigmaRuleReconciler.js';
 import { startTelemetryServer } from './telemetry.js';
 import type { TelemetryServer } from './telemetry.js';
 
 /**
- * Which source feeds the engine; the rest of the pipeline is the same.
+ * Which source feeds the engine; the rest of the pipeline is the same. A
+ * `SourceFactory` (`fileSource(options)`, `webhookSource(options)`, or one
+ * written outside this repository), or the shorthand `{ kind, options }` for
+ * a built-in source.
  *
- * @example `{ kind: 'file', options: { path: '/host/var/log/audit/audit.log', cursorFile: '/var/lib/ugallu/cursor' } }`
+ * @example `fileSource({ path: '/host/var/log/audit/audit.log', cursorFile: '/var/lib/ugallu/cursor' })`
  */
 export type SourceConfig =
+  | SourceFactory
   | { readonly kind: 'file'; readonly options: FileSourceOptions }
   | { readonly kind: 'webhook'; readonly options: WebhookSourceOptions };
+
+function sourceFactory(config: SourceConfig): SourceFactory {
+  if ('start' in config) return config;
+  switch (config.kind) {
+    case 'file':
+      return fileSource(config.options);
+    case 'webhook':
+      return webhookSource(config.options);
+  }
+}
 
 /**
  * Where the rules come from (`--rules-from`): SigmaRule resources in the
@@ -36,8 +46,7 @@ export type SourceConfig =
  * @example `{ from: 'crd' }` or `{ from: 'dir', dir: 'examples/rules' }`
  */
 export type RulesConfig =
-  | { readonly from: 'crd' }
-  | { readonly from: 'dir'; readonly dir: string | readonly string[] };
+  { readonly from: 'crd' } | { readonly from: 'dir'; readonly dir: string | readonly string[] };
 
 /**
  * The Kubernetes side of a detector: needed for `rules: { from: 'crd' }` and
@@ -107,7 +116,7 @@ export interface Detector {
   readonly source: AuditSource;
   readonly registry: Registry;
   readonly telemetry: TelemetryServer | undefined;
-  /** The webhook's `https://host:port` when the source is the webhook. */
+  /** The URL the source serves (the webhook's `https://host:port`), when it listens. */
   readonly webhookUrl: string | undefined;
   /** Resolves when the pipeline has stopped (after `stop`, or if the engine loop fails). */
   readonly done: Promise<void>;
@@ -182,7 +191,11 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   }
   try {
     if (config.metrics !== undefined) {
-      telemetry = await startTelemetryServer({ ...config.metrics, registry, ready: () => ready && rulesUsable() });
+      telemetry = await startTelemetryServer({
+        ...config.metrics,
+        registry,
+        ready: () => ready && rulesUsable(),
+      });
       logger.info({ address: telemetry.address }, 'serving /metrics, /healthz and /readyz');
     }
     if (k8s !== undefined) await untilPermitted(config, k8s);
@@ -223,26 +236,24 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
       await abortable(reconciler.synced(), config.signal, 'waiting for the first list of SigmaRules');
     }
     const running = engine.run(channel);
-    let webhookUrl: string | undefined;
     let prefilter: LinePrefilter | undefined;
-    // Each source is loaded only here, so a binary carries in memory only the one it runs.
-    if (config.source.kind === 'file') {
-      const { startFileSource } = await import('@ugallu/sources/file');
-      // Lines no rule could match are skipped unparsed (issue #16), judged by the live rule index.
-      prefilter = new LinePrefilter({ rules: engine.ruleIndex(), registry, logger, enabled: config.prefilter !== false });
-      const options = config.source.options;
-      source = await startFileSource(
-        prefilter.enabled && options.lineFilter === undefined ? { ...options, lineFilter: prefilter.test } : options,
-        channel,
-        { registry, logger },
-      );
-    } else {
-      const { startWebhookSource } = await import('@ugallu/sources/webhook');
-      const webhook = await startWebhookSource(config.source.options, channel, { registry, logger });
-      webhookUrl = webhook.url;
-      source = webhook;
-      logger.info({ url: webhook.url }, 'receiving audit webhook batches');
-    }
+    const factory = sourceFactory(config.source);
+    source = await factory.start({
+      channel,
+      registry,
+      logger,
+      lineFilter: () => {
+        // Lines no rule could match are skipped unparsed (issue #16), judged by the live rule index.
+        prefilter ??= new LinePrefilter({
+          rules: engine.ruleIndex(),
+          registry,
+          logger,
+          enabled: config.prefilter !== false,
+        });
+        return prefilter.enabled ? prefilter.test : undefined;
+      },
+    });
+    const webhookUrl = (source as StartedSource).url;
     rulesUsable();
     ready = true;
     const startedSource = source;
@@ -272,7 +283,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           await startedSource.stop();
           channel.close();
           await running;
-          if (config.source.kind === 'file') await (startedSource as FileSource).flushCursor();
+          await startedSource.flush?.();
           await startedRules?.close();
           // After the drain, so the last counters written include every event.
           await startedReconciler?.stop();
@@ -285,7 +296,9 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
             `stopped after ${totals.events} audit events: ${totals.matches} matches, ` +
               `${totals.securityEvents} SecurityEvents emitted, ${totals.droppedRateLimit} dropped by rate limits, ` +
               `${totals.emitErrors} not delivered` +
-              (skipped === undefined ? '' : `; ${skipped} lines skipped unparsed by the pre-filter (no rule could match them)`),
+              (skipped === undefined
+                ? ''
+                : `; ${skipped} lines skipped unparsed by the pre-filter (no rule could match them)`),
           );
         })()),
     };
