@@ -1,6 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import { promisify } from 'node:util';
 
 import { DockerfileParser } from 'dockerfile-ast';
 import type { Copy, Instruction } from 'dockerfile-ast';
@@ -12,7 +15,7 @@ import type { AppName } from './paths.js';
 
 // No container engine here: the Dockerfiles' shape is checked instead, each
 // fact against the file it must agree with (package names, the pinned
-// toolchain, the chart's user and ports).
+// toolchain, the chart's user and ports, the pack's rule files).
 
 interface Stage {
   image: string;
@@ -53,6 +56,20 @@ const copies = (stage: Stage) =>
     .filter((i): i is Copy => i.getKeyword() === 'COPY')
     .map((c) => ({ from: c.getFromFlag()?.getValue(), paths: words(c) }));
 const json = async <T>(path: string) => JSON.parse(await readFile(path, 'utf8')) as T;
+
+/** Where the images carry the pack's rule files (documented in the Dockerfiles and the chart README). */
+const IMAGE_RULES_DIR = '/usr/share/ugallu/rules';
+/** Where the prune stage gathers them for the runtime stage. */
+const PACK_STAGING_DIR = '/pack';
+
+/** Every file under `dir`, relative, `/`-separated, sorted. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+    .sort();
+}
 
 describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
   it('builds the app from the pruned monorepo with the pinned pnpm and turbo', async () => {
@@ -114,6 +131,7 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
 
     expect(copies(runtime)).toEqual([
       { from: 'build', paths: [`/src/apps/${app}/dist/`, './'] },
+      { from: 'prune', paths: [`${PACK_STAGING_DIR}/`, `${IMAGE_RULES_DIR}/`] },
     ]);
     expect(runtime.instructions.find((i) => i.getKeyword() === 'WORKDIR')?.getArgumentsContent()).toBe(
       '/app',
@@ -131,6 +149,24 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
     expect(exposed).toEqual(
       app === 'file' ? [values.metrics.port] : [values.webhook.containerPort, values.metrics.port],
     );
+  });
+
+  it(`carries the pack's rule files, not their tests, at ${IMAGE_RULES_DIR}: the prune stage's command run on this repository copies exactly those`, async () => {
+    const prune = (await stages(app)).stages[0]!;
+    const commands = runs(prune).filter((r) => r.includes(PACK_STAGING_DIR));
+    expect(commands, `one RUN in the prune stage writes ${PACK_STAGING_DIR}`).toHaveLength(1);
+    // The prune stage's WORKDIR is the context's root; the staging dir is moved to a temp dir.
+    const out = await mkdtemp(join(tmpdir(), 'ugallu-image-pack-'));
+    const staging = join(out, 'pack');
+    const command = commands[0]!.replaceAll(PACK_STAGING_DIR, staging);
+    await promisify(execFile)('sh', ['-c', command], { cwd: REPO_ROOT });
+    const packDir = join(REPO_ROOT, 'packages/rules/rules');
+    const expected = (await filesUnder(packDir)).filter((f) => !/\.tests\.ya?ml$/.test(f));
+    expect(expected.length, 'rule files in packages/rules/rules').toBeGreaterThan(5);
+    expect(await filesUnder(staging)).toEqual(expected);
+    for (const file of expected)
+      expect(await readFile(join(staging, file), 'utf8'), file).toBe(await readFile(join(packDir, file), 'utf8'));
+    await rm(out, { recursive: true, force: true });
   });
 
   it('keeps build outputs and node_modules out of the context', async () => {
