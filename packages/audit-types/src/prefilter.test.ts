@@ -139,8 +139,120 @@ describe('AuditLineScanner', () => {
     }
   });
 
+  it('reads the username with a bit of FIELDS as with true', () => {
+    const line = `{${HEAD},"verb":"get","user":{"username":"bob"}}`;
+    expect(scanner.scan(line, AuditLineScanner.FIELDS.Username) && scanner.username).toBe('bob');
+    expect(scanner.scan(line, AuditLineScanner.FIELDS.ResponseCode) && scanner.username).toBeUndefined();
+  });
+
   it('walks deep nesting without recursion', () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
     expect(scan(`{${HEAD},"verb":"get","requestObject":${deep}}`)).toEqual(fields('get'));
+  });
+});
+
+/** Every optional field. */
+const ALL = AuditLineScanner.FIELDS.Username | AuditLineScanner.FIELDS.ResponseCode | AuditLineScanner.FIELDS.UserAgent | AuditLineScanner.FIELDS.ImpersonatedUser;
+/** The soft fields read (undefined: unknown), or false when the scan gives up the line. */
+const soft = (line: string, want = ALL) =>
+  scanner.scan(line, want)
+    ? { responseCode: scanner.responseCode, userAgent: scanner.userAgent, impersonatedUser: scanner.impersonatedUser, impersonatedUsername: scanner.impersonatedUsername }
+    : false;
+type Soft = Exclude<ReturnType<typeof soft>, false>;
+/** An event line with these members after the head and the verb. */
+const ev = (members: string): string => `{${HEAD},"verb":"get"${members === '' ? '' : `,${members}`}}`;
+const none: Soft = { responseCode: null, userAgent: null, impersonatedUser: false, impersonatedUsername: null };
+
+describe('AuditLineScanner: response code, user agent and impersonated user', () => {
+  it.each<[string, string, Partial<Soft>]>([
+    ['none of them', ev(''), {}],
+    [
+      'an apiserver line',
+      ev('"user":{"username":"alice"},"userAgent":"kubectl/v1.34.1 (linux/amd64) kubernetes/abc","responseStatus":{"metadata":{},"status":"Failure","message":"pods \\"x\\" is forbidden","reason":"Forbidden","details":{"name":"x","kind":"pods"},"code":403}'),
+      { responseCode: 403, userAgent: 'kubectl/v1.34.1 (linux/amd64) kubernetes/abc' },
+    ],
+    ['an impersonated user', ev('"impersonatedUser":{"username":"system:admin","groups":["system:masters"]}'), { impersonatedUser: true, impersonatedUsername: 'system:admin' }],
+    ['an impersonated user with groups only', ev('"impersonatedUser":{"groups":["system:masters"]}'), { impersonatedUser: true }],
+    ['an empty impersonated user', ev('"impersonatedUser":{}'), { impersonatedUser: true }],
+    ['a responseStatus without a code', ev('"responseStatus":{"metadata":{}}'), {}],
+    ['an empty responseStatus', ev('"responseStatus":{}'), {}],
+    ['white space around the code', ev('"responseStatus":{ "code" :\t201 }'), { responseCode: 201 }],
+    ['a code that is no HTTP status', ev('"responseStatus":{"code":0}'), { responseCode: 0 }],
+    ['a nested code: the top one', ev('"responseStatus":{"details":{"code":500,"causes":[{"code":1}]},"code":200}'), { responseCode: 200 }],
+    ['only a nested code', ev('"responseStatus":{"details":{"code":500}}'), {}],
+    [
+      'the fields inside bodies and strings: not the event\'s',
+      ev('"requestObject":{"responseStatus":{"code":403},"userAgent":"x","impersonatedUser":{"username":"y"}},"requestURI":"/?\\"userAgent\\":\\"z\\""'),
+      {},
+    ],
+    ['a user agent holding key names', ev('"userAgent":"{\\"responseStatus\\":{\\"code\\":403}}"'), { userAgent: undefined }],
+    ['a user agent holding key names, unescaped', ev('"userAgent":"responseStatus: {code: 403}, impersonatedUser"'), { userAgent: 'responseStatus: {code: 403}, impersonatedUser' }],
+    ['an empty user agent', ev('"userAgent":""'), { userAgent: '' }],
+    ['a non-ASCII user agent', ev('"userAgent":"ünï 😀"'), { userAgent: 'ünï 😀' }],
+    ['a duplicate responseStatus: the last, whole', ev('"responseStatus":{"code":403},"responseStatus":{"metadata":{}}'), {}],
+    ['a duplicate code: the last', ev('"responseStatus":{"code":403,"code":200}'), { responseCode: 200 }],
+    ['a duplicate user agent: the last', ev('"userAgent":"trufflehog","userAgent":"kubectl"'), { userAgent: 'kubectl' }],
+    ['a duplicate impersonated user: the last, whole', ev('"impersonatedUser":{"username":"a"},"impersonatedUser":{}'), { impersonatedUser: true }],
+    ['an unknown value then a plain one: the plain one', ev('"responseStatus":{"co\\u0064e":403,"code":200},"userAgent":5,"userAgent":"k"'), { responseCode: 200, userAgent: 'k' }],
+    // Unknown: the scan cannot say what JSON.parse gives, so it says nothing (undefined).
+    ['a fractional code', ev('"responseStatus":{"code":403.0}'), { responseCode: undefined }],
+    ['a code with an exponent', ev('"responseStatus":{"code":4.03e2}'), { responseCode: undefined }],
+    ['a negative code', ev('"responseStatus":{"code":-1}'), { responseCode: undefined }],
+    ['a code in a string', ev('"responseStatus":{"code":"403"}'), { responseCode: undefined }],
+    ['a null code', ev('"responseStatus":{"code":null}'), { responseCode: undefined }],
+    ['a code that is an array', ev('"responseStatus":{"code":[403],"x":1}'), { responseCode: undefined }],
+    ['a code that is an object', ev('"responseStatus":{"code":{"value":403}}'), { responseCode: undefined }],
+    ['a code of many digits', ev('"responseStatus":{"code":4030000000000}'), { responseCode: undefined }],
+    ['an escaped key in responseStatus', ev('"responseStatus":{"co\\u0064e":403}'), { responseCode: undefined }],
+    ['a null responseStatus', ev('"responseStatus":null'), { responseCode: undefined }],
+    ['a responseStatus in a string', ev('"responseStatus":"403"'), { responseCode: undefined }],
+    ['a responseStatus that is an array', ev('"responseStatus":[{"code":403}]'), { responseCode: undefined }],
+    ['an escaped user agent', ev('"userAgent":"a\\"b"'), { userAgent: undefined }],
+    ['a null user agent', ev('"userAgent":null'), { userAgent: undefined }],
+    ['a user agent that is a number', ev('"userAgent":7'), { userAgent: undefined }],
+    ['a user agent that is an object', ev('"userAgent":{"a":"b"}'), { userAgent: undefined }],
+    ['a user agent that is an array, last', ev('"userAgent":["trufflehog"]'), { userAgent: undefined }],
+    ['a null impersonated user', ev('"impersonatedUser":null'), { impersonatedUser: undefined, impersonatedUsername: undefined }],
+    ['an impersonated user in a string', ev('"impersonatedUser":"bob"'), { impersonatedUser: undefined, impersonatedUsername: undefined }],
+    ['an impersonated user that is an array', ev('"impersonatedUser":[{"username":"bob"}]'), { impersonatedUser: undefined, impersonatedUsername: undefined }],
+    ['an escaped impersonated username', ev('"impersonatedUser":{"username":"system:\\u0061dmin"}'), { impersonatedUser: true, impersonatedUsername: undefined }],
+    ['a null impersonated username', ev('"impersonatedUser":{"username":null}'), { impersonatedUser: true, impersonatedUsername: undefined }],
+    ['an impersonated username that is an object', ev('"impersonatedUser":{"username":{"a":1}}'), { impersonatedUser: true, impersonatedUsername: undefined }],
+    ['an escaped key in impersonatedUser', ev('"impersonatedUser":{"user\\u006eame":"bob"}'), { impersonatedUser: true, impersonatedUsername: undefined }],
+  ])('%s', (_name, line, changes) => {
+    const expected = { ...none, ...changes };
+    expect(soft(line)).toEqual(expected);
+    // Whatever the scan says it knows, JSON.parse agrees with.
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    const status = parsed.responseStatus as { code?: unknown } | undefined;
+    const impersonated = parsed.impersonatedUser as { username?: unknown } | undefined;
+    if (expected.responseCode !== undefined) expect(status?.code ?? null).toBe(expected.responseCode);
+    if (expected.userAgent !== undefined) expect(parsed.userAgent ?? null).toBe(expected.userAgent);
+    if (expected.impersonatedUser !== undefined) expect(impersonated !== undefined).toBe(expected.impersonatedUser);
+    if (expected.impersonatedUsername !== undefined) expect(impersonated?.username ?? null).toBe(expected.impersonatedUsername);
+  });
+
+  it('an odd value of these fields costs only that field: the line is still read', () => {
+    const line = ev('"objectRef":{"resource":"pods"},"responseStatus":{"code":"x"},"userAgent":null,"impersonatedUser":7');
+    expect(scan(line)).toEqual(fields('get', { resource: 'pods' }));
+    expect(soft(line)).toEqual({ responseCode: undefined, userAgent: undefined, impersonatedUser: undefined, impersonatedUsername: undefined });
+  });
+
+  it('leaves them unknown when not asked for, and does not care what they hold', () => {
+    const line = ev('"responseStatus":{"code":403},"userAgent":"a","impersonatedUser":{"username":"b"}');
+    expect(soft(line, 0)).toEqual({ responseCode: undefined, userAgent: undefined, impersonatedUser: undefined, impersonatedUsername: undefined });
+    expect(soft(line, AuditLineScanner.FIELDS.UserAgent)).toEqual({ responseCode: undefined, userAgent: 'a', impersonatedUser: undefined, impersonatedUsername: undefined });
+    // Asked for once, not the next time: nothing left over from the line before.
+    expect(soft(ev('"responseStatus":{"code":403}'), AuditLineScanner.FIELDS.ResponseCode)).toMatchObject({ responseCode: 403 });
+    expect(soft(ev('"responseStatus":{"code":403}'), 0)).toMatchObject({ responseCode: undefined });
+    expect(soft(ev(''), ALL)).toEqual(none);
+  });
+
+  it.each<[string, string]>([
+    ['a backslash in the key userAgent', ev('"user\\u0041gent":"a"')],
+    ['a responseStatus cut inside', `{${HEAD},"verb":"get","responseStatus":{"code":40`],
+    ['an impersonatedUser cut inside', `{${HEAD},"verb":"get","impersonatedUser":{"username":"a`],
+  ])('still gives up the line with %s', (_name, line) => {
+    expect(soft(line)).toBe(false);
   });
 });

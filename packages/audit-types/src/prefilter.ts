@@ -22,6 +22,15 @@
  * A key that comes twice counts as JSON.parse counts it: the last one wins
  * (a later `objectRef` replaces the whole earlier one).
  *
+ * Some fields are read only when asked for (`ScanFields`), and more softly:
+ * `responseStatus.code`, `userAgent` and `impersonatedUser` (present or not,
+ * and its `username`). A value of those it cannot read exactly (an escape, a
+ * code that is not a plain integer, a `responseStatus` that is not an
+ * object, an escaped key inside one) does not make it give up the line: the
+ * field is reported as unknown (undefined), which a caller must take as
+ * "could be anything" (`RuleSet.mayMatch` does), so the line can still be
+ * skipped by its verb or resource.
+ *
  * Why it is fast: it jumps to the end of each string with `indexOf` (most of
  * a line is inside strings) and looks only at the few characters between
  * strings (`:`, `,`, brackets, scalars). On text that is not JSON its answer may be
@@ -55,12 +64,41 @@ const Field = {
   Resource: 9,
   Subresource: 10,
   Username: 11,
+  // From here on, soft fields (`field >= Field.UserAgent`): a value the scan cannot read exactly makes
+  // the field unknown, not the line.
+  UserAgent: 12,
+  ResponseStatus: 13,
+  ImpersonatedUser: 14,
+  /** Inside `responseStatus`. */
+  Code: 15,
+  /** Inside `impersonatedUser`. */
+  ImpersonatedUsername: 16,
 } as const;
 type FieldCode = (typeof Field)[keyof typeof Field];
 
 /** Which kept object the scan is in, at depth 2. */
-const Inside = { Nothing: 0, ObjectRef: 1, User: 2 } as const;
+const Inside = { Nothing: 0, ObjectRef: 1, User: 2, ResponseStatus: 3, ImpersonatedUser: 4 } as const;
 type InsideCode = (typeof Inside)[keyof typeof Inside];
+
+/**
+ * The optional fields `AuditLineScanner.scan` can read, as bits: read only
+ * what some rule needs (each costs a little per line).
+ *
+ * @example `scanner.scan(line, ScanFields.Username | ScanFields.ResponseCode)`
+ */
+const ScanFields = {
+  /** `user.username`. */
+  Username: 1,
+  /** `responseStatus.code`. */
+  ResponseCode: 2,
+  /** `userAgent`. */
+  UserAgent: 4,
+  /** Whether `impersonatedUser` is there, and its `username`. */
+  ImpersonatedUser: 8,
+} as const;
+
+/** The longest run of digits read as a code: any more is no HTTP status (and stays exact as a double). */
+const MAX_CODE_DIGITS = 9;
 
 /**
  * Scans audit log lines for the fields a rule index is keyed on. One
@@ -70,11 +108,14 @@ type InsideCode = (typeof Inside)[keyof typeof Inside];
  * @example
  * ```ts
  * const scanner = new AuditLineScanner();
- * if (scanner.scan(line, false) && !couldMatch(scanner.verb, scanner.resource)) skip(line);
+ * if (scanner.scan(line, AuditLineScanner.FIELDS.ResponseCode) && !couldMatch(scanner.verb, scanner.responseCode)) skip(line);
  * else decodeLogLine(line, options, batch);
  * ```
  */
 export class AuditLineScanner {
+  /** The bits of `scan`'s `fields`: which optional fields to read. */
+  static readonly FIELDS = ScanFields;
+
   /** The event's verb (never empty after a successful scan). */
   verb = '';
   /** `stage`, undefined when absent. */
@@ -85,20 +126,49 @@ export class AuditLineScanner {
   subresource: string | undefined = undefined;
   /** `user.username`, undefined when absent or not asked for. */
   username: string | undefined = undefined;
+  /**
+   * `responseStatus.code` when it is a plain integer; null when the event has
+   * none (no `responseStatus`, or none in it); undefined when unknown (not
+   * asked for, or a value the scan does not read: `403.0`, `"403"`, a
+   * `responseStatus` that is not an object, an escaped key in it).
+   */
+  responseCode: number | null | undefined = undefined;
+  /** `userAgent`: null when absent; undefined when unknown (not asked for, escaped, not a string). */
+  userAgent: string | null | undefined = undefined;
+  /**
+   * Whether `impersonatedUser` is there as an object (true) or absent
+   * (false); undefined when unknown (not asked for, or not an object).
+   */
+  impersonatedUser: boolean | undefined = undefined;
+  /**
+   * `impersonatedUser.username`: null when there is none (no
+   * `impersonatedUser`, or no username in it); undefined when unknown (not
+   * asked for, escaped, not a string, an escaped key beside it).
+   */
+  impersonatedUsername: string | null | undefined = undefined;
 
   /**
    * Reads `line`. True when it is plainly one audit event (see the module
    * comment) and the fields hold its values, exactly as `JSON.parse` would
-   * give them; false when the line must be parsed to know (the fields then
-   * mean nothing). `withUsername` false: `user` is passed over like any
-   * other field (and `username` left undefined).
+   * give them (or unknown, for the soft fields); false when the line must be
+   * parsed to know (the fields then mean nothing). `fields`: the optional
+   * fields to read, bits of `AuditLineScanner.FIELDS` (true: the username
+   * alone, false: none); the others are passed over like any other field
+   * (`username` left undefined, the soft fields unknown).
    */
-  scan(line: string, withUsername: boolean): boolean {
+  scan(line: string, fields: number | boolean): boolean {
+    const want = fields === true ? ScanFields.Username : fields === false ? 0 : fields;
     this.verb = '';
     this.stage = undefined;
     this.resource = undefined;
     this.subresource = undefined;
     this.username = undefined;
+    // What an event without these fields has; unknown when not asked for.
+    this.responseCode = want & ScanFields.ResponseCode ? null : undefined;
+    this.userAgent = want & ScanFields.UserAgent ? null : undefined;
+    const impersonation = (want & ScanFields.ImpersonatedUser) !== 0;
+    this.impersonatedUser = impersonation ? false : undefined;
+    this.impersonatedUsername = impersonation ? null : undefined;
     const n = line.length;
     let i = 0;
     while (i < n && isSpace(line.charCodeAt(i))) i++;
@@ -111,6 +181,8 @@ export class AuditLineScanner {
     /** The key (at depth 1, or in the kept object) whose value comes next. */
     let field: FieldCode = Field.None;
     let inside: InsideCode = Inside.Nothing;
+    /** Where the last `:` was: a scalar value (the response code) runs from there to the next `,` or `}`. */
+    let colon = i;
     // The first backslash at or after the current string: most lines have few, so few searches.
     let backslash = line.indexOf('\\');
     if (backslash === -1) backslash = n;
@@ -123,12 +195,17 @@ export class AuditLineScanner {
         const c = line.charCodeAt(open);
         if (c === QUOTE) break;
         if (c === COMMA) {
-          // A kept field whose value was a scalar (a number, null, …): not plainly an event.
-          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) return false;
+          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) {
+            // A kept field whose value was a scalar (a number, null, …): not plainly an event; a soft
+            // one: the code, or unknown.
+            if (field < Field.UserAgent) return false;
+            this.softScalar(field, line, colon + 1, open);
+          }
           if (depth <= 2) field = Field.None;
           expectKey = true;
         } else if (c === COLON) {
           expectKey = false;
+          colon = open;
         } else if (c === LBRACE || c === LBRACKET) {
           depth++;
           if (depth === 2) {
@@ -140,16 +217,32 @@ export class AuditLineScanner {
             } else if (c === LBRACE && field === Field.User) {
               inside = Inside.User;
               this.username = undefined;
+            } else if (c === LBRACE && field === Field.ResponseStatus) {
+              inside = Inside.ResponseStatus;
+              this.responseCode = null;
+            } else if (c === LBRACE && field === Field.ImpersonatedUser) {
+              inside = Inside.ImpersonatedUser;
+              this.impersonatedUser = true;
+              this.impersonatedUsername = null;
+            } else if (field >= Field.UserAgent) {
+              // A userAgent, responseStatus or impersonatedUser that is an array (or a userAgent that is an object).
+              this.softScalar(field, line, open, open);
             } else if (field !== Field.Other) {
               return false;
             }
             field = Field.None;
           } else if (depth === 3 && inside !== Inside.Nothing && field !== Field.Other) {
-            return false;
+            // A code or impersonated username that is an object or array: unknown, and passed over.
+            if (field < Field.UserAgent) return false;
+            this.softScalar(field, line, open, open);
+            field = Field.Other;
           }
           expectKey = c === LBRACE;
         } else if (c === RBRACE || c === RBRACKET) {
-          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) return false;
+          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) {
+            if (field < Field.UserAgent) return false;
+            this.softScalar(field, line, colon + 1, open);
+          }
           if (depth === 1) {
             // The end of the event (not after a comma, nor of `{}`): nothing but white space may follow.
             if (c !== RBRACE || expectKey) return false;
@@ -181,11 +274,14 @@ export class AuditLineScanner {
       if (depth === 1) {
         if (expectKey) {
           if (escaped) return false;
-          field = topField(line, open + 1, close - open - 1, withUsername);
+          field = topField(line, open + 1, close - open - 1, want);
           if (field === Field.Envelope) return false;
         } else if (field !== Field.Other) {
-          if (escaped) return false;
-          if (field === Field.Kind) isEvent = close - open === 6 && line.startsWith('Event', open + 1);
+          if (field === Field.UserAgent) this.userAgent = escaped ? undefined : line.slice(open + 1, close);
+          // A responseStatus or impersonatedUser given as a string: unknown.
+          else if (field >= Field.UserAgent) this.softScalar(field, line, open, open);
+          else if (escaped) return false;
+          else if (field === Field.Kind) isEvent = close - open === 6 && line.startsWith('Event', open + 1);
           else if (field === Field.APIVersion) isAudit = isAuditAPIVersion(line, open + 1, close);
           else if (field === Field.Verb) this.verb = line.slice(open + 1, close);
           else if (field === Field.Stage) this.stage = line.slice(open + 1, close);
@@ -195,11 +291,22 @@ export class AuditLineScanner {
         }
       } else if (depth === 2 && inside !== Inside.Nothing) {
         if (expectKey) {
-          if (escaped) return false;
-          field = innerField(line, open + 1, close - open - 1, inside);
+          if (!escaped) {
+            field = innerField(line, open + 1, close - open - 1, inside);
+          } else if (inside === Inside.ResponseStatus || inside === Inside.ImpersonatedUser) {
+            // `"co\u0064e"` is `code`: what this key holds, the scan cannot say.
+            field = inside === Inside.ResponseStatus ? Field.Code : Field.ImpersonatedUsername;
+            this.softScalar(field, line, open, open);
+            field = Field.Other;
+          } else {
+            return false;
+          }
         } else if (field !== Field.Other) {
-          if (escaped) return false;
-          if (field === Field.Resource) this.resource = line.slice(open + 1, close);
+          if (field === Field.ImpersonatedUsername) this.impersonatedUsername = escaped ? undefined : line.slice(open + 1, close);
+          // A code given as a string.
+          else if (field === Field.Code) this.responseCode = undefined;
+          else if (escaped) return false;
+          else if (field === Field.Resource) this.resource = line.slice(open + 1, close);
           else if (field === Field.Subresource) this.subresource = line.slice(open + 1, close);
           else if (field === Field.Username) this.username = line.slice(open + 1, close);
           field = Field.None;
@@ -208,6 +315,41 @@ export class AuditLineScanner {
       pos = close + 1;
     }
   }
+
+  /**
+   * A soft field's value that is not a plain string or object: for the code,
+   * the integer in `line[from, to)` when it is one, else (and for the
+   * others) unknown.
+   */
+  private softScalar(field: FieldCode, line: string, from: number, to: number): void {
+    if (field === Field.Code) this.responseCode = integerIn(line, from, to);
+    else if (field === Field.UserAgent) this.userAgent = undefined;
+    else if (field === Field.ResponseStatus) this.responseCode = undefined;
+    else if (field === Field.ImpersonatedUsername) this.impersonatedUsername = undefined;
+    else if (field === Field.ImpersonatedUser) {
+      this.impersonatedUser = undefined;
+      this.impersonatedUsername = undefined;
+    }
+  }
+}
+
+/**
+ * The non-negative integer written in `line[from, to)` (white space around
+ * it allowed), or undefined when it is anything else: a fraction, an
+ * exponent, a sign, `null`, nothing. Those may parse to an integer too
+ * (`403.0`), so they are unknown, not "no code".
+ */
+function integerIn(line: string, from: number, to: number): number | undefined {
+  while (from < to && isSpace(line.charCodeAt(from))) from++;
+  while (to > from && isSpace(line.charCodeAt(to - 1))) to--;
+  if (to === from || to - from > MAX_CODE_DIGITS) return undefined;
+  let value = 0;
+  for (let k = from; k < to; k++) {
+    const d = line.charCodeAt(k) - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    value = value * 10 + d;
+  }
+  return value;
 }
 
 /** Whether the quote at `at` is escaped: preceded (after `from`) by an odd number of backslashes. */
@@ -222,14 +364,15 @@ function escapedQuote(line: string, at: number, from: number): boolean {
  * its first character, then its length, then the text (most keys are none
  * of these, and cost one comparison).
  */
-function topField(line: string, start: number, length: number, withUsername: boolean): FieldCode {
+function topField(line: string, start: number, length: number, want: number): FieldCode {
   switch (line.charCodeAt(start)) {
     case 0x76 /* v */:
       return length === 4 && line.startsWith('verb', start) ? Field.Verb : Field.Other;
     case 0x6b /* k */:
       return length === 4 && line.startsWith('kind', start) ? Field.Kind : Field.Other;
     case 0x75 /* u */:
-      return withUsername && length === 4 && line.startsWith('user', start) ? Field.User : Field.Other;
+      if (length === 4) return want & ScanFields.Username && line.startsWith('user', start) ? Field.User : Field.Other;
+      return length === 9 && want & ScanFields.UserAgent && line.startsWith('userAgent', start) ? Field.UserAgent : Field.Other;
     case 0x73 /* s */:
       return length === 5 && line.startsWith('stage', start) ? Field.Stage : Field.Other;
     case 0x6f /* o */:
@@ -238,9 +381,15 @@ function topField(line: string, start: number, length: number, withUsername: boo
       return length === 10 && line.startsWith('apiVersion', start) ? Field.APIVersion : Field.Other;
     // The wrappers' keys.
     case 0x69 /* i */:
-      return length === 5 && line.startsWith('items', start) ? Field.Envelope : Field.Other;
+      if (length === 5) return line.startsWith('items', start) ? Field.Envelope : Field.Other;
+      return length === 16 && want & ScanFields.ImpersonatedUser && line.startsWith('impersonatedUser', start)
+        ? Field.ImpersonatedUser
+        : Field.Other;
     case 0x72 /* r */:
-      return length === 7 && line.startsWith('records', start) ? Field.Envelope : Field.Other;
+      if (length === 7) return line.startsWith('records', start) ? Field.Envelope : Field.Other;
+      return length === 14 && want & ScanFields.ResponseCode && line.startsWith('responseStatus', start)
+        ? Field.ResponseStatus
+        : Field.Other;
     case 0x63 /* c */:
       return length === 8 && line.startsWith('category', start) ? Field.Envelope : Field.Other;
     case 0x6c /* l */:
@@ -256,14 +405,22 @@ function topField(line: string, start: number, length: number, withUsername: boo
   }
 }
 
-/** What a key of `objectRef` or `user` is to the scan. */
+/** What a key of `objectRef`, `user`, `responseStatus` or `impersonatedUser` is to the scan. */
 function innerField(line: string, start: number, length: number, inside: InsideCode): FieldCode {
-  if (inside === Inside.ObjectRef) {
-    if (length === 8 && line.startsWith('resource', start)) return Field.Resource;
-    if (length === 11 && line.startsWith('subresource', start)) return Field.Subresource;
-    return Field.Other;
+  switch (inside) {
+    case Inside.ObjectRef:
+      if (length === 8 && line.startsWith('resource', start)) return Field.Resource;
+      if (length === 11 && line.startsWith('subresource', start)) return Field.Subresource;
+      return Field.Other;
+    case Inside.User:
+      return length === 8 && line.startsWith('username', start) ? Field.Username : Field.Other;
+    case Inside.ResponseStatus:
+      return length === 4 && line.startsWith('code', start) ? Field.Code : Field.Other;
+    case Inside.ImpersonatedUser:
+      return length === 8 && line.startsWith('username', start) ? Field.ImpersonatedUsername : Field.Other;
+    case Inside.Nothing:
+      return Field.Other;
   }
-  return length === 8 && line.startsWith('username', start) ? Field.Username : Field.Other;
 }
 
 /** One of the decoder's AUDIT_API_VERSIONS, compared in place. */
