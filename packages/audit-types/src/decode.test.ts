@@ -295,3 +295,19 @@ describe('decodeDocument: limits on batches', () => {
     expect(taken.decodedBytes).toBeLessThan(8 * real.length);
   });
 });
+
+describe('decode errors never quote the input (issue #13 defect 6)', () => {
+  it.each([
+    ['a torn line that starts inside a Secret value', 'hunter2-s3cr3t", "kind": "Event"}'],
+    ['a value cut after its opening quote', '{"kind":"Event","requestObject":{"data":{"password":"hunter2-s3cr3t'],
+    ['garbage after a value', '{"data":{"password":"hunter2-s3cr3t"} trailing'],
+  ])('%s', (_what, line) => {
+    const result = decodeLine(line);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.error.reason).toBe('NotJSON');
+      expect(result.error.message).not.toContain('hunter2');
+      expect(JSON.stringify(result.error)).not.toContain('hunter2');
+    }
+  });
+});

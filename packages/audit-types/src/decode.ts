@@ -399,7 +399,10 @@ function parseJSON(text: string, index?: number, within = ''): unknown {
   try {
     return JSON.parse(text);
   } catch (cause) {
-    return new AuditDecodeError(DecodeReason.NotJSON, `not JSON${within}: ${(cause as Error).message}`, { ...at(index), cause });
+    // V8 quotes the input in some messages ('Unexpected token …, "hunter2" is not valid JSON'): a torn
+    // line of a Secret must not put its value into a log, so quoted text never leaves this function.
+    const why = (cause as Error).message.replace(/"(?:[^"\\]|\\.)*"?/g, '<input>');
+    return new AuditDecodeError(DecodeReason.NotJSON, `not JSON${within}: ${why}`, { ...at(index) });
   }
 }
 
