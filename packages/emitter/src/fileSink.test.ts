@@ -198,6 +198,59 @@ describe('openFileSink', () => {
     });
   });
 
+  describe('in another format (serialize, recordName)', () => {
+    /** A format that keeps the name elsewhere, as OCSF (finding_info.uid) and ECS (event.id) do. */
+    const serialize = (e: SecurityEvent): string =>
+      JSON.stringify({ event: { id: e.metadata.name }, message: e.spec.message ?? '' });
+    const recordName = (record: unknown): string | undefined => {
+      const id = (record as { event?: { id?: unknown } } | null)?.event?.id;
+      return typeof id === 'string' ? id : undefined;
+    };
+
+    it('writes what serialize makes, and still writes nothing twice across a restart, finding the names with recordName', async () => {
+      const first = await openFileSink({ path, serialize, recordName });
+      await first.emit(se(1));
+      await first.emit(se(2));
+      await first.close();
+      const second = await openFileSink({ path, serialize, recordName });
+      for (const i of [1, 2, 3, 3]) await second.emit(se(i));
+      await second.close();
+      const ids = (await lines()).map((l) => (JSON.parse(l) as { event: { id: string } }).event.id);
+      expect(ids).toEqual([nameOf(1), nameOf(2), nameOf(3)]);
+      expect(await names()).toEqual(['<other>', '<other>', '<other>']);
+    });
+
+    it('without recordName a restart cannot find the names it wrote, and writes a replay again (why the option exists)', async () => {
+      const first = await openFileSink({ path, serialize });
+      await first.emit(se(1));
+      await first.close();
+      const second = await openFileSink({ path, serialize });
+      await second.emit(se(1));
+      await second.close();
+      expect(await lines()).toHaveLength(2);
+    });
+
+    it('rejects the emit with InvalidSecurityEvent when serialize throws or returns no single line, and goes on', async () => {
+      const sink = await openFileSink({
+        path,
+        recordName,
+        serialize: (e) => {
+          if (e.metadata.name === nameOf(1)) throw new Error('not formattable');
+          if (e.metadata.name === nameOf(2)) return '{"a":1}\n{"b":2}';
+          return serialize(e);
+        },
+      });
+      for (const i of [1, 2]) {
+        const error: unknown = await sink.emit(se(i)).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(EmitError);
+        expect((error as EmitError).reason).toBe(EmitReason.InvalidSecurityEvent);
+      }
+      await sink.emit(se(3));
+      await sink.close();
+      expect(await lines()).toEqual([serialize(se(3))]);
+    });
+  });
+
   it.each<[string, unknown, EmitReasonCode]>([
     ['no options', undefined, EmitReason.InvalidOptions],
     ['an empty path', { path: '' }, EmitReason.InvalidOptions],
@@ -210,6 +263,8 @@ describe('openFileSink', () => {
     ['a NaN window', { path: 'x', replayWindowBytes: NaN }, EmitReason.InvalidOptions],
     ['a negative window', { path: 'x', replayWindowBytes: -1 }, EmitReason.InvalidOptions],
     ['a string name limit', { path: 'x', maxRememberedNames: '10' }, EmitReason.InvalidOptions],
+    ['a serialize that is not a function', { path: 'x', serialize: 'ocsf' }, EmitReason.InvalidOptions],
+    ['a recordName that is not a function', { path: 'x', recordName: 'event.id' }, EmitReason.InvalidOptions],
   ])('rejects %s with InvalidOptions before touching the disk', async (_name, options, reason) => {
     const error: unknown = await openFileSink(options as FileSinkOptions).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EmitError);

@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { EmitError, EmitReason } from './errors.js';
 import type { SecurityEvent } from './securityEvent.js';
-import { closedError, serializeSecurityEvent } from './sink.js';
+import { closedError, serializerOption } from './sink.js';
 import type { SecurityEventSink } from './sink.js';
 
 /** 8 MiB of the file's end is read on open: about 8 000 SecurityEvents of a typical 1 KiB. */
@@ -38,6 +38,21 @@ export interface FileSinkOptions {
    * oldest forgotten first. Default `DEFAULT_MAX_REMEMBERED_NAMES`.
    */
   readonly maxRememberedNames?: number;
+  /**
+   * How a SecurityEvent becomes its line (without the newline): another
+   * format, e.g. OCSF or ECS, chosen by the caller. It must throw for what
+   * `serializeSecurityEvent` refuses. Default: `serializeSecurityEvent`, the
+   * SecurityEvent resource as JSON. Give `recordName` with it when the
+   * format does not keep the name at `metadata.name`.
+   */
+  readonly serialize?: (se: SecurityEvent) => string;
+  /**
+   * The SecurityEvent name a line of the file holds, given the line parsed
+   * as JSON (undefined: not a SecurityEvent of ours): how the sink learns on
+   * open what it wrote before a restart, whatever `serialize` wrote. Default:
+   * the record's `metadata.name`.
+   */
+  readonly recordName?: (record: unknown) => string | undefined;
 }
 
 interface Pending {
@@ -48,7 +63,8 @@ interface Pending {
 }
 
 /**
- * Opens a sink that appends each SecurityEvent as one line of JSON to a file.
+ * Opens a sink that appends each SecurityEvent as one line of JSON to a file
+ * (the SecurityEvent resource, or what `options.serialize` makes of it).
  *
  * It is idempotent, like the Kubernetes sink: on open it reads the last
  * `replayWindowBytes` of the file and remembers the names written there, and
@@ -85,7 +101,7 @@ export async function openFileSink(options: FileSinkOptions): Promise<SecurityEv
   try {
     const tail = await readTail(handle, settings.replayWindowBytes);
     const sink = new FileSink(handle, settings, tail.endsTorn);
-    for (const name of namesIn(tail.text, tail.partialFirstLine)) sink.remember(name);
+    for (const name of namesIn(tail.text, tail.partialFirstLine, settings.recordName)) sink.remember(name);
     return sink;
   } catch (cause) {
     await handle.close().catch(() => undefined);
@@ -99,6 +115,8 @@ interface Settings {
   readonly flushIntervalMs: number;
   readonly replayWindowBytes: number;
   readonly maxRememberedNames: number;
+  readonly serialize: (se: SecurityEvent) => string;
+  readonly recordName: (record: unknown) => string | undefined;
 }
 
 class FileSink implements SecurityEventSink {
@@ -126,7 +144,7 @@ class FileSink implements SecurityEventSink {
   // async: every failure, serialisation included, is a rejection, never a throw.
   async emit(se: SecurityEvent): Promise<void> {
     if (this.closed) throw closedError();
-    const line = serializeSecurityEvent(se) + '\n';
+    const line = this.settings.serialize(se) + '\n';
     const name = se.metadata.name;
     if (this.names.has(name)) return;
     const pending = this.inFlight.get(name);
@@ -273,8 +291,14 @@ async function readTail(
   return { text, partialFirstLine: start > 0, endsTorn };
 }
 
+/** The name at `metadata.name`: where the SecurityEvent resource keeps it. */
+function metadataName(record: unknown): string | undefined {
+  const name = (record as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
 /** The names of the SecurityEvents on complete, parseable lines; anything else is skipped. */
-function namesIn(text: string, partialFirstLine: boolean): string[] {
+function namesIn(text: string, partialFirstLine: boolean, recordName: (record: unknown) => string | undefined): string[] {
   const lines = text.split('\n');
   // The first line may have been cut by the window; the last has no newline
   // (or is empty): neither is a complete record.
@@ -284,8 +308,7 @@ function namesIn(text: string, partialFirstLine: boolean): string[] {
     const line = lines[i]!;
     if (line === '') continue;
     try {
-      const value = JSON.parse(line) as { metadata?: { name?: unknown } } | null;
-      const name = value?.metadata?.name;
+      const name = recordName(JSON.parse(line));
       if (typeof name === 'string') names.push(name);
     } catch {
       // A foreign or damaged line: not ours to judge, and not a written event.
@@ -302,7 +325,11 @@ function validate(options: FileSinkOptions): Settings {
   }
   const fsync = options.fsync ?? false;
   if (typeof fsync !== 'boolean') invalidOption('fsync must be a boolean');
+  const recordName: unknown = options.recordName ?? metadataName;
+  if (typeof recordName !== 'function') invalidOption('recordName must be a function (record) => name');
   return {
+    serialize: serializerOption(options.serialize),
+    recordName: recordName as (record: unknown) => string | undefined,
     path,
     fsync,
     flushIntervalMs: count('flushIntervalMs', options.flushIntervalMs, 0, 60_000, 0),

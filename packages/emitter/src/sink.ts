@@ -32,6 +32,34 @@ export function serializeSecurityEvent(se: SecurityEvent): string {
   }
 }
 
+/**
+ * A sink's `serialize` option as the sink runs it: the default, or the one
+ * given wrapped so that whatever it throws is an EmitError
+ * (`InvalidSecurityEvent` unless it already is one).
+ *
+ * @throws EmitError `InvalidOptions` when `serialize` is given but not a function.
+ */
+export function serializerOption(serialize: unknown): (se: SecurityEvent) => string {
+  if (serialize === undefined) return serializeSecurityEvent;
+  if (typeof serialize !== 'function') {
+    throw new EmitError(EmitReason.InvalidOptions, 'serialize must be a function (SecurityEvent) => string');
+  }
+  const custom = serialize as (se: SecurityEvent) => unknown;
+  return (se) => {
+    let text: unknown;
+    try {
+      text = custom(se);
+    } catch (cause) {
+      if (cause instanceof EmitError) throw cause;
+      return bad(`serialize refused it: ${(cause as Error).message}`, cause);
+    }
+    if (typeof text !== 'string') bad(`serialize returned ${typeof text}, not a string`);
+    // One event, one line: a newline inside would split it in two records.
+    if (text.includes('\n')) bad('serialize returned more than one line');
+    return text;
+  };
+}
+
 /** The rejection of an emit after close. */
 export function closedError(): EmitError {
   return new EmitError(EmitReason.Closed, 'the sink is closed');

@@ -122,6 +122,33 @@ describe('createStdoutSink', () => {
     expect(stream.writableEnded).toBe(false);
   });
 
+  it('writes what serialize makes of each SecurityEvent, one line each; a throw rejects that emit with InvalidSecurityEvent', async () => {
+    const stream = new HeldStream();
+    const sink = createStdoutSink({
+      stream,
+      serialize: (se) => {
+        if (se.metadata.name === sampleSecurityEvent(2).metadata.name) throw new Error('cannot format');
+        return JSON.stringify({ id: se.metadata.name });
+      },
+    });
+    const first = track(sink.emit(sampleSecurityEvent(1)));
+    const error: unknown = await sink.emit(sampleSecurityEvent(2)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EmitError);
+    expect((error as EmitError).reason).toBe(EmitReason.InvalidSecurityEvent);
+    expect((error as EmitError).message).toMatch(/cannot format/);
+    await turns();
+    stream.release();
+    expect(await first.outcome).toBe('resolved');
+    expect(stream.chunks).toEqual([`${JSON.stringify({ id: sampleSecurityEvent(1).metadata.name })}\n`]);
+    await sink.close();
+  });
+
+  it('rejects a serialize that is not a function with InvalidOptions', () => {
+    expect(() => createStdoutSink({ serialize: 'ecs' as unknown as () => string })).toThrow(
+      expect.objectContaining({ reason: EmitReason.InvalidOptions }) as Error,
+    );
+  });
+
   it.each<[string, unknown]>([
     ['null', null],
     ['a string', 'stdout'],

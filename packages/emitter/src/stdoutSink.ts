@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { EmitError, EmitReason } from './errors.js';
 import type { SecurityEvent } from './securityEvent.js';
-import { closedError, serializeSecurityEvent } from './sink.js';
+import { closedError, serializerOption } from './sink.js';
 import type { SecurityEventSink } from './sink.js';
 
 /**
@@ -10,6 +10,14 @@ import type { SecurityEventSink } from './sink.js';
 export interface StdoutSinkOptions {
   /** Where the JSON lines go. Default `process.stdout`. The sink never ends or destroys it. */
   readonly stream?: Writable;
+  /**
+   * How a SecurityEvent becomes its line (without the newline): another
+   * format, e.g. OCSF or ECS, chosen by the caller. It must throw for what
+   * `serializeSecurityEvent` refuses; a throw rejects the emit (an EmitError
+   * `InvalidSecurityEvent` unless it already is an EmitError). Default:
+   * `serializeSecurityEvent`, the SecurityEvent resource as JSON.
+   */
+  readonly serialize?: (se: SecurityEvent) => string;
 }
 
 interface Pending {
@@ -22,6 +30,9 @@ interface Pending {
 /**
  * A sink that writes each SecurityEvent as one line of JSON to a stream,
  * `process.stdout` by default.
+ *
+ * `options.serialize` writes another format (OCSF, ECS) instead of the
+ * SecurityEvent resource.
  *
  * `emit` resolves once the stream has taken the line (its write callback).
  * It honours backpressure: once the stream's buffer is full, further lines
@@ -48,11 +59,12 @@ export function createStdoutSink(options: StdoutSinkOptions = {}): SecurityEvent
   if (typeof s !== 'object' || s === null || typeof s.write !== 'function' || typeof s.on !== 'function') {
     throw new EmitError(EmitReason.InvalidOptions, 'stream must be a writable stream');
   }
-  return new StdoutSink(stream as Writable);
+  return new StdoutSink(stream as Writable, serializerOption(options.serialize));
 }
 
 class StdoutSink implements SecurityEventSink {
   private readonly stream: Writable;
+  private readonly serialize: (se: SecurityEvent) => string;
   /** Lines not yet handed to the stream, waiting for 'drain'. */
   private readonly queue: Pending[] = [];
   /** Lines handed to the stream whose write callback has not come yet. */
@@ -63,8 +75,9 @@ class StdoutSink implements SecurityEventSink {
   private closing: Promise<void> | undefined = undefined;
   private onIdle: (() => void) | undefined = undefined;
 
-  constructor(stream: Writable) {
+  constructor(stream: Writable, serialize: (se: SecurityEvent) => string) {
     this.stream = stream;
+    this.serialize = serialize;
     stream.on('error', this.handleError);
     stream.on('close', this.handleClose);
   }
@@ -73,7 +86,7 @@ class StdoutSink implements SecurityEventSink {
   async emit(se: SecurityEvent): Promise<void> {
     if (this.closed) throw closedError();
     if (this.failure !== undefined) throw this.failure;
-    const line = serializeSecurityEvent(se) + '\n';
+    const line = this.serialize(se) + '\n';
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ line, resolve, reject, settled: false });
       this.pump();
