@@ -338,7 +338,18 @@ async function matchCommand(resolved: Resolved, options: MatchOptions, io: Outpu
   if (options.summary) printSummary(ruleSet.list(), options.output, io);
   const totalSkipped = Object.values(skipped).reduce((a, b) => a + b, 0);
   io.err(
-    JSON.stringify({ level: 'info', msg: 'done', rules: ruleSet.size, events, matches: detections, duplicateStages, skipped: totalSkipped, skippedByReason: skipped }),
+    JSON.stringify({
+      level: 'info',
+      msg: 'done',
+      rules: ruleSet.size,
+      events,
+      // Every (event, rule) match, as before detections were folded per request: what rsigma counts (the bench compares it).
+      matches: detections + duplicateStages,
+      detections,
+      duplicateStages,
+      skipped: totalSkipped,
+      skippedByReason: skipped,
+    }),
   );
   return 0;
 }
@@ -394,13 +405,13 @@ function printSummary(entries: readonly RuleEntry<MatchState>[], output: 'json' 
   if (output === 'json') {
     for (const { name, rule, state } of rows) {
       const { type, severity, class: cls } = rule.emit;
-      io.err(JSON.stringify({ level: 'info', msg: 'rule total', rule: name, matches: state.detections, type, severity, class: cls, enabled: rule.enabled }));
+      io.err(JSON.stringify({ level: 'info', msg: 'rule total', rule: name, detections: state.detections, type, severity, class: cls, enabled: rule.enabled }));
     }
     return;
   }
   const width = Math.max(4, ...rows.map((r) => r.name.length));
-  const count = Math.max(7, ...rows.map((r) => String(r.state.detections).length));
-  io.err(`${'matches'.padStart(count)}  ${'rule'.padEnd(width)}  ${'severity'.padEnd(8)}  type`);
+  const count = Math.max(10, ...rows.map((r) => String(r.state.detections).length));
+  io.err(`${'detections'.padStart(count)}  ${'rule'.padEnd(width)}  ${'severity'.padEnd(8)}  type`);
   for (const { name, rule, state } of rows) {
     const disabled = rule.enabled ? '' : '  (disabled)';
     io.err(`${String(state.detections).padStart(count)}  ${name.padEnd(width)}  ${rule.emit.severity.padEnd(8)}  ${rule.emit.type}${disabled}`);

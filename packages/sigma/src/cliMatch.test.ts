@@ -87,7 +87,13 @@ describe('ugallu-sigma match: what the detector would emit', () => {
     });
     // A rule without emit.message has none.
     expect(r.outJson[0]).not.toHaveProperty('message');
-    expect(r.errJson.at(-1)).toMatchObject({ msg: 'done', events: 3, matches: 4, duplicateStages: 2 });
+    expect(r.errJson.at(-1)).toMatchObject({
+      msg: 'done',
+      events: 3,
+      matches: 6,
+      detections: 4,
+      duplicateStages: 2,
+    });
   });
 
   it('--output text: one readable line per detection', async () => {
@@ -139,7 +145,7 @@ describe('ugallu-sigma match: what the detector would emit', () => {
         level: 'info',
         msg: 'rule total',
         rule: 'any-create',
-        matches: 2,
+        detections: 2,
         type: 'Created',
         severity: 'info',
         class: 'Audit',
@@ -149,7 +155,7 @@ describe('ugallu-sigma match: what the detector would emit', () => {
         level: 'info',
         msg: 'rule total',
         rule: 'pod-exec',
-        matches: 2,
+        detections: 2,
         type: 'PodExec',
         severity: 'high',
         class: 'Detection',
@@ -159,7 +165,7 @@ describe('ugallu-sigma match: what the detector would emit', () => {
         level: 'info',
         msg: 'rule total',
         rule: 'secret-delete',
-        matches: 0,
+        detections: 0,
         type: 'SecretDeleted',
         severity: 'medium',
         class: 'Detection',
@@ -170,11 +176,11 @@ describe('ugallu-sigma match: what the detector would emit', () => {
 
     const text = await run(['match', '--rules', rules, '--summary', '--output', 'text', '-'], LOG);
     expect(text.err.filter((l) => !l.startsWith('{'))).toEqual([
-      'matches  rule           severity  type',
-      '      2  any-create     info      Created',
-      '      2  pod-exec       high      PodExec',
-      '      0  secret-delete  medium    SecretDeleted',
-      '      4  total',
+      'detections  rule           severity  type',
+      '         2  any-create     info      Created',
+      '         2  pod-exec       high      PodExec',
+      '         0  secret-delete  medium    SecretDeleted',
+      '         4  total',
     ]);
   });
 
