@@ -1,11 +1,12 @@
 import type { AuditEvent } from '@ugallu/audit-types';
-import { AUDIT_STAGES } from '@ugallu/audit-types';
+import { AUDIT_STAGES, AuditLineScanner } from '@ugallu/audit-types';
 import type { $ZodIssue } from 'zod/v4/core';
 import { CIDRList } from './cidr.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
 import { GLOB_BUDGET, GlobList } from './glob.js';
 import { compileJSONPath } from './jsonPath.js';
 import type { CompiledJSONPath } from './jsonPath.js';
+import type { RuleIndexKeys } from './ruleSet.js';
 import { MessageTemplate } from './template.js';
 import type { AbsentField, BodyGlob, MatchSpec, SecurityEventClass, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
 import { DEFAULT_RATE_LIMIT, sigmaRuleSpecSchema } from './spec.js';
@@ -225,6 +226,187 @@ class CompiledMatch {
   }
 }
 
+/** The `absent` bits the pre-filter can read: `objectRef.subresource`, `impersonatedUser`, `userAgent`. */
+const KEY_ABSENT_BITS = ABSENT_BIT['objectRef.subresource'] | ABSENT_BIT.impersonatedUser | ABSENT_BIT.userAgent;
+const SCAN = AuditLineScanner.FIELDS;
+
+/**
+ * What one compiled match (the top level, an `anyOf` branch, `not` or an
+ * exception) asks of the fields the pre-filter reads from a raw line
+ * (`RuleIndexKeys`): verb, stage, resource, subresource, username, response
+ * code, user agent, impersonated user. The same checks as
+ * `CompiledMatch.test`, on those fields alone, in two directions:
+ * `mayHold` (false only when the match cannot hold) and `surelyHolds` (true
+ * only when it holds, for a match with no other criterion: `decidable`).
+ * A field the keys leave unknown (undefined, for the soft fields) may hold
+ * anything.
+ */
+class KeyCriteria {
+  readonly verbs: ReadonlySet<string> | null;
+  readonly stages: ReadonlySet<string> | null;
+  readonly resource: string | null;
+  readonly subresource: string | null;
+  readonly responseCodes: Uint8Array | null;
+  readonly userGlob: GlobList | null;
+  readonly userAgentGlob: GlobList | null;
+  readonly impersonatedUserGlob: GlobList | null;
+  /** An `impersonatedUserGroupGlob`: only an event with an impersonated user can hold it. */
+  readonly needsImpersonatedUser: boolean;
+  /** The readable bits of `absent`. */
+  readonly absent: number;
+  /** Some criterion here rules out events by the keys alone. */
+  readonly narrows: boolean;
+  /** Every criterion of the match is here, so `surelyHolds` can be true. */
+  readonly decidable: boolean;
+  /** The bits of `AuditLineScanner.FIELDS` these checks read. */
+  readonly scanFields: number;
+
+  constructor(m: CompiledMatch, spec: SubMatchSpec) {
+    this.verbs = m.verbs;
+    this.stages = m.stages;
+    this.resource = m.resource;
+    this.subresource = m.subresource;
+    this.responseCodes = m.responseCodes;
+    this.userGlob = m.userGlob;
+    this.userAgentGlob = m.userAgentGlob;
+    this.impersonatedUserGlob = m.impersonatedUserGlob;
+    this.needsImpersonatedUser = m.impersonatedUserGroupGlob !== null;
+    this.absent = m.absent & KEY_ABSENT_BITS;
+    this.narrows =
+      m.verbs !== null ||
+      m.stages !== null ||
+      m.resource !== null ||
+      m.subresource !== null ||
+      m.responseCodes !== null ||
+      m.userGlob !== null ||
+      m.userAgentGlob !== null ||
+      m.impersonatedUserGlob !== null ||
+      this.needsImpersonatedUser ||
+      this.absent !== 0;
+    this.decidable = decidedByKeys(spec);
+    let scanFields = 0;
+    if (m.userGlob !== null) scanFields |= SCAN.Username;
+    if (m.responseCodes !== null) scanFields |= SCAN.ResponseCode;
+    if (m.userAgentGlob !== null || this.absent & ABSENT_BIT.userAgent) scanFields |= SCAN.UserAgent;
+    if (m.impersonatedUserGlob !== null || this.needsImpersonatedUser || this.absent & ABSENT_BIT.impersonatedUser) {
+      scanFields |= SCAN.ImpersonatedUser;
+    }
+    this.scanFields = scanFields;
+  }
+
+  /** False when no event with these keys can hold the match; true when one might. */
+  mayHold(k: RuleIndexKeys): boolean {
+    if (this.verbs !== null && !this.verbs.has(k.verb)) return false;
+    if (this.stages !== null && (k.stage === undefined || !this.stages.has(k.stage))) return false;
+    if (this.resource !== null && k.resource !== this.resource) return false;
+    if (this.subresource !== null && k.subresource !== this.subresource) return false;
+    if (this.responseCodes !== null) {
+      const code = k.responseCode;
+      if (code === null) return false;
+      if (code !== undefined && !(code >= 100 && code < 600 && this.responseCodes[code] === 1)) return false;
+    }
+    if (this.needsImpersonatedUser && k.impersonatedUser === false) return false;
+    if (this.absent !== 0) {
+      if (this.absent & ABSENT_BIT.impersonatedUser && k.impersonatedUser === true) return false;
+      if (this.absent & ABSENT_BIT['objectRef.subresource'] && !isMissing(k.subresource)) return false;
+      if (this.absent & ABSENT_BIT.userAgent && typeof k.userAgent === 'string' && k.userAgent !== '') return false;
+    }
+    if (this.userGlob !== null && !testString(this.userGlob, k.username)) return false;
+    if (this.impersonatedUserGlob !== null) {
+      const name = k.impersonatedUsername;
+      if (name === null || (name !== undefined && !this.impersonatedUserGlob.test(name))) return false;
+    }
+    if (this.userAgentGlob !== null) {
+      const agent = k.userAgent;
+      if (agent === null || (agent !== undefined && !this.userAgentGlob.test(agent))) return false;
+    }
+    return true;
+  }
+
+  /** True only when the match is `decidable` and holds for every event with these keys. */
+  surelyHolds(k: RuleIndexKeys): boolean {
+    if (!this.decidable) return false;
+    if (this.verbs !== null && !this.verbs.has(k.verb)) return false;
+    if (this.stages !== null && (k.stage === undefined || !this.stages.has(k.stage))) return false;
+    if (this.resource !== null && k.resource !== this.resource) return false;
+    if (this.subresource !== null && k.subresource !== this.subresource) return false;
+    if (this.responseCodes !== null) {
+      const code = k.responseCode;
+      if (typeof code !== 'number' || !(code >= 100 && code < 600) || this.responseCodes[code] !== 1) return false;
+    }
+    if (this.absent !== 0) {
+      if (this.absent & ABSENT_BIT.impersonatedUser && k.impersonatedUser !== false) return false;
+      if (this.absent & ABSENT_BIT['objectRef.subresource'] && !isMissing(k.subresource)) return false;
+      if (this.absent & ABSENT_BIT.userAgent && !(k.userAgent === null || k.userAgent === '')) return false;
+    }
+    // `username` undefined is "none" to the keys, and no glob holds for none: never sure then.
+    if (this.userGlob !== null && !testString(this.userGlob, k.username)) return false;
+    if (this.impersonatedUserGlob !== null && !testString(this.impersonatedUserGlob, k.impersonatedUsername)) return false;
+    if (this.userAgentGlob !== null && !testString(this.userAgentGlob, k.userAgent)) return false;
+    return true;
+  }
+}
+
+/** The criteria `KeyCriteria` decides (a whitelist: a criterion added later is not decided until it is added here). */
+const KEY_CRITERIA: ReadonlySet<string> = new Set(['verb', 'stage', 'objectRef', 'responseCode', 'userGlob', 'userAgentGlob', 'impersonatedUserGlob', 'absent']);
+const KEY_OBJECT_REF: ReadonlySet<string> = new Set(['resource', 'subresource']);
+const KEY_ABSENT: ReadonlySet<string> = new Set<AbsentField>(['objectRef.subresource', 'impersonatedUser', 'userAgent']);
+
+/** Whether every criterion of the (sub-)match is one the keys decide exactly. */
+function decidedByKeys(spec: SubMatchSpec): boolean {
+  for (const key of Object.keys(spec)) if (!KEY_CRITERIA.has(key)) return false;
+  if (spec.objectRef !== undefined) for (const key of Object.keys(spec.objectRef)) if (!KEY_OBJECT_REF.has(key)) return false;
+  if (spec.absent !== undefined) for (const field of spec.absent) if (!KEY_ABSENT.has(field)) return false;
+  return true;
+}
+
+/**
+ * A rule as the pre-filter sees it (see `CompiledRule.mayMatchKeys`): its
+ * top-level criteria; its `anyOf` branches when every one narrows (else
+ * null: the branches rule nothing out); and its `not` and exceptions that
+ * the keys can decide, any of which surely holding rules the event out.
+ */
+class KeyFilter {
+  readonly top: KeyCriteria;
+  readonly branches: readonly KeyCriteria[] | null;
+  readonly rulersOut: readonly KeyCriteria[] | null;
+  /** Some event is ruled out by its keys alone (else every event is a candidate). */
+  readonly narrowable: boolean;
+  readonly scanFields: number;
+
+  constructor(spec: SigmaRuleSpec, match: CompiledMatch, exceptions: readonly CompiledMatch[] | null) {
+    this.top = new KeyCriteria(match, spec.match);
+    const branches = match.anyOf?.map((m, i) => new KeyCriteria(m, spec.match.anyOf![i]!)) ?? null;
+    this.branches = branches !== null && branches.every((b) => b.narrows) ? branches : null;
+    const rulersOut: KeyCriteria[] = [];
+    const others: [CompiledMatch, SubMatchSpec][] = [];
+    if (match.not !== null) others.push([match.not, spec.match.not!]);
+    exceptions?.forEach((m, i) => others.push([m, spec.exceptions![i]!]));
+    for (const [m, sub] of others) {
+      const criteria = new KeyCriteria(m, sub);
+      if (criteria.decidable) rulersOut.push(criteria);
+    }
+    this.rulersOut = rulersOut.length === 0 ? null : rulersOut;
+    this.narrowable = this.top.narrows || this.branches !== null || this.rulersOut !== null;
+    let scanFields = this.top.scanFields;
+    for (const c of [...(this.branches ?? []), ...rulersOut]) scanFields |= c.scanFields;
+    this.scanFields = scanFields;
+  }
+
+  mayMatch(k: RuleIndexKeys): boolean {
+    if (!this.top.mayHold(k)) return false;
+    const branches = this.branches;
+    if (branches !== null) {
+      let some = false;
+      for (let i = 0; i < branches.length && !some; i++) some = branches[i]!.mayHold(k);
+      if (!some) return false;
+    }
+    const rulersOut = this.rulersOut;
+    if (rulersOut !== null) for (let i = 0; i < rulersOut.length; i++) if (rulersOut[i]!.surelyHolds(k)) return false;
+    return true;
+  }
+}
+
 function globs(list: readonly string[] | undefined, path: string, ctx: CompileContext): GlobList | null {
   return list === undefined ? null : ctx.guard(() => globList(list, path, ctx), null);
 }
@@ -367,11 +549,22 @@ export class CompiledRule {
   readonly stages: ReadonlySet<string> | undefined;
   /** True when the top-level match has a `userGlob`: only events of those users can match (see `mayMatchUser`). */
   readonly constrainsUser: boolean;
+  /**
+   * True when `mayMatchKeys` can rule some event out by its keys alone (a
+   * verb, resource, subresource, stage, user, response code, user agent or
+   * impersonated user that the match, or every `anyOf` branch, requires; or
+   * a `not` or exception made only of such criteria); false when every event
+   * is a candidate, and the pre-filter cannot skip anything.
+   */
+  readonly narrowable: boolean;
+  /** The optional fields `mayMatchKeys` reads: bits of `AuditLineScanner.FIELDS`, for `AuditLineScanner.scan`. */
+  readonly scanFields: number;
   /** `emit.message`, compiled; undefined when the rule has none. */
   readonly message: MessageTemplate | undefined;
   private readonly match: CompiledMatch;
   /** The rule does not fire when any of these holds; null when it has none. */
   private readonly exceptions: readonly CompiledMatch[] | null;
+  private readonly keyFilter: KeyFilter;
 
   constructor(spec: SigmaRuleSpec, parts: { match: CompiledMatch; exceptions: readonly CompiledMatch[] | null; message: MessageTemplate | undefined }) {
     this.spec = spec;
@@ -392,6 +585,9 @@ export class CompiledRule {
     this.match = parts.match;
     this.exceptions = parts.exceptions;
     this.message = parts.message;
+    this.keyFilter = new KeyFilter(spec, parts.match, parts.exceptions);
+    this.narrowable = this.keyFilter.narrowable;
+    this.scanFields = this.keyFilter.scanFields;
   }
 
   /** The SecurityEvent message for an event this rule matched; undefined when the rule has no `emit.message`. */
@@ -423,6 +619,21 @@ export class CompiledRule {
   mayMatchUser(username: string | undefined): boolean {
     const globs = this.match.userGlob;
     return globs === null || (username !== undefined && globs.test(username));
+  }
+
+  /**
+   * Whether an event with these keys (the fields the pre-filter reads from
+   * a raw line) could match, judged on them alone: false means `matches`
+   * is false for every event with these keys; true means it might be.
+   * Checks every criterion of the match (and of every `anyOf` branch) that
+   * the keys carry, and rules the event out when a `not` or an exception
+   * made only of such criteria surely holds. A soft key left undefined
+   * (unknown) may hold anything. Always false for a disabled rule.
+   *
+   * @example `rule.mayMatchKeys({ verb: 'get', resource: 'pods', subresource: undefined, stage: 'ResponseComplete', username: 'system:kube-scheduler', responseCode: 200 })`
+   */
+  mayMatchKeys(keys: RuleIndexKeys): boolean {
+    return this.enabled && this.keyFilter.mayMatch(keys);
   }
 
   private excepted(event: AuditEvent): boolean {

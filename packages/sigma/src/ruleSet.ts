@@ -25,10 +25,15 @@ export interface RuleSetOptions<TState> {
 }
 
 /**
- * The fields of an event that `RuleSet.mayMatch` looks at; undefined where
- * the event has none. `AuditLineScanner` fills one from a raw log line.
+ * The fields of an event that `RuleSet.mayMatch` looks at.
+ * `AuditLineScanner` fills one from a raw log line.
  *
- * @example `{ verb: 'get', resource: 'pods', subresource: undefined, stage: 'ResponseComplete', username: 'alice' }`
+ * The first five are exact: undefined where the event has none. The others
+ * are soft, and optional: null where the event has none, undefined (or left
+ * out) where it is not known, which `mayMatch` takes as "could be anything"
+ * (so a caller that does not read them loses no match).
+ *
+ * @example `{ verb: 'get', resource: 'pods', subresource: undefined, stage: 'ResponseComplete', username: 'alice', responseCode: 200, userAgent: 'kubectl/v1.34.1', impersonatedUser: false, impersonatedUsername: null }`
  */
 export interface RuleIndexKeys {
   readonly verb: string;
@@ -36,6 +41,14 @@ export interface RuleIndexKeys {
   readonly subresource: string | undefined;
   readonly stage: string | undefined;
   readonly username: string | undefined;
+  /** `responseStatus.code` (an integer); null: none. */
+  readonly responseCode?: number | null | undefined;
+  /** `userAgent`; null: none. */
+  readonly userAgent?: string | null | undefined;
+  /** Whether `impersonatedUser` is there. */
+  readonly impersonatedUser?: boolean | undefined;
+  /** `impersonatedUser.username`; null: none. */
+  readonly impersonatedUsername?: string | null | undefined;
 }
 
 /** Stands for "any verb" / "any resource" / "no subresource key" in the index. */
@@ -87,8 +100,8 @@ export class RuleSet<TState = undefined> {
   private dirty = false;
   /** An enabled rule the index cannot narrow (see `unnarrowableRule`), recomputed with the index. */
   private unnarrowable: string | undefined = undefined;
-  /** Some enabled rule has a top-level userGlob: the pre-filter reads usernames. */
-  private usesUsername = false;
+  /** The optional fields the enabled rules' pre-filter checks read (`CompiledRule.scanFields`): what the scan reads. */
+  private scanFields = 0;
   /** Reused by `mayMatchLine` for every line. */
   private readonly scanner = new AuditLineScanner();
 
@@ -156,24 +169,19 @@ export class RuleSet<TState = undefined> {
   /**
    * Whether some rule could match an event with these fields, judged on
    * them alone: true when the index has a candidate for the verb, resource
-   * and subresource whose stages (when it names any) include `stage` and
-   * whose top-level `userGlob` (when it has one) holds for `username`.
-   * Conservative: false means `evaluate` would return no match for any event
-   * with these fields; true means it might. Pure, and cheap (the index
-   * lookup of `evaluate`, and at most one stage and one user check per
-   * candidate).
+   * and subresource that `CompiledRule.mayMatchKeys` does not rule out (its
+   * stage, user, response code, user agent and impersonated user criteria,
+   * at the top level and in its `anyOf` branches, and its `not` and
+   * exceptions that these fields decide). Conservative: false means
+   * `evaluate` would return no match for any event with these fields; true
+   * means it might. Pure, and cheap (the index lookup of `evaluate`, and a
+   * few comparisons per candidate).
    *
    * @example `if (!rules.mayMatch({ verb: 'watch', resource: 'pods', subresource: undefined, stage: undefined, username: undefined })) skip();`
    */
   mayMatch(keys: RuleIndexKeys): boolean {
     const candidates = this.candidates(keys.verb, keys.resource, keys.subresource);
-    for (let i = 0; i < candidates.length; i++) {
-      const rule = candidates[i]!.rule;
-      const stages = rule.stages;
-      if (stages !== undefined && (keys.stage === undefined || !stages.has(keys.stage))) continue;
-      if (rule.constrainsUser && !rule.mayMatchUser(keys.username)) continue;
-      return true;
-    }
+    for (let i = 0; i < candidates.length; i++) if (candidates[i]!.rule.mayMatchKeys(keys)) return true;
     return false;
   }
 
@@ -191,15 +199,17 @@ export class RuleSet<TState = undefined> {
     if (this.dirty) this.reindex();
     if (this.unnarrowable !== undefined) return true;
     const scanner = this.scanner;
-    return !scanner.scan(line, this.usesUsername) || this.mayMatch(scanner);
+    return !scanner.scan(line, this.scanFields) || this.mayMatch(scanner);
   }
 
   /**
-   * The name of an enabled rule the index cannot narrow at all (no verb,
-   * resource, stage or userGlob it must have, at the top level or in every
-   * `anyOf` branch): every event is its candidate, so `mayMatchLine` parses
-   * every line. Undefined when every enabled rule can be narrowed. The first
-   * such name in name order.
+   * The name of an enabled rule the index cannot narrow at all (see
+   * `CompiledRule.narrowable`: no verb, resource, subresource, stage, user,
+   * response code, user agent or impersonated user it must have, at the top
+   * level or in every `anyOf` branch, and no `not` or exception made only of
+   * those): every event is its candidate, so `mayMatchLine` parses every
+   * line. Undefined when every enabled rule can be narrowed. The first such
+   * name in name order.
    *
    * @example `const blocker = rules.unnarrowableRule(); if (blocker !== undefined) log.warn({ rule: blocker }, 'pre-filter off');`
    */
@@ -224,14 +234,12 @@ export class RuleSet<TState = undefined> {
     const resources = new Map<string, Set<string>>();
     const buckets: Buckets<TState> = new Map();
     let unnarrowable: string | undefined;
-    let usesUsername = false;
+    let scanFields = 0;
     for (const entry of this.entries.values()) {
       const { rule } = entry;
       if (!rule.enabled) continue;
-      if (rule.constrainsUser) usesUsername = true;
-      else if (rule.verbs === undefined && rule.resources === undefined && rule.stages === undefined) {
-        if (unnarrowable === undefined || entry.name < unnarrowable) unnarrowable = entry.name;
-      }
+      scanFields |= rule.scanFields;
+      if (!rule.narrowable && (unnarrowable === undefined || entry.name < unnarrowable)) unnarrowable = entry.name;
       for (const v of rule.verbs ?? [ANY]) {
         if (v !== ANY) verbs.add(v);
         let byResource = buckets.get(v);
@@ -264,7 +272,7 @@ export class RuleSet<TState = undefined> {
     this.byVerb = byVerb;
     this.anyVerb = node(ANY);
     this.unnarrowable = unnarrowable;
-    this.usesUsername = usesUsername;
+    this.scanFields = scanFields;
     this.dirty = false;
   }
 }
