@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { eventually, runBundle, stageBundle } from './bundle.js';
 import type { BundleRun } from './bundle.js';
 import { cleanupHelm, ofKind, render } from './helm.js';
+import type { Manifest } from './helm.js';
 import { CI_VALUES_DIR, REPO_ROOT } from './paths.js';
 
 const running: BundleRun[] = [];
@@ -175,6 +176,56 @@ describe('the bundled webhook-mode detector runs with plain node and no node_mod
     );
     await eventually(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200));
     expect(await run.stop()).toBe(0);
+  });
+});
+
+describe('the pack as the chart mounts it (rules.from=dir), read by the bundled file-mode detector', () => {
+  it('loads every rule file and the generated tunings without a failure; a disabled rule and an exception hold', async () => {
+    const objects = await render({
+      values: {
+        'audit-detection': {
+          clusterIdentity: { clusterID: 'bundle' },
+          rules: {
+            from: 'dir',
+            pack: {
+              disabled: ['create-privileged-pod'],
+              // The example log's exec is by user@mail.com.
+              exceptions: { 'attach-exec-pod': [{ userGlob: ['user@mail.com'] }] },
+            },
+          },
+        },
+      },
+    });
+    const configMap = objects.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-pack-rules'),
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    expect(configMap, 'the pack ConfigMap').toBeDefined();
+    // As the kubelet writes a ConfigMap volume: one file per key.
+    const rules = await mkdtemp(join(tmpdir(), 'ugallu-bundle-pack-'));
+    for (const [key, text] of Object.entries(configMap!.data)) await writeFile(join(rules, key), text);
+    const run = start(await stageBundle('file'), [
+      '--once',
+      '--audit-log',
+      join(REPO_ROOT, 'examples/audit.log'),
+      '--rules',
+      rules,
+      '--cluster-id',
+      'bundle',
+      '--metrics-addr',
+      'off',
+    ]);
+    expect(await run.exit).toBe(0);
+    const loaded = run.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('loaded '));
+    expect(loaded, 'the "loaded N of N rules" log line').toBeDefined();
+    expect(loaded!.failed).toEqual([]);
+    expect(loaded!.msg).toMatch(/^loaded (\d+) of \1 rules/);
+    const types = securityEvents(run).map((e) => e.spec.type);
+    // The pack runs: the cluster-admin binding of the example log is reported ...
+    expect(types).toContain('AttachClusterAdminRole');
+    // ... but not what the tunings take away.
+    expect(types).not.toContain('CreatePrivilegedPod');
+    expect(types).not.toContain('AttachExecPod');
+    expect(types).toContain('CreateSensitiveMountPod');
   });
 });
 

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 
 import type {
   V1ClusterRole,
@@ -37,6 +37,9 @@ function container(spec: V1PodSpec, name = 'detector'): V1Container {
   return found;
 }
 const args = (c: V1Container) => c.args ?? [];
+/** The chart's objects of one app.kubernetes.io/component (example-rule, pack-rule, pack-tuning). */
+const ofComponent = (objects: readonly Manifest[], component: string) =>
+  objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === component);
 const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 
 describe('helm lint --strict', () => {
@@ -169,6 +172,7 @@ describe('file mode', () => {
     expect(rules.projected!.sources!.map((s) => s.configMap!.name)).toEqual([
       'my-rules',
       'ugallu-audit-detection-example-rules',
+      'ugallu-audit-detection-pack-rules',
     ]);
     expect(detector.volumeMounts).toContainEqual({
       name: 'rules',
@@ -346,9 +350,14 @@ describe('values that cannot work are refused', () => {
       /set either webhook\.clientCA\.existingSecret or webhook\.clientCA\.generate, not both/,
     ],
     [
-      'rules from a directory without any',
-      { 'audit-detection': { clusterIdentity: { clusterID: 'x' }, rules: { from: 'dir' } } },
-      /rules\.from=dir needs rule files/,
+      'rules from a directory without any (the pack off)',
+      {
+        'audit-detection': {
+          clusterIdentity: { clusterID: 'x' },
+          rules: { from: 'dir', pack: { enabled: false } },
+        },
+      },
+      /rules\.from=dir needs rule files: name ConfigMaps in rules\.dir\.configMaps \(or set rules\.pack\.enabled=true/,
     ],
     [
       'no ServiceAccount name when not creating one',
@@ -499,9 +508,10 @@ describe('example rules', () => {
     }
   });
 
-  it('are off by default, and with rules.examples.enabled become one SigmaRule per example, unchanged but for labels', async () => {
-    expect(ofKind(await render({ values: minimal }), 'SigmaRule')).toEqual([]);
-    const rendered = ofKind(await render({ valuesFiles: [ci('file')] }), 'SigmaRule');
+  it('are off by default, and with rules.examples.enabled become one SigmaRule per example, unchanged but for labels; one named like a pack rule is left to the pack', async () => {
+    expect(ofComponent(await render({ values: minimal }), 'example-rule')).toEqual([]);
+    const objects = await render({ valuesFiles: [ci('file')] });
+    const rendered = ofComponent(objects, 'example-rule');
     const examples: Manifest[] = [];
     for (const name of (await readdir(examplesDir)).filter(isRuleFile).sort()) {
       for (const doc of parseAllDocuments(await readFile(join(examplesDir, name), 'utf8'))) {
@@ -509,8 +519,14 @@ describe('example rules', () => {
         if (value !== null) examples.push(value);
       }
     }
-    expect(rendered.length).toBe(examples.length);
-    for (const example of examples) {
+    // Both install a SigmaRule of this name: the pack's is the one that detects.
+    const clash = 'anonymous-request-allowed';
+    expect(examples.map((e) => e.metadata.name)).toContain(clash);
+    expect(ofComponent(objects, 'pack-rule').map((r) => r.metadata.name)).toContain(clash);
+    expect(rendered.map((r) => r.metadata.name)).not.toContain(clash);
+    expect(ofKind(objects, 'SigmaRule').filter((r) => r.metadata.name === clash)).toHaveLength(1);
+    expect(rendered.length).toBe(examples.length - 1);
+    for (const example of examples.filter((e) => e.metadata.name !== clash)) {
       const rule = only(rendered, 'SigmaRule', example.metadata.name);
       expect(rule.metadata.namespace).toBeUndefined();
       expect(rule.metadata.labels).toMatchObject({
@@ -519,6 +535,248 @@ describe('example rules', () => {
       });
       expect({ ...rule, metadata: { name: rule.metadata.name } }).toEqual(example);
     }
+  });
+});
+
+describe('the bundled detection pack', () => {
+  const packDir = join(REPO_ROOT, 'packages/rules/rules');
+  const chartCopies = join(AUDIT_DETECTION_DIR, 'files/pack');
+  /** The chart's name for a pack file: `<theme>-<file>` (`sync-pack` flattens them so). */
+  const flat = (file: string) => file.replace('/', '-');
+  /** The pack's rule files (`<theme>/<file>.yaml`), without their tests. */
+  const packFiles = async () =>
+    (await readdir(packDir, { recursive: true }))
+      .map((f) => f.split(sep).join('/'))
+      .filter((f) => /^[^/]+\/[^/]+\.ya?ml$/.test(f) && isRuleFile(f))
+      .sort();
+  interface PackRule {
+    file: string;
+    manifest: Manifest;
+    /** The audit trail, which the chart installs only with rules.pack.auditTrail: theme audit-trail, class Audit. */
+    auditTrail: boolean;
+  }
+  const packRules = async (): Promise<PackRule[]> => {
+    const out: PackRule[] = [];
+    for (const file of await packFiles()) {
+      for (const doc of parseAllDocuments(await readFile(join(packDir, file), 'utf8'))) {
+        const manifest = doc.toJS() as
+          (Manifest & { spec: { emit: { class?: string; severity: string } } }) | null;
+        if (manifest === null) continue;
+        // The class as the compiler resolves it: emit.class, else Audit for info and low.
+        const { emit } = manifest.spec;
+        const cls =
+          emit.class ?? (emit.severity === 'info' || emit.severity === 'low' ? 'Audit' : 'Detection');
+        out.push({ file, manifest, auditTrail: file.startsWith('audit-trail/') && cls === 'Audit' });
+      }
+    }
+    return out;
+  };
+  const withoutLabels = (m: Manifest): Manifest => {
+    const { labels: _, ...metadata } = m.metadata;
+    return { ...m, metadata };
+  };
+  const withPack = (pack: Record<string, unknown>, rules: Record<string, unknown> = {}) => ({
+    'audit-detection': { clusterIdentity: { clusterID: 'test' }, rules: { ...rules, pack } },
+  });
+  const tuningDescription =
+    'Written by the chart from rules.pack.disabled and rules.pack.exceptions: change those values, not this resource.';
+
+  it("the chart's copies equal the pack's rule files, without their tests (`pnpm --filter @ugallu/charts-test sync-pack` after changing them)", async () => {
+    const files = await packFiles();
+    expect(files.length).toBeGreaterThan(5);
+    expect((await readdir(chartCopies)).sort()).toEqual(files.map(flat).sort());
+    for (const file of files) {
+      expect(await readFile(join(chartCopies, flat(file)), 'utf8'), file).toBe(
+        await readFile(join(packDir, file), 'utf8'),
+      );
+    }
+  });
+
+  it('is installed by default as one SigmaRule per rule, as written but for its labels, without the 23 rules of the audit trail', async () => {
+    const rules = await packRules();
+    const objects = await render({ values: minimal });
+    const rendered = ofComponent(objects, 'pack-rule');
+    const installed = rules.filter((r) => !r.auditTrail);
+    expect(rules.filter((r) => r.auditTrail)).toHaveLength(23);
+    expect(rendered.map((r) => r.metadata.name)).toEqual(installed.map((r) => r.manifest.metadata.name));
+    for (const { manifest } of installed) {
+      const rule = only(rendered, 'SigmaRule', manifest.metadata.name);
+      expect(rule.metadata.namespace).toBeUndefined();
+      expect(rule.metadata.labels).toMatchObject({
+        'app.kubernetes.io/component': 'pack-rule',
+        'app.kubernetes.io/instance': 'ugallu',
+      });
+      expect(withoutLabels(rule)).toEqual(manifest);
+    }
+    // The audit trail's Detection rule is not part of "the audit trail".
+    expect(rendered.map((r) => r.metadata.name)).toContain('kubernetes-events-deleted');
+    expect(rendered.map((r) => r.metadata.name)).not.toContain('secret-get');
+    // Only the pack: no tunings, no ConfigMap, no examples.
+    expect(ofKind(objects, 'SigmaRule')).toHaveLength(rendered.length);
+    expect(ofKind(objects, 'ConfigMap')).toEqual([]);
+  });
+
+  it('rules.pack.auditTrail installs the audit trail too; rules.pack.enabled=false installs nothing', async () => {
+    const rules = await packRules();
+    const all = ofComponent(await render({ values: withPack({ auditTrail: true }) }), 'pack-rule');
+    expect(all.map((r) => r.metadata.name)).toEqual(rules.map((r) => r.manifest.metadata.name));
+    expect(ofKind(await render({ values: withPack({ enabled: false }) }), 'SigmaRule')).toEqual([]);
+  });
+
+  it('ci/file-pack-tunings: a disabled rule and exceptions become one tuning per rule (<rule>.values-tuning), the bundled rules installed unchanged', async () => {
+    const rules = await packRules();
+    const objects = await render({ valuesFiles: [ci('file-pack-tunings')] });
+    const tunings = ofComponent(objects, 'pack-tuning');
+    expect(tunings.map(withoutLabels)).toEqual([
+      {
+        apiVersion: 'security.ugallu.io/v1alpha1',
+        kind: 'SigmaRule',
+        metadata: { name: 'attach-exec-pod.values-tuning' },
+        spec: {
+          tunes: 'attach-exec-pod',
+          description: tuningDescription,
+          exceptions: [{ userGroupGlob: ['oncall'], namespaceGlob: ['payments', 'web'] }],
+        },
+      },
+      {
+        apiVersion: 'security.ugallu.io/v1alpha1',
+        kind: 'SigmaRule',
+        metadata: { name: 'disallowed-k8s-user.values-tuning' },
+        spec: {
+          tunes: 'disallowed-k8s-user',
+          description: tuningDescription,
+          exceptions: [{ userGlob: ['*@example.com'] }, { userGroupGlob: ['oidc:platform-team'] }],
+        },
+      },
+      {
+        apiVersion: 'security.ugallu.io/v1alpha1',
+        kind: 'SigmaRule',
+        metadata: { name: 'port-forward-pod.values-tuning' },
+        spec: { tunes: 'port-forward-pod', description: tuningDescription, enabled: false },
+      },
+      {
+        apiVersion: 'security.ugallu.io/v1alpha1',
+        kind: 'SigmaRule',
+        metadata: { name: 'secret-get.values-tuning' },
+        spec: {
+          tunes: 'secret-get',
+          description: tuningDescription,
+          enabled: false,
+          exceptions: [{ userGlob: ['system:serviceaccount:vault:*'] }],
+        },
+      },
+    ]);
+    for (const t of tunings)
+      expect(t.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'ugallu' });
+    // The tuned rules are the bundled ones, untouched; with auditTrail, every rule is there.
+    const rendered = ofComponent(objects, 'pack-rule');
+    expect(rendered).toHaveLength(rules.length);
+    for (const name of ['attach-exec-pod', 'disallowed-k8s-user', 'port-forward-pod', 'secret-get']) {
+      expect(withoutLabels(only(rendered, 'SigmaRule', name))).toEqual(
+        rules.find((r) => r.manifest.metadata.name === name)!.manifest,
+      );
+    }
+  });
+
+  it('with rules.from=dir: a ConfigMap of the rule files mounted with the others, the audit trail left out, the tunings as values-tunings.yaml', async () => {
+    const files = await packFiles();
+    const values = withPack(
+      { disabled: ['port-forward-pod'], exceptions: { 'attach-exec-pod': [{ userGroupGlob: ['oncall'] }] } },
+      { from: 'dir' },
+    );
+    const objects = await render({ values });
+    expect(ofKind(objects, 'SigmaRule')).toEqual([]);
+    const configMap = only(objects, 'ConfigMap', 'ugallu-audit-detection-pack-rules') as unknown as {
+      metadata: { namespace: string; labels: Record<string, string> };
+      data: Record<string, string>;
+    };
+    expect(configMap.metadata.namespace).toBe('ugallu-system');
+    expect(configMap.metadata.labels['app.kubernetes.io/component']).toBe('pack-rules');
+    // The audit trail's file holds only class-Audit rules: it is left out whole; every other file is as written.
+    const kept = files.filter((f) => f !== 'audit-trail/falco-audit-trail.yaml');
+    expect(kept).toHaveLength(files.length - 1);
+    expect(Object.keys(configMap.data).sort()).toEqual([...kept.map(flat), 'values-tunings.yaml'].sort());
+    for (const file of kept)
+      expect(configMap.data[flat(file)], file).toBe(await readFile(join(packDir, file), 'utf8'));
+    const generated = parseAllDocuments(configMap.data['values-tunings.yaml']!)
+      .map((d) => d.toJS() as Manifest | null)
+      .filter((m) => m !== null);
+    expect(generated).toEqual([
+      {
+        apiVersion: 'security.ugallu.io/v1alpha1',
+        kind: 'SigmaRule',
+        metadata: { name: 'attach-exec-pod.values-tuning' },
+        spec: {
+          tunes: 'attach-exec-pod',
+          description: tuningDescription,
+          exceptions: [{ userGroupGlob: ['oncall'] }],
+        },
+      },
+      {
+        apiVersion: 'security.ugallu.io/v1alpha1',
+        kind: 'SigmaRule',
+        metadata: { name: 'port-forward-pod.values-tuning' },
+        spec: { tunes: 'port-forward-pod', description: tuningDescription, enabled: false },
+      },
+    ]);
+    const spec = podSpec(only(objects, 'DaemonSet'));
+    expect(
+      spec.volumes!.find((v) => v.name === 'rules')!.projected!.sources!.map((s) => s.configMap!.name),
+    ).toEqual(['ugallu-audit-detection-pack-rules']);
+    expect(args(container(spec))).toContain('--rules=/etc/ugallu/rules');
+
+    // With the audit trail: every file, and no tunings file when nothing is tuned.
+    const all = only(
+      await render({ values: withPack({ auditTrail: true }, { from: 'dir' }) }),
+      'ConfigMap',
+      'ugallu-audit-detection-pack-rules',
+    ) as unknown as { data: Record<string, string> };
+    expect(Object.keys(all.data).sort()).toEqual(files.map(flat).sort());
+  });
+
+  it.each([
+    [
+      'a rule the pack does not have',
+      withPack({ disabled: ['attach-exec'] }),
+      /rules\.pack: no rule of the pack is named attach-exec/,
+    ],
+    [
+      'an exception for a rule of the audit trail, which is not installed',
+      withPack({ exceptions: { 'secret-get': [{ userGlob: ['x'] }] } }),
+      /rules\.pack: secret-get is an audit-trail rule, installed only with rules\.pack\.auditTrail=true/,
+    ],
+    [
+      'tunings of a pack that is not installed',
+      withPack({ enabled: false, disabled: ['port-forward-pod'] }),
+      /rules\.pack\.disabled and rules\.pack\.exceptions tune the bundled pack, which rules\.pack\.enabled=false leaves out/,
+    ],
+  ])('refuses %s', async (_name, values, message) => {
+    const result = await template({ values });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it.each([
+    [
+      'an empty exception list',
+      withPack({ exceptions: { 'attach-exec-pod': [] } }),
+      "at '/rules/pack/exceptions/attach-exec-pod': minItems",
+    ],
+    [
+      'an empty exception',
+      withPack({ exceptions: { 'attach-exec-pod': [{}] } }),
+      "at '/rules/pack/exceptions/attach-exec-pod/0': minProperties",
+    ],
+    ['a rule name that is not one', withPack({ disabled: ['Attach Exec'] }), "at '/rules/pack/disabled/0'"],
+    [
+      'a misspelt pack key',
+      withPack({ disable: ['port-forward-pod'] }),
+      "additional properties 'disable' not allowed",
+    ],
+  ])("refuses %s: helm's schema check names the value", async (_name, values, message) => {
+    const result = await template({ values });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
   });
 });
 

@@ -165,7 +165,9 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
     expect(expected.length, 'rule files in packages/rules/rules').toBeGreaterThan(5);
     expect(await filesUnder(staging)).toEqual(expected);
     for (const file of expected)
-      expect(await readFile(join(staging, file), 'utf8'), file).toBe(await readFile(join(packDir, file), 'utf8'));
+      expect(await readFile(join(staging, file), 'utf8'), file).toBe(
+        await readFile(join(packDir, file), 'utf8'),
+      );
     await rm(out, { recursive: true, force: true });
   });
 

@@ -59,6 +59,32 @@ describe('every object the chart renders is accepted by a real kube-apiserver (s
     if (file.startsWith('webhook-token')) expect(applied.filter((k) => k === 'Secret')).toHaveLength(2);
     // The keys of issue #18 (extras, security contexts, spread, NetworkPolicy) in a form the apiserver takes.
     if (file.includes('-extras')) expect(applied).toContain('NetworkPolicy');
+    // The pack, on in every values file: SigmaRules (or a ConfigMap with rules.from=dir); its values
+    // become tunings, which must pass the CRD's validation rule.
+    const component = (o: Manifest) => o.metadata.labels?.['app.kubernetes.io/component'];
+    const tunings = objects.filter((o) => component(o) === 'pack-tuning');
+    expect(objects.some((o) => component(o) === 'pack-rule' || component(o) === 'pack-rules')).toBe(true);
+    if (file.startsWith('file-pack-tunings')) {
+      expect(tunings.map((t) => t.metadata.name)).toEqual([
+        'attach-exec-pod.values-tuning',
+        'disallowed-k8s-user.values-tuning',
+        'port-forward-pod.values-tuning',
+        'secret-get.values-tuning',
+      ]);
+      for (const tuning of tunings) expect((await applier.get(tuning))?.spec).toEqual(tuning.spec);
+    }
+  });
+
+  it("refuses a tuning that carries more than exceptions and enabled: false (the CRD's validation rule), so the test above can fail", async () => {
+    const tuning = {
+      apiVersion: 'security.ugallu.io/v1alpha1',
+      kind: 'SigmaRule',
+      metadata: { name: 'attach-exec-pod.not-a-tuning' },
+      spec: { tunes: 'attach-exec-pod', enabled: false, emit: { type: 'X', severity: 'low' } },
+    } as Manifest;
+    await expect(applier.apply(tuning)).rejects.toThrow(
+      /a SigmaRule is either a rule \(match and emit\) or a tuning/,
+    );
   });
 
   it.each([
@@ -144,7 +170,7 @@ describe('the ServiceAccount may do what the detector needs and nothing more', (
 describe('helm install on a real kube-apiserver', () => {
   const kubeconfig = cp.identities.admin.kubeconfigPath;
   // Objects the strict-apply tests own already (the singleton, the example
-  // rules, the fixed Service IP) stay out of these releases.
+  // rules, the pack's SigmaRules, the fixed Service IP) stay out of these releases.
   const common = [
     '--kubeconfig',
     kubeconfig,
@@ -153,6 +179,9 @@ describe('helm install on a real kube-apiserver', () => {
     'audit-detection.auditDetectionConfig.create=false',
     '--set',
     'audit-detection.rules.examples.enabled=false',
+    // The pack's SigmaRules are cluster-scoped: the strict-apply tests above own them.
+    '--set',
+    'audit-detection.rules.pack.enabled=false',
     '-o',
     'json',
   ];
@@ -180,6 +209,28 @@ describe('helm install on a real kube-apiserver', () => {
         (s) => s.metadata?.name,
       ),
     ).toContain('hf-audit-detection');
+  });
+
+  it('the pack with rules.from=dir: installs (the release holds the rule files), its ConfigMap holds them and the tunings', async () => {
+    const namespace = 'helm-pack';
+    const release = await install('hp', namespace, [
+      '--values',
+      join(CI_VALUES_DIR, 'file-pack-tunings-values.yaml'),
+      '--set',
+      'audit-detection.rules.pack.enabled=true',
+      '--set',
+      'audit-detection.rules.from=dir',
+    ]);
+    expect(release.info.status).toBe('deployed');
+    expect(release.info.notes).toContain('the bundled detection pack is installed (ConfigMap');
+    const configMap = await core.readNamespacedConfigMap({
+      name: 'hp-audit-detection-pack-rules',
+      namespace,
+    });
+    const keys = Object.keys(configMap.data ?? {});
+    expect(keys).toContain('values-tunings.yaml');
+    expect(keys).toContain('audit-trail-falco-audit-trail.yaml');
+    expect(keys.length).toBeGreaterThan(10);
   });
 
   it('webhook mode: the notes print the apiserver flags and a kubeconfig that, filled from the cluster, trusts the serving certificate and carries the token; an upgrade keeps both', async () => {

@@ -103,8 +103,15 @@ template so a bad combination fails the render with this message.
 {{- fail "audit-detection: set either webhook.clientCA.existingSecret or webhook.clientCA.generate, not both" }}
 {{- end }}
 {{- end }}
-{{- if and (eq .Values.rules.from "dir") (not .Values.rules.dir.configMaps) (not .Values.rules.examples.enabled) }}
-{{- fail "audit-detection: rules.from=dir needs rule files: name ConfigMaps in rules.dir.configMaps (or set rules.examples.enabled=true)" }}
+{{- if and (eq .Values.rules.from "dir") (not .Values.rules.dir.configMaps) (not .Values.rules.examples.enabled) (not .Values.rules.pack.enabled) }}
+{{- fail "audit-detection: rules.from=dir needs rule files: name ConfigMaps in rules.dir.configMaps (or set rules.pack.enabled=true or rules.examples.enabled=true)" }}
+{{- end }}
+{{- if and (not .Values.rules.pack.enabled) (or .Values.rules.pack.disabled .Values.rules.pack.exceptions) }}
+{{- fail "audit-detection: rules.pack.disabled and rules.pack.exceptions tune the bundled pack, which rules.pack.enabled=false leaves out: empty them, or turn the pack on" }}
+{{- end }}
+{{- if .Values.rules.pack.enabled }}
+{{- /* Checks the names in rules.pack.disabled and rules.pack.exceptions (it fails naming a wrong one). */}}
+{{- $_ := include "audit-detection.packTunings" . }}
 {{- end }}
 {{- $envNames := include "audit-detection.extraEnvNames" . | fromJsonArray }}
 {{- range list "POD_NAME" "POD_NAMESPACE" "NODE_NAME" "AUDIT_WEBHOOK_TOKEN" }}
@@ -304,7 +311,7 @@ readinessProbe:
   {{- toYaml .Values.probes.readiness | nindent 2 }}
 {{- end }}
 
-{{/* Rule volumes for rules.from=dir: the named ConfigMaps, plus the examples. */}}
+{{/* Rule volumes for rules.from=dir: the named ConfigMaps, plus the examples and the pack. */}}
 {{- define "audit-detection.rulesVolume" -}}
 {{- if eq .Values.rules.from "dir" }}
 - name: rules
@@ -317,6 +324,10 @@ readinessProbe:
       {{- if .Values.rules.examples.enabled }}
       - configMap:
           name: {{ include "audit-detection.fullname" . }}-example-rules
+      {{- end }}
+      {{- if .Values.rules.pack.enabled }}
+      - configMap:
+          name: {{ include "audit-detection.fullname" . }}-pack-rules
       {{- end }}
 {{- end }}
 {{- end }}
@@ -339,4 +350,98 @@ labels:
 annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{/*
+The bundled detection pack (files/pack: the rule files of packages/rules,
+copied by `pnpm --filter @ugallu/charts-test sync-pack` as
+<theme>-<file>.yaml, kept equal by the chart tests), as JSON:
+  rules: every rule, in file order: { name, file, install, rule } - install
+         is false for the audit trail (theme audit-trail, class Audit)
+         unless rules.pack.auditTrail;
+  files: file name -> the text rules.from=dir mounts: the file itself, or,
+         when rules are left out of it, its other documents as written
+         (comments kept); a file left with no rule is not there.
+*/}}
+{{- define "audit-detection.pack" -}}
+{{- $rules := list }}
+{{- $files := dict }}
+{{- range $path, $_ := .Files.Glob "files/pack/*.yaml" }}
+{{- $file := base $path }}
+{{- $text := $.Files.Get $path }}
+{{- $kept := list }}
+{{- $keptRules := 0 }}
+{{- $leftOut := false }}
+{{- range $doc := regexSplit "(?m)^---[ \t]*$" $text -1 }}
+{{- $rule := fromYaml $doc }}
+{{- if hasKey $rule "Error" }}
+{{- fail (printf "audit-detection: %s is not valid YAML: %s" $path $rule.Error) }}
+{{- end }}
+{{- if $rule }}
+{{- $auditTrail := and (hasPrefix "audit-trail-" $file) (eq (include "audit-detection.ruleClass" $rule) "Audit") }}
+{{- $install := or (not $auditTrail) $.Values.rules.pack.auditTrail }}
+{{- $rules = append $rules (dict "name" $rule.metadata.name "file" $file "install" $install "rule" $rule) }}
+{{- if $install }}
+{{- $kept = append $kept $doc }}
+{{- $keptRules = add1 $keptRules }}
+{{- else }}
+{{- $leftOut = true }}
+{{- end }}
+{{- else }}
+{{- $kept = append $kept $doc }}
+{{- end }}
+{{- end }}
+{{- if not $leftOut }}
+{{- $_ := set $files $file $text }}
+{{- else if gt $keptRules 0 }}
+{{- $_ := set $files $file (join "---" $kept | trimPrefix "\n") }}
+{{- end }}
+{{- end }}
+{{- toJson (dict "rules" $rules "files" $files) }}
+{{- end }}
+
+{{/* A rule's class as the compiler resolves it: emit.class, else Audit for severity info and low, else Detection. */}}
+{{- define "audit-detection.ruleClass" -}}
+{{- $class := dig "spec" "emit" "class" "" . }}
+{{- if $class }}
+{{- $class }}
+{{- else if has (dig "spec" "emit" "severity" "" .) (list "info" "low") }}
+{{- "Audit" }}
+{{- else }}
+{{- "Detection" }}
+{{- end }}
+{{- end }}
+
+{{/*
+rules.pack.disabled and rules.pack.exceptions as tunings (a JSON list of
+SigmaRule manifests, by rule name): one <rule>.values-tuning per rule named,
+tunes: <rule>, with enabled: false and/or the exceptions. The bundled rules
+are never edited. Fails on a name the chart does not install.
+*/}}
+{{- define "audit-detection.packTunings" -}}
+{{- $values := .Values.rules.pack }}
+{{- $disabled := $values.disabled | default list }}
+{{- $exceptions := $values.exceptions | default dict }}
+{{- $all := dict }}
+{{- range (include "audit-detection.pack" . | fromJson).rules }}
+{{- $_ := set $all .name .install }}
+{{- end }}
+{{- $tunings := list }}
+{{- range $name := concat $disabled (keys $exceptions) | uniq | sortAlpha }}
+{{- if not (hasKey $all $name) }}
+{{- fail (printf "audit-detection: rules.pack: no rule of the pack is named %s (packages/rules/README.md lists them)" $name) }}
+{{- end }}
+{{- if not (get $all $name) }}
+{{- fail (printf "audit-detection: rules.pack: %s is an audit-trail rule, installed only with rules.pack.auditTrail=true" $name) }}
+{{- end }}
+{{- $spec := dict "tunes" $name "description" "Written by the chart from rules.pack.disabled and rules.pack.exceptions: change those values, not this resource." }}
+{{- if has $name $disabled }}
+{{- $_ := set $spec "enabled" false }}
+{{- end }}
+{{- if hasKey $exceptions $name }}
+{{- $_ := set $spec "exceptions" (get $exceptions $name) }}
+{{- end }}
+{{- $tunings = append $tunings (dict "apiVersion" "security.ugallu.io/v1alpha1" "kind" "SigmaRule" "metadata" (dict "name" (printf "%s.values-tuning" $name)) "spec" $spec) }}
+{{- end }}
+{{- toJson $tunings }}
 {{- end }}
