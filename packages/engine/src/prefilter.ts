@@ -28,9 +28,11 @@ export interface LinePrefilterOptions {
 /**
  * The file source's pre-filter (issue #16): `test` is its `lineFilter`,
  * false for a line that is plainly one audit event no installed rule could
- * match (by verb, resource, subresource, stage and username), which the
- * source then passes over without parsing it. Everything else, including
- * every line while some rule cannot be narrowed, is parsed as before.
+ * match (by verb, resource, subresource, stage, username, response code,
+ * user agent and impersonated user, and by the rules' `not` and exceptions
+ * made only of those: see `RuleSet.mayMatch`), which the source then passes
+ * over without parsing it. Everything else, including every line while
+ * some rule cannot be narrowed, is parsed as before.
  *
  * A skipped line is not validated: a malformed line that looks like an event
  * no rule could match is not counted as a parse error.
@@ -83,7 +85,7 @@ export class LinePrefilter {
     if (blocker !== null) {
       this.#logger.warn(
         { rule: blocker },
-        'pre-filter off: this rule names no verb, resource, stage or user it must have, so any event could match it and every line is parsed',
+        'pre-filter off: this rule names no verb, resource, stage, user, response code, user agent or impersonated user it must have (nor a not or exception made only of those), so any event could match it and every line is parsed',
       );
     } else if (!first) {
       this.#logger.info({}, 'pre-filter on again: every rule can be narrowed; lines no rule could match are skipped unparsed');
@@ -96,7 +98,7 @@ export class LinePrefilter {
     const skipped = (): number => this.skipped;
     new Gauge({
       name: 'ugallu_audit_prefilter_enabled',
-      help: 'Whether the file source skips, unparsed, audit lines no rule could match (1), or parses every line (0: --no-prefilter, or a rule that cannot be narrowed by verb, resource, stage or user).',
+      help: 'Whether the file source skips, unparsed, audit lines no rule could match (1), or parses every line (0: --no-prefilter, or a rule that cannot be narrowed by verb, resource, stage, user, response code, user agent or impersonated user).',
       registers: [registry],
       collect() {
         this.set(enabled && rules.unnarrowableRule() === undefined ? 1 : 0);
