@@ -2,13 +2,23 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { PackRule } from './loadPack.js';
-import { ruleTable, TABLE_END, TABLE_START, tableIn, withRuleTable } from './table.js';
+import {
+  DETECTS_END,
+  DETECTS_MARKERS,
+  DETECTS_START,
+  ruleTable,
+  TABLE_END,
+  TABLE_START,
+  tableIn,
+  themeSummary,
+  withRuleTable,
+} from './table.js';
 
-const rule = (name: string, spec: unknown, annotations: Record<string, string> = {}): PackRule => ({
+const rule = (name: string, spec: unknown, annotations: Record<string, string> = {}, theme = 'access'): PackRule => ({
   name,
-  theme: 'access',
-  file: 'access/x.yaml',
-  source: 'access/x.yaml#0',
+  theme,
+  file: `${theme}/x.yaml`,
+  source: `${theme}/x.yaml#0`,
   spec,
   annotations,
 });
@@ -52,6 +62,56 @@ describe('ruleTable', () => {
   });
 });
 
+describe('themeSummary', () => {
+  it('is the repository README\'s "What it detects", so the README cannot drift from the rule files', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const written = tableIn(readme, DETECTS_MARKERS);
+    expect(written, `README.md needs a ${DETECTS_START} … ${DETECTS_END} section`).toBeDefined();
+    // On failure: `pnpm --filter @ugallu/rules table` rewrites it.
+    expect(written).toBe(themeSummary());
+    // And it points at the full table.
+    expect(readme).toContain('(packages/rules/README.md');
+  });
+
+  const spec = (severity: string, extra: object = {}) => ({ description: 'D.', emit: { severity }, ...extra });
+  it.each([
+    [
+      'on by default before off, Detection before Audit, then by severity, then as written; … when there are more',
+      [
+        rule('off-critical', spec('critical', { enabled: false })),
+        rule('audit-medium', spec('medium', { emit: { severity: 'medium', class: 'Audit' } })),
+        rule('low', spec('low')),
+        rule('medium-first', spec('medium')),
+        rule('high', spec('high')),
+        rule('medium-second', spec('medium')),
+      ],
+      '| access | 6 | 5 | 4 | `high`, `medium-first`, `medium-second`, … |',
+    ],
+    [
+      'every rule when there are few, Audit ones too',
+      [rule('info', spec('info')), rule('audit-low', spec('low'))],
+      '| access | 2 | 2 | 0 | `audit-low`, `info` |',
+    ],
+  ])('picks examples: %s', (_, rules, row) => {
+    expect(themeSummary(rules).split('\n')[2]).toBe(row);
+  });
+
+  it('has a row per theme in the order of the rules, and a line of totals', () => {
+    const lines = themeSummary([
+      rule('a', spec('high'), {}, 'workloads'),
+      rule('b', spec('info', { enabled: false }), {}, 'rbac'),
+      rule('c', spec('medium'), {}, 'workloads'),
+    ]).split('\n');
+    expect(lines).toEqual([
+      '| Theme | Rules | On by default | Class Detection | For example |',
+      '| --- | --- | --- | --- | --- |',
+      '| workloads | 2 | 2 | 2 | `a`, `c` |',
+      '| rbac | 1 | 0 | 0 | `b` |',
+      '| **all** | **3** | **2** | **2** | |',
+    ]);
+  });
+});
+
 describe('withRuleTable', () => {
   const readme = `# Pack\n\nIntro.\n\n${TABLE_START}\nold table\n${TABLE_END}\n\nAfter.\n`;
 
@@ -64,5 +124,13 @@ describe('withRuleTable', () => {
   it('refuses a README without the markers', () => {
     expect(() => withRuleTable('# Pack\n', 't')).toThrow(TABLE_START);
     expect(tableIn('# Pack\n')).toBeUndefined();
+  });
+
+  it('writes between other markers when told, and leaves the rule table alone', () => {
+    const both = `${readme}\n${DETECTS_START}\nold summary\n${DETECTS_END}\n`;
+    const out = withRuleTable(both, 'new summary', DETECTS_MARKERS);
+    expect(tableIn(out, DETECTS_MARKERS)).toBe('new summary');
+    expect(tableIn(out)).toBe('old table');
+    expect(() => withRuleTable(readme, 't', DETECTS_MARKERS)).toThrow(DETECTS_START);
   });
 });
