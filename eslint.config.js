@@ -15,7 +15,7 @@ const ARROWS = {
   emitter: ['audit-types', 'api'],
   outputs: ['audit-types', 'api', 'emitter'],
   crds: ['api', 'sigma'],
-  engine: ['audit-types', 'api', 'sigma', 'sources', 'emitter', 'ratelimit'],
+  engine: ['audit-types', 'api', 'sigma', 'sources', 'emitter', 'outputs', 'ratelimit'],
   fixtures: ['audit-types'],
   testenv: ['audit-types'],
   rules: ['sigma', 'audit-types'],

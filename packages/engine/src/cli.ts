@@ -7,9 +7,11 @@ import { parseEmitTarget } from '@ugallu/emitter';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DEFAULT_CHANNEL_CAPACITY } from './channel.js';
-import { startDetector } from './detector.js';
+import type { AuditDetectionConfigFile } from './consumersConfig.js';
+import { DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS, startDetector } from './detector.js';
 import type { Detector, DetectorConfig, KubernetesConfig, RulesConfig, SourceConfig } from './detector.js';
 import { EngineError, EngineReason } from './errors.js';
+import { parseEmitFormat } from './formatSink.js';
 import { runningInCluster } from './inCluster.js';
 import { BUILT_IN_SOURCES } from './sources.js';
 import { parseListenAddress } from './telemetry.js';
@@ -25,6 +27,9 @@ const ENGINE_FLAGS = {
   rules: { type: 'string', multiple: true },
   // No parse default: it depends on whether we run in a cluster.
   emit: { type: 'string' },
+  format: { type: 'string', default: 'native' },
+  config: { type: 'string' },
+  'consumer-drain-timeout': { type: 'string', default: String(DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS / 1000) },
   kubeconfig: { type: 'string' },
   'pod-name': { type: 'string' },
   namespace: { type: 'string' },
@@ -67,6 +72,24 @@ const engineHelp = (sourceHelp: string): string => `Engine flags:
                            resources in --namespace; a replay is idempotent; an API server outage
                            delays them and loses none). Default: kubernetes in a pod
                            (KUBERNETES_SERVICE_HOST set), else stdout.
+  --format FORMAT          What --emit stdout and file:PATH write, one JSON line per SecurityEvent:
+                           native (the SecurityEvent resource), ocsf (an OCSF 1.4.0 Detection
+                           Finding, class 2004) or ecs (an ECS 8.11 document). The file stays
+                           idempotent by name in every format. Not with --emit=kubernetes, which
+                           creates SecurityEvent resources. Default native.
+  --config FILE            An AuditDetectionConfig (YAML or JSON; the custom resource's document:
+                           apiVersion security.ugallu.io/v1alpha1, kind AuditDetectionConfig,
+                           metadata.name default). Its spec.consumers are fed from the --emit sink:
+                           each SecurityEvent the sink took is offered to every consumer whose
+                           filters accept it (webhook, Slack, Kafka or a JSON-lines file; native,
+                           ocsf or ecs), each behind its own bounded queue, so a slow or dead
+                           consumer never slows detection (README "Outputs"). Unknown fields and
+                           bad values are refused with their path. A spec.source.mode other than
+                           this binary's source is logged as a warning; the running mode stands.
+  --consumer-drain-timeout SECONDS
+                           On shutdown, after the engine drained, how long the consumers may
+                           deliver what they hold; what is left is dropped, counted and logged.
+                           Default ${DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS / 1000}.
   --kubeconfig PATH        The kubeconfig for the Kubernetes API (--rules-from=crd,
                            --emit=kubernetes). Default: the pod's service account (in-cluster);
                            required outside a cluster.
@@ -167,6 +190,8 @@ export async function runDetectorCli(
   }
   let config: DetectorConfig;
   let logger: Logger;
+  let configFile: AuditDetectionConfigFile | undefined;
+  let configWarnings: { fields: Record<string, string>; message: string }[] = [];
   const abort = new AbortController();
   try {
     logger = pino(
@@ -183,8 +208,22 @@ export async function runDetectorCli(
     const emit = parseEmitTarget(
       str(values, 'emit') === '' ? (runningInCluster(env) ? 'kubernetes' : 'stdout') : str(values, 'emit'),
     );
+    const format = parseEmitFormat(str(values, 'format'));
+    if (format !== 'native' && emit.kind === 'kubernetes') {
+      throw new EngineError(
+        EngineReason.InvalidOption,
+        `--format=${format} needs --emit stdout or file:PATH: --emit=kubernetes creates SecurityEvent resources, always native (a consumer in --config can send ${format})`,
+      );
+    }
     const source = spec.toSource(checkSource(values, spec.source), env);
     const clusterID = required(values, 'cluster-id');
+    const drainSeconds = nonNegativeInt(values, 'consumer-drain-timeout');
+    if (str(values, 'config') !== '') {
+      // Loaded only with --config: without consumers the detector never loads @ugallu/outputs.
+      const { configMismatches, readAuditDetectionConfig } = await import('./consumersConfig.js');
+      configFile = await readAuditDetectionConfig(str(values, 'config'));
+      configWarnings = configMismatches(configFile, { source: spec.source, clusterID });
+    }
     const needs = [
       ...(rules.from === 'crd' ? ['--rules-from=crd (the default without --rules)'] : []),
       ...(emit.kind === 'kubernetes' ? ['--emit=kubernetes'] : []),
@@ -205,6 +244,9 @@ export async function runDetectorCli(
       ...(values['no-prefilter'] === true ? { prefilter: false } : {}),
       logger,
       stdout,
+      format,
+      ...(configFile === undefined ? {} : { consumers: configFile.consumers }),
+      consumerDrainTimeoutMs: drainSeconds * 1000,
     };
   } catch (e) {
     if ((e as { reason?: string }).reason === EngineReason.Input) {
@@ -214,6 +256,7 @@ export async function runDetectorCli(
     stderr.write(`${spec.name}: ${(e as Error).message}\n\nRun ${spec.name} --help for the flags.\n`);
     return 2;
   }
+  for (const warning of configWarnings) logger.warn(warning.fields, warning.message);
   // Installed before the start, which can wait (permissions, the first rule sync): a signal cancels it.
   const signals =
     io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));
@@ -275,6 +318,19 @@ export function positiveInt(values: FlagValues, name: string): number {
     throw new EngineError(
       EngineReason.InvalidOption,
       `--${name} must be a whole number >= 1, got ${JSON.stringify(str(values, name))}`,
+    );
+  }
+  return v;
+}
+
+/** The value of an integer flag, at least 0. */
+function nonNegativeInt(values: FlagValues, name: string): number {
+  const raw = str(values, name);
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isSafeInteger(v) || v < 0) {
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `--${name} must be a whole number >= 0, got ${JSON.stringify(raw)}`,
     );
   }
   return v;

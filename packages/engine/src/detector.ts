@@ -1,12 +1,14 @@
 import type { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { openSink } from '@ugallu/emitter';
 import type { EmitTarget, SecurityEventSink } from '@ugallu/emitter';
+import type { CloseSummary, ConsumerConfig, ConsumerSet, OutputFormat } from '@ugallu/outputs';
 import type { AuditSource, FileSourceOptions, SourceLogger, WebhookSourceOptions } from '@ugallu/sources';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
+import { feedConsumers } from './consumerSink.js';
 import { DetectionEngine } from './engine.js';
 import { EngineError, EngineReason } from './errors.js';
+import { openFormattedSink } from './formatSink.js';
 import { LinePrefilter } from './prefilter.js';
 import { watchRuleDirectory } from './ruleDirectory.js';
 import { fileSource, webhookSource } from './sources.js';
@@ -102,7 +104,20 @@ export interface DetectorConfig {
   readonly logger: SourceLogger;
   /** Where SecurityEvents go for `emit: stdout` (default process.stdout). */
   readonly stdout?: Writable;
+  /** What `emit: stdout` and `emit: file` write (`--format`): native (the SecurityEvent resource, the default), ocsf or ecs. */
+  readonly format?: OutputFormat;
+  /**
+   * The consumers fed from the sink (`spec.consumers` of the AuditDetectionConfig,
+   * `--config`): each SecurityEvent the sink delivered is offered to them,
+   * never waiting for one. None by default.
+   */
+  readonly consumers?: readonly ConsumerConfig[];
+  /** How long the consumers may drain on stop, after the engine drained, in ms; what is left is dropped, counted and logged. Default 10 000. */
+  readonly consumerDrainTimeoutMs?: number;
 }
+
+/** How long consumers drain on stop by default: well inside a pod's default 30 s grace period. */
+export const DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS = 10_000;
 
 /**
  * A running detector.
@@ -116,6 +131,8 @@ export interface Detector {
   readonly source: AuditSource;
   readonly registry: Registry;
   readonly telemetry: TelemetryServer | undefined;
+  /** The consumers fed from the sink (`config.consumers`), when there are any. */
+  readonly consumers: ConsumerSet | undefined;
   /** The URL the source serves (the webhook's `https://host:port`), when it listens. */
   readonly webhookUrl: string | undefined;
   /** Resolves when the pipeline has stopped (after `stop`, or if the engine loop fails). */
@@ -123,7 +140,9 @@ export interface Detector {
   /**
    * Graceful shutdown: stop taking input, drain the channel (every accepted
    * event is evaluated and its SecurityEvents delivered), save the file
-   * cursor, close the sink and the servers.
+   * cursor, close the sink, let the consumers drain for up to
+   * `consumerDrainTimeoutMs` (what is left is dropped, counted and logged),
+   * close the servers.
    */
   stop(): Promise<void>;
 }
@@ -147,6 +166,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   let ready = false;
   let telemetry: TelemetryServer | undefined;
   let sink: SecurityEventSink | undefined;
+  let consumers: ConsumerSet | undefined;
   let rules: RuleDirectory | undefined;
   let reconciler: SigmaRuleReconciler | undefined;
   let source: AuditSource | undefined;
@@ -180,6 +200,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     await rules?.close();
     await reconciler?.stop();
     await sink?.close();
+    await consumers?.close(0);
     await telemetry?.close();
   };
   const k8s = config.kubernetes;
@@ -199,14 +220,24 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
       logger.info({ address: telemetry.address }, 'serving /metrics, /healthz and /readyz');
     }
     if (k8s !== undefined) await untilPermitted(config, k8s);
-    sink = await openSink(config.emit, {
+    sink = await openFormattedSink(config.emit, config.format ?? 'native', {
       ...(config.stdout === undefined ? {} : { stdout: config.stdout }),
       ...(k8s === undefined
         ? {}
         : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
     });
+    if (config.consumers !== undefined && config.consumers.length > 0) {
+      // Loaded only here: a detector without consumers never loads the Kafka and HTTP clients.
+      const { createConsumers } = await import('@ugallu/outputs');
+      consumers = createConsumers(config.consumers, { registry, logger });
+      logger.info(
+        { consumers: consumers.consumers.map((c) => c.name) },
+        `feeding ${consumers.consumers.length} consumer${consumers.consumers.length === 1 ? '' : 's'} from the sink`,
+      );
+    }
     const engine = new DetectionEngine({
-      sink,
+      // The sink stays the record; the consumers get what it delivered.
+      sink: consumers === undefined ? sink : feedConsumers(sink, consumers, logger),
       clusterID: config.clusterID,
       registry,
       logger,
@@ -260,6 +291,8 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     const startedSink = sink;
     const startedRules = rules;
     const startedReconciler = reconciler;
+    const startedConsumers = consumers;
+    const drainMs = config.consumerDrainTimeoutMs ?? DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS;
     let stopping: Promise<void> | undefined;
     const done = running.then(
       () => undefined,
@@ -274,6 +307,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
       source: startedSource,
       registry,
       telemetry,
+      consumers: startedConsumers,
       webhookUrl,
       done,
       stop: () =>
@@ -288,6 +322,11 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           // After the drain, so the last counters written include every event.
           await startedReconciler?.stop();
           await startedSink.close();
+          // After the engine drained and the record is closed: the consumers
+          // get what is left of the grace period, bounded, never the cursor.
+          if (startedConsumers !== undefined) {
+            logClosedConsumers(logger, startedConsumers, await startedConsumers.close(drainMs), drainMs);
+          }
           await telemetry?.close();
           const totals = engine.totals();
           const skipped = prefilter?.enabled === true ? prefilter.skipped : undefined;
@@ -306,6 +345,27 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     await cleanup().catch(() => undefined);
     throw e;
   }
+}
+
+/** One line for every consumer's end: what it sent, and what it dropped (left at the deadline, or before). */
+function logClosedConsumers(
+  logger: SourceLogger,
+  consumers: ConsumerSet,
+  summaries: readonly CloseSummary[],
+  drainMs: number,
+): void {
+  const byConsumer = Object.fromEntries(
+    consumers.consumers.map((c, i) => [c.name, summaries[i] ?? { sent: 0, dropped: 0, droppedAtClose: 0 }]),
+  );
+  const sent = summaries.reduce((n, s) => n + s.sent, 0);
+  const dropped = summaries.reduce((n, s) => n + s.dropped, 0);
+  const left = summaries.reduce((n, s) => n + s.droppedAtClose, 0);
+  const fields = { consumers: byConsumer, sent, dropped, droppedAtClose: left, drainTimeoutMs: drainMs };
+  const message =
+    `consumers closed: ${sent} SecurityEvents sent, ${dropped} dropped` +
+    (left === 0 ? '' : ` (${left} still queued when the ${drainMs / 1000} s drain ended)`);
+  if (dropped === 0) logger.info(fields, message);
+  else logger.warn(fields, message);
 }
 
 /**
