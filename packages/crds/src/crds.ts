@@ -314,6 +314,242 @@ function securityEvent(): CustomResourceDefinition {
   });
 }
 
+/** A file path: in a cluster, a key of a mounted Secret (credentials are files, never API reads). */
+const filePath = (description: string): OpenAPISchema => ({ type: 'string', minLength: 1, description });
+
+const nonEmptyStrings = (description: string): OpenAPISchema => ({
+  type: 'array',
+  items: { type: 'string', minLength: 1 },
+  description,
+});
+
+/** TLS towards a receiver or broker (@ugallu/outputs `tls`). */
+const consumerTls: OpenAPISchema = {
+  type: 'object',
+  description:
+    "TLS: the CA bundle to verify the receiver with (default: Node's roots), a client certificate and key (mTLS).",
+  properties: {
+    caFile: filePath('PEM CA bundle.'),
+    certFile: filePath('PEM client certificate (with keyFile).'),
+    keyFile: filePath('PEM client key (with certFile).'),
+    serverName: { type: 'string', description: 'The name to verify the certificate against (SNI).' },
+  },
+  'x-kubernetes-validations': [
+    { rule: 'has(self.certFile) == has(self.keyFile)', message: 'certFile and keyFile go together' },
+  ],
+};
+
+/** The headers a webhook target sets itself, which a consumer may not set (outputs' RESERVED_HEADERS). */
+const RESERVED_WEBHOOK_HEADERS = [
+  'authorization',
+  'content-type',
+  'content-length',
+  'host',
+  'idempotency-key',
+  'x-ugallu-signature',
+  'x-ugallu-timestamp',
+];
+
+/**
+ * One consumer of SecurityEvents, exactly as @ugallu/outputs'
+ * `validateConsumerConfig` takes it (the detector's `--config` file checks
+ * the same fields; an engine test holds the two equal): a name, filters, a
+ * format, the delivery queue's settings and exactly one target. Finite:
+ * no field refers back to another.
+ */
+const consumerSchema: OpenAPISchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 63,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+      description: 'A DNS-1123 label: the consumer label of the ugallu_audit_consumer_* metrics.',
+    },
+    minSeverity: {
+      type: 'string',
+      enum: [...SEVERITIES],
+      description: 'Only SecurityEvents at or above this severity.',
+    },
+    classes: {
+      type: 'array',
+      items: { type: 'string', enum: [...SECURITY_EVENT_CLASSES] },
+      description: 'Only SecurityEvents of these classes.',
+    },
+    rules: nonEmptyStrings('Only SecurityEvents raised by these rules (spec.source.rule).'),
+    tags: nonEmptyStrings('Only SecurityEvents carrying at least one of these tags (case-insensitive).'),
+    format: {
+      type: 'string',
+      enum: ['native', 'ocsf', 'ecs'],
+      description:
+        'native (the SecurityEvent, the default), ocsf (an OCSF 1.4.0 Detection Finding) or ecs (an ECS 8.11 document). The Slack flavour posts its own message.',
+    },
+    queue: {
+      type: 'object',
+      description: 'The bounded delivery queue: when full, the oldest SecurityEvent is dropped and counted.',
+      properties: {
+        capacity: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10_000_000,
+          description: 'SecurityEvents held. Default 1000.',
+        },
+        batchSize: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10_000_000,
+          description: 'SecurityEvents per attempt, at most capacity. Default 1.',
+        },
+        batchWaitMs: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 60_000,
+          description: 'How long a batch may wait to fill. Default 0.',
+        },
+        attemptTimeoutMs: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 600_000,
+          description: 'An attempt with no answer after this is abandoned and retried. Default 10000.',
+        },
+        backoff: {
+          type: 'object',
+          description: 'Retry delays, doubling from initialMs to maxMs, with jitter.',
+          properties: {
+            initialMs: { type: 'integer', minimum: 1, maximum: 3_600_000, description: 'Default 500.' },
+            maxMs: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 3_600_000,
+              description: 'At least initialMs. Default 30000.',
+            },
+          },
+          'x-kubernetes-validations': [
+            {
+              // The delivery queue's defaults (DELIVERY_QUEUE_DEFAULTS.backoff) stand in for a missing bound.
+              rule: '(has(self.maxMs) ? self.maxMs : 30000) >= (has(self.initialMs) ? self.initialMs : 500)',
+              message: 'maxMs must be at least initialMs (defaults: initialMs 500, maxMs 30000)',
+            },
+          ],
+        },
+      },
+      'x-kubernetes-validations': [
+        {
+          rule: '!has(self.batchSize) || self.batchSize <= (has(self.capacity) ? self.capacity : 1000)',
+          message: 'batchSize must be at most capacity (default 1000)',
+        },
+      ],
+    },
+    webhook: {
+      type: 'object',
+      description: 'HTTPS POST of JSON: one event, or a batch (queue.batchSize > 1) as an array.',
+      properties: {
+        url: {
+          type: 'string',
+          pattern: '^https://[^\\s/?#]+([/?#]\\S*)?$',
+          description: 'The receiver. Or urlFile, for a URL that is itself the secret (Slack).',
+        },
+        urlFile: filePath('A file holding the URL (e.g. a Slack incoming-webhook URL).'),
+        flavour: {
+          type: 'string',
+          enum: ['generic', 'slack'],
+          description:
+            'slack: one readable message per SecurityEvent in the incoming-webhook payload. Default generic.',
+        },
+        auth: {
+          type: 'object',
+          properties: {
+            bearerTokenFile: filePath('Sent as Authorization: Bearer <token>.'),
+            hmacSecretFile: filePath(
+              'Signs each body: X-Ugallu-Timestamp and X-Ugallu-Signature (HMAC-SHA256).',
+            ),
+          },
+        },
+        tls: consumerTls,
+        headers: {
+          type: 'object',
+          maxProperties: 32,
+          additionalProperties: { type: 'string' },
+          description: 'Extra headers; not for credentials, which go in files.',
+          'x-kubernetes-validations': [
+            {
+              rule: "self.all(k, k.matches('^[A-Za-z0-9-]+$'))",
+              message: 'header names are letters, digits and -',
+            },
+            {
+              rule: `self.all(k, !(k.lowerAscii() in ${JSON.stringify(RESERVED_WEBHOOK_HEADERS).replaceAll('"', "'")}))`,
+              message: `${RESERVED_WEBHOOK_HEADERS.join(', ')} are set by the target (credentials go in files)`,
+            },
+          ],
+        },
+      },
+      'x-kubernetes-validations': [
+        { rule: 'has(self.url) != has(self.urlFile)', message: 'exactly one of url and urlFile' },
+      ],
+    },
+    kafka: {
+      type: 'object',
+      required: ['brokers', 'topic'],
+      description: 'One record per SecurityEvent on topic, its name as the record key.',
+      properties: {
+        brokers: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', pattern: '^[^:\\s]+:\\d{1,5}$' },
+          description: 'host:port of the bootstrap brokers.',
+        },
+        topic: { type: 'string', pattern: '^[a-zA-Z0-9._-]{1,249}$' },
+        clientId: { type: 'string' },
+        acks: {
+          type: 'integer',
+          enum: [-1, 0, 1],
+          description: '-1 (all in-sync replicas, the default), 0 or 1.',
+        },
+        tls: consumerTls,
+        sasl: {
+          type: 'object',
+          required: ['mechanism', 'username', 'passwordFile'],
+          properties: {
+            mechanism: { type: 'string', enum: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] },
+            username: { type: 'string', minLength: 1 },
+            passwordFile: filePath('Read again when the mounted Secret changes.'),
+          },
+        },
+      },
+    },
+    file: {
+      type: 'object',
+      required: ['path'],
+      description: 'JSON lines, for a log shipper.',
+      properties: {
+        path: filePath('Created if missing; a file rotated away is noticed at the next write.'),
+        fsync: { type: 'boolean', description: 'fsync after each write. Default false.' },
+      },
+    },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: '[has(self.webhook), has(self.kafka), has(self.file)].filter(t, t).size() == 1',
+      message: 'a consumer has exactly one target: webhook, kafka or file',
+    },
+  ],
+};
+
+/** The most consumers one AuditDetectionConfig holds (bounds the CEL cost). */
+const MAX_CONSUMERS = 32;
+
+const consumersSchema: OpenAPISchema = {
+  type: 'array',
+  maxItems: MAX_CONSUMERS,
+  description:
+    "Consumers of SecurityEvents fed from the detectors' sink (webhook, Slack, Kafka, JSON-lines file), each with filters, a format and a bounded delivery queue.",
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['name'],
+  items: consumerSchema,
+};
+
 function auditDetectionConfig(): CustomResourceDefinition {
   return crd({
     kind: 'AuditDetectionConfig',
@@ -359,25 +595,7 @@ function auditDetectionConfig(): CustomResourceDefinition {
             },
           },
         },
-        consumers: {
-          type: 'array',
-          description: 'Event-bus consumers of SecurityEvents (attestor, forensics, SIEM forwarders).',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['name'],
-          items: {
-            type: 'object',
-            required: ['name'],
-            properties: {
-              name: { type: 'string', minLength: 1, maxLength: 63 },
-              minSeverity: {
-                type: 'string',
-                enum: [...SEVERITIES],
-                description: 'Only SecurityEvents at or above this severity.',
-              },
-              classes: { type: 'array', items: { type: 'string', enum: [...SECURITY_EVENT_CLASSES] } },
-            },
-          },
-        },
+        consumers: consumersSchema,
       },
     },
     statusSchema: {

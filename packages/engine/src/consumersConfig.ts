@@ -8,6 +8,9 @@ import { EngineError, EngineReason } from './errors.js';
 /** The most consumers one AuditDetectionConfig holds (the CRD's `maxItems`). */
 export const MAX_CONSUMERS = 32;
 
+/** The most extra headers a webhook consumer sets (the CRD's `maxProperties`, which bounds its CEL cost). */
+const MAX_WEBHOOK_HEADERS = 32;
+
 /** The source modes `spec.source.mode` names (the CRD's enum). */
 const SOURCE_MODES = ['file', 'webhook'] as const;
 
@@ -160,6 +163,9 @@ function checkConsumer(item: unknown, index: number, fail: Fail): ConsumerConfig
       : e.message.replace(/^consumer\b/, `spec.consumers[${index}]`);
     return fail(message, e);
   }
+  const headers = item.webhook?.headers;
+  if (headers !== undefined && Object.keys(headers).length > MAX_WEBHOOK_HEADERS)
+    fail(`spec.consumers[${item.name}].webhook.headers: at most ${MAX_WEBHOOK_HEADERS} headers`);
   if (item.queue !== undefined) {
     // The delivery queue checks its own ranges (capacity, batchSize up to
     // capacity, timeouts); a queue made and closed here, before anything
