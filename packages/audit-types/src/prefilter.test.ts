@@ -139,6 +139,26 @@ describe('AuditLineScanner', () => {
     }
   });
 
+  it('takes no key for another that differs in one character, first or last', () => {
+    const near = (key: string): string[] => [`x${key.slice(1)}`, `${key.slice(0, -1)}x`, `${key.slice(0, 1)}x${key.slice(2)}`];
+    for (const top of ['verb', 'stage', 'kind', 'apiVersion', 'objectRef', 'user']) {
+      for (const k of near(top)) {
+        const line = `{${HEAD},"verb":"get","stage":"Panic","objectRef":{"resource":"pods"},"user":{"username":"u"},"${k}":${k === near(top)[0] ? '"create"' : '{"resource":"secrets","username":"v"}'}}`;
+        expect(scan(line), line).toEqual(fields('get', { stage: 'Panic', resource: 'pods', username: 'u' }));
+      }
+    }
+    for (const inner of ['resource', 'subresource']) {
+      for (const k of near(inner)) expect(scan(`{${HEAD},"verb":"get","objectRef":{"${k}":"secrets"}}`), k).toEqual(fields('get'));
+    }
+    for (const k of near('username')) expect(scan(`{${HEAD},"verb":"get","user":{"${k}":"root"}}`), k).toEqual(fields('get'));
+    for (const k of [...near('userAgent'), ...near('responseStatus'), ...near('impersonatedUser')]) {
+      const line = `{${HEAD},"verb":"get","${k}":{"code":403,"username":"root"}}`;
+      expect(soft(line), k).toEqual(none);
+    }
+    for (const k of near('code')) expect(soft(ev(`"responseStatus":{"${k}":403}`)), k).toEqual(none);
+    for (const k of near('username')) expect(soft(ev(`"impersonatedUser":{"${k}":"root"}`)), k).toEqual({ ...none, impersonatedUser: true });
+  });
+
   it('reads the username with a bit of FIELDS as with true', () => {
     const line = `{${HEAD},"verb":"get","user":{"username":"bob"}}`;
     expect(scanner.scan(line, AuditLineScanner.FIELDS.Username) && scanner.username).toBe('bob');

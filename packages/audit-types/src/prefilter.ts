@@ -283,8 +283,8 @@ export class AuditLineScanner {
           else if (escaped) return false;
           else if (field === Field.Kind) isEvent = close - open === 6 && line.startsWith('Event', open + 1);
           else if (field === Field.APIVersion) isAudit = isAuditAPIVersion(line, open + 1, close);
-          else if (field === Field.Verb) this.verb = line.slice(open + 1, close);
-          else if (field === Field.Stage) this.stage = line.slice(open + 1, close);
+          else if (field === Field.Verb) this.verb = known(VERBS, line, open + 1, close) ?? line.slice(open + 1, close);
+          else if (field === Field.Stage) this.stage = known(STAGES, line, open + 1, close) ?? line.slice(open + 1, close);
           // objectRef or user given as a string (or text that is not JSON).
           else return false;
           field = Field.None;
@@ -352,6 +352,34 @@ function integerIn(line: string, from: number, to: number): number | undefined {
   return value;
 }
 
+/**
+ * The verbs and stages of audit events, as the literals they are: a value
+ * the scan finds among them is returned as the literal, not a slice of the
+ * line, so the rule index's set and map lookups on it need no hashing of a
+ * new string and compare by pointer (a fresh slice costs a hash, in C++, at
+ * every lookup). By length, for `known`.
+ */
+const VERBS = byLength(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'post', 'put', 'head', 'options']);
+const STAGES = byLength(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic']);
+
+function byLength(values: readonly string[]): readonly (readonly string[] | undefined)[] {
+  const out: string[][] = [];
+  for (const v of values) (out[v.length] ??= []).push(v);
+  return out;
+}
+
+/** The literal of `values` that `line[start, end)` spells, or undefined. */
+function known(values: readonly (readonly string[] | undefined)[], line: string, start: number, end: number): string | undefined {
+  const sameLength = values[end - start];
+  if (sameLength === undefined) return undefined;
+  const first = line.charCodeAt(start);
+  for (let i = 0; i < sameLength.length; i++) {
+    const v = sameLength[i]!;
+    if (v.charCodeAt(0) === first && line.startsWith(v, start)) return v;
+  }
+  return undefined;
+}
+
 /** Whether the quote at `at` is escaped: preceded (after `from`) by an odd number of backslashes. */
 function escapedQuote(line: string, at: number, from: number): boolean {
   let b = at - 1;
@@ -367,39 +395,39 @@ function escapedQuote(line: string, at: number, from: number): boolean {
 function topField(line: string, start: number, length: number, want: number): FieldCode {
   switch (line.charCodeAt(start)) {
     case 0x76 /* v */:
-      return length === 4 && line.startsWith('verb', start) ? Field.Verb : Field.Other;
+      return length === 4 && isKey(line, start, 'verb') ? Field.Verb : Field.Other;
     case 0x6b /* k */:
-      return length === 4 && line.startsWith('kind', start) ? Field.Kind : Field.Other;
+      return length === 4 && isKey(line, start, 'kind') ? Field.Kind : Field.Other;
     case 0x75 /* u */:
-      if (length === 4) return want & ScanFields.Username && line.startsWith('user', start) ? Field.User : Field.Other;
-      return length === 9 && want & ScanFields.UserAgent && line.startsWith('userAgent', start) ? Field.UserAgent : Field.Other;
+      if (length === 4) return want & ScanFields.Username && isKey(line, start, 'user') ? Field.User : Field.Other;
+      return length === 9 && want & ScanFields.UserAgent && isKey(line, start, 'userAgent') ? Field.UserAgent : Field.Other;
     case 0x73 /* s */:
-      return length === 5 && line.startsWith('stage', start) ? Field.Stage : Field.Other;
+      return length === 5 && isKey(line, start, 'stage') ? Field.Stage : Field.Other;
     case 0x6f /* o */:
-      return length === 9 && line.startsWith('objectRef', start) ? Field.ObjectRef : Field.Other;
+      return length === 9 && isKey(line, start, 'objectRef') ? Field.ObjectRef : Field.Other;
     case 0x61 /* a */:
-      return length === 10 && line.startsWith('apiVersion', start) ? Field.APIVersion : Field.Other;
+      return length === 10 && isKey(line, start, 'apiVersion') ? Field.APIVersion : Field.Other;
     // The wrappers' keys.
     case 0x69 /* i */:
-      if (length === 5) return line.startsWith('items', start) ? Field.Envelope : Field.Other;
-      return length === 16 && want & ScanFields.ImpersonatedUser && line.startsWith('impersonatedUser', start)
+      if (length === 5) return isKey(line, start, 'items') ? Field.Envelope : Field.Other;
+      return length === 16 && want & ScanFields.ImpersonatedUser && isKey(line, start, 'impersonatedUser')
         ? Field.ImpersonatedUser
         : Field.Other;
     case 0x72 /* r */:
-      if (length === 7) return line.startsWith('records', start) ? Field.Envelope : Field.Other;
-      return length === 14 && want & ScanFields.ResponseCode && line.startsWith('responseStatus', start)
+      if (length === 7) return isKey(line, start, 'records') ? Field.Envelope : Field.Other;
+      return length === 14 && want & ScanFields.ResponseCode && isKey(line, start, 'responseStatus')
         ? Field.ResponseStatus
         : Field.Other;
     case 0x63 /* c */:
-      return length === 8 && line.startsWith('category', start) ? Field.Envelope : Field.Other;
+      return length === 8 && isKey(line, start, 'category') ? Field.Envelope : Field.Other;
     case 0x6c /* l */:
-      return length === 9 && line.startsWith('logEvents', start) ? Field.Envelope : Field.Other;
+      return length === 9 && isKey(line, start, 'logEvents') ? Field.Envelope : Field.Other;
     case 0x70 /* p */:
-      return (length === 10 && line.startsWith('properties', start)) || (length === 12 && line.startsWith('protoPayload', start))
+      return (length === 10 && isKey(line, start, 'properties')) || (length === 12 && isKey(line, start, 'protoPayload'))
         ? Field.Envelope
         : Field.Other;
     case 0x6d /* m */:
-      return length === 11 && line.startsWith('messageType', start) ? Field.Envelope : Field.Other;
+      return length === 11 && isKey(line, start, 'messageType') ? Field.Envelope : Field.Other;
     default:
       return Field.Other;
   }
@@ -409,18 +437,28 @@ function topField(line: string, start: number, length: number, want: number): Fi
 function innerField(line: string, start: number, length: number, inside: InsideCode): FieldCode {
   switch (inside) {
     case Inside.ObjectRef:
-      if (length === 8 && line.startsWith('resource', start)) return Field.Resource;
-      if (length === 11 && line.startsWith('subresource', start)) return Field.Subresource;
+      if (length === 8 && isKey(line, start, 'resource')) return Field.Resource;
+      if (length === 11 && isKey(line, start, 'subresource')) return Field.Subresource;
       return Field.Other;
     case Inside.User:
-      return length === 8 && line.startsWith('username', start) ? Field.Username : Field.Other;
+      return length === 8 && isKey(line, start, 'username') ? Field.Username : Field.Other;
     case Inside.ResponseStatus:
-      return length === 4 && line.startsWith('code', start) ? Field.Code : Field.Other;
+      return length === 4 && isKey(line, start, 'code') ? Field.Code : Field.Other;
     case Inside.ImpersonatedUser:
-      return length === 8 && line.startsWith('username', start) ? Field.ImpersonatedUsername : Field.Other;
+      return length === 8 && isKey(line, start, 'username') ? Field.ImpersonatedUsername : Field.Other;
     case Inside.Nothing:
       return Field.Other;
   }
+}
+
+/**
+ * Whether `line` spells `key` at `start` (the caller has checked the
+ * length): compared character by character, which the compiler inlines,
+ * where `startsWith` is a call per key (the keys are short).
+ */
+function isKey(line: string, start: number, key: string): boolean {
+  for (let i = key.length - 1; i >= 0; i--) if (line.charCodeAt(start + i) !== key.charCodeAt(i)) return false;
+  return true;
 }
 
 /** One of the decoder's AUDIT_API_VERSIONS, compared in place. */
