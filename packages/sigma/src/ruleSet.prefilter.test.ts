@@ -139,6 +139,29 @@ describe('RuleSet.mayMatch by response code, user agent and impersonated user', 
   });
 });
 
+describe('the pre-filter tests globs as the evaluator does', () => {
+  // Every shape the pre-filter tests itself, and those it leaves to GlobList.
+  const GLOBS = ['system:anonymous', 'system:*', '*@example.com', '*trufflehog*', '*', '**', 'a*b', 'system:*:default', 'b?b', '?', 'x\\*', '\\*x', '*\\?*', 'ünï', 'a"b', '***x***'];
+  const VALUES = ['system:anonymous', 'system:', 'system:x:default', 'alice@example.com', '@example.com', 'trufflehog', 'x trufflehog/3 y', '', 'ab', 'a-b', 'bob', 'b', 'x*', 'x', '*x', 'a?b', 'ünï', 'a"b', 'xx', 'system:anonymous2'];
+  const lists = [...GLOBS.map((g) => [g]), ['system:anonymous', 'bob', '*trufflehog*'], ['b?b', 'x\\*', 'system:*']];
+
+  it.each(lists.map((list) => [JSON.stringify(list), list] as const))('%s', (_name, list) => {
+    const byUser = compile({ match: { userGlob: list }, emit });
+    const byAgent = compile({ match: { userAgentGlob: list }, emit });
+    const byImpersonated = compile({ match: { impersonatedUserGlob: list }, emit });
+    // As an exception, the same globs must surely hold exactly where they hold.
+    const excepted = compile({ match: { verb: ['get'] }, exceptions: [{ userGlob: list }], emit });
+    for (const v of VALUES) {
+      const event = { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'a', verb: 'get', requestURI: '/', user: { username: v }, userAgent: v, impersonatedUser: { username: v } } as unknown as AuditEvent;
+      const k = { ...keys('get', undefined, { username: v, userAgent: v, impersonatedUser: true, impersonatedUsername: v }) };
+      expect(byUser.mayMatchKeys(k), v).toBe(byUser.matches(event));
+      expect(byAgent.mayMatchKeys(k), v).toBe(byAgent.matches(event));
+      expect(byImpersonated.mayMatchKeys(k), v).toBe(byImpersonated.matches(event));
+      expect(excepted.mayMatchKeys(k), v).toBe(excepted.matches(event));
+    }
+  });
+});
+
 function line(fields: Record<string, unknown>): string {
   return JSON.stringify({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'a', stage: 'ResponseComplete', ...fields });
 }
@@ -163,13 +186,14 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
   const SUBRESOURCES = ['exec', 'attach', 'status', 'log'] as const;
   const STAGES = ['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic'] as const;
   const USERS = ['system:anonymous', 'alice@example.com', 'bob', 'system:serviceaccount:kube-system:default', 'system:node:n1', 'ünï', 'quote"d', 'back\\slash', ''] as const;
-  const USER_GLOBS = ['system:anonymous', 'system:*', '*@example.com', 'bob', '*:default', 'quote"d', 'ünï', '*'] as const;
+  // Every shape: exact, prefix, suffix, infix, all, a star inside, ?, an escape.
+  const USER_GLOBS = ['system:anonymous', 'system:*', '*@example.com', 'bob', '*:default', 'quote"d', 'ünï', '*', '**', 'system:*:default', 'b?b', '*node*', 'back\\\\slash', '*\\:*'] as const;
   const NAMESPACES = ['default', 'kube-system', 'prod-1'] as const;
   const CODES = [101, 200, 201, 401, 403, 404, 500] as const;
   const CODE_SPECS = [[403], [401, 403], ['4xx'], ['2xx', 101], ['400-599'], [200]] as const;
   const AGENTS = ['kubectl/v1.30', 'trufflehog/3.0', 'x access_matrix y', 'kube-scheduler/v1.34', 'ünï', 'a"b', 'x\\', ''] as const;
-  const AGENT_GLOBS = ['*trufflehog*', 'kubectl/*', '*access_matrix*', 'a"b', 'x\\\\', '*', 'ünï'] as const;
-  const IMPERSONATED_GLOBS = ['*', 'system:admin', 'system:node:*', 'bob'] as const;
+  const AGENT_GLOBS = ['*trufflehog*', 'kubectl/*', '*access_matrix*', 'a"b', 'x\\\\', '*', 'ünï', 'kube*/v1.*', '*x?y*', '*/v1.30'] as const;
+  const IMPERSONATED_GLOBS = ['*', 'system:admin', 'system:node:*', 'bob', '*o*', 'b?b'] as const;
   const ABSENT = ['impersonatedUser', 'userAgent', 'objectRef.subresource', 'responseStatus', 'objectRef.namespace'] as const;
 
   /** A JSON value written as is: number forms JSON.stringify never writes (403.0 parses to 403). */
@@ -372,6 +396,12 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     if (relevant.length > 0 && chance(0.15)) {
       const key = pick(relevant);
       members.splice(Math.floor(rnd() * (members.length + 1)), 0, [key, duplicateFor(key)]);
+    }
+    if (relevant.length > 0 && chance(0.05)) {
+      // A key one character off one the scan reads, holding what would matter under the real key.
+      const key = pick(relevant);
+      const at = pick([0, key.length - 1, Math.floor(key.length / 2)]);
+      members.splice(Math.floor(rnd() * (members.length + 1)), 0, [`${key.slice(0, at)}${key[at] === 'x' ? 'y' : 'x'}${key.slice(at + 1)}`, duplicateFor(key)]);
     }
     // An escaped key where the scan reads the response code or impersonated username: unknown, not the line.
     const keyEscapes = level === 'responseStatus' || level === 'impersonatedUser' ? 0.1 : 0.005;
