@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { customResourceDefinitions } from '@ugallu/crds';
@@ -176,6 +176,18 @@ describe('--config: the AuditDetectionConfig file', () => {
     expect(refusal(auditDetectionConfigYaml(consumers)).message).toMatch(
       /spec\.consumers\[h\]\.webhook\.headers: at most 32/,
     );
+  });
+
+  it("the README's example config is one --config takes, with a consumer per target", async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const marker = readme.indexOf('<!-- example: audit-detection-config.yaml -->');
+    expect(marker, 'the README marks its example config').toBeGreaterThan(0);
+    const start = readme.indexOf('```yaml\n', marker) + '```yaml\n'.length;
+    const example = readme.slice(start, readme.indexOf('```\n', start));
+    const file = parseAuditDetectionConfig(example, 'README.md');
+    expect(
+      file.consumers.map((c) => Object.keys(c).find((k) => ['webhook', 'kafka', 'file'].includes(k))),
+    ).toEqual(['webhook', 'webhook', 'kafka', 'file']);
   });
 
   it('a file that cannot be read is an Input error (exit 1), naming the file and why', async () => {
