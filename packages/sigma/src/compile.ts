@@ -661,7 +661,8 @@ export class CompiledRule {
   /**
    * The stages the rule can match at all (undefined: any), derived as
    * `verbs` is: the top-level `stage`, else the union over `anyOf` when
-   * every branch has one. For the pre-filter (`RuleSet.mayMatch`).
+   * every branch has one. (`RuleSet.mayMatch` asks `mayMatchKeys`, which
+   * checks stages with the rest.)
    */
   readonly stages: ReadonlySet<string> | undefined;
   /** True when the top-level match has a `userGlob`: only events of those users can match (see `mayMatchUser`). */
