@@ -37,6 +37,18 @@ export function app(entry: string[] = ['src/main.ts']) {
     // demand (a source, the Kubernetes client) goes to chunks of its own that
     // are read only when imported: less code parsed, less memory resident.
     splitting: true,
+    esbuildPlugins: [
+      {
+        // The Kafka client's @platformatic/wasm-utils reads native.wasm from its own folder at load,
+        // which a bundle does not have; its `bundled` entry carries the wasm inline.
+        name: 'wasm-utils-bundled',
+        setup(build) {
+          build.onResolve({ filter: /^@platformatic\/wasm-utils$/ }, (args) =>
+            build.resolve('@platformatic/wasm-utils/bundled', { resolveDir: args.resolveDir, kind: args.kind }),
+          );
+        },
+      },
+    ],
     esbuildOptions(options) {
       options.conditions = ['@ugallu/source'];
       // Maps without the sources in them: stack traces still name our files
