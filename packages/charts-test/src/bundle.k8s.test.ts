@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +124,27 @@ describe('the bundled file-mode detector runs with plain node and no node_module
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/^ugallu_audit_file_lines_total 1$/m);
     expect(await run.stop()).toBe(0);
+  });
+});
+
+describe('the bundled file-mode detector with consumers', () => {
+  it('feeds a --config consumer and prints --format ecs (the Kafka client and its wasm are in the bundle)', async () => {
+    const dir = await stageBundle('file');
+    const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-consumers-'));
+    const log = join(work, 'audit.log');
+    await writeFile(log, `${JSON.stringify(execEvent('bundle-consumer-1'))}\n`);
+    const out = join(work, 'consumer.jsonl');
+    const config = join(work, 'config.yaml');
+    await writeFile(
+      config,
+      `apiVersion: security.ugallu.io/v1alpha1\nkind: AuditDetectionConfig\nmetadata: { name: default }\nspec:\n  consumers:\n    - name: shipper\n      file: { path: ${JSON.stringify(out)} }\n`,
+    );
+    const run = start(dir, ['--once', '--audit-log', log, '--rules', await rulesDir(), '--cluster-id', 'bundle', '--metrics-addr', 'off', '--config', config, '--format', 'ecs']);
+    expect(await run.exit).toBe(0);
+    const printed = run.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { ecs?: { version?: string } });
+    expect(printed).toHaveLength(1);
+    expect(printed[0]!.ecs?.version).toMatch(/^8\./);
+    expect((await readFile(out, 'utf8')).trim().split('\n')).toHaveLength(1);
   });
 });
 
