@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
@@ -152,6 +152,20 @@ describe('ugallu-audit-file', () => {
     const r = start(['--once', '--audit-log', path(dir), '--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off']);
     expect(await r.exit).toBe(1);
     expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
+  });
+
+  it('a long-running detector refuses a directory as its log (exit 1) and waits, with a warning, for a log that does not exist yet', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-live-'));
+    const refused = start(['--audit-log', dir, '--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off']);
+    expect(await refused.exit).toBe(1);
+    expect(refused.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(/is not a file/);
+    const waiting = start(['--audit-log', join(dir, 'later.log'), '--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off']);
+    await vi.waitFor(
+      () => expect(waiting.logs).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'audit log does not exist yet; waiting for it' })),
+      { timeout: 30_000, interval: 100 },
+    );
+    waiting.child.kill('SIGTERM');
+    expect(await waiting.exit).toBe(0);
   });
 
   it('--rules repeats and accumulates; logs name their level', async () => {

@@ -33,7 +33,7 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
                            unless a cursor says otherwise).`,
   toSource: (values) =>
     fileSource({
-      path: values.once === true ? readableLog(required(values, 'audit-log')) : required(values, 'audit-log'),
+      path: readableLog(required(values, 'audit-log'), { mayBeMissing: values.once !== true }),
       ...(str(values, 'cursor-file') === '' ? {} : { cursorFile: str(values, 'cursor-file') }),
       fromStart: values['from-start'] === true || values.once === true,
       maxEventBytes: positiveInt(values, 'max-event-bytes'),
@@ -47,17 +47,19 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
 };
 
 /**
- * With --once the log must be there: a replay of a file that is missing, a
- * directory or unreadable is an error, not a run that silently reads nothing.
- * (A long-running detector waits for a log that does not exist yet.)
+ * A log that is a directory or unreadable is an error, not a run that
+ * silently reads nothing. With --once a missing log is one too; a
+ * long-running detector waits for a log that does not exist yet (first
+ * start, a rotation), with a warning.
  */
-function readableLog(path: string): string {
+function readableLog(path: string, options: { mayBeMissing: boolean }): string {
   let stats;
   try {
     stats = statSync(path);
     accessSync(path, constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && options.mayBeMissing) return path;
     const why =
       code === 'ENOENT'
         ? 'does not exist'

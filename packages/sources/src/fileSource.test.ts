@@ -368,7 +368,7 @@ describe('startFileSource: rotation, truncation, deletion', { timeout: 30_000 },
 
   it('waits for a missing file and reads it from 0 when it appears', async () => {
     const { sink, logger } = await start();
-    expect(logger.messages('info')).toContain('audit log does not exist yet; waiting for it');
+    expect(logger.messages('warn')).toContain('audit log does not exist yet; waiting for it');
     const a = auditLines('a', 4);
     writeFileSync(log, a.text);
     await eventually(() => expect(sink.ids).toEqual(a.ids));

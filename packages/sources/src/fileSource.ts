@@ -618,7 +618,7 @@ class FileTailer implements FileSource {
       }
       if (!this.#waitingLogged) {
         this.#waitingLogged = true;
-        this.#logger.info({ path: this.path }, 'audit log does not exist yet; waiting for it');
+        this.#logger.warn({ path: this.path }, 'audit log does not exist yet; waiting for it');
       }
       return false;
     }
