@@ -6,6 +6,7 @@ import { runBacktest } from './backtest.js';
 import type { BacktestProgress } from './backtest.js';
 import { renderBacktestHtml } from './backtestHtml.js';
 import { formatBacktestText, formatBytes } from './backtestText.js';
+import { flagError } from './cli.js';
 
 const FLAGS = {
   rules: { type: 'string', multiple: true },
@@ -211,29 +212,3 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
-/** parseArgs' message, made short; for an unknown flag, the closest known one (as the detectors do). */
-function flagError(e: Error & { code?: string }, known: readonly string[]): string {
-  if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return e.message.split('\n')[0]!;
-  const given = /'(-{1,2}[^']+)'/.exec(e.message)?.[1] ?? '';
-  const flag = given.replace(/^-+/, '').split('=')[0]!;
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const k of known) {
-    const d = editDistance(flag, k);
-    if (d < bestDistance) [best, bestDistance] = [k, d];
-  }
-  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(flag.length / 3));
-  return `unknown flag ${given}${close ? `; did you mean --${best}?` : ''}`;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}

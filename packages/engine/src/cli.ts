@@ -414,8 +414,12 @@ function checkSource(values: FlagValues, kind: string): FlagValues {
   );
 }
 
-/** parseArgs' message, made short; for an unknown flag, the closest known one. */
-function flagError(e: Error & { code?: string }, known: readonly string[]): string {
+/**
+ * parseArgs' message, made short; for an unknown flag, the closest known one.
+ *
+ * @example `flagError(e, ['audit-log', 'rules']) // 'unknown flag --audit-logg; did you mean --audit-log?'`
+ */
+export function flagError(e: Error & { code?: string }, known: readonly string[]): string {
   if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return e.message.split('\n')[0]!;
   const given = /'(-{1,2}[^']+)'/.exec(e.message)?.[1] ?? '';
   const name = given.replace(/^-+/, '').split('=')[0]!;
