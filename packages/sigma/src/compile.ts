@@ -226,87 +226,6 @@ class CompiledMatch {
   }
 }
 
-/** A glob of one of the shapes `KeyGlobs` tests itself: `*` only first and/or last, no `?`, no `\`. */
-const SIMPLE_GLOB = /^\*?[^*?\\]*\*?$/;
-
-/**
- * A glob list as the pre-filter tests it: the same answers as `GlobList`
- * (built from the same globs), cheaper on the values it sees on every line.
- * `GlobList.test` looks a value up in its set of exact globs first, which
- * hashes the value; a value the scan has just sliced from a line has no
- * hash yet, so every lookup hashes it again (in C++), a 130-character user
- * agent included, even when the list has no exact glob at all. Here, exact
- * globs are looked up only for a value of one of their lengths, and the
- * other simple shapes are tested directly; any other glob (with `?`, `\`,
- * or a `*` inside) goes to a `GlobList` of those globs alone. The last
- * value and its answer are kept: consecutive lines often carry the same user
- * agent or user, and comparing with the last value (native, length first)
- * is cheaper than searching a long user agent for each infix again.
- */
-class KeyGlobs {
-  private lastValue: string | undefined = undefined;
-  private lastAnswer = false;
-  private readonly exact: ReadonlySet<string> | null;
-  /** `exactLengths[n] === 1`: some exact glob has length n. */
-  private readonly exactLengths: Uint8Array;
-  private readonly matchAll: boolean;
-  private readonly prefixes: readonly string[];
-  private readonly suffixes: readonly string[];
-  private readonly infixes: readonly string[];
-  private readonly others: GlobList | null;
-
-  constructor(globs: readonly string[], path: string) {
-    const exact = new Set<string>();
-    const prefixes: string[] = [];
-    const suffixes: string[] = [];
-    const infixes: string[] = [];
-    const others: string[] = [];
-    let matchAll = false;
-    let longest = 0;
-    for (const glob of globs) {
-      if (!SIMPLE_GLOB.test(glob)) {
-        others.push(glob);
-        continue;
-      }
-      const first = glob.startsWith('*');
-      const last = glob.length > (first ? 1 : 0) && glob.endsWith('*');
-      const literal = glob.slice(first ? 1 : 0, last ? -1 : undefined);
-      if (!first && !last) {
-        exact.add(literal);
-        longest = Math.max(longest, literal.length);
-      } else if (literal === '') matchAll = true;
-      else if (first && last) infixes.push(literal);
-      else if (first) suffixes.push(literal);
-      else prefixes.push(literal);
-    }
-    this.exact = exact.size === 0 ? null : exact;
-    this.exactLengths = new Uint8Array(longest + 1);
-    for (const v of exact) this.exactLengths[v.length] = 1;
-    this.matchAll = matchAll;
-    this.prefixes = prefixes;
-    this.suffixes = suffixes;
-    this.infixes = infixes;
-    this.others = others.length === 0 ? null : new GlobList(others, path);
-  }
-
-  test(value: string): boolean {
-    if (this.matchAll) return true;
-    if (value === this.lastValue) return this.lastAnswer;
-    const answer = this.answer(value);
-    this.lastValue = value;
-    this.lastAnswer = answer;
-    return answer;
-  }
-
-  private answer(value: string): boolean {
-    if (this.exact !== null && this.exactLengths[value.length] === 1 && this.exact.has(value)) return true;
-    for (let i = 0; i < this.prefixes.length; i++) if (value.startsWith(this.prefixes[i]!)) return true;
-    for (let i = 0; i < this.suffixes.length; i++) if (value.endsWith(this.suffixes[i]!)) return true;
-    for (let i = 0; i < this.infixes.length; i++) if (value.includes(this.infixes[i]!)) return true;
-    return this.others !== null && this.others.test(value);
-  }
-}
-
 /** Up to this many values, a set of verbs or stages is tested as a list: the scan's values are literals, compared by pointer. */
 const SHORT_LIST = 4;
 
@@ -336,10 +255,6 @@ class KeyValues {
   }
 }
 
-function keyGlobs(globs: readonly string[] | undefined, path: string): KeyGlobs | null {
-  return globs === undefined ? null : new KeyGlobs(globs, path);
-}
-
 /** The `absent` bits the pre-filter can read: `objectRef.subresource`, `impersonatedUser`, `userAgent`. */
 const KEY_ABSENT_BITS = ABSENT_BIT['objectRef.subresource'] | ABSENT_BIT.impersonatedUser | ABSENT_BIT.userAgent;
 const SCAN = AuditLineScanner.FIELDS;
@@ -361,9 +276,9 @@ class KeyCriteria {
   readonly resource: string | null;
   readonly subresource: string | null;
   readonly responseCodes: Uint8Array | null;
-  readonly userGlob: KeyGlobs | null;
-  readonly userAgentGlob: KeyGlobs | null;
-  readonly impersonatedUserGlob: KeyGlobs | null;
+  readonly userGlob: GlobList | null;
+  readonly userAgentGlob: GlobList | null;
+  readonly impersonatedUserGlob: GlobList | null;
   /** An `impersonatedUserGroupGlob`: only an event with an impersonated user can hold it. */
   readonly needsImpersonatedUser: boolean;
   /** The readable bits of `absent`. */
@@ -381,10 +296,10 @@ class KeyCriteria {
     this.resource = m.resource;
     this.subresource = m.subresource;
     this.responseCodes = m.responseCodes;
-    // The compiled match's lists hold the same globs (compiled without error): these answer as they do.
-    this.userGlob = m.userGlob === null ? null : keyGlobs(spec.userGlob, 'userGlob');
-    this.userAgentGlob = m.userAgentGlob === null ? null : keyGlobs(spec.userAgentGlob, 'userAgentGlob');
-    this.impersonatedUserGlob = m.impersonatedUserGlob === null ? null : keyGlobs(spec.impersonatedUserGlob, 'impersonatedUserGlob');
+    // The compiled match's own lists: the pre-filter answers as the evaluator does.
+    this.userGlob = m.userGlob;
+    this.userAgentGlob = m.userAgentGlob;
+    this.impersonatedUserGlob = m.impersonatedUserGlob;
     this.needsImpersonatedUser = m.impersonatedUserGroupGlob !== null;
     this.absent = m.absent & KEY_ABSENT_BITS;
     this.narrows =

@@ -138,7 +138,15 @@ class WildcardGlob {
 export class GlobList {
   readonly wildcards: number;
   private readonly matchAll: boolean;
-  private readonly exact: ReadonlySet<string>;
+  /** Null when the list has no exact glob. */
+  private readonly exact: ReadonlySet<string> | null;
+  /**
+   * `exactLengths[n] === 1`: some exact glob has length n. A value sliced
+   * from an event has no hash yet, and a Set lookup hashes it (a long user
+   * agent included): the length gate skips that for every value that cannot
+   * be equal.
+   */
+  private readonly exactLengths: Uint8Array;
   private readonly prefixes: readonly string[];
   private readonly suffixes: readonly string[];
   private readonly infixes: readonly string[];
@@ -173,7 +181,11 @@ export class GlobList {
     });
     this.wildcards = wildcards;
     this.matchAll = matchAll;
-    this.exact = exact;
+    this.exact = exact.size === 0 ? null : exact;
+    let longest = 0;
+    for (const v of exact) longest = Math.max(longest, v.length);
+    this.exactLengths = new Uint8Array(longest + 1);
+    for (const v of exact) this.exactLengths[v.length] = 1;
     this.prefixes = prefixes;
     this.suffixes = suffixes;
     this.infixes = infixes;
@@ -181,7 +193,8 @@ export class GlobList {
   }
 
   test(value: string): boolean {
-    if (this.matchAll || this.exact.has(value)) return true;
+    if (this.matchAll) return true;
+    if (this.exact !== null && this.exactLengths[value.length] === 1 && this.exact.has(value)) return true;
     for (let i = 0; i < this.prefixes.length; i++) if (value.startsWith(this.prefixes[i]!)) return true;
     for (let i = 0; i < this.suffixes.length; i++) if (value.endsWith(this.suffixes[i]!)) return true;
     for (let i = 0; i < this.infixes.length; i++) if (value.includes(this.infixes[i]!)) return true;
