@@ -4,7 +4,7 @@ import type { SecurityEvent, SecurityEventSink } from '@ugallu/emitter';
 import type { AuditEventBatch, SourceLogger } from '@ugallu/sources';
 import { Registry } from 'prom-client';
 import { listBacktestInputs, readLogLines } from './backtestInput.js';
-import { loadRuleDirectories } from './backtestRules.js';
+import { loadRuleDirectories } from './ruleFiles.js';
 import { DetectionEngine } from './engine.js';
 import { EngineError, EngineReason } from './errors.js';
 

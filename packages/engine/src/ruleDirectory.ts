@@ -1,11 +1,10 @@
-import { open, readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { isRuleManifestPath, parseRuleManifests } from '@ugallu/sigma';
+import { stat } from 'node:fs/promises';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger } from '@ugallu/sources/logger';
 import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import type { DetectionEngine } from './engine.js';
+import { DEFAULT_MAX_RULE_FILE_BYTES, loadRuleDirectories } from './ruleFiles.js';
 import { EngineError, EngineReason } from './errors.js';
 
 /**
@@ -24,8 +23,7 @@ export interface RuleDirectoryOptions {
   readonly maxFileBytes?: number;
 }
 
-/** The largest rule file read: a thousand rules take about 1 MiB. */
-export const DEFAULT_MAX_RULE_FILE_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_MAX_RULE_FILE_BYTES };
 
 /**
  * A watched directory of SigmaRule manifests: the local rules source.
@@ -79,56 +77,41 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_RULE_FILE_BYTES;
 
   const rescan = async (): Promise<void> => {
+    const loaded = await loadRuleDirectories(dirs, maxFileBytes);
     const wanted = new Map<string, { spec: unknown; source: string }>();
+    for (const r of loaded.rules) wanted.set(r.name, { spec: r.spec, source: r.source });
     let failed = 0;
-    const files: string[] = [];
-    for (const d of dirs) files.push(...(await manifestFiles(d)));
-    for (const file of files) {
-      let text: string;
-      try {
-        text = await readCapped(file, maxFileBytes);
-      } catch (e) {
-        // Deleted between the listing and the read (the next scan settles it), or too large.
-        failed++;
-        logger.warn({ file, error: (e as Error).message }, 'cannot read rule file; its rules are left out');
-        continue;
-      }
-      let manifests;
-      try {
-        manifests = parseRuleManifests(text, file, { ignored: true });
-      } catch (e) {
-        // One file never costs more than its own rules.
-        failed++;
-        logger.warn({ file, error: (e as Error).message }, 'cannot parse rule file; its rules are left out');
-        continue;
-      }
-      for (const m of manifests) {
-        if ('ignored' in m) {
-          // Not a rule (`kind: SigmaRules`, say), so not a failure; but named, never silent.
-          logger.warn(
-            { source: m.source, kind: m.kind, apiVersion: m.apiVersion, name: m.name, detail: m.message },
-            'not a SigmaRule; document passed over',
-          );
-          continue;
-        }
-        if (!m.ok) {
+    for (const p of loaded.problems) {
+      switch (p.kind) {
+        case 'read':
+          failed++;
+          logger.warn({ file: p.source, error: p.message }, 'cannot read rule file; its rules are left out');
+          break;
+        case 'parse':
+          failed++;
+          logger.warn({ file: p.source, error: p.message }, 'cannot parse rule file; its rules are left out');
+          break;
+        case 'invalid':
           failed++;
           logger.warn(
-            { source: m.source, rule: m.name, error: m.message },
+            { source: p.source, rule: p.rule, error: p.message },
             'invalid rule (SigmaRule manifest or Sigma rule); left out',
           );
-          continue;
-        }
-        const earlier = wanted.get(m.name);
-        if (earlier !== undefined) {
+          break;
+        case 'duplicate':
           logger.warn(
-            { rule: m.name, source: m.source, kept: earlier.source },
+            { rule: p.rule, source: p.source, kept: wanted.get(p.rule!)?.source },
             'duplicate rule name; the first definition is kept',
           );
-          continue;
-        }
-        wanted.set(m.name, { spec: m.spec, source: m.source });
+          break;
       }
+    }
+    for (const d of loaded.ignored) {
+      // Not a rule (`kind: SigmaRules`, say), so not a failure; but named, never silent.
+      logger.warn(
+        { source: d.source, kind: d.kind, apiVersion: d.apiVersion, name: d.name, detail: d.message },
+        'not a SigmaRule; document passed over',
+      );
     }
     for (const name of [...applied.keys()]) {
       if (!wanted.has(name)) {
@@ -198,35 +181,4 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
       await running;
     },
   };
-}
-
-/** Reads a file as UTF-8, refusing one over `max` bytes before reading it whole. */
-async function readCapped(file: string, max: number): Promise<string> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (size > max) throw new Error(`${size} bytes, over the ${max}-byte limit for a rule file`);
-    // Read one byte more than allowed: a file that grew since stat is still caught.
-    const buffer = Buffer.alloc(Math.min(size, max) + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > max) throw new Error(`over the ${max}-byte limit for a rule file`);
-    return buffer.toString('utf8', 0, length);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function manifestFiles(dir: string): Promise<string[]> {
-  // Files and symlinks to them: a mounted ConfigMap's keys are links into its hidden `..data/` copy.
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() || e.isSymbolicLink())
-    .map((e) => join(e.parentPath, e.name))
-    .filter((file) => isRuleManifestPath(relative(dir, file)))
-    .sort();
 }

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRuleDirectories } from './backtestRules.js';
+import { loadRuleDirectories } from './ruleFiles.js';
 
 const rule = (name: string, type: string) => `apiVersion: security.ugallu.io/v1alpha1
 kind: SigmaRule
@@ -40,9 +40,9 @@ describe('loadRuleDirectories', () => {
     ]);
     expect(rules[0]!.source).toBe(`${join(dir, 'a', 'one.yaml')}#0`);
     expect(problems).toEqual([
-      { source: `${join(dir, 'a', 'team', 'two.yml')}#1`, rule: 'one', message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept` },
-      { source: `${join(dir, 'b', 'broken.yaml')}#0`, message: 'SigmaRule has no metadata.name' },
-      { source: `${join(dir, 'b', 'one.yaml')}#0`, rule: 'one', message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept` },
+      { kind: 'duplicate', source: `${join(dir, 'a', 'team', 'two.yml')}#1`, rule: 'one', message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept` },
+      { kind: 'invalid', source: `${join(dir, 'b', 'broken.yaml')}#0`, message: 'SigmaRule has no metadata.name' },
+      { kind: 'duplicate', source: `${join(dir, 'b', 'one.yaml')}#0`, rule: 'one', message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept` },
     ]);
   });
 
