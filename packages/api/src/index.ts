@@ -15,3 +15,5 @@ export type {
 } from './securityEvent.js';
 export { SECURITY_EVENT_CLASSES, SEVERITIES } from './severity.js';
 export type { SecurityEventClass, Severity } from './severity.js';
+export { METRIC_PREFIX, METRICS } from './metrics.js';
+export type { MetricDefinition, MetricKey } from './metrics.js';
