@@ -20,3 +20,6 @@ export type { CertificateKeyPair, ClientCertificateOptions, ServerCertificateOpt
 export { CONTROL_PLANE_KEY, sharedControlPlaneSetup } from './vitestSetup.js';
 export { BUILD_COMMAND, TestenvError, TestenvReason } from './errors.js';
 export type { TestenvReasonCode } from './errors.js';
+export { installCRDs } from './crds.js';
+export { freePort, freePorts } from './ports.js';
+export { track } from './promises.js';
