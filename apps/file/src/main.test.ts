@@ -57,17 +57,6 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return run;
 }
 
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 const line = (auditID: string, verb = 'create', subresource = 'exec') =>
   JSON.stringify({
@@ -328,23 +317,21 @@ describe('ugallu-audit-file', () => {
               spec: { evidence: { auditID: string }; clusterIdentity: { clusterID: string }; type: string };
             },
         );
-    await eventually(async () =>
-      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1']),
-    );
+    await vi.waitFor(async () =>
+      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1']), { timeout: 20_000, interval: 50 });
     await appendFile(log, line('live-1'));
-    await eventually(async () =>
-      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1']),
-    );
+    await vi.waitFor(async () =>
+      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1']), { timeout: 20_000, interval: 50 });
     const se = (await readEvents())[0]!;
     expect(se.spec.clusterIdentity.clusterID).toBe('e2e');
     expect(se.spec.type).toBe('PodExec');
 
-    const address = (await eventually(() => {
+    const address = (await vi.waitFor(() => {
       const l = first.logs.find((x) => x.msg === 'serving /metrics, /healthz and /readyz');
       if (l === undefined) throw new Error('no telemetry log yet');
       return l.address;
-    })) as string;
-    await eventually(async () => expect((await fetch(`http://${address}/readyz`)).status).toBe(200));
+    }, { timeout: 20_000, interval: 50 })) as string;
+    await vi.waitFor(async () => expect((await fetch(`http://${address}/readyz`)).status).toBe(200), { timeout: 20_000, interval: 50 });
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/ugallu_audit_rule_matches_total\{rule="pod-exec"\} 2/);
     expect(metrics).toMatch(/ugallu_audit_file_lines_total \d+/);
@@ -355,13 +342,12 @@ describe('ugallu-audit-file', () => {
     // Written while stopped: picked up from the cursor, nothing before it repeated.
     await appendFile(log, line('while-down'));
     const second = start(args);
-    await eventually(async () =>
+    await vi.waitFor(async () =>
       expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual([
         'before-1',
         'live-1',
         'while-down',
-      ]),
-    );
+      ]), { timeout: 20_000, interval: 50 });
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
   }, 90_000);

@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readAuditLog, startControlPlane } from '@ugallu/testenv';
 import type { ControlPlane } from '@ugallu/testenv';
-import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed, vi } from 'vitest';
 import {
   createTestPki,
-  eventually,
   EXAMPLE_AUDIT_POLICY,
   EXAMPLE_RULES,
   killBinaries,
@@ -214,10 +213,7 @@ describe('ugallu-audit-webhook behind a real kube-apiserver', () => {
     const wanted = ['ClusterAdminGranted', 'PrivilegedPodCreated', 'SecretReadByHuman'];
     const byAdmin = async () =>
       (await readSecurityEvents(out)).filter((e) => e.spec.evidence.user?.username === 'admin');
-    await eventually(
-      async () => expect((await byAdmin()).map((e) => e.spec.type).sort()).toEqual(wanted),
-      60_000,
-    );
+    await vi.waitFor(async () => expect((await byAdmin()).map((e) => e.spec.type).sort()).toEqual(wanted), { timeout: 60_000, interval: 50 });
     for (const e of await byAdmin()) expect(e.spec.clusterIdentity.clusterID).toBe('testenv');
 
     const text = await metrics(telemetry);

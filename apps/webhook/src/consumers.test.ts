@@ -8,12 +8,11 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   clusterAdminBinding,
   createTestPki,
   eventList,
-  eventually,
   EXAMPLE_RULES,
   execEvent,
   killBinaries,
@@ -151,7 +150,7 @@ describe('ugallu-audit-webhook --config: consumers', () => {
     const { r, out, url, telemetry } = await run(dir, await config(dir, receiver.url, 'webhook'));
     const reply = await post(url, { body: batch, token: TOKEN, ca: pki.caPem });
     expect(reply.status).toBe(200);
-    await eventually(() => expect(receiver.received).toHaveLength(2));
+    await vi.waitFor(() => expect(receiver.received).toHaveLength(2), { timeout: 30_000, interval: 50 });
     expect(receiver.received.every((x) => x.verified)).toBe(true);
     const records = await readSecurityEvents(out);
     // ECS documents, one per SecurityEvent the file sink wrote, named alike.
@@ -160,9 +159,8 @@ describe('ugallu-audit-webhook --config: consumers', () => {
     );
     expect(docs.every((d) => d.ecs.version === '8.11.0')).toBe(true);
     expect(docs.map((d) => d.event.id).sort()).toEqual(records.map((se) => se.metadata.name).sort());
-    await eventually(async () =>
-      expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_sent_total{consumer="siem"}')).toBe(2),
-    );
+    await vi.waitFor(async () =>
+      expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_sent_total{consumer="siem"}')).toBe(2), { timeout: 30_000, interval: 50 });
     expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_queue{consumer="siem"}')).toBe(0);
     // The config agrees with the binary: no source-mode warning.
     expect(r.logs.filter((l) => l.configSourceMode !== undefined)).toEqual([]);
@@ -200,9 +198,9 @@ describe('ugallu-audit-webhook --config: consumers', () => {
       });
       expect(reply.status).toBe(200);
     }
-    await eventually(async () => expect(await readSecurityEvents(out)).toHaveLength(3));
+    await vi.waitFor(async () => expect(await readSecurityEvents(out)).toHaveLength(3), { timeout: 30_000, interval: 50 });
     // The receiver took a request and never answered: the consumer holds all three.
-    await eventually(() => expect(receiver.received.length).toBeGreaterThan(0));
+    await vi.waitFor(() => expect(receiver.received.length).toBeGreaterThan(0), { timeout: 30_000, interval: 50 });
     expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_queue{consumer="siem"}')).toBe(3);
     expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_sent_total{consumer="siem"}')).toBe(0);
     r.child.kill('SIGTERM');

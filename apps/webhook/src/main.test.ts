@@ -1,12 +1,11 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   clusterAdminBinding,
   configMapCreate,
   createTestPki,
   eventList,
-  eventually,
   EXAMPLE_RULES,
   execEvent,
   killBinaries,
@@ -121,10 +120,9 @@ describe('ugallu-audit-webhook', () => {
     expect(JSON.parse(reply.body)).toEqual({ accepted: 3, rejected: 0 });
 
     // Both stages of the binding evaluated, and the second one recognised as the same request.
-    await eventually(async () =>
-      expect(sample(await metrics(telemetry), 'ugallu_audit_rule_duplicate_stages_total')).toBe(1),
-    );
-    await eventually(async () => expect(await readSecurityEvents(out)).toHaveLength(2));
+    await vi.waitFor(async () =>
+      expect(sample(await metrics(telemetry), 'ugallu_audit_rule_duplicate_stages_total')).toBe(1), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await readSecurityEvents(out)).toHaveLength(2), { timeout: 30_000, interval: 50 });
     const events = await readSecurityEvents(out);
     expect(events.map((e) => [e.spec.type, e.spec.evidence.auditID]).sort()).toEqual([
       ['ClusterAdminGranted', 'crb-1'],
@@ -137,9 +135,8 @@ describe('ugallu-audit-webhook', () => {
 
     // The apiserver resends a batch it got no answer for: the same requests make no new SecurityEvents.
     expect((await send(url, { body: batch, token: TOKEN, path: '/audit' })).status).toBe(200);
-    await eventually(async () =>
-      expect(sample(await metrics(telemetry), 'ugallu_audit_events_evaluated_total')).toBe(6),
-    );
+    await vi.waitFor(async () =>
+      expect(sample(await metrics(telemetry), 'ugallu_audit_events_evaluated_total')).toBe(6), { timeout: 30_000, interval: 50 });
 
     const wrong = await send(url, { body: batch, token: 'not-the-token' });
     expect(wrong.status).toBe(401);
@@ -286,24 +283,22 @@ spec:
     const reply = await send(url, { body: eventList([execEvent('mtls-exec')]), client: pki.client });
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ accepted: 1, rejected: 0 });
-    await eventually(async () =>
+    await vi.waitFor(async () =>
       expect((await readSecurityEvents(out)).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([
         ['PodExec', 'mtls-exec'],
-      ]),
-    );
+      ]), { timeout: 30_000, interval: 50 });
 
     await expect(send(url, { body: eventList([execEvent('no-certificate')]) })).rejects.toThrow();
     await expect(
       send(url, { body: eventList([execEvent('other-ca')]), client: pki.stranger }),
     ).rejects.toThrow();
-    await eventually(async () =>
+    await vi.waitFor(async () =>
       expect(
         sample(
           await metrics(telemetry),
           'ugallu_audit_webhook_auth_failures_total{reason="client_certificate"}',
         ),
-      ).toBe(2),
-    );
+      ).toBe(2), { timeout: 30_000, interval: 50 });
     expect(sample(await metrics(telemetry), 'ugallu_audit_webhook_events_total')).toBe(1);
 
     r.child.kill('SIGTERM');
@@ -351,9 +346,8 @@ spec:
     expect(sample(text, 'ugallu_audit_webhook_requests_refused_total{reason="TooManyItems"}')).toBe(1);
     expect(sample(text, 'ugallu_audit_webhook_parse_errors_total')).toBe(1);
     expect(sample(text, 'ugallu_audit_webhook_events_total')).toBe(1);
-    await eventually(async () =>
-      expect((await readSecurityEvents(out)).map((e) => e.spec.evidence.auditID)).toEqual(['b-4']),
-    );
+    await vi.waitFor(async () =>
+      expect((await readSecurityEvents(out)).map((e) => e.spec.evidence.auditID)).toEqual(['b-4']), { timeout: 30_000, interval: 50 });
     r.child.kill('SIGTERM');
     expect(await r.exit).toBe(0);
   }, 120_000);

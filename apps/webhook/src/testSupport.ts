@@ -97,18 +97,6 @@ export function stderrText(run: Run): string {
   return run.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n');
 }
 
-/** Retries `check` every 50 ms until it stops throwing, or rethrows after `timeoutMs`. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 /** The first log record with this message; fails at once, with the logs, if the process exits first. */
 export async function waitForLog(run: Run, msg: string, timeoutMs = 60_000): Promise<Log> {

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 
 import type { V1Container, V1DaemonSet, V1Deployment } from '@kubernetes/client-node';
 import { CertificateAuthority } from '@ugallu/testenv';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
-import { eventually, runBundle, stageBundle } from './bundle.js';
+import { runBundle, stageBundle } from './bundle.js';
 import type { BundleRun } from './bundle.js';
 import { cleanupHelm, ofKind, render } from './helm.js';
 import type { Manifest } from './helm.js';
@@ -115,12 +115,11 @@ describe('the bundled file-mode detector runs with plain node and no node_module
 
     const address = await telemetryAddress(run);
     expect(await httpStatus(`http://${address}/healthz`)).toBe(200);
-    await eventually(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200));
-    await eventually(() =>
+    await vi.waitFor(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(() =>
       expect(securityEvents(run).map((e) => [e.kind, e.spec.type, e.spec.evidence.auditID])).toEqual([
         ['SecurityEvent', 'PodExec', 'bundle-file-1'],
-      ]),
-    );
+      ]), { timeout: 30_000, interval: 100 });
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/^ugallu_audit_file_lines_total 1$/m);
     expect(await run.stop()).toBe(0);
@@ -187,15 +186,13 @@ describe('the bundled webhook-mode detector runs with plain node and no node_mod
       items: [execEvent('bundle-webhook-1')],
     });
     expect((await post(`${url}/audit`, batch, ca.certPem)).status).toBe(401);
-    await eventually(async () =>
-      expect((await post(`${url}/audit`, batch, ca.certPem, token)).status).toBe(200),
-    );
-    await eventually(() =>
+    await vi.waitFor(async () =>
+      expect((await post(`${url}/audit`, batch, ca.certPem, token)).status).toBe(200), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(() =>
       expect(securityEvents(run).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([
         ['PodExec', 'bundle-webhook-1'],
-      ]),
-    );
-    await eventually(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200));
+      ]), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200), { timeout: 30_000, interval: 100 });
     expect(await run.stop()).toBe(0);
   });
 });

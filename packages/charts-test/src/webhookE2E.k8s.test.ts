@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { CONTROL_PLANE_KEY, kubeConfigFor, startControlPlane } from '@ugallu/testenv';
 import type { ControlPlane } from '@ugallu/testenv';
-import { afterAll, describe, expect, inject, it, onTestFailed } from 'vitest';
+import { afterAll, describe, expect, inject, it, onTestFailed, vi } from 'vitest';
 import { stringify } from 'yaml';
 
-import { eventually, runBundle, stageBundle } from './bundle.js';
+import { runBundle, stageBundle } from './bundle.js';
 import type { BundleRun } from './bundle.js';
 import { cleanupHelm, helm } from './helm.js';
 import { CHART_DIR, REPO_ROOT } from './paths.js';
@@ -136,7 +136,7 @@ describe('webhook mode end to end', () => {
     });
     await target.readNamespacedSecret({ name: 'db-password', namespace: 'default' });
 
-    const detection = await eventually(() => {
+    const detection = await vi.waitFor(() => {
       const found = run!.stdout
         .map(
           (l) =>
@@ -150,7 +150,7 @@ describe('webhook mode end to end', () => {
           `no SecretReadByHuman yet; logs:\n${run!.logs.map((l) => JSON.stringify(l)).join('\n')}`,
         );
       return found;
-    }, 60_000);
+    }, { timeout: 60_000, interval: 100 });
     expect(detection.spec.clusterIdentity.clusterID).toBe('e2e');
     expect(run.logs.filter((l) => typeof l.msg === 'string' && /refused|unauthori/i.test(l.msg))).toEqual([]);
   }, 180_000);

@@ -1,19 +1,15 @@
 /**
- * The Kubernetes API calls of the Kubernetes sink scenario: the product's
- * CRDs, the chart's ClusterRole for the detector's identity, and the
+ * The Kubernetes API calls of the Kubernetes sink scenario (the CRDs come
+ * from `@ugallu/testenv`): the chart's ClusterRole for the detector's identity, and the
  * SecurityEvents a namespace holds.
  */
 import { readFileSync } from 'node:fs';
-import { ApiextensionsV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
-import { customResourceDefinitions } from '@ugallu/crds';
+import { GROUP, RESOURCES, VERSION } from '@ugallu/api';
 import { parse } from 'yaml';
 
-const SECURITY_EVENTS = {
-  group: 'security.ugallu.io',
-  version: 'v1alpha1',
-  plural: 'securityevents',
-} as const;
+const SECURITY_EVENTS = { group: GROUP, version: VERSION, plural: RESOURCES.securityEvent.plural } as const;
 
 /** The chart's ClusterRole rules, as the chart installs them. */
 const CLUSTERROLE_RULES = new URL(
@@ -31,61 +27,6 @@ export function statusOf(e: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/**
- * Retries `check` every `intervalMs` until it stops throwing, or rethrows after `timeoutMs`.
- *
- * @example `await eventually(() => api.listNamespace(), 60_000);`
- */
-export async function eventually<T>(
-  check: () => T | Promise<T>,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  }
-}
-
-/**
- * Creates the product's CRDs and waits until they are Established and served.
- * Through the generic custom-objects client, which sends the body as it is
- * (the typed client would drop `x-kubernetes-*` keys of the schema).
- *
- * @example `await installCRDs(kubeConfigFor(cp));`
- */
-export async function installCRDs(kubeConfig: KubeConfig): Promise<void> {
-  const raw = kubeConfig.makeApiClient(CustomObjectsApi);
-  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
-  for (const crd of customResourceDefinitions()) {
-    try {
-      await raw.createClusterCustomObject({
-        group: 'apiextensions.k8s.io',
-        version: 'v1',
-        plural: 'customresourcedefinitions',
-        body: crd,
-      });
-    } catch (e) {
-      if (statusOf(e) !== 409) throw e;
-    }
-    await eventually(async () => {
-      const got = await api.readCustomResourceDefinition({ name: crd.metadata.name });
-      if (got.status?.conditions?.find((c) => c.type === 'Established')?.status !== 'True') {
-        throw new Error(`CRD ${crd.metadata.name} is not Established yet`);
-      }
-    }, 60_000);
-  }
-  // Discovery of a new group lags a little behind Established.
-  await eventually(
-    () => raw.listNamespacedCustomObject({ ...SECURITY_EVENTS, namespace: 'default' }),
-    60_000,
-  );
-}
 
 /**
  * Binds `user` to a ClusterRole named `name` with exactly the chart's rules.

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { kubeConfigFor, startControlPlane } from '@ugallu/testenv';
+import { installCRDs, kubeConfigFor, startControlPlane } from '@ugallu/testenv';
 import type { ControlPlane } from '@ugallu/testenv';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
 import { execEventJSON, FAULT_OBJECT_REF, FAULT_TYPE, writeFaultRule } from './auditEvents.js';
 import { memoryOf, startBinary, waitForLog } from './binary.js';
 import type { Binary } from './binary.js';
 import { mib, printFigures } from './figures.js';
-import { bindChartClusterRole, eventually, installCRDs, securityEventsIn } from './kube.js';
+import { bindChartClusterRole, securityEventsIn } from './kube.js';
 import { faultSeed, seededRandom } from './seed.js';
 import { ExpectedSecurityEvents, sample } from './securityEventFile.js';
 import { scaled, soak } from './soak.js';
@@ -184,15 +184,11 @@ describe('fault suite: Kubernetes sink', () => {
     const back = Date.now();
     let after = await securityEventsIn(admin, NAMESPACE);
     try {
-      after = await eventually(
-        async () => {
+      after = await vi.waitFor(async () => {
           const now = await securityEventsIn(admin, NAMESPACE);
           if (expected.compare(now).lost.length > 0) throw new Error('not yet');
           return now;
-        },
-        SETTLE_MS,
-        1000,
-      );
+        }, { timeout: SETTLE_MS, interval: 1000 });
     } catch {
       // Counted below.
     }
