@@ -19,7 +19,7 @@ export const RSIGMA_CRATE = join(REPO, 'tools', 'rsigma-bench');
 const TARGET_DIR = join(RSIGMA_CRATE, 'target');
 export const RSIGMA_BINARY = join(TARGET_DIR, 'release', 'rsigma-bench');
 /** Our own CLI, which reads the same Sigma files (`ugallu-sigma match --sigma`) and counts matches as rsigma does. */
-const UGALLU_SIGMA = join(REPO, 'packages', 'sigma', 'bin', 'ugallu-sigma.js');
+const UGALLU_SIGMA = join(REPO, 'packages', 'sigma-cli', 'bin', 'ugallu-sigma.js');
 
 /** What one run of rsigma-bench reports (its one JSON line), and its whole-process time. */
 export interface RsigmaReport {

@@ -5,20 +5,35 @@ import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { decodeDocument, DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
 import type { AuditEvent, DecodedBatch } from '@ugallu/audit-types';
+import {
+  compile,
+  compileTuning,
+  isRuleManifestPath,
+  isRuleTestPath,
+  lintRule,
+  parseRuleManifests,
+  parseRuleTests,
+  parseSigmaRules,
+  RuleSet,
+  runRuleTests,
+  SIGMA_RULE_API_VERSION,
+  SigmaCompileError,
+  tuningTarget,
+  withTunings,
+} from '@ugallu/sigma';
+import type {
+  CompiledRule,
+  LintWarning,
+  NamedTuning,
+  RuleEntry,
+  RuleTestDocument,
+  RuleTestReport,
+  RuleTestResult,
+  RuleUnderTest,
+  SigmaConversion,
+} from '@ugallu/sigma';
 import { stringify } from 'yaml';
 import pkg from '../package.json' with { type: 'json' };
-import { compile, lintRule } from './compile.js';
-import type { CompiledRule, LintWarning } from './compile.js';
-import { SigmaCompileError } from './errors.js';
-import { isRuleManifestPath, isRuleTestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
-import { parseRuleTests, runRuleTests } from './ruleTests.js';
-import type { RuleTestDocument, RuleTestReport, RuleTestResult, RuleUnderTest } from './ruleTests.js';
-import { parseSigmaRules } from './sigmaImport.js';
-import type { SigmaConversion } from './sigmaImport.js';
-import { RuleSet } from './ruleSet.js';
-import type { RuleEntry } from './ruleSet.js';
-import { compileTuning, tuningTarget, withTunings } from './tuning.js';
-import type { NamedTuning } from './tuning.js';
 
 const USAGE = `Usage:
   ugallu-sigma check (--rules <file|dir> | --sigma <file|dir>)... [--strict]

@@ -13,11 +13,11 @@ import pkg from '../package.json' with { type: 'json' };
  * away, an exit code, a stack trace on stderr) is what is tested.
  */
 const bin = fileURLToPath(new URL('../bin/ugallu-sigma.js', import.meta.url));
-const built = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const built = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const source = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
 beforeAll(() => {
-  const setUp = 'run `pnpm --filter @ugallu/sigma build` first (`pnpm test:unit` builds before testing)';
+  const setUp = 'run `pnpm --filter @ugallu/sigma-cli... build` first (`pnpm test:unit` builds before testing)';
   if (!existsSync(built)) throw new Error(`${built} is missing: ${setUp}`);
   if (statSync(built).mtimeMs < statSync(source).mtimeMs)
     throw new Error(`${built} is older than src/cli.ts: ${setUp}`);

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { compile, parseRuleManifests } from '@ugallu/sigma';
 import { describe, expect, it } from 'vitest';
 import { main } from './cli.js';
-import { compile, parseRuleManifests } from './index.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
