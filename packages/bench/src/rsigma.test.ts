@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { decodeLine } from '@ugallu/audit-types';
 import { generateAuditLines, generateSigmaCompatibleRuleSpecs } from '@ugallu/fixtures';
 import { compile, parseSigmaRules, RuleSet } from '@ugallu/sigma';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { countSigmaMatches, findCargo, prepareRsigma, writeSigmaRules } from './rsigma.js';
 
 // rsigma itself is not run here (it needs cargo, and is not part of pnpm test): only the plumbing around it.
@@ -59,5 +59,23 @@ describe('the rsigma column', () => {
     expect(await prepareRsigma('off')).toEqual({
       skipped: expect.stringContaining('BENCH_RSIGMA=off') as string,
     });
+  });
+
+  it('without cargo leaves the column out, loudly, but in CI fails naming the install step', async () => {
+    const nowhere = join(dir, 'no-cargo');
+    vi.stubEnv('PATH', nowhere);
+    vi.stubEnv('HOME', nowhere);
+    vi.stubEnv('CARGO_HOME', nowhere);
+    try {
+      vi.stubEnv('CI', '');
+      expect(await prepareRsigma(undefined)).toEqual({
+        skipped: expect.stringContaining('cargo not found') as string,
+      });
+      vi.stubEnv('CI', 'true');
+      await expect(prepareRsigma(undefined)).rejects.toThrow(/CI=true and the rsigma column needs cargo: install Rust/);
+      expect(await prepareRsigma('off')).toEqual({ skipped: expect.stringContaining('BENCH_RSIGMA=off') as string });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -68,7 +68,8 @@ export function findCargo(env: NodeJS.ProcessEnv = process.env): string | undefi
 /**
  * Builds rsigma-bench (`cargo build --release --locked`, a no-op when it is
  * up to date) unless BENCH_RSIGMA is `off`; without cargo, says why the
- * column is left out. A build that fails throws: cargo is there, so the set-up
+ * column is left out (with CI=true it fails instead, naming the install
+ * step). A build that fails throws: cargo is there, so the set-up
  * is broken, not absent.
  *
  * @example `const rsigma = await prepareRsigma(process.env.BENCH_RSIGMA);`
@@ -77,6 +78,12 @@ export async function prepareRsigma(setting: string | undefined): Promise<Rsigma
   if (setting === 'off') return { skipped: 'rsigma column left out: BENCH_RSIGMA=off' };
   const cargo = findCargo();
   if (cargo === undefined) {
+    // In CI a missing cargo is a broken set-up, not a choice: fail, naming the install step.
+    if (process.env.CI === 'true') {
+      throw new Error(
+        'CI=true and the rsigma column needs cargo: install Rust (rustup, or `apt-get install -y cargo`), or set BENCH_RSIGMA=off to leave the column out on purpose',
+      );
+    }
     return {
       skipped:
         'rsigma column left out: cargo not found (on the PATH, in $CARGO_HOME/bin or ~/.cargo/bin). ' +
