@@ -231,7 +231,7 @@ describe('the PrometheusRule', () => {
 
   describe('UgalluAuditWebhookRequestsTooLarge (issue #18)', () => {
     it('covers every 413 reason of the webhook source (kube-apiserver never retries a 413), and nothing else', async () => {
-      const source = await readFile(join(REPO_ROOT, 'packages/sources/src/webhookReject.ts'), 'utf8');
+      const source = await readFile(join(REPO_ROOT, 'packages/sources/src/webhook/reject.ts'), 'utf8');
       // Each reason's TSDoc starts with its status: `/** 413: … */ TooManyItems: 'TooManyItems'`.
       const reasons = [...source.matchAll(/\/\*\*\s*(?:\*\s*)?(\d{3})\b[\s\S]*?\*\/\s*(\w+):/g)]
         .filter((m) => m[1] === '413')

@@ -9,8 +9,8 @@ export {
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_POLL_INTERVAL_MS,
   startFileSource,
-} from './fileSource.js';
-export type { FileSource, FileSourceDeps, FileSourceOptions } from './fileSource.js';
+} from './file/index.js';
+export type { FileSource, FileSourceDeps, FileSourceOptions } from './file/index.js';
 export {
   DEFAULT_WEBHOOK_MAX_BATCH_ITEMS,
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
@@ -20,8 +20,11 @@ export {
   readWebhookToken,
   startWebhookSource,
   WEBHOOK_PATHS,
-} from './webhook.js';
-export type { WebhookSource, WebhookSourceDeps, WebhookSourceOptions } from './webhook.js';
-export { WebhookRejectReason } from './webhookReject.js';
-export type { WebhookRejectReasonCode } from './webhookReject.js';
-export { AuthFailureLabel, WebhookMetricName } from './webhookMetrics.js';
+} from './webhook/index.js';
+export type {
+  WebhookRejectReasonCode,
+  WebhookSource,
+  WebhookSourceDeps,
+  WebhookSourceOptions,
+} from './webhook/index.js';
+export { AuthFailureLabel, WebhookMetricName, WebhookRejectReason } from './webhook/index.js';

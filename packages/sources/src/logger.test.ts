@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CapturingLogger } from './fileTestSupport.js';
+import { CapturingLogger } from '../test/fileTestSupport.js';
 import { RateLimitedLog } from './logger.js';
 
 describe('RateLimitedLog', () => {

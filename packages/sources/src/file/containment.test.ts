@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import type * as AuditTypes from '@ugallu/audit-types';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AckSink, auditLine, auditLines, CapturingLogger } from '../../test/fileTestSupport.js';
 import { readCursor } from './cursor.js';
-import type { FileSource } from './fileSource.js';
-import { FileParseErrorReason, startFileSource } from './fileSource.js';
-import { AckSink, auditLine, auditLines, CapturingLogger } from './fileTestSupport.js';
+import type { FileSource } from './index.js';
+import { FileParseErrorReason, startFileSource } from './index.js';
 
 /** A line holding this marker makes the decoder throw, as a decoder bug (issue #13, defect 3) would. */
 const THROW = 'throw-from-the-decoder';

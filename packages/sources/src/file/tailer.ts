@@ -1,101 +1,37 @@
-import { constants as fsConstants } from 'node:fs';
+/**
+ * The tailer: follows the audit log through appends, rotation, truncation
+ * and deletion, decodes its lines and pushes them to the sink in batches,
+ * moving the cursor as the sink acknowledges them (`acks.ts`).
+ */
 import type { FileHandle } from 'node:fs/promises';
-import { access, mkdir, open, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { AuditEvent } from '@ugallu/audit-types';
-import { decodeLogLine, DecodeReason, DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
+import { decodeLogLine, DecodeReason } from '@ugallu/audit-types';
 import type { DecodedBatch, DecodeOptions } from '@ugallu/audit-types';
 import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
-import { Counter, Registry } from 'prom-client';
+import type { Counter } from 'prom-client';
+import { Registry } from 'prom-client';
+import type { SourceLogger } from '../logger.js';
+import { noopLogger, RateLimitedLog } from '../logger.js';
+import type { AuditEventSink, AuditSource } from '../source.js';
+import { AckTracker } from './acks.js';
 import type { FileCursor } from './cursor.js';
-import { CursorWriter, headMatches, headSha256, readCursor, readHead } from './cursor.js';
-import { SourceError, SourceErrorReason } from './errors.js';
-import { LineKind, LineSplitter } from './fileLines.js';
-import type { SourceLogger } from './logger.js';
-import { noopLogger, RateLimitedLog } from './logger.js';
+import { CursorWriter, headSha256, readCursor, readHead } from './cursor.js';
+import type { Position, TailedFile } from './identity.js';
+import { cursorSince, endsWithNewline, holdsWholeLine, isCursorOf, openTailedFile, toCursor } from './identity.js';
+import { LineKind, LineSplitter } from './lines.js';
+import { fileCounters, FileParseErrorReason, FileSkipReason } from './metrics.js';
+import type { FileSkipReasonCode } from './metrics.js';
+import type { FileSourceDeps, FileSourceOptions, ResolvedOptions } from './options.js';
+import { prepareCursorDirectory, resolveOptions } from './options.js';
 import type { OpenedBackup } from './rotatedFiles.js';
 import { gunzipChunks, gzipTrailerSize, openBackupsWrittenSince, openUnreadBackups } from './rotatedFiles.js';
-import type { AuditEventSink, AuditSource } from './source.js';
 
-/**
- * Each read is at most this many bytes, so a huge backlog is read in bounded
- * pieces. Two buffers of this size take turns (the next piece is read while
- * the last one is decoded).
- */
-export const DEFAULT_MAX_READ_BYTES = 4 * 1024 * 1024;
-/**
- * A batch handed to the sink holds at most this many events. Small, so that
- * decoded events die young: batches of 1000 kept them alive long enough to be
- * promoted, and the old-generation GC cost more than the file read (pnpm bench).
- */
-export const DEFAULT_MAX_BATCH_EVENTS = 128;
-/** The file is checked this often even without a file-system event. */
-export const DEFAULT_POLL_INTERVAL_MS = 1000;
-/** The cursor is written at most this often (and on stop). */
-export const DEFAULT_CURSOR_WRITE_INTERVAL_MS = 250;
 /** At most one log line per parse-error reason per this interval. */
 const LOG_INTERVAL_MS = 10_000;
 const EMPTY = Buffer.alloc(0);
-const NEWLINE = 0x0a;
-
-/**
- * What to tail and how.
- *
- * @example
- * ```ts
- * const options: FileSourceOptions = {
- *   path: '/host/var/log/audit/audit.log',
- *   cursorFile: '/var/lib/ugallu/audit.cursor',
- * };
- * ```
- */
-export interface FileSourceOptions {
-  /** The audit log (JSON lines, as the apiserver's `--audit-log-path` writes it). */
-  path: string;
-  /**
-   * Where the position is saved and resumed from. Without it, every start
-   * begins at the end of the file (or at its start with `fromStart`).
-   */
-  cursorFile?: string;
-  /**
-   * Read what the file already holds instead of starting at its end.
-   * A cursor that matches the file takes precedence over this.
-   */
-  fromStart?: boolean;
-  /** Lines longer than this many bytes are skipped and counted (default 256 KiB, as the decoder). */
-  maxEventBytes?: number;
-  /** The most bytes read at once (default 4 MiB; two buffers of this size take turns). */
-  maxReadBytes?: number;
-  /** The most events in one batch handed to the sink (default 128). */
-  maxBatchEvents?: number;
-  /** How often the file is checked without a file-system event, in ms (default 1000). */
-  pollIntervalMs?: number;
-  /** The cursor is written at most this often, in ms (default 250). */
-  cursorWriteIntervalMs?: number;
-  /**
-   * A pre-filter, asked for each line before it is decoded: false skips the
-   * line unparsed (it is counted as read, but neither decoded nor
-   * validated, so a malformed line it skips is no parse error); true, or a
-   * throw, decodes it as usual. The engine passes one backed by its rule
-   * index (issue #16): a line no rule could match is not worth a JSON.parse.
-   * Called synchronously, once per line, in order. Default: every line is
-   * decoded.
-   */
-  lineFilter?: (line: string) => boolean;
-}
-
-/**
- * What the source reports to.
- *
- * @example `{ registry: appRegistry, logger: pino() }`
- */
-export interface FileSourceDeps {
-  /** Where the counters are registered (default: a new Registry), so the app serves one registry. */
-  registry?: Registry;
-  /** Structured logger with the pino call shape (default: no-op). */
-  logger?: SourceLogger;
-}
 
 /**
  * A running file source.
@@ -129,42 +65,11 @@ export interface FileSource extends AuditSource {
   caughtUp(): Promise<void>;
 }
 
-interface ResolvedOptions {
-  path: string;
-  cursorFile: string | undefined;
-  fromStart: boolean;
-  maxEventBytes: number;
-  maxReadBytes: number;
-  maxBatchEvents: number;
-  pollIntervalMs: number;
-  cursorWriteIntervalMs: number;
-  lineFilter: ((line: string) => boolean) | undefined;
-}
-
 /** Bytes read from the file at `offset`. */
 interface ReadPiece {
   readonly offset: number;
   readonly bytes: Buffer;
 }
-
-/** The file being read: an open descriptor, so a rename or delete does not take it away. */
-interface TailedFile {
-  readonly handle: FileHandle;
-  readonly dev: bigint;
-  readonly ino: bigint;
-  /** The first bytes (up to HEAD_FINGERPRINT_BYTES), grown as the file grows. */
-  head: Buffer;
-  headSha256: string;
-  /** Its modification time (ns) at the last look at its size: what a cursor in it records. */
-  mtimeNs: bigint;
-}
-
-/**
- * A place in a tailed file, with the file's identity as it was then (the
- * fingerprint changes on truncation): what the cursor saves once the lines
- * before it are acknowledged.
- */
-type Position = FileCursor;
 
 /**
  * Starts tailing an audit log into `sink`.
@@ -259,157 +164,6 @@ export async function startFileSource(
   return source;
 }
 
-function resolveOptions(options: FileSourceOptions): ResolvedOptions {
-  if (typeof options.path !== 'string' || options.path === '') {
-    throw new SourceError(SourceErrorReason.InvalidOptions, 'path must be a non-empty string');
-  }
-  if (options.cursorFile !== undefined && (typeof options.cursorFile !== 'string' || options.cursorFile === '')) {
-    throw new SourceError(SourceErrorReason.InvalidOptions, 'cursorFile must be a non-empty string when given');
-  }
-  if (options.lineFilter !== undefined && typeof options.lineFilter !== 'function') {
-    throw new SourceError(SourceErrorReason.InvalidOptions, 'lineFilter must be a function when given');
-  }
-  const path = resolve(options.path);
-  const cursorFile = options.cursorFile === undefined ? undefined : resolve(options.cursorFile);
-  if (cursorFile === path) {
-    throw new SourceError(SourceErrorReason.InvalidOptions, 'cursorFile must not be the audit log itself');
-  }
-  return {
-    path,
-    cursorFile,
-    fromStart: options.fromStart ?? false,
-    maxEventBytes: positiveInteger('maxEventBytes', options.maxEventBytes, DEFAULT_MAX_EVENT_BYTES),
-    maxReadBytes: positiveInteger('maxReadBytes', options.maxReadBytes, DEFAULT_MAX_READ_BYTES),
-    maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, DEFAULT_MAX_BATCH_EVENTS),
-    pollIntervalMs: positiveInteger('pollIntervalMs', options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS),
-    cursorWriteIntervalMs: nonNegativeInteger(
-      'cursorWriteIntervalMs',
-      options.cursorWriteIntervalMs,
-      DEFAULT_CURSOR_WRITE_INTERVAL_MS,
-    ),
-    lineFilter: options.lineFilter,
-  };
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new SourceError(SourceErrorReason.InvalidOptions, `${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new SourceError(SourceErrorReason.InvalidOptions, `${name} must be a non-negative integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-async function prepareCursorDirectory(cursorFile: string): Promise<void> {
-  const dir = dirname(cursorFile);
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, fsConstants.W_OK);
-  } catch (cause) {
-    throw new SourceError(
-      SourceErrorReason.CursorUnwritable,
-      `cannot write the cursor in ${dir}: ${(cause as Error).message}`,
-      { cause },
-    );
-  }
-}
-
-/**
- * Why a line of the audit log was skipped: the decoder's reasons, plus
- * `Unexpected` for a line whose decoding threw something the decoder does
- * not throw by design (a bug, or input it was never bounded against, as in
- * issue #13). Such a throw costs only its own line. Label values of
- * `ugallu_audit_file_parse_errors_total{reason}`; stable once released.
- *
- * @example `if (reason === FileParseErrorReason.Unexpected) …`
- */
-export const FileParseErrorReason = {
-  ...DecodeReason,
-  /** Decoding the line threw unexpectedly; the line is skipped, its neighbours are kept. */
-  Unexpected: 'Unexpected',
-} as const;
-/** @example `const r: FileParseErrorReasonCode = 'Unexpected';` */
-export type FileParseErrorReasonCode = (typeof FileParseErrorReason)[keyof typeof FileParseErrorReason];
-
-const PARSE_ERROR_REASONS: readonly string[] = Object.values(FileParseErrorReason);
-
-/**
- * Why the source went past bytes of the audit log without reading them.
- * Label values of `ugallu_audit_file_gaps_total{reason}` and
- * `ugallu_audit_file_bytes_skipped_total{reason}`; stable once released.
- *
- * @example `if (reason === FileSkipReason.CursorFileGone) …`
- */
-export const FileSkipReason = {
-  /**
-   * On start, the cursor's file was neither the log nor any of its rotated
-   * backups (deleted, or rotated out of the backups kept): what it held past
-   * the cursor is lost, and how much is not known (no bytes counted).
-   */
-  CursorFileGone: 'CursorFileGone',
-  /**
-   * A gzipped backup could not be decompressed to its end (damaged): the
-   * bytes its gzip trailer records past the last line read are lost.
-   */
-  GzipUnreadable: 'GzipUnreadable',
-} as const;
-/** @example `const r: FileSkipReasonCode = 'GzipUnreadable';` */
-export type FileSkipReasonCode = (typeof FileSkipReason)[keyof typeof FileSkipReason];
-
-interface FileCounters {
-  lines: Counter;
-  parseErrors: Counter<'reason'>;
-  gaps: Counter<'reason'>;
-  bytesSkipped: Counter<'reason'>;
-}
-
-function reasonCounter(registry: Registry, name: string, help: string, reasons: readonly string[]): Counter<'reason'> {
-  // Reused when already registered: a restarted source in the same process shares the series.
-  const counter =
-    (registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
-    new Counter({ name, help, labelNames: ['reason'], registers: [registry] });
-  for (const reason of reasons) counter.inc({ reason }, 0);
-  return counter;
-}
-
-function fileCounters(registry: Registry): FileCounters {
-  // Reused when already registered: a restarted source in the same process shares the series.
-  const lines =
-    (registry.getSingleMetric('ugallu_audit_file_lines_total') as Counter | undefined) ??
-    new Counter({
-      name: 'ugallu_audit_file_lines_total',
-      help: 'Non-empty lines read from the audit log file, decodable or not.',
-      registers: [registry],
-    });
-  const parseErrors = reasonCounter(
-    registry,
-    'ugallu_audit_file_parse_errors_total',
-    'Lines of the audit log file skipped because they are not audit events or are too large, by reason.',
-    PARSE_ERROR_REASONS,
-  );
-  const skipReasons = Object.values(FileSkipReason);
-  const gaps = reasonCounter(
-    registry,
-    'ugallu_audit_file_gaps_total',
-    'Times the file source went past part of the audit log it could not read (a gap in what was read), by reason.',
-    skipReasons,
-  );
-  const bytesSkipped = reasonCounter(
-    registry,
-    'ugallu_audit_file_bytes_skipped_total',
-    'Bytes of the audit log passed over unread, by reason, where the number is known.',
-    skipReasons,
-  );
-  return { lines, parseErrors, gaps, bytesSkipped };
-}
-
 class FileTailer implements FileSource {
   readonly path: string;
   readonly #options: ResolvedOptions;
@@ -438,8 +192,6 @@ class FileTailer implements FileSource {
   #startCursor: FileCursor | undefined;
   /** The start cursor's `mtimeNs` (for an older cursor without one, the cursor file's own modification time). */
   #startSinceNs: bigint | undefined;
-  /** Whether a position that identifies its file (past a whole line) has been recorded: then a weaker one is not saved over it. */
-  #positioned = false;
   /**
    * Rotated backups to read before the log, oldest first (the log was
    * rotated while the source was stopped): the cursor's file from its
@@ -451,10 +203,8 @@ class FileTailer implements FileSource {
   #waitingLogged = false;
   #deletedLogged = false;
 
-  /** Batches pushed and not acknowledged yet. */
-  #inflight = 0;
-  /** Lines consumed without a batch (skipped) while batches were in flight: acknowledged with the last of them. */
-  #skippedThrough: Position | undefined;
+  /** What the cursor may be moved to, from the batches pushed and acknowledged. */
+  readonly #acks: AckTracker<Position>;
 
   #stopping = false;
   #stopped: Promise<void> | undefined;
@@ -486,6 +236,7 @@ class FileTailer implements FileSource {
         : new CursorWriter(options.cursorFile, options.cursorWriteIntervalMs, (err) =>
             this.#ioLog.warn('cursor', { path: this.path, cursorFile: options.cursorFile, err }, 'cannot write the cursor; retrying'),
           );
+    this.#acks = new AckTracker((position) => this.#cursor?.update(position));
   }
 
   async start(): Promise<void> {
@@ -623,7 +374,7 @@ class FileTailer implements FileSource {
       return false;
     }
     this.#waitingLogged = false;
-    const file = await this.#tailedFile(handle);
+    const file = await openTailedFile(handle);
     this.#file = file;
     const size = Number((await handle.stat({ bigint: true })).size);
     const first = this.#firstOpen;
@@ -634,17 +385,6 @@ class FileTailer implements FileSource {
     if (this.#backlog.length === 0) this.#consumed(file, this.#readOffset);
     this.#logger.info({ path: this.path, offset: this.#readOffset, size, backupsFirst: this.#backlog.length }, 'tailing the audit log');
     return true;
-  }
-
-  async #tailedFile(handle: FileHandle): Promise<TailedFile> {
-    try {
-      const st = await handle.stat({ bigint: true });
-      const head = await readHead(handle, Number(st.size));
-      return { handle, dev: st.dev, ino: st.ino, head, headSha256: headSha256(head), mtimeNs: st.mtimeNs };
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
   }
 
   /** The saved cursor, if there is a valid one (an invalid one is logged and ignored). */
@@ -672,10 +412,10 @@ class FileTailer implements FileSource {
   async #startOffset(file: TailedFile, size: number): Promise<number> {
     const c = this.#takeStartCursor();
     if (c !== undefined) {
-      if (c.dev === String(file.dev) && c.ino === String(file.ino) && headMatches(file.head, c)) {
+      if (isCursorOf(c, file)) {
         if (c.offset <= size) {
           // Issue #13: a fingerprint of no whole line matches this file refilled after a copytruncate while stopped too.
-          if (!file.head.subarray(0, c.headBytes).includes(NEWLINE) && (await this.#readCopiesFirst(c, file))) return 0;
+          if (!holdsWholeLine(file.head.subarray(0, c.headBytes)) && (await this.#readCopiesFirst(c, file))) return 0;
           return c.offset;
         }
         // copytruncate while stopped: the rest is in the copy.
@@ -1054,49 +794,25 @@ class FileTailer implements FileSource {
 
   /** Pushes a batch; false when the sink is closed (the source then stops reading). */
   async #push(events: AuditEvent[], end: Position): Promise<boolean> {
-    this.#inflight++;
-    this.#positioned = true;
-    this.#skippedThrough = undefined;
+    this.#acks.pushed();
     try {
-      await this.#sink.push({ events, onProcessed: () => this.#acknowledged(end) });
+      await this.#sink.push({ events, onProcessed: () => this.#acks.acknowledged(end) });
       return true;
     } catch (err) {
-      this.#inflight--;
+      this.#acks.refused();
       this.#logger.error({ path: this.path, err }, 'the sink refused a batch (closed); the file source stops reading');
       this.#stopping = true;
       return false;
     }
   }
 
-  /** The sink processed every batch up to the one ending at `end` (acknowledgements come in order). */
-  #acknowledged(end: Position): void {
-    this.#inflight--;
-    let position = end;
-    if (this.#inflight === 0 && this.#skippedThrough !== undefined) {
-      position = this.#skippedThrough;
-      this.#skippedThrough = undefined;
-    }
-    this.#save(position);
-  }
-
   /** Lines of `file` up to `offset` need no acknowledgement (skipped, or a new start): saved once what is in flight is acknowledged. */
   #consumed(file: TailedFile, offset: number): void {
-    if (offset === 0 && !file.head.includes(NEWLINE)) {
-      // The start of a file with no whole line yet: its fingerprint cannot
-      // tell it from the same inode copytruncated and refilled. The end of
-      // the file read before it can be found again, and a restart from there
-      // reads every backup rotated after it, then the log from 0.
-      if (this.#positioned) return;
-    } else {
-      this.#positioned = true;
-    }
-    const position = toCursor(file, offset);
-    if (this.#inflight > 0) this.#skippedThrough = position;
-    else this.#save(position);
-  }
-
-  #save(position: Position): void {
-    this.#cursor?.update(position);
+    // The start of a file with no whole line yet does not identify it: its
+    // fingerprint cannot tell it from the same inode copytruncated and
+    // refilled. The end of the file read before it can be found again, and a
+    // restart from there reads every backup rotated after it, then the log from 0.
+    this.#acks.consumed(toCursor(file, offset), offset !== 0 || holdsWholeLine(file.head));
   }
 
   /**
@@ -1136,34 +852,8 @@ class FileTailer implements FileSource {
     // the new one's lines are processed; with nothing in flight, the cursor
     // is moved into the new file on disk before any of them is pushed
     // (otherwise the last acknowledgement of the old file moves it, at once).
-    if (opened && this.#inflight === 0) await this.flushCursor();
+    if (opened && this.#acks.inflight === 0) await this.flushCursor();
     return opened;
-  }
-}
-
-function toCursor(file: TailedFile, offset: number): FileCursor {
-  return {
-    dev: String(file.dev),
-    ino: String(file.ino),
-    offset,
-    headBytes: file.head.length,
-    headSha256: file.headSha256,
-    mtimeNs: String(file.mtimeNs),
-  };
-}
-
-/**
- * The time from which backups may hold lines the cursor has not covered:
- * its `mtimeNs`, or, for a cursor written before it was added, the cursor
- * file's own modification time (when it was saved, which is later: a
- * backup written in between, while the source lagged, is not found).
- */
-async function cursorSince(cursor: FileCursor, cursorFile: string): Promise<bigint | undefined> {
-  if (cursor.mtimeNs !== undefined) return BigInt(cursor.mtimeNs);
-  try {
-    return (await stat(cursorFile, { bigint: true })).mtimeNs;
-  } catch {
-    return undefined;
   }
 }
 
@@ -1185,10 +875,4 @@ function unexpectedMessage(err: unknown): string {
   const name = err instanceof Error ? err.name : typeof err;
   const message = err instanceof Error ? err.message.slice(0, 120) : '';
   return message === '' || /["'`]/.test(message) ? `decoding threw ${name}` : `decoding threw ${name}: ${message}`;
-}
-
-async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
-  const last = Buffer.alloc(1);
-  const { bytesRead } = await handle.read(last, 0, 1, size - 1);
-  return bytesRead === 1 && last[0] === 0x0a;
 }

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AckSink, auditLine } from '../../test/fileTestSupport.js';
+import { SourceError, SourceErrorReason } from '../errors.js';
 import { readCursor } from './cursor.js';
-import { SourceError, SourceErrorReason } from './errors.js';
-import type { FileSourceOptions } from './fileSource.js';
-import { startFileSource } from './fileSource.js';
-import { AckSink, auditLine } from './fileTestSupport.js';
+import type { FileSourceOptions } from './index.js';
+import { startFileSource } from './index.js';
 
 let dir: string;
 let log: string;

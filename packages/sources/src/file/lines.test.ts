@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineKind, LineSplitter } from './fileLines.js';
+import { LineKind, LineSplitter } from './lines.js';
 
 interface Seen {
   kind: string;

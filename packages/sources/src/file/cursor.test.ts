@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WAIT } from '../../test/fileTestSupport.js';
 import type { FileCursor } from './cursor.js';
 import { CursorWriter, readCursor, writeCursor } from './cursor.js';
-import { eventually } from './fileTestSupport.js';
 
 const cursor: FileCursor = {
   dev: '2049',
@@ -65,7 +65,7 @@ describe('CursorWriter', () => {
     });
     for (let offset = 1; offset <= 100; offset++) writer.update({ ...cursor, offset });
     // The first write is due at once and takes the latest position.
-    await eventually(() => expect(writer.written?.offset).toBe(100));
+    await vi.waitFor(() => expect(writer.written?.offset).toBe(100), WAIT);
     expect(await readCursor(file)).toEqual({ status: 'ok', cursor: { ...cursor, offset: 100 } });
     // The next one waits for the interval (10 s here): still 100 a moment later.
     writer.update({ ...cursor, offset: 101 });

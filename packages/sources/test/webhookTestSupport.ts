@@ -1,7 +1,8 @@
 /**
- * Test support for the webhook source (not exported from the package): a
- * throw-away PKI written to a temp dir, an array-backed sink, and an HTTPS
- * client. Used only by the webhook tests.
+ * Test support for the webhook source (not part of the package): a
+ * throw-away PKI written to a temp dir, an array-backed sink, an HTTPS
+ * client, and the way the `src/webhook/*.test.ts` files start a source.
+ * Used only by the webhook tests.
  */
 import { generateKeyPair } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,8 +16,13 @@ import { promisify } from 'node:util';
 
 import type { AuditEvent } from '@ugallu/audit-types';
 import forge from 'node-forge';
+import { Registry } from 'prom-client';
+import { afterEach, expect } from 'vitest';
 
-import type { AuditEventBatch, AuditEventSink } from './source.js';
+import type { SourceLogger } from '../src/logger.js';
+import type { AuditEventBatch, AuditEventSink } from '../src/source.js';
+import { startWebhookSource } from '../src/webhook/index.js';
+import type { WebhookSource, WebhookSourceOptions } from '../src/webhook/index.js';
 
 const generateRsaKeyPair = promisify(generateKeyPair);
 
@@ -374,4 +380,99 @@ export function rawExchange(
     socket.on('close', finish);
     socket.on('secureConnect', () => socket.write(text));
   });
+}
+
+/** The bearer token the test sources take. */
+export const TOKEN = 'test-token-0123456789abcdef';
+
+/**
+ * `vi.waitFor`'s options for what the server does after the client already
+ * saw the outcome (a counter, a slot freed): up to 5 s, looking every 20 ms.
+ */
+export const WAIT = { timeout: 5_000, interval: 20 } as const;
+
+/** A source a test started, and how it talks to it. */
+export interface Started {
+  source: WebhookSource;
+  sink: ArraySink;
+  registry: Registry;
+  /** Sends to the source, trusting the test CA; a token only when the test gives one. */
+  post: (options?: SendOptions) => Promise<Answer>;
+  counter: (name: string, labels?: Record<string, string>) => Promise<number>;
+}
+
+/** Starts a webhook source on 127.0.0.1, a free port, with {@link TOKEN} and `overrides`. */
+export type StartWebhook = (
+  overrides?: Partial<WebhookSourceOptions>,
+  sink?: ArraySink,
+  logger?: SourceLogger,
+) => Promise<Started>;
+
+/**
+ * The `start` of a webhook test file: its sources use the file's PKI (read
+ * when a test starts one, so it may be made in `beforeAll`) and are stopped
+ * after each test.
+ */
+export function webhookStarter(pki: () => TestPki): StartWebhook {
+  const running: WebhookSource[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((source) => source.stop()));
+  });
+  return async (overrides = {}, sink = new ArraySink(), logger) => {
+    const registry = new Registry();
+    const { serverCertFile, serverKeyFile, caPem } = pki();
+    const source = await startWebhookSource(
+      {
+        tlsCertFile: serverCertFile,
+        tlsKeyFile: serverKeyFile,
+        token: TOKEN,
+        host: '127.0.0.1',
+        port: 0,
+        ...overrides,
+      },
+      sink,
+      logger === undefined ? { registry } : { registry, logger },
+    );
+    running.push(source);
+    return {
+      source,
+      sink,
+      registry,
+      post: (options = {}) => send(source.url, caPem, options),
+      counter: (name, labels) => counterValue(registry, name, labels),
+    };
+  };
+}
+
+/** The sum of a counter's series in `registry` that carry `labels`. */
+export async function counterValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`metric ${name} is not registered`);
+  const { values } = await metric.get();
+  const wanted = Object.entries(labels);
+  return values
+    .filter((v) => wanted.every(([key, value]) => v.labels[key] === value))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+/** `count` auditIDs `${prefix}-0` … */
+export function ids(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+}
+
+/** An EventList of events with these auditIDs. */
+export function batchOf(auditIDs: readonly string[], padding = 0): string {
+  return eventList(auditIDs.map((id) => auditEvent(id, padding)));
+}
+
+/** Asserts an error answer: its status, a JSON body in our error shape, and its reason. */
+export function expectError(answer: Answer, status: number, reason: string): void {
+  expect(answer.status, answer.text).toBe(status);
+  expect(answer.headers['content-type']).toMatch(/^application\/json/);
+  expect(answer.json).toEqual({ error: expect.any(String) as unknown, reason });
+  expect((answer.json as { error: string }).error.length).toBeGreaterThan(0);
 }

@@ -1,18 +1,30 @@
 /**
  * The shared test suite every source runs (house style: one suite per
- * interface, run against every implementation). Not exported from the
- * package; a source's test file calls `describeSourceContract` with a
- * harness that starts it and feeds it events.
+ * interface, run against every implementation), exported as
+ * `@ugallu/sources/testing` so a source written outside this repository
+ * runs it too: its test file calls `describeSourceContract` with a harness
+ * that starts the source and feeds it events.
  */
-import { describe, expect, it } from 'vitest';
-import { AckSink, auditLine, eventually } from './fileTestSupport.js';
-import type { AuditEventSink, AuditSource } from './source.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { AuditEventSink, AuditSource } from '../source.js';
+import { AckSink } from './ackSink.js';
+import { auditLine } from './auditLine.js';
+
+/** How long the suite waits for a source to deliver (`vi.waitFor`): up to 15 s, looking every 20 ms. */
+const WAIT = { timeout: 15_000, interval: 20 } as const;
 
 /**
  * How the suite drives one source. Each test makes a fresh harness and
  * cleans it up.
  *
- * @example see `fileSource.test.ts`
+ * @example
+ * ```ts
+ * describeSourceContract('my source', async () => ({
+ *   start: (sink) => startMySource({ port: 0 }, sink),
+ *   send: (lines) => postLines(lines),
+ *   cleanup: async () => {},
+ * }));
+ * ```
  */
 export interface SourceHarness {
   /** Starts the source, delivering to `sink`. */
@@ -31,7 +43,13 @@ export interface SourceHarness {
 const ids = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 const lines = (names: readonly string[]): string[] => names.map((id) => auditLine(id).slice(0, -1));
 
-/** Runs the source contract against the harness `makeHarness` makes. */
+/**
+ * Runs the source contract against the harness `makeHarness` makes (a
+ * fresh one for each test): every event delivered in order, an undecodable
+ * one skipped, nothing delivered after `stop`, a closed sink survived.
+ *
+ * @example see `SourceHarness`; this package runs it in `src/file/tailer.test.ts` and `src/webhook/contract.test.ts`
+ */
 export function describeSourceContract(name: string, makeHarness: () => Promise<SourceHarness>): void {
   describe(`AuditSource contract: ${name}`, { timeout: 30_000 }, () => {
     async function withSource(
@@ -56,7 +74,7 @@ export function describeSourceContract(name: string, makeHarness: () => Promise<
         await harness.send(lines(all.slice(0, 5)));
         await harness.send(lines(all.slice(5, 6)));
         await harness.send(lines(all.slice(6)));
-        await eventually(() => expect(sink.ids).toEqual(all));
+        await vi.waitFor(() => expect(sink.ids).toEqual(all), WAIT);
         expect(sink.accepted.every((batch) => batch.events.length > 0)).toBe(true);
         expect(sink.events.every((event) => event.verb === 'list')).toBe(true);
       });
@@ -68,7 +86,7 @@ export function describeSourceContract(name: string, makeHarness: () => Promise<
         await harness.send(lines(['before']));
         await harness.send(['{"kind":"Event","verb":42}']).catch(() => undefined);
         await harness.send(lines(['after']));
-        await eventually(() => expect(sink.ids).toEqual(['before', 'after']));
+        await vi.waitFor(() => expect(sink.ids).toEqual(['before', 'after']), WAIT);
       });
     });
 
@@ -76,7 +94,7 @@ export function describeSourceContract(name: string, makeHarness: () => Promise<
       const sink = new AckSink();
       await withSource(sink, async (harness, source) => {
         await harness.send(lines(['first']));
-        await eventually(() => expect(sink.ids).toEqual(['first']));
+        await vi.waitFor(() => expect(sink.ids).toEqual(['first']), WAIT);
         await source.stop();
         await harness.send(lines(['late'])).catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, 300));

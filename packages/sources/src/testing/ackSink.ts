@@ -1,14 +1,11 @@
-/**
- * Test support for the file source (not exported from the package): an
- * array-backed sink with a capacity and acknowledgements under the test's
- * control, a polling `eventually`, audit-line generators and a capturing
- * logger. Used by the `file*.test.ts` files and the crash-test child.
- */
 import type { AuditEvent } from '@ugallu/audit-types';
-import type { SourceLogger } from './logger.js';
-import type { AuditEventBatch, AuditEventSink } from './source.js';
+import type { AuditEventBatch, AuditEventSink } from '../source.js';
 
-/** How `AckSink` behaves. */
+/**
+ * How `AckSink` behaves.
+ *
+ * @example `new AckSink({ capacity: 1, autoAck: false })` — a sink that holds one batch until the test acknowledges it
+ */
 export interface AckSinkOptions {
   /** Batches accepted and not yet acknowledged that it holds before `push` waits (default: no limit). */
   capacity?: number;
@@ -21,6 +18,14 @@ export interface AckSinkOptions {
  * records every batch it accepts, holds at most `capacity` unacknowledged
  * batches (a full sink makes `push` wait), and acknowledges in order,
  * either at once or when the test says so.
+ *
+ * @example
+ * ```ts
+ * const sink = new AckSink({ autoAck: false });
+ * const source = await startFileSource({ path, fromStart: true }, sink);
+ * await vi.waitFor(() => expect(sink.ids).toEqual(['a', 'b']));
+ * sink.ack(); // the source may now save its cursor past them
+ * ```
  */
 export class AckSink implements AuditEventSink {
   /** Every batch ever accepted, in order. */
@@ -101,67 +106,5 @@ export class AckSink implements AuditEventSink {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.resolve();
-  }
-}
-
-/**
- * Calls `check` until it stops throwing, or rethrows its last error after
- * `timeoutMs`: a wait with a deadline instead of a sleep.
- */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 20): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-/** One audit event as a JSON line (with its newline), with auditID `id`. */
-export function auditLine(id: string, padding = 0): string {
-  return (
-    JSON.stringify({
-      kind: 'Event',
-      apiVersion: 'audit.k8s.io/v1',
-      level: 'Metadata',
-      auditID: id,
-      stage: 'ResponseComplete',
-      requestURI: '/api/v1/namespaces/default/pods',
-      verb: 'list',
-      user: { username: 'system:serviceaccount:default:reader' },
-      ...(padding > 0 ? { annotations: { padding: 'x'.repeat(padding) } } : {}),
-    }) + '\n'
-  );
-}
-
-/** `count` audit lines with auditIDs `${prefix}-0` … , and those IDs. */
-export function auditLines(prefix: string, count: number, from = 0): { text: string; ids: string[] } {
-  const ids: string[] = [];
-  let text = '';
-  for (let i = from; i < from + count; i++) {
-    const id = `${prefix}-${i}`;
-    ids.push(id);
-    text += auditLine(id);
-  }
-  return { text, ids };
-}
-
-/** A logger that keeps what it is given. */
-export class CapturingLogger implements SourceLogger {
-  readonly entries: { level: 'info' | 'warn' | 'error'; obj: object; msg: string }[] = [];
-  info(obj: object, msg: string): void {
-    this.entries.push({ level: 'info', obj, msg });
-  }
-  warn(obj: object, msg: string): void {
-    this.entries.push({ level: 'warn', obj, msg });
-  }
-  error(obj: object, msg: string): void {
-    this.entries.push({ level: 'error', obj, msg });
-  }
-  messages(level: 'info' | 'warn' | 'error'): string[] {
-    return this.entries.filter((e) => e.level === level).map((e) => e.msg);
   }
 }

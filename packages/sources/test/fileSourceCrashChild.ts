@@ -1,14 +1,14 @@
 /**
- * The process that `fileSource.test.ts` kills with SIGKILL: a file source
+ * The process that `src/file/tailer.test.ts` kills with SIGKILL: a file source
  * whose sink records each batch's auditIDs in a file (synchronously) and
  * only then acknowledges it, slowly enough to be killed mid-file.
  *
- * Run: `node --conditions=@ugallu/source --import tsx fileSourceCrashChild.ts LOG CURSOR OUT DELAY_MS`
+ * Run: `node --conditions=@ugallu/source --import tsx test/fileSourceCrashChild.ts LOG CURSOR OUT DELAY_MS`
  */
 import { appendFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startFileSource } from './fileSource.js';
-import type { AuditEventBatch, AuditEventSink } from './source.js';
+import { startFileSource } from '../src/file/index.js';
+import type { AuditEventBatch, AuditEventSink } from '../src/source.js';
 
 const [path, cursorFile, out, delayArg] = process.argv.slice(2);
 if (path === undefined || cursorFile === undefined || out === undefined) {

@@ -1,12 +1,12 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll } from 'vitest';
 
-import { describeSourceContract } from './sourceContract.js';
-import type { SourceHarness } from './sourceContract.js';
-import { startWebhookSource } from './webhook.js';
-import type { WebhookSource } from './webhook.js';
-import { createTestPki, send } from './webhookTestSupport.js';
-import type { TestPki } from './webhookTestSupport.js';
+import { describeSourceContract } from '@ugallu/sources/testing';
+import type { SourceHarness } from '@ugallu/sources/testing';
+import { createTestPki, send } from '../../test/webhookTestSupport.js';
+import type { TestPki } from '../../test/webhookTestSupport.js';
+import { startWebhookSource } from './index.js';
+import type { WebhookSource } from './index.js';
 
 const TOKEN = 'contract-token';
 // The apiserver retries a 429 with backoff; this harness does the same, a bounded number of times.

@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 
-import { WebhookRejectReason } from './webhookReject.js';
+import { WebhookRejectReason } from './reject.js';
 
 /**
  * The webhook source's Prometheus counters, by name.

@@ -21,13 +21,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AckSinkOptions } from '../../test/fileTestSupport.js';
+import { AckSink, auditLine, auditLines, CapturingLogger, WAIT } from '../../test/fileTestSupport.js';
 import type { FileCursor } from './cursor.js';
 import { readCursor } from './cursor.js';
-import type { FileSource, FileSourceOptions } from './fileSource.js';
-import { FileSkipReason, startFileSource } from './fileSource.js';
-import type { AckSinkOptions } from './fileTestSupport.js';
-import { AckSink, auditLine, auditLines, CapturingLogger, eventually } from './fileTestSupport.js';
+import type { FileSource, FileSourceOptions } from './index.js';
+import { FileSkipReason, startFileSource } from './index.js';
 
 let dir: string;
 let log: string;
@@ -74,7 +74,7 @@ async function stop(started: Started): Promise<void> {
 /** A first run that reads `ids` (already in the log) and stops with its cursor at their end. */
 async function firstRun(ids: string[]): Promise<void> {
   const one = await start({ fromStart: true });
-  await eventually(() => expect(one.sink.ids).toEqual(ids));
+  await vi.waitFor(() => expect(one.sink.ids).toEqual(ids), WAIT);
   await stop(one);
   const cursor = await readCursor(cursorFile);
   if (cursor.status !== 'ok') throw new Error(`the first run left no cursor: ${cursor.status}`);
@@ -82,7 +82,7 @@ async function firstRun(ids: string[]): Promise<void> {
 
 /** Reads everything there is and checks it is exactly `expected`, in order: 0 lost, 0 duplicated. */
 async function expectExactly(started: Started, expected: string[]): Promise<void> {
-  await eventually(() => expect(started.sink.ids.length).toBeGreaterThanOrEqual(expected.length));
+  await vi.waitFor(() => expect(started.sink.ids.length).toBeGreaterThanOrEqual(expected.length), WAIT);
   await started.source.caughtUp();
   expect(started.sink.ids).toEqual(expected);
   expect(new Set(started.sink.ids).size).toBe(expected.length);
@@ -150,7 +150,7 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     if (created === 'before') writeFileSync(log, c.text);
     const two = await start();
     if (created === 'after') {
-      await eventually(() => expect(two.sink.ids).toEqual(backlog.ids));
+      await vi.waitFor(() => expect(two.sink.ids).toEqual(backlog.ids), WAIT);
       writeFileSync(log, c.text);
     }
     await expectExactly(two, [...backlog.ids, ...c.ids]);
@@ -231,7 +231,7 @@ describe('startFileSource: the log rotated while the source was stopped', { time
 
     // Acknowledges only its first three batches: the cursor stops inside the gzipped backup.
     const two = await start({ maxBatchEvents: 100 }, { autoAck: false });
-    await eventually(() => expect(two.sink.accepted.length).toBeGreaterThanOrEqual(4));
+    await vi.waitFor(() => expect(two.sink.accepted.length).toBeGreaterThanOrEqual(4), WAIT);
     two.sink.ack(3);
     const acknowledged = two.sink.accepted.slice(0, 3).reduce((n, batch) => n + batch.events.length, 0);
     two.sink.close();
@@ -301,7 +301,7 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     writeFileSync(log, c.text);
 
     const two = await start();
-    await eventually(() => expect(two.sink.ids.slice(-10)).toEqual(c.ids));
+    await vi.waitFor(() => expect(two.sink.ids.slice(-10)).toEqual(c.ids), WAIT);
     await two.source.caughtUp();
     const read = two.sink.ids.slice(0, -10);
     // What decompressed before the damage, in order, none twice; nothing of the damaged part.
@@ -373,15 +373,15 @@ describe("startFileSource: a cursor that cannot find its file or tell it from a 
     const a = auditLines('a', 40);
     writeFileSync(log, a.text);
     const one = await start({ fromStart: true });
-    await eventually(() => expect(one.sink.ids).toEqual(a.ids));
-    await eventually(async () => expect((await savedCursor()).offset).toBe(Buffer.byteLength(a.text)));
+    await vi.waitFor(() => expect(one.sink.ids).toEqual(a.ids), WAIT);
+    await vi.waitFor(async () => expect((await savedCursor()).offset).toBe(Buffer.byteLength(a.text)), WAIT);
     // What a SIGKILL leaves when it comes before the cursor is moved into the new log (it is written at most every 250 ms).
     const onDisk = readFileSync(cursorFile);
 
     unlinkSync(log);
     const b = auditLines('b', 10);
     writeFileSync(log, b.text);
-    await eventually(() => expect(one.sink.ids).toEqual([...a.ids, ...b.ids]));
+    await vi.waitFor(() => expect(one.sink.ids).toEqual([...a.ids, ...b.ids]), WAIT);
     await stop(one);
     writeFileSync(cursorFile, onDisk);
 
@@ -400,13 +400,13 @@ describe("startFileSource: a cursor that cannot find its file or tell it from a 
     const a = auditLines('a', 20);
     writeFileSync(log, a.text);
     const one = await start({ fromStart: true, cursorWriteIntervalMs: 60_000 }, { autoAck: false });
-    await eventually(() => expect(one.sink.ids).toEqual(a.ids));
+    await vi.waitFor(() => expect(one.sink.ids).toEqual(a.ids), WAIT);
     one.sink.ack();
     unlinkSync(log);
     const b = auditLines('b', 10);
     writeFileSync(log, b.text);
     const ino = String(statSync(log).ino);
-    await eventually(() => expect(one.sink.accepted.length).toBe(2));
+    await vi.waitFor(() => expect(one.sink.accepted.length).toBe(2), WAIT);
     // Not acknowledged yet: the cursor is at the new file's start.
     expect(await savedCursor()).toMatchObject({ ino, offset: 0 });
     one.sink.ack();
@@ -424,7 +424,7 @@ describe("startFileSource: a cursor that cannot find its file or tell it from a 
       age(`${log}.2`);
       writeFileSync(log, content);
       const one = await start({ fromStart: true });
-      await eventually(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: content.length }));
+      await vi.waitFor(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: content.length }), WAIT);
       await stop(one);
       expect(one.sink.ids).toEqual([]);
 
@@ -450,7 +450,7 @@ describe("startFileSource: a cursor that cannot find its file or tell it from a 
     age(`${log}.1`);
     writeFileSync(log, '');
     const one = await start();
-    await eventually(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: 0 }));
+    await vi.waitFor(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: 0 }), WAIT);
     await stop(one);
     const a = auditLines('a', 10);
     appendFileSync(log, a.text);

@@ -1,44 +1,37 @@
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
-import { createServer, Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 
-import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import { SourceError, SourceErrorReason } from './errors.js';
-import type { SourceLogger } from './logger.js';
-import type { AuditEventSink } from './source.js';
-import {
-  DEFAULT_WEBHOOK_MAX_BATCH_ITEMS,
-  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
-  DEFAULT_WEBHOOK_SECRET_ENV,
-  readWebhookToken,
-  startWebhookSource,
-} from './webhook.js';
-import type { WebhookSource, WebhookSourceOptions } from './webhook.js';
-import { WebhookMetricName } from './webhookMetrics.js';
-import { WebhookRejectReason } from './webhookReject.js';
 import {
   ArraySink,
   auditEvent,
+  batchOf,
   createTestPki,
   eventList,
+  expectError,
+  ids,
   rawExchange,
-  send,
   sendHeadersOnly,
-} from './webhookTestSupport.js';
-import type { Answer, SendOptions, TestPki } from './webhookTestSupport.js';
-
-const TOKEN = 'test-token-0123456789abcdef';
+  TOKEN,
+  WAIT,
+  webhookStarter,
+} from '../../test/webhookTestSupport.js';
+import type { Answer, TestPki } from '../../test/webhookTestSupport.js';
+import { SourceErrorReason } from '../errors.js';
+import type { SourceLogger } from '../logger.js';
+import {
+  DEFAULT_WEBHOOK_MAX_BATCH_ITEMS,
+  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  WebhookMetricName,
+  WebhookRejectReason,
+} from './index.js';
 
 let pki: TestPki;
-const running: WebhookSource[] = [];
 
 beforeAll(async () => {
   pki = await createTestPki();
@@ -48,89 +41,7 @@ afterAll(async () => {
   await pki.remove();
 });
 
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((source) => source.stop()));
-});
-
-interface Started {
-  source: WebhookSource;
-  sink: ArraySink;
-  registry: Registry;
-  /** Sends to the source, trusting the test CA; a token only when the test gives one. */
-  post: (options?: SendOptions) => Promise<Answer>;
-  counter: (name: string, labels?: Record<string, string>) => Promise<number>;
-}
-
-async function start(
-  overrides: Partial<WebhookSourceOptions> = {},
-  sink: ArraySink = new ArraySink(),
-  logger?: SourceLogger,
-): Promise<Started> {
-  const registry = new Registry();
-  const source = await startWebhookSource(
-    {
-      tlsCertFile: pki.serverCertFile,
-      tlsKeyFile: pki.serverKeyFile,
-      token: TOKEN,
-      host: '127.0.0.1',
-      port: 0,
-      ...overrides,
-    },
-    sink,
-    logger === undefined ? { registry } : { registry, logger },
-  );
-  running.push(source);
-  return {
-    source,
-    sink,
-    registry,
-    post: (options = {}) => send(source.url, pki.caPem, options),
-    counter: (name, labels) => counterValue(registry, name, labels),
-  };
-}
-
-async function counterValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`metric ${name} is not registered`);
-  const { values } = await metric.get();
-  const wanted = Object.entries(labels);
-  return values
-    .filter((v) => wanted.every(([key, value]) => v.labels[key] === value))
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
-/** Polls until `check` passes: for what the server does after the client already saw the outcome. */
-async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
-
-function ids(prefix: string, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-}
-
-function batchOf(auditIDs: readonly string[], padding = 0): string {
-  return eventList(auditIDs.map((id) => auditEvent(id, padding)));
-}
-
-function expectError(answer: Answer, status: number, reason: string): void {
-  expect(answer.status, answer.text).toBe(status);
-  expect(answer.headers['content-type']).toMatch(/^application\/json/);
-  expect(answer.json).toEqual({ error: expect.any(String), reason });
-  expect((answer.json as { error: string }).error.length).toBeGreaterThan(0);
-}
+const start = webhookStarter(() => pki);
 
 /** A small deterministic PRNG (mulberry32), so a failing random body can be reproduced. */
 function prng(seed: number): () => number {
@@ -142,258 +53,6 @@ function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-describe('startWebhookSource: start-up', () => {
-  it('refuses to start with neither a token nor a client CA, and says why', async () => {
-    const attempt = startWebhookSource(
-      { tlsCertFile: pki.serverCertFile, tlsKeyFile: pki.serverKeyFile, host: '127.0.0.1', port: 0 },
-      new ArraySink(),
-    );
-    await expect(attempt).rejects.toBeInstanceOf(SourceError);
-    await expect(attempt).rejects.toMatchObject({
-      reason: SourceErrorReason.NoAuthentication,
-      message: expect.stringMatching(/AUDIT_WEBHOOK_TOKEN.*--webhook-client-ca.*unauthenticated/s),
-    });
-  });
-
-  it.each([
-    ['an empty token', { token: '' }, SourceErrorReason.InvalidToken, /empty/],
-    [
-      'a token with a trailing newline',
-      { token: `${TOKEN}\n` },
-      SourceErrorReason.InvalidToken,
-      /white space/,
-    ],
-    [
-      'a missing certificate file',
-      { tlsCertFile: '/nonexistent/tls.crt' },
-      SourceErrorReason.TLSFile,
-      /tls\.crt/,
-    ],
-    ['a missing key file', { tlsKeyFile: '/nonexistent/tls.key' }, SourceErrorReason.TLSFile, /tls\.key/],
-    [
-      'a missing client CA file',
-      { clientCaFile: '/nonexistent/ca.crt' },
-      SourceErrorReason.TLSFile,
-      /client CA/,
-    ],
-    ['a negative port', { port: -1 }, SourceErrorReason.InvalidOptions, /port/],
-    ['a fractional port', { port: 80.5 }, SourceErrorReason.InvalidOptions, /port/],
-    ['a zero body limit', { maxBodyBytes: 0 }, SourceErrorReason.InvalidOptions, /maxBodyBytes/],
-    [
-      'a negative Retry-After',
-      { retryAfterSeconds: -1 },
-      SourceErrorReason.InvalidOptions,
-      /retryAfterSeconds/,
-    ],
-    ['a zero request timeout', { requestTimeoutMs: 0 }, SourceErrorReason.InvalidOptions, /requestTimeoutMs/],
-    ['a zero idle timeout', { idleTimeoutMs: 0 }, SourceErrorReason.InvalidOptions, /idleTimeoutMs/],
-    ['a zero event limit', { maxEventBytes: 0 }, SourceErrorReason.InvalidOptions, /maxEventBytes/],
-  ])('refuses %s', async (_name, overrides, reason, message) => {
-    const attempt = start(overrides);
-    await expect(attempt).rejects.toBeInstanceOf(SourceError);
-    await expect(attempt).rejects.toMatchObject({ reason, message: expect.stringMatching(message) });
-  });
-
-  it.each([
-    ['a certificate file that is not PEM', 'tlsCertFile', 'not a certificate', /not a PEM certificate/],
-    ['a key file that is not PEM', 'tlsKeyFile', 'not a key', /not a PEM private key/],
-    ['a client CA file that is not PEM', 'clientCaFile', 'not a CA', /not a PEM certificate bundle/],
-  ] as const)('refuses %s', async (_name, option, content, message) => {
-    const file = join(pki.dir, `bad-${option}.pem`);
-    await writeFile(file, content);
-    const attempt = start({ [option]: file });
-    await expect(attempt).rejects.toMatchObject({
-      reason: SourceErrorReason.TLSConfig,
-      message: expect.stringMatching(message),
-    });
-  });
-
-  it('refuses a key that does not belong to the certificate', async () => {
-    const file = join(pki.dir, 'other.key');
-    await writeFile(file, pki.client.key);
-    await expect(start({ tlsKeyFile: file })).rejects.toMatchObject({
-      reason: SourceErrorReason.TLSConfig,
-      message: expect.stringMatching(/does not belong/),
-    });
-  });
-
-  it('refuses a port that is taken', async () => {
-    const blocker = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = blocker.address() as AddressInfo;
-      await expect(start({ port })).rejects.toMatchObject({
-        reason: SourceErrorReason.Listen,
-        message: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}`)),
-      });
-    } finally {
-      await new Promise((resolve) => blocker.close(resolve));
-    }
-  });
-
-  it('listens on port 0 and exposes the bound address and URL', async () => {
-    const { source, post } = await start();
-    expect(source.address.host).toBe('127.0.0.1');
-    expect(source.address.port).toBeGreaterThan(0);
-    expect(source.url).toBe(`https://127.0.0.1:${source.address.port}`);
-    expect((await post({ token: TOKEN, body: eventList([]) })).status).toBe(200);
-  });
-
-  it('speaks TLS 1.2 and 1.3 and refuses TLS 1.1', async () => {
-    const { post } = await start();
-    const body = eventList([]);
-    const tls12 = await post({ token: TOKEN, body, maxVersion: 'TLSv1.2' });
-    expect([tls12.status, tls12.protocol]).toEqual([200, 'TLSv1.2']);
-    const tls13 = await post({ token: TOKEN, body, minVersion: 'TLSv1.3' });
-    expect([tls13.status, tls13.protocol]).toEqual([200, 'TLSv1.3']);
-    // The client is made willing (security level 0) so that only the server can refuse.
-    await expect(
-      post({ token: TOKEN, body, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
-    ).rejects.toThrow();
-  });
-
-  it('logs to the logger it is given', async () => {
-    const lines: { level: string; obj: object; msg: string }[] = [];
-    const logger: SourceLogger = {
-      info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
-      warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
-      error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
-    };
-    const { source, post } = await start({}, new ArraySink(), logger);
-    expect(lines).toContainEqual({
-      level: 'info',
-      obj: expect.objectContaining({ url: source.url }),
-      msg: 'audit webhook listening',
-    });
-    await post({ token: 'wrong', body: eventList([]) });
-    expect(lines).toContainEqual({
-      level: 'warn',
-      obj: expect.objectContaining({ reason: WebhookRejectReason.WrongToken }),
-      msg: expect.stringMatching(/wrong bearer token/),
-    });
-  });
-});
-
-describe('readWebhookToken', () => {
-  it('reads AUDIT_WEBHOOK_TOKEN by default and another variable when named', () => {
-    expect(DEFAULT_WEBHOOK_SECRET_ENV).toBe('AUDIT_WEBHOOK_TOKEN');
-    expect(readWebhookToken({ AUDIT_WEBHOOK_TOKEN: 'a' })).toBe('a');
-    expect(readWebhookToken({ AUDIT_WEBHOOK_TOKEN: 'a', MY_TOKEN: 'b' }, 'MY_TOKEN')).toBe('b');
-    expect(readWebhookToken({}, 'MY_TOKEN')).toBeUndefined();
-  });
-
-  it.each([
-    ['empty', ''],
-    ['with a trailing newline', 'secret\n'],
-    ['with a leading space', ' secret'],
-  ])('refuses a token that is %s, naming the variable', (_name, value) => {
-    expect(() => readWebhookToken({ MY_TOKEN: value }, 'MY_TOKEN')).toThrow(
-      expect.objectContaining({
-        reason: SourceErrorReason.InvalidToken,
-        message: expect.stringMatching(/^MY_TOKEN /),
-      }),
-    );
-  });
-});
-
-describe('startWebhookSource: bearer token', () => {
-  it.each([
-    ['the right token', 200, { token: TOKEN }, undefined],
-    ['the scheme in lower case', 200, { authorization: `bearer ${TOKEN}` }, undefined],
-    ['a wrong token', 401, { token: 'not-the-token' }, WebhookRejectReason.WrongToken],
-    ['the token less its last character', 401, { token: TOKEN.slice(0, -1) }, WebhookRejectReason.WrongToken],
-    ['the token and more', 401, { token: `${TOKEN}x` }, WebhookRejectReason.WrongToken],
-    ['no Authorization header', 401, {}, WebhookRejectReason.MissingToken],
-    [
-      'a Basic Authorization header',
-      401,
-      { authorization: 'Basic dXNlcjpwYXNz' },
-      WebhookRejectReason.MissingToken,
-    ],
-    ['a Bearer scheme with no token', 401, { authorization: 'Bearer ' }, WebhookRejectReason.MissingToken],
-  ] as const)('answers %s with %i', async (_name, status, auth, reason) => {
-    const { post, counter, sink } = await start();
-    const answer = await post({ ...auth, body: batchOf(['a1']) });
-    if (reason === undefined) {
-      expect(answer.status).toBe(200);
-      expect(sink.drain().map((e) => e.auditID)).toEqual(['a1']);
-      return;
-    }
-    expectError(answer, status, reason);
-    expect(answer.headers['www-authenticate']).toBe('Bearer');
-    expect(sink.eventCount).toBe(0);
-    const label = reason === WebhookRejectReason.MissingToken ? 'missing_token' : 'wrong_token';
-    expect(await counter(WebhookMetricName.AuthFailures, { reason: label })).toBe(1);
-    expect(await counter(WebhookMetricName.AuthFailures)).toBe(1);
-  });
-
-  it('refuses before reading the body: a client announcing 16 MiB gets 401 without sending a byte', async () => {
-    const { source, counter } = await start();
-    const answer = await sendHeadersOnly(source.url, pki.caPem, {
-      'content-type': 'application/json',
-      'content-length': String(DEFAULT_WEBHOOK_MAX_BODY_BYTES),
-    });
-    expect(answer).toEqual({
-      status: 401,
-      json: { error: expect.any(String), reason: WebhookRejectReason.MissingToken },
-    });
-    expect(await counter(WebhookMetricName.ParseErrors)).toBe(0);
-  });
-
-  it('checks the token on every path, including unknown ones', async () => {
-    const { post } = await start();
-    expectError(await post({ path: '/nope', body: '{}' }), 401, WebhookRejectReason.MissingToken);
-  });
-});
-
-describe('startWebhookSource: mTLS', () => {
-  it.each([
-    ['token and client CA', { clientCaFile: 'ca' }],
-    ['client CA only (mTLS-only)', { clientCaFile: 'ca', token: undefined }],
-  ] as const)('with %s, accepts a client certificate from the CA', async (_name, overrides) => {
-    const { post, sink } = await start({ ...overrides, clientCaFile: pki.caFile });
-    const answer = await post({
-      clientCertificate: pki.client,
-      body: batchOf(['m1']),
-      ...('token' in overrides ? {} : { token: TOKEN }),
-    });
-    expect(answer.status, answer.text).toBe(200);
-    expect(sink.drain().map((e) => e.auditID)).toEqual(['m1']);
-  });
-
-  it.each([
-    ['token and client CA', TOKEN],
-    ['client CA only (mTLS-only)', undefined],
-  ] as const)(
-    'with %s, refuses a certificate from another CA and no certificate at all',
-    async (_name, token) => {
-      const { post, sink, counter } = await start({ token, clientCaFile: pki.caFile });
-      const body = batchOf(['m2']);
-      await expect(post({ clientCertificate: pki.stranger, body, token: TOKEN })).rejects.toThrow();
-      await expect(post({ body, token: TOKEN })).rejects.toThrow();
-      expect(sink.eventCount).toBe(0);
-      await eventually(async () => {
-        expect(await counter(WebhookMetricName.AuthFailures, { reason: 'client_certificate' })).toBe(2);
-      });
-    },
-  );
-
-  it('with token and client CA, still wants the token from a client with a good certificate', async () => {
-    const { post, sink } = await start({ clientCaFile: pki.caFile });
-    expectError(
-      await post({ clientCertificate: pki.client, body: batchOf(['m3']) }),
-      401,
-      WebhookRejectReason.MissingToken,
-    );
-    expectError(
-      await post({ clientCertificate: pki.client, body: batchOf(['m3']), token: 'wrong' }),
-      401,
-      WebhookRejectReason.WrongToken,
-    );
-    expect(sink.eventCount).toBe(0);
-  });
-});
 
 describe('startWebhookSource: responses', () => {
   it.each([
@@ -782,72 +441,6 @@ describe('startWebhookSource: hostile input', () => {
   });
 });
 
-describe('startWebhookSource: stop', () => {
-  it('waits for a request in flight, answers it, then refuses connections', async () => {
-    const sink: AuditEventSink & { ids: string[] } = {
-      ids: [],
-      push: () => Promise.resolve(),
-      tryPush(batch) {
-        this.ids.push(...batch.events.map((e) => e.auditID));
-        return true;
-      },
-    };
-    const registry = new Registry();
-    const source = await startWebhookSource(
-      {
-        tlsCertFile: pki.serverCertFile,
-        tlsKeyFile: pki.serverKeyFile,
-        token: TOKEN,
-        host: '127.0.0.1',
-        port: 0,
-      },
-      sink,
-      { registry },
-    );
-    const body = batchOf(['inflight']);
-    const { request } = await import('node:https');
-    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(
-        new URL('/', source.url),
-        {
-          method: 'POST',
-          ca: pki.caPem,
-          agent: false,
-          headers: {
-            authorization: `Bearer ${TOKEN}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        },
-      );
-      req.on('error', reject);
-      req.write(body.slice(0, 10));
-      // The rest of the body only after stop() has begun.
-      setTimeout(() => req.end(body.slice(10)), 300);
-    });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    let stopped = false;
-    const stopping = source.stop().then(() => {
-      stopped = true;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(stopped).toBe(false);
-    expect(await answer).toEqual({ status: 200, text: '{"accepted":1,"rejected":0}' });
-    await stopping;
-    expect(sink.ids).toEqual(['inflight']);
-    await expect(send(source.url, pki.caPem, { token: TOKEN, body })).rejects.toMatchObject({
-      code: 'ECONNREFUSED',
-    });
-    // Idempotent.
-    await source.stop();
-  });
-});
-
 /** An event without an auditID whose requestObject nests `levels` arrays deep. */
 function deepItem(levels: number): string {
   return `{"kind":"Event","verb":"get","requestURI":"/api","requestObject":${'['.repeat(levels)}${']'.repeat(levels)}}`;
@@ -1050,7 +643,7 @@ describe('startWebhookSource: bounded memory (issue #13)', () => {
   it('429 TooManyRequests beyond maxConcurrentRequests, before the body; the slot frees once answered', async () => {
     const { source, post, sink, counter } = await start({ maxConcurrentRequests: 1, retryAfterSeconds: 3 });
     const held = heldRequest(source.url, batchOf(['held']));
-    await eventually(async () => {
+    await vi.waitFor(async () => {
       const second = await sendHeadersOnly(source.url, pki.caPem, {
         authorization: `Bearer ${TOKEN}`,
         'content-type': 'application/json',
@@ -1060,15 +653,15 @@ describe('startWebhookSource: bounded memory (issue #13)', () => {
         status: 429,
         json: { error: expect.any(String), reason: WebhookRejectReason.TooManyRequests },
       });
-    });
+    }, WAIT);
     const refused = await post({ token: TOKEN, body: batchOf(['refused']) });
     expectError(refused, 429, WebhookRejectReason.TooManyRequests);
     expect(refused.headers['retry-after']).toBe('3');
     held.finish();
     expect((await held.answer).json).toEqual({ accepted: 1, rejected: 0 });
-    await eventually(async () => {
+    await vi.waitFor(async () => {
       expect((await post({ token: TOKEN, body: batchOf(['next']) })).status).toBe(200);
-    });
+    }, WAIT);
     expect(sink.drain().map((e) => e.auditID)).toEqual(['held', 'next']);
     expect(
       await counter(WebhookMetricName.Refused, { reason: WebhookRejectReason.TooManyRequests }),
@@ -1082,9 +675,9 @@ describe('startWebhookSource: bounded memory (issue #13)', () => {
     const first = heldRequest(source.url, big);
     const second = heldRequest(source.url, big);
     // 2 × ~50 KiB are in; a third announcing ~50 KiB would pass 128 KiB.
-    await eventually(async () => {
+    await vi.waitFor(async () => {
       expectError(await post({ token: TOKEN, body: big }), 429, WebhookRejectReason.TooManyRequests);
-    });
+    }, WAIT);
     // A small one still fits.
     expect((await post({ token: TOKEN, body: batchOf(['small']) })).status).toBe(200);
     first.finish();
@@ -1118,12 +711,16 @@ describe('startWebhookSource: bounded memory (issue #13)', () => {
     const open = await Promise.all([0, 1].map(() => tlsSocket(source.address.port)));
     try {
       await expect(post({ token: TOKEN, body: batchOf(['x']) })).rejects.toThrow();
-      await eventually(async () => expect(await counter(WebhookMetricName.ConnectionsDropped)).toBe(1));
+      await vi.waitFor(
+        async () => expect(await counter(WebhookMetricName.ConnectionsDropped)).toBe(1),
+        WAIT,
+      );
     } finally {
       for (const socket of open) socket.destroy();
     }
-    await eventually(async () =>
-      expect((await post({ token: TOKEN, body: batchOf(['y']) })).status).toBe(200),
+    await vi.waitFor(
+      async () => expect((await post({ token: TOKEN, body: batchOf(['y']) })).status).toBe(200),
+      WAIT,
     );
   });
 

@@ -3,11 +3,10 @@ import type * as NodeCrypto from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import type { SourceLogger } from './logger.js';
-import { startWebhookSource } from './webhook.js';
-import { WebhookMetricName } from './webhookMetrics.js';
-import { ArraySink, auditEvent, createTestPki, eventList, send } from './webhookTestSupport.js';
-import type { TestPki } from './webhookTestSupport.js';
+import { ArraySink, auditEvent, createTestPki, eventList, send } from '../../test/webhookTestSupport.js';
+import type { TestPki } from '../../test/webhookTestSupport.js';
+import type { SourceLogger } from '../logger.js';
+import { startWebhookSource, WebhookMetricName } from './index.js';
 
 // Issue #13: whatever throws while one item is decoded (a stack overflow was found) must cost only
 // that item, never a 500 for the batch. To make something throw where nothing should, hashing an

@@ -1,0 +1,105 @@
+/**
+ * The file source's Prometheus counters and the label values of their
+ * `reason`s.
+ */
+import { DecodeReason } from '@ugallu/audit-types';
+import { Counter } from 'prom-client';
+import type { Registry } from 'prom-client';
+
+/**
+ * Why a line of the audit log was skipped: the decoder's reasons, plus
+ * `Unexpected` for a line whose decoding threw something the decoder does
+ * not throw by design (a bug, or input it was never bounded against, as in
+ * issue #13). Such a throw costs only its own line. Label values of
+ * `ugallu_audit_file_parse_errors_total{reason}`; stable once released.
+ *
+ * @example `if (reason === FileParseErrorReason.Unexpected) …`
+ */
+export const FileParseErrorReason = {
+  ...DecodeReason,
+  /** Decoding the line threw unexpectedly; the line is skipped, its neighbours are kept. */
+  Unexpected: 'Unexpected',
+} as const;
+/** @example `const r: FileParseErrorReasonCode = 'Unexpected';` */
+export type FileParseErrorReasonCode = (typeof FileParseErrorReason)[keyof typeof FileParseErrorReason];
+
+const PARSE_ERROR_REASONS: readonly string[] = Object.values(FileParseErrorReason);
+
+/**
+ * Why the source went past bytes of the audit log without reading them.
+ * Label values of `ugallu_audit_file_gaps_total{reason}` and
+ * `ugallu_audit_file_bytes_skipped_total{reason}`; stable once released.
+ *
+ * @example `if (reason === FileSkipReason.CursorFileGone) …`
+ */
+export const FileSkipReason = {
+  /**
+   * On start, the cursor's file was neither the log nor any of its rotated
+   * backups (deleted, or rotated out of the backups kept): what it held past
+   * the cursor is lost, and how much is not known (no bytes counted).
+   */
+  CursorFileGone: 'CursorFileGone',
+  /**
+   * A gzipped backup could not be decompressed to its end (damaged): the
+   * bytes its gzip trailer records past the last line read are lost.
+   */
+  GzipUnreadable: 'GzipUnreadable',
+} as const;
+/** @example `const r: FileSkipReasonCode = 'GzipUnreadable';` */
+export type FileSkipReasonCode = (typeof FileSkipReason)[keyof typeof FileSkipReason];
+/**
+ * The counters one file source updates.
+ *
+ * @example `counters.parseErrors.inc({ reason: FileParseErrorReason.Unexpected });`
+ */
+export interface FileCounters {
+  lines: Counter;
+  parseErrors: Counter<'reason'>;
+  gaps: Counter<'reason'>;
+  bytesSkipped: Counter<'reason'>;
+}
+
+function reasonCounter(registry: Registry, name: string, help: string, reasons: readonly string[]): Counter<'reason'> {
+  // Reused when already registered: a restarted source in the same process shares the series.
+  const counter =
+    (registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
+    new Counter({ name, help, labelNames: ['reason'], registers: [registry] });
+  for (const reason of reasons) counter.inc({ reason }, 0);
+  return counter;
+}
+/**
+ * Registers the file source's counters in `registry` (every reason's series
+ * at 0), or reuses them when a file source already registered them there.
+ *
+ * @example `const counters = fileCounters(registry);`
+ */
+export function fileCounters(registry: Registry): FileCounters {
+  // Reused when already registered: a restarted source in the same process shares the series.
+  const lines =
+    (registry.getSingleMetric('ugallu_audit_file_lines_total') as Counter | undefined) ??
+    new Counter({
+      name: 'ugallu_audit_file_lines_total',
+      help: 'Non-empty lines read from the audit log file, decodable or not.',
+      registers: [registry],
+    });
+  const parseErrors = reasonCounter(
+    registry,
+    'ugallu_audit_file_parse_errors_total',
+    'Lines of the audit log file skipped because they are not audit events or are too large, by reason.',
+    PARSE_ERROR_REASONS,
+  );
+  const skipReasons = Object.values(FileSkipReason);
+  const gaps = reasonCounter(
+    registry,
+    'ugallu_audit_file_gaps_total',
+    'Times the file source went past part of the audit log it could not read (a gap in what was read), by reason.',
+    skipReasons,
+  );
+  const bytesSkipped = reasonCounter(
+    registry,
+    'ugallu_audit_file_bytes_skipped_total',
+    'Bytes of the audit log passed over unread, by reason, where the number is known.',
+    skipReasons,
+  );
+  return { lines, parseErrors, gaps, bytesSkipped };
+}
