@@ -37,13 +37,18 @@ declare module 'vitest' {
  * of this project failed. Tests that stop or restart the apiserver, or need their own audit
  * webhook, start their own with `startControlPlane` instead.
  *
+ * Only `*.k8s.test.ts` files use it, so a run without one of this project
+ * (the unit tier, or a run of some folder's unit tests) starts nothing. In
+ * watch mode the first run decides: a control-plane test brought in later
+ * by a filter change needs a restart of vitest.
+ *
  * @example
  * ```ts
- * // packages/engine/src/testenv.globalSetup.ts
+ * // packages/engine/test/testenv.globalSetup.ts
  * import { sharedControlPlaneSetup } from '@ugallu/testenv';
  * export default sharedControlPlaneSetup();
  *
- * // packages/engine/vitest.config.ts: test: { globalSetup: ['./src/testenv.globalSetup.ts'] }
+ * // packages/engine/vitest.config.ts: test: { globalSetup: ['./test/testenv.globalSetup.ts'] }
  * ```
  */
 export function sharedControlPlaneSetup(
@@ -52,6 +57,9 @@ export function sharedControlPlaneSetup(
   return async (project) => {
     // The unit tier (`pnpm test:unit`) runs no *.k8s.test.ts file: no build, no control plane.
     if (process.env[TEST_TIER_ENV] === 'unit') return () => Promise.resolve();
+    // Nor does a run whose files of this project are none of them *.k8s.test.ts
+    // (`vitest run packages/engine/src/core`): only those files use the control plane.
+    if (!runsControlPlaneTests(project)) return () => Promise.resolve();
     const controlPlane = await startControlPlane(options);
     project.provide(CONTROL_PLANE_KEY, controlPlane.connection());
     return async () => {
@@ -62,4 +70,14 @@ export function sharedControlPlaneSetup(
       await controlPlane.stop(failed ? { keepLogs: true } : {});
     };
   };
+}
+
+/**
+ * Whether this run has a control-plane test (`*.k8s.test.ts`) of `project`:
+ * vitest has collected the run's files before it calls a global setup.
+ */
+function runsControlPlaneTests(project: TestProject): boolean {
+  return project.vitest.state
+    .getPaths()
+    .some((path) => path.endsWith('.k8s.test.ts') && project.matchesTestGlob(path));
 }
