@@ -5,7 +5,7 @@ export default defineProject({
   ssr: { resolve: { conditions: ['@ugallu/source'] } },
   test: {
     name: '@ugallu/engine',
-    globalSetup: ['./src/testenv.globalSetup.ts'],
+    globalSetup: ['./test/testenv.globalSetup.ts'],
     // Generous: apiservers start in seconds, more on a loaded machine.
     testTimeout: 120_000,
     hookTimeout: 180_000,

@@ -1,41 +1,32 @@
-export { BACKTEST_TOP_N, runBacktest } from './backtest.js';
+// `@ugallu/engine`: the core and the runtime (the detector process and the
+// backtest), and the Kubernetes pieces a detector without a cluster uses too
+// (`runningInCluster`, the SigmaRule status planning). They come from their
+// own modules, not from `./kubernetes/index.js`, so that importing this entry
+// never loads the Kubernetes client. The layers have their own entries:
+// `@ugallu/engine/core`, `@ugallu/engine/kubernetes`, `@ugallu/engine/runtime`.
+export {
+  BoundedChannel,
+  createEngineMetrics,
+  DEFAULT_CHANNEL_CAPACITY,
+  DEFAULT_COMPONENT,
+  DEFAULT_DEDUPE_WINDOW,
+  DetectionEngine,
+  EngineError,
+  EngineReason,
+  LinePrefilter,
+  MAX_FUTURE_SKEW_MS,
+} from './core/index.js';
 export type {
-  BacktestCount,
-  BacktestHour,
-  BacktestInputReport,
-  BacktestMalformed,
-  BacktestOptions,
-  BacktestProgress,
-  BacktestReport,
-  BacktestRuleReport,
-} from './backtest.js';
-export { runBacktestCli } from './backtestCli.js';
-export type { BacktestCliIO } from './backtestCli.js';
-export { renderBacktestHtml } from './backtestHtml.js';
-export { listBacktestInputs, orderRotatedLogs, readLogLines } from './backtestInput.js';
-export type { BacktestInputFile, BacktestInputs, ReadLogOptions, ReadLogResult } from './backtestInput.js';
-export { loadRuleDirectories } from './ruleFiles.js';
-export type { LoadedRule, LoadedRules } from './ruleFiles.js';
-export { formatBacktestText } from './backtestText.js';
-export { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from './channel.js';
-export { positiveInt, required, runDetectorCli, str } from './cli.js';
-export type { DetectorCliIO, DetectorCliSpec, FlagValues } from './cli.js';
-export { startDetector } from './detector.js';
-export type { Detector, DetectorConfig, SourceConfig } from './detector.js';
-export { DEFAULT_COMPONENT, DEFAULT_DEDUPE_WINDOW, DetectionEngine, MAX_FUTURE_SKEW_MS } from './engine.js';
-export type { DetectionEngineOptions, EngineTotals, RuleStatus } from './engine.js';
-export { EngineError, EngineReason } from './errors.js';
-export type { EngineReasonCode } from './errors.js';
-export { runningInCluster } from './inCluster.js';
-export { createEngineMetrics } from './metrics.js';
-export type { EngineMetrics } from './metrics.js';
-export { LinePrefilter } from './prefilter.js';
-export type { LinePrefilterOptions, RuleIndex } from './prefilter.js';
-export { BUILT_IN_SOURCES, fileSource, webhookSource } from './sources.js';
-export type { SourceContext, SourceFactory, StartedSource } from './sources.js';
-export { watchRuleDirectory } from './ruleDirectory.js';
-export type { RuleDirectory, RuleDirectoryOptions } from './ruleDirectory.js';
-export { COMPILED_CONDITION, compiledCondition, planStatusPatch, podCounters } from './sigmaRuleStatus.js';
+  DetectionEngineOptions,
+  EngineMetrics,
+  EngineReasonCode,
+  EngineTotals,
+  LinePrefilterOptions,
+  RuleIndex,
+  RuleStatus,
+} from './core/index.js';
+export { runningInCluster } from './kubernetes/inCluster.js';
+export { COMPILED_CONDITION, compiledCondition, planStatusPatch, podCounters } from './kubernetes/sigmaRuleStatus.js';
 export type {
   PodRuleCounters,
   SigmaRuleCondition,
@@ -43,6 +34,56 @@ export type {
   SigmaRuleStatusBody,
   StatusPlan,
   StatusPlanInput,
-} from './sigmaRuleStatus.js';
-export { parseListenAddress, startTelemetryServer } from './telemetry.js';
-export type { TelemetryServer, TelemetryServerOptions } from './telemetry.js';
+} from './kubernetes/sigmaRuleStatus.js';
+export {
+  BACKTEST_TOP_N,
+  BUILT_IN_SOURCES,
+  fileSource,
+  formatBacktestText,
+  listBacktestInputs,
+  loadRuleDirectories,
+  orderRotatedLogs,
+  parseListenAddress,
+  positiveInt,
+  readLogLines,
+  renderBacktestHtml,
+  required,
+  runBacktest,
+  runBacktestCli,
+  runDetectorCli,
+  startDetector,
+  startTelemetryServer,
+  str,
+  watchRuleDirectory,
+  webhookSource,
+} from './runtime/index.js';
+export type {
+  BacktestCliIO,
+  BacktestCount,
+  BacktestHour,
+  BacktestInputFile,
+  BacktestInputReport,
+  BacktestInputs,
+  BacktestMalformed,
+  BacktestOptions,
+  BacktestProgress,
+  BacktestReport,
+  BacktestRuleReport,
+  Detector,
+  DetectorCliIO,
+  DetectorCliSpec,
+  DetectorConfig,
+  FlagValues,
+  LoadedRule,
+  LoadedRules,
+  ReadLogOptions,
+  ReadLogResult,
+  RuleDirectory,
+  RuleDirectoryOptions,
+  SourceConfig,
+  SourceContext,
+  SourceFactory,
+  StartedSource,
+  TelemetryServer,
+  TelemetryServerOptions,
+} from './runtime/index.js';

@@ -1,0 +1,429 @@
+import type { Writable } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { EmitTarget, SecurityEventSink } from '@ugallu/emitter';
+import type { CloseSummary, ConsumerConfig, ConsumerSet, OutputFormat } from '@ugallu/outputs';
+import type { AuditSource, FileSourceOptions, SourceLogger, WebhookSourceOptions } from '@ugallu/sources';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { BoundedChannel, DEFAULT_CHANNEL_CAPACITY } from '../core/channel.js';
+import { feedConsumers } from './consumerSink.js';
+import { DetectionEngine } from '../core/engine.js';
+import { EngineError, EngineReason } from '../core/errors.js';
+import { openFormattedSink } from './formatSink.js';
+import { LinePrefilter } from '../core/prefilter.js';
+import { watchRuleDirectory } from './ruleDirectory.js';
+import { fileSource, webhookSource } from './sources.js';
+import type { SourceFactory, StartedSource } from './sources.js';
+import type { RuleDirectory } from './ruleDirectory.js';
+import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from '../kubernetes/sigmaRuleReconciler.js';
+import { startTelemetryServer } from './telemetry.js';
+import type { TelemetryServer } from './telemetry.js';
+
+/**
+ * Which source feeds the engine; the rest of the pipeline is the same. A
+ * `SourceFactory` (`fileSource(options)`, `webhookSource(options)`, or one
+ * written outside this repository), or the shorthand `{ kind, options }` for
+ * a built-in source.
+ *
+ * @example `fileSource({ path: '/host/var/log/audit/audit.log', cursorFile: '/var/lib/ugallu/cursor' })`
+ */
+export type SourceConfig =
+  | SourceFactory
+  | { readonly kind: 'file'; readonly options: FileSourceOptions }
+  | { readonly kind: 'webhook'; readonly options: WebhookSourceOptions };
+
+function sourceFactory(config: SourceConfig): SourceFactory {
+  if ('start' in config) return config;
+  switch (config.kind) {
+    case 'file':
+      return fileSource(config.options);
+    case 'webhook':
+      return webhookSource(config.options);
+  }
+}
+
+/**
+ * Where the rules come from (`--rules-from`): SigmaRule resources in the
+ * cluster, or a watched directory of SigmaRule manifests.
+ *
+ * @example `{ from: 'crd' }` or `{ from: 'dir', dir: 'examples/rules' }`
+ */
+export type RulesConfig =
+  { readonly from: 'crd' } | { readonly from: 'dir'; readonly dir: string | readonly string[] };
+
+/**
+ * The Kubernetes side of a detector: needed for `rules: { from: 'crd' }` and
+ * for `emit: { kind: 'kubernetes' }`.
+ *
+ * @example `{ kubeConfig: loadKubeConfig({ kubeconfig }), podName: 'ugallu-audit-file-x7k2p', namespace: 'ugallu-system' }`
+ */
+export interface KubernetesConfig {
+  readonly kubeConfig: KubeConfig;
+  /** This pod (`--pod-name`, POD_NAME): its key in SigmaRule status and its Lease identity. */
+  readonly podName: string;
+  /** This pod's namespace (`--namespace`, POD_NAMESPACE): the status Lease and the SecurityEvents go there. */
+  readonly namespace: string;
+  /** Reconciler tuning (requeue interval, Lease timings, …). */
+  readonly reconciler?: Partial<
+    Pick<SigmaRuleReconcilerOptions, 'requeueMs' | 'podPruneMs' | 'lease' | 'eventNamespace'>
+  >;
+  /** How often missing permissions are checked again while not ready. Default 10 000 ms. */
+  readonly permissionRetryMs?: number;
+}
+
+/**
+ * Everything a detector process runs with; the apps build it from flags.
+ *
+ * @example
+ * ```ts
+ * const config: DetectorConfig = {
+ *   source: { kind: 'file', options: { path: 'audit.log', fromStart: true } },
+ *   rules: { from: 'dir', dir: 'examples/rules' },
+ *   emit: { kind: 'stdout' },
+ *   clusterID: 'local',
+ *   metrics: { host: '127.0.0.1', port: 9090 },
+ *   logger,
+ * };
+ * ```
+ */
+export interface DetectorConfig {
+  readonly source: SourceConfig;
+  readonly rules: RulesConfig;
+  readonly emit: EmitTarget;
+  /** Required when the rules come from the cluster or the SecurityEvents go to it. */
+  readonly kubernetes?: KubernetesConfig | undefined;
+  /** Aborting it cancels a start that is still waiting (for permissions, for the first rule sync): startDetector rejects with EngineError `Aborted`. */
+  readonly signal?: AbortSignal | undefined;
+  readonly clusterID: string;
+  /** Where /metrics, /healthz and /readyz are served; undefined: not served. */
+  readonly metrics?: { readonly host: string; readonly port: number } | undefined;
+  readonly channelCapacity?: number;
+  /** False: no per-rule token buckets, every match is emitted (backtests). Default true. */
+  readonly rateLimit?: boolean;
+  /** False: the file source parses every line, even those no rule could match (`--no-prefilter`). Default true. */
+  readonly prefilter?: boolean;
+  readonly logger: SourceLogger;
+  /** Where SecurityEvents go for `emit: stdout` (default process.stdout). */
+  readonly stdout?: Writable;
+  /** What `emit: stdout` and `emit: file` write (`--format`): native (the SecurityEvent resource, the default), ocsf or ecs. */
+  readonly format?: OutputFormat;
+  /**
+   * The consumers fed from the sink (`spec.consumers` of the AuditDetectionConfig,
+   * `--config`): each SecurityEvent the sink delivered is offered to them,
+   * never waiting for one. None by default.
+   */
+  readonly consumers?: readonly ConsumerConfig[];
+  /** How long the consumers may drain on stop, after the engine drained, in ms; what is left is dropped, counted and logged. Default 10 000. */
+  readonly consumerDrainTimeoutMs?: number;
+}
+
+/** How long consumers drain on stop by default: well inside a pod's default 30 s grace period. */
+export const DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * A running detector.
+ *
+ * @example `const detector = await startDetector(config); process.once('SIGTERM', () => void detector.stop());`
+ */
+export interface Detector {
+  readonly engine: DetectionEngine;
+  /** The SigmaRule reconciler, with `rules: { from: 'crd' }`. */
+  readonly reconciler: SigmaRuleReconciler | undefined;
+  readonly source: AuditSource;
+  readonly registry: Registry;
+  readonly telemetry: TelemetryServer | undefined;
+  /** The consumers fed from the sink (`config.consumers`), when there are any. */
+  readonly consumers: ConsumerSet | undefined;
+  /** The URL the source serves (the webhook's `https://host:port`), when it listens. */
+  readonly webhookUrl: string | undefined;
+  /** Resolves when the pipeline has stopped (after `stop`, or if the engine loop fails). */
+  readonly done: Promise<void>;
+  /**
+   * Graceful shutdown: stop taking input, drain the channel (every accepted
+   * event is evaluated and its SecurityEvents delivered), save the file
+   * cursor, close the sink, let the consumers drain for up to
+   * `consumerDrainTimeoutMs` (what is left is dropped, counted and logged),
+   * close the servers.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the whole pipeline: telemetry server (not ready yet), the
+ * permission check (with Kubernetes: every permission the detector needs,
+ * asked of the API server; while one is missing the detector logs a typed
+ * `Forbidden` error naming it, stays not ready and asks again), sink,
+ * engine, rules (loaded before any event is read: the directory, or every
+ * SigmaRule in the cluster), source, then ready.
+ *
+ * Everything started is stopped again if a later step fails or
+ * `config.signal` aborts the start, and the error (typed, with a reason) is
+ * rethrown for the app to report.
+ */
+export async function startDetector(config: DetectorConfig): Promise<Detector> {
+  const { logger } = config;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ugallu_audit_process_' });
+  let ready = false;
+  let telemetry: TelemetryServer | undefined;
+  let sink: SecurityEventSink | undefined;
+  let consumers: ConsumerSet | undefined;
+  let rules: RuleDirectory | undefined;
+  let reconciler: SigmaRuleReconciler | undefined;
+  let source: AuditSource | undefined;
+  let startedEngine: DetectionEngine | undefined;
+  let unusableLogged = false;
+  /**
+   * False when rules were configured but none of them can run (every rule
+   * failed to compile, or every rule file failed to read): such a detector
+   * detects nothing and must not look healthy. An empty rule set (a fresh
+   * install with no SigmaRules yet) is usable.
+   */
+  const rulesUsable = (): boolean => {
+    if (startedEngine === undefined) return true;
+    const { rules: count, compiled } = startedEngine.ruleCounts();
+    const failedFiles = rules?.failures() ?? 0;
+    const usable = compiled > 0 || (count === 0 && failedFiles === 0);
+    if (!usable && !unusableLogged) {
+      logger.error(
+        { rules: count, failedRuleFiles: failedFiles },
+        'no rule can run: every configured rule failed to compile or load; not ready until one does',
+      );
+    }
+    unusableLogged = !usable;
+    return usable;
+  };
+  const channel = new BoundedChannel(config.channelCapacity ?? DEFAULT_CHANNEL_CAPACITY);
+  const cleanup = async () => {
+    ready = false;
+    await source?.stop();
+    channel.close();
+    await rules?.close();
+    await reconciler?.stop();
+    await sink?.close();
+    await consumers?.close(0);
+    await telemetry?.close();
+  };
+  const k8s = config.kubernetes;
+  if ((config.rules.from === 'crd' || config.emit.kind === 'kubernetes') && k8s === undefined) {
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      'rules from SigmaRule resources and --emit=kubernetes need the Kubernetes API (kubernetes: { kubeConfig, podName, namespace })',
+    );
+  }
+  try {
+    if (config.metrics !== undefined) {
+      telemetry = await startTelemetryServer({
+        ...config.metrics,
+        registry,
+        ready: () => ready && rulesUsable(),
+      });
+      logger.info({ address: telemetry.address }, 'serving /metrics, /healthz and /readyz');
+    }
+    if (k8s !== undefined) await untilPermitted(config, k8s);
+    sink = await openFormattedSink(config.emit, config.format ?? 'native', {
+      ...(config.stdout === undefined ? {} : { stdout: config.stdout }),
+      ...(k8s === undefined
+        ? {}
+        : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
+    });
+    if (config.consumers !== undefined && config.consumers.length > 0) {
+      // Loaded only here: a detector without consumers never loads the Kafka and HTTP clients.
+      const { createConsumers } = await import('@ugallu/outputs');
+      consumers = createConsumers(config.consumers, { registry, logger });
+      logger.info(
+        { consumers: consumers.consumers.map((c) => c.name) },
+        `feeding ${consumers.consumers.length} consumer${consumers.consumers.length === 1 ? '' : 's'} from the sink`,
+      );
+    }
+    const engine = new DetectionEngine({
+      // The sink stays the record; the consumers get what it delivered.
+      sink: consumers === undefined ? sink : feedConsumers(sink, consumers, logger),
+      clusterID: config.clusterID,
+      registry,
+      logger,
+      ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
+    });
+    startedEngine = engine;
+    if (config.rules.from === 'dir') {
+      rules = await watchRuleDirectory({ dir: config.rules.dir, engine, logger });
+      const statuses = engine.statuses();
+      logger.info(
+        { rules: statuses.length, failed: statuses.filter((s) => !s.compiled).map((s) => s.name) },
+        `loaded ${statuses.filter((s) => s.compiled).length} of ${statuses.length} rules from ${typeof config.rules.dir === 'string' ? config.rules.dir : config.rules.dir.join(', ')}`,
+      );
+    } else {
+      // Loaded only here: a detector with local rules never loads the Kubernetes client.
+      const { startSigmaRuleReconciler } = await import('../kubernetes/sigmaRuleReconciler.js');
+      reconciler = startSigmaRuleReconciler({
+        ...k8s!.reconciler,
+        kubeConfig: k8s!.kubeConfig,
+        engine,
+        podName: k8s!.podName,
+        namespace: k8s!.namespace,
+        logger,
+        registry,
+      });
+      // The reconciler logs why it cannot list (typed, rate-limited) and keeps trying.
+      await abortable(reconciler.synced(), config.signal, 'waiting for the first list of SigmaRules');
+    }
+    const running = engine.run(channel);
+    let prefilter: LinePrefilter | undefined;
+    const factory = sourceFactory(config.source);
+    source = await factory.start({
+      channel,
+      registry,
+      logger,
+      lineFilter: () => {
+        // Lines no rule could match are skipped unparsed (issue #16), judged by the live rule index.
+        prefilter ??= new LinePrefilter({
+          rules: engine.ruleIndex(),
+          registry,
+          logger,
+          enabled: config.prefilter !== false,
+        });
+        return prefilter.enabled ? prefilter.test : undefined;
+      },
+    });
+    const webhookUrl = (source as StartedSource).url;
+    rulesUsable();
+    ready = true;
+    const startedSource = source;
+    const startedSink = sink;
+    const startedRules = rules;
+    const startedReconciler = reconciler;
+    const startedConsumers = consumers;
+    const drainMs = config.consumerDrainTimeoutMs ?? DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS;
+    let stopping: Promise<void> | undefined;
+    const done = running.then(
+      () => undefined,
+      (e: unknown) => {
+        logger.error({ error: (e as Error).message }, 'engine stopped unexpectedly');
+        throw e;
+      },
+    );
+    return {
+      engine,
+      reconciler: startedReconciler,
+      source: startedSource,
+      registry,
+      telemetry,
+      consumers: startedConsumers,
+      webhookUrl,
+      done,
+      stop: () =>
+        (stopping ??= (async () => {
+          ready = false;
+          logger.info({}, 'shutting down: draining accepted events');
+          await startedSource.stop();
+          channel.close();
+          await running;
+          await startedSource.flush?.();
+          await startedRules?.close();
+          // After the drain, so the last counters written include every event.
+          await startedReconciler?.stop();
+          await startedSink.close();
+          // After the engine drained and the record is closed: the consumers
+          // get what is left of the grace period, bounded, never the cursor.
+          if (startedConsumers !== undefined) {
+            logClosedConsumers(logger, startedConsumers, await startedConsumers.close(drainMs), drainMs);
+          }
+          await telemetry?.close();
+          const totals = engine.totals();
+          const skipped = prefilter?.enabled === true ? prefilter.skipped : undefined;
+          logger.info(
+            skipped === undefined ? totals : { ...totals, prefilterSkipped: skipped },
+            `stopped after ${totals.events} audit events: ${totals.matches} matches, ` +
+              `${totals.securityEvents} SecurityEvents emitted, ${totals.droppedRateLimit} dropped by rate limits, ` +
+              `${totals.emitErrors} not delivered` +
+              (skipped === undefined
+                ? ''
+                : `; ${skipped} lines skipped unparsed by the pre-filter (no rule could match them)`),
+          );
+        })()),
+    };
+  } catch (e) {
+    await cleanup().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** One line for every consumer's end: what it sent, and what it dropped (left at the deadline, or before). */
+function logClosedConsumers(
+  logger: SourceLogger,
+  consumers: ConsumerSet,
+  summaries: readonly CloseSummary[],
+  drainMs: number,
+): void {
+  const byConsumer = Object.fromEntries(
+    consumers.consumers.map((c, i) => [c.name, summaries[i] ?? { sent: 0, dropped: 0, droppedAtClose: 0 }]),
+  );
+  const sent = summaries.reduce((n, s) => n + s.sent, 0);
+  const dropped = summaries.reduce((n, s) => n + s.dropped, 0);
+  const left = summaries.reduce((n, s) => n + s.droppedAtClose, 0);
+  const fields = { consumers: byConsumer, sent, dropped, droppedAtClose: left, drainTimeoutMs: drainMs };
+  const message =
+    `consumers closed: ${sent} SecurityEvents sent, ${dropped} dropped` +
+    (left === 0 ? '' : ` (${left} still queued when the ${drainMs / 1000} s drain ended)`);
+  if (dropped === 0) logger.info(fields, message);
+  else logger.warn(fields, message);
+}
+
+/**
+ * Waits until the API server grants every permission the detector needs,
+ * logging what is missing (typed: EngineError `Forbidden`) each round.
+ */
+async function untilPermitted(config: DetectorConfig, k8s: KubernetesConfig): Promise<void> {
+  const { logger } = config;
+  const { detectorPermissions, formatPermission, missingPermissions } = await import('../kubernetes/permissions.js');
+  const permissions = detectorPermissions({
+    crdRules: config.rules.from === 'crd',
+    leaseNamespace: k8s.namespace,
+    eventNamespace: k8s.reconciler?.eventNamespace ?? 'default',
+    securityEventNamespace: config.emit.kind === 'kubernetes' ? k8s.namespace : undefined,
+  });
+  const retryMs = k8s.permissionRetryMs ?? 10_000;
+  for (;;) {
+    try {
+      const missing = await missingPermissions(k8s.kubeConfig, permissions);
+      if (missing.length === 0) return;
+      const error = new EngineError(
+        EngineReason.Forbidden,
+        `RBAC denies this identity: ${missing.map(formatPermission).join('; ')}. Bind it to the audit-detection ClusterRole (the chart's files/clusterrole-rules.yaml)`,
+      );
+      logger.error(
+        { reason: error.reason, missing: missing.map(formatPermission), error: error.message },
+        `missing permissions; not ready, checking again in ${retryMs / 1000} s`,
+      );
+    } catch (e) {
+      const error = e as EngineError;
+      logger.error(
+        { reason: error.reason, error: error.message },
+        `cannot check permissions; not ready, trying again in ${retryMs / 1000} s`,
+      );
+    }
+    await abortable(
+      new Promise((resolve) => setTimeout(resolve, retryMs).unref()),
+      config.signal,
+      'waiting for permissions',
+    );
+  }
+}
+
+/** `promise`, or EngineError `Aborted` as soon as `signal` aborts. */
+async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  const aborted = () => new EngineError(EngineReason.Aborted, `start-up cancelled while ${what}`);
+  if (signal.aborted) throw aborted();
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(aborted());
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}

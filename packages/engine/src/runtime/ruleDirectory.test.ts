@@ -1,0 +1,132 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { SecurityEventSink } from '@ugallu/emitter';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DetectionEngine } from '../core/index.js';
+import { watchRuleDirectory } from './index.js';
+import type { RuleDirectory } from './index.js';
+
+const sink: SecurityEventSink = { emit: () => Promise.resolve(), close: () => Promise.resolve() };
+const rule = (name: string, verb: string, extra = '') => `apiVersion: security.ugallu.io/v1alpha1
+kind: SigmaRule
+metadata: { name: ${name} }
+spec:
+  match: { verb: [${verb}] ${extra} }
+  emit: { type: T, severity: high }
+`;
+
+/** How long a test waits for the watcher to catch up: 10 s, every 25 ms. */
+const WATCH_WAIT = { timeout: 10_000, interval: 25 } as const;
+
+describe('watchRuleDirectory', () => {
+  let dir: RuleDirectory | undefined;
+  afterEach(async () => {
+    await dir?.close();
+    dir = undefined;
+  });
+
+  it('loads, hot-reloads (counters kept), disables a broken rule, and removes deleted ones', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await mkdir(join(root, 'nested'));
+    await writeFile(join(root, 'a.yaml'), rule('a', 'create') + '---\n' + rule('b', 'delete'));
+    await writeFile(join(root, 'nested', 'c.yml'), rule('c', 'get'));
+    await writeFile(join(root, 'README.md'), 'not a rule');
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, rescanIntervalMs: 0, settleMs: 20 });
+    expect(engine.ruleNames()).toEqual(['a', 'b', 'c']);
+
+    await engine.processBatch({ events: [{ auditID: '1', verb: 'create' }] });
+    expect(engine.status('a')?.matchCount).toBe(1);
+
+    // Edit: recompiled, counter kept, new predicate live.
+    await writeFile(join(root, 'a.yaml'), rule('a', 'patch') + '---\n' + rule('b', 'delete'));
+    await vi.waitFor(async () => {
+      await engine.processBatch({ events: [{ auditID: `p${Math.random()}`, verb: 'patch' }] });
+      expect(engine.status('a')?.matchCount).toBeGreaterThanOrEqual(2);
+    }, WATCH_WAIT);
+
+    // Broken: disabled with its reason; the others keep running.
+    await writeFile(
+      join(root, 'nested', 'c.yml'),
+      rule('c', 'get', ', requestObjectGlob: [{ jsonPath: "$[?(@.x)]", glob: ["*"] }]'),
+    );
+    await vi.waitFor(() => expect(engine.status('c')).toMatchObject({ compiled: false, reason: 'JSONPath' }), WATCH_WAIT);
+    expect(engine.status('b')?.compiled).toBe(true);
+
+    // Deleted file: its rules go.
+    await rm(join(root, 'nested', 'c.yml'));
+    await vi.waitFor(() => expect(engine.ruleNames()).toEqual(['a', 'b']), WATCH_WAIT);
+    // A rule removed from a multi-document file goes too.
+    await writeFile(join(root, 'a.yaml'), rule('a', 'patch'));
+    await vi.waitFor(() => expect(engine.ruleNames()).toEqual(['a']), WATCH_WAIT);
+  }, 60_000);
+
+  it('reads standard Sigma rules beside SigmaRule manifests, and logs one that does not convert', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-sigma-'));
+    const sigma = (detection: string) =>
+      `title: Secrets Listed\nlogsource:\n    product: kubernetes\n    service: audit\ndetection:\n${detection}\nlevel: low\n`;
+    await writeFile(join(root, 'a.yaml'), rule('a', 'create'));
+    await writeFile(
+      join(root, 'kubernetes_audit_secrets_enumeration.yml'),
+      sigma('    selection:\n        verb: list\n        objectRef.resource: secrets\n    condition: selection'),
+    );
+    await writeFile(join(root, 'regex.yml'), sigma('    selection:\n        userAgent|re: x\n    condition: selection'));
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const logger = {
+      info: () => undefined,
+      warn: (obj: object, msg: string) => warnings.push({ obj: obj as Record<string, unknown>, msg }),
+      error: () => undefined,
+    };
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, rescanIntervalMs: 0, settleMs: 20, logger });
+    expect(engine.ruleNames()).toEqual(['a', 'kubernetes-audit-secrets-enumeration']);
+    await engine.processBatch({ events: [{ auditID: '1', verb: 'list', objectRef: { resource: 'secrets' } }] });
+    expect(engine.status('kubernetes-audit-secrets-enumeration')).toMatchObject({ compiled: true, matchCount: 1 });
+    expect(warnings).toContainEqual({
+      obj: expect.objectContaining({ rule: 'regex', error: expect.stringMatching(/UnsupportedSigma.*modifier re/) }),
+      msg: 'invalid rule (SigmaRule manifest or Sigma rule); left out',
+    });
+  }, 60_000);
+
+  it('reads a ConfigMap volume (..data symlinks) once, and accepts a relative path', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await mkdir(join(root, '..2026_11_23_01_00_00.123'));
+    await writeFile(join(root, '..2026_11_23_01_00_00.123', 'exec.yaml'), rule('exec', 'create'));
+    await symlink('..2026_11_23_01_00_00.123', join(root, '..data'));
+    await symlink(join('..data', 'exec.yaml'), join(root, 'exec.yaml'));
+    const warnings: string[] = [];
+    const logger = {
+      info: () => undefined,
+      error: () => undefined,
+      warn: (_: object, msg: string) => void warnings.push(msg),
+    };
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({
+      dir: relative(process.cwd(), root),
+      engine,
+      logger,
+      rescanIntervalMs: 0,
+    });
+    expect(engine.ruleNames()).toEqual(['exec']);
+    expect(warnings).toEqual([]);
+  });
+
+  it('keeps the first of two rules with the same name', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await writeFile(join(root, '1.yaml'), rule('dup', 'create'));
+    await writeFile(join(root, '2.yaml'), rule('dup', 'delete'));
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, rescanIntervalMs: 0 });
+    await engine.processBatch({ events: [{ auditID: '1', verb: 'create' }] });
+    expect(engine.status('dup')?.matchCount).toBe(1);
+  });
+
+  it('refuses a directory that does not exist', async () => {
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    await expect(watchRuleDirectory({ dir: '/nonexistent/rules', engine })).rejects.toMatchObject({
+      reason: 'RulesDirectory',
+    });
+  });
+});
