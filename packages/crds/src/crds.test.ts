@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABSENT_FIELDS, SIGMA_RULE_FORM_VALIDATION } from '@ugallu/sigma';
+import { ABSENT_FIELDS, SIGMA_RULE_FORM_VALIDATION } from '@ugallu/sigma/schema';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '@ugallu/audit-types';
 import { describe, expect, it } from 'vitest';
-import { compile, CompileReason, MESSAGE_FIELDS, MessageTemplate, SigmaCompileError } from './index.js';
+import { compile, CompileReason, SigmaCompileError } from './index.js';
+import { MESSAGE_FIELDS, MessageTemplate } from './template.js';
 
 const exec: AuditEvent = {
   auditID: 'a-1',
