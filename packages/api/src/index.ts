@@ -1,6 +1,6 @@
 export type { AuditEventBatch, AuditEventSink, AuditSource, SecurityEventSink } from './contracts.js';
 export { noopLogger, RateLimitedLog } from './logger.js';
-export type { SourceLogger } from './logger.js';
+export type { DeliveryLogger, RateLimitedLogOptions, SourceLogger } from './logger.js';
 export { API_VERSION, GROUP, RESOURCES, VERSION } from './names.js';
 export { SECURITY_EVENT_API_VERSION, SECURITY_EVENT_KIND, SUBJECT_KINDS } from './securityEvent.js';
 export type {
