@@ -8,7 +8,7 @@ export default defineProject({
     // The Kubernetes sink is tested against a real etcd + kube-apiserver:
     // one shared by the files that leave it running, and one of its own in
     // the file that stops it.
-    globalSetup: ['./src/testenv.globalSetup.ts'],
+    globalSetup: ['./test/testenv.globalSetup.ts'],
     // An apiserver takes seconds to start (and to restart), more on a loaded machine.
     testTimeout: 120_000,
     hookTimeout: 180_000,

@@ -4,8 +4,8 @@ import { buildSecurityEvent } from './build.js';
 import type { BuildSecurityEventInput } from './build.js';
 import { EmitError, EmitReason } from './errors.js';
 import { isValidSecurityEventName, securityEventName } from './name.js';
-import { execEvent, RULE, SECRET_MARKER, secretCreateEvent } from './testSupport.js';
-import type { EventOverrides } from './testSupport.js';
+import { execEvent, RULE, SECRET_MARKER, secretCreateEvent } from './testing/fixtures.js';
+import type { EventOverrides } from './testing/fixtures.js';
 
 const base = { rule: RULE, clusterID: 'prod-eu-1', component: 'ugallu-audit-detection' } as const;
 const fixedNow = (): Date => new Date('2030-01-02T03:04:05.678Z');

@@ -8,7 +8,7 @@ import type { EmitReasonCode } from './errors.js';
 import { openFileSink } from './fileSink.js';
 import type { FileSinkOptions } from './fileSink.js';
 import type { SecurityEvent } from './securityEvent.js';
-import { sampleSecurityEvent } from './testSupport.js';
+import { sampleSecurityEvent } from './testing/fixtures.js';
 
 let dir: string;
 let path: string;

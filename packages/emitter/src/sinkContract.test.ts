@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { afterEach } from 'vitest';
 import { openFileSink } from './fileSink.js';
 import type { SecurityEvent } from './securityEvent.js';
-import { describeSinkContract } from './sinkContract.js';
+import { describeSinkContract } from './testing/index.js';
 import { createStdoutSink } from './stdoutSink.js';
 
 /** A Writable that keeps what it is given, like a pipe to a log collector. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EmitError, EmitReason } from './errors.js';
 import type { SecurityEvent } from './securityEvent.js';
 import { createStdoutSink } from './stdoutSink.js';
-import { sampleSecurityEvent } from './testSupport.js';
+import { sampleSecurityEvent } from './testing/fixtures.js';
 
 /** A stream that takes each chunk only when the test says so: a reader that has stopped reading. */
 class HeldStream extends Writable {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EmitError, EmitReason } from './errors.js';
 import { openSink, parseEmitTarget } from './target.js';
 import type { EmitTarget } from './target.js';
-import { sampleSecurityEvent } from './testSupport.js';
+import { sampleSecurityEvent } from './testing/fixtures.js';
 
 describe('parseEmitTarget', () => {
   it.each<[string, EmitTarget]>([

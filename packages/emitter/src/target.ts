@@ -3,7 +3,7 @@ import { EmitError, EmitReason } from './errors.js';
 import { openFileSink } from './fileSink.js';
 import type { FileSinkOptions } from './fileSink.js';
 import type { SecurityEventSink } from './sink.js';
-import type { KubernetesSinkOptions } from './kubernetesSink.js';
+import type { KubernetesSinkOptions } from './kubernetes/options.js';
 import { createStdoutSink } from './stdoutSink.js';
 
 /**
@@ -81,7 +81,7 @@ export async function openSink(target: EmitTarget, options: OpenSinkOptions = {}
         );
       }
       // Loaded on demand: the Kubernetes client costs ~70 MiB that a stdout or file sink never needs.
-      return (await import('./kubernetesSink.js')).createKubernetesSink(options.kubernetes);
+      return (await import('./kubernetes/sink.js')).createKubernetesSink(options.kubernetes);
   }
 }
 

@@ -1,22 +1,40 @@
 import type { AuditEvent } from '@ugallu/audit-types';
-import { buildSecurityEvent } from './build.js';
-import type { SecurityEventRule } from './build.js';
-import type { SecurityEvent } from './securityEvent.js';
+import { buildSecurityEvent } from '../build.js';
+import type { SecurityEventRule } from '../build.js';
+import type { SecurityEvent } from '../securityEvent.js';
 
-/** Test fixtures shared by the test files (not exported from the package). */
+// Fixtures of the sink contract suite, and of this package's own tests.
+// `@ugallu/emitter/testing` exports those a sink written elsewhere may want.
 
-/** A value that must never leave the audit event: it stands for a Secret's content. */
+/**
+ * A value that must never leave the audit event: it stands for a Secret's content.
+ *
+ * @example `expect(JSON.stringify(delivered)).not.toContain(SECRET_MARKER)`
+ */
 export const SECRET_MARKER = 'c3VwZXItc2VjcmV0LXBhc3N3b3Jk-DO-NOT-COPY';
 
+/**
+ * The rule the fixtures' SecurityEvents come from.
+ *
+ * @example `buildSecurityEvent({ event: execEvent(), rule: RULE, clusterID: 'c', component: 'ugallu-audit-detection' })`
+ */
 export const RULE: SecurityEventRule = {
   name: 'pod-exec',
   emit: { type: 'PodExec', severity: 'high', class: 'Detection' },
 };
 
-/** Fields to change in a fixture; `undefined` removes the field. */
+/**
+ * Fields to change in a fixture; `undefined` removes the field.
+ *
+ * @example `execEvent({ auditID: 'audit-2', userAgent: undefined })`
+ */
 export type EventOverrides = { [K in keyof AuditEvent]?: AuditEvent[K] | undefined };
 
-/** `kubectl exec` into a pod, at ResponseComplete. */
+/**
+ * `kubectl exec` into a pod, at ResponseComplete.
+ *
+ * @example `execEvent({ verb: 'get' })`
+ */
 export function execEvent(overrides: EventOverrides = {}): AuditEvent {
   const event: Record<string, unknown> = {
     kind: 'Event',
@@ -45,7 +63,11 @@ export function execEvent(overrides: EventOverrides = {}): AuditEvent {
   return event as unknown as AuditEvent;
 }
 
-/** A Secret created at RequestResponse level: its bodies carry the secret value. */
+/**
+ * A Secret created at RequestResponse level: its bodies carry the secret value.
+ *
+ * @example `buildSecurityEvent({ event: secretCreateEvent(), rule: RULE, clusterID: 'c', component: 'ugallu-audit-detection' })`
+ */
 export function secretCreateEvent(): AuditEvent {
   return {
     kind: 'Event',
@@ -76,7 +98,11 @@ export function secretCreateEvent(): AuditEvent {
   };
 }
 
-/** A distinct, valid SecurityEvent per `i`. */
+/**
+ * A distinct, valid SecurityEvent per `i`, with a message and tags.
+ *
+ * @example `await sink.emit(sampleSecurityEvent(1));`
+ */
 export function sampleSecurityEvent(i: number, clusterID = 'test-cluster'): SecurityEvent {
   return buildSecurityEvent({
     event: execEvent({ auditID: `audit-${i}`, objectRef: { resource: 'pods', namespace: 'shop', name: `web-${i}` } }),

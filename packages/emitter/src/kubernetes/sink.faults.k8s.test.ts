@@ -2,8 +2,6 @@ import { kubeConfigFor, readAuditLog, startControlPlane } from '@ugallu/testenv'
 import type { ControlPlane } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { EmitError, EmitReason } from './errors.js';
-import { createKubernetesSink } from './kubernetesSink.js';
 import {
   freshNamespace,
   installCRDs,
@@ -11,9 +9,10 @@ import {
   metricValue,
   storedSecurityEvents,
   track,
-  until,
-} from './kubernetesTestSupport.js';
-import { sampleSecurityEvent } from './testSupport.js';
+} from '../../test/kubernetesTestSupport.js';
+import { EmitError, EmitReason } from '../errors.js';
+import { sampleSecurityEvent } from '../testing/fixtures.js';
+import { createKubernetesSink } from './sink.js';
 
 // A control plane of this file's own: it is taken down and brought back up.
 // testenv's stop() ends a control plane for good (its etcd data goes with
@@ -38,7 +37,9 @@ async function takeDown(): Promise<{ restarted: Promise<void> }> {
   const restarted = cp.restart();
   // Caught here and awaited by the test, so a failed restart fails the test and is never unhandled.
   restarted.catch(() => undefined);
-  await until('the apiserver stopped listening', async () => !(await listening(cp.serverUrl)), 60_000);
+  await expect
+    .poll(() => listening(cp.serverUrl), { timeout: 60_000, message: 'the apiserver stopped listening' })
+    .toBe(false);
   return { restarted };
 }
 
@@ -97,14 +98,18 @@ describe('Kubernetes sink through an apiserver outage', () => {
     const { restarted } = await takeDown();
     const during = burst.slice(8).map((se) => track(burstSink.emit(se)));
     const narrowEmits = narrow.map((se) => track(narrowSink.emit(se)));
-    await until(
-      'creates failed and are being retried',
-      async () => (await metricValue(burstRegistry, RETRIES, { reason: 'connection' })) >= 8,
-    );
-    await until(
-      'the narrow sink retries its first create',
-      async () => (await metricValue(narrowRegistry, RETRIES, { reason: 'connection' })) >= 3,
-    );
+    await expect
+      .poll(() => metricValue(burstRegistry, RETRIES, { reason: 'connection' }), {
+        timeout: 60_000,
+        message: 'creates failed and are being retried',
+      })
+      .toBeGreaterThanOrEqual(8);
+    await expect
+      .poll(() => metricValue(narrowRegistry, RETRIES, { reason: 'connection' }), {
+        timeout: 60_000,
+        message: 'the narrow sink retries its first create',
+      })
+      .toBeGreaterThanOrEqual(3);
     expect(during.filter((e) => e.settled())).toEqual([]);
     expect(await metricValue(burstRegistry, QUEUE)).toBe(16);
     // Two held (one retrying, one waiting for it); the third emit is not taken in.
@@ -136,11 +141,12 @@ describe('Kubernetes sink through an apiserver outage', () => {
       [burstNamespace, burst],
       [narrowNamespace, narrow],
     ] as const) {
-      await until(
-        `every create in ${namespace} is in the audit log`,
-        async () => (await creates(namespace)).filter((e) => e.code === 201).length >= events.length,
-        30_000,
-      );
+      await expect
+        .poll(async () => (await creates(namespace)).filter((e) => e.code === 201).length, {
+          timeout: 30_000,
+          message: `every create in ${namespace} is in the audit log`,
+        })
+        .toBeGreaterThanOrEqual(events.length);
       const created = new Map<string, number>();
       for (const e of await creates(namespace))
         if (e.code === 201) created.set(e.name, (created.get(e.name) ?? 0) + 1);

@@ -4,12 +4,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiException, CoreV1Api, CustomObjectsApi, loadYaml } from '@kubernetes/client-node';
-import type { KubeConfig, V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, loadYaml } from '@kubernetes/client-node';
+import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import type { SecurityEvent } from './securityEvent.js';
+import type { SecurityEvent } from '../src/securityEvent.js';
 
-/** Test support for the Kubernetes sink's tests (not exported from the package). */
+/** Test support for the Kubernetes sink's tests (not part of the package). */
 
 /**
  * The chart's CRDs, which `@ugallu/crds` generates and checks for drift. Read
@@ -81,6 +81,18 @@ export async function installCRDs(admin: KubeConfig): Promise<void> {
   }
 }
 
+/** A kubeconfig for a server at `server`, with no credentials: for the option checks and the sink against servers that do not answer. */
+export function kubeConfigAt(server: string, skipTLSVerify = false): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server, skipTLSVerify }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+}
+
 /** Creates a namespace with a fresh name, so each test sees only its own SecurityEvents. */
 export async function freshNamespace(admin: KubeConfig, prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;
@@ -117,20 +129,6 @@ export function listening(serverUrl: string): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/** Polls `check` every 50 ms until it holds, or throws `what` after `timeoutMs`. */
-export async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${String(timeoutMs)} ms waiting until ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Watches a promise without handling it for the caller: whether it settled yet, and how. */

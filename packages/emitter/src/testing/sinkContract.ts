@@ -1,18 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildSecurityEvent } from './build.js';
-import { EmitError, EmitReason } from './errors.js';
-import type { SecurityEvent } from './securityEvent.js';
-import type { SecurityEventSink } from './sink.js';
-import { RULE, SECRET_MARKER, sampleSecurityEvent, secretCreateEvent } from './testSupport.js';
+import { buildSecurityEvent } from '../build.js';
+import { EmitError, EmitReason } from '../errors.js';
+import type { SecurityEvent } from '../securityEvent.js';
+import type { SecurityEventSink } from '../sink.js';
+import { RULE, SECRET_MARKER, sampleSecurityEvent, secretCreateEvent } from './fixtures.js';
 
 // The shared contract suite (style rule 12), apart from the test files so
 // that each implementation's test file can run it: sinkContract.test.ts for
-// the stdout and file sinks, kubernetesSink.k8s.test.ts against a real apiserver.
-// Test support: not exported from the package.
+// the stdout and file sinks, kubernetes/sink.k8s.test.ts against a real
+// apiserver, and a sink written outside this repository through
+// `@ugallu/emitter/testing`.
 
 /**
  * A sink under test, and a way to see what it delivered (read back from
  * where it delivers: the stream, the file, the apiserver).
+ *
+ * @example `{ sink: await openFileSink({ path }), delivered: async () => parseLines(await readFile(path, 'utf8')), idempotent: true }`
  */
 export interface SinkUnderTest {
   readonly sink: SecurityEventSink;
@@ -24,7 +27,14 @@ export interface SinkUnderTest {
 
 /**
  * The contract every `SecurityEventSink` meets (style rule 12). Each
- * implementation calls this with a factory.
+ * implementation calls this with a factory, from a vitest test file; every
+ * test gets a fresh sink, closed after it.
+ *
+ * @example
+ * ```ts
+ * import { describeSinkContract } from '@ugallu/emitter/testing';
+ * describeSinkContract('my sink', async () => ({ sink: createMySink(), delivered: readBack, idempotent: true }));
+ * ```
  */
 export function describeSinkContract(name: string, makeSink: () => Promise<SinkUnderTest>): void {
   describe(`SecurityEventSink contract: ${name}`, () => {
