@@ -8,7 +8,7 @@ import { createConsumer, validateConsumerConfig } from './consumer.js';
 import type { ConsumerConfig } from './consumer.js';
 import { createConsumers } from './consumerSet.js';
 import { compileFilter } from './filter.js';
-import { RULE, sampleSecurityEvent, waitFor } from './testSupport.js';
+import { RULE, sampleSecurityEvent } from '../test/testSupport.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -44,10 +44,10 @@ describe('file consumer', () => {
     const path = join(dir, 'se.jsonl');
     const consumer = createConsumer({ name: 'rotating', file: { path } });
     consumer.offer(sampleSecurityEvent(1));
-    await waitFor(() => consumer.status().sent === 1);
+    await expect.poll(() => consumer.status().sent, { timeout: 10_000 }).toBe(1);
     await rename(path, `${path}.1`);
     consumer.offer(sampleSecurityEvent(2));
-    await waitFor(() => consumer.status().sent === 2);
+    await expect.poll(() => consumer.status().sent, { timeout: 10_000 }).toBe(2);
     await consumer.close();
     expect(await lines(`${path}.1`)).toHaveLength(1);
     expect((await lines(path))[0]!.metadata.name).toBe(sampleSecurityEvent(2).metadata.name);
@@ -61,10 +61,10 @@ describe('file consumer', () => {
       { registry },
     );
     consumer.offer(sampleSecurityEvent(1));
-    await waitFor(() => consumer.status().state === 'Failing');
+    await expect.poll(() => consumer.status().state, { timeout: 10_000 }).toBe('Failing');
     expect(consumer.status().lastError?.reason).toBe('write_failed');
     await import('node:fs/promises').then((fs) => fs.mkdir(join(dir, 'later')));
-    await waitFor(() => consumer.status().sent === 1);
+    await expect.poll(() => consumer.status().sent, { timeout: 10_000 }).toBe(1);
     await consumer.close();
     expect(await lines(path)).toHaveLength(1);
   });

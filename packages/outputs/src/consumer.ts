@@ -1,3 +1,4 @@
+import { noopLogger, RateLimitedLog } from '@ugallu/api';
 import type { SecurityEvent } from '@ugallu/emitter';
 import type { Registry } from 'prom-client';
 import { createDeliveryQueue } from './deliveryQueue.js';
@@ -11,7 +12,6 @@ import { formatSecurityEvent, OUTPUT_FORMATS } from './format.js';
 import type { OutputFormat } from './format.js';
 import { createKafkaTarget, KAFKA_SASL_MECHANISMS } from './kafka.js';
 import type { KafkaTargetConfig } from './kafka.js';
-import { RateLimitedWarnings, SILENT_LOGGER } from './logger.js';
 import type { OutputLogger } from './logger.js';
 import { consumerMetrics } from './metrics.js';
 import { isSeverity, SECURITY_EVENT_CLASS_NAMES } from './severity.js';
@@ -139,7 +139,7 @@ class RunningConsumer implements Consumer {
   private readonly queue: DeliveryQueue<string>;
   private readonly target: ConsumerTarget;
   private readonly registry: Registry | undefined;
-  private readonly warnings: RateLimitedWarnings;
+  private readonly warnings: RateLimitedLog;
   private closing: Promise<CloseSummary> | undefined = undefined;
 
   constructor(
@@ -158,7 +158,7 @@ class RunningConsumer implements Consumer {
     this.queue = parts.queue;
     this.target = parts.target;
     this.registry = parts.options.registry;
-    this.warnings = new RateLimitedWarnings(parts.options.logger ?? SILENT_LOGGER);
+    this.warnings = new RateLimitedLog(parts.options.logger ?? noopLogger, 10_000, { alwaysReportSuppressed: true });
   }
 
   offer(se: SecurityEvent): boolean {

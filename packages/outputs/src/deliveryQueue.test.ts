@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createDeliveryQueue, retryDelayMs } from './deliveryQueue.js';
 import type { QueueEntry, SendBatch } from './deliveryQueue.js';
 import { DeliveryError, FailureReason, OutputError } from './errors.js';
-import { metricValue, waitFor } from './testSupport.js';
+import { metricValue } from '../test/testSupport.js';
 
 const FAST = { initialMs: 5, maxMs: 20 };
 
@@ -38,7 +38,7 @@ describe('createDeliveryQueue', () => {
     const target = scripted(() => Promise.resolve());
     const queue = createDeliveryQueue({ consumer: 'c', send: target.send, batchSize: 3, registry });
     for (let i = 0; i < 7; i++) queue.offer(`k${String(i)}`, `p${String(i)}`);
-    await waitFor(() => target.received.flat().length === 7);
+    await expect.poll(() => target.received.flat().length, { timeout: 10_000 }).toBe(7);
     expect(target.received.flat()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6']);
     expect(Math.max(...target.received.map((b) => b.length))).toBeLessThanOrEqual(3);
     expect(await metricValue(registry, 'ugallu_audit_consumer_sent_total', { consumer: 'c' })).toBe(7);
@@ -63,7 +63,7 @@ describe('createDeliveryQueue', () => {
     expect(queue.size).toBe(100);
     expect(await metricValue(registry, 'ugallu_audit_consumer_queue', { consumer: 'slow' })).toBe(100);
     release();
-    await waitFor(() => target.received.length === 100);
+    await expect.poll(() => target.received.length, { timeout: 10_000 }).toBe(100);
     await queue.close();
   });
 
@@ -82,14 +82,14 @@ describe('createDeliveryQueue', () => {
       attemptTimeoutMs: 60_000,
     });
     queue.offer('k0', 'x'); // goes on the wire at once and waits at the gate
-    await waitFor(() => target.calls() === 1);
+    await expect.poll(() => target.calls(), { timeout: 10_000 }).toBe(1);
     for (let i = 1; i <= 8; i++) queue.offer(`k${String(i)}`, 'x');
     // Held: k0 (on the wire) + 4 waiting; k1..k4 were evicted oldest first.
     expect(queue.size).toBe(5);
     expect(await metricValue(registry, 'ugallu_audit_consumer_dropped_total', { consumer: 'full' })).toBe(4);
     expect(lines.filter((l) => l.msg.includes('full')).length).toBe(1);
     release();
-    await waitFor(() => target.received.flat().length === 5);
+    await expect.poll(() => target.received.flat().length, { timeout: 10_000 }).toBe(5);
     expect(target.received.flat()).toEqual(['k0', 'k5', 'k6', 'k7', 'k8']);
     const summary = await queue.close();
     expect(summary).toEqual({ sent: 5, dropped: 4, droppedAtClose: 0 });
@@ -111,7 +111,7 @@ describe('createDeliveryQueue', () => {
     });
     queue.offer('a', '1');
     queue.offer('b', '2');
-    await waitFor(() => target.received.length === 1);
+    await expect.poll(() => target.received.length, { timeout: 10_000 }).toBe(1);
     expect(target.received).toEqual([['a', 'b']]);
     expect(
       await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
@@ -135,7 +135,7 @@ describe('createDeliveryQueue', () => {
     const queue = createDeliveryQueue({ consumer: 'strict', send: target.send, backoff: FAST, registry });
     queue.offer('bad', 'x');
     queue.offer('good', 'y');
-    await waitFor(() => target.received.length === 1);
+    await expect.poll(() => target.received.length, { timeout: 10_000 }).toBe(1);
     expect(target.calls()).toBe(2);
     expect(target.received).toEqual([['good']]);
     expect(
@@ -167,7 +167,7 @@ describe('createDeliveryQueue', () => {
       registry,
     });
     queue.offer('k', 'x');
-    await waitFor(() => target.received.length === 1);
+    await expect.poll(() => target.received.length, { timeout: 10_000 }).toBe(1);
     expect(
       await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
         consumer: 'hang',
@@ -188,7 +188,7 @@ describe('createDeliveryQueue', () => {
     queue.offer('other', 'y');
     expect(queue.size).toBe(2);
     release();
-    await waitFor(() => target.received.length === 2);
+    await expect.poll(() => target.received.length, { timeout: 10_000 }).toBe(2);
     expect(target.received).toEqual([['same'], ['other']]);
     await queue.close();
   });
@@ -264,9 +264,9 @@ describe('createDeliveryQueue', () => {
     a.offer('x', '1');
     b.offer('y', '1');
     b.offer('z', '1');
-    await waitFor(
-      async () => (await metricValue(registry, 'ugallu_audit_consumer_sent_total', { consumer: 'b' })) === 2,
-    );
+    await expect
+      .poll(() => metricValue(registry, 'ugallu_audit_consumer_sent_total', { consumer: 'b' }), { timeout: 10_000 })
+      .toBe(2);
     expect(await metricValue(registry, 'ugallu_audit_consumer_sent_total', { consumer: 'a' })).toBe(1);
     await Promise.all([a.close(), b.close()]);
   });

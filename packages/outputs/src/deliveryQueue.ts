@@ -1,8 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { noopLogger, RateLimitedLog } from '@ugallu/api';
+import { createBoundedDeliveryQueue, exponentialBackoffMs, MAX_RETRY_AFTER_MS } from '@ugallu/emitter';
+import type { BoundedDeliveryQueue, RetryVerdict } from '@ugallu/emitter';
 import type { Registry } from 'prom-client';
 import { DeliveryError, FailureReason, OutputError, OutputReason } from './errors.js';
 import type { FailureReasonLabel } from './errors.js';
-import { SILENT_LOGGER, RateLimitedWarnings } from './logger.js';
 import type { OutputLogger } from './logger.js';
 import { consumerMetrics } from './metrics.js';
 import type { ConsumerMetrics } from './metrics.js';
@@ -27,8 +28,8 @@ export const DELIVERY_QUEUE_DEFAULTS = {
   closeTimeoutMs: 10_000,
 } as const;
 
-/** A Retry-After beyond this is taken as this. */
-const MAX_RETRY_AFTER_MS = 5 * 60_000;
+/** At most one warning per kind in this interval; the rest are counted in the next one. */
+const WARN_INTERVAL_MS = 10_000;
 
 /**
  * One queued item: the idempotency key (the SecurityEvent's deterministic
@@ -146,12 +147,14 @@ export interface DeliveryQueue<TPayload> {
 }
 
 /**
- * A delivery queue: bounded (the oldest entry is dropped when it is full),
- * retrying each batch with exponential backoff and jitter (or the receiver's
- * Retry-After) until it is delivered, refused for good (a `DeliveryError`
- * that is not retryable), or dropped; one attempt at a time, so a consumer
- * keeps the order it was offered, and a receiver that hangs costs one
- * attempt timeout per attempt, never the caller's time.
+ * A consumer's delivery queue: `@ugallu/emitter`'s bounded delivery queue
+ * (the Kubernetes sink's too) with a consumer's settings and metrics.
+ * Bounded (the oldest entry is dropped when it is full), retrying each
+ * batch with exponential backoff and jitter (or the receiver's Retry-After)
+ * until it is delivered, refused for good (a `DeliveryError` that is not
+ * retryable), or dropped; one attempt at a time, so a consumer keeps the
+ * order it was offered, and a receiver that hangs costs one attempt timeout
+ * per attempt, never the caller's time.
  *
  * Metrics: `ugallu_audit_consumer_sent_total{consumer}`,
  * `ugallu_audit_consumer_failed_total{consumer,reason}` (one per event per
@@ -173,7 +176,7 @@ export interface DeliveryQueue<TPayload> {
 export function createDeliveryQueue<TPayload>(
   options: DeliveryQueueOptions<TPayload>,
 ): DeliveryQueue<TPayload> {
-  return new Queue(validate(options));
+  return new ConsumerQueue(validate(options));
 }
 
 interface Settings<TPayload> {
@@ -189,27 +192,20 @@ interface Settings<TPayload> {
   readonly random: () => number;
 }
 
-class Queue<TPayload> implements DeliveryQueue<TPayload> {
+const FULL = 'the delivery queue is full; dropped the oldest SecurityEvent';
+
+/** The consumer's side of the queue: its metrics, its status, its log lines. */
+class ConsumerQueue<TPayload> implements DeliveryQueue<TPayload> {
   private readonly settings: Settings<TPayload>;
   private readonly metrics: ConsumerMetrics;
   private readonly labels: { consumer: string };
-  private readonly warnings: RateLimitedWarnings;
-  /** Waiting entries, oldest first. */
-  private readonly waiting = new Deque<QueueEntry<TPayload>>();
-  /** The batch being sent, or waiting to be retried (older than every waiting entry). */
-  private batch: QueueEntry<TPayload>[] = [];
-  /** True while the batch is on the wire: its entries are then not dropped for room. */
-  private onWire = false;
-  /** The keys of every held entry, to skip a second offer of one. */
-  private readonly keys = new Set<string>();
-  /** Aborted at the close deadline: ends the attempt in flight and the waits. */
-  private readonly stop = new AbortController();
-  private wake: (() => void) | undefined = undefined;
-  private closed = false;
+  private readonly warnings: RateLimitedLog;
+  private readonly queue: BoundedDeliveryQueue<QueueEntry<TPayload>>;
   private closing: Promise<CloseSummary> | undefined = undefined;
-  private worker: Promise<void> | undefined = undefined;
   private sent = 0;
   private dropped = 0;
+  /** Of `dropped`, those the close deadline left. */
+  private abandoned = 0;
   private failing = false;
   private lastError: DeliveryStatus['lastError'] = undefined;
   private failuresSinceSuccess = 0;
@@ -218,38 +214,51 @@ class Queue<TPayload> implements DeliveryQueue<TPayload> {
     this.settings = settings;
     this.metrics = consumerMetrics(settings.registry);
     this.labels = { consumer: settings.consumer };
-    this.warnings = new RateLimitedWarnings(settings.logger);
+    this.warnings = new RateLimitedLog(settings.logger, WARN_INTERVAL_MS, { alwaysReportSuppressed: true });
     this.metrics.queue.set(this.labels, 0);
     // Both counters exist from the start, so a rate() over them is defined before the first event.
     this.metrics.sent.inc(this.labels, 0);
     this.metrics.dropped.inc(this.labels, 0);
+    this.queue = createBoundedDeliveryQueue<QueueEntry<TPayload>, DeliveryError>({
+      send: settings.send,
+      policy: { classify: ({ error, timedOut, attempt }) => this.classify(error, timedOut, attempt) },
+      hooks: {
+        sizeChanged: () => this.metrics.queue.set(this.labels, this.queue.size),
+        delivered: (batch) => this.delivered(batch.length),
+        failed: (batch, verdict, attempt) => this.failed(batch, verdict, attempt),
+        evicted: (entry) => this.drop(1, 'full', FULL, entry.key),
+        abandoned: (entries) => {
+          this.abandoned += entries.length;
+          this.dropped += entries.length;
+          this.metrics.dropped.inc(this.labels, entries.length);
+        },
+      },
+      capacity: settings.capacity,
+      whenFull: 'dropOldest',
+      batchSize: settings.batchSize,
+      batchWaitMs: settings.batchWaitMs,
+      attemptTimeoutMs: settings.attemptTimeoutMs,
+      key: (entry) => entry.key,
+    });
   }
 
   get size(): number {
-    return this.waiting.length + this.batch.length;
+    return this.queue.size;
   }
 
   offer(key: string, payload: TPayload): boolean {
-    if (this.closed) {
-      this.drop(1, 'closed', 'the consumer is closed; a SecurityEvent offered to it was dropped', key);
-      return false;
+    switch (this.queue.offer({ key, payload })) {
+      case 'queued':
+      case 'held':
+        return true;
+      case 'closed':
+        this.drop(1, 'closed', 'the consumer is closed; a SecurityEvent offered to it was dropped', key);
+        return false;
+      case 'full':
+        // Everything held is on the wire: the new entry is the one not sent.
+        this.drop(1, 'full', FULL, key);
+        return false;
     }
-    if (this.keys.has(key)) return true;
-    if (this.size >= this.settings.capacity && !this.evictOldest()) {
-      // Everything held is on the wire: the new entry is the one not sent.
-      this.drop(1, 'full', 'the delivery queue is full; dropped the oldest SecurityEvent', key);
-      return false;
-    }
-    this.keys.add(key);
-    this.waiting.push({ key, payload });
-    this.metrics.queue.set(this.labels, this.size);
-    if (this.wake !== undefined) {
-      const wake = this.wake;
-      this.wake = undefined;
-      wake();
-    }
-    this.worker ??= this.run();
-    return true;
   }
 
   status(): DeliveryStatus {
@@ -269,23 +278,11 @@ class Queue<TPayload> implements DeliveryQueue<TPayload> {
   }
 
   private async drain(timeoutMs: number): Promise<CloseSummary> {
-    this.closed = true;
     const droppedBefore = this.dropped;
-    if (this.wake !== undefined) this.wake();
-    if (this.worker !== undefined) {
-      const deadline = setTimeout(() => this.stop.abort(), timeoutMs);
-      await this.worker;
-      clearTimeout(deadline);
-    }
-    const left = this.size;
-    if (left > 0) {
-      this.batch = [];
-      this.waiting.clear();
-      this.keys.clear();
-      this.dropped += left;
-      this.metrics.dropped.inc(this.labels, left);
+    await this.queue.close(timeoutMs);
+    if (this.abandoned > 0) {
       this.settings.logger.warn(
-        { consumer: this.settings.consumer, dropped: left, timeoutMs },
+        { consumer: this.settings.consumer, dropped: this.abandoned, timeoutMs },
         'the consumer closed before its queue drained; the SecurityEvents left in it were dropped',
       );
     }
@@ -293,15 +290,24 @@ class Queue<TPayload> implements DeliveryQueue<TPayload> {
     return { sent: this.sent, dropped: this.dropped, droppedAtClose: this.dropped - droppedBefore };
   }
 
-  /** Drops the oldest entry that is not on the wire; false when every held entry is. */
-  private evictOldest(): boolean {
-    let evicted: QueueEntry<TPayload> | undefined;
-    if (!this.onWire && this.batch.length > 0) evicted = this.batch.shift();
-    else evicted = this.waiting.shift();
-    if (evicted === undefined) return false;
-    this.keys.delete(evicted.key);
-    this.drop(1, 'full', 'the delivery queue is full; dropped the oldest SecurityEvent', evicted.key);
-    return true;
+  /** The retry policy: a `DeliveryError` says whether a retry can help, and the backoff says when. */
+  private classify(error: unknown, timedOut: boolean, attempt: number): RetryVerdict<DeliveryError> {
+    const failure = timedOut
+      ? new DeliveryError(FailureReason.Timeout, `no answer within ${String(this.settings.attemptTimeoutMs)} ms`, {
+          cause: error,
+        })
+      : error instanceof DeliveryError
+        ? error
+        : new DeliveryError(FailureReason.Other, error instanceof Error ? error.message : String(error), {
+            cause: error,
+          });
+    if (!failure.retryable) return { kind: 'fail', error: failure };
+    return {
+      kind: 'retry',
+      reason: failure.reason,
+      delayMs: retryDelayMs(attempt, this.settings.backoff, failure.retryAfterMs, this.settings.random),
+      detail: failure.message,
+    };
   }
 
   private drop(count: number, kind: string, msg: string, key: string): void {
@@ -314,98 +320,9 @@ class Queue<TPayload> implements DeliveryQueue<TPayload> {
     );
   }
 
-  /** The worker: one attempt at a time until the queue is closed and empty, or stopped. */
-  private async run(): Promise<void> {
-    // Start after the caller's turn: what it offers in the same turn can share a batch.
-    await Promise.resolve();
-    let attempt = 0;
-    while (!this.stop.signal.aborted) {
-      if (this.batch.length === 0) {
-        if (this.waiting.length === 0) {
-          if (this.closed) return;
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-          });
-          continue;
-        }
-        if (this.settings.batchWaitMs > 0 && this.waiting.length < this.settings.batchSize && !this.closed) {
-          if (!(await this.pause(this.settings.batchWaitMs))) return;
-        }
-        this.batch = this.waiting.take(this.settings.batchSize);
-        attempt = 0;
-        if (this.batch.length === 0) continue;
-      }
-      const error = await this.attempt(this.batch);
-      if (this.stop.signal.aborted) return;
-      if (error === undefined) {
-        this.delivered();
-        attempt = 0;
-        continue;
-      }
-      // Counted with the batch as it is now: entries evicted meanwhile were counted as dropped.
-      this.failed(error, this.batch.length);
-      if (!error.retryable) {
-        this.rejected(error);
-        attempt = 0;
-        continue;
-      }
-      const delayMs = retryDelayMs(attempt, this.settings.backoff, error.retryAfterMs, this.settings.random);
-      this.warnings.warn(
-        `retry:${error.reason}`,
-        {
-          consumer: this.settings.consumer,
-          reason: error.reason,
-          error: error.message,
-          attempt: attempt + 1,
-          delayMs,
-          queued: this.size,
-        },
-        'delivering SecurityEvents to a consumer failed; retrying',
-      );
-      attempt++;
-      if (!(await this.pause(delayMs))) return;
-    }
-  }
-
-  /** One attempt; the error (as a DeliveryError) when it failed. Never rejects. */
-  private async attempt(batch: readonly QueueEntry<TPayload>[]): Promise<DeliveryError | undefined> {
-    const attemptAbort = new AbortController();
-    const onStop = (): void => attemptAbort.abort(this.stop.signal.reason);
-    this.stop.signal.addEventListener('abort', onStop, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      attemptAbort.abort(new Error('attempt timed out'));
-    }, this.settings.attemptTimeoutMs);
-    this.onWire = true;
-    try {
-      // The race: a target that ignores the signal costs at most the attempt timeout.
-      await raceAbort(this.settings.send(batch, attemptAbort.signal), attemptAbort.signal);
-      return undefined;
-    } catch (e) {
-      if (timedOut) {
-        return new DeliveryError(
-          FailureReason.Timeout,
-          `no answer within ${String(this.settings.attemptTimeoutMs)} ms`,
-          { cause: e },
-        );
-      }
-      if (e instanceof DeliveryError) return e;
-      return new DeliveryError(FailureReason.Other, e instanceof Error ? e.message : String(e), { cause: e });
-    } finally {
-      this.onWire = false;
-      clearTimeout(timer);
-      this.stop.signal.removeEventListener('abort', onStop);
-    }
-  }
-
-  private delivered(): void {
-    const n = this.batch.length;
-    for (const entry of this.batch) this.keys.delete(entry.key);
-    this.batch = [];
-    this.sent += n;
-    this.metrics.sent.inc(this.labels, n);
-    this.metrics.queue.set(this.labels, this.size);
+  private delivered(count: number): void {
+    this.sent += count;
+    this.metrics.sent.inc(this.labels, count);
     if (this.failing) {
       this.settings.logger.info(
         { consumer: this.settings.consumer, failedAttempts: this.failuresSinceSuccess },
@@ -417,57 +334,42 @@ class Queue<TPayload> implements DeliveryQueue<TPayload> {
     this.failuresSinceSuccess = 0;
   }
 
-  private failed(error: DeliveryError, count: number): void {
-    this.metrics.failed.inc({ consumer: this.settings.consumer, reason: error.reason }, count);
+  /** An attempt failed: counted per event with its reason; a refusal for good drops the batch. */
+  private failed(
+    batch: readonly QueueEntry<TPayload>[],
+    verdict: Exclude<RetryVerdict<DeliveryError>, { kind: 'delivered' }>,
+    attempt: number,
+  ): void {
+    // The policy gave the DeliveryError's own reason.
+    const reason = verdict.kind === 'fail' ? verdict.error.reason : (verdict.reason as FailureReasonLabel);
+    const message = verdict.kind === 'fail' ? verdict.error.message : verdict.detail;
+    // Counted with the batch as it is now: entries evicted meanwhile were counted as dropped.
+    this.metrics.failed.inc({ consumer: this.settings.consumer, reason }, batch.length);
     this.failing = true;
     this.failuresSinceSuccess++;
-    this.lastError = { reason: error.reason, message: error.message, at: new Date().toISOString() };
-  }
-
-  private rejected(error: DeliveryError): void {
-    const n = this.batch.length;
-    const first = this.batch[0]?.key ?? '';
-    for (const entry of this.batch) this.keys.delete(entry.key);
-    this.batch = [];
-    this.drop(
-      n,
-      `rejected:${error.reason}`,
-      'the receiver refused SecurityEvents for good; dropped them',
-      first,
-    );
-    this.metrics.queue.set(this.labels, this.size);
-  }
-
-  /** Waits `ms`; false when the queue was stopped meanwhile. */
-  private async pause(ms: number): Promise<boolean> {
-    try {
-      await sleep(ms, undefined, { signal: this.stop.signal });
-      return true;
-    } catch {
-      return false;
+    this.lastError = { reason, message, at: new Date().toISOString() };
+    if (verdict.kind === 'fail') {
+      this.drop(
+        batch.length,
+        `rejected:${reason}`,
+        'the receiver refused SecurityEvents for good; dropped them',
+        batch[0]?.key ?? '',
+      );
+      return;
     }
-  }
-}
-
-/** Rejects when `signal` aborts, whatever `promise` does; a later rejection of `promise` is swallowed. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  promise.catch(() => undefined);
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
+    this.warnings.warn(
+      `retry:${reason}`,
+      {
+        consumer: this.settings.consumer,
+        reason,
+        error: message,
+        attempt: attempt + 1,
+        delayMs: verdict.delayMs,
+        queued: this.size,
       },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the rejection is passed on as it came
-        reject(error as Error);
-      },
+      'delivering SecurityEvents to a consumer failed; retrying',
     );
-  });
+  }
 }
 
 /**
@@ -483,55 +385,9 @@ export function retryDelayMs(
   retryAfterMs: number | undefined,
   random: () => number = Math.random,
 ): number {
-  const exponential = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30));
-  const jittered = Math.round(exponential * (0.5 + random() * 0.5));
+  const jittered = exponentialBackoffMs(attempt, backoff, random);
   if (retryAfterMs === undefined) return jittered;
   return Math.max(jittered, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
-}
-
-/** A FIFO with O(1) push and shift (internal). */
-class Deque<T> {
-  private items: (T | undefined)[] = new Array<T | undefined>(16);
-  private head = 0;
-  private count = 0;
-
-  get length(): number {
-    return this.count;
-  }
-
-  push(item: T): void {
-    if (this.count === this.items.length) this.grow();
-    this.items[(this.head + this.count) % this.items.length] = item;
-    this.count++;
-  }
-
-  shift(): T | undefined {
-    if (this.count === 0) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head] = undefined;
-    this.head = (this.head + 1) % this.items.length;
-    this.count--;
-    return item;
-  }
-
-  take(n: number): T[] {
-    const out: T[] = [];
-    while (out.length < n && this.count > 0) out.push(this.shift()!);
-    return out;
-  }
-
-  clear(): void {
-    this.items = new Array<T | undefined>(16);
-    this.head = 0;
-    this.count = 0;
-  }
-
-  private grow(): void {
-    const next = new Array<T | undefined>(this.items.length * 2);
-    for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) % this.items.length];
-    this.items = next;
-    this.head = 0;
-  }
 }
 
 function validate<TPayload>(options: DeliveryQueueOptions<TPayload>): Settings<TPayload> {
@@ -554,7 +410,7 @@ function validate<TPayload>(options: DeliveryQueueOptions<TPayload>): Settings<T
     backoff: { initialMs, maxMs },
     attemptTimeoutMs: integer('attemptTimeoutMs', options.attemptTimeoutMs, d.attemptTimeoutMs, 1, 600_000),
     registry: options.registry,
-    logger: options.logger ?? SILENT_LOGGER,
+    logger: options.logger ?? noopLogger,
     random: options.random ?? Math.random,
   };
 }

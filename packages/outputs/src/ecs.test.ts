@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { EcsFlat, EcsVersion } from '@elastic/ecs';
 import { describe, expect, it } from 'vitest';
 import { ECS_VERSION, toEcs } from './ecs.js';
-import { RULE, sampleSecurityEvent, SECRET_MARKER } from './testSupport.js';
+import { RULE, sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
 import type { SecurityEvent } from '@ugallu/emitter';
 
 // ECS's field definitions for the pinned version, as Elastic publishes them

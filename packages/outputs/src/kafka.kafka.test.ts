@@ -11,7 +11,7 @@ import type { Consumer } from './consumer.js';
 import type { OutputFormat } from './format.js';
 import { KAFKA_SETUP_STEP, KAFKA_VERSION, missingKafkaTools, startKafkaBroker } from './kafkaBroker.js';
 import type { KafkaBroker } from './kafkaBroker.js';
-import { metricValue, sampleSecurityEvent, SECRET_MARKER, waitFor } from './testSupport.js';
+import { metricValue, sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
 
 // A real Apache Kafka broker (KRaft, from Maven Central's jars, cached in
 // ~/.cache/ugallu/kafka). Without Java or Maven: in CI the suite fails
@@ -89,19 +89,20 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
       },
     });
     admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: [broker.bootstrap] });
-    await waitFor(
-      async () =>
-        admin
-          .createTopics({
-            topics: ['se-native', 'se-ocsf', 'se-ecs', 'se-outage', 'se-plain', 'se-scram'],
-            partitions: 1,
-            replicas: 1,
-          })
-          .then(() => true)
-          .catch(() => false),
-      60_000,
-      'the broker to create topics',
-    );
+    await expect
+      .poll(
+        () =>
+          admin
+            .createTopics({
+              topics: ['se-native', 'se-ocsf', 'se-ecs', 'se-outage', 'se-plain', 'se-scram'],
+              partitions: 1,
+              replicas: 1,
+            })
+            .then(() => true)
+            .catch(() => false),
+        { timeout: 60_000, message: 'the broker to create topics' },
+      )
+      .toBe(true);
   });
 
   afterAll(async () => {
@@ -124,7 +125,7 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     });
     const events = [sampleSecurityEvent(1), sampleSecurityEvent(2)];
     for (const se of events) consumer.offer(se);
-    await waitFor(() => consumer.status().sent === 2, 60_000, 'the records over SASL_SSL');
+    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the records over SASL_SSL' }).toBe(2);
     await consumer.close();
     expect((await readTopic(broker.bootstrap, 'se-plain', 2)).map((r) => r.key)).toEqual(
       events.map((se) => se.metadata.name),
@@ -150,10 +151,10 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     );
     const se = sampleSecurityEvent(3);
     consumer.offer(se);
-    await waitFor(() => consumer.status().state === 'Failing', 60_000, 'the refused authentication');
+    await expect.poll(() => consumer.status().state, { timeout: 60_000, message: 'the refused authentication' }).toBe('Failing');
     expect(consumer.status().sent).toBe(0);
     await writeFile(passwordFile, 'scram-secret\n');
-    await waitFor(() => consumer.status().sent === 1, 60_000, 'the record after the password file changed');
+    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the record after the password file changed' }).toBe(1);
     expect(consumer.status().dropped).toBe(0);
     await consumer.close();
     expect((await readTopic(broker.bootstrap, 'se-scram', 1)).map((r) => r.key)).toEqual([se.metadata.name]);
@@ -176,7 +177,7 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     );
     const events = Array.from({ length: 5 }, (_, i) => sampleSecurityEvent(i));
     for (const se of events) expect(consumer.offer(se)).toBe(true);
-    await waitFor(() => consumer.status().sent === 5, 60_000, `5 ${format} records sent`);
+    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: `5 ${format} records sent` }).toBe(5);
     const records = await readTopic(broker.bootstrap, topic, 5);
     expect(records.map((r) => r.key)).toEqual(events.map((se) => se.metadata.name));
     for (const record of records) {
@@ -219,7 +220,7 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     const events = Array.from({ length: 60 }, (_, i) => sampleSecurityEvent(1000 + i));
 
     for (const se of events.slice(0, 20)) consumer.offer(se);
-    await waitFor(() => consumer.status().sent === 20, 60_000, 'the first 20 records sent');
+    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the first 20 records sent' }).toBe(20);
 
     await broker.stop();
     const stoppedAt = Date.now();
@@ -238,11 +239,12 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     expect(consumer.status().queued).toBe(40);
     await broker.start();
 
-    await waitFor(
-      () => consumer.status().sent === 60,
-      120_000,
-      'the 40 records held during the outage to be sent',
-    );
+    await expect
+      .poll(() => consumer.status().sent, {
+        timeout: 120_000,
+        message: 'the 40 records held during the outage to be sent',
+      })
+      .toBe(60);
     expect(consumer.status().dropped).toBe(0);
     expect(await metricValue(registry, 'ugallu_audit_consumer_dropped_total', { consumer: 'k-outage' })).toBe(
       0,
@@ -262,7 +264,7 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     // The detector restarts and replays the first audit event: same SecurityEvent, same key.
     consumer = createConsumer(config, { registry: new Registry() });
     consumer.offer(events[0]!);
-    await waitFor(() => consumer.status().sent === 1, 60_000, 'the replayed record sent');
+    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the replayed record sent' }).toBe(1);
     await consumer.close();
 
     const records = await readTopic(broker.bootstrap, 'se-outage', 61);

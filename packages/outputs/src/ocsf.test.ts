@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { attackReferences, OCSF_VERSION, toOcsf } from './ocsf.js';
-import { RULE, sampleSecurityEvent, SECRET_MARKER } from './testSupport.js';
+import { RULE, sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
 import type { SecurityEvent } from '@ugallu/emitter';
 
 // OCSF 1.4.0's Detection Finding and API Activity classes and the objects

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsumer } from './consumer.js';
 import type { ConsumerConfig } from './consumer.js';
 import { signWebhookBody, verifyWebhookSignature } from './hmac.js';
-import { metricValue, sampleSecurityEvent, SECRET_MARKER, waitFor } from './testSupport.js';
+import { metricValue, sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
 
 interface Seen {
   readonly headers: IncomingMessage['headers'];
@@ -124,7 +124,7 @@ describe('webhook consumer on a real HTTPS receiver', () => {
     try {
       const events = [sampleSecurityEvent(1), sampleSecurityEvent(2), sampleSecurityEvent(3)];
       for (const se of events) consumer.offer(se);
-      await waitFor(() => consumer.status().sent === 3, 20_000, '3 deliveries');
+      await expect.poll(() => consumer.status().sent, { timeout: 20_000, message: '3 deliveries' }).toBe(3);
       expect(verdicts).toEqual([true, true, true]);
       expect(
         receiver.seen.map((s) => (JSON.parse(s.body) as { metadata: { name: string } }).metadata.name),
@@ -139,7 +139,7 @@ describe('webhook consumer on a real HTTPS receiver', () => {
       token = 'token-two';
       await writeFile(tokenFile, `${token}\n`);
       consumer.offer(sampleSecurityEvent(4));
-      await waitFor(() => consumer.status().sent === 4, 20_000, 'a delivery with the new token');
+      await expect.poll(() => consumer.status().sent, { timeout: 20_000, message: 'a delivery with the new token' }).toBe(4);
       expect(receiver.seen.at(-1)!.headers.authorization).toBe('Bearer token-two');
       expect(
         await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
@@ -188,13 +188,11 @@ describe('webhook consumer on a real HTTPS receiver', () => {
     try {
       withCert.offer(sampleSecurityEvent(1));
       without.offer(sampleSecurityEvent(1));
-      await waitFor(() => withCert.status().sent === 1, 20_000, 'the mTLS delivery');
+      await expect.poll(() => withCert.status().sent, { timeout: 20_000, message: 'the mTLS delivery' }).toBe(1);
       expect(receiver.seen.map((s) => s.clientCN)).toEqual(['ugallu-audit-detection']);
-      await waitFor(
-        () => without.status().state === 'Failing',
-        20_000,
-        'the delivery without a certificate to fail',
-      );
+      await expect
+        .poll(() => without.status().state, { timeout: 20_000, message: 'the delivery without a certificate to fail' })
+        .toBe('Failing');
       expect(without.status().sent).toBe(0);
     } finally {
       await Promise.all([withCert.close(500), without.close(500)]);
@@ -212,7 +210,7 @@ describe('webhook consumer on a real HTTPS receiver', () => {
     });
     try {
       for (let i = 0; i < 5; i++) consumer.offer(sampleSecurityEvent(i));
-      await waitFor(() => consumer.status().sent === 5, 20_000, 'the batch');
+      await expect.poll(() => consumer.status().sent, { timeout: 20_000, message: 'the batch' }).toBe(5);
       expect(receiver.seen).toHaveLength(1);
       const body = JSON.parse(receiver.seen[0]!.body) as { class_uid: number }[];
       expect(body.map((f) => f.class_uid)).toEqual([2004, 2004, 2004, 2004, 2004]);
@@ -253,20 +251,21 @@ describe('webhook consumer on a real HTTPS receiver', () => {
       }
       // A synchronous call: the bound only catches a wait on the network (attempts take seconds), with room for a GC pause on a busy machine.
       expect(slowest).toBeLessThan(200);
-      await waitFor(() => consumers[2]!.status().sent === 20, 20_000, 'the healthy receiver to get all 20');
-      await waitFor(
-        async () =>
-          (await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
-            consumer: 'failing',
-            reason: 'server_error',
-          })) > 0 &&
-          (await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
-            consumer: 'hanging',
-            reason: 'timeout',
-          })) > 0,
-        20_000,
-        'the failures to be counted',
-      );
+      await expect.poll(() => consumers[2]!.status().sent, { timeout: 20_000, message: 'the healthy receiver to get all 20' }).toBe(20);
+      await expect
+        .poll(
+          async () =>
+            (await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
+              consumer: 'failing',
+              reason: 'server_error',
+            })) > 0 &&
+            (await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
+              consumer: 'hanging',
+              reason: 'timeout',
+            })) > 0,
+          { timeout: 20_000, message: 'the failures to be counted' },
+        )
+        .toBe(true);
       expect(consumers[0]!.status()).toMatchObject({
         state: 'Failing',
         sent: 0,
@@ -300,7 +299,7 @@ describe('webhook consumer on a real HTTPS receiver', () => {
     );
     try {
       consumer.offer(sampleSecurityEvent(1));
-      await waitFor(() => consumer.status().dropped === 1, 20_000, 'the refusal');
+      await expect.poll(() => consumer.status().dropped, { timeout: 20_000, message: 'the refusal' }).toBe(1);
       await new Promise((r) => setTimeout(r, 300));
       expect(receiver.seen).toHaveLength(1);
       expect(
@@ -388,7 +387,7 @@ describe('slack flavour', () => {
       se.spec.message = 'alice opened a shell in <shop/web-0> & more';
       consumer.offer(se);
       consumer.offer(sampleSecurityEvent(2));
-      await waitFor(() => consumer.status().sent === 2, 20_000, 'the Slack messages');
+      await expect.poll(() => consumer.status().sent, { timeout: 20_000, message: 'the Slack messages' }).toBe(2);
       // One message per event, whatever the batch size.
       expect(receiver.seen).toHaveLength(2);
       const payload = JSON.parse(receiver.seen[0]!.body) as {

@@ -3,7 +3,7 @@ import type { SecurityEvent, SecurityEventRule } from '@ugallu/emitter';
 import type { AuditEvent } from '@ugallu/audit-types';
 import type { Registry } from 'prom-client';
 
-/** Test fixtures shared by the test files (not exported from the package). */
+/** Test fixtures shared by the test files (not part of the package). */
 
 /** A value that must never leave the audit event: it stands for a Secret's content. */
 export const SECRET_MARKER = 'c3VwZXItc2VjcmV0LXBhc3N3b3Jk-DO-NOT-COPY';
@@ -59,17 +59,4 @@ export async function metricValue(
   const { values } = await metric.get();
   const found = values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
   return found?.value ?? 0;
-}
-
-/** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'a condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
