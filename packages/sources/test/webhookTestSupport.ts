@@ -4,7 +4,6 @@
  * client, and the way the `src/webhook/*.test.ts` files start a source.
  * Used only by the webhook tests.
  */
-import { generateKeyPair } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import type { Agent } from 'node:https';
@@ -12,10 +11,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { promisify } from 'node:util';
 
 import type { AuditEvent } from '@ugallu/audit-types';
-import forge from 'node-forge';
+import { CertificateAuthority } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, expect } from 'vitest';
 
@@ -23,8 +21,6 @@ import type { SourceLogger } from '../src/logger.js';
 import type { AuditEventBatch, AuditEventSink } from '../src/source.js';
 import { startWebhookSource } from '../src/webhook/index.js';
 import type { WebhookSource, WebhookSourceOptions } from '../src/webhook/index.js';
-
-const generateRsaKeyPair = promisify(generateKeyPair);
 
 /** A PEM certificate and its PEM private key. */
 export interface CertificateKeyPair {
@@ -46,114 +42,41 @@ export interface TestPki {
   remove(): Promise<void>;
 }
 
-interface Authority {
-  cert: forge.pki.Certificate;
-  key: forge.pki.rsa.PrivateKey;
-}
-
 /**
- * Makes two CAs, a server certificate for 127.0.0.1 and localhost, a client
- * certificate from the first CA and one from the second, and writes the
- * server's files to a temp dir. RSA keys come from Node (native, fast);
- * node-forge builds and signs the certificates.
+ * Makes two CAs (testenv's, the one PKI of the tests), a server certificate
+ * for 127.0.0.1 and localhost, a client certificate from the first CA and one
+ * from the second, and writes the server's files to a temp dir.
  */
 export async function createTestPki(): Promise<TestPki> {
-  const [caKey, otherCaKey, serverKey, clientKey, strangerKey] = await Promise.all(
-    Array.from({ length: 5 }, () => rsaKey()),
-  );
-  const ca = selfSigned('ugallu webhook test CA', caKey!);
-  const otherCa = selfSigned('ugallu webhook other CA', otherCaKey!);
-  const server = issue(ca, '127.0.0.1', serverKey!, 'server');
-  const client = issue(ca, 'kube-apiserver-audit', clientKey!, 'client');
-  const stranger = issue(otherCa, 'kube-apiserver-audit', strangerKey!, 'client');
-
+  const [ca, otherCa] = await Promise.all([
+    CertificateAuthority.create('ugallu webhook test CA'),
+    CertificateAuthority.create('ugallu webhook other CA'),
+  ]);
+  const [server, client, stranger] = await Promise.all([
+    ca.issueServer({ hosts: ['127.0.0.1', 'localhost'] }),
+    ca.issueClient({ commonName: 'kube-apiserver-audit' }),
+    otherCa.issueClient({ commonName: 'kube-apiserver-audit' }),
+  ]);
   const dir = await mkdtemp(join(tmpdir(), 'ugallu-webhook-pki-'));
-  const caPem = forge.pki.certificateToPem(ca.cert);
   const files = {
     caFile: join(dir, 'ca.crt'),
     serverCertFile: join(dir, 'tls.crt'),
     serverKeyFile: join(dir, 'tls.key'),
   };
   await Promise.all([
-    writeFile(files.caFile, caPem),
-    writeFile(files.serverCertFile, server.cert),
-    writeFile(files.serverKeyFile, server.key),
+    writeFile(files.caFile, ca.certPem),
+    writeFile(files.serverCertFile, server.certPem),
+    writeFile(files.serverKeyFile, server.keyPem),
   ]);
+  const pair = ({ certPem, keyPem }: { certPem: string; keyPem: string }) => ({ cert: certPem, key: keyPem });
   return {
     dir,
-    caPem,
+    caPem: ca.certPem,
     ...files,
-    client,
-    stranger,
+    client: pair(client),
+    stranger: pair(stranger),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
-}
-
-async function rsaKey(): Promise<forge.pki.rsa.PrivateKey> {
-  const { privateKey } = await generateRsaKeyPair('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  return forge.pki.privateKeyFromPem(privateKey);
-}
-
-function publicKeyOf(key: forge.pki.rsa.PrivateKey): forge.pki.rsa.PublicKey {
-  return forge.pki.setRsaPublicKey(key.n, key.e);
-}
-
-let serial = 1;
-function baseCertificate(commonName: string, key: forge.pki.rsa.PrivateKey): forge.pki.Certificate {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = publicKeyOf(key);
-  cert.serialNumber = (serial++).toString(16).padStart(2, '0');
-  // A minute of slack for a clock a little behind; a day of validity.
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 24 * 60 * 60 * 1000);
-  cert.setSubject([{ name: 'commonName', value: commonName }]);
-  return cert;
-}
-
-function selfSigned(commonName: string, key: forge.pki.rsa.PrivateKey): Authority {
-  const cert = baseCertificate(commonName, key);
-  cert.setIssuer(cert.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(key, forge.md.sha256.create());
-  return { cert, key };
-}
-
-function issue(
-  authority: Authority,
-  commonName: string,
-  key: forge.pki.rsa.PrivateKey,
-  usage: 'server' | 'client',
-): CertificateKeyPair {
-  const cert = baseCertificate(commonName, key);
-  cert.setIssuer(authority.cert.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    usage === 'server'
-      ? { name: 'extKeyUsage', serverAuth: true }
-      : { name: 'extKeyUsage', clientAuth: true },
-    ...(usage === 'server'
-      ? [
-          {
-            name: 'subjectAltName',
-            altNames: [
-              { type: 7, ip: '127.0.0.1' },
-              { type: 2, value: 'localhost' },
-            ],
-          },
-        ]
-      : []),
-  ]);
-  cert.sign(authority.key, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(key) };
 }
 
 /**
