@@ -1,8 +1,8 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import forge from 'node-forge';
+import { CertificateAuthority } from '@ugallu/testenv';
 import { mib, runChild, startChild } from './child.js';
 import { formatRate, table } from './measure.js';
 import type { WebhookLoadReport } from './webhookLoad.js';
@@ -33,7 +33,7 @@ export async function benchWebhook(options: {
 }): Promise<WebhookResult> {
   const dir = await mkdtemp(join(tmpdir(), 'ugallu-bench-webhook-'));
   try {
-    const tls = await writeSelfSignedCertificate(dir);
+    const tls = await writeServingCertificate(dir);
     const env = { AUDIT_WEBHOOK_TOKEN: randomBytes(24).toString('hex') };
     const server = startChild('webhookServer.ts', [tls.certFile, tls.keyFile, String(options.rules)], env);
     let load: WebhookLoadReport;
@@ -41,7 +41,7 @@ export async function benchWebhook(options: {
       const { url } = await server.next<{ url: string }>();
       load = await runChild<WebhookLoadReport>(
         'webhookLoad.ts',
-        [url, tls.certFile, options.batches, options.batchEvents, options.connections, options.warmup].map(String),
+        [url, tls.caFile, options.batches, options.batchEvents, options.connections, options.warmup].map(String),
         env,
       );
     } finally {
@@ -81,32 +81,15 @@ export async function benchWebhook(options: {
   }
 }
 
-/** A self-signed serving certificate for 127.0.0.1 (RSA 2048, a day), which the load generator trusts as its CA. */
-async function writeSelfSignedCertificate(dir: string): Promise<{ certFile: string; keyFile: string }> {
-  const { privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  const key = forge.pki.privateKeyFromPem(privateKey);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-  cert.serialNumber = '01';
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 24 * 60 * 60 * 1000);
-  const subject = [{ name: 'commonName', value: 'ugallu bench webhook' }];
-  cert.setSubject(subject);
-  cert.setIssuer(subject);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
-  ]);
-  cert.sign(key, forge.md.sha256.create());
+/** A serving certificate for 127.0.0.1 from a throw-away CA (testenv's, the one PKI of the tests), which the load generator trusts. */
+async function writeServingCertificate(dir: string): Promise<{ certFile: string; keyFile: string; caFile: string }> {
+  const ca = await CertificateAuthority.create('ugallu bench webhook CA');
+  const { certPem, keyPem } = await ca.issueServer({ hosts: ['127.0.0.1'] });
   const certFile = join(dir, 'tls.crt');
   const keyFile = join(dir, 'tls.key');
-  await writeFile(certFile, forge.pki.certificateToPem(cert));
-  await writeFile(keyFile, privateKey, { mode: 0o600 });
-  return { certFile, keyFile };
+  const caFile = join(dir, 'ca.crt');
+  await writeFile(certFile, certPem);
+  await writeFile(keyFile, keyPem, { mode: 0o600 });
+  await writeFile(caFile, ca.certPem);
+  return { certFile, keyFile, caFile };
 }
