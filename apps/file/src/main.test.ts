@@ -4,6 +4,7 @@ import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { auditLine, execEvent } from '@ugallu/fixtures';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -58,17 +59,16 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
 }
 
 
+/** `kubectl exec` (the example rule `pod-exec` matches it), or with `subresource` another pod subresource, as a log line. */
 const line = (auditID: string, verb = 'create', subresource = 'exec') =>
-  JSON.stringify({
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    auditID,
-    stage: 'ResponseComplete',
-    verb,
-    requestURI: `/api/v1/namespaces/web/pods/web-0/${subresource}`,
-    user: { username: 'alice@example.com' },
-    objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', subresource },
-  }) + '\n';
+  auditLine(
+    execEvent({
+      auditID,
+      verb,
+      requestURI: `/api/v1/namespaces/web/pods/web-0/${subresource}`,
+      objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', apiVersion: 'v1', subresource },
+    }),
+  );
 
 describe('ugallu-audit-file', () => {
   it('prints its flags with --help', async () => {

@@ -8,13 +8,11 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { clusterAdminBindingEvent, eventList, execEvent } from '@ugallu/fixtures';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  clusterAdminBinding,
   createTestPki,
-  eventList,
   EXAMPLE_RULES,
-  execEvent,
   killBinaries,
   metrics,
   post,
@@ -138,9 +136,9 @@ async function run(dir: string, configPath: string, extra: string[] = []) {
 }
 
 const batch = eventList([
-  execEvent('exec-1'),
-  clusterAdminBinding('crb-1', 'RequestReceived'),
-  clusterAdminBinding('crb-1', 'ResponseComplete'),
+  execEvent({ auditID: 'exec-1' }),
+  clusterAdminBindingEvent({ auditID: 'crb-1', stage: 'RequestReceived' }),
+  clusterAdminBindingEvent({ auditID: 'crb-1', stage: 'ResponseComplete' }),
 ]);
 
 describe('ugallu-audit-webhook --config: consumers', () => {
@@ -192,7 +190,7 @@ describe('ugallu-audit-webhook --config: consumers', () => {
     );
     for (const id of ['a', 'b', 'c']) {
       const reply = await post(url, {
-        body: eventList([execEvent(`exec-${id}`)]),
+        body: eventList([execEvent({ auditID: `exec-${id}` })]),
         token: TOKEN,
         ca: pki.caPem,
       });

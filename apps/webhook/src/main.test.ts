@@ -1,13 +1,10 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { clusterAdminBindingEvent, configMapCreateEvent, eventList, execEvent } from '@ugallu/fixtures';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  clusterAdminBinding,
-  configMapCreate,
   createTestPki,
-  eventList,
   EXAMPLE_RULES,
-  execEvent,
   killBinaries,
   metrics,
   post,
@@ -111,9 +108,9 @@ describe('ugallu-audit-webhook', () => {
     expect((await fetch(`http://${telemetry}/healthz`)).status).toBe(200);
 
     const batch = eventList([
-      execEvent('exec-1'),
-      clusterAdminBinding('crb-1', 'RequestReceived'),
-      clusterAdminBinding('crb-1', 'ResponseComplete'),
+      execEvent({ auditID: 'exec-1' }),
+      clusterAdminBindingEvent({ auditID: 'crb-1', stage: 'RequestReceived' }),
+      clusterAdminBindingEvent({ auditID: 'crb-1', stage: 'ResponseComplete' }),
     ]);
     const reply = await send(url, { body: batch, token: TOKEN });
     expect(reply.status).toBe(200);
@@ -228,7 +225,7 @@ spec:
         try {
           reply = await postUntilTaken(url, {
             ca: pki.caPem,
-            body: eventList(ids.map(configMapCreate)),
+            body: eventList(ids.map((id) => configMapCreateEvent({ auditID: id }))),
             token: TOKEN,
           });
         } catch {
@@ -280,7 +277,7 @@ spec:
     const { url, telemetry } = await started(r);
     expect(await waitForLog(r, 'audit webhook listening')).toMatchObject({ bearerToken: false, mtls: true });
 
-    const reply = await send(url, { body: eventList([execEvent('mtls-exec')]), client: pki.client });
+    const reply = await send(url, { body: eventList([execEvent({ auditID: 'mtls-exec' })]), client: pki.client });
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ accepted: 1, rejected: 0 });
     await vi.waitFor(async () =>
@@ -288,9 +285,9 @@ spec:
         ['PodExec', 'mtls-exec'],
       ]), { timeout: 30_000, interval: 50 });
 
-    await expect(send(url, { body: eventList([execEvent('no-certificate')]) })).rejects.toThrow();
+    await expect(send(url, { body: eventList([execEvent({ auditID: 'no-certificate' })]) })).rejects.toThrow();
     await expect(
-      send(url, { body: eventList([execEvent('other-ca')]), client: pki.stranger }),
+      send(url, { body: eventList([execEvent({ auditID: 'other-ca' })]), client: pki.stranger }),
     ).rejects.toThrow();
     await vi.waitFor(async () =>
       expect(
@@ -327,7 +324,7 @@ spec:
     const { url, telemetry } = await started(r);
 
     const three = await send(url, {
-      body: eventList([execEvent('b-1'), execEvent('b-2'), execEvent('b-3')]),
+      body: eventList([execEvent({ auditID: 'b-1' }), execEvent({ auditID: 'b-2' }), execEvent({ auditID: 'b-3' })]),
       token: TOKEN,
     });
     expect(three.status).toBe(413);
@@ -337,7 +334,7 @@ spec:
     });
     const deep = `{"kind":"Event","verb":"get","requestURI":"/api","requestObject":${'['.repeat(5000)}${']'.repeat(5000)}}`;
     const two = await send(url, {
-      body: `{"kind":"EventList","items":[${JSON.stringify(execEvent('b-4'))},${deep}]}`,
+      body: `{"kind":"EventList","items":[${JSON.stringify(execEvent({ auditID: 'b-4' }))},${deep}]}`,
       token: TOKEN,
     });
     expect([two.status, JSON.parse(two.body)]).toEqual([200, { accepted: 1, rejected: 1 }]);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { V1Container, V1DaemonSet, V1Deployment } from '@kubernetes/client-node';
+import { execEvent } from '@ugallu/fixtures';
 import { CertificateAuthority } from '@ugallu/testenv';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -30,19 +31,6 @@ async function rulesDir(): Promise<string> {
   await cp(join(REPO_ROOT, 'examples/rules'), dir, { recursive: true });
   return dir;
 }
-
-const execEvent = (auditID: string) => ({
-  kind: 'Event',
-  apiVersion: 'audit.k8s.io/v1',
-  level: 'Metadata',
-  auditID,
-  stage: 'ResponseComplete',
-  verb: 'create',
-  requestURI: '/api/v1/namespaces/web/pods/web-0/exec',
-  user: { username: 'alice@example.com' },
-  objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', apiVersion: 'v1', subresource: 'exec' },
-  responseStatus: { code: 101 },
-});
 
 async function telemetryAddress(run: BundleRun): Promise<string> {
   const log = await run.waitForLog('serving /metrics, /healthz and /readyz');
@@ -96,7 +84,7 @@ describe('the bundled file-mode detector runs with plain node and no node_module
     expect(files.filter((f) => !/\.js(\.map)?$/.test(f))).toEqual([]);
     const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-file-'));
     const log = join(work, 'audit.log');
-    await writeFile(log, `${JSON.stringify(execEvent('bundle-file-1'))}\n`);
+    await writeFile(log, `${JSON.stringify(execEvent({ auditID: 'bundle-file-1' }))}\n`);
     const run = start(dir, [
       '--audit-log',
       log,
@@ -131,7 +119,7 @@ describe('the bundled file-mode detector with consumers', () => {
     const dir = await stageBundle('file');
     const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-consumers-'));
     const log = join(work, 'audit.log');
-    await writeFile(log, `${JSON.stringify(execEvent('bundle-consumer-1'))}\n`);
+    await writeFile(log, `${JSON.stringify(execEvent({ auditID: 'bundle-consumer-1' }))}\n`);
     const out = join(work, 'consumer.jsonl');
     const config = join(work, 'config.yaml');
     await writeFile(
@@ -183,7 +171,7 @@ describe('the bundled webhook-mode detector runs with plain node and no node_mod
     const batch = JSON.stringify({
       kind: 'EventList',
       apiVersion: 'audit.k8s.io/v1',
-      items: [execEvent('bundle-webhook-1')],
+      items: [execEvent({ auditID: 'bundle-webhook-1' })],
     });
     expect((await post(`${url}/audit`, batch, ca.certPem)).status).toBe(401);
     await vi.waitFor(async () =>
