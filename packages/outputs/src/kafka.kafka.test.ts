@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Admin, Consumer as KafkaConsumer, stringDeserializers } from '@platformatic/kafka';
 import { CertificateAuthority } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createConsumer } from './consumer.js';
 import type { Consumer } from './consumer.js';
 import type { OutputFormat } from './format.js';
@@ -89,20 +89,16 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
       },
     });
     admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: [broker.bootstrap] });
-    await expect
-      .poll(
-        () =>
-          admin
-            .createTopics({
-              topics: ['se-native', 'se-ocsf', 'se-ecs', 'se-outage', 'se-plain', 'se-scram'],
-              partitions: 1,
-              replicas: 1,
-            })
-            .then(() => true)
-            .catch(() => false),
-        { timeout: 60_000, message: 'the broker to create topics' },
-      )
-      .toBe(true);
+    // vi.waitFor, not expect.poll (which only runs inside a test): retried while it throws.
+    await vi.waitFor(
+      () =>
+        admin.createTopics({
+          topics: ['se-native', 'se-ocsf', 'se-ecs', 'se-outage', 'se-plain', 'se-scram'],
+          partitions: 1,
+          replicas: 1,
+        }),
+      { timeout: 60_000, interval: 20 },
+    );
   });
 
   afterAll(async () => {
