@@ -4,6 +4,7 @@ import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { METRICS } from '@ugallu/api';
 import { auditLine, execEvent } from '@ugallu/fixtures';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -335,6 +336,11 @@ describe('ugallu-audit-file', () => {
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/ugallu_audit_rule_matches_total\{rule="pod-exec"\} 2/);
     expect(metrics).toMatch(/ugallu_audit_file_lines_total \d+/);
+    // Every ugallu metric served is a row of the one metric table, with its help (process metrics aside).
+    const table = new Map(Object.values(METRICS).map((m) => [m.name as string, m.help as string]));
+    const served = [...metrics.matchAll(/^# HELP (ugallu_audit_\S+) (.*)$/gm)].filter(([, n]) => !n!.startsWith('ugallu_audit_process_'));
+    expect(served.length).toBeGreaterThan(5);
+    for (const [, name, help] of served) expect(table.get(name!), name).toBe(help);
 
     first.child.kill('SIGTERM');
     expect(await first.exit).toBe(0);

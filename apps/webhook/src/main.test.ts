@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { METRICS } from '@ugallu/api';
 import { clusterAdminBindingEvent, configMapCreateEvent, eventList, execEvent } from '@ugallu/fixtures';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -153,6 +154,11 @@ describe('ugallu-audit-webhook', () => {
     expect(sample(text, 'ugallu_audit_rule_matches_total{rule="cluster-admin-granted"}')).toBe(1);
     expect(sample(text, 'ugallu_audit_rule_duplicate_stages_total')).toBe(4);
     expect(sample(text, 'ugallu_audit_events_evaluated_total')).toBe(6);
+    // Every ugallu metric served is a row of the one metric table, with its help (process metrics aside).
+    const table = new Map(Object.values(METRICS).map((m) => [m.name as string, m.help as string]));
+    const served = [...text.matchAll(/^# HELP (ugallu_audit_\S+) (.*)$/gm)].filter(([, n]) => !n!.startsWith('ugallu_audit_process_'));
+    expect(served.length).toBeGreaterThan(5);
+    for (const [, name, help] of served) expect(table.get(name!), name).toBe(help);
     // /metrics is served on the telemetry port only, never next to the webhook.
     expect((await send(url, { body: '{}', token: TOKEN, path: '/metrics' })).status).toBe(404);
 

@@ -1,3 +1,4 @@
+import { METRICS } from '@ugallu/api';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 
@@ -63,9 +64,7 @@ class RuleInfoGauge implements RuleInfoMetric {
 
   constructor(registry: Registry) {
     this.gauge = new Gauge({
-      name: 'ugallu_audit_rule_info',
-      help: 'Each installed rule, value 1, labelled with the severity, class and type of the SecurityEvents it emits (join the per-rule series on rule).',
-      labelNames: ['rule', 'severity', 'class', 'type'] as const,
+      ...METRICS.ruleInfo,
       registers: [registry],
     });
   }
@@ -95,48 +94,35 @@ export function createEngineMetrics(registry: Registry): EngineMetrics {
   const registers = [registry];
   return {
     matches: new Counter({
-      name: 'ugallu_audit_rule_matches_total',
-      help: 'Audit events matched by each rule (once per request, whatever the number of stages).',
-      labelNames: ['rule'] as const,
+      ...METRICS.ruleMatches,
       registers,
     }),
     dropped: new Counter({
-      name: 'ugallu_audit_rule_dropped_total',
-      help: "Matches dropped by each rule's rate limit (no SecurityEvent emitted).",
-      labelNames: ['rule'] as const,
+      ...METRICS.ruleDropped,
       registers,
     }),
     emitErrors: new Counter({
-      name: 'ugallu_audit_rule_emit_errors_total',
-      help: 'SecurityEvents of each rule that could not be delivered.',
-      labelNames: ['rule'] as const,
+      ...METRICS.ruleEmitErrors,
       registers,
     }),
     compileErrors: new Counter({
-      name: 'ugallu_audit_rule_compile_errors_total',
-      help: 'Failed compiles of each rule (the rule is disabled until fixed).',
-      labelNames: ['rule'] as const,
+      ...METRICS.ruleCompileErrors,
       registers,
     }),
     events: new Counter({
-      name: 'ugallu_audit_events_evaluated_total',
-      help: 'Audit events evaluated against the rule set, from every source.',
+      ...METRICS.eventsEvaluated,
       registers,
     }),
     duplicates: new Counter({
-      name: 'ugallu_audit_rule_duplicate_stages_total',
-      help: 'Matches of a request already matched by the same rule at an earlier stage (not emitted again).',
+      ...METRICS.ruleDuplicateStages,
       registers,
     }),
     channelDepth: new Gauge({
-      name: 'ugallu_audit_channel_events',
-      help: "Events waiting in the engine's bounded channel.",
+      ...METRICS.channelEvents,
       registers,
     }),
     rulesLoaded: new Gauge({
-      name: 'ugallu_audit_rules',
-      help: 'Rules known to the engine, by state (active, disabled, failed).',
-      labelNames: ['state'] as const,
+      ...METRICS.rules,
       registers,
     }),
     ruleInfo: new RuleInfoGauge(registry),

@@ -1,3 +1,4 @@
+import { METRICS } from '@ugallu/api';
 import type { RuleSet } from '@ugallu/sigma';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger } from '@ugallu/sources/logger';
@@ -97,8 +98,7 @@ export class LinePrefilter {
     const enabled = this.enabled;
     const skipped = (): number => this.skipped;
     new Gauge({
-      name: 'ugallu_audit_prefilter_enabled',
-      help: 'Whether the file source skips, unparsed, audit lines no rule could match (1), or parses every line (0: --no-prefilter, or a rule that cannot be narrowed by verb, resource, stage, user, response code, user agent or impersonated user).',
+      ...METRICS.prefilterEnabled,
       registers: [registry],
       collect() {
         this.set(enabled && rules.unnarrowableRule() === undefined ? 1 : 0);
@@ -106,8 +106,7 @@ export class LinePrefilter {
     });
     let reported = 0;
     new Counter({
-      name: 'ugallu_audit_prefilter_skipped_total',
-      help: 'Audit log lines the pre-filter skipped unparsed (and unvalidated): plainly single events no rule could match.',
+      ...METRICS.prefilterSkipped,
       registers: [registry],
       collect() {
         // Counted in a plain number on the hot path, handed to the counter when scraped.

@@ -6,7 +6,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { Informer, KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { GROUP, RESOURCES, VERSION } from '@ugallu/api';
+import { GROUP, METRICS, RESOURCES, VERSION } from '@ugallu/api';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
 import { Counter, Gauge } from 'prom-client';
@@ -182,13 +182,11 @@ class Reconciler implements SigmaRuleReconciler {
     if (options.registry !== undefined) {
       const registers = [options.registry];
       this.#leaderGauge = new Gauge({
-        name: 'ugallu_audit_status_leader',
-        help: 'Whether this pod holds the status Lease and writes the aggregated SigmaRule status (1) or not (0).',
+        ...METRICS.statusLeader,
         registers,
       });
       this.#writeErrors = new Counter({
-        name: 'ugallu_audit_status_write_errors_total',
-        help: 'SigmaRule status writes (and CompileFailed Events) that failed.',
+        ...METRICS.statusWriteErrors,
         registers,
       });
     }

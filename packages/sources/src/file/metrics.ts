@@ -2,6 +2,8 @@
  * The file source's Prometheus counters and the label values of their
  * `reason`s.
  */
+import { METRICS } from '@ugallu/api';
+import type { MetricDefinition } from '@ugallu/api';
 import { DecodeReason } from '@ugallu/audit-types';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
@@ -59,14 +61,20 @@ export interface FileCounters {
   bytesSkipped: Counter<'reason'>;
 }
 
-function reasonCounter(registry: Registry, name: string, help: string, reasons: readonly string[]): Counter<'reason'> {
-  // Reused when already registered: a restarted source in the same process shares the series.
-  const counter =
-    (registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
-    new Counter({ name, help, labelNames: ['reason'], registers: [registry] });
-  for (const reason of reasons) counter.inc({ reason }, 0);
-  return counter;
+/** A counter of `METRICS`, or the one a source already registered there (a restart within one process shares the series). */
+function counter<TLabel extends string>(registry: Registry, metric: MetricDefinition): Counter<TLabel> {
+  return (
+    (registry.getSingleMetric(metric.name) as Counter<TLabel> | undefined) ??
+    new Counter<TLabel>({ ...metric, labelNames: metric.labelNames as readonly TLabel[], registers: [registry] })
+  );
 }
+
+function reasonCounter(registry: Registry, metric: MetricDefinition, reasons: readonly string[]): Counter<'reason'> {
+  const reasonCounter = counter<'reason'>(registry, metric);
+  for (const reason of reasons) reasonCounter.inc({ reason }, 0);
+  return reasonCounter;
+}
+
 /**
  * Registers the file source's counters in `registry` (every reason's series
  * at 0), or reuses them when a file source already registered them there.
@@ -74,32 +82,11 @@ function reasonCounter(registry: Registry, name: string, help: string, reasons: 
  * @example `const counters = fileCounters(registry);`
  */
 export function fileCounters(registry: Registry): FileCounters {
-  // Reused when already registered: a restarted source in the same process shares the series.
-  const lines =
-    (registry.getSingleMetric('ugallu_audit_file_lines_total') as Counter | undefined) ??
-    new Counter({
-      name: 'ugallu_audit_file_lines_total',
-      help: 'Non-empty lines read from the audit log file, decodable or not.',
-      registers: [registry],
-    });
-  const parseErrors = reasonCounter(
-    registry,
-    'ugallu_audit_file_parse_errors_total',
-    'Lines of the audit log file skipped because they are not audit events or are too large, by reason.',
-    PARSE_ERROR_REASONS,
-  );
   const skipReasons = Object.values(FileSkipReason);
-  const gaps = reasonCounter(
-    registry,
-    'ugallu_audit_file_gaps_total',
-    'Times the file source went past part of the audit log it could not read (a gap in what was read), by reason.',
-    skipReasons,
-  );
-  const bytesSkipped = reasonCounter(
-    registry,
-    'ugallu_audit_file_bytes_skipped_total',
-    'Bytes of the audit log passed over unread, by reason, where the number is known.',
-    skipReasons,
-  );
-  return { lines, parseErrors, gaps, bytesSkipped };
+  return {
+    lines: counter(registry, METRICS.fileLines),
+    parseErrors: reasonCounter(registry, METRICS.fileParseErrors, PARSE_ERROR_REASONS),
+    gaps: reasonCounter(registry, METRICS.fileGaps, skipReasons),
+    bytesSkipped: reasonCounter(registry, METRICS.fileBytesSkipped, skipReasons),
+  };
 }

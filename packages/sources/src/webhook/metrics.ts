@@ -1,3 +1,5 @@
+import { METRICS } from '@ugallu/api';
+import type { MetricDefinition } from '@ugallu/api';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 
@@ -10,17 +12,17 @@ import { WebhookRejectReason } from './reject.js';
  */
 export const WebhookMetricName = {
   /** Events accepted into the engine's channel. */
-  Events: 'ugallu_audit_webhook_events_total',
+  Events: METRICS.webhookEvents.name,
   /** Items (or whole bodies) that did not decode as audit events (the reason of each is logged). */
-  ParseErrors: 'ugallu_audit_webhook_parse_errors_total',
+  ParseErrors: METRICS.webhookParseErrors.name,
   /** Requests refused for authentication, by `reason`: `missing_token`, `wrong_token`, `client_certificate`. */
-  AuthFailures: 'ugallu_audit_webhook_auth_failures_total',
+  AuthFailures: METRICS.webhookAuthFailures.name,
   /** Requests answered 429 because the engine's channel was full. */
-  Backpressure: 'ugallu_audit_webhook_backpressure_total',
+  Backpressure: METRICS.webhookBackpressure.name,
   /** Requests answered with an error, by `reason` (a `WebhookRejectReason`). */
-  Refused: 'ugallu_audit_webhook_requests_refused_total',
+  Refused: METRICS.webhookRequestsRefused.name,
   /** Connections closed as soon as they opened because `maxConnections` were open. */
-  ConnectionsDropped: 'ugallu_audit_webhook_connections_dropped_total',
+  ConnectionsDropped: METRICS.webhookConnectionsDropped.name,
 } as const;
 
 /**
@@ -52,37 +54,12 @@ export interface WebhookMetrics {
  */
 export function webhookMetrics(registry: Registry): WebhookMetrics {
   const metrics: WebhookMetrics = {
-    events: counter(registry, WebhookMetricName.Events, 'Audit events accepted by the webhook source.', []),
-    parseErrors: counter(
-      registry,
-      WebhookMetricName.ParseErrors,
-      'Items or request bodies the webhook source could not decode as audit events.',
-      [],
-    ),
-    authFailures: counter(
-      registry,
-      WebhookMetricName.AuthFailures,
-      'Webhook requests refused for authentication (missing or wrong token, refused client certificate).',
-      ['reason'],
-    ),
-    backpressure: counter(
-      registry,
-      WebhookMetricName.Backpressure,
-      'Webhook requests answered 429 because the engine channel was full.',
-      [],
-    ),
-    refused: counter(
-      registry,
-      WebhookMetricName.Refused,
-      'Webhook requests answered with an error, by reason.',
-      ['reason'],
-    ),
-    connectionsDropped: counter(
-      registry,
-      WebhookMetricName.ConnectionsDropped,
-      'Webhook connections closed at once because the maximum number of connections was open.',
-      [],
-    ),
+    events: counter(registry, METRICS.webhookEvents),
+    parseErrors: counter(registry, METRICS.webhookParseErrors),
+    authFailures: counter<'reason'>(registry, METRICS.webhookAuthFailures),
+    backpressure: counter(registry, METRICS.webhookBackpressure),
+    refused: counter<'reason'>(registry, METRICS.webhookRequestsRefused),
+    connectionsDropped: counter(registry, METRICS.webhookConnectionsDropped),
   };
   // Every label value from the start, so a dashboard shows 0 rather than no data.
   for (const reason of Object.values(AuthFailureLabel) as AuthFailureLabelValue[]) {
@@ -92,13 +69,8 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
   return metrics;
 }
 
-function counter<TLabel extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly TLabel[],
-): Counter<TLabel> {
-  const existing = registry.getSingleMetric(name);
+function counter<TLabel extends string = never>(registry: Registry, metric: MetricDefinition): Counter<TLabel> {
+  const existing = registry.getSingleMetric(metric.name);
   if (existing instanceof Counter) return existing;
-  return new Counter<TLabel>({ name, help, labelNames, registers: [registry] });
+  return new Counter<TLabel>({ ...metric, labelNames: metric.labelNames as readonly TLabel[], registers: [registry] });
 }
