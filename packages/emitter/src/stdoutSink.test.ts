@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import { track } from '@ugallu/testenv';
 import { describe, expect, it } from 'vitest';
 import { EmitError, EmitReason } from './errors.js';
 import type { SecurityEvent } from './securityEvent.js';
@@ -28,21 +29,6 @@ class FailingStream extends Writable {
   override _write(_chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
   }
-}
-
-function track(promise: Promise<void>): { settled: () => boolean; outcome: Promise<unknown> } {
-  let settled = false;
-  const outcome = promise.then(
-    () => {
-      settled = true;
-      return 'resolved';
-    },
-    (error: unknown) => {
-      settled = true;
-      return error;
-    },
-  );
-  return { settled: () => settled, outcome };
 }
 
 const turns = async (n = 5): Promise<void> => {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createConsumer } from './consumer.js';
 import type { Consumer } from './consumer.js';
 import type { OutputFormat } from './format.js';
-import { KAFKA_SETUP_STEP, KAFKA_VERSION, missingKafkaTools, startKafkaBroker } from './kafkaBroker.js';
-import type { KafkaBroker } from './kafkaBroker.js';
+import { KAFKA_SETUP_STEP, KAFKA_VERSION, missingKafkaTools, startKafkaBroker } from '../test/kafkaBroker.js';
+import type { KafkaBroker } from '../test/kafkaBroker.js';
 import { metricValue, sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
 
 // A real Apache Kafka broker (KRaft, from Maven Central's jars, cached in

@@ -1,14 +1,12 @@
-import { kubeConfigFor, readAuditLog, startControlPlane } from '@ugallu/testenv';
+import { installCRDs, kubeConfigFor, readAuditLog, startControlPlane, track } from '@ugallu/testenv';
 import type { ControlPlane } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import {
   freshNamespace,
-  installCRDs,
   listening,
   metricValue,
   storedSecurityEvents,
-  track,
 } from '../../test/kubernetesTestSupport.js';
 import { EmitError, EmitReason } from '../errors.js';
 import { sampleSecurityEvent } from '../testing/fixtures.js';

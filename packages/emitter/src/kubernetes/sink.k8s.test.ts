@@ -1,11 +1,10 @@
 import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { ApiException, KubeConfig } from '@kubernetes/client-node';
-import { CONTROL_PLANE_KEY, kubeConfigFor } from '@ugallu/testenv';
+import { CONTROL_PLANE_KEY, installCRDs, kubeConfigFor } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   freshNamespace,
-  installCRDs,
   metricValue,
   SE_API,
   storedSecurityEvents,

@@ -1,8 +1,9 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { freePort, track } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kubeConfigAt, metricValue, track } from '../../test/kubernetesTestSupport.js';
+import { kubeConfigAt, metricValue } from '../../test/kubernetesTestSupport.js';
 import { EmitError, EmitReason } from '../errors.js';
 import { sampleSecurityEvent } from '../testing/fixtures.js';
 import { createKubernetesSink } from './sink.js';
@@ -17,14 +18,6 @@ describe('Kubernetes sink when nothing answers', () => {
     await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
     server = undefined;
   });
-
-  async function freePort(): Promise<number> {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as { port: number };
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    return port;
-  }
 
   it('retries a refused connection until close, whose deadline then rejects every emit with Closed', async () => {
     const registry = new Registry();
