@@ -1,3 +1,4 @@
+import { METRICS } from '@ugallu/api';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 
@@ -43,27 +44,19 @@ export function consumerMetrics(registry: Registry | undefined): ConsumerMetrics
 function createMetrics(registers: Registry[]): ConsumerMetrics {
   return {
     sent: new Counter({
-      name: 'ugallu_audit_consumer_sent_total',
-      help: 'SecurityEvents a consumer delivered (the receiver accepted them).',
-      labelNames: ['consumer'],
+      ...METRICS.consumerSent,
       registers,
     }),
     failed: new Counter({
-      name: 'ugallu_audit_consumer_failed_total',
-      help: 'SecurityEvents whose delivery attempt to a consumer failed, one per event per attempt, by reason.',
-      labelNames: ['consumer', 'reason'],
+      ...METRICS.consumerFailed,
       registers,
     }),
     dropped: new Counter({
-      name: 'ugallu_audit_consumer_dropped_total',
-      help: 'SecurityEvents a consumer will never deliver: evicted from its full queue, refused for good by the receiver, or left at close.',
-      labelNames: ['consumer'],
+      ...METRICS.consumerDropped,
       registers,
     }),
     queue: new Gauge({
-      name: 'ugallu_audit_consumer_queue',
-      help: "SecurityEvents held in a consumer's delivery queue (waiting, or being sent).",
-      labelNames: ['consumer'],
+      ...METRICS.consumerQueue,
       registers,
     }),
   };

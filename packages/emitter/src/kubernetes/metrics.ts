@@ -1,3 +1,4 @@
+import { METRICS } from '@ugallu/api';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { RetryReason } from './status.js';
@@ -23,18 +24,15 @@ export function sinkMetrics(registry: Registry | undefined): SinkMetrics {
   const registers = registry === undefined ? [] : [registry];
   // Several sinks on one registry (a test, a restart in-process) share the metrics.
   const queue =
-    (registry?.getSingleMetric('ugallu_audit_emit_queue') as Gauge | undefined) ??
+    (registry?.getSingleMetric(METRICS.emitQueue.name) as Gauge | undefined) ??
     new Gauge({
-      name: 'ugallu_audit_emit_queue',
-      help: 'SecurityEvents held by the Kubernetes sink: waiting, being created, or waiting to retry.',
+      ...METRICS.emitQueue,
       registers,
     });
   const retries =
-    (registry?.getSingleMetric('ugallu_audit_emit_retries_total') as Counter<'reason'> | undefined) ??
+    (registry?.getSingleMetric(METRICS.emitRetries.name) as Counter<'reason'> | undefined) ??
     new Counter({
-      name: 'ugallu_audit_emit_retries_total',
-      help: 'Creates of SecurityEvents retried by the Kubernetes sink, by reason (throttled, server_error, timeout, connection; unauthorized, forbidden, not_found within the refusal grace window).',
-      labelNames: ['reason'] as const,
+      ...METRICS.emitRetries,
       registers,
     });
   // Every reason shows up at 0 from the start, so a rate() has a series to work on.

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { METRIC_PREFIX } from '@ugallu/api';
 import type { EmitTarget, SecurityEventSink } from '@ugallu/emitter';
 import type { CloseSummary, ConsumerConfig, ConsumerSet, OutputFormat } from '@ugallu/outputs';
 import type { AuditSource, FileSourceOptions, SourceLogger, WebhookSourceOptions } from '@ugallu/sources';
@@ -162,7 +163,7 @@ export interface Detector {
 export async function startDetector(config: DetectorConfig): Promise<Detector> {
   const { logger } = config;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'ugallu_audit_process_' });
+  collectDefaultMetrics({ register: registry, prefix: `${METRIC_PREFIX}process_` });
   let ready = false;
   let telemetry: TelemetryServer | undefined;
   let sink: SecurityEventSink | undefined;
