@@ -21,7 +21,15 @@ const ARROWS = {
   testenv: ['audit-types', 'crds'],
   rules: ['sigma', 'audit-types'],
 };
-const PACKAGES = [...new Set([...Object.keys(ARROWS), ...Object.values(ARROWS).flat(), 'bench', 'charts-test', 'fault-suite'])];
+const PACKAGES = [
+  ...new Set([
+    ...Object.keys(ARROWS),
+    ...Object.values(ARROWS).flat(),
+    'bench',
+    'charts-test',
+    'fault-suite',
+  ]),
+];
 
 /**
  * The arrows inside a package, between the folders of its `src` (README
@@ -35,7 +43,13 @@ const INNER_ARROWS = {
 };
 
 /** Tests and their support may import what they need to drive the code. */
-const TEST_FILES = ['**/*.test.ts', '**/*TestSupport.ts', '**/testSupport.ts', '**/testing/**', '**/*.globalSetup.ts'];
+const TEST_FILES = [
+  '**/*.test.ts',
+  '**/*TestSupport.ts',
+  '**/testSupport.ts',
+  '**/testing/**',
+  '**/*.globalSetup.ts',
+];
 
 const restrictImports = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
@@ -47,7 +61,12 @@ const packagePatterns = (pkg, allowed) => [
   },
   // The compiler is pure: no I/O in @ugallu/sigma (its CLI is @ugallu/sigma-cli).
   ...(pkg === 'sigma'
-    ? [{ regex: '^node:', message: '@ugallu/sigma is pure: no node: modules (the I/O of the CLI is in @ugallu/sigma-cli).' }]
+    ? [
+        {
+          regex: '^node:',
+          message: '@ugallu/sigma is pure: no node: modules (the I/O of the CLI is in @ugallu/sigma-cli).',
+        },
+      ]
     : []),
 ];
 
@@ -58,7 +77,11 @@ const folderPattern = (pkg, folder, denied) => ({
 });
 
 const arrowRules = Object.entries(ARROWS).flatMap(([pkg, allowed]) => [
-  { files: [`packages/${pkg}/src/**/*.ts`], ignores: TEST_FILES, rules: restrictImports(packagePatterns(pkg, allowed)) },
+  {
+    files: [`packages/${pkg}/src/**/*.ts`],
+    ignores: TEST_FILES,
+    rules: restrictImports(packagePatterns(pkg, allowed)),
+  },
   // A later block replaces a rule's options rather than merging them, so a
   // folder's block carries the package's patterns too.
   ...Object.entries(INNER_ARROWS[pkg] ?? {}).map(([folder, denied]) => ({
@@ -92,7 +115,8 @@ export default tseslint.config(
       folderPattern('engine', 'core', INNER_ARROWS.engine.core),
       {
         regex: '^(@ugallu/testenv|@kubernetes/client-node)(/|$)|kubeTestSupport',
-        message: 'core tests of @ugallu/engine need no apiserver: no @ugallu/testenv, Kubernetes client or kubeTestSupport.',
+        message:
+          'core tests of @ugallu/engine need no apiserver: no @ugallu/testenv, Kubernetes client or kubeTestSupport.',
       },
     ]),
   },
@@ -107,7 +131,8 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^@ugallu/(?!(engine|sources)(/|$))',
-              message: 'apps parse flags and wire packages: import @ugallu/engine (and @ugallu/sources for source options), never deeper.',
+              message:
+                'apps parse flags and wire packages: import @ugallu/engine (and @ugallu/sources for source options), never deeper.',
             },
           ],
         },

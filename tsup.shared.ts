@@ -44,7 +44,10 @@ export function app(entry: string[] = ['src/main.ts']) {
         name: 'wasm-utils-bundled',
         setup(build) {
           build.onResolve({ filter: /^@platformatic\/wasm-utils$/ }, (args) =>
-            build.resolve('@platformatic/wasm-utils/bundled', { resolveDir: args.resolveDir, kind: args.kind }),
+            build.resolve('@platformatic/wasm-utils/bundled', {
+              resolveDir: args.resolveDir,
+              kind: args.kind,
+            }),
           );
         },
       },

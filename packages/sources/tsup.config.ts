@@ -6,5 +6,11 @@ import { library } from '../../tsup.shared.js';
 // every source. `/testing` is the source contract suite for sources written
 // elsewhere; it imports vitest (an optional peer dependency, left external),
 // and no other entry imports it.
-const entries = ['src/index.ts', 'src/file/index.ts', 'src/webhook/index.ts', 'src/logger.ts', 'src/testing/index.ts'];
+const entries = [
+  'src/index.ts',
+  'src/file/index.ts',
+  'src/webhook/index.ts',
+  'src/logger.ts',
+  'src/testing/index.ts',
+];
 export default library(entries, { dts: { entry: entries } });

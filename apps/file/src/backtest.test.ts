@@ -45,12 +45,21 @@ describe('ugallu-audit-file backtest', () => {
   });
 
   it('--json --no-rate-limit prints one JSON document', async () => {
-    const r = await run(['backtest', '--json', '--no-rate-limit', '--rules', join(examples, 'rules'), join(examples, 'audit.log')]);
+    const r = await run([
+      'backtest',
+      '--json',
+      '--no-rate-limit',
+      '--rules',
+      join(examples, 'rules'),
+      join(examples, 'audit.log'),
+    ]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.rateLimit).toBe(false);
     expect(report.totals).toMatchObject({ events: 13, malformed: 1, matches: 9, securityEvents: 9 });
-    expect(report.perRule.find((x: { name: string }) => x.name === 'pod-exec').top.users).toEqual([{ value: 'user@mail.com', count: 1 }]);
+    expect(report.perRule.find((x: { name: string }) => x.name === 'pod-exec').top.users).toEqual([
+      { value: 'user@mail.com', count: 1 },
+    ]);
   });
 
   it('exits 1 with a one-line message on a missing log, no stack trace', async () => {
@@ -65,14 +74,30 @@ describe('ugallu-audit-file backtest', () => {
 
   it('exits 1 on a missing rules directory', async () => {
     const r = await run(['backtest', '--rules', join(dir, 'rules'), join(examples, 'audit.log')]);
-    expect(r).toEqual({ code: 1, stdout: '', stderr: `ugallu-audit-file backtest: --rules ${join(dir, 'rules')}: no such directory\n` });
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `ugallu-audit-file backtest: --rules ${join(dir, 'rules')}: no such directory\n`,
+    });
   });
 
   it('ends quietly, exit 0, when the reader of its output goes away (| head)', async () => {
     const child = spawn(
       process.execPath,
-      ['--conditions=@ugallu/source', '--import', 'tsx', main, 'backtest', '--rules', join(examples, 'rules'), join(examples, 'audit.log')],
-      { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined } },
+      [
+        '--conditions=@ugallu/source',
+        '--import',
+        'tsx',
+        main,
+        'backtest',
+        '--rules',
+        join(examples, 'rules'),
+        join(examples, 'audit.log'),
+      ],
+      {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined },
+      },
     );
     // The read end closed before anything is written: every write gets EPIPE.
     child.stdout.destroy();

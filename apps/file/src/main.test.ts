@@ -59,7 +59,6 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return run;
 }
 
-
 /** `kubectl exec` (the example rule `pod-exec` matches it), or with `subresource` another pod subresource, as a log line. */
 const line = (auditID: string, verb = 'create', subresource = 'exec') =>
   auditLine(
@@ -139,19 +138,52 @@ describe('ugallu-audit-file', () => {
     ['a directory', (dir: string) => dir, /is not a file/],
   ])('--once on %s exits 1 with a message', async (_what, path, message) => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-once-'));
-    const r = start(['--once', '--audit-log', path(dir), '--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off']);
+    const r = start([
+      '--once',
+      '--audit-log',
+      path(dir),
+      '--rules',
+      join(examples, 'rules'),
+      '--cluster-id',
+      'x',
+      '--metrics-addr',
+      'off',
+    ]);
     expect(await r.exit).toBe(1);
     expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
   });
 
   it('a long-running detector refuses a directory as its log (exit 1) and waits, with a warning, for a log that does not exist yet', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-live-'));
-    const refused = start(['--audit-log', dir, '--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off']);
+    const refused = start([
+      '--audit-log',
+      dir,
+      '--rules',
+      join(examples, 'rules'),
+      '--cluster-id',
+      'x',
+      '--metrics-addr',
+      'off',
+    ]);
     expect(await refused.exit).toBe(1);
-    expect(refused.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(/is not a file/);
-    const waiting = start(['--audit-log', join(dir, 'later.log'), '--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off']);
+    expect(refused.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(
+      /is not a file/,
+    );
+    const waiting = start([
+      '--audit-log',
+      join(dir, 'later.log'),
+      '--rules',
+      join(examples, 'rules'),
+      '--cluster-id',
+      'x',
+      '--metrics-addr',
+      'off',
+    ]);
     await vi.waitFor(
-      () => expect(waiting.logs).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'audit log does not exist yet; waiting for it' })),
+      () =>
+        expect(waiting.logs).toContainEqual(
+          expect.objectContaining({ level: 'warn', msg: 'audit log does not exist yet; waiting for it' }),
+        ),
       { timeout: 30_000, interval: 100 },
     );
     waiting.child.kill('SIGTERM');
@@ -164,12 +196,26 @@ describe('ugallu-audit-file', () => {
       join(dir, 'extra.yaml'),
       'apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: every-create }\nspec:\n  match: { verb: [create] }\n  emit: { type: EveryCreate, severity: low }\n',
     );
-    const r = start(['--once', '--audit-log', join(examples, 'audit.log'), '--rules', join(examples, 'rules'), '--rules', dir, '--cluster-id', 'x', '--metrics-addr', 'off']);
+    const r = start([
+      '--once',
+      '--audit-log',
+      join(examples, 'audit.log'),
+      '--rules',
+      join(examples, 'rules'),
+      '--rules',
+      dir,
+      '--cluster-id',
+      'x',
+      '--metrics-addr',
+      'off',
+    ]);
     expect(await r.exit).toBe(0);
     const types = new Set(r.stdout.map((l) => (JSON.parse(l) as { spec: { type: string } }).spec.type));
     expect(types.has('EveryCreate')).toBe(true);
     expect(types.has('PodExec')).toBe(true);
-    expect(r.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('loaded '))).toMatchObject({ level: 'info' });
+    expect(r.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('loaded '))).toMatchObject({
+      level: 'info',
+    });
   });
 
   it('--once replays the example audit log through the example rules, prints SecurityEvents and exits 0', async () => {
@@ -228,7 +274,11 @@ describe('ugallu-audit-file', () => {
       securityEvents: events.length,
       emitErrors: 0,
       duplicateStages: 1,
-      msg: expect.stringMatching(new RegExp(`^stopped after ${summary.events} audit events: \\d+ matches, ${events.length} SecurityEvents emitted`)),
+      msg: expect.stringMatching(
+        new RegExp(
+          `^stopped after ${summary.events} audit events: \\d+ matches, ${events.length} SecurityEvents emitted`,
+        ),
+      ),
     });
   });
 
@@ -245,7 +295,13 @@ describe('ugallu-audit-file', () => {
         verb: 'create',
         requestURI: '/api/v1/namespaces/web/pods/web-0/exec?command=sh',
         user: { username: 'alice@example.com' },
-        objectRef: { resource: 'pods', namespace: 'web', name: 'web-0', subresource: 'exec', apiVersion: 'v1' },
+        objectRef: {
+          resource: 'pods',
+          namespace: 'web',
+          name: 'web-0',
+          subresource: 'exec',
+          apiVersion: 'v1',
+        },
         responseStatus: { code: 101 },
         stageTimestamp: new Date(at).toISOString(),
       });
@@ -259,10 +315,24 @@ describe('ugallu-audit-file', () => {
       join(dir, 'exec.yaml'),
       'apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: pod-exec }\nspec:\n  match: { verb: [create], objectRef: { resource: pods, subresource: exec } }\n  emit: { type: PodExec, severity: high }\n',
     );
-    const args = ['--once', '--audit-log', join(dir, 'week.log'), '--rules', dir, '--cluster-id', 'replay', '--metrics-addr', 'off'];
+    const args = [
+      '--once',
+      '--audit-log',
+      join(dir, 'week.log'),
+      '--rules',
+      dir,
+      '--cluster-id',
+      'replay',
+      '--metrics-addr',
+      'off',
+    ];
     const limited = start(args);
     expect(await limited.exit).toBe(0);
-    expect(limited.logs.at(-1)).toMatchObject({ matches: 208, securityEvents: 168 + 10, droppedRateLimit: 30 });
+    expect(limited.logs.at(-1)).toMatchObject({
+      matches: 208,
+      securityEvents: 168 + 10,
+      droppedRateLimit: 30,
+    });
     const unlimited = start([...args, '--no-rate-limit']);
     expect(await unlimited.exit).toBe(0);
     expect(unlimited.logs.at(-1)).toMatchObject({ matches: 208, securityEvents: 208, droppedRateLimit: 0 });
@@ -318,27 +388,40 @@ describe('ugallu-audit-file', () => {
               spec: { evidence: { auditID: string }; clusterIdentity: { clusterID: string }; type: string };
             },
         );
-    await vi.waitFor(async () =>
-      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1']), { timeout: 20_000, interval: 50 });
+    await vi.waitFor(
+      async () => expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1']),
+      { timeout: 20_000, interval: 50 },
+    );
     await appendFile(log, line('live-1'));
-    await vi.waitFor(async () =>
-      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1']), { timeout: 20_000, interval: 50 });
+    await vi.waitFor(
+      async () =>
+        expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual(['before-1', 'live-1']),
+      { timeout: 20_000, interval: 50 },
+    );
     const se = (await readEvents())[0]!;
     expect(se.spec.clusterIdentity.clusterID).toBe('e2e');
     expect(se.spec.type).toBe('PodExec');
 
-    const address = (await vi.waitFor(() => {
-      const l = first.logs.find((x) => x.msg === 'serving /metrics, /healthz and /readyz');
-      if (l === undefined) throw new Error('no telemetry log yet');
-      return l.address;
-    }, { timeout: 20_000, interval: 50 })) as string;
-    await vi.waitFor(async () => expect((await fetch(`http://${address}/readyz`)).status).toBe(200), { timeout: 20_000, interval: 50 });
+    const address = (await vi.waitFor(
+      () => {
+        const l = first.logs.find((x) => x.msg === 'serving /metrics, /healthz and /readyz');
+        if (l === undefined) throw new Error('no telemetry log yet');
+        return l.address;
+      },
+      { timeout: 20_000, interval: 50 },
+    )) as string;
+    await vi.waitFor(async () => expect((await fetch(`http://${address}/readyz`)).status).toBe(200), {
+      timeout: 20_000,
+      interval: 50,
+    });
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/ugallu_audit_rule_matches_total\{rule="pod-exec"\} 2/);
     expect(metrics).toMatch(/ugallu_audit_file_lines_total \d+/);
     // Every ugallu metric served is a row of the one metric table, with its help (process metrics aside).
     const table = new Map(Object.values(METRICS).map((m) => [m.name as string, m.help as string]));
-    const served = [...metrics.matchAll(/^# HELP (ugallu_audit_\S+) (.*)$/gm)].filter(([, n]) => !n!.startsWith('ugallu_audit_process_'));
+    const served = [...metrics.matchAll(/^# HELP (ugallu_audit_\S+) (.*)$/gm)].filter(
+      ([, n]) => !n!.startsWith('ugallu_audit_process_'),
+    );
     expect(served.length).toBeGreaterThan(5);
     for (const [, name, help] of served) expect(table.get(name!), name).toBe(help);
 
@@ -348,12 +431,15 @@ describe('ugallu-audit-file', () => {
     // Written while stopped: picked up from the cursor, nothing before it repeated.
     await appendFile(log, line('while-down'));
     const second = start(args);
-    await vi.waitFor(async () =>
-      expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual([
-        'before-1',
-        'live-1',
-        'while-down',
-      ]), { timeout: 20_000, interval: 50 });
+    await vi.waitFor(
+      async () =>
+        expect((await readEvents()).map((e) => e.spec.evidence.auditID)).toEqual([
+          'before-1',
+          'live-1',
+          'while-down',
+        ]),
+      { timeout: 20_000, interval: 50 },
+    );
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
   }, 90_000);

@@ -6,8 +6,14 @@ const argv = process.argv.slice(2);
 // backtest takes logs and directories as positional arguments.
 process.exitCode =
   argv[0] === 'backtest'
-    ? await runBacktestCli(argv.slice(1), { name: `${fileDetector.name} backtest`, version: fileDetector.version })
+    ? await runBacktestCli(argv.slice(1), {
+        name: `${fileDetector.name} backtest`,
+        version: fileDetector.version,
+      })
     : await runDetectorCli(
-        { ...fileDetector, summary: `${fileDetector.summary}\nTo try rules on saved logs instead: ${fileDetector.name} backtest --help.` },
+        {
+          ...fileDetector,
+          summary: `${fileDetector.summary}\nTo try rules on saved logs instead: ${fileDetector.name} backtest --help.`,
+        },
         argv,
       );

@@ -213,7 +213,10 @@ describe('ugallu-audit-webhook behind a real kube-apiserver', () => {
     const wanted = ['ClusterAdminGranted', 'PrivilegedPodCreated', 'SecretReadByHuman'];
     const byAdmin = async () =>
       (await readSecurityEvents(out)).filter((e) => e.spec.evidence.user?.username === 'admin');
-    await vi.waitFor(async () => expect((await byAdmin()).map((e) => e.spec.type).sort()).toEqual(wanted), { timeout: 60_000, interval: 50 });
+    await vi.waitFor(async () => expect((await byAdmin()).map((e) => e.spec.type).sort()).toEqual(wanted), {
+      timeout: 60_000,
+      interval: 50,
+    });
     for (const e of await byAdmin()) expect(e.spec.clusterIdentity.clusterID).toBe('testenv');
 
     const text = await metrics(telemetry);

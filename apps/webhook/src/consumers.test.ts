@@ -157,8 +157,11 @@ describe('ugallu-audit-webhook --config: consumers', () => {
     );
     expect(docs.every((d) => d.ecs.version === '8.11.0')).toBe(true);
     expect(docs.map((d) => d.event.id).sort()).toEqual(records.map((se) => se.metadata.name).sort());
-    await vi.waitFor(async () =>
-      expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_sent_total{consumer="siem"}')).toBe(2), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(
+      async () =>
+        expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_sent_total{consumer="siem"}')).toBe(2),
+      { timeout: 30_000, interval: 50 },
+    );
     expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_queue{consumer="siem"}')).toBe(0);
     // The config agrees with the binary: no source-mode warning.
     expect(r.logs.filter((l) => l.configSourceMode !== undefined)).toEqual([]);
@@ -196,9 +199,15 @@ describe('ugallu-audit-webhook --config: consumers', () => {
       });
       expect(reply.status).toBe(200);
     }
-    await vi.waitFor(async () => expect(await readSecurityEvents(out)).toHaveLength(3), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await readSecurityEvents(out)).toHaveLength(3), {
+      timeout: 30_000,
+      interval: 50,
+    });
     // The receiver took a request and never answered: the consumer holds all three.
-    await vi.waitFor(() => expect(receiver.received.length).toBeGreaterThan(0), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(() => expect(receiver.received.length).toBeGreaterThan(0), {
+      timeout: 30_000,
+      interval: 50,
+    });
     expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_queue{consumer="siem"}')).toBe(3);
     expect(sample(await metrics(telemetry), 'ugallu_audit_consumer_sent_total{consumer="siem"}')).toBe(0);
     r.child.kill('SIGTERM');

@@ -118,9 +118,15 @@ describe('ugallu-audit-webhook', () => {
     expect(JSON.parse(reply.body)).toEqual({ accepted: 3, rejected: 0 });
 
     // Both stages of the binding evaluated, and the second one recognised as the same request.
-    await vi.waitFor(async () =>
-      expect(sample(await metrics(telemetry), 'ugallu_audit_rule_duplicate_stages_total')).toBe(1), { timeout: 30_000, interval: 50 });
-    await vi.waitFor(async () => expect(await readSecurityEvents(out)).toHaveLength(2), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(
+      async () =>
+        expect(sample(await metrics(telemetry), 'ugallu_audit_rule_duplicate_stages_total')).toBe(1),
+      { timeout: 30_000, interval: 50 },
+    );
+    await vi.waitFor(async () => expect(await readSecurityEvents(out)).toHaveLength(2), {
+      timeout: 30_000,
+      interval: 50,
+    });
     const events = await readSecurityEvents(out);
     expect(events.map((e) => [e.spec.type, e.spec.evidence.auditID]).sort()).toEqual([
       ['ClusterAdminGranted', 'crb-1'],
@@ -133,8 +139,10 @@ describe('ugallu-audit-webhook', () => {
 
     // The apiserver resends a batch it got no answer for: the same requests make no new SecurityEvents.
     expect((await send(url, { body: batch, token: TOKEN, path: '/audit' })).status).toBe(200);
-    await vi.waitFor(async () =>
-      expect(sample(await metrics(telemetry), 'ugallu_audit_events_evaluated_total')).toBe(6), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(
+      async () => expect(sample(await metrics(telemetry), 'ugallu_audit_events_evaluated_total')).toBe(6),
+      { timeout: 30_000, interval: 50 },
+    );
 
     const wrong = await send(url, { body: batch, token: 'not-the-token' });
     expect(wrong.status).toBe(401);
@@ -156,7 +164,9 @@ describe('ugallu-audit-webhook', () => {
     expect(sample(text, 'ugallu_audit_events_evaluated_total')).toBe(6);
     // Every ugallu metric served is a row of the one metric table, with its help (process metrics aside).
     const table = new Map(Object.values(METRICS).map((m) => [m.name as string, m.help as string]));
-    const served = [...text.matchAll(/^# HELP (ugallu_audit_\S+) (.*)$/gm)].filter(([, n]) => !n!.startsWith('ugallu_audit_process_'));
+    const served = [...text.matchAll(/^# HELP (ugallu_audit_\S+) (.*)$/gm)].filter(
+      ([, n]) => !n!.startsWith('ugallu_audit_process_'),
+    );
     expect(served.length).toBeGreaterThan(5);
     for (const [, name, help] of served) expect(table.get(name!), name).toBe(help);
     // /metrics is served on the telemetry port only, never next to the webhook.
@@ -264,9 +274,9 @@ spec:
     expect(events.every((e) => e.spec.type === 'DrainProbe')).toBe(true);
     const messages = r.logs.map((l) => l.msg);
     expect(messages).toContain('shutting down: draining accepted events');
-    expect(messages.findIndex((m) => typeof m === 'string' && m.startsWith('stopped after '))).toBeGreaterThan(
-      messages.indexOf('shutting down: draining accepted events'),
-    );
+    expect(
+      messages.findIndex((m) => typeof m === 'string' && m.startsWith('stopped after ')),
+    ).toBeGreaterThan(messages.indexOf('shutting down: draining accepted events'));
   }, 120_000);
 
   it('runs mTLS-only with --webhook-client-ca and no token: its clients get in, others are refused in the handshake', async () => {
@@ -283,25 +293,36 @@ spec:
     const { url, telemetry } = await started(r);
     expect(await waitForLog(r, 'audit webhook listening')).toMatchObject({ bearerToken: false, mtls: true });
 
-    const reply = await send(url, { body: eventList([execEvent({ auditID: 'mtls-exec' })]), client: pki.client });
+    const reply = await send(url, {
+      body: eventList([execEvent({ auditID: 'mtls-exec' })]),
+      client: pki.client,
+    });
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ accepted: 1, rejected: 0 });
-    await vi.waitFor(async () =>
-      expect((await readSecurityEvents(out)).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([
-        ['PodExec', 'mtls-exec'],
-      ]), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(
+      async () =>
+        expect((await readSecurityEvents(out)).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([
+          ['PodExec', 'mtls-exec'],
+        ]),
+      { timeout: 30_000, interval: 50 },
+    );
 
-    await expect(send(url, { body: eventList([execEvent({ auditID: 'no-certificate' })]) })).rejects.toThrow();
+    await expect(
+      send(url, { body: eventList([execEvent({ auditID: 'no-certificate' })]) }),
+    ).rejects.toThrow();
     await expect(
       send(url, { body: eventList([execEvent({ auditID: 'other-ca' })]), client: pki.stranger }),
     ).rejects.toThrow();
-    await vi.waitFor(async () =>
-      expect(
-        sample(
-          await metrics(telemetry),
-          'ugallu_audit_webhook_auth_failures_total{reason="client_certificate"}',
-        ),
-      ).toBe(2), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(
+      async () =>
+        expect(
+          sample(
+            await metrics(telemetry),
+            'ugallu_audit_webhook_auth_failures_total{reason="client_certificate"}',
+          ),
+        ).toBe(2),
+      { timeout: 30_000, interval: 50 },
+    );
     expect(sample(await metrics(telemetry), 'ugallu_audit_webhook_events_total')).toBe(1);
 
     r.child.kill('SIGTERM');
@@ -330,7 +351,11 @@ spec:
     const { url, telemetry } = await started(r);
 
     const three = await send(url, {
-      body: eventList([execEvent({ auditID: 'b-1' }), execEvent({ auditID: 'b-2' }), execEvent({ auditID: 'b-3' })]),
+      body: eventList([
+        execEvent({ auditID: 'b-1' }),
+        execEvent({ auditID: 'b-2' }),
+        execEvent({ auditID: 'b-3' }),
+      ]),
       token: TOKEN,
     });
     expect(three.status).toBe(413);
@@ -349,8 +374,11 @@ spec:
     expect(sample(text, 'ugallu_audit_webhook_requests_refused_total{reason="TooManyItems"}')).toBe(1);
     expect(sample(text, 'ugallu_audit_webhook_parse_errors_total')).toBe(1);
     expect(sample(text, 'ugallu_audit_webhook_events_total')).toBe(1);
-    await vi.waitFor(async () =>
-      expect((await readSecurityEvents(out)).map((e) => e.spec.evidence.auditID)).toEqual(['b-4']), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(
+      async () =>
+        expect((await readSecurityEvents(out)).map((e) => e.spec.evidence.auditID)).toEqual(['b-4']),
+      { timeout: 30_000, interval: 50 },
+    );
     r.child.kill('SIGTERM');
     expect(await r.exit).toBe(0);
   }, 120_000);

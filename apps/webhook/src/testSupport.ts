@@ -97,7 +97,6 @@ export function stderrText(run: Run): string {
   return run.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n');
 }
 
-
 /** The first log record with this message; fails at once, with the logs, if the process exits first. */
 export async function waitForLog(run: Run, msg: string, timeoutMs = 60_000): Promise<Log> {
   const deadline = Date.now() + timeoutMs;

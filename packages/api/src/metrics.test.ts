@@ -11,7 +11,10 @@ async function readmeMetrics(): Promise<Map<string, string[]>> {
   if (section === undefined) throw new Error('README.md has no "## Metrics" section');
   const metrics = new Map<string, string[]>();
   for (const match of section.matchAll(/^\| `([a-z_]+)` \|([^|]*)\|/gm)) {
-    metrics.set(match[1]!, [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+    metrics.set(
+      match[1]!,
+      [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!),
+    );
   }
   return metrics;
 }

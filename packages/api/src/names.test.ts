@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { API_VERSION, GROUP, RESOURCES, SECURITY_EVENT_API_VERSION, SECURITY_EVENT_KIND, SEVERITIES, VERSION } from './index.js';
+import {
+  API_VERSION,
+  GROUP,
+  RESOURCES,
+  SECURITY_EVENT_API_VERSION,
+  SECURITY_EVENT_KIND,
+  SEVERITIES,
+  VERSION,
+} from './index.js';
 
 describe('the shared names', () => {
   it('compose the API version every manifest and SecurityEvent carries', () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { AuditDecodeError, decodeDocument, decodeLine, decodeLogLine, DecodeReason, DEFAULT_MAX_DEPTH, toAuditEvent } from './index.js';
+import {
+  AuditDecodeError,
+  decodeDocument,
+  decodeLine,
+  decodeLogLine,
+  DecodeReason,
+  DEFAULT_MAX_DEPTH,
+  toAuditEvent,
+} from './index.js';
 import type { DecodedBatch } from './index.js';
 
 const event = (fields: Record<string, unknown> = {}) => ({
@@ -91,7 +99,11 @@ describe('decodeDocument', () => {
   });
 
   it('decodes an EventList, counting bad items by position', () => {
-    const doc = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [event(), 'x', event({ auditID: 'id-2' })] });
+    const doc = JSON.stringify({
+      kind: 'EventList',
+      apiVersion: 'audit.k8s.io/v1',
+      items: [event(), 'x', event({ auditID: 'id-2' })],
+    });
     const { events, errors } = decodeDocument(doc);
     expect(events.map((e) => e.auditID)).toEqual(['id-1', 'id-2']);
     expect(errors.map((e) => [e.reason, e.index])).toEqual([[DecodeReason.NotObject, 1]]);
@@ -138,19 +150,38 @@ describe('decodeDocument', () => {
 
   it('applies the maximum event size to single documents and lines', () => {
     const big = line({ pad: 'x'.repeat(5000) });
-    expect(decodeDocument(big, { maxEventBytes: 1000 }).errors.map((e) => e.reason)).toEqual([DecodeReason.TooLarge]);
-    expect(decodeDocument(`${line()}\n${big}\n`, { maxEventBytes: 1000 }).errors.map((e) => [e.reason, e.index])).toEqual([
-      [DecodeReason.TooLarge, 1],
+    expect(decodeDocument(big, { maxEventBytes: 1000 }).errors.map((e) => e.reason)).toEqual([
+      DecodeReason.TooLarge,
     ]);
+    expect(
+      decodeDocument(`${line()}\n${big}\n`, { maxEventBytes: 1000 }).errors.map((e) => [e.reason, e.index]),
+    ).toEqual([[DecodeReason.TooLarge, 1]]);
   });
 
   it('never throws on random input', () => {
-    const pieces = ['{', '}', '[', ']', '"', '\\', ',', ':', 'verb', '"get"', 'null', '1', '\n', ' ', '{"kind":"EventList","items":['];
+    const pieces = [
+      '{',
+      '}',
+      '[',
+      ']',
+      '"',
+      '\\',
+      ',',
+      ':',
+      'verb',
+      '"get"',
+      'null',
+      '1',
+      '\n',
+      ' ',
+      '{"kind":"EventList","items":[',
+    ];
     let seed = 1;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let i = 0; i < 3000; i++) {
       let doc = '';
-      for (let j = 0, n = Math.floor(rnd() * 30); j < n; j++) doc += pieces[Math.floor(rnd() * pieces.length)];
+      for (let j = 0, n = Math.floor(rnd() * 30); j < n; j++)
+        doc += pieces[Math.floor(rnd() * pieces.length)];
       expect(() => decodeDocument(doc)).not.toThrow();
       expect(() => decodeLine(doc)).not.toThrow();
     }
@@ -195,16 +226,39 @@ describe('depth-bounded decoding', () => {
   });
 
   it('rejects a deep event in an AKS record, a CloudWatch log event, and a GKE entry in an array', () => {
-    const aks = JSON.stringify({ records: [{ category: 'kube-audit', properties: { log: line({ auditID: 'a' }) } }, { category: 'kube-audit', properties: { log: deepLine(5000) } }] });
-    const eks = JSON.stringify({ messageType: 'DATA_MESSAGE', logEvents: [{ message: deepLine(5000) }, { message: line({ auditID: 'b' }) }] });
+    const aks = JSON.stringify({
+      records: [
+        { category: 'kube-audit', properties: { log: line({ auditID: 'a' }) } },
+        { category: 'kube-audit', properties: { log: deepLine(5000) } },
+      ],
+    });
+    const eks = JSON.stringify({
+      messageType: 'DATA_MESSAGE',
+      logEvents: [{ message: deepLine(5000) }, { message: line({ auditID: 'b' }) }],
+    });
     const gke = (request: unknown) => ({
-      protoPayload: { '@type': 'type.googleapis.com/google.cloud.audit.AuditLog', serviceName: 'k8s.io', methodName: 'io.k8s.core.v1.pods.create', resourceName: 'core/v1/namespaces/a/pods/p', request },
+      protoPayload: {
+        '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+        serviceName: 'k8s.io',
+        methodName: 'io.k8s.core.v1.pods.create',
+        resourceName: 'core/v1/namespaces/a/pods/p',
+        request,
+      },
       insertId: 'gke-1',
     });
     const gkeArray = `[${JSON.stringify(gke({ ok: true }))},${JSON.stringify(gke({})).replace('"request":{}', `"request":{"x":${nested(5000)}}`)}]`;
-    expect([ids(decodeDocument(aks)), reasons(decodeDocument(aks))]).toEqual([['a'], [[DecodeReason.TooDeep, 1]]]);
-    expect([ids(decodeDocument(eks)), reasons(decodeDocument(eks))]).toEqual([['b'], [[DecodeReason.TooDeep, 0]]]);
-    expect([ids(decodeDocument(gkeArray)), reasons(decodeDocument(gkeArray))]).toEqual([['gke-1'], [[DecodeReason.TooDeep, 1]]]);
+    expect([ids(decodeDocument(aks)), reasons(decodeDocument(aks))]).toEqual([
+      ['a'],
+      [[DecodeReason.TooDeep, 1]],
+    ]);
+    expect([ids(decodeDocument(eks)), reasons(decodeDocument(eks))]).toEqual([
+      ['b'],
+      [[DecodeReason.TooDeep, 0]],
+    ]);
+    expect([ids(decodeDocument(gkeArray)), reasons(decodeDocument(gkeArray))]).toEqual([
+      ['gke-1'],
+      [[DecodeReason.TooDeep, 1]],
+    ]);
   });
 
   it.each([
@@ -220,7 +274,9 @@ describe('depth-bounded decoding', () => {
     if (r.ok) expect(r.event.auditID).toMatch(/^synthetic-/);
     else expect(r.error.reason).toBe(DecodeReason.TooDeep);
     const listed = decodeDocument(`{"kind":"EventList","items":[${text}]}`, { maxEventBytes: 1024 * 1024 });
-    expect(listed.events.map((e) => e.auditID.replace(/^synthetic-.*/, 'synthetic'))).toEqual(ok ? ['synthetic'] : []);
+    expect(listed.events.map((e) => e.auditID.replace(/^synthetic-.*/, 'synthetic'))).toEqual(
+      ok ? ['synthetic'] : [],
+    );
     expect(listed.errors.map((e) => e.reason)).toEqual(ok ? [] : [DecodeReason.TooDeep]);
   });
 
@@ -240,19 +296,29 @@ describe('depth-bounded decoding', () => {
 });
 
 describe('decodeDocument: limits on batches', () => {
-  const list = (items: string[]) => `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${items.join(',')}]}`;
+  const list = (items: string[]) =>
+    `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${items.join(',')}]}`;
   const events = (n: number) => Array.from({ length: n }, (_, i) => line({ auditID: `e${i}` }));
 
   it('applies maxEventBytes to each item of an EventList or array: the large one is rejected, the rest kept', () => {
     const big = line({ auditID: 'big', pad: 'x'.repeat(5000) });
-    for (const text of [list([line({ auditID: 'a' }), big, line({ auditID: 'b' })]), `[${line({ auditID: 'a' })},${big},${line({ auditID: 'b' })}]`]) {
+    for (const text of [
+      list([line({ auditID: 'a' }), big, line({ auditID: 'b' })]),
+      `[${line({ auditID: 'a' })},${big},${line({ auditID: 'b' })}]`,
+    ]) {
       const batch = decodeDocument(text, { maxEventBytes: 1000 });
       expect(ids(batch)).toEqual(['a', 'b']);
       expect(reasons(batch)).toEqual([[DecodeReason.TooLarge, 1]]);
       expect(batch.errors[0]!.message).toMatch(/^event of \d+ bytes exceeds the maximum of 1000 bytes$/);
     }
     // Pretty-printed, the item's own text (its indentation included) is what counts.
-    expect(ids(decodeDocument(JSON.stringify(JSON.parse(list([line({ auditID: 'a' }), big])), null, 2), { maxEventBytes: 1000 }))).toEqual(['a']);
+    expect(
+      ids(
+        decodeDocument(JSON.stringify(JSON.parse(list([line({ auditID: 'a' }), big])), null, 2), {
+          maxEventBytes: 1000,
+        }),
+      ),
+    ).toEqual(['a']);
   });
 
   it('applies maxEventBytes to items whose text cannot be lined up with the parsed array (a duplicated key)', () => {
@@ -268,8 +334,18 @@ describe('decodeDocument: limits on batches', () => {
     ['a JSON array', (n: number) => `[${events(n).join(',')}]`],
     ['JSON lines', (n: number) => events(n).join('\n')],
     ['JSON lines of EventLists', (n: number) => [list(events(n - 1)), list(events(1))].join('\n')],
-    ['an AKS message', (n: number) => JSON.stringify({ records: events(n).map((log) => ({ category: 'kube-audit', properties: { log } })) })],
-    ['a CloudWatch Logs payload', (n: number) => JSON.stringify({ messageType: 'DATA_MESSAGE', logEvents: events(n).map((message) => ({ message })) })],
+    [
+      'an AKS message',
+      (n: number) =>
+        JSON.stringify({
+          records: events(n).map((log) => ({ category: 'kube-audit', properties: { log } })),
+        }),
+    ],
+    [
+      'a CloudWatch Logs payload',
+      (n: number) =>
+        JSON.stringify({ messageType: 'DATA_MESSAGE', logEvents: events(n).map((message) => ({ message })) }),
+    ],
   ])('takes %s of maxItems items and refuses one of maxItems + 1 whole, with no events', (_name, make) => {
     expect(decodeDocument(make(50), { maxItems: 50 })).toMatchObject({ errors: [] });
     expect(decodeDocument(make(50), { maxItems: 50 }).events).toHaveLength(50);
@@ -284,7 +360,9 @@ describe('decodeDocument: limits on batches', () => {
     const refused = decodeDocument(bomb, { maxDecodedBytes: 32 * 1024 * 1024 });
     expect(refused.events).toEqual([]);
     expect(reasons(refused)).toEqual([[DecodeReason.TooComplex, undefined]]);
-    expect(refused.errors[0]!.message).toMatch(/^the document would take about 8\d\.\d MiB once decoded, over the maximum of 32\.0 MiB/);
+    expect(refused.errors[0]!.message).toMatch(
+      /^the document would take about 8\d\.\d MiB once decoded, over the maximum of 32\.0 MiB/,
+    );
     // The same bytes of real events fit easily: they hold few objects per byte.
     const real = list(events(Math.floor(bomb.length / line().length)));
     expect(real.length).toBeGreaterThanOrEqual(bomb.length);
@@ -299,7 +377,10 @@ describe('decodeDocument: limits on batches', () => {
 describe('decode errors never quote the input (issue #13 defect 6)', () => {
   it.each([
     ['a torn line that starts inside a Secret value', 'hunter2-s3cr3t", "kind": "Event"}'],
-    ['a value cut after its opening quote', '{"kind":"Event","requestObject":{"data":{"password":"hunter2-s3cr3t'],
+    [
+      'a value cut after its opening quote',
+      '{"kind":"Event","requestObject":{"data":{"password":"hunter2-s3cr3t',
+    ],
     ['garbage after a value', '{"data":{"password":"hunter2-s3cr3t"} trailing'],
   ])('%s', (_what, line) => {
     const result = decodeLine(line);

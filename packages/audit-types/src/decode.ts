@@ -283,7 +283,8 @@ function decodeInto(batch: DecodedBatch, text: string, limits: Limits): void {
   if (start === -1) return;
   const firstNewline = text.indexOf('\n', start);
   // JSON lines are split on newlines, so one broken line cannot swallow the next.
-  const jsonLines = firstNewline !== -1 && text.charCodeAt(start) === 0x7b && endsWithBrace(text, firstNewline);
+  const jsonLines =
+    firstNewline !== -1 && text.charCodeAt(start) === 0x7b && endsWithBrace(text, firstNewline);
   if (!jsonLines) {
     // Most documents are one value (the webhook's EventList): one scan, one parse.
     const shape = shapeOf(text, start, text.length, limits.maxItems);
@@ -364,15 +365,28 @@ function refusalOf(items: number, decodedBytes: number, limits: Limits): AuditDe
 }
 
 function tooManyItems(max: number): AuditDecodeError {
-  return new AuditDecodeError(DecodeReason.TooManyItems, `the document holds more than the maximum of ${max} items`);
+  return new AuditDecodeError(
+    DecodeReason.TooManyItems,
+    `the document holds more than the maximum of ${max} items`,
+  );
 }
 
 /** A TooLarge error when `text` is over `max` UTF-8 bytes; a UTF-16 unit is at most 3 of them, so only long texts are counted. */
-function sizeError(text: string, max: number, what: 'event' | 'line', index?: number, within = ''): AuditDecodeError | undefined {
+function sizeError(
+  text: string,
+  max: number,
+  what: 'event' | 'line',
+  index?: number,
+  within = '',
+): AuditDecodeError | undefined {
   if (text.length * 3 <= max) return undefined;
   const bytes = Buffer.byteLength(text);
   if (bytes <= max) return undefined;
-  return new AuditDecodeError(DecodeReason.TooLarge, `${what} of ${bytes} bytes${within} exceeds the maximum of ${max} bytes`, at(index));
+  return new AuditDecodeError(
+    DecodeReason.TooLarge,
+    `${what} of ${bytes} bytes${within} exceeds the maximum of ${max} bytes`,
+    at(index),
+  );
 }
 
 /**
@@ -386,12 +400,19 @@ function depthError(text: string, max: number, index?: number): AuditDecodeError
 }
 
 function tooDeepError(max: number, index: number | undefined): AuditDecodeError {
-  return new AuditDecodeError(DecodeReason.TooDeep, `nested deeper than the maximum of ${max} levels of objects and arrays`, at(index));
+  return new AuditDecodeError(
+    DecodeReason.TooDeep,
+    `nested deeper than the maximum of ${max} levels of objects and arrays`,
+    at(index),
+  );
 }
 
 function unexpected(cause: unknown, index: number | undefined): AuditDecodeError {
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new AuditDecodeError(DecodeReason.Unexpected, `decoding failed unexpectedly: ${message}`, { ...at(index), cause });
+  return new AuditDecodeError(DecodeReason.Unexpected, `decoding failed unexpectedly: ${message}`, {
+    ...at(index),
+    cause,
+  });
 }
 
 /** JSON.parse, or the NotJSON error (a parsed value is never an AuditDecodeError: JSON has no classes). */
@@ -412,7 +433,14 @@ function parseJSON(text: string, index?: number, within = ''): unknown {
  * a log line is scanned only if it is long enough to hold an item too
  * deep or too large.
  */
-function addParsed(batch: DecodedBatch, value: unknown, text: string, limits: Limits, index: number | undefined, shape: Shape | undefined): void {
+function addParsed(
+  batch: DecodedBatch,
+  value: unknown,
+  text: string,
+  limits: Limits,
+  index: number | undefined,
+  shape: Shape | undefined,
+): void {
   if (Array.isArray(value)) {
     addItems(batch, value, text, limits, shape);
     return;
@@ -424,7 +452,8 @@ function addParsed(batch: DecodedBatch, value: unknown, text: string, limits: Li
   // Before the size check: a managed cluster's message holds many events, each checked on its own.
   const opened = openEnvelope(value);
   if (opened !== undefined) {
-    const deep = shape === undefined ? depthError(text, limits.maxDepth) !== undefined : shape.depth > limits.maxDepth;
+    const deep =
+      shape === undefined ? depthError(text, limits.maxDepth) !== undefined : shape.depth > limits.maxDepth;
     addEnvelope(batch, opened, limits, { mayBeDeep: deep, maxBytes: limits.maxEventBytes });
     return;
   }
@@ -451,7 +480,12 @@ interface EnvelopeChecks {
   at?: number;
 }
 
-function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, limits: Limits, checks: EnvelopeChecks): void {
+function addEnvelope(
+  batch: DecodedBatch,
+  opened: OpenedEnvelope,
+  limits: Limits,
+  checks: EnvelopeChecks,
+): void {
   for (const item of opened.items) {
     // Inside an array, an error is placed at the array item.
     const i = checks.at ?? item.index;
@@ -461,7 +495,8 @@ function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, limits: Limits
         continue;
       }
       if ('value' in item) {
-        if (checks.mayBeDeep && deeperThan(item.value, limits.maxDepth)) batch.errors.push(tooDeepError(limits.maxDepth, i));
+        if (checks.mayBeDeep && deeperThan(item.value, limits.maxDepth))
+          batch.errors.push(tooDeepError(limits.maxDepth, i));
         else push(batch, checked(item.value, undefined), i);
         continue;
       }
@@ -487,12 +522,19 @@ function addEnvelope(batch: DecodedBatch, opened: OpenedEnvelope, limits: Limits
  * checked on its own: an item too large, too deep or not an event is an
  * error at its position, and its neighbours are still taken.
  */
-function addItems(batch: DecodedBatch, items: unknown, text: string, limits: Limits, shape: Shape | undefined): void {
+function addItems(
+  batch: DecodedBatch,
+  items: unknown,
+  text: string,
+  limits: Limits,
+  shape: Shape | undefined,
+): void {
   if (!Array.isArray(items)) {
     batch.errors.push(new AuditDecodeError(DecodeReason.NotEvent, 'EventList.items is not an array'));
     return;
   }
-  const mayBeDeep = shape === undefined ? text.length >= 2 * limits.maxDepth + 2 : shape.depth > limits.maxDepth;
+  const mayBeDeep =
+    shape === undefined ? text.length >= 2 * limits.maxDepth + 2 : shape.depth > limits.maxDepth;
   // A UTF-16 unit is at most 3 UTF-8 bytes: a shorter text cannot hold an item over the limit.
   const mayBeLarge = text.length * 3 > limits.maxEventBytes;
   let bounds: number[] | undefined;
@@ -505,7 +547,8 @@ function addItems(batch: DecodedBatch, items: unknown, text: string, limits: Lim
   for (let i = 0; i < items.length; i++) {
     try {
       if (checkEach) {
-        const problem = bounds === undefined ? valueProblem(items[i], limits, i) : textProblem(text, bounds, i, limits);
+        const problem =
+          bounds === undefined ? valueProblem(items[i], limits, i) : textProblem(text, bounds, i, limits);
         if (problem !== undefined) {
           batch.errors.push(problem);
           continue;
@@ -514,7 +557,8 @@ function addItems(batch: DecodedBatch, items: unknown, text: string, limits: Lim
       // An array of managed-cluster entries (an export of GKE's log entries) is opened entry by entry.
       const opened = openEnvelope(items[i]);
       if (opened === undefined) push(batch, checked(items[i], undefined), i);
-      else addEnvelope(batch, opened, limits, { mayBeDeep: false, maxBytes: Number.POSITIVE_INFINITY, at: i });
+      else
+        addEnvelope(batch, opened, limits, { mayBeDeep: false, maxBytes: Number.POSITIVE_INFINITY, at: i });
     } catch (cause) {
       batch.errors.push(unexpected(cause, i));
     }
@@ -522,7 +566,12 @@ function addItems(batch: DecodedBatch, items: unknown, text: string, limits: Lim
 }
 
 /** Why the `i`th item, whose text the scan found, is refused before it is looked at: too large or too deep. */
-function textProblem(text: string, bounds: number[], i: number, limits: Limits): AuditDecodeError | undefined {
+function textProblem(
+  text: string,
+  bounds: number[],
+  i: number,
+  limits: Limits,
+): AuditDecodeError | undefined {
   const start = bounds[3 * i]!;
   const end = bounds[3 * i + 1]!;
   if (bounds[3 * i + 2]! > limits.maxDepth) return tooDeepError(limits.maxDepth, i);
@@ -613,7 +662,7 @@ function endsWithBrace(text: string, newline: number): boolean {
   for (let i = newline - 1; i >= 0; i--) {
     const c = text.charCodeAt(i);
     if (c === 0x20 || c === 0x0d || c === 0x09) continue;
-    return c === 0x7d /* } */;
+    return c === 0x7d; /* } */
   }
   return false;
 }

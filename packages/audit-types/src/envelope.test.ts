@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeDocument, decodeLogLine, DecodeReason, EnvelopeKind, gkeLogEntryToAuditEvent, openEnvelope } from './index.js';
+import {
+  decodeDocument,
+  decodeLogLine,
+  DecodeReason,
+  EnvelopeKind,
+  gkeLogEntryToAuditEvent,
+  openEnvelope,
+} from './index.js';
 import type { DecodedBatch } from './index.js';
 
 const event = (auditID: string) => ({
@@ -33,11 +40,29 @@ const cloudWatch = (messages: unknown[]) => ({
 
 describe('openEnvelope', () => {
   it.each<[string, unknown, string | undefined, number]>([
-    ['an AKS diagnostic message', { records: [aksRecord('kube-audit', '{}')] }, EnvelopeKind.AKSDiagnostics, 1],
+    [
+      'an AKS diagnostic message',
+      { records: [aksRecord('kube-audit', '{}')] },
+      EnvelopeKind.AKSDiagnostics,
+      1,
+    ],
     ['an AKS record on its own', aksRecord('kube-audit-admin', '{}'), EnvelopeKind.AKSDiagnostics, 1],
-    ['an AKS record of another component', aksRecord('kube-scheduler', 'I1120 log line'), EnvelopeKind.AKSDiagnostics, 0],
+    [
+      'an AKS record of another component',
+      aksRecord('kube-scheduler', 'I1120 log line'),
+      EnvelopeKind.AKSDiagnostics,
+      0,
+    ],
     ['a CloudWatch Logs payload', cloudWatch(['{}', '{}']), EnvelopeKind.CloudWatchLogs, 2],
-    ['a CloudWatch control message', { messageType: 'CONTROL_MESSAGE', logEvents: [{ message: 'CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.' }] }, EnvelopeKind.CloudWatchLogs, 0],
+    [
+      'a CloudWatch control message',
+      {
+        messageType: 'CONTROL_MESSAGE',
+        logEvents: [{ message: 'CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.' }],
+      },
+      EnvelopeKind.CloudWatchLogs,
+      0,
+    ],
     ['an audit event', event('a'), undefined, 0],
     ['an EventList', { kind: 'EventList', items: [] }, undefined, 0],
     ['null', null, undefined, 0],
@@ -73,7 +98,12 @@ describe('decodeDocument and decodeLogLine open the envelopes', () => {
         [DecodeReason.NotEvent, 4],
       ],
     ],
-    ['EKS: the log events, a message that is not text is an error', eks, ['eks-1', 'eks-2'], [[DecodeReason.NotEvent, 1]]],
+    [
+      'EKS: the log events, a message that is not text is an error',
+      eks,
+      ['eks-1', 'eks-2'],
+      [[DecodeReason.NotEvent, 1]],
+    ],
   ])('%s', (_name, text, ids, errors) => {
     for (const decode of [
       (t: string) => decodeDocument(t),
@@ -91,11 +121,20 @@ describe('decodeDocument and decodeLogLine open the envelopes', () => {
 
   it('checks each enveloped event against maxEventBytes, not the whole message', () => {
     const big = { ...event('big'), annotations: { note: 'x'.repeat(5000) } };
-    const text = JSON.stringify({ records: [aksRecord('kube-audit', JSON.stringify(event('small'))), aksRecord('kube-audit', JSON.stringify(big))] });
+    const text = JSON.stringify({
+      records: [
+        aksRecord('kube-audit', JSON.stringify(event('small'))),
+        aksRecord('kube-audit', JSON.stringify(big)),
+      ],
+    });
     const batch = decodeDocument(text, { maxEventBytes: 4096 });
     expect(batch.events.map((e) => e.auditID)).toEqual(['small']);
     expect(batch.errors).toHaveLength(1);
-    expect(batch.errors[0]).toMatchObject({ reason: DecodeReason.TooLarge, index: 1, message: expect.stringMatching(/in a aks-diagnostics message exceeds/) });
+    expect(batch.errors[0]).toMatchObject({
+      reason: DecodeReason.TooLarge,
+      index: 1,
+      message: expect.stringMatching(/in a aks-diagnostics message exceeds/),
+    });
   });
 });
 
@@ -104,9 +143,22 @@ describe('decodeLogLine', () => {
     const batch: DecodedBatch = { events: [], errors: [] };
     decodeLogLine(JSON.stringify(event('one')), {}, batch);
     decodeLogLine('{"cut":', {}, batch);
-    decodeLogLine(JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [event('two'), event('three')] }), {}, batch);
+    decodeLogLine(
+      JSON.stringify({
+        kind: 'EventList',
+        apiVersion: 'audit.k8s.io/v1',
+        items: [event('two'), event('three')],
+      }),
+      {},
+      batch,
+    );
     decodeLogLine(JSON.stringify({ ...event(''), auditID: undefined }), {}, batch);
-    expect(batch.events.map((e) => e.auditID.replace(/^synthetic-.*/, 'synthetic'))).toEqual(['one', 'two', 'three', 'synthetic']);
+    expect(batch.events.map((e) => e.auditID.replace(/^synthetic-.*/, 'synthetic'))).toEqual([
+      'one',
+      'two',
+      'three',
+      'synthetic',
+    ]);
     expect(batch.errors.map((e) => e.reason)).toEqual([DecodeReason.NotJSON]);
   });
 
@@ -119,38 +171,66 @@ describe('decodeLogLine', () => {
 });
 
 /** A GKE Cloud Audit Logs entry as Cloud Logging exports it. */
-function gkeEntry(overrides: { method: string; resource: string; status?: object; request?: object; operationID?: string }) {
+function gkeEntry(overrides: {
+  method: string;
+  resource: string;
+  status?: object;
+  request?: object;
+  operationID?: string;
+}) {
   return {
     protoPayload: {
       '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
       authenticationInfo: { principalEmail: 'alice@example.com' },
       authorizationInfo: [{ granted: true, permission: overrides.method, resource: overrides.resource }],
       methodName: overrides.method,
-      requestMetadata: { callerIp: '203.0.113.9', callerSuppliedUserAgent: 'kubectl/v1.34.1 (linux/amd64) kubernetes/abc' },
+      requestMetadata: {
+        callerIp: '203.0.113.9',
+        callerSuppliedUserAgent: 'kubectl/v1.34.1 (linux/amd64) kubernetes/abc',
+      },
       resourceName: overrides.resource,
       serviceName: 'k8s.io',
       status: overrides.status ?? {},
       ...(overrides.request === undefined ? {} : { request: overrides.request }),
     },
     insertId: '8c7b6a5d-0000-4000-8000-insert',
-    resource: { type: 'k8s_cluster', labels: { cluster_name: 'prod', location: 'europe-west1', project_id: 'acme' } },
+    resource: {
+      type: 'k8s_cluster',
+      labels: { cluster_name: 'prod', location: 'europe-west1', project_id: 'acme' },
+    },
     timestamp: '2026-11-20T10:00:00.123456Z',
     severity: 'NOTICE',
     logName: 'projects/acme/logs/cloudaudit.googleapis.com%2Factivity',
-    ...(overrides.operationID === undefined ? {} : { operation: { id: overrides.operationID, producer: 'k8s.io', first: true, last: true } }),
+    ...(overrides.operationID === undefined
+      ? {}
+      : { operation: { id: overrides.operationID, producer: 'k8s.io', first: true, last: true } }),
     receiveTimestamp: '2026-11-20T10:00:01.000000Z',
   };
 }
 
 describe('GKE Cloud Audit Logs entries', () => {
   it('converts an exec into a pod', () => {
-    expect(gkeLogEntryToAuditEvent(gkeEntry({ method: 'io.k8s.core.v1.pods.exec.create', resource: 'core/v1/namespaces/payments/pods/web-0/exec', operationID: 'op-1' }))).toEqual({
+    expect(
+      gkeLogEntryToAuditEvent(
+        gkeEntry({
+          method: 'io.k8s.core.v1.pods.exec.create',
+          resource: 'core/v1/namespaces/payments/pods/web-0/exec',
+          operationID: 'op-1',
+        }),
+      ),
+    ).toEqual({
       kind: 'Event',
       apiVersion: 'audit.k8s.io/v1',
       stage: 'ResponseComplete',
       verb: 'create',
       auditID: 'op-1',
-      objectRef: { apiVersion: 'v1', namespace: 'payments', resource: 'pods', name: 'web-0', subresource: 'exec' },
+      objectRef: {
+        apiVersion: 'v1',
+        namespace: 'payments',
+        resource: 'pods',
+        name: 'web-0',
+        subresource: 'exec',
+      },
       requestURI: '/api/v1/namespaces/payments/pods/web-0/exec',
       user: { username: 'alice@example.com' },
       sourceIPs: ['203.0.113.9'],
@@ -162,14 +242,32 @@ describe('GKE Cloud Audit Logs entries', () => {
   });
 
   it('converts a ClusterRoleBinding create with its body (without @type), in a named group, cluster-scoped', () => {
-    const body = { '@type': 'rbac.authorization.k8s.io/v1.ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'mallory' }] };
-    const e = gkeLogEntryToAuditEvent(gkeEntry({ method: 'io.k8s.authorization.rbac.v1.clusterrolebindings.create', resource: 'rbac.authorization.k8s.io/v1/clusterrolebindings/mallory-admin', request: body }));
+    const body = {
+      '@type': 'rbac.authorization.k8s.io/v1.ClusterRoleBinding',
+      roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'User', name: 'mallory' }],
+    };
+    const e = gkeLogEntryToAuditEvent(
+      gkeEntry({
+        method: 'io.k8s.authorization.rbac.v1.clusterrolebindings.create',
+        resource: 'rbac.authorization.k8s.io/v1/clusterrolebindings/mallory-admin',
+        request: body,
+      }),
+    );
     expect(e).toMatchObject({
       verb: 'create',
       auditID: '8c7b6a5d-0000-4000-8000-insert',
-      objectRef: { apiGroup: 'rbac.authorization.k8s.io', apiVersion: 'v1', resource: 'clusterrolebindings', name: 'mallory-admin' },
+      objectRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        apiVersion: 'v1',
+        resource: 'clusterrolebindings',
+        name: 'mallory-admin',
+      },
       requestURI: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/mallory-admin',
-      requestObject: { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'mallory' }] },
+      requestObject: {
+        roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'User', name: 'mallory' }],
+      },
     });
   });
 
@@ -181,27 +279,58 @@ describe('GKE Cloud Audit Logs entries', () => {
     ['OK on a get', {}, 200],
   ])('maps status %s to HTTP %i', (_name, status, code) => {
     const method = code === 200 ? 'io.k8s.core.v1.pods.get' : 'io.k8s.core.v1.pods.list';
-    const e = gkeLogEntryToAuditEvent(gkeEntry({ method, resource: 'core/v1/namespaces/default/pods', status })) as { responseStatus: { code: number } };
+    const e = gkeLogEntryToAuditEvent(
+      gkeEntry({ method, resource: 'core/v1/namespaces/default/pods', status }),
+    ) as { responseStatus: { code: number } };
     expect(e.responseStatus.code).toBe(code);
   });
 
   it('reads a namespaced list, and a cluster-wide one, without inventing a name', () => {
-    expect(gkeLogEntryToAuditEvent(gkeEntry({ method: 'io.k8s.core.v1.secrets.list', resource: 'core/v1/namespaces/payments/secrets' }))).toMatchObject({
+    expect(
+      gkeLogEntryToAuditEvent(
+        gkeEntry({ method: 'io.k8s.core.v1.secrets.list', resource: 'core/v1/namespaces/payments/secrets' }),
+      ),
+    ).toMatchObject({
       objectRef: { apiVersion: 'v1', namespace: 'payments', resource: 'secrets' },
       requestURI: '/api/v1/namespaces/payments/secrets',
     });
-    const all = gkeLogEntryToAuditEvent(gkeEntry({ method: 'io.k8s.core.v1.pods.list', resource: 'core/v1/pods' })) as Record<string, unknown>;
+    const all = gkeLogEntryToAuditEvent(
+      gkeEntry({ method: 'io.k8s.core.v1.pods.list', resource: 'core/v1/pods' }),
+    ) as Record<string, unknown>;
     expect(all.objectRef).toEqual({ apiVersion: 'v1', resource: 'pods' });
   });
 
   it('is opened wherever events are read: one entry, an array of them (gcloud logging read --format=json), a line', () => {
-    const exec = gkeEntry({ method: 'io.k8s.core.v1.pods.exec.create', resource: 'core/v1/namespaces/payments/pods/web-0/exec', operationID: 'op-exec' });
-    const list = gkeEntry({ method: 'io.k8s.core.v1.secrets.list', resource: 'core/v1/namespaces/payments/secrets', operationID: 'op-list' });
+    const exec = gkeEntry({
+      method: 'io.k8s.core.v1.pods.exec.create',
+      resource: 'core/v1/namespaces/payments/pods/web-0/exec',
+      operationID: 'op-exec',
+    });
+    const list = gkeEntry({
+      method: 'io.k8s.core.v1.secrets.list',
+      resource: 'core/v1/namespaces/payments/secrets',
+      operationID: 'op-list',
+    });
     expect(openEnvelope(exec)?.kind).toBe(EnvelopeKind.GKELogEntry);
     expect(decodeDocument(JSON.stringify(exec)).events.map((e) => e.auditID)).toEqual(['op-exec']);
-    expect(decodeDocument(JSON.stringify([exec, list, { protoPayload: { '@type': 'type.googleapis.com/google.cloud.audit.AuditLog', serviceName: 'k8s.io' } }]))).toMatchObject({
+    expect(
+      decodeDocument(
+        JSON.stringify([
+          exec,
+          list,
+          {
+            protoPayload: {
+              '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+              serviceName: 'k8s.io',
+            },
+          },
+        ]),
+      ),
+    ).toMatchObject({
       events: [{ auditID: 'op-exec' }, { auditID: 'op-list' }],
-      errors: [{ reason: DecodeReason.NotEvent, index: 2, message: 'a GKE audit entry without a methodName' }],
+      errors: [
+        { reason: DecodeReason.NotEvent, index: 2, message: 'a GKE audit entry without a methodName' },
+      ],
     });
     const batch: DecodedBatch = { events: [], errors: [] };
     decodeLogLine(JSON.stringify(list), {}, batch);
@@ -209,9 +338,14 @@ describe('GKE Cloud Audit Logs entries', () => {
   });
 
   it('leaves the audit logs of other Google services alone', () => {
-    const other = { protoPayload: { '@type': 'type.googleapis.com/google.cloud.audit.AuditLog', serviceName: 'compute.googleapis.com', methodName: 'v1.compute.instances.insert' } };
+    const other = {
+      protoPayload: {
+        '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+        serviceName: 'compute.googleapis.com',
+        methodName: 'v1.compute.instances.insert',
+      },
+    };
     expect(openEnvelope(other)).toBeUndefined();
     expect(decodeDocument(JSON.stringify(other)).errors[0]?.reason).toBe(DecodeReason.NotEvent);
   });
 });
-

@@ -89,14 +89,17 @@ export function openEnvelope(value: unknown): OpenedEnvelope | undefined {
   }
   if (isGKEAuditEntry(v)) {
     const converted = gkeLogEntryToAuditEvent(v);
-    const item: EnvelopeItem = typeof converted === 'string' ? { index: 0, problem: converted } : { index: 0, value: converted };
+    const item: EnvelopeItem =
+      typeof converted === 'string' ? { index: 0, problem: converted } : { index: 0, value: converted };
     return { kind: EnvelopeKind.GKELogEntry, items: [item] };
   }
   if (v.messageType === 'CONTROL_MESSAGE') return { kind: EnvelopeKind.CloudWatchLogs, items: [] };
   if (v.messageType === 'DATA_MESSAGE' && Array.isArray(v.logEvents)) {
     const items = v.logEvents.map((e: unknown, index: number): EnvelopeItem => {
       const message = (e as { message?: unknown } | null)?.message;
-      return typeof message === 'string' ? { index, text: message } : { index, problem: 'a CloudWatch log event without a message' };
+      return typeof message === 'string'
+        ? { index, text: message }
+        : { index, problem: 'a CloudWatch log event without a message' };
     });
     return { kind: EnvelopeKind.CloudWatchLogs, items };
   }
@@ -105,11 +108,14 @@ export function openEnvelope(value: unknown): OpenedEnvelope | undefined {
 
 /** An AKS record's audit event; undefined for a record of another category. */
 function aksRecord(record: unknown, index: number): EnvelopeItem | undefined {
-  if (typeof record !== 'object' || record === null) return { index, problem: 'an AKS diagnostic record that is not an object' };
+  if (typeof record !== 'object' || record === null)
+    return { index, problem: 'an AKS diagnostic record that is not an object' };
   const { category, properties } = record as { category?: unknown; properties?: { log?: unknown } | null };
   if (typeof category === 'string' && !AKS_AUDIT_CATEGORIES.has(category)) return undefined;
   const log = typeof properties === 'object' && properties !== null ? properties.log : undefined;
-  return typeof log === 'string' ? { index, text: log } : { index, problem: 'an AKS kube-audit record without properties.log' };
+  return typeof log === 'string'
+    ? { index, text: log }
+    : { index, problem: 'an AKS kube-audit record without properties.log' };
 }
 
 const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
@@ -117,7 +123,12 @@ const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
 /** A Cloud Logging entry whose payload is a Kubernetes Cloud Audit Log. */
 function isGKEAuditEntry(v: Record<string, unknown>): boolean {
   const payload = v.protoPayload as Record<string, unknown> | null | undefined;
-  return typeof payload === 'object' && payload !== null && payload['@type'] === AUDIT_LOG_TYPE && payload.serviceName === 'k8s.io';
+  return (
+    typeof payload === 'object' &&
+    payload !== null &&
+    payload['@type'] === AUDIT_LOG_TYPE &&
+    payload.serviceName === 'k8s.io'
+  );
 }
 
 /** google.rpc.Code to the HTTP status the apiserver answered (the mapping of grpc-gateway). */
@@ -178,13 +189,17 @@ export function gkeLogEntryToAuditEvent(entry: Record<string, unknown>): Record<
   }
   const auth = p.authenticationInfo as { principalEmail?: unknown } | null | undefined;
   if (typeof auth?.principalEmail === 'string') event.user = { username: auth.principalEmail };
-  const meta = p.requestMetadata as { callerIp?: unknown; callerSuppliedUserAgent?: unknown } | null | undefined;
+  const meta = p.requestMetadata as
+    { callerIp?: unknown; callerSuppliedUserAgent?: unknown } | null | undefined;
   if (typeof meta?.callerIp === 'string') event.sourceIPs = [meta.callerIp];
   if (typeof meta?.callerSuppliedUserAgent === 'string') event.userAgent = meta.callerSuppliedUserAgent;
   const status = p.status as { code?: unknown; message?: unknown } | null | undefined;
   const grpc = typeof status?.code === 'number' ? status.code : 0;
   const code = grpc === 0 && verb === 'create' ? 201 : (GRPC_TO_HTTP[grpc] ?? 500);
-  event.responseStatus = typeof status?.message === 'string' && status.message !== '' ? { code, message: status.message } : { code };
+  event.responseStatus =
+    typeof status?.message === 'string' && status.message !== ''
+      ? { code, message: status.message }
+      : { code };
   const request = withoutType(p.request);
   if (request !== undefined) event.requestObject = request;
   const response = withoutType(p.response);
@@ -217,7 +232,8 @@ function objectRefOf(resourceName: string): Record<string, string> | undefined {
 }
 
 function uriOf(ref: Record<string, string>): string {
-  const base = ref.apiGroup === undefined ? `/api/${ref.apiVersion}` : `/apis/${ref.apiGroup}/${ref.apiVersion}`;
+  const base =
+    ref.apiGroup === undefined ? `/api/${ref.apiVersion}` : `/apis/${ref.apiGroup}/${ref.apiVersion}`;
   const ns = ref.namespace === undefined ? '' : `/namespaces/${ref.namespace}`;
   return [base + ns, ref.resource, ref.name, ref.subresource].filter((x) => x !== undefined).join('/');
 }
@@ -227,4 +243,3 @@ function withoutType(value: unknown): Record<string, unknown> | undefined {
   const { '@type': _type, ...rest } = value as Record<string, unknown>;
   return rest;
 }
-

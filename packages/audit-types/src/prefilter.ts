@@ -283,8 +283,10 @@ export class AuditLineScanner {
           else if (escaped) return false;
           else if (field === Field.Kind) isEvent = close - open === 6 && line.startsWith('Event', open + 1);
           else if (field === Field.APIVersion) isAudit = isAuditAPIVersion(line, open + 1, close);
-          else if (field === Field.Verb) this.verb = known(VERBS, line, open + 1, close) ?? line.slice(open + 1, close);
-          else if (field === Field.Stage) this.stage = known(STAGES, line, open + 1, close) ?? line.slice(open + 1, close);
+          else if (field === Field.Verb)
+            this.verb = known(VERBS, line, open + 1, close) ?? line.slice(open + 1, close);
+          else if (field === Field.Stage)
+            this.stage = known(STAGES, line, open + 1, close) ?? line.slice(open + 1, close);
           // objectRef or user given as a string (or text that is not JSON).
           else return false;
           field = Field.None;
@@ -302,7 +304,8 @@ export class AuditLineScanner {
             return false;
           }
         } else if (field !== Field.Other) {
-          if (field === Field.ImpersonatedUsername) this.impersonatedUsername = escaped ? undefined : line.slice(open + 1, close);
+          if (field === Field.ImpersonatedUsername)
+            this.impersonatedUsername = escaped ? undefined : line.slice(open + 1, close);
           // A code given as a string.
           else if (field === Field.Code) this.responseCode = undefined;
           else if (escaped) return false;
@@ -359,7 +362,20 @@ function integerIn(line: string, from: number, to: number): number | undefined {
  * new string and compare by pointer (a fresh slice costs a hash, in C++, at
  * every lookup). By length, for `known`.
  */
-const VERBS = byLength(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'post', 'put', 'head', 'options']);
+const VERBS = byLength([
+  'get',
+  'list',
+  'watch',
+  'create',
+  'update',
+  'patch',
+  'delete',
+  'deletecollection',
+  'post',
+  'put',
+  'head',
+  'options',
+]);
 const STAGES = byLength(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic']);
 
 function byLength(values: readonly string[]): readonly (readonly string[] | undefined)[] {
@@ -369,7 +385,12 @@ function byLength(values: readonly string[]): readonly (readonly string[] | unde
 }
 
 /** The literal of `values` that `line[start, end)` spells, or undefined. */
-function known(values: readonly (readonly string[] | undefined)[], line: string, start: number, end: number): string | undefined {
+function known(
+  values: readonly (readonly string[] | undefined)[],
+  line: string,
+  start: number,
+  end: number,
+): string | undefined {
   const sameLength = values[end - start];
   if (sameLength === undefined) return undefined;
   const first = line.charCodeAt(start);
@@ -399,8 +420,11 @@ function topField(line: string, start: number, length: number, want: number): Fi
     case 0x6b /* k */:
       return length === 4 && isKey(line, start, 'kind') ? Field.Kind : Field.Other;
     case 0x75 /* u */:
-      if (length === 4) return want & ScanFields.Username && isKey(line, start, 'user') ? Field.User : Field.Other;
-      return length === 9 && want & ScanFields.UserAgent && isKey(line, start, 'userAgent') ? Field.UserAgent : Field.Other;
+      if (length === 4)
+        return want & ScanFields.Username && isKey(line, start, 'user') ? Field.User : Field.Other;
+      return length === 9 && want & ScanFields.UserAgent && isKey(line, start, 'userAgent')
+        ? Field.UserAgent
+        : Field.Other;
     case 0x73 /* s */:
       return length === 5 && isKey(line, start, 'stage') ? Field.Stage : Field.Other;
     case 0x6f /* o */:
@@ -423,7 +447,8 @@ function topField(line: string, start: number, length: number, want: number): Fi
     case 0x6c /* l */:
       return length === 9 && isKey(line, start, 'logEvents') ? Field.Envelope : Field.Other;
     case 0x70 /* p */:
-      return (length === 10 && isKey(line, start, 'properties')) || (length === 12 && isKey(line, start, 'protoPayload'))
+      return (length === 10 && isKey(line, start, 'properties')) ||
+        (length === 12 && isKey(line, start, 'protoPayload'))
         ? Field.Envelope
         : Field.Other;
     case 0x6d /* m */:
@@ -457,7 +482,8 @@ function innerField(line: string, start: number, length: number, inside: InsideC
  * where `startsWith` is a call per key (the keys are short).
  */
 function isKey(line: string, start: number, key: string): boolean {
-  for (let i = key.length - 1; i >= 0; i--) if (line.charCodeAt(start + i) !== key.charCodeAt(i)) return false;
+  for (let i = key.length - 1; i >= 0; i--)
+    if (line.charCodeAt(start + i) !== key.charCodeAt(i)) return false;
   return true;
 }
 
@@ -465,7 +491,11 @@ function isKey(line: string, start: number, key: string): boolean {
 function isAuditAPIVersion(line: string, start: number, end: number): boolean {
   if (!line.startsWith('audit.k8s.io/v1', start)) return false;
   const rest = end - start - 15;
-  return rest === 0 || (rest === 5 && line.startsWith('beta1', start + 15)) || (rest === 6 && line.startsWith('alpha1', start + 15));
+  return (
+    rest === 0 ||
+    (rest === 5 && line.startsWith('beta1', start + 15)) ||
+    (rest === 6 && line.startsWith('alpha1', start + 15))
+  );
 }
 
 /** JSON's white space. */

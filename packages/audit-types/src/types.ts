@@ -24,7 +24,11 @@ export const AUDIT_STAGES = ['RequestReceived', 'ResponseStarted', 'ResponseComp
 export type AuditStage = (typeof AUDIT_STAGES)[number];
 
 /** The API versions whose events the decoder accepts. */
-export const AUDIT_API_VERSIONS = ['audit.k8s.io/v1', 'audit.k8s.io/v1beta1', 'audit.k8s.io/v1alpha1'] as const;
+export const AUDIT_API_VERSIONS = [
+  'audit.k8s.io/v1',
+  'audit.k8s.io/v1beta1',
+  'audit.k8s.io/v1alpha1',
+] as const;
 
 /**
  * The authenticated (or impersonated) user of a request.

@@ -30,9 +30,14 @@ export interface Child {
  * ours). With BENCH_CPU_PROF=<dir>, every child writes a V8 CPU profile
  * there (`--cpu-prof`), to see where a case spends its time.
  */
-export function startChild(script: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): Child {
+export function startChild(
+  script: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Child {
   const profileDir = process.env.BENCH_CPU_PROF;
-  const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const profile =
+    profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const proc: ChildProcessByStdio<Writable, Readable, Readable> = spawn(
     process.execPath,
     [...profile, '--conditions=@ugallu/source', '--import', 'tsx', `src/${script}`, ...args],
@@ -62,15 +67,22 @@ export function startChild(script: string, args: readonly string[], env: Readonl
     proc.once('error', reject);
     proc.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`bench child ${script} ${args.join(' ')} exited with ${signal ?? `code ${String(code)}`}:\n${stderr}`));
+      else
+        reject(
+          new Error(
+            `bench child ${script} ${args.join(' ')} exited with ${signal ?? `code ${String(code)}`}:\n${stderr}`,
+          ),
+        );
     });
   });
-  exited.then(
-    () => (failure = new Error(`bench child ${script} exited without reporting`)),
-    (e: unknown) => (failure = e as Error),
-  ).finally(() => {
-    for (const w of waiting.splice(0)) w.reject(failure!);
-  });
+  exited
+    .then(
+      () => (failure = new Error(`bench child ${script} exited without reporting`)),
+      (e: unknown) => (failure = e as Error),
+    )
+    .finally(() => {
+      for (const w of waiting.splice(0)) w.reject(failure!);
+    });
   return {
     pid: proc.pid,
     exited,
@@ -93,7 +105,11 @@ export function startChild(script: string, args: readonly string[], env: Readonl
 }
 
 /** Runs a child to its end and returns the one report it prints. */
-export async function runChild<T>(script: string, args: readonly string[], env?: Readonly<Record<string, string>>): Promise<T> {
+export async function runChild<T>(
+  script: string,
+  args: readonly string[],
+  env?: Readonly<Record<string, string>>,
+): Promise<T> {
   const child = startChild(script, args, env);
   const [report] = await Promise.all([child.next<T>(), child.exited]);
   return report;
@@ -130,7 +146,10 @@ export class MemoryMonitor {
   stop(): { rssPeakBytes: number; heapPeakBytes: number } {
     clearInterval(this.#timer);
     this.sample();
-    return { rssPeakBytes: Math.max(this.#rss, process.resourceUsage().maxRSS * 1024), heapPeakBytes: this.#heap };
+    return {
+      rssPeakBytes: Math.max(this.#rss, process.resourceUsage().maxRSS * 1024),
+      heapPeakBytes: this.#heap,
+    };
   }
 }
 

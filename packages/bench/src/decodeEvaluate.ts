@@ -13,7 +13,11 @@ import type { Case } from './measure.js';
  * Each also with the pre-filter (issue #16: >= 1.0x decode only at 10 and
  * 100 rules and with the bundled pack, whose rules are the last pair).
  */
-export function benchDecodeEvaluate(options: { events: number; rounds: number }): { markdown: string; ratios: Record<string, number>; skipped: Record<string, number> } {
+export function benchDecodeEvaluate(options: { events: number; rounds: number }): {
+  markdown: string;
+  ratios: Record<string, number>;
+  skipped: Record<string, number>;
+} {
   const lines = generateAuditLines({ count: options.events, seed: 11 });
   const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l), 0);
 
@@ -40,7 +44,8 @@ export function benchDecodeEvaluate(options: { events: number; rounds: number })
   const ruleSets: [string, RuleSet][] = [];
   for (const count of [10, 100, 1000]) {
     const rules = new RuleSet();
-    for (const { name, spec } of generateSigmaCompatibleRuleSpecs({ count })) rules.install(name, compile(spec));
+    for (const { name, spec } of generateSigmaCompatibleRuleSpecs({ count }))
+      rules.install(name, compile(spec));
     ruleSets.push([`${count} rules`, rules]);
   }
   ruleSets.push(['bundled pack', bundledPack()]);
@@ -76,7 +81,8 @@ export function benchDecodeEvaluate(options: { events: number; rounds: number })
       },
     });
     cases[cases.length - 1]!.run();
-    if (filteredMatches !== matches) throw new Error(`${filtered}: ${filteredMatches} matches, ${matches} without the pre-filter`);
+    if (filteredMatches !== matches)
+      throw new Error(`${filtered}: ${filteredMatches} matches, ${matches} without the pre-filter`);
     matchesPerEvent[filtered] = filteredMatches / lines.length;
     let skippedLines = 0;
     for (const line of lines) if (!rules.mayMatchLine(line)) skippedLines++;
@@ -89,7 +95,12 @@ export function benchDecodeEvaluate(options: { events: number; rounds: number })
   const rows = results.map((r) => {
     ratios[r.name] = r.eventsPerSec / base;
     const mps = matchesPerEvent[r.name];
-    return [r.name, formatRate(r.eventsPerSec), `${(r.eventsPerSec / base).toFixed(2)}x`, mps === undefined ? '' : `${(mps * 100).toFixed(2)} %`];
+    return [
+      r.name,
+      formatRate(r.eventsPerSec),
+      `${(r.eventsPerSec / base).toFixed(2)}x`,
+      mps === undefined ? '' : `${(mps * 100).toFixed(2)} %`,
+    ];
   });
   if (sink === -1) console.log(sink);
   const header = `Decode and evaluate: ${lines.length.toLocaleString('en-US')} generated events, ${(bytes / lines.length).toFixed(0)} bytes on average, median of ${options.rounds} interleaved rounds`;
@@ -97,7 +108,11 @@ export function benchDecodeEvaluate(options: { events: number; rounds: number })
     .map(([label, share]) => `${label} ${(share * 100).toFixed(1)} %`)
     .join(', ');
   const footer = `Lines the pre-filter skips unparsed: ${skips}.`;
-  return { markdown: `${header}\n\n${table(['case', 'events/s', 'vs decode only', 'matches per event'], rows)}\n\n${footer}`, ratios, skipped };
+  return {
+    markdown: `${header}\n\n${table(['case', 'events/s', 'vs decode only', 'matches per event'], rows)}\n\n${footer}`,
+    ratios,
+    skipped,
+  };
 }
 
 /** The bundled pack's rules (packages/rules/rules, tests files aside), read by path as the detector reads a rules directory. */
@@ -112,6 +127,7 @@ function bundledPack(): RuleSet {
     }
   }
   const blocker = rules.unnarrowableRule();
-  if (blocker !== undefined) console.log(`(bundled pack: the pre-filter is off, rule ${blocker} cannot be narrowed)`);
+  if (blocker !== undefined)
+    console.log(`(bundled pack: the pre-filter is off, rule ${blocker} cannot be narrowed)`);
   return rules;
 }

@@ -121,7 +121,9 @@ export async function runFileBinary(options: {
   // The binary logs JSON lines on stderr: keep the two that time the run and the last ones for errors.
   let buffered = '';
   let tailing: number | undefined;
-  let stopped: { time: number; events: number; matches: number; securityEvents: number; prefilterSkipped?: number } | undefined;
+  let stopped:
+    | { time: number; events: number; matches: number; securityEvents: number; prefilterSkipped?: number }
+    | undefined;
   let last = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (chunk: string) => {
@@ -130,8 +132,16 @@ export async function runFileBinary(options: {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
       last = (last + '\n' + line).slice(-4000);
-      if (!line.includes('"msg":"tailing the audit log"') && !line.includes('"msg":"stopped after ')) continue;
-      const entry = JSON.parse(line) as { time: number; msg: string; events: number; matches: number; securityEvents: number; prefilterSkipped?: number };
+      if (!line.includes('"msg":"tailing the audit log"') && !line.includes('"msg":"stopped after '))
+        continue;
+      const entry = JSON.parse(line) as {
+        time: number;
+        msg: string;
+        events: number;
+        matches: number;
+        securityEvents: number;
+        prefilterSkipped?: number;
+      };
       if (entry.msg === 'tailing the audit log') tailing = entry.time;
       else stopped = entry;
     }
@@ -144,7 +154,10 @@ export async function runFileBinary(options: {
   if (code !== 0 || tailing === undefined || stopped === undefined) {
     throw new Error(`${binary} exited with ${String(code)} (built? run pnpm build):${last}`);
   }
-  const { maxRssBytes, cpuSeconds } = JSON.parse(await readFile(rusage, 'utf8')) as { maxRssBytes: number; cpuSeconds: number };
+  const { maxRssBytes, cpuSeconds } = JSON.parse(await readFile(rusage, 'utf8')) as {
+    maxRssBytes: number;
+    cpuSeconds: number;
+  };
   return {
     // A line the pre-filter skips is handled too: read, and known to match no rule (issue #16).
     events: stopped.events + (stopped.prefilterSkipped ?? 0),

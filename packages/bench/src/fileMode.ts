@@ -99,9 +99,14 @@ export async function benchFileMode(options: {
       for (const n of options.rules) {
         const ours = await countSigmaMatches({ rulesDir: sigma(n), log });
         if (ours.rules !== n || ours.events !== options.events) {
-          throw new Error(`ugallu-sigma match read ${ours.rules} of ${n} Sigma rules and ${ours.events} of ${options.events} events`);
+          throw new Error(
+            `ugallu-sigma match read ${ours.rules} of ${n} Sigma rules and ${ours.events} of ${options.events} events`,
+          );
         }
-        expected.set(n, { matches: ours.matches, by: `ugallu-sigma match --sigma (our converter and rule set on the restated rules)` });
+        expected.set(n, {
+          matches: ours.matches,
+          by: `ugallu-sigma match --sigma (our converter and rule set on the restated rules)`,
+        });
       }
     }
     const checkMatches = (c: FileCase, r: RoundReport) => {
@@ -118,15 +123,42 @@ export async function benchFileMode(options: {
 
     const cases: FileCase[] = [
       { name: 'decode only (read + JSON.parse)', kind: 'decode', rules: undefined, reports: [] },
-      ...options.rules.map((rules): FileCase => ({ name: `file mode, ${rules} rules`, kind: 'pipeline', rules, reports: [] })),
-      ...options.rules.map((rules): FileCase => ({ name: `shipped binary, ${rules} rules (${rules} YAML files)`, kind: 'binary', rules, reports: [] })),
-      ...(rsigma === undefined ? [] : options.rules.map((rules): FileCase => ({ name: `rsigma, ${rules} rules`, kind: 'rsigma', rules, reports: [] }))),
+      ...options.rules.map((rules): FileCase => ({
+        name: `file mode, ${rules} rules`,
+        kind: 'pipeline',
+        rules,
+        reports: [],
+      })),
+      ...options.rules.map((rules): FileCase => ({
+        name: `shipped binary, ${rules} rules (${rules} YAML files)`,
+        kind: 'binary',
+        rules,
+        reports: [],
+      })),
+      ...(rsigma === undefined
+        ? []
+        : options.rules.map((rules): FileCase => ({
+            name: `rsigma, ${rules} rules`,
+            kind: 'rsigma',
+            rules,
+            reports: [],
+          }))),
     ];
     for (let round = 0; round < options.rounds; round++) {
       for (const c of cases) {
-        const r = await runCase(c, { round, log, stateDir, rulesDir: manifests(c.rules ?? 0), sigmaDir: sigma(c.rules ?? 0), binary, rsigma });
+        const r = await runCase(c, {
+          round,
+          log,
+          stateDir,
+          rulesDir: manifests(c.rules ?? 0),
+          sigmaDir: sigma(c.rules ?? 0),
+          binary,
+          rsigma,
+        });
         if (r.events !== options.events) {
-          throw new Error(`${c.name} handled ${r.events} events of ${options.events}: the pipeline lost or invented events`);
+          throw new Error(
+            `${c.name} handled ${r.events} events of ${options.events}: the pipeline lost or invented events`,
+          );
         }
         checkMatches(c, r);
         c.reports.push(r);
@@ -158,7 +190,9 @@ export async function benchFileMode(options: {
         mib(highest(c, (r) => r.rssPeakBytes)),
         orDash(highest(c, (r) => r.rssStartBytes)),
         orDash(highest(c, (r) => r.heapPeakBytes)),
-        c.rules === undefined ? '' : `${last.matches.toLocaleString('en-US')} / ${last.securityEvents.toLocaleString('en-US')}`,
+        c.rules === undefined
+          ? ''
+          : `${last.matches.toLocaleString('en-US')} / ${last.securityEvents.toLocaleString('en-US')}`,
       ];
     });
     const header =
@@ -170,7 +204,17 @@ export async function benchFileMode(options: {
       `the shipped binary is \`node apps/file/dist/main.js --once\` as the image runs it, its events/s timed by its own log ` +
       `(start of reading to the closing summary) and its peak RSS that of the whole process (getrusage).`;
     const markdown = `${header}\n\n${table(
-      ['case', 'events/s', 'vs decode only', 'CPU per event', 'vs decode only (CPU)', 'peak RSS', 'RSS at start', 'peak heap', 'matches / SecurityEvents'],
+      [
+        'case',
+        'events/s',
+        'vs decode only',
+        'CPU per event',
+        'vs decode only (CPU)',
+        'peak RSS',
+        'RSS at start',
+        'peak heap',
+        'matches / SecurityEvents',
+      ],
       rows,
     )}`;
     const binaries = cases.filter((c) => c.kind === 'binary');
@@ -179,7 +223,10 @@ export async function benchFileMode(options: {
       ratios,
       cpuRatios,
       binaryRssPeak: highest(binaries[binaries.length - 1]!, (r) => r.rssPeakBytes),
-      peer: rsigma === undefined ? undefined : peerTables(cases, { base, rules: options.rules, events: options.events, expected }),
+      peer:
+        rsigma === undefined
+          ? undefined
+          : peerTables(cases, { base, rules: options.rules, events: options.events, expected }),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -189,13 +236,27 @@ export async function benchFileMode(options: {
 /** One round of one case, in its own process. */
 async function runCase(
   c: FileCase,
-  where: { round: number; log: string; stateDir: string; rulesDir: string; sigmaDir: string; binary: string; rsigma: string | undefined },
+  where: {
+    round: number;
+    log: string;
+    stateDir: string;
+    rulesDir: string;
+    sigmaDir: string;
+    binary: string;
+    rsigma: string | undefined;
+  },
 ): Promise<RoundReport> {
   const { round, log, stateDir } = where;
   switch (c.kind) {
     case 'binary': {
       // `round` names the run's cursor and report files: one number per (round, rule count).
-      const b = await runFileBinary({ log, rulesDir: where.rulesDir, work: stateDir, round: round * 10_000 + c.rules!, binary: where.binary });
+      const b = await runFileBinary({
+        log,
+        rulesDir: where.rulesDir,
+        work: stateDir,
+        round: round * 10_000 + c.rules!,
+        binary: where.binary,
+      });
       return { ...b, rssStartBytes: Number.NaN, heapPeakBytes: Number.NaN };
     }
     case 'rsigma': {
@@ -215,7 +276,10 @@ async function runCase(
     }
     case 'decode':
     case 'pipeline': {
-      const args = c.kind === 'decode' ? ['decode', log] : ['pipeline', log, String(c.rules), join(stateDir, `cursor-${c.rules}-${round}`)];
+      const args =
+        c.kind === 'decode'
+          ? ['decode', log]
+          : ['pipeline', log, String(c.rules), join(stateDir, `cursor-${c.rules}-${round}`)];
       const r = await runChild<FileModeReport>('fileModeCase.ts', args);
       return { ...r, processSeconds: Number.NaN, startupSeconds: Number.NaN };
     }
@@ -230,9 +294,15 @@ async function runCase(
  */
 function peerTables(
   cases: readonly FileCase[],
-  ctx: { base: number; rules: readonly number[]; events: number; expected: ReadonlyMap<number, { matches: number }> },
+  ctx: {
+    base: number;
+    rules: readonly number[];
+    events: number;
+    expected: ReadonlyMap<number, { matches: number }>;
+  },
 ): PeerResult {
-  const find = (kind: FileCase['kind'], rules: number) => cases.find((c) => c.kind === kind && c.rules === rules)!;
+  const find = (kind: FileCase['kind'], rules: number) =>
+    cases.find((c) => c.kind === kind && c.rules === rules)!;
   const rate = (c: FileCase) => median(c.reports.map((r) => r.events / r.seconds));
   const seconds = (c: FileCase, pick: (r: RoundReport) => number) => median(c.reports.map(pick));
   const peak = (c: FileCase) => Math.max(...c.reports.map((r) => r.rssPeakBytes));
@@ -281,11 +351,35 @@ function peerTables(
     '',
     'Steady state, rule loading excluded: read + parse + evaluate, events/s (median round)',
     '',
-    table(['rules', '(event, rule) matches, every case', 'rsigma', 'rsigma vs decode only', 'shipped binary', 'vs rsigma', 'file mode (tsx)', 'vs rsigma'], steady),
+    table(
+      [
+        'rules',
+        '(event, rule) matches, every case',
+        'rsigma',
+        'rsigma vs decode only',
+        'shipped binary',
+        'vs rsigma',
+        'file mode (tsx)',
+        'vs rsigma',
+      ],
+      steady,
+    ),
     '',
     'Whole process, as when a saved log is replayed: from spawning the process to its exit (median round); start-up is until the first read (rsigma: parsing and compiling the rules; ours: node, the bundle, reading and compiling the rules)',
     '',
-    table(['rules', 'rsigma', 'rsigma start-up', 'shipped binary', 'binary start-up', 'vs rsigma', 'rsigma peak RSS', 'binary peak RSS'], whole),
+    table(
+      [
+        'rules',
+        'rsigma',
+        'rsigma start-up',
+        'shipped binary',
+        'binary start-up',
+        'vs rsigma',
+        'rsigma peak RSS',
+        'binary peak RSS',
+      ],
+      whole,
+    ),
   ].join('\n');
   return {
     markdown,
@@ -306,12 +400,17 @@ async function writeLog(path: string, events: number): Promise<void> {
   const auditIDs = new Set<string>();
   try {
     for (let done = 0, chunk = 0; done < events; done += WRITE_CHUNK, chunk++) {
-      const piece = generateAuditEvents({ count: Math.min(WRITE_CHUNK, events - done), seed: 101 + chunk, startMs: Date.UTC(2026, 10, 20, 10) + done });
+      const piece = generateAuditEvents({
+        count: Math.min(WRITE_CHUNK, events - done),
+        seed: 101 + chunk,
+        startMs: Date.UTC(2026, 10, 20, 10) + done,
+      });
       for (const e of piece) auditIDs.add(e.auditID);
       await handle.write(`${piece.map((e) => JSON.stringify(e)).join('\n')}\n`);
     }
   } finally {
     await handle.close();
   }
-  if (auditIDs.size !== events) throw new Error(`the generated log repeats auditIDs (${auditIDs.size} distinct of ${events})`);
+  if (auditIDs.size !== events)
+    throw new Error(`the generated log repeats auditIDs (${auditIDs.size} distinct of ${events})`);
 }

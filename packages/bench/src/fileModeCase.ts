@@ -29,7 +29,10 @@ export interface FileModeReport {
 
 const READ_BYTES = 8 * 1024 * 1024;
 
-async function decodeOnly(log: string, memory: MemoryMonitor): Promise<{ events: number; seconds: number; cpuSeconds: number }> {
+async function decodeOnly(
+  log: string,
+  memory: MemoryMonitor,
+): Promise<{ events: number; seconds: number; cpuSeconds: number }> {
   const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   const handle = await open(log, 'r');
@@ -62,13 +65,29 @@ const [mode, log, rules, cursorFile] = process.argv.slice(2);
 if (mode === 'decode' && log !== undefined) {
   const memory = new MemoryMonitor();
   const { events, seconds, cpuSeconds } = await decodeOnly(log, memory);
-  report({ events, seconds, cpuSeconds, rssStartBytes: memory.rssStartBytes, ...memory.stop(), matches: 0, securityEvents: 0 } satisfies FileModeReport);
+  report({
+    events,
+    seconds,
+    cpuSeconds,
+    rssStartBytes: memory.rssStartBytes,
+    ...memory.stop(),
+    matches: 0,
+    securityEvents: 0,
+  } satisfies FileModeReport);
 } else if (mode === 'pipeline' && log !== undefined && rules !== undefined && cursorFile !== undefined) {
   const { prepareFilePipeline } = await import('./pipeline.js');
   const pipeline = prepareFilePipeline({ rules: Number(rules) });
   const memory = new MemoryMonitor();
   const { events, seconds, cpuSeconds, matches, securityEvents } = await pipeline.run({ log, cursorFile });
-  report({ events, seconds, cpuSeconds, rssStartBytes: memory.rssStartBytes, ...memory.stop(), matches, securityEvents } satisfies FileModeReport);
+  report({
+    events,
+    seconds,
+    cpuSeconds,
+    rssStartBytes: memory.rssStartBytes,
+    ...memory.stop(),
+    matches,
+    securityEvents,
+  } satisfies FileModeReport);
 } else {
   throw new Error('usage: fileModeCase.ts decode <log> | pipeline <log> <rules> <cursor file>');
 }

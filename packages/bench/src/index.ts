@@ -22,7 +22,8 @@ const env = process.env;
 const only = new Set((env.BENCH_ONLY ?? 'decode,file,webhook').split(',').map((s) => s.trim()));
 const number = (name: string, fallback: number): number => {
   const value = Number(env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${env[name]}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${env[name]}`);
   return value;
 };
 
@@ -30,14 +31,22 @@ console.log(`# ugallu audit-detection benchmarks`);
 console.log(`Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores\n`);
 
 if (only.has('decode')) {
-  const decode = benchDecodeEvaluate({ events: number('BENCH_EVENTS', 40_000), rounds: number('BENCH_ROUNDS', 5) });
+  const decode = benchDecodeEvaluate({
+    events: number('BENCH_EVENTS', 40_000),
+    rounds: number('BENCH_ROUNDS', 5),
+  });
   console.log(decode.markdown + '\n');
   check('decode + evaluate, 100 rules', decode.ratios['decode + evaluate, 100 rules']!, 0.8);
   check('decode + evaluate, 1000 rules', decode.ratios['decode + evaluate, 1000 rules']!, 0.6);
   // Issue #16: not parsing what no rule can match beats parsing everything.
   for (const label of ['10 rules', '100 rules', 'bundled pack']) {
     const name = `pre-filter + decode + evaluate, ${label}`;
-    check(name, decode.ratios[name]!, 1, `; ${(decode.skipped[label]! * 100).toFixed(1)} % of lines skipped unparsed`);
+    check(
+      name,
+      decode.ratios[name]!,
+      1,
+      `; ${(decode.skipped[label]! * 100).toFixed(1)} % of lines skipped unparsed`,
+    );
   }
   console.log();
 }
@@ -51,7 +60,12 @@ if (only.has('file')) {
     rsigma,
   });
   console.log(file.markdown + '\n');
-  check('file mode, 100 rules', file.ratios[100]!, 0.7, `; ${file.cpuRatios[100]!.toFixed(2)}x in CPU time per event`);
+  check(
+    'file mode, 100 rules',
+    file.ratios[100]!,
+    0.7,
+    `; ${file.cpuRatios[100]!.toFixed(2)}x in CPU time per event`,
+  );
   target(
     file.binaryRssPeak < 150 * 2 ** 20,
     `shipped file-mode binary, 1000 rules: peak RSS ${mib(file.binaryRssPeak)} (target < 150 MiB)`,
@@ -64,11 +78,17 @@ if (only.has('file')) {
     console.log(peer.markdown + '\n');
     // Issue #16's targets against rsigma, on the shipped binary.
     for (const [rules, ratio] of Object.entries(peer.processRatios)) {
-      target(ratio >= 1, `shipped binary, whole process, ${rules} rules: ${ratio.toFixed(2)}x rsigma (target >= 1.0x)`);
+      target(
+        ratio >= 1,
+        `shipped binary, whole process, ${rules} rules: ${ratio.toFixed(2)}x rsigma (target >= 1.0x)`,
+      );
     }
     for (const [rules, ratio] of Object.entries(peer.steadyRatios)) {
       const goal = Number(rules) <= 10 ? 1 : 1.3;
-      target(ratio >= goal, `shipped binary, steady state, ${rules} rules: ${ratio.toFixed(2)}x rsigma (target >= ${goal.toFixed(1)}x)`);
+      target(
+        ratio >= goal,
+        `shipped binary, steady state, ${rules} rules: ${ratio.toFixed(2)}x rsigma (target >= ${goal.toFixed(1)}x)`,
+      );
     }
     target(
       peer.binaryStartupSeconds <= 0.25,

@@ -45,7 +45,13 @@ export async function evaluatedEvents(registry: Registry): Promise<number> {
  * start until the engine has drained the channel.
  */
 export function prepareFilePipeline(options: { rules: number }): {
-  run(files: { log: string; cursorFile: string }): Promise<{ events: number; seconds: number; cpuSeconds: number; matches: number; securityEvents: number }>;
+  run(files: { log: string; cursorFile: string }): Promise<{
+    events: number;
+    seconds: number;
+    cpuSeconds: number;
+    matches: number;
+    securityEvents: number;
+  }>;
 } {
   const registry = new Registry();
   const { engine, sink } = benchEngine(options.rules, registry);
@@ -65,7 +71,13 @@ export function prepareFilePipeline(options: { rules: number }): {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const cpuSeconds = cpuSecondsSince(cpu);
       const matches = engine.statuses().reduce((n, s) => n + s.matchCount, 0);
-      return { events: await evaluatedEvents(registry), seconds, cpuSeconds, matches, securityEvents: sink.emitted };
+      return {
+        events: await evaluatedEvents(registry),
+        seconds,
+        cpuSeconds,
+        matches,
+        securityEvents: sink.emitted,
+      };
     },
   };
 }

@@ -72,8 +72,12 @@ describe('the rsigma column', () => {
         skipped: expect.stringContaining('cargo not found') as string,
       });
       vi.stubEnv('CI', 'true');
-      await expect(prepareRsigma(undefined)).rejects.toThrow(/CI=true and the rsigma column needs cargo: install Rust/);
-      expect(await prepareRsigma('off')).toEqual({ skipped: expect.stringContaining('BENCH_RSIGMA=off') as string });
+      await expect(prepareRsigma(undefined)).rejects.toThrow(
+        /CI=true and the rsigma column needs cargo: install Rust/,
+      );
+      expect(await prepareRsigma('off')).toEqual({
+        skipped: expect.stringContaining('BENCH_RSIGMA=off') as string,
+      });
     } finally {
       vi.unstubAllEnvs();
     }

@@ -41,7 +41,9 @@ export async function benchWebhook(options: {
       const { url } = await server.next<{ url: string }>();
       load = await runChild<WebhookLoadReport>(
         'webhookLoad.ts',
-        [url, tls.caFile, options.batches, options.batchEvents, options.connections, options.warmup].map(String),
+        [url, tls.caFile, options.batches, options.batchEvents, options.connections, options.warmup].map(
+          String,
+        ),
         env,
       );
     } finally {
@@ -72,7 +74,16 @@ export async function benchWebhook(options: {
       ],
     ];
     const markdown = `${header}\n\n${table(
-      ['case', 'events/s', 'p50 batch', 'p99 batch', 'max batch', '429 retries', 'server CPU per event', 'server peak RSS'],
+      [
+        'case',
+        'events/s',
+        'p50 batch',
+        'p99 batch',
+        'max batch',
+        '429 retries',
+        'server CPU per event',
+        'server peak RSS',
+      ],
       rows,
     )}`;
     return { markdown, eventsPerSec, p99Ms: load.p99Ms };
@@ -82,7 +93,9 @@ export async function benchWebhook(options: {
 }
 
 /** A serving certificate for 127.0.0.1 from a throw-away CA (testenv's, the one PKI of the tests), which the load generator trusts. */
-async function writeServingCertificate(dir: string): Promise<{ certFile: string; keyFile: string; caFile: string }> {
+async function writeServingCertificate(
+  dir: string,
+): Promise<{ certFile: string; keyFile: string; caFile: string }> {
   const ca = await CertificateAuthority.create('ugallu bench webhook CA');
   const { certPem, keyPem } = await ca.issueServer({ hosts: ['127.0.0.1'] });
   const certFile = join(dir, 'tls.crt');

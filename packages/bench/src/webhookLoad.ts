@@ -33,7 +33,9 @@ export interface WebhookLoadReport {
 const [url, caFile, batchesArg, batchEventsArg, connectionsArg, warmupArg] = process.argv.slice(2);
 const token = process.env.AUDIT_WEBHOOK_TOKEN;
 if (url === undefined || caFile === undefined || warmupArg === undefined || token === undefined) {
-  throw new Error('usage: AUDIT_WEBHOOK_TOKEN=… webhookLoad.ts <url> <CA file> <batches> <events per batch> <connections> <warm-up batches>');
+  throw new Error(
+    'usage: AUDIT_WEBHOOK_TOKEN=… webhookLoad.ts <url> <CA file> <batches> <events per batch> <connections> <warm-up batches>',
+  );
 }
 const batches = Number(batchesArg);
 const batchEvents = Number(batchEventsArg);
@@ -44,8 +46,14 @@ const warmup = Number(warmupArg);
 function bodies(count: number, firstSeed: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    const items = generateAuditLines({ count: batchEvents, seed: firstSeed + i, startMs: Date.UTC(2026, 10, 20, 10) + i * batchEvents });
-    out.push(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${items.join(',')}]}`);
+    const items = generateAuditLines({
+      count: batchEvents,
+      seed: firstSeed + i,
+      startMs: Date.UTC(2026, 10, 20, 10) + i * batchEvents,
+    });
+    out.push(
+      `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${items.join(',')}]}`,
+    );
   }
   return out;
 }
@@ -62,10 +70,12 @@ async function send(body: string): Promise<number> {
     const text = await res.body.text();
     if (res.statusCode === 200) {
       const { accepted } = JSON.parse(text) as { accepted: number };
-      if (accepted !== batchEvents) throw new Error(`the webhook accepted ${accepted} of ${batchEvents} events: ${text}`);
+      if (accepted !== batchEvents)
+        throw new Error(`the webhook accepted ${accepted} of ${batchEvents} events: ${text}`);
       return performance.now() - start;
     }
-    if (res.statusCode !== 429) throw new Error(`the webhook answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    if (res.statusCode !== 429)
+      throw new Error(`the webhook answered ${res.statusCode}: ${text.slice(0, 300)}`);
     retries++;
     await sleep(Number(res.headers['retry-after'] ?? 1) * 1000);
   }

@@ -41,7 +41,13 @@ const memory = new MemoryMonitor();
 const cpuStart = process.cpuUsage();
 const running = engine.run(channel);
 const source = await startWebhookSource(
-  { tlsCertFile: certFile, tlsKeyFile: keyFile, token: readWebhookToken(process.env), host: '127.0.0.1', port: 0 },
+  {
+    tlsCertFile: certFile,
+    tlsKeyFile: keyFile,
+    token: readWebhookToken(process.env),
+    host: '127.0.0.1',
+    port: 0,
+  },
   channel,
   { registry },
 );

@@ -103,11 +103,17 @@ describe('the bundled file-mode detector runs with plain node and no node_module
 
     const address = await telemetryAddress(run);
     expect(await httpStatus(`http://${address}/healthz`)).toBe(200);
-    await vi.waitFor(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200), { timeout: 30_000, interval: 100 });
-    await vi.waitFor(() =>
-      expect(securityEvents(run).map((e) => [e.kind, e.spec.type, e.spec.evidence.auditID])).toEqual([
-        ['SecurityEvent', 'PodExec', 'bundle-file-1'],
-      ]), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200), {
+      timeout: 30_000,
+      interval: 100,
+    });
+    await vi.waitFor(
+      () =>
+        expect(securityEvents(run).map((e) => [e.kind, e.spec.type, e.spec.evidence.auditID])).toEqual([
+          ['SecurityEvent', 'PodExec', 'bundle-file-1'],
+        ]),
+      { timeout: 30_000, interval: 100 },
+    );
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/^ugallu_audit_file_lines_total 1$/m);
     expect(await run.stop()).toBe(0);
@@ -126,9 +132,25 @@ describe('the bundled file-mode detector with consumers', () => {
       config,
       `apiVersion: security.ugallu.io/v1alpha1\nkind: AuditDetectionConfig\nmetadata: { name: default }\nspec:\n  consumers:\n    - name: shipper\n      file: { path: ${JSON.stringify(out)} }\n`,
     );
-    const run = start(dir, ['--once', '--audit-log', log, '--rules', await rulesDir(), '--cluster-id', 'bundle', '--metrics-addr', 'off', '--config', config, '--format', 'ecs']);
+    const run = start(dir, [
+      '--once',
+      '--audit-log',
+      log,
+      '--rules',
+      await rulesDir(),
+      '--cluster-id',
+      'bundle',
+      '--metrics-addr',
+      'off',
+      '--config',
+      config,
+      '--format',
+      'ecs',
+    ]);
     expect(await run.exit).toBe(0);
-    const printed = run.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { ecs?: { version?: string } });
+    const printed = run.stdout
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { ecs?: { version?: string } });
     expect(printed).toHaveLength(1);
     expect(printed[0]!.ecs?.version).toMatch(/^8\./);
     expect((await readFile(out, 'utf8')).trim().split('\n')).toHaveLength(1);
@@ -174,13 +196,21 @@ describe('the bundled webhook-mode detector runs with plain node and no node_mod
       items: [execEvent({ auditID: 'bundle-webhook-1' })],
     });
     expect((await post(`${url}/audit`, batch, ca.certPem)).status).toBe(401);
-    await vi.waitFor(async () =>
-      expect((await post(`${url}/audit`, batch, ca.certPem, token)).status).toBe(200), { timeout: 30_000, interval: 100 });
-    await vi.waitFor(() =>
-      expect(securityEvents(run).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([
-        ['PodExec', 'bundle-webhook-1'],
-      ]), { timeout: 30_000, interval: 100 });
-    await vi.waitFor(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(
+      async () => expect((await post(`${url}/audit`, batch, ca.certPem, token)).status).toBe(200),
+      { timeout: 30_000, interval: 100 },
+    );
+    await vi.waitFor(
+      () =>
+        expect(securityEvents(run).map((e) => [e.spec.type, e.spec.evidence.auditID])).toEqual([
+          ['PodExec', 'bundle-webhook-1'],
+        ]),
+      { timeout: 30_000, interval: 100 },
+    );
+    await vi.waitFor(async () => expect(await httpStatus(`http://${address}/readyz`)).toBe(200), {
+      timeout: 30_000,
+      interval: 100,
+    });
     expect(await run.stop()).toBe(0);
   });
 });

@@ -136,21 +136,24 @@ describe('webhook mode end to end', () => {
     });
     await target.readNamespacedSecret({ name: 'db-password', namespace: 'default' });
 
-    const detection = await vi.waitFor(() => {
-      const found = run!.stdout
-        .map(
-          (l) =>
-            JSON.parse(l) as {
-              spec: { type: string; clusterIdentity: { clusterID: string }; subject: { name?: string } };
-            },
-        )
-        .find((e) => e.spec.type === 'SecretReadByHuman');
-      if (found === undefined)
-        throw new Error(
-          `no SecretReadByHuman yet; logs:\n${run!.logs.map((l) => JSON.stringify(l)).join('\n')}`,
-        );
-      return found;
-    }, { timeout: 60_000, interval: 100 });
+    const detection = await vi.waitFor(
+      () => {
+        const found = run!.stdout
+          .map(
+            (l) =>
+              JSON.parse(l) as {
+                spec: { type: string; clusterIdentity: { clusterID: string }; subject: { name?: string } };
+              },
+          )
+          .find((e) => e.spec.type === 'SecretReadByHuman');
+        if (found === undefined)
+          throw new Error(
+            `no SecretReadByHuman yet; logs:\n${run!.logs.map((l) => JSON.stringify(l)).join('\n')}`,
+          );
+        return found;
+      },
+      { timeout: 60_000, interval: 100 },
+    );
     expect(detection.spec.clusterIdentity.clusterID).toBe('e2e');
     expect(run.logs.filter((l) => typeof l.msg === 'string' && /refused|unauthori/i.test(l.msg))).toEqual([]);
   }, 180_000);

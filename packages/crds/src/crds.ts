@@ -1,4 +1,10 @@
-import { GROUP as API_GROUP, SECURITY_EVENT_CLASSES, SEVERITIES, SUBJECT_KINDS, VERSION as API_VERSION_NAME } from '@ugallu/api';
+import {
+  GROUP as API_GROUP,
+  SECURITY_EVENT_CLASSES,
+  SEVERITIES,
+  SUBJECT_KINDS,
+  VERSION as API_VERSION_NAME,
+} from '@ugallu/api';
 import type { AuditEvidence, EvidenceUser, SecurityEventSpec, SecurityEventSubject } from '@ugallu/api';
 import { SIGMA_RULE_FORM_VALIDATION, sigmaRuleResourceSpecSchema } from '@ugallu/sigma/schema';
 import { toStructural } from './openapi.js';

@@ -35,7 +35,13 @@ describe('buildSecurityEvent', () => {
           user: { username: 'alice@example.com', uid: 'a1b2', groups: ['system:authenticated', 'devs'] },
           sourceIPs: ['10.0.0.7'],
           userAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/abcdef',
-          objectRef: { resource: 'pods', namespace: 'shop', name: 'web-0', apiVersion: 'v1', subresource: 'exec' },
+          objectRef: {
+            resource: 'pods',
+            namespace: 'shop',
+            name: 'web-0',
+            apiVersion: 'v1',
+            subresource: 'exec',
+          },
           responseCode: 101,
         },
       },
@@ -47,10 +53,18 @@ describe('buildSecurityEvent', () => {
       ...base,
       event: execEvent({
         impersonatedUser: { username: 'system:admin', groups: ['system:masters'], extra: { k: ['v'] } },
-        responseStatus: { metadata: {}, code: 403, reason: 'Forbidden', message: 'pods "web-0" is forbidden' },
+        responseStatus: {
+          metadata: {},
+          code: 403,
+          reason: 'Forbidden',
+          message: 'pods "web-0" is forbidden',
+        },
       }),
     });
-    expect(se.spec.evidence.impersonatedUser).toEqual({ username: 'system:admin', groups: ['system:masters'] });
+    expect(se.spec.evidence.impersonatedUser).toEqual({
+      username: 'system:admin',
+      groups: ['system:masters'],
+    });
     expect(se.spec.evidence.responseCode).toBe(403);
     expect(se.spec.evidence.responseReason).toBe('Forbidden');
     expect(JSON.stringify(se)).not.toContain('is forbidden');
@@ -58,20 +72,46 @@ describe('buildSecurityEvent', () => {
 
   it('stamps the configured cluster identity on every SecurityEvent', () => {
     for (const clusterID of ['prod-eu-1', 'staging', '5b1f0c7e-9a1d-4c1e-8f3a-2d9c6b7a1e00']) {
-      expect(buildSecurityEvent({ ...base, clusterID, event: execEvent() }).spec.clusterIdentity).toEqual({ clusterID });
+      expect(buildSecurityEvent({ ...base, clusterID, event: execEvent() }).spec.clusterIdentity).toEqual({
+        clusterID,
+      });
     }
   });
 
   it.each<[string, EventOverrides, string]>([
     ['stageTimestamp first', {}, '2025-03-01T10:00:03.250000Z'],
-    ['requestReceivedTimestamp without a stageTimestamp', { stageTimestamp: undefined }, '2025-03-01T10:00:00.100000Z'],
-    ['now without any timestamp', { stageTimestamp: undefined, requestReceivedTimestamp: undefined }, '2030-01-02T03:04:05.678Z'],
-    ['requestReceivedTimestamp when stageTimestamp is not a date', { stageTimestamp: 'yesterday' }, '2025-03-01T10:00:00.100000Z'],
-    ['now when neither is a date', { stageTimestamp: 'x', requestReceivedTimestamp: '2025-03-01' }, '2030-01-02T03:04:05.678Z'],
-    ['an offset and no fraction', { stageTimestamp: '2025-03-01T12:00:03+02:00' }, '2025-03-01T12:00:03+02:00'],
+    [
+      'requestReceivedTimestamp without a stageTimestamp',
+      { stageTimestamp: undefined },
+      '2025-03-01T10:00:00.100000Z',
+    ],
+    [
+      'now without any timestamp',
+      { stageTimestamp: undefined, requestReceivedTimestamp: undefined },
+      '2030-01-02T03:04:05.678Z',
+    ],
+    [
+      'requestReceivedTimestamp when stageTimestamp is not a date',
+      { stageTimestamp: 'yesterday' },
+      '2025-03-01T10:00:00.100000Z',
+    ],
+    [
+      'now when neither is a date',
+      { stageTimestamp: 'x', requestReceivedTimestamp: '2025-03-01' },
+      '2030-01-02T03:04:05.678Z',
+    ],
+    [
+      'an offset and no fraction',
+      { stageTimestamp: '2025-03-01T12:00:03+02:00' },
+      '2025-03-01T12:00:03+02:00',
+    ],
     ['lower-case t and z', { stageTimestamp: '2025-03-01t10:00:03z' }, '2025-03-01t10:00:03z'],
     ['29 February of a leap year', { stageTimestamp: '2024-02-29T00:00:00Z' }, '2024-02-29T00:00:00Z'],
-    ['not 29 February of another year', { stageTimestamp: '2025-02-29T00:00:00Z' }, '2025-03-01T10:00:00.100000Z'],
+    [
+      'not 29 February of another year',
+      { stageTimestamp: '2025-02-29T00:00:00Z' },
+      '2025-03-01T10:00:00.100000Z',
+    ],
     ['not 30 February', { stageTimestamp: '2024-02-30T00:00:00Z' }, '2025-03-01T10:00:00.100000Z'],
     ['not month 13', { stageTimestamp: '2025-13-01T00:00:00Z' }, '2025-03-01T10:00:00.100000Z'],
     ['not hour 24', { stageTimestamp: '2025-03-01T24:00:00Z' }, '2025-03-01T10:00:00.100000Z'],
@@ -128,7 +168,11 @@ describe('buildSecurityEvent', () => {
       uid: '7d1c3e2a-secret-uid',
     });
     expect(fromBody.metadata.name).toBe(
-      securityEventName({ auditID: '0b7e3f4c-8a2d-4c55-9f0e-1d2c3b4a5968', type: 'PodExec', subjectUID: '7d1c3e2a-secret-uid' }),
+      securityEventName({
+        auditID: '0b7e3f4c-8a2d-4c55-9f0e-1d2c3b4a5968',
+        type: 'PodExec',
+        subjectUID: '7d1c3e2a-secret-uid',
+      }),
     );
     const event = secretCreateEvent();
     event.objectRef = { ...event.objectRef, uid: 'ref-uid' };
@@ -204,10 +248,18 @@ describe('buildSecurityEvent', () => {
   });
 
   it('carries the rendered message, cut to the 4096 characters the CRD allows; none when empty or absent', () => {
-    const se = buildSecurityEvent({ ...base, event: execEvent(), message: 'alice@example.com exec into payments/web-0' });
+    const se = buildSecurityEvent({
+      ...base,
+      event: execEvent(),
+      message: 'alice@example.com exec into payments/web-0',
+    });
     expect(se.spec.message).toBe('alice@example.com exec into payments/web-0');
-    expect(buildSecurityEvent({ ...base, event: execEvent(), message: 'm'.repeat(5000) }).spec.message).toHaveLength(4096);
-    expect(buildSecurityEvent({ ...base, event: execEvent(), message: '' }).spec).not.toHaveProperty('message');
+    expect(
+      buildSecurityEvent({ ...base, event: execEvent(), message: 'm'.repeat(5000) }).spec.message,
+    ).toHaveLength(4096);
+    expect(buildSecurityEvent({ ...base, event: execEvent(), message: '' }).spec).not.toHaveProperty(
+      'message',
+    );
     expect(buildSecurityEvent({ ...base, event: execEvent() }).spec).not.toHaveProperty('message');
     // The message is for people: it never changes the name, so a replay stays idempotent.
     expect(se.metadata.name).toBe(buildSecurityEvent({ ...base, event: execEvent() }).metadata.name);
@@ -220,20 +272,33 @@ describe('buildSecurityEvent', () => {
     expect(se.spec.tags).not.toBe(tags);
     // CompiledRule.tags is a readonly array: taken as it is, never changed.
     const frozen = Object.freeze(['attack.t1611']);
-    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags: frozen }, event: execEvent() }).spec.tags).toEqual(['attack.t1611']);
-    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags: [] }, event: execEvent() }).spec).not.toHaveProperty('tags');
-    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags: undefined }, event: execEvent() }).spec).not.toHaveProperty('tags');
+    expect(
+      buildSecurityEvent({ ...base, rule: { ...RULE, tags: frozen }, event: execEvent() }).spec.tags,
+    ).toEqual(['attack.t1611']);
+    expect(
+      buildSecurityEvent({ ...base, rule: { ...RULE, tags: [] }, event: execEvent() }).spec,
+    ).not.toHaveProperty('tags');
+    expect(
+      buildSecurityEvent({ ...base, rule: { ...RULE, tags: undefined }, event: execEvent() }).spec,
+    ).not.toHaveProperty('tags');
     expect(buildSecurityEvent({ ...base, event: execEvent() }).spec).not.toHaveProperty('tags');
     // Tags describe the rule: they never change the name, so a replay stays idempotent.
     expect(se.metadata.name).toBe(buildSecurityEvent({ ...base, event: execEvent() }).metadata.name);
     // Every sink writes the SecurityEvent as it is: the tags are in its JSON.
-    expect(JSON.parse(JSON.stringify(se))).toMatchObject({ spec: { tags: ['attack.t1609', 'attack.execution'] } });
+    expect(JSON.parse(JSON.stringify(se))).toMatchObject({
+      spec: { tags: ['attack.t1609', 'attack.execution'] },
+    });
   });
 
   it('accepts the most tags the CRD allows: 32 of 128 characters', () => {
-    const tags = Array.from({ length: 32 }, (_, i) => `attack.${String(i).padStart(2, '0')}${'x'.repeat(119)}`);
+    const tags = Array.from(
+      { length: 32 },
+      (_, i) => `attack.${String(i).padStart(2, '0')}${'x'.repeat(119)}`,
+    );
     expect(tags[0]).toHaveLength(128);
-    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags }, event: execEvent() }).spec.tags).toEqual(tags);
+    expect(buildSecurityEvent({ ...base, rule: { ...RULE, tags }, event: execEvent() }).spec.tags).toEqual(
+      tags,
+    );
   });
 
   describe('rejects bad input with EmitError InvalidInput', () => {
@@ -247,14 +312,34 @@ describe('buildSecurityEvent', () => {
       ['an empty rule name', { ...ok, rule: { ...RULE, name: '' } }, /rule\.name/],
       ['no emit', { ...ok, rule: { name: 'r' } }, /rule\.emit/],
       ['an empty type', { ...ok, rule: { ...RULE, emit: { ...RULE.emit, type: '' } } }, /rule\.emit\.type/],
-      ['an unknown severity', { ...ok, rule: { ...RULE, emit: { ...RULE.emit, severity: 'urgent' } } }, /severity.*urgent/],
-      ['an unknown class', { ...ok, rule: { ...RULE, emit: { ...RULE.emit, class: 'Alert' } } }, /class.*Alert/],
-      ['a prototype key as severity', { ...ok, rule: { ...RULE, emit: { ...RULE.emit, severity: 'toString' } } }, /severity/],
+      [
+        'an unknown severity',
+        { ...ok, rule: { ...RULE, emit: { ...RULE.emit, severity: 'urgent' } } },
+        /severity.*urgent/,
+      ],
+      [
+        'an unknown class',
+        { ...ok, rule: { ...RULE, emit: { ...RULE.emit, class: 'Alert' } } },
+        /class.*Alert/,
+      ],
+      [
+        'a prototype key as severity',
+        { ...ok, rule: { ...RULE, emit: { ...RULE.emit, severity: 'toString' } } },
+        /severity/,
+      ],
       ['tags that are not an array', { ...ok, rule: { ...RULE, tags: 'attack.t1609' } }, /rule\.tags/],
-      ['a tag that is not a string', { ...ok, rule: { ...RULE, tags: ['attack.t1609', 7] } }, /rule\.tags.*number/],
+      [
+        'a tag that is not a string',
+        { ...ok, rule: { ...RULE, tags: ['attack.t1609', 7] } },
+        /rule\.tags.*number/,
+      ],
       ['an empty tag', { ...ok, rule: { ...RULE, tags: [''] } }, /rule\.tags/],
       ['a tag over 128 characters', { ...ok, rule: { ...RULE, tags: ['t'.repeat(129)] } }, /rule\.tags.*128/],
-      ['more than 32 tags', { ...ok, rule: { ...RULE, tags: Array.from({ length: 33 }, (_, i) => `t${i}`) } }, /rule\.tags.*32/],
+      [
+        'more than 32 tags',
+        { ...ok, rule: { ...RULE, tags: Array.from({ length: 33 }, (_, i) => `t${i}`) } },
+        /rule\.tags.*32/,
+      ],
       ['no event', { ...ok, event: null }, /event/],
       ['an event without auditID', { ...ok, event: { ...execEvent(), auditID: '' } }, /auditID/],
       ['an event without verb', { ...ok, event: { ...execEvent(), verb: undefined } }, /verb/],
@@ -262,7 +347,11 @@ describe('buildSecurityEvent', () => {
       ['a message that is not a string', { ...ok, message: 42 }, /message/],
       [
         'a clock giving an invalid date when it is needed',
-        { ...ok, now: () => new Date('nope'), event: execEvent({ stageTimestamp: undefined, requestReceivedTimestamp: undefined }) },
+        {
+          ...ok,
+          now: () => new Date('nope'),
+          event: execEvent({ stageTimestamp: undefined, requestReceivedTimestamp: undefined }),
+        },
         /now/,
       ],
       ['no input at all', undefined, /input/],

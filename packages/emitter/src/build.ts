@@ -5,7 +5,13 @@ import type { SecurityEventClass, Severity } from '@ugallu/api';
 import { EmitError, EmitReason } from './errors.js';
 import { securityEventName } from './name.js';
 import { SECURITY_EVENT_API_VERSION, SECURITY_EVENT_KIND } from './securityEvent.js';
-import type { AuditEvidence, EvidenceUser, SecurityEvent, SecurityEventSpec, SecurityEventSubject } from './securityEvent.js';
+import type {
+  AuditEvidence,
+  EvidenceUser,
+  SecurityEvent,
+  SecurityEventSpec,
+  SecurityEventSubject,
+} from './securityEvent.js';
 import { subjectKindFor } from './subjectKind.js';
 
 /**
@@ -100,7 +106,8 @@ export function buildSecurityEvent(input: BuildSecurityEventInput): SecurityEven
   }
   const tags = copyTags(rule.tags);
   if (input.now !== undefined && typeof input.now !== 'function') invalid('now', 'must be a function');
-  if (input.message !== undefined && typeof input.message !== 'string') invalid('message', `must be a string, got ${show(input.message)}`);
+  if (input.message !== undefined && typeof input.message !== 'string')
+    invalid('message', `must be a string, got ${show(input.message)}`);
   if (typeof event !== 'object' || event === null) invalid('event', 'must be an audit event object');
   requireText('event.auditID', event.auditID);
   requireText('event.verb', event.verb);
@@ -122,7 +129,8 @@ export function buildSecurityEvent(input: BuildSecurityEventInput): SecurityEven
     detectedAt: detectedAt(event, input.now),
     evidence: evidence(event, objectRef),
   };
-  if (input.message !== undefined && input.message !== '') spec.message = input.message.slice(0, MAX_MESSAGE_CHARS);
+  if (input.message !== undefined && input.message !== '')
+    spec.message = input.message.slice(0, MAX_MESSAGE_CHARS);
   if (tags !== undefined) spec.tags = tags;
   return {
     apiVersion: SECURITY_EVENT_API_VERSION,
@@ -218,7 +226,14 @@ function rfc3339(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const m = RFC3339.exec(value);
   if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const offsetHour = m[8] === undefined ? 0 : Number(m[8]);
   const offsetMinute = m[9] === undefined ? 0 : Number(m[9]);
   const ok =
@@ -251,7 +266,8 @@ function textList(value: unknown): string[] | undefined {
 }
 
 function requireText(field: string, value: unknown): void {
-  if (typeof value !== 'string' || value === '') invalid(field, `must be a non-empty string, got ${show(value)}`);
+  if (typeof value !== 'string' || value === '')
+    invalid(field, `must be a non-empty string, got ${show(value)}`);
 }
 
 function invalid(field: string, message: string): never {

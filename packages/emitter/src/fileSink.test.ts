@@ -95,13 +95,29 @@ describe('openFileSink', () => {
   it('skips foreign and damaged lines on open', async () => {
     await writeFile(
       path,
-      ['not json', '{"metadata":{"name":42}}', '[1,2]', 'null', '', JSON.stringify(se(1)), '{"kind":"x"}'].join('\n') + '\n',
+      [
+        'not json',
+        '{"metadata":{"name":42}}',
+        '[1,2]',
+        'null',
+        '',
+        JSON.stringify(se(1)),
+        '{"kind":"x"}',
+      ].join('\n') + '\n',
     );
     const sink = await openFileSink({ path });
     await sink.emit(se(1));
     await sink.emit(se(2));
     await sink.close();
-    expect(await names()).toEqual(['<other>', '<other>', '<other>', '<other>', nameOf(1), '<other>', nameOf(2)]);
+    expect(await names()).toEqual([
+      '<other>',
+      '<other>',
+      '<other>',
+      '<other>',
+      nameOf(1),
+      '<other>',
+      nameOf(2),
+    ]);
   });
 
   it('reads only the replay window: an event written before it is written again (the documented limit)', async () => {
@@ -162,14 +178,20 @@ describe('openFileSink', () => {
   describe('fails with a typed error on a path it cannot use', () => {
     it.each<[string, () => Promise<string>]>([
       ['a missing directory', () => Promise.resolve(join(dir, 'missing', 'se.jsonl'))],
-      ['a directory', async () => {
-        await mkdir(join(dir, 'sub'));
-        return join(dir, 'sub');
-      }],
-      ['a path under a regular file', async () => {
-        await writeFile(join(dir, 'file'), '');
-        return join(dir, 'file', 'se.jsonl');
-      }],
+      [
+        'a directory',
+        async () => {
+          await mkdir(join(dir, 'sub'));
+          return join(dir, 'sub');
+        },
+      ],
+      [
+        'a path under a regular file',
+        async () => {
+          await writeFile(join(dir, 'file'), '');
+          return join(dir, 'file', 'se.jsonl');
+        },
+      ],
     ])('OpenFailed for %s', async (_name, makePath) => {
       const bad = await makePath();
       const error: unknown = await openFileSink({ path: bad }).catch((e: unknown) => e);

@@ -96,7 +96,9 @@ export async function openFileSink(options: FileSinkOptions): Promise<SecurityEv
   try {
     handle = await open(settings.path, 'a+');
   } catch (cause) {
-    throw new EmitError(EmitReason.OpenFailed, `cannot open ${settings.path}: ${(cause as Error).message}`, { cause });
+    throw new EmitError(EmitReason.OpenFailed, `cannot open ${settings.path}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   try {
     const tail = await readTail(handle, settings.replayWindowBytes);
@@ -105,7 +107,9 @@ export async function openFileSink(options: FileSinkOptions): Promise<SecurityEv
     return sink;
   } catch (cause) {
     await handle.close().catch(() => undefined);
-    throw new EmitError(EmitReason.OpenFailed, `cannot read ${settings.path}: ${(cause as Error).message}`, { cause });
+    throw new EmitError(EmitReason.OpenFailed, `cannot read ${settings.path}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
@@ -183,9 +187,13 @@ class FileSink implements SecurityEventSink {
     try {
       await this.handle.close();
     } catch (cause) {
-      throw new EmitError(EmitReason.WriteFailed, `closing ${this.settings.path} failed: ${(cause as Error).message}`, {
-        cause,
-      });
+      throw new EmitError(
+        EmitReason.WriteFailed,
+        `closing ${this.settings.path} failed: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
     }
   }
 
@@ -298,7 +306,11 @@ function metadataName(record: unknown): string | undefined {
 }
 
 /** The names of the SecurityEvents on complete, parseable lines; anything else is skipped. */
-function namesIn(text: string, partialFirstLine: boolean, recordName: (record: unknown) => string | undefined): string[] {
+function namesIn(
+  text: string,
+  partialFirstLine: boolean,
+  recordName: (record: unknown) => string | undefined,
+): string[] {
   const lines = text.split('\n');
   // The first line may have been cut by the window; the last has no newline
   // (or is empty): neither is a complete record.
@@ -333,8 +345,20 @@ function validate(options: FileSinkOptions): Settings {
     path,
     fsync,
     flushIntervalMs: count('flushIntervalMs', options.flushIntervalMs, 0, 60_000, 0),
-    replayWindowBytes: count('replayWindowBytes', options.replayWindowBytes, DEFAULT_REPLAY_WINDOW_BYTES, 1024 ** 3, 0),
-    maxRememberedNames: count('maxRememberedNames', options.maxRememberedNames, DEFAULT_MAX_REMEMBERED_NAMES, 100_000_000, 0),
+    replayWindowBytes: count(
+      'replayWindowBytes',
+      options.replayWindowBytes,
+      DEFAULT_REPLAY_WINDOW_BYTES,
+      1024 ** 3,
+      0,
+    ),
+    maxRememberedNames: count(
+      'maxRememberedNames',
+      options.maxRememberedNames,
+      DEFAULT_MAX_REMEMBERED_NAMES,
+      100_000_000,
+      0,
+    ),
   };
 }
 

@@ -9,12 +9,33 @@ const anyText = fc.oneof(
   fc.string({ maxLength: 80 }),
   fc.string({ unit: 'binary', maxLength: 80 }),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
-  fc.constantFrom('', '-', '---', '...', '.-.', ' ', '\u0000', '\ud800', 'a\udfffb', 'İstanbul', 'ǅ', 'K', 'ß'),
+  fc.constantFrom(
+    '',
+    '-',
+    '---',
+    '...',
+    '.-.',
+    ' ',
+    '\u0000',
+    '\ud800',
+    'a\udfffb',
+    'İstanbul',
+    'ǅ',
+    'K',
+    'ß',
+  ),
 );
 const maybeText = fc.option(anyText, { nil: undefined });
 const objectRef: fc.Arbitrary<ObjectReference | undefined> = fc.option(
   fc.record(
-    { apiGroup: anyText, resource: anyText, namespace: anyText, name: anyText, subresource: anyText, uid: anyText },
+    {
+      apiGroup: anyText,
+      resource: anyText,
+      namespace: anyText,
+      name: anyText,
+      subresource: anyText,
+      uid: anyText,
+    },
     { requiredKeys: [] },
   ),
   { nil: undefined },
@@ -61,7 +82,11 @@ describe('securityEventName', () => {
 
   it('has not changed: a replay after an upgrade must give the names already written', () => {
     expect(
-      securityEventName({ auditID: '91afc40c-f1ef-4956-b85a-7e12d09511e9', type: 'PodExec', subjectUID: 'u-1' }),
+      securityEventName({
+        auditID: '91afc40c-f1ef-4956-b85a-7e12d09511e9',
+        type: 'PodExec',
+        subjectUID: 'u-1',
+      }),
     ).toBe(GOLDEN_UID);
     expect(
       securityEventName({
@@ -96,16 +121,28 @@ describe('securityEventName', () => {
     expect(securityEventName({ ...a, subjectUID: 'u', objectRef: ref })).toBe(
       securityEventName({ ...a, subjectUID: 'u', objectRef: { ...ref, name: 'q' } }),
     );
-    expect(securityEventName({ ...a, subjectUID: '', objectRef: ref })).toBe(securityEventName({ ...a, objectRef: ref }));
-    expect(securityEventName({ ...a, subjectUID: 'u', objectRef: ref })).not.toBe(securityEventName({ ...a, objectRef: ref }));
+    expect(securityEventName({ ...a, subjectUID: '', objectRef: ref })).toBe(
+      securityEventName({ ...a, objectRef: ref }),
+    );
+    expect(securityEventName({ ...a, subjectUID: 'u', objectRef: ref })).not.toBe(
+      securityEventName({ ...a, objectRef: ref }),
+    );
   });
 
   it.each<keyof ObjectReference>(['apiGroup', 'resource', 'namespace', 'name', 'subresource'])(
     'changes with objectRef.%s when there is no UID',
     (field) => {
-      const ref: ObjectReference = { apiGroup: 'g', resource: 'r', namespace: 'n', name: 'm', subresource: 's' };
+      const ref: ObjectReference = {
+        apiGroup: 'g',
+        resource: 'r',
+        namespace: 'n',
+        name: 'm',
+        subresource: 's',
+      };
       const a = securityEventName({ auditID: 'a', type: 'T', objectRef: ref });
-      expect(securityEventName({ auditID: 'a', type: 'T', objectRef: { ...ref, [field]: 'other' } })).not.toBe(a);
+      expect(
+        securityEventName({ auditID: 'a', type: 'T', objectRef: { ...ref, [field]: 'other' } }),
+      ).not.toBe(a);
     },
   );
 
@@ -155,6 +192,13 @@ function identity(input: SecurityEventNameInput): string {
   const subject =
     input.subjectUID !== undefined && input.subjectUID !== ''
       ? ['uid', input.subjectUID]
-      : ['ref', r?.apiGroup ?? '', r?.resource ?? '', r?.namespace ?? '', r?.name ?? '', r?.subresource ?? ''];
+      : [
+          'ref',
+          r?.apiGroup ?? '',
+          r?.resource ?? '',
+          r?.namespace ?? '',
+          r?.name ?? '',
+          r?.subresource ?? '',
+        ];
   return JSON.stringify([input.auditID, input.type, ...subject]);
 }

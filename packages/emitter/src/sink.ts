@@ -6,7 +6,6 @@ import type { SecurityEvent } from './securityEvent.js';
 // The interface lives in @ugallu/api, the contracts every package shares.
 export type { SecurityEventSink } from '@ugallu/api';
 
-
 /**
  * The event's JSON text, after checking what every sink needs: the right
  * apiVersion and kind, and a name Kubernetes would accept.
@@ -16,13 +15,17 @@ export type { SecurityEventSink } from '@ugallu/api';
 export function serializeSecurityEvent(se: SecurityEvent): string {
   // Typed as a SecurityEvent, but checked as the untrusted object it may be.
   const value = se as unknown as Record<string, unknown> | null;
-  if (typeof value !== 'object' || value === null) bad(`expected a SecurityEvent object, got ${String(value)}`);
-  if (value.apiVersion !== SECURITY_EVENT_API_VERSION) bad(`apiVersion must be ${SECURITY_EVENT_API_VERSION}`);
+  if (typeof value !== 'object' || value === null)
+    bad(`expected a SecurityEvent object, got ${String(value)}`);
+  if (value.apiVersion !== SECURITY_EVENT_API_VERSION)
+    bad(`apiVersion must be ${SECURITY_EVENT_API_VERSION}`);
   if (value.kind !== SECURITY_EVENT_KIND) bad(`kind must be ${SECURITY_EVENT_KIND}`);
   const metadata = value.metadata as { name?: unknown } | null | undefined;
   const name = typeof metadata === 'object' && metadata !== null ? metadata.name : undefined;
   if (typeof name !== 'string' || !isValidSecurityEventName(name)) {
-    bad(`metadata.name ${typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : 'is missing and'} is not a DNS-1123 subdomain`);
+    bad(
+      `metadata.name ${typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : 'is missing and'} is not a DNS-1123 subdomain`,
+    );
   }
   if (typeof value.spec !== 'object' || value.spec === null) bad('spec is missing');
   try {

@@ -148,10 +148,14 @@ describe('createStdoutSink', () => {
   describe('on a real process stdout', () => {
     const index = fileURLToPath(new URL('./index.ts', import.meta.url));
     const run = (script: string) =>
-      spawn(process.execPath, ['--conditions=@ugallu/source', '--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: fileURLToPath(new URL('..', import.meta.url)),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      spawn(
+        process.execPath,
+        ['--conditions=@ugallu/source', '--import', 'tsx', '--input-type=module', '-e', script],
+        {
+          cwd: fileURLToPath(new URL('..', import.meta.url)),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
 
     it('writes one JSON line per SecurityEvent to process.stdout by default', async () => {
       const events = [1, 2, 3].map((i) => sampleSecurityEvent(i));

@@ -76,7 +76,9 @@ describe('subjectKindFor', () => {
   it('gives a subresource the kind of its parent object', () => {
     expect(subjectKindFor({ resource: 'pods', subresource: 'exec', name: 'web-0' })).toBe('Pod');
     expect(subjectKindFor({ resource: 'serviceaccounts', subresource: 'token' })).toBe('ServiceAccount');
-    expect(subjectKindFor({ resource: 'deployments', apiGroup: 'apps', subresource: 'scale' })).toBe('Deployment');
+    expect(subjectKindFor({ resource: 'deployments', apiGroup: 'apps', subresource: 'scale' })).toBe(
+      'Deployment',
+    );
   });
 
   it.each<[string, ObjectReference | undefined]>([

@@ -77,12 +77,16 @@ describe('openSink', () => {
   it('asks for the cluster and namespace of a kubernetes target', async () => {
     await expect(openSink(parseEmitTarget('kubernetes'))).rejects.toMatchObject({
       reason: EmitReason.InvalidOptions,
-      message: expect.stringMatching(/--emit=kubernetes needs a cluster and a namespace: pass openSink options\.kubernetes/),
+      message: expect.stringMatching(
+        /--emit=kubernetes needs a cluster and a namespace: pass openSink options\.kubernetes/,
+      ),
     });
   });
 
   it('passes on the typed error of the kubernetes sink options', async () => {
-    await expect(openSink({ kind: 'kubernetes' }, { kubernetes: { kubeConfig: new KubeConfig(), namespace: 'ns' } })).rejects.toMatchObject({
+    await expect(
+      openSink({ kind: 'kubernetes' }, { kubernetes: { kubeConfig: new KubeConfig(), namespace: 'ns' } }),
+    ).rejects.toMatchObject({
       reason: EmitReason.InvalidOptions,
       message: expect.stringMatching(/no current cluster/),
     });

@@ -36,7 +36,8 @@ export function parseEmitTarget(value: string): EmitTarget {
   if (value === 'kubernetes') return { kind: 'kubernetes' };
   if (typeof value === 'string' && value.startsWith('file:')) {
     const path = value.slice('file:'.length);
-    if (path === '') invalidTarget('--emit=file: needs a path, e.g. --emit=file:/var/log/ugallu/security-events.jsonl');
+    if (path === '')
+      invalidTarget('--emit=file: needs a path, e.g. --emit=file:/var/log/ugallu/security-events.jsonl');
     if (path.includes('\0')) invalidTarget('--emit=file:PATH: the path contains a NUL character');
     return { kind: 'file', path };
   }
@@ -67,7 +68,10 @@ export interface OpenSinkOptions {
  * });
  * ```
  */
-export async function openSink(target: EmitTarget, options: OpenSinkOptions = {}): Promise<SecurityEventSink> {
+export async function openSink(
+  target: EmitTarget,
+  options: OpenSinkOptions = {},
+): Promise<SecurityEventSink> {
   switch (target.kind) {
     case 'stdout':
       return createStdoutSink(options.stdout === undefined ? {} : { stream: options.stdout });

@@ -26,7 +26,12 @@ export type {
   RuleStatus,
 } from './core/index.js';
 export { runningInCluster } from './kubernetes/inCluster.js';
-export { COMPILED_CONDITION, compiledCondition, planStatusPatch, podCounters } from './kubernetes/sigmaRuleStatus.js';
+export {
+  COMPILED_CONDITION,
+  compiledCondition,
+  planStatusPatch,
+  podCounters,
+} from './kubernetes/sigmaRuleStatus.js';
 export type {
   PodRuleCounters,
   SigmaRuleCondition,

@@ -85,7 +85,16 @@ function auditEvent(e: Parameters<typeof auditLine>[0]): Record<string, unknown>
 }
 
 const exec = (id: string, at: string, user: string, namespace = 'web') =>
-  auditLine({ id, at, user, verb: 'create', resource: 'pods', namespace, name: 'web-0', subresource: 'exec' });
+  auditLine({
+    id,
+    at,
+    user,
+    verb: 'create',
+    resource: 'pods',
+    namespace,
+    name: 'web-0',
+    subresource: 'exec',
+  });
 const secret = (id: string, at: string, user: string, namespace = 'payments') =>
   auditLine({ id, at, user, verb: 'get', resource: 'secrets', namespace, name: 'db' });
 
@@ -103,7 +112,12 @@ export const BACKTEST_MAX_EVENT_BYTES = 64 * 1024;
  *     secret read and alice's exec, and a line over BACKTEST_MAX_EVENT_BYTES;
  *   - `notes.txt`, not a log.
  */
-export async function writeBacktestFixture(): Promise<{ dir: string; rules: string; gz: string; rotated: string }> {
+export async function writeBacktestFixture(): Promise<{
+  dir: string;
+  rules: string;
+  gz: string;
+  rotated: string;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'ugallu-backtest-'));
   const rules = join(dir, 'rules');
   const rotated = join(dir, 'rotated');
@@ -127,13 +141,35 @@ export async function writeBacktestFixture(): Promise<{ dir: string; rules: stri
     secret('c1', '2026-11-20T11:00:00Z', 'alice@example.com'),
     secret('c2', '2026-11-20T11:01:00Z', 'system:serviceaccount:monitoring:prometheus', 'monitoring'),
     '{"kind":"Event","verb":"get","auditID":"cut', // truncated: NotJSON
-    auditLine({ id: 'c3', at: '2026-11-20T11:02:00Z', user: 'carol@example.com', verb: 'create', resource: 'pods', namespace: 'shop', name: 'api-1', subresource: 'exec', stage: 'RequestReceived' }),
-    auditLine({ id: 'c3', at: '2026-11-20T11:02:01Z', user: 'carol@example.com', verb: 'create', resource: 'pods', namespace: 'shop', name: 'api-1', subresource: 'exec' }),
+    auditLine({
+      id: 'c3',
+      at: '2026-11-20T11:02:00Z',
+      user: 'carol@example.com',
+      verb: 'create',
+      resource: 'pods',
+      namespace: 'shop',
+      name: 'api-1',
+      subresource: 'exec',
+      stage: 'RequestReceived',
+    }),
+    auditLine({
+      id: 'c3',
+      at: '2026-11-20T11:02:01Z',
+      user: 'carol@example.com',
+      verb: 'create',
+      resource: 'pods',
+      namespace: 'shop',
+      name: 'api-1',
+      subresource: 'exec',
+    }),
     secret('c4', '2026-11-20T11:59:59Z', 'alice@example.com'),
   ];
   await writeFile(join(rotated, 'audit-2026-11-20T12-00-00.000.log'), hour11.join('\n') + '\n');
   // Compression of this backup under way: the plain file is the one read.
-  await writeFile(join(rotated, 'audit-2026-11-20T12-00-00.000.log.gz'), gzipSync(hour11.slice(0, 2).join('\n')));
+  await writeFile(
+    join(rotated, 'audit-2026-11-20T12-00-00.000.log.gz'),
+    gzipSync(hour11.slice(0, 2).join('\n')),
+  );
   const envelope = JSON.stringify({
     messageType: 'DATA_MESSAGE',
     owner: '123456789012',
@@ -145,9 +181,18 @@ export async function writeBacktestFixture(): Promise<{ dir: string; rules: stri
       { id: '2', timestamp: 1795172460000, message: exec('d2', '2026-11-20T12:01:00Z', 'alice@example.com') },
     ],
   });
-  const tooLong = auditLine({ id: 'd3', at: '2026-11-20T12:02:00Z', user: 'x'.repeat(BACKTEST_MAX_EVENT_BYTES), verb: 'get', resource: 'secrets' });
+  const tooLong = auditLine({
+    id: 'd3',
+    at: '2026-11-20T12:02:00Z',
+    user: 'x'.repeat(BACKTEST_MAX_EVENT_BYTES),
+    verb: 'get',
+    resource: 'secrets',
+  });
   // No newline after the last line: it is read all the same.
-  await writeFile(join(rotated, 'audit.log'), gzipSync(`${envelope}\n${tooLong}\n${secret('d4', '2026-11-20T12:30:00Z', 'bob@example.com')}`));
+  await writeFile(
+    join(rotated, 'audit.log'),
+    gzipSync(`${envelope}\n${tooLong}\n${secret('d4', '2026-11-20T12:30:00Z', 'bob@example.com')}`),
+  );
   await writeFile(join(rotated, 'notes.txt'), 'not a log\n');
   return { dir, rules, gz, rotated };
 }

@@ -27,7 +27,6 @@ export function statusOf(e: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-
 /**
  * Binds `user` to a ClusterRole named `name` with exactly the chart's rules.
  *

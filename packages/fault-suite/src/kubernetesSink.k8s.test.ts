@@ -184,11 +184,14 @@ describe('fault suite: Kubernetes sink', () => {
     const back = Date.now();
     let after = await securityEventsIn(admin, NAMESPACE);
     try {
-      after = await vi.waitFor(async () => {
+      after = await vi.waitFor(
+        async () => {
           const now = await securityEventsIn(admin, NAMESPACE);
           if (expected.compare(now).lost.length > 0) throw new Error('not yet');
           return now;
-        }, { timeout: SETTLE_MS, interval: 1000 });
+        },
+        { timeout: SETTLE_MS, interval: 1000 },
+      );
     } catch {
       // Counted below.
     }

@@ -158,7 +158,9 @@ class RunningConsumer implements Consumer {
     this.queue = parts.queue;
     this.target = parts.target;
     this.registry = parts.options.registry;
-    this.warnings = new RateLimitedLog(parts.options.logger ?? noopLogger, 10_000, { alwaysReportSuppressed: true });
+    this.warnings = new RateLimitedLog(parts.options.logger ?? noopLogger, 10_000, {
+      alwaysReportSuppressed: true,
+    });
   }
 
   offer(se: SecurityEvent): boolean {

@@ -265,7 +265,9 @@ describe('createDeliveryQueue', () => {
     b.offer('y', '1');
     b.offer('z', '1');
     await expect
-      .poll(() => metricValue(registry, 'ugallu_audit_consumer_sent_total', { consumer: 'b' }), { timeout: 10_000 })
+      .poll(() => metricValue(registry, 'ugallu_audit_consumer_sent_total', { consumer: 'b' }), {
+        timeout: 10_000,
+      })
       .toBe(2);
     expect(await metricValue(registry, 'ugallu_audit_consumer_sent_total', { consumer: 'a' })).toBe(1);
     await Promise.all([a.close(), b.close()]);

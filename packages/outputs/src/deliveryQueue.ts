@@ -293,9 +293,13 @@ class ConsumerQueue<TPayload> implements DeliveryQueue<TPayload> {
   /** The retry policy: a `DeliveryError` says whether a retry can help, and the backoff says when. */
   private classify(error: unknown, timedOut: boolean, attempt: number): RetryVerdict<DeliveryError> {
     const failure = timedOut
-      ? new DeliveryError(FailureReason.Timeout, `no answer within ${String(this.settings.attemptTimeoutMs)} ms`, {
-          cause: error,
-        })
+      ? new DeliveryError(
+          FailureReason.Timeout,
+          `no answer within ${String(this.settings.attemptTimeoutMs)} ms`,
+          {
+            cause: error,
+          },
+        )
       : error instanceof DeliveryError
         ? error
         : new DeliveryError(FailureReason.Other, error instanceof Error ? error.message : String(error), {

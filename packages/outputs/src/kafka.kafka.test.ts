@@ -121,7 +121,9 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     });
     const events = [sampleSecurityEvent(1), sampleSecurityEvent(2)];
     for (const se of events) consumer.offer(se);
-    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the records over SASL_SSL' }).toBe(2);
+    await expect
+      .poll(() => consumer.status().sent, { timeout: 60_000, message: 'the records over SASL_SSL' })
+      .toBe(2);
     await consumer.close();
     expect((await readTopic(broker.bootstrap, 'se-plain', 2)).map((r) => r.key)).toEqual(
       events.map((se) => se.metadata.name),
@@ -147,10 +149,17 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     );
     const se = sampleSecurityEvent(3);
     consumer.offer(se);
-    await expect.poll(() => consumer.status().state, { timeout: 60_000, message: 'the refused authentication' }).toBe('Failing');
+    await expect
+      .poll(() => consumer.status().state, { timeout: 60_000, message: 'the refused authentication' })
+      .toBe('Failing');
     expect(consumer.status().sent).toBe(0);
     await writeFile(passwordFile, 'scram-secret\n');
-    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the record after the password file changed' }).toBe(1);
+    await expect
+      .poll(() => consumer.status().sent, {
+        timeout: 60_000,
+        message: 'the record after the password file changed',
+      })
+      .toBe(1);
     expect(consumer.status().dropped).toBe(0);
     await consumer.close();
     expect((await readTopic(broker.bootstrap, 'se-scram', 1)).map((r) => r.key)).toEqual([se.metadata.name]);
@@ -173,7 +182,9 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     );
     const events = Array.from({ length: 5 }, (_, i) => sampleSecurityEvent(i));
     for (const se of events) expect(consumer.offer(se)).toBe(true);
-    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: `5 ${format} records sent` }).toBe(5);
+    await expect
+      .poll(() => consumer.status().sent, { timeout: 60_000, message: `5 ${format} records sent` })
+      .toBe(5);
     const records = await readTopic(broker.bootstrap, topic, 5);
     expect(records.map((r) => r.key)).toEqual(events.map((se) => se.metadata.name));
     for (const record of records) {
@@ -216,7 +227,9 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     const events = Array.from({ length: 60 }, (_, i) => sampleSecurityEvent(1000 + i));
 
     for (const se of events.slice(0, 20)) consumer.offer(se);
-    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the first 20 records sent' }).toBe(20);
+    await expect
+      .poll(() => consumer.status().sent, { timeout: 60_000, message: 'the first 20 records sent' })
+      .toBe(20);
 
     await broker.stop();
     const stoppedAt = Date.now();
@@ -260,7 +273,9 @@ describe.skipIf(skip)(`Kafka consumer on a real Apache Kafka ${KAFKA_VERSION} br
     // The detector restarts and replays the first audit event: same SecurityEvent, same key.
     consumer = createConsumer(config, { registry: new Registry() });
     consumer.offer(events[0]!);
-    await expect.poll(() => consumer.status().sent, { timeout: 60_000, message: 'the replayed record sent' }).toBe(1);
+    await expect
+      .poll(() => consumer.status().sent, { timeout: 60_000, message: 'the replayed record sent' })
+      .toBe(1);
     await consumer.close();
 
     const records = await readTopic(broker.bootstrap, 'se-outage', 61);

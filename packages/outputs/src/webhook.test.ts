@@ -139,7 +139,9 @@ describe('webhook consumer on a real HTTPS receiver', () => {
       token = 'token-two';
       await writeFile(tokenFile, `${token}\n`);
       consumer.offer(sampleSecurityEvent(4));
-      await expect.poll(() => consumer.status().sent, { timeout: 20_000, message: 'a delivery with the new token' }).toBe(4);
+      await expect
+        .poll(() => consumer.status().sent, { timeout: 20_000, message: 'a delivery with the new token' })
+        .toBe(4);
       expect(receiver.seen.at(-1)!.headers.authorization).toBe('Bearer token-two');
       expect(
         await metricValue(registry, 'ugallu_audit_consumer_failed_total', {
@@ -188,10 +190,15 @@ describe('webhook consumer on a real HTTPS receiver', () => {
     try {
       withCert.offer(sampleSecurityEvent(1));
       without.offer(sampleSecurityEvent(1));
-      await expect.poll(() => withCert.status().sent, { timeout: 20_000, message: 'the mTLS delivery' }).toBe(1);
+      await expect
+        .poll(() => withCert.status().sent, { timeout: 20_000, message: 'the mTLS delivery' })
+        .toBe(1);
       expect(receiver.seen.map((s) => s.clientCN)).toEqual(['ugallu-audit-detection']);
       await expect
-        .poll(() => without.status().state, { timeout: 20_000, message: 'the delivery without a certificate to fail' })
+        .poll(() => without.status().state, {
+          timeout: 20_000,
+          message: 'the delivery without a certificate to fail',
+        })
         .toBe('Failing');
       expect(without.status().sent).toBe(0);
     } finally {
@@ -251,7 +258,12 @@ describe('webhook consumer on a real HTTPS receiver', () => {
       }
       // A synchronous call: the bound only catches a wait on the network (attempts take seconds), with room for a GC pause on a busy machine.
       expect(slowest).toBeLessThan(200);
-      await expect.poll(() => consumers[2]!.status().sent, { timeout: 20_000, message: 'the healthy receiver to get all 20' }).toBe(20);
+      await expect
+        .poll(() => consumers[2]!.status().sent, {
+          timeout: 20_000,
+          message: 'the healthy receiver to get all 20',
+        })
+        .toBe(20);
       await expect
         .poll(
           async () =>
@@ -387,7 +399,9 @@ describe('slack flavour', () => {
       se.spec.message = 'alice opened a shell in <shop/web-0> & more';
       consumer.offer(se);
       consumer.offer(sampleSecurityEvent(2));
-      await expect.poll(() => consumer.status().sent, { timeout: 20_000, message: 'the Slack messages' }).toBe(2);
+      await expect
+        .poll(() => consumer.status().sent, { timeout: 20_000, message: 'the Slack messages' })
+        .toBe(2);
       // One message per event, whatever the batch size.
       expect(receiver.seen).toHaveLength(2);
       const payload = JSON.parse(receiver.seen[0]!.body) as {

@@ -6,7 +6,11 @@ import { TokenBucket } from './tokenBucket.js';
 import type { TokenBucketOptions } from './tokenBucket.js';
 
 /** A clock the test moves by hand. */
-function fakeClock(start = 1_000): { now: () => number; advance: (ms: number) => void; set: (ms: number) => void } {
+function fakeClock(start = 1_000): {
+  now: () => number;
+  advance: (ms: number) => void;
+  set: (ms: number) => void;
+} {
   let t = start;
   return {
     now: () => t,
@@ -42,11 +46,27 @@ const takes = (steps: readonly Step[]): boolean[] =>
 
 describe('TokenBucket', () => {
   it.each<[string, TokenBucketOptions, Step[]]>([
-    ['starts full: burst takes at once, then none', { burst: 3, sustainedPerSec: 1 }, ['T', 'T', 'T', 'F', 'F']],
+    [
+      'starts full: burst takes at once, then none',
+      { burst: 3, sustainedPerSec: 1 },
+      ['T', 'T', 'T', 'F', 'F'],
+    ],
     ['burst 1 allows exactly one at once', { burst: 1, sustainedPerSec: 1 }, ['T', 'F']],
-    ['refills one token per 1/rate seconds', { burst: 1, sustainedPerSec: 2 }, ['T', 'F', '+499', 'F', '+1', 'T', 'F']],
-    ['accrues fractions between takes', { burst: 2, sustainedPerSec: 1 }, ['T', 'T', '+300', 'F', '+300', 'F', '+400', 'T', 'F']],
-    ['a fractional rate below one a second', { burst: 1, sustainedPerSec: 0.1 }, ['T', '+9999', 'F', '+1', 'T', 'F']],
+    [
+      'refills one token per 1/rate seconds',
+      { burst: 1, sustainedPerSec: 2 },
+      ['T', 'F', '+499', 'F', '+1', 'T', 'F'],
+    ],
+    [
+      'accrues fractions between takes',
+      { burst: 2, sustainedPerSec: 1 },
+      ['T', 'T', '+300', 'F', '+300', 'F', '+400', 'T', 'F'],
+    ],
+    [
+      'a fractional rate below one a second',
+      { burst: 1, sustainedPerSec: 0.1 },
+      ['T', '+9999', 'F', '+1', 'T', 'F'],
+    ],
     ['a high rate', { burst: 1, sustainedPerSec: 1000 }, ['T', 'F', '+1', 'T', '+5', 'T', 'F']],
     [
       'after a long idle the bucket holds burst, not more',
@@ -184,9 +204,24 @@ describe('TokenBucket', () => {
       ['null options', null, {}, RateLimitReason.InvalidOptions],
       ['a number for options', 5, {}, RateLimitReason.InvalidOptions],
       ['a null clock', { burst: 1, sustainedPerSec: 1 }, null, RateLimitReason.InvalidOptions],
-      ['a clock that is not a function', { burst: 1, sustainedPerSec: 1 }, { now: 5 }, RateLimitReason.InvalidClock],
-      ['a clock reading NaN', { burst: 1, sustainedPerSec: 1 }, { now: () => NaN }, RateLimitReason.InvalidClock],
-      ['a clock reading a string', { burst: 1, sustainedPerSec: 1 }, { now: () => '1' }, RateLimitReason.InvalidClock],
+      [
+        'a clock that is not a function',
+        { burst: 1, sustainedPerSec: 1 },
+        { now: 5 },
+        RateLimitReason.InvalidClock,
+      ],
+      [
+        'a clock reading NaN',
+        { burst: 1, sustainedPerSec: 1 },
+        { now: () => NaN },
+        RateLimitReason.InvalidClock,
+      ],
+      [
+        'a clock reading a string',
+        { burst: 1, sustainedPerSec: 1 },
+        { now: () => '1' },
+        RateLimitReason.InvalidClock,
+      ],
     ])('%s', (_name, options, clock, reason) => {
       let error: unknown;
       try {

@@ -58,11 +58,17 @@ export class TokenBucket {
 
   constructor(options: TokenBucketOptions, clock: TokenBucketClock = {}) {
     if (typeof options !== 'object' || options === null) {
-      throw new RateLimitError(RateLimitReason.InvalidOptions, `token bucket options must be an object, got ${show(options)}`);
+      throw new RateLimitError(
+        RateLimitReason.InvalidOptions,
+        `token bucket options must be an object, got ${show(options)}`,
+      );
     }
     const { burst, sustainedPerSec } = options;
     if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1) {
-      throw new RateLimitError(RateLimitReason.InvalidBurst, `burst must be an integer >= 1, got ${show(burst)}`);
+      throw new RateLimitError(
+        RateLimitReason.InvalidBurst,
+        `burst must be an integer >= 1, got ${show(burst)}`,
+      );
     }
     if (typeof sustainedPerSec !== 'number' || !Number.isFinite(sustainedPerSec) || sustainedPerSec <= 0) {
       throw new RateLimitError(
@@ -71,7 +77,10 @@ export class TokenBucket {
       );
     }
     if (typeof clock !== 'object' || clock === null) {
-      throw new RateLimitError(RateLimitReason.InvalidOptions, `the clock must be an object, got ${show(clock)}`);
+      throw new RateLimitError(
+        RateLimitReason.InvalidOptions,
+        `the clock must be an object, got ${show(clock)}`,
+      );
     }
     const now = clock.now ?? defaultNow;
     if (typeof now !== 'function') {
@@ -79,7 +88,10 @@ export class TokenBucket {
     }
     const start = now();
     if (typeof start !== 'number' || !Number.isFinite(start)) {
-      throw new RateLimitError(RateLimitReason.InvalidClock, `now() must return finite milliseconds, got ${show(start)}`);
+      throw new RateLimitError(
+        RateLimitReason.InvalidClock,
+        `now() must return finite milliseconds, got ${show(start)}`,
+      );
     }
     this.burst = burst;
     this.sustainedPerSec = sustainedPerSec;

@@ -14,7 +14,15 @@ import { fileURLToPath } from 'node:url';
 export const RULES_DIR: string = fileURLToPath(new URL('../rules/', import.meta.url));
 
 /** The themes, one folder each under RULES_DIR. */
-export const RULE_THEMES = ['rbac', 'workloads', 'access', 'exposure', 'persistence', 'audit-trail', 'ladder'] as const;
+export const RULE_THEMES = [
+  'rbac',
+  'workloads',
+  'access',
+  'exposure',
+  'persistence',
+  'audit-trail',
+  'ladder',
+] as const;
 /** @example `const t: RuleTheme = 'rbac';` */
 export type RuleTheme = (typeof RULE_THEMES)[number];
 

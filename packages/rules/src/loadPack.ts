@@ -96,7 +96,12 @@ export function loadPack(dir: string = RULES_DIR): Pack {
       }
       const value: unknown = doc.toJS();
       if (typeof value !== 'object' || value === null) return;
-      const { apiVersion, kind, metadata, spec } = value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; annotations?: unknown }; spec?: unknown };
+      const { apiVersion, kind, metadata, spec } = value as {
+        apiVersion?: unknown;
+        kind?: unknown;
+        metadata?: { name?: unknown; annotations?: unknown };
+        spec?: unknown;
+      };
       if (kind !== 'SigmaRule') {
         // The pack holds SigmaRule manifests only: a standard Sigma rule would be converted by the detector, under another name.
         problems.push(`${source}: not a SigmaRule manifest (kind ${JSON.stringify(kind)})`);
@@ -106,7 +111,14 @@ export function loadPack(dir: string = RULES_DIR): Pack {
         problems.push(`${source}: a SigmaRule needs apiVersion ${API_VERSION} and a metadata.name`);
         return;
       }
-      rules.push({ name: metadata.name, theme, file, source, spec, annotations: stringMap(metadata.annotations) });
+      rules.push({
+        name: metadata.name,
+        theme,
+        file,
+        source,
+        spec,
+        annotations: stringMap(metadata.annotations),
+      });
     });
   }
   return { rules, problems, ruleFiles, testFiles };

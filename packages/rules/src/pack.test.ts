@@ -1,4 +1,12 @@
-import { isRuleManifestPath, isRuleTestPath, lintRule, parseRuleManifests, parseRuleTests, runRuleTests, RuleTestStatus } from '@ugallu/sigma';
+import {
+  isRuleManifestPath,
+  isRuleTestPath,
+  lintRule,
+  parseRuleManifests,
+  parseRuleTests,
+  runRuleTests,
+  RuleTestStatus,
+} from '@ugallu/sigma';
 import type { RuleUnderTest, SigmaRuleSpec } from '@ugallu/sigma';
 import { describe, expect, it } from 'vitest';
 import { RULE_THEMES } from './index.js';
@@ -83,12 +91,15 @@ describe('the bundled pack', () => {
     const names = pack.rules.map((r) => r.name);
     expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
     // The pack ships rules; tunings are the user's (they would silently change a rule for everyone).
-    expect(pack.rules.filter((r) => (r.spec as { tunes?: unknown }).tunes !== undefined).map((r) => r.name)).toEqual([]);
+    expect(
+      pack.rules.filter((r) => (r.spec as { tunes?: unknown }).tunes !== undefined).map((r) => r.name),
+    ).toEqual([]);
   });
 
   it('finds what the detector and the CLI find (the sigma loader)', () => {
     for (const { file } of pack.ruleFiles) expect([file, isRuleManifestPath(file)]).toEqual([file, true]);
-    for (const { file } of pack.testFiles) expect([file, isRuleTestPath(file), isRuleManifestPath(file)]).toEqual([file, true, false]);
+    for (const { file } of pack.testFiles)
+      expect([file, isRuleTestPath(file), isRuleManifestPath(file)]).toEqual([file, true, false]);
     const bySigma = pack.ruleFiles.flatMap(({ file, text }) => parseRuleManifests(text, file));
     expect(bySigma.filter((m) => !m.ok)).toEqual([]);
     expect(bySigma.map((m) => ({ name: m.name, source: m.source, spec: m.ok ? m.spec : undefined }))).toEqual(
@@ -101,11 +112,14 @@ describe('the bundled pack', () => {
     expect(pack.rules.filter((r) => !themes.includes(r.theme)).map((r) => r.source)).toEqual([]);
   });
 
-  it.each(pack.rules.map((r) => [r.name, r] as const))('%s compiles without errors or warnings', (_, rule) => {
-    const { errors, warnings } = lintRule(rule.spec);
-    expect(errors.map((e) => `${e.reason} at ${e.path}: ${e.message}`)).toEqual([]);
-    expect(warnings.map((w) => `${w.code} at ${w.path}: ${w.message}`)).toEqual([]);
-  });
+  it.each(pack.rules.map((r) => [r.name, r] as const))(
+    '%s compiles without errors or warnings',
+    (_, rule) => {
+      const { errors, warnings } = lintRule(rule.spec);
+      expect(errors.map((e) => `${e.reason} at ${e.path}: ${e.message}`)).toEqual([]);
+      expect(warnings.map((w) => `${w.code} at ${w.path}: ${w.message}`)).toEqual([]);
+    },
+  );
 
   it.each(pack.rules.map((r) => [r.name, r] as const))('%s has the metadata people act on', (_, rule) => {
     const spec = rule.spec as SigmaRuleSpec;
@@ -113,15 +127,23 @@ describe('the bundled pack', () => {
     expect(spec.emit.message?.trim(), 'emit.message').toBeTruthy();
     expect(spec.emit.type, 'emit.type in PascalCase').toMatch(/^[A-Z][A-Za-z0-9]*$/);
     expect(spec.description?.trim(), 'description').toBeTruthy();
-    expect(spec.tags ?? [], 'at least one MITRE ATT&CK technique tag').toSatisfy((tags: readonly string[]) => tags.some((t) => TECHNIQUE.test(t)));
+    expect(spec.tags ?? [], 'at least one MITRE ATT&CK technique tag').toSatisfy((tags: readonly string[]) =>
+      tags.some((t) => TECHNIQUE.test(t)),
+    );
     const a = rule.annotations;
     const says =
-      a[PORTS_ANNOTATIONS.falco] !== undefined || a[PORTS_ANNOTATIONS.sigma] !== undefined || a[PORTS_ANNOTATIONS.origin] === 'ugallu';
-    expect(says, `${PORTS_ANNOTATIONS.falco}, ${PORTS_ANNOTATIONS.sigma} or ${PORTS_ANNOTATIONS.origin}: ugallu`).toBe(true);
-    for (const name of falcoNamesOf(a)) expect(Object.keys(FALCO_RULES), `a Falco rule named "${name}"`).toContain(name);
+      a[PORTS_ANNOTATIONS.falco] !== undefined ||
+      a[PORTS_ANNOTATIONS.sigma] !== undefined ||
+      a[PORTS_ANNOTATIONS.origin] === 'ugallu';
+    expect(
+      says,
+      `${PORTS_ANNOTATIONS.falco}, ${PORTS_ANNOTATIONS.sigma} or ${PORTS_ANNOTATIONS.origin}: ugallu`,
+    ).toBe(true);
+    for (const name of falcoNamesOf(a))
+      expect(Object.keys(FALCO_RULES), `a Falco rule named "${name}"`).toContain(name);
   });
 
-  it('ports every one of Falco\'s 48 audit rules', () => {
+  it("ports every one of Falco's 48 audit rules", () => {
     expect(Object.keys(FALCO_RULES)).toHaveLength(48);
     const ported = new Set(pack.rules.flatMap((r) => falcoNamesOf(r.annotations)));
     expect(Object.keys(FALCO_RULES).filter((n) => !ported.has(n))).toEqual([]);
@@ -153,7 +175,10 @@ describe('the bundled pack', () => {
 
 describe("the pack's rule tests", () => {
   // Disabled rules are tested too: enabled for the run, since a user may enable them.
-  const rules: RuleUnderTest[] = pack.rules.map((r) => ({ name: r.name, spec: { ...(r.spec as object), enabled: true } }));
+  const rules: RuleUnderTest[] = pack.rules.map((r) => ({
+    name: r.name,
+    spec: { ...(r.spec as object), enabled: true },
+  }));
   const report = runRuleTests(
     rules,
     pack.testFiles.flatMap(({ file, text }) => parseRuleTests(text, file)),
@@ -163,14 +188,29 @@ describe("the pack's rule tests", () => {
   it('reads every tests document', () => {
     expect(report.documentErrors).toEqual([]);
     // A test of a rule that does not exist is an error result of its own.
-    expect(report.results.filter((r) => !pack.rules.some((p) => p.name === r.rule)).map((r) => `${r.rule}: ${r.message ?? ''}`)).toEqual([]);
+    expect(
+      report.results
+        .filter((r) => !pack.rules.some((p) => p.name === r.rule))
+        .map((r) => `${r.rule}: ${r.message ?? ''}`),
+    ).toEqual([]);
   });
 
-  it.each(report.results.map((r) => [r.rule, r] as const))('%s passes its tests, with a case that fires and one that does not', (_, result) => {
-    const failures = result.cases.filter((c) => c.outcome !== 'pass').map((c) => `${c.name} [${c.source}]: ${c.problem ?? c.outcome}`);
-    expect(failures).toEqual([]);
-    expect(result.status, result.message).toBe(RuleTestStatus.Pass);
-    expect(result.cases.some((c) => c.fires), 'a case that fires').toBe(true);
-    expect(result.cases.some((c) => !c.fires), 'a near miss that does not').toBe(true);
-  });
+  it.each(report.results.map((r) => [r.rule, r] as const))(
+    '%s passes its tests, with a case that fires and one that does not',
+    (_, result) => {
+      const failures = result.cases
+        .filter((c) => c.outcome !== 'pass')
+        .map((c) => `${c.name} [${c.source}]: ${c.problem ?? c.outcome}`);
+      expect(failures).toEqual([]);
+      expect(result.status, result.message).toBe(RuleTestStatus.Pass);
+      expect(
+        result.cases.some((c) => c.fires),
+        'a case that fires',
+      ).toBe(true);
+      expect(
+        result.cases.some((c) => !c.fires),
+        'a near miss that does not',
+      ).toBe(true);
+    },
+  );
 });

@@ -14,7 +14,12 @@ import {
   withRuleTable,
 } from './table.js';
 
-const rule = (name: string, spec: unknown, annotations: Record<string, string> = {}, theme = 'access'): PackRule => ({
+const rule = (
+  name: string,
+  spec: unknown,
+  annotations: Record<string, string> = {},
+  theme = 'access',
+): PackRule => ({
   name,
   theme,
   file: `${theme}/x.yaml`,
@@ -35,17 +40,36 @@ describe('ruleTable', () => {
   it.each([
     [
       'a Falco port, class from its severity',
-      rule('attach-exec-pod', { description: 'Someone ran a command (kubectl exec). More.', emit: { severity: 'medium' } }, { 'security.ugallu.io/falco-rule': 'Attach/Exec Pod' }),
+      rule(
+        'attach-exec-pod',
+        { description: 'Someone ran a command (kubectl exec). More.', emit: { severity: 'medium' } },
+        { 'security.ugallu.io/falco-rule': 'Attach/Exec Pod' },
+      ),
       '| `attach-exec-pod` | access | medium | Detection | yes | Someone ran a command (kubectl exec). | Falco: Attach/Exec Pod |',
     ],
     [
       'a SigmaHQ rule whose description opens by naming it',
-      rule('pod-hostpath', { description: 'Covers SigmaHQ "X" (id, author). A pod with a hostPath was created.', emit: { severity: 'low' } }, { 'security.ugallu.io/sigma-id': '402b955c' }),
+      rule(
+        'pod-hostpath',
+        {
+          description: 'Covers SigmaHQ "X" (id, author). A pod with a hostPath was created.',
+          emit: { severity: 'low' },
+        },
+        { 'security.ugallu.io/sigma-id': '402b955c' },
+      ),
       '| `pod-hostpath` | access | low | Audit | yes | A pod with a hostPath was created. | SigmaHQ: 402b955c |',
     ],
     [
       'an own rule, disabled, explicit class, cells escaped',
-      rule('ladder', { description: 'Any user a|b matching system:* or <none>.', enabled: false, emit: { severity: 'low', class: 'Detection' } }, { 'security.ugallu.io/origin': 'ugallu' }),
+      rule(
+        'ladder',
+        {
+          description: 'Any user a|b matching system:* or <none>.',
+          enabled: false,
+          emit: { severity: 'low', class: 'Detection' },
+        },
+        { 'security.ugallu.io/origin': 'ugallu' },
+      ),
       '| `ladder` | access | low | Detection | no | Any user a\\|b matching system:\\* or &lt;none>. | ugallu (own rule) |',
     ],
   ])('%s', (_, r, row) => {
@@ -58,7 +82,9 @@ describe('ruleTable', () => {
       rule('a', { description: 'A.', emit: { severity: 'high' } }),
       rule('b', { description: 'B.', enabled: false, emit: { severity: 'info' } }),
     ]);
-    expect(table.split('\n')[0]).toBe('2 rules: 1 on by default, 1 off; 1 of class Detection, 1 of class Audit.');
+    expect(table.split('\n')[0]).toBe(
+      '2 rules: 1 on by default, 1 off; 1 of class Detection, 1 of class Audit.',
+    );
   });
 });
 
@@ -73,7 +99,11 @@ describe('themeSummary', () => {
     expect(readme).toContain('(packages/rules/README.md');
   });
 
-  const spec = (severity: string, extra: object = {}) => ({ description: 'D.', emit: { severity }, ...extra });
+  const spec = (severity: string, extra: object = {}) => ({
+    description: 'D.',
+    emit: { severity },
+    ...extra,
+  });
   it.each([
     [
       'on by default before off, Detection before Audit, then by severity, then as written; … when there are more',

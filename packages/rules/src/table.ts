@@ -86,8 +86,9 @@ export function ruleTable(rules: readonly PackRule[] = loadPack().rules): string
     '',
     '| Rule | Theme | Severity | Class | On | Detects | Ports |',
     '| --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) =>
-      `| \`${r.name}\` | ${r.theme} | ${r.severity} | ${r.cls} | ${r.enabled ? 'yes' : 'no'} | ${cell(r.detects)} | ${cell(r.ports)} |`,
+    ...rows.map(
+      (r) =>
+        `| \`${r.name}\` | ${r.theme} | ${r.severity} | ${r.cls} | ${r.enabled ? 'yes' : 'no'} | ${cell(r.detects)} | ${cell(r.ports)} |`,
     ),
   ];
   return lines.join('\n');
@@ -100,7 +101,11 @@ export function ruleTable(rules: readonly PackRule[] = loadPack().rules): string
  *
  * @example `writeFileSync(path, withRuleTable(readFileSync(path, 'utf8'), ruleTable()));`
  */
-export function withRuleTable(readme: string, table: string, markers: SectionMarkers = RULE_TABLE_MARKERS): string {
+export function withRuleTable(
+  readme: string,
+  table: string,
+  markers: SectionMarkers = RULE_TABLE_MARKERS,
+): string {
   const start = readme.indexOf(markers.start);
   const end = readme.indexOf(markers.end);
   if (start === -1 || end === -1 || end < start) {
@@ -119,7 +124,10 @@ export function tableIn(readme: string, markers: SectionMarkers = RULE_TABLE_MAR
   const start = readme.indexOf(markers.start);
   const end = readme.indexOf(markers.end);
   if (start === -1 || end === -1 || end < start) return undefined;
-  return readme.slice(start + markers.start.length, end).replace(/^\n/, '').replace(/\n$/, '');
+  return readme
+    .slice(start + markers.start.length, end)
+    .replace(/^\n/, '')
+    .replace(/\n$/, '');
 }
 
 /** Severities from the most to the least severe, for ordering examples. */
@@ -197,9 +205,21 @@ function firstSentence(description: string): string {
 function ports(annotations: Readonly<Record<string, string>>): string {
   const out: string[] = [];
   const falco = annotations[PORTS_ANNOTATIONS.falco];
-  if (falco !== undefined) out.push(`Falco: ${falco.split(',').map((n) => n.trim()).join(', ')}`);
+  if (falco !== undefined)
+    out.push(
+      `Falco: ${falco
+        .split(',')
+        .map((n) => n.trim())
+        .join(', ')}`,
+    );
   const sigma = annotations[PORTS_ANNOTATIONS.sigma];
-  if (sigma !== undefined) out.push(`SigmaHQ: ${sigma.split(',').map((n) => n.trim()).join(', ')}`);
+  if (sigma !== undefined)
+    out.push(
+      `SigmaHQ: ${sigma
+        .split(',')
+        .map((n) => n.trim())
+        .join(', ')}`,
+    );
   const origin = annotations[PORTS_ANNOTATIONS.origin];
   if (origin !== undefined && out.length === 0) out.push(origin === 'ugallu' ? 'ugallu (own rule)' : origin);
   return out.join('; ');

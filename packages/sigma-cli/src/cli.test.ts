@@ -14,7 +14,8 @@ async function run(args: string[], stdin = '') {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) }, Readable.from([stdin]));
-  const json = (lines: string[]) => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const json = (lines: string[]) =>
+    lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   return { code, out: json(out), err: json(err), errText: err.join('\n') };
 }
 
@@ -30,7 +31,16 @@ describe('ugallu-sigma check', () => {
     const file = join(fixtures, 'seed-000-rule.yaml');
     const r = await run(['check', '--rules', file]);
     expect(r.code).toBe(0);
-    expect(r.out).toEqual([{ rule: 'cluster-admin-granted', compiled: true, source: `${file}#0`, errors: [], warnings: [], enabled: true }]);
+    expect(r.out).toEqual([
+      {
+        rule: 'cluster-admin-granted',
+        compiled: true,
+        source: `${file}#0`,
+        errors: [],
+        warnings: [],
+        enabled: true,
+      },
+    ]);
   });
 
   it('compiles every bundled example rule, with no warning (a directory, multi-document files, tests files left out)', async () => {
@@ -110,7 +120,13 @@ spec:
     const errors = line.errors as { reason: string; path: string; message: string }[];
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect(errors.map((e) => e.path)).toEqual(expect.arrayContaining(['match.userGlob', 'emit.severity']));
-    expect(line).toMatchObject({ rule: 'many-errors', compiled: false, reason: errors[0]!.reason, message: errors[0]!.message, warnings: [] });
+    expect(line).toMatchObject({
+      rule: 'many-errors',
+      compiled: false,
+      reason: errors[0]!.reason,
+      message: errors[0]!.message,
+      warnings: [],
+    });
   });
 
   it('warns of criteria that can never hold: exit 0, or 1 with --strict', async () => {
@@ -127,7 +143,9 @@ spec:
     const lenient = await run(['check', '--rules', file]);
     expect(lenient.code).toBe(0);
     expect(lenient.out[0]).toMatchObject({ rule: 'never-matches', compiled: true, errors: [] });
-    expect((lenient.out[0]!.warnings as { code: string; path: string }[]).map((w) => [w.code, w.path])).toEqual([
+    expect(
+      (lenient.out[0]!.warnings as { code: string; path: string }[]).map((w) => [w.code, w.path]),
+    ).toEqual([
       ['UnknownVerb', 'match.verb[0]'],
       ['UnknownStage', 'match.stage[0]'],
       ['ResourceNotPlural', 'match.objectRef.resource'],
@@ -194,11 +212,17 @@ level: high
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-sigma-import-'));
     await writeFile(
       join(dir, 'kubernetes_audit_exec_into_container.yml'),
-      sigmaRule('Exec Into Container', '    selection:\n        verb: create\n        objectRef.resource: pods\n        objectRef.subresource: exec\n    condition: selection'),
+      sigmaRule(
+        'Exec Into Container',
+        '    selection:\n        verb: create\n        objectRef.resource: pods\n        objectRef.subresource: exec\n    condition: selection',
+      ),
     );
     await writeFile(
       join(dir, 'kubernetes_audit_regex.yml'),
-      sigmaRule('Regex User Agent', '    selection:\n        userAgent|re: "^curl"\n    condition: selection'),
+      sigmaRule(
+        'Regex User Agent',
+        '    selection:\n        userAgent|re: "^curl"\n    condition: selection',
+      ),
     );
     await writeFile(join(dir, 'notes.md'), 'not a rule');
     return dir;
@@ -208,7 +232,10 @@ level: high
     const dir = await sigmaDir();
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(['convert', '--sigma', dir], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    const code = await main(['convert', '--sigma', dir], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
     expect(code).toBe(1);
     const manifests = parseRuleManifests(out.join('\n'), 'stdout');
     expect(manifests).toHaveLength(1);
@@ -218,7 +245,12 @@ level: high
     expect(out.join('\n')).toContain('security.ugallu.io/sigma-title: Exec Into Container');
     const logs = err.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logs).toContainEqual(
-      expect.objectContaining({ msg: 'not converted', title: 'Regex User Agent', reason: 'UnsupportedSigma', source: expect.stringMatching(/kubernetes_audit_regex\.yml#0$/) }),
+      expect.objectContaining({
+        msg: 'not converted',
+        title: 'Regex User Agent',
+        reason: 'UnsupportedSigma',
+        source: expect.stringMatching(/kubernetes_audit_regex\.yml#0$/),
+      }),
     );
     expect(logs.at(-1)).toMatchObject({ msg: 'done', converted: 1, failed: 1 });
   });
@@ -228,7 +260,9 @@ level: high
     const r = await run(['match', '--sigma', dir, join(examples, 'audit.log')]);
     expect(r.code).toBe(0);
     expect(r.out.map((l) => l.rule)).toContain('kubernetes-audit-exec-into-container');
-    expect(r.err).toContainEqual(expect.objectContaining({ msg: 'rule left out', reason: 'UnsupportedSigma' }));
+    expect(r.err).toContainEqual(
+      expect.objectContaining({ msg: 'rule left out', reason: 'UnsupportedSigma' }),
+    );
   });
 });
 
@@ -272,7 +306,13 @@ spec:
     const r = await run(['match', '--rules', rules, join(fixtures, 'seed-004-events.json')]);
     expect(r.code).toBe(0);
     expect(r.out).toEqual([
-      expect.objectContaining({ rule: 'pod-exec', auditID: '91afc40c-f1ef-4956-b85a-7e12d09511e9', type: 'PodExec', severity: 'high', class: 'Detection' }),
+      expect.objectContaining({
+        rule: 'pod-exec',
+        auditID: '91afc40c-f1ef-4956-b85a-7e12d09511e9',
+        type: 'PodExec',
+        severity: 'high',
+        class: 'Detection',
+      }),
     ]);
     expect(r.err.at(-1)).toMatchObject({ msg: 'done', events: 3, skipped: 0 });
   });
@@ -281,7 +321,15 @@ spec:
     const r = await run(['match', '--rules', join(examples, 'rules'), join(examples, 'audit.log')]);
     expect(r.code).toBe(0);
     const types = new Set(r.out.map((l) => l.type));
-    for (const t of ['PodExec', 'ClusterAdminGranted', 'PrivilegedPodCreated', 'SensitiveHostPathMount', 'SecretReadByHuman', 'RequestForbidden', 'OffensiveToolUserAgent']) {
+    for (const t of [
+      'PodExec',
+      'ClusterAdminGranted',
+      'PrivilegedPodCreated',
+      'SensitiveHostPathMount',
+      'SecretReadByHuman',
+      'RequestForbidden',
+      'OffensiveToolUserAgent',
+    ]) {
       expect(types).toContain(t);
     }
     expect(r.err.at(-1)).toMatchObject({ msg: 'done', skipped: 1, skippedByReason: { NotJSON: 1 } });
@@ -311,7 +359,15 @@ spec: { match: { verb: [delete] }, emit: { type: T, severity: urgent } }
     const r = await run(['match', '--rules', rules, '--max-event-bytes', '1024', '-'], stdin);
     expect(r.code).toBe(0);
     expect(r.out).toEqual([
-      { rule: 'deletes', auditID: '1', type: 'Deleted', severity: 'info', class: 'Audit', verb: 'delete', requestURI: '/x' },
+      {
+        rule: 'deletes',
+        auditID: '1',
+        type: 'Deleted',
+        severity: 'info',
+        class: 'Audit',
+        verb: 'delete',
+        requestURI: '/x',
+      },
       { rule: 'deletes', auditID: '3', type: 'Deleted', severity: 'info', class: 'Audit', verb: 'delete' },
     ]);
     expect(r.err[0]).toMatchObject({ msg: 'rule left out', rule: 'broken', reason: 'InvalidSpec' });
@@ -351,9 +407,18 @@ const secretRead = manifest(
 describe('ugallu-sigma check: tunings', () => {
   it('prints the effective rule: own exceptions, those each tuning adds, and enabled after tuning', async () => {
     const dir = await tempDir({
-      'rules.yaml': [secretRead, manifest('port-forward', '{ match: { objectRef: { resource: pods, subresource: portforward } }, emit: { type: PF, severity: low } }')].join('---\n'),
+      'rules.yaml': [
+        secretRead,
+        manifest(
+          'port-forward',
+          '{ match: { objectRef: { resource: pods, subresource: portforward } }, emit: { type: PF, severity: low } }',
+        ),
+      ].join('---\n'),
       'tunings.yaml': [
-        manifest('quiet-ci', '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }, { userGroupGlob: [ci] }] }'),
+        manifest(
+          'quiet-ci',
+          '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }, { userGroupGlob: [ci] }] }',
+        ),
         manifest('quiet-backup', '{ tunes: secret-read, exceptions: [{ userAgentGlob: ["velero/*"] }] }'),
         manifest('no-port-forward', '{ tunes: port-forward, enabled: false }'),
       ].join('---\n'),
@@ -365,9 +430,19 @@ describe('ugallu-sigma check: tunings', () => {
       compiled: true,
       enabled: true,
       tunedBy: ['quiet-backup', 'quiet-ci'],
-      exceptions: { own: 1, added: [{ tuning: 'quiet-backup', count: 1 }, { tuning: 'quiet-ci', count: 2 }] },
+      exceptions: {
+        own: 1,
+        added: [
+          { tuning: 'quiet-backup', count: 1 },
+          { tuning: 'quiet-ci', count: 2 },
+        ],
+      },
     });
-    expect(byName.get('port-forward')).toMatchObject({ compiled: true, enabled: false, tunedBy: ['no-port-forward'] });
+    expect(byName.get('port-forward')).toMatchObject({
+      compiled: true,
+      enabled: false,
+      tunedBy: ['no-port-forward'],
+    });
     expect(byName.get('quiet-ci')).toMatchObject({ tunes: 'secret-read', compiled: true, errors: [] });
     expect(r.out).toHaveLength(5);
   });
@@ -391,21 +466,35 @@ describe('ugallu-sigma check: tunings', () => {
       message: 'tunes secret-raed, but no rule of that name is defined: the tuning does nothing',
       source: expect.stringMatching(/tunings\.yaml#0$/),
     });
-    expect(byName.get('quiet-nothing')).toMatchObject({ compiled: false, reason: 'InvalidSpec', message: expect.stringMatching(/a tuning needs exceptions, or enabled: false/) });
+    expect(byName.get('quiet-nothing')).toMatchObject({
+      compiled: false,
+      reason: 'InvalidSpec',
+      message: expect.stringMatching(/a tuning needs exceptions, or enabled: false/),
+    });
     // The invalid tuning is not applied; the valid one is.
     expect(byName.get('secret-read')).toMatchObject({ compiled: true, tunedBy: ['quiet-ok'] });
   });
 
-  it("names the tuning whose exception a warning is about", async () => {
+  it('names the tuning whose exception a warning is about', async () => {
     const dir = await tempDir({
       'rules.yaml': secretRead,
-      'tunings.yaml': manifest('quiet-ci', '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }, { verb: [Get] }] }'),
+      'tunings.yaml': manifest(
+        'quiet-ci',
+        '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }, { verb: [Get] }] }',
+      ),
     });
     const r = await run(['check', '--rules', dir]);
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatchObject({
       rule: 'secret-read',
-      warnings: [{ code: 'UnknownVerb', path: 'exceptions[2].verb[0]', tuning: 'quiet-ci', tuningPath: 'exceptions[1].verb[0]' }],
+      warnings: [
+        {
+          code: 'UnknownVerb',
+          path: 'exceptions[2].verb[0]',
+          tuning: 'quiet-ci',
+          tuningPath: 'exceptions[1].verb[0]',
+        },
+      ],
     });
   });
 });
@@ -413,8 +502,16 @@ describe('ugallu-sigma check: tunings', () => {
 describe('ugallu-sigma match: tunings', () => {
   it('evaluates the rules with their tunings applied', async () => {
     const secretGet = (auditID: string, username: string) =>
-      JSON.stringify({ auditID, verb: 'get', user: { username }, objectRef: { resource: 'secrets', namespace: 'a', name: 'b' } });
-    const events = await tempFile('events.jsonl', [secretGet('1', 'alice'), secretGet('2', 'ci-bot'), secretGet('3', 'system:kube-scheduler')].join('\n'));
+      JSON.stringify({
+        auditID,
+        verb: 'get',
+        user: { username },
+        objectRef: { resource: 'secrets', namespace: 'a', name: 'b' },
+      });
+    const events = await tempFile(
+      'events.jsonl',
+      [secretGet('1', 'alice'), secretGet('2', 'ci-bot'), secretGet('3', 'system:kube-scheduler')].join('\n'),
+    );
     const dir = await tempDir({
       'rules.yaml': secretRead,
       'tunings.yaml': manifest('quiet-ci', '{ tunes: secret-read, exceptions: [{ userGlob: [ci-bot] }] }'),
@@ -422,13 +519,26 @@ describe('ugallu-sigma match: tunings', () => {
     const tuned = await run(['match', '--rules', dir, events]);
     expect(tuned.out.map((l) => l.auditID)).toEqual(['1']);
 
-    const off = await tempDir({ 'rules.yaml': secretRead, 'off.yaml': manifest('off', '{ tunes: secret-read, enabled: false }') });
+    const off = await tempDir({
+      'rules.yaml': secretRead,
+      'off.yaml': manifest('off', '{ tunes: secret-read, enabled: false }'),
+    });
     expect((await run(['match', '--rules', off, events])).out).toEqual([]);
 
-    const dangling = await tempDir({ 'rules.yaml': secretRead, 'typo.yaml': manifest('typo', '{ tunes: secret-raed, enabled: false }') });
+    const dangling = await tempDir({
+      'rules.yaml': secretRead,
+      'typo.yaml': manifest('typo', '{ tunes: secret-raed, enabled: false }'),
+    });
     const r = await run(['match', '--rules', dangling, events]);
     expect(r.out.map((l) => l.auditID)).toEqual(['1', '2']);
-    expect(r.err).toContainEqual(expect.objectContaining({ msg: 'tuning left out', rule: 'typo', tunes: 'secret-raed', reason: 'TunedRuleNotFound' }));
+    expect(r.err).toContainEqual(
+      expect.objectContaining({
+        msg: 'tuning left out',
+        rule: 'typo',
+        tunes: 'secret-raed',
+        reason: 'TunedRuleNotFound',
+      }),
+    );
   });
 });
 
@@ -454,8 +564,12 @@ describe('ugallu-sigma test', () => {
     objectRef: { resource: 'pods', namespace: 'web', name: 'api-0', apiVersion: 'v1', subresource },
     responseStatus: { metadata: {}, code: 101 },
   });
-  const podExec = manifest('pod-exec', '{ match: { verb: [create], objectRef: { resource: pods, subresource: exec } }, emit: { type: PodExec, severity: high } }');
-  const tests = (rule: string, cases: { name: string; fires: boolean; event: unknown }[]) => JSON.stringify({ rule, tests: cases });
+  const podExec = manifest(
+    'pod-exec',
+    '{ match: { verb: [create], objectRef: { resource: pods, subresource: exec } }, emit: { type: PodExec, severity: high } }',
+  );
+  const tests = (rule: string, cases: { name: string; fires: boolean; event: unknown }[]) =>
+    JSON.stringify({ rule, tests: cases });
 
   it('runs the tests of every example rule, and they pass', async () => {
     const r = await runText(['test', '--require-tests', '--rules', join(examples, 'rules')]);
@@ -463,8 +577,13 @@ describe('ugallu-sigma test', () => {
     const check = await run(['check', '--rules', join(examples, 'rules')]);
     const rules = check.out.map((l) => l.rule as string);
     expect(rules.length).toBeGreaterThanOrEqual(15);
-    for (const rule of rules) expect(r.out).toContainEqual(expect.stringMatching(new RegExp(`^PASS ${rule} (\\d+)/\\1$`)));
-    expect(r.out.at(-1)).toMatch(new RegExp(`^OK: ${rules.length} rules: ${rules.length} passed, 0 failed, 0 in error, 0 without tests; (\\d+)/\\1 cases passed$`));
+    for (const rule of rules)
+      expect(r.out).toContainEqual(expect.stringMatching(new RegExp(`^PASS ${rule} (\\d+)/\\1$`)));
+    expect(r.out.at(-1)).toMatch(
+      new RegExp(
+        `^OK: ${rules.length} rules: ${rules.length} passed, 0 failed, 0 in error, 0 without tests; (\\d+)/\\1 cases passed$`,
+      ),
+    );
   });
 
   it('every example rule has a case that fires and a near miss that does not', async () => {
@@ -472,8 +591,14 @@ describe('ugallu-sigma test', () => {
     expect(r.code).toBe(0);
     for (const line of r.out) {
       const cases = line.cases as { fires: boolean }[];
-      expect(cases.some((c) => c.fires), String(line.rule)).toBe(true);
-      expect(cases.some((c) => !c.fires), String(line.rule)).toBe(true);
+      expect(
+        cases.some((c) => c.fires),
+        String(line.rule),
+      ).toBe(true);
+      expect(
+        cases.some((c) => !c.fires),
+        String(line.rule),
+      ).toBe(true);
     }
   });
 
@@ -510,7 +635,13 @@ describe('ugallu-sigma test', () => {
         passed: 2,
         total: 3,
         cases: expect.arrayContaining([
-          expect.objectContaining({ name: 'attach is exec too (it is not)', fires: true, fired: false, outcome: 'fail', problem: 'expected to fire, did not' }),
+          expect.objectContaining({
+            name: 'attach is exec too (it is not)',
+            fires: true,
+            fired: false,
+            outcome: 'fail',
+            problem: 'expected to fire, did not',
+          }),
         ]),
       }),
     ]);
@@ -520,19 +651,36 @@ describe('ugallu-sigma test', () => {
   it('fails on a test of a rule that does not exist', async () => {
     const dir = await tempDir({
       'exec.yaml': podExec,
-      'exec.tests.yaml': [tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]), tests('pod-exek', [{ name: 'b', fires: true, event: exec('alice') }])].join('\n---\n'),
+      'exec.tests.yaml': [
+        tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]),
+        tests('pod-exek', [{ name: 'b', fires: true, event: exec('alice') }]),
+      ].join('\n---\n'),
     });
     const r = await runText(['test', '--rules', dir]);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`ERROR pod-exek: no rule named pod-exek is defined; ${join(dir, 'exec.tests.yaml')}#1 tests it`);
+    expect(r.out).toContain(
+      `ERROR pod-exek: no rule named pod-exek is defined; ${join(dir, 'exec.tests.yaml')}#1 tests it`,
+    );
     expect(r.out).toContain('PASS pod-exec 1/1');
   });
 
   it.each([
-    ['a case without fires', 'rule: pod-exec\ntests:\n  - name: a\n    event: { verb: create }\n', /#0: tests\[0\]\.fires: is required \(expected boolean\)$/],
-    ['a typo', 'rule: pod-exec\ntests:\n  - name: a\n    fire: true\n    event: { verb: create }\n', /#0: tests\[0\]: unknown field fire; tests\[0\]\.fires: is required/],
+    [
+      'a case without fires',
+      'rule: pod-exec\ntests:\n  - name: a\n    event: { verb: create }\n',
+      /#0: tests\[0\]\.fires: is required \(expected boolean\)$/,
+    ],
+    [
+      'a typo',
+      'rule: pod-exec\ntests:\n  - name: a\n    fire: true\n    event: { verb: create }\n',
+      /#0: tests\[0\]: unknown field fire; tests\[0\]\.fires: is required/,
+    ],
     ['not YAML', 'rule: pod-exec\ntests: [\n', /#0: not valid YAML: /],
-    ['a rule in a tests file', podExec, /#0: a tests file holds test documents \(rule, tests\), not Kubernetes objects/],
+    [
+      'a rule in a tests file',
+      podExec,
+      /#0: a tests file holds test documents \(rule, tests\), not Kubernetes objects/,
+    ],
   ])('fails on a malformed tests file (%s) with a clear message', async (_, content, message) => {
     const dir = await tempDir({ 'exec.yaml': podExec, 'exec.tests.yaml': content });
     const r = await runText(['test', '--rules', dir]);
@@ -545,26 +693,43 @@ describe('ugallu-sigma test', () => {
   it('is an error when a test event is not an audit event', async () => {
     const dir = await tempDir({
       'exec.yaml': podExec,
-      'exec.tests.yaml': tests('pod-exec', [{ name: 'no verb', fires: false, event: { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'x' } }]),
+      'exec.tests.yaml': tests('pod-exec', [
+        {
+          name: 'no verb',
+          fires: false,
+          event: { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'x' },
+        },
+      ]),
     });
     const r = await runText(['test', '--rules', dir]);
     expect(r.code).toBe(1);
     expect(r.out[0]).toBe('ERROR pod-exec 0/1');
-    expect(r.out[1]).toMatch(/^ {2}case "no verb": error: the event is not an audit event \(NotEvent\): .*verb/);
+    expect(r.out[1]).toMatch(
+      /^ {2}case "no verb": error: the event is not an audit event \(NotEvent\): .*verb/,
+    );
   });
 
   it('fails when a rule does not compile, and when a rule without tests is required to have them', async () => {
     const dir = await tempDir({
-      'rules.yaml': [podExec, manifest('broken', '{ match: { verb: [get] }, emit: { type: T, severity: urgent } }'), manifest('untested', '{ match: { verb: [delete] }, emit: { type: D, severity: low } }')].join('---\n'),
+      'rules.yaml': [
+        podExec,
+        manifest('broken', '{ match: { verb: [get] }, emit: { type: T, severity: urgent } }'),
+        manifest('untested', '{ match: { verb: [delete] }, emit: { type: D, severity: low } }'),
+      ].join('---\n'),
       'rules.tests.yaml': tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]),
     });
     const r = await runText(['test', '--rules', dir]);
     expect(r.code).toBe(1);
-    expect(r.out).toContainEqual(expect.stringMatching(/^ERROR broken: does not compile \(InvalidSpec\): emit\.severity: /));
+    expect(r.out).toContainEqual(
+      expect.stringMatching(/^ERROR broken: does not compile \(InvalidSpec\): emit\.severity: /),
+    );
     expect(r.out).toContain('NO TESTS untested');
 
     const ok = await tempDir({
-      'rules.yaml': [podExec, manifest('untested', '{ match: { verb: [delete] }, emit: { type: D, severity: low } }')].join('---\n'),
+      'rules.yaml': [
+        podExec,
+        manifest('untested', '{ match: { verb: [delete] }, emit: { type: D, severity: low } }'),
+      ].join('---\n'),
       'rules.tests.yaml': tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]),
     });
     expect((await runText(['test', '--rules', ok])).code).toBe(0);
@@ -580,7 +745,10 @@ describe('ugallu-sigma test', () => {
         { name: 'exec by a person', fires: true, event: exec('alice@example.com') },
         { name: 'exec by the on-call bot', fires: true, event: exec('oncall-bot') },
       ]),
-      'local/tunings.yaml': manifest('quiet-oncall-bot', '{ tunes: pod-exec, exceptions: [{ userGlob: [oncall-bot] }] }'),
+      'local/tunings.yaml': manifest(
+        'quiet-oncall-bot',
+        '{ tunes: pod-exec, exceptions: [{ userGlob: [oncall-bot] }] }',
+      ),
     });
     const r = await runText(['test', '--rules', dir]);
     expect(r.code).toBe(1);
@@ -589,7 +757,10 @@ describe('ugallu-sigma test', () => {
       `  case "exec by the on-call bot": expected to fire, did not: excepted by exceptions[0] of tuning quiet-oncall-bot [${join(dir, 'exec.tests.yaml')}#0]`,
     ]);
 
-    await writeFile(join(dir, 'local/tunings.yaml'), manifest('no-exec', '{ tunes: pod-exec, enabled: false }'));
+    await writeFile(
+      join(dir, 'local/tunings.yaml'),
+      manifest('no-exec', '{ tunes: pod-exec, enabled: false }'),
+    );
     const off = await runText(['test', '--rules', dir]);
     expect(off.code).toBe(0);
     expect(off.out[0]).toBe('SKIP pod-exec: disabled by tuning no-exec: its tests are not run');
@@ -597,12 +768,16 @@ describe('ugallu-sigma test', () => {
     await writeFile(join(dir, 'local/tunings.yaml'), manifest('typo', '{ tunes: pod-exek, enabled: false }'));
     const dangling = await runText(['test', '--rules', dir]);
     expect(dangling.code).toBe(1);
-    expect(dangling.out).toContain(`ERROR typo (tuning of pod-exek): tunes pod-exek, but no rule of that name is defined: the tuning does nothing [${join(dir, 'local/tunings.yaml')}#0]`);
+    expect(dangling.out).toContain(
+      `ERROR typo (tuning of pod-exek): tunes pod-exek, but no rule of that name is defined: the tuning does nothing [${join(dir, 'local/tunings.yaml')}#0]`,
+    );
   });
 
   it('reads tests from --tests instead of beside the rules', async () => {
     const rules = await tempDir({ 'exec.yaml': podExec });
-    const elsewhere = await tempDir({ 'team/exec.tests.yml': tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]) });
+    const elsewhere = await tempDir({
+      'team/exec.tests.yml': tests('pod-exec', [{ name: 'a', fires: true, event: exec('alice') }]),
+    });
     expect((await runText(['test', '--rules', rules])).out[0]).toBe('NO TESTS pod-exec');
     const r = await runText(['test', '--rules', rules, '--tests', elsewhere]);
     expect(r.code).toBe(0);

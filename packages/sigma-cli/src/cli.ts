@@ -173,7 +173,11 @@ class ReadError extends Error {}
  *
  * @example `process.exitCode = await main(['check', '--rules', 'rules/']);`
  */
-export async function main(argv: string[], io: Output = processOutput(), stdin: Readable = process.stdin): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Output = processOutput(),
+  stdin: Readable = process.stdin,
+): Promise<number> {
   let code: number;
   try {
     code = await run(argv, io, stdin);
@@ -219,7 +223,8 @@ async function run(argv: string[], io: Output, stdin: Readable): Promise<number>
     return usage(io, `unknown command ${command}${close === undefined ? '' : `; did you mean ${close}?`}`);
   }
   for (const [option, owner] of Object.entries(OPTION_OF)) {
-    if (values[option as keyof typeof values] !== undefined && command !== owner) return usage(io, `--${option} is an option of ${owner}`);
+    if (values[option as keyof typeof values] !== undefined && command !== owner)
+      return usage(io, `--${option} is an option of ${owner}`);
   }
   const rulesPaths = values.rules ?? [];
   const sigmaPaths = values.sigma ?? [];
@@ -233,11 +238,14 @@ async function run(argv: string[], io: Output, stdin: Readable): Promise<number>
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
   if (values['max-event-bytes'] !== undefined) {
     maxEventBytes = Number(values['max-event-bytes']);
-    if (!Number.isSafeInteger(maxEventBytes) || maxEventBytes <= 0) return usage(io, '--max-event-bytes must be a positive integer');
+    if (!Number.isSafeInteger(maxEventBytes) || maxEventBytes <= 0)
+      return usage(io, '--max-event-bytes must be a positive integer');
   }
   const output = values.output ?? (io.isTTY === true ? 'text' : 'json');
-  if (output !== 'json' && output !== 'text') return usage(io, `--output must be json or text, not ${output}`);
-  if (command === 'match' && rest.length !== 1) return usage(io, 'match takes exactly one events file, or - for stdin');
+  if (output !== 'json' && output !== 'text')
+    return usage(io, `--output must be json or text, not ${output}`);
+  if (command === 'match' && rest.length !== 1)
+    return usage(io, 'match takes exactly one events file, or - for stdin');
 
   let resolved: Resolved;
   try {
@@ -257,9 +265,19 @@ async function run(argv: string[], io: Output, stdin: Readable): Promise<number>
       io.err(JSON.stringify({ level: 'error', msg: `cannot read tests: ${(e as Error).message}` }));
       return 2;
     }
-    return testCommand(resolved, documents, { json: values.json === true, requireTests: values['require-tests'] === true }, io);
+    return testCommand(
+      resolved,
+      documents,
+      { json: values.json === true, requireTests: values['require-tests'] === true },
+      io,
+    );
   }
-  return matchCommand(resolved, { file: rest[0]!, maxEventBytes, output, summary: values.summary === true }, io, stdin);
+  return matchCommand(
+    resolved,
+    { file: rest[0]!, maxEventBytes, output, summary: values.summary === true },
+    io,
+    stdin,
+  );
 }
 
 function isCommand(name: string): name is Command {
@@ -282,22 +300,57 @@ interface MatchState {
  * Prints what the detector would emit: one detection per request and rule
  * (the stages of a request are one), with the rule's rendered message.
  */
-async function matchCommand(resolved: Resolved, options: MatchOptions, io: Output, stdin: Readable): Promise<number> {
+async function matchCommand(
+  resolved: Resolved,
+  options: MatchOptions,
+  io: Output,
+  stdin: Readable,
+): Promise<number> {
   const ruleSet = new RuleSet<MatchState>({ createState: () => ({ detections: 0 }) });
   for (const l of resolved.loaded) {
     if (l.kind === 'failed') {
-      io.err(JSON.stringify({ level: 'warn', msg: 'rule left out', rule: l.name, compiled: false, reason: l.reason, message: l.message, source: l.source }));
+      io.err(
+        JSON.stringify({
+          level: 'warn',
+          msg: 'rule left out',
+          rule: l.name,
+          compiled: false,
+          reason: l.reason,
+          message: l.message,
+          source: l.source,
+        }),
+      );
     } else if (l.kind === 'tuning') {
       const { error } = resolved.tuningChecks.get(l.name)!;
       if (error !== undefined) {
-        io.err(JSON.stringify({ level: 'warn', msg: 'tuning left out', rule: l.name, tunes: l.target, reason: error.reason, message: error.message, source: l.source }));
+        io.err(
+          JSON.stringify({
+            level: 'warn',
+            msg: 'tuning left out',
+            rule: l.name,
+            tunes: l.target,
+            reason: error.reason,
+            message: error.message,
+            source: l.source,
+          }),
+        );
       }
     } else {
       try {
         ruleSet.install(l.name, compile(withTunings(l.spec, resolved.tuningsOf.get(l.name) ?? [])));
       } catch (e) {
         if (!(e instanceof SigmaCompileError)) throw e;
-        io.err(JSON.stringify({ level: 'warn', msg: 'rule left out', rule: l.name, compiled: false, reason: e.reason, message: e.message, source: l.source }));
+        io.err(
+          JSON.stringify({
+            level: 'warn',
+            msg: 'rule left out',
+            rule: l.name,
+            compiled: false,
+            reason: e.reason,
+            message: e.message,
+            source: l.source,
+          }),
+        );
       }
     }
   }
@@ -319,7 +372,14 @@ async function matchCommand(resolved: Resolved, options: MatchOptions, io: Outpu
     batches: for await (const batch of readBatches(input, options.maxEventBytes)) {
       for (const error of batch.errors) {
         skipped[error.reason] = (skipped[error.reason] ?? 0) + 1;
-        io.err(JSON.stringify({ level: 'warn', msg: 'event skipped', reason: error.reason, detail: error.message }));
+        io.err(
+          JSON.stringify({
+            level: 'warn',
+            msg: 'event skipped',
+            reason: error.reason,
+            detail: error.message,
+          }),
+        );
       }
       for (const event of batch.events) {
         events++;
@@ -334,7 +394,11 @@ async function matchCommand(resolved: Resolved, options: MatchOptions, io: Outpu
           seen.add(key);
           detections++;
           state.detections++;
-          io.out(options.output === 'json' ? detectionJson(name, rule, event) : detectionText(name, rule, event, ruleWidth));
+          io.out(
+            options.output === 'json'
+              ? detectionJson(name, rule, event)
+              : detectionText(name, rule, event, ruleWidth),
+          );
         }
         const ready = io.ready?.();
         if (ready !== undefined) await ready;
@@ -391,7 +455,14 @@ function detectionText(name: string, rule: CompiledRule, event: AuditEvent, rule
   const time = event.stageTimestamp ?? event.requestReceivedTimestamp ?? '-';
   let who = event.user?.username ?? '-';
   if (event.impersonatedUser?.username !== undefined) who += ` as ${event.impersonatedUser.username}`;
-  const fields = [time, rule.emit.severity.padEnd(8), name.padEnd(ruleWidth), who, describeRequest(event), rule.renderMessage(event) ?? rule.emit.type];
+  const fields = [
+    time,
+    rule.emit.severity.padEnd(8),
+    name.padEnd(ruleWidth),
+    who,
+    describeRequest(event),
+    rule.renderMessage(event) ?? rule.emit.type,
+  ];
   return fields.map(printable).join('  ');
 }
 
@@ -400,9 +471,17 @@ function describeRequest(event: AuditEvent): string {
   const ref = event.objectRef;
   if (ref?.resource === undefined) return `${event.verb} ${event.requestURI ?? '-'}`;
   const resource = ref.subresource === undefined ? ref.resource : `${ref.resource}/${ref.subresource}`;
-  const object = ref.name === undefined ? (ref.namespace ?? '') : ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`;
+  const object =
+    ref.name === undefined
+      ? (ref.namespace ?? '')
+      : ref.namespace === undefined
+        ? ref.name
+        : `${ref.namespace}/${ref.name}`;
   return object === '' ? `${event.verb} ${resource}` : `${event.verb} ${resource} ${object}`;
 }
+
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Audit events carry what clients sent (user names, URIs, object names):
@@ -410,17 +489,29 @@ function describeRequest(event: AuditEvent): string {
  * cannot move the cursor, recolour the terminal or reorder what is shown.
  */
 function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The detections per rule, most first, rules without any included: a table (text) or one JSON line per rule, on stderr. */
 function printSummary(entries: readonly RuleEntry<MatchState>[], output: 'json' | 'text', io: Output): void {
-  const rows = [...entries].sort((a, b) => b.state.detections - a.state.detections || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const rows = [...entries].sort(
+    (a, b) => b.state.detections - a.state.detections || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
   if (output === 'json') {
     for (const { name, rule, state } of rows) {
       const { type, severity, class: cls } = rule.emit;
-      io.err(JSON.stringify({ level: 'info', msg: 'rule total', rule: name, detections: state.detections, type, severity, class: cls, enabled: rule.enabled }));
+      io.err(
+        JSON.stringify({
+          level: 'info',
+          msg: 'rule total',
+          rule: name,
+          detections: state.detections,
+          type,
+          severity,
+          class: cls,
+          enabled: rule.enabled,
+        }),
+      );
     }
     return;
   }
@@ -429,7 +520,9 @@ function printSummary(entries: readonly RuleEntry<MatchState>[], output: 'json' 
   io.err(`${'detections'.padStart(count)}  ${'rule'.padEnd(width)}  ${'severity'.padEnd(8)}  type`);
   for (const { name, rule, state } of rows) {
     const disabled = rule.enabled ? '' : '  (disabled)';
-    io.err(`${String(state.detections).padStart(count)}  ${name.padEnd(width)}  ${rule.emit.severity.padEnd(8)}  ${rule.emit.type}${disabled}`);
+    io.err(
+      `${String(state.detections).padStart(count)}  ${name.padEnd(width)}  ${rule.emit.severity.padEnd(8)}  ${rule.emit.type}${disabled}`,
+    );
   }
   const total = rows.reduce((sum, r) => sum + r.state.detections, 0);
   io.err(`${String(total).padStart(count)}  total`);
@@ -447,13 +540,30 @@ function checkCommand(resolved: Resolved, strict: boolean, io: Output): number {
     let line: Record<string, unknown>;
     if (l.kind === 'failed') {
       const error = { reason: l.reason, path: '', message: l.message };
-      line = { rule: l.name, compiled: false, reason: l.reason, message: l.message, source: l.source, errors: [error], warnings: [] };
+      line = {
+        rule: l.name,
+        compiled: false,
+        reason: l.reason,
+        message: l.message,
+        source: l.source,
+        errors: [error],
+        warnings: [],
+      };
     } else if (l.kind === 'tuning') {
       const { error } = resolved.tuningChecks.get(l.name)!;
       line =
         error === undefined
           ? { rule: l.name, tunes: l.target, compiled: true, source: l.source, errors: [], warnings: [] }
-          : { rule: l.name, tunes: l.target, compiled: false, reason: error.reason, message: error.message, source: l.source, errors: [error], warnings: [] };
+          : {
+              rule: l.name,
+              tunes: l.target,
+              compiled: false,
+              reason: error.reason,
+              message: error.message,
+              source: l.source,
+              errors: [error],
+              warnings: [],
+            };
     } else {
       line = checkRule(l, resolved.tuningsOf.get(l.name) ?? []);
     }
@@ -464,7 +574,10 @@ function checkCommand(resolved: Resolved, strict: boolean, io: Output): number {
   return failed || (strict && (warned || resolved.ignored > 0)) ? 1 : 0;
 }
 
-function checkRule(rule: Loaded & { kind: 'rule' }, tunings: readonly NamedTuning[]): Record<string, unknown> {
+function checkRule(
+  rule: Loaded & { kind: 'rule' },
+  tunings: readonly NamedTuning[],
+): Record<string, unknown> {
   const own = (rule.spec as { exceptions?: unknown } | null)?.exceptions;
   const ownCount = Array.isArray(own) ? own.length : 0;
   const { errors, warnings } = lintRule(withTunings(rule.spec, tunings));
@@ -474,12 +587,20 @@ function checkRule(rule: Loaded & { kind: 'rule' }, tunings: readonly NamedTunin
   Object.assign(line, {
     source: rule.source,
     errors: errors.map((e) => ({ reason: e.reason, path: e.path, message: e.message, ...where(e.path) })),
-    warnings: warnings.map((w: LintWarning) => ({ code: w.code, path: w.path, message: w.message, ...where(w.path) })),
+    warnings: warnings.map((w: LintWarning) => ({
+      code: w.code,
+      path: w.path,
+      message: w.message,
+      ...where(w.path),
+    })),
   });
   if (errors.length === 0) line.enabled = compile(withTunings(rule.spec, tunings)).enabled;
   if (tunings.length > 0) {
     line.tunedBy = tunings.map((t) => t.name);
-    line.exceptions = { own: ownCount, added: tunings.map((t) => ({ tuning: t.name, count: t.spec.exceptions?.length ?? 0 })) };
+    line.exceptions = {
+      own: ownCount,
+      added: tunings.map((t) => ({ tuning: t.name, count: t.spec.exceptions?.length ?? 0 })),
+    };
   }
   return line;
 }
@@ -488,7 +609,11 @@ function checkRule(rule: Loaded & { kind: 'rule' }, tunings: readonly NamedTunin
  * For a path into the effective rule's exceptions past the rule's own, the
  * tuning that added that exception and the path in the tuning itself.
  */
-function attribute(path: string, ownCount: number, tunings: readonly NamedTuning[]): { tuning?: string; tuningPath?: string } {
+function attribute(
+  path: string,
+  ownCount: number,
+  tunings: readonly NamedTuning[],
+): { tuning?: string; tuningPath?: string } {
   const m = /^exceptions\[(\d+)\](.*)$/.exec(path);
   if (m === null) return {};
   let index = Number(m[1]) - ownCount;
@@ -501,43 +626,95 @@ function attribute(path: string, ownCount: number, tunings: readonly NamedTuning
   return {};
 }
 
-function testCommand(resolved: Resolved, documents: readonly RuleTestDocument[], options: { json: boolean; requireTests: boolean }, io: Output): number {
+function testCommand(
+  resolved: Resolved,
+  documents: readonly RuleTestDocument[],
+  options: { json: boolean; requireTests: boolean },
+  io: Output,
+): number {
   const rules: RuleUnderTest[] = [];
   const ruleNames = new Set(resolved.loaded.filter((l) => l.kind === 'rule').map((l) => l.name));
   /** What `test` fails on besides the tests: documents it could not use, and tunings in error. */
-  const loadErrors: { rule: string; tunes?: string; status: 'error'; reason: string; message: string; source: string }[] = [];
+  const loadErrors: {
+    rule: string;
+    tunes?: string;
+    status: 'error';
+    reason: string;
+    message: string;
+    source: string;
+  }[] = [];
   for (const l of resolved.loaded) {
     if (l.kind === 'rule') {
       rules.push({ name: l.name, spec: l.spec, tunings: resolved.tuningsOf.get(l.name) ?? [] });
     } else if (l.kind === 'tuning') {
       const { error } = resolved.tuningChecks.get(l.name)!;
-      if (error !== undefined) loadErrors.push({ rule: l.name, tunes: l.target, status: 'error', reason: error.reason, message: error.message, source: l.source });
+      if (error !== undefined)
+        loadErrors.push({
+          rule: l.name,
+          tunes: l.target,
+          status: 'error',
+          reason: error.reason,
+          message: error.message,
+          source: l.source,
+        });
     } else if (l.name !== '' && !l.duplicate && !ruleNames.has(l.name)) {
       // A named rule that cannot be read: its tests are reported against it, not as tests of an unknown rule.
-      rules.push({ name: l.name, spec: undefined, loadError: `cannot be read (${l.reason}): ${l.message} [${l.source}]` });
+      rules.push({
+        name: l.name,
+        spec: undefined,
+        loadError: `cannot be read (${l.reason}): ${l.message} [${l.source}]`,
+      });
     } else {
-      loadErrors.push({ rule: l.name, status: 'error', reason: l.reason, message: l.message, source: l.source });
+      loadErrors.push({
+        rule: l.name,
+        status: 'error',
+        reason: l.reason,
+        message: l.message,
+        source: l.source,
+      });
     }
   }
   const report = runRuleTests(rules, documents, { requireTests: options.requireTests });
   if (options.json) {
     for (const r of report.results) {
       const { rule, status, passed, total, tunedBy, message, cases } = r;
-      io.out(JSON.stringify({ rule, status, passed, total, tunedBy, ...(message === undefined ? {} : { message }), cases }));
+      io.out(
+        JSON.stringify({
+          rule,
+          status,
+          passed,
+          total,
+          tunedBy,
+          ...(message === undefined ? {} : { message }),
+          cases,
+        }),
+      );
     }
-    for (const e of report.documentErrors) io.out(JSON.stringify({ source: e.source, status: 'error', message: e.message }));
+    for (const e of report.documentErrors)
+      io.out(JSON.stringify({ source: e.source, status: 'error', message: e.message }));
     for (const e of loadErrors) io.out(JSON.stringify(e));
   } else {
     for (const r of report.results) for (const line of describeResult(r)) io.out(line);
     for (const e of report.documentErrors) io.out(`ERROR ${e.source}: ${e.message}`);
     for (const e of loadErrors) {
-      const what = e.tunes === undefined ? (e.rule === '' ? '(unnamed)' : e.rule) : `${e.rule} (tuning of ${e.tunes})`;
+      const what =
+        e.tunes === undefined ? (e.rule === '' ? '(unnamed)' : e.rule) : `${e.rule} (tuning of ${e.tunes})`;
       io.out(`ERROR ${what}: ${e.message} [${e.source}]`);
     }
   }
   const ok = report.ok && loadErrors.length === 0;
   const summary = totalsLine(report, loadErrors.length);
-  if (options.json) io.err(JSON.stringify({ level: 'info', msg: 'done', ok, ...report.totals, documentErrors: report.documentErrors.length, loadErrors: loadErrors.length }));
+  if (options.json)
+    io.err(
+      JSON.stringify({
+        level: 'info',
+        msg: 'done',
+        ok,
+        ...report.totals,
+        documentErrors: report.documentErrors.length,
+        loadErrors: loadErrors.length,
+      }),
+    );
   else {
     io.out('');
     io.out(`${ok ? 'OK' : 'FAILED'}: ${summary}`);
@@ -551,16 +728,23 @@ function describeResult(r: RuleTestResult): string[] {
     case 'pass':
       return [`PASS ${r.rule} ${r.passed}/${r.total}${tuned}`];
     case 'no-tests':
-      return [`${r.message === 'no tests' ? 'NO TESTS' : 'FAIL'} ${r.rule}${r.message === 'no tests' ? '' : `: ${r.message ?? ''}`}`];
+      return [
+        `${r.message === 'no tests' ? 'NO TESTS' : 'FAIL'} ${r.rule}${r.message === 'no tests' ? '' : `: ${r.message ?? ''}`}`,
+      ];
     case 'disabled':
       return [`SKIP ${r.rule}: ${r.message ?? 'disabled'}`];
     case 'fail':
     case 'error': {
-      const head = r.cases.length === 0 ? `ERROR ${r.rule}: ${r.message ?? ''}` : `${r.status.toUpperCase()} ${r.rule} ${r.passed}/${r.total}${tuned}`;
+      const head =
+        r.cases.length === 0
+          ? `ERROR ${r.rule}: ${r.message ?? ''}`
+          : `${r.status.toUpperCase()} ${r.rule} ${r.passed}/${r.total}${tuned}`;
       const lines = [head];
       for (const c of r.cases) {
         if (c.outcome === 'pass') continue;
-        lines.push(`  case ${JSON.stringify(c.name)}: ${c.outcome === 'error' ? 'error: ' : ''}${c.problem ?? ''} [${c.source}]`);
+        lines.push(
+          `  case ${JSON.stringify(c.name)}: ${c.outcome === 'error' ? 'error: ' : ''}${c.problem ?? ''} [${c.source}]`,
+        );
       }
       return lines;
     }
@@ -569,7 +753,12 @@ function describeResult(r: RuleTestResult): string[] {
 
 function totalsLine(report: RuleTestReport, loadErrors: number): string {
   const t = report.totals;
-  const parts = [`${t.passed} passed`, `${t.failed} failed`, `${t.errors} in error`, `${t.noTests} without tests`];
+  const parts = [
+    `${t.passed} passed`,
+    `${t.failed} failed`,
+    `${t.errors} in error`,
+    `${t.noTests} without tests`,
+  ];
   if (t.disabled > 0) parts.push(`${t.disabled} disabled`);
   let line = `${t.rules} rule${t.rules === 1 ? '' : 's'}: ${parts.join(', ')}; ${t.casesPassed}/${t.cases} cases passed`;
   const unreadable = report.documentErrors.length + loadErrors;
@@ -623,7 +812,11 @@ async function* readBatches(input: Readable, maxEventBytes: number): AsyncGenera
  * unique (a later one of the same name is an error). Documents passed over
  * that look meant as rules (`kind: SigmaRules`) are warned about on stderr.
  */
-async function loadDocuments(rulesPaths: readonly string[], sigmaPaths: readonly string[], io: Output): Promise<{ loaded: Loaded[]; ignored: number }> {
+async function loadDocuments(
+  rulesPaths: readonly string[],
+  sigmaPaths: readonly string[],
+  io: Output,
+): Promise<{ loaded: Loaded[]; ignored: number }> {
   const out: Loaded[] = [];
   let ignored = 0;
   const seen = new Map<string, string>();
@@ -631,26 +824,63 @@ async function loadDocuments(rulesPaths: readonly string[], sigmaPaths: readonly
     const earlier = seen.get(name);
     if (earlier !== undefined) {
       const message = `a rule named ${name} is already defined in ${earlier}`;
-      out.push({ kind: 'failed', name, reason: ManifestReason.DuplicateName, message, source, duplicate: true });
+      out.push({
+        kind: 'failed',
+        name,
+        reason: ManifestReason.DuplicateName,
+        message,
+        source,
+        duplicate: true,
+      });
       return;
     }
     seen.set(name, source);
     const target = tuningTarget(spec);
-    out.push(target === undefined ? { kind: 'rule', name, spec, source } : { kind: 'tuning', name, target, spec, source });
+    out.push(
+      target === undefined
+        ? { kind: 'rule', name, spec, source }
+        : { kind: 'tuning', name, target, spec, source },
+    );
   };
   for (const file of await filesUnder(rulesPaths)) {
     for (const m of parseRuleManifests(await readFile(file, 'utf8'), file, { ignored: true })) {
       if ('ignored' in m) {
         ignored++;
         const { kind, apiVersion, name, message, source } = m;
-        io.err(JSON.stringify({ level: 'warn', msg: 'document passed over: not a SigmaRule', kind, apiVersion, name, message, source }));
+        io.err(
+          JSON.stringify({
+            level: 'warn',
+            msg: 'document passed over: not a SigmaRule',
+            kind,
+            apiVersion,
+            name,
+            message,
+            source,
+          }),
+        );
       } else if (m.ok) add(m.name, m.spec, m.source);
-      else out.push({ kind: 'failed', name: m.name ?? '', reason: ManifestReason.InvalidManifest, message: m.message, source: m.source, duplicate: false });
+      else
+        out.push({
+          kind: 'failed',
+          name: m.name ?? '',
+          reason: ManifestReason.InvalidManifest,
+          message: m.message,
+          source: m.source,
+          duplicate: false,
+        });
     }
   }
   for (const c of await sigmaConversions(sigmaPaths)) {
     if (c.ok) add(c.rule.name, c.rule.spec, c.source);
-    else out.push({ kind: 'failed', name: c.title ?? '', reason: c.error.reason, message: c.error.message, source: c.source, duplicate: false });
+    else
+      out.push({
+        kind: 'failed',
+        name: c.title ?? '',
+        reason: c.error.reason,
+        message: c.error.message,
+        source: c.source,
+        duplicate: false,
+      });
   }
   return { loaded: out, ignored };
 }
@@ -687,7 +917,10 @@ function resolve({ loaded, ignored }: { loaded: readonly Loaded[]; ignored: numb
       spec = compileTuning(l.spec);
     } catch (e) {
       if (!(e instanceof SigmaCompileError)) throw e;
-      tuningChecks.set(l.name, { tuning: undefined, error: { reason: e.reason, path: e.path, message: e.message } });
+      tuningChecks.set(l.name, {
+        tuning: undefined,
+        error: { reason: e.reason, path: e.path, message: e.message },
+      });
       continue;
     }
     const kind = kinds.get(l.target);
@@ -696,7 +929,10 @@ function resolve({ loaded, ignored }: { loaded: readonly Loaded[]; ignored: numb
         kind === 'tuning'
           ? `tunes ${l.target}, which is a tuning, not a rule`
           : `tunes ${l.target}, but no rule of that name is defined: the tuning does nothing`;
-      tuningChecks.set(l.name, { tuning: undefined, error: { reason: ManifestReason.TunedRuleNotFound, path: 'tunes', message } });
+      tuningChecks.set(l.name, {
+        tuning: undefined,
+        error: { reason: ManifestReason.TunedRuleNotFound, path: 'tunes', message },
+      });
       continue;
     }
     const tuning = { name: l.name, spec };
@@ -705,7 +941,8 @@ function resolve({ loaded, ignored }: { loaded: readonly Loaded[]; ignored: numb
     if (list === undefined) tuningsOf.set(l.target, (list = []));
     list.push(tuning);
   }
-  for (const list of tuningsOf.values()) list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const list of tuningsOf.values())
+    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { loaded, tuningsOf, tuningChecks, ignored };
 }
 
@@ -766,21 +1003,44 @@ async function convertCommand(paths: readonly string[], io: Output): Promise<num
   for (const c of conversions) {
     if (!c.ok) {
       failed++;
-      io.err(JSON.stringify({ level: 'warn', msg: 'not converted', source: c.source, title: c.title, reason: c.error.reason, message: c.error.message }));
+      io.err(
+        JSON.stringify({
+          level: 'warn',
+          msg: 'not converted',
+          source: c.source,
+          title: c.title,
+          reason: c.error.reason,
+          message: c.error.message,
+        }),
+      );
       continue;
     }
     const earlier = seen.get(c.rule.name);
     if (earlier !== undefined) {
       failed++;
       const message = `a rule named ${c.rule.name} is already converted from ${earlier}`;
-      io.err(JSON.stringify({ level: 'warn', msg: 'not converted', source: c.source, title: c.rule.title, reason: ManifestReason.DuplicateName, message }));
+      io.err(
+        JSON.stringify({
+          level: 'warn',
+          msg: 'not converted',
+          source: c.source,
+          title: c.rule.title,
+          reason: ManifestReason.DuplicateName,
+          message,
+        }),
+      );
       continue;
     }
     seen.set(c.rule.name, c.source);
     const annotations: Record<string, string> = { 'security.ugallu.io/sigma-title': c.rule.title };
     if (c.rule.id !== undefined) annotations['security.ugallu.io/sigma-id'] = c.rule.id;
     manifests.push(
-      stringify({ apiVersion: SIGMA_RULE_API_VERSION, kind: 'SigmaRule', metadata: { name: c.rule.name, annotations }, spec: c.rule.spec }),
+      stringify({
+        apiVersion: SIGMA_RULE_API_VERSION,
+        kind: 'SigmaRule',
+        metadata: { name: c.rule.name, annotations },
+        spec: c.rule.spec,
+      }),
     );
   }
   manifests.forEach((m, i) => {
@@ -834,7 +1094,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }
@@ -880,6 +1144,9 @@ function processOutput(): Output {
       });
     },
     // An empty write's callback runs once every earlier write is handed over, or has failed.
-    flush: () => (closed !== undefined ? Promise.resolve() : new Promise<void>((resolve) => stdout.write('', () => resolve()))),
+    flush: () =>
+      closed !== undefined
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => stdout.write('', () => resolve())),
   };
 }

@@ -17,7 +17,8 @@ const built = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const source = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
 beforeAll(() => {
-  const setUp = 'run `pnpm --filter @ugallu/sigma-cli... build` first (`pnpm test:unit` builds before testing)';
+  const setUp =
+    'run `pnpm --filter @ugallu/sigma-cli... build` first (`pnpm test:unit` builds before testing)';
   if (!existsSync(built)) throw new Error(`${built} is missing: ${setUp}`);
   if (statSync(built).mtimeMs < statSync(source).mtimeMs)
     throw new Error(`${built} is older than src/cli.ts: ${setUp}`);

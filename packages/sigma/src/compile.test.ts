@@ -26,7 +26,11 @@ const privilegedPod = {
   spec: {
     containers: [
       { name: 'a', image: 'nginx', securityContext: { privileged: false } },
-      { name: 'b', image: 'docker.io/library/alpine:3.20', securityContext: { privileged: true, runAsUser: 0 } },
+      {
+        name: 'b',
+        image: 'docker.io/library/alpine:3.20',
+        securityContext: { privileged: true, runAsUser: 0 },
+      },
     ],
   },
 };
@@ -69,9 +73,19 @@ describe('compile: semantics', () => {
       event({ objectRef: { resource: 'deployments', apiGroup: 'apps' } }),
       true,
     ],
-    ['no objectRef (non-resource URL) never matches an objectRef criterion', { objectRef: { apiGroup: '' } }, event({ objectRef: undefined }), false],
+    [
+      'no objectRef (non-resource URL) never matches an objectRef criterion',
+      { objectRef: { apiGroup: '' } },
+      event({ objectRef: undefined }),
+      false,
+    ],
     // Globs.
-    ['userGlob * crosses : and .', { userGlob: ['system:serviceaccount:*'] }, event({ user: { username: 'system:serviceaccount:kube-system:x.y' } }), true],
+    [
+      'userGlob * crosses : and .',
+      { userGlob: ['system:serviceaccount:*'] },
+      event({ user: { username: 'system:serviceaccount:kube-system:x.y' } }),
+      true,
+    ],
     ['userGlob anchored', { userGlob: ['alice'] }, event(), false],
     ['userGlob case-sensitive', { userGlob: ['ALICE@*'] }, event(), false],
     ['userGlob ? is one character', { userGlob: ['alic?@example.com'] }, event(), true],
@@ -79,23 +93,78 @@ describe('compile: semantics', () => {
     ['user absent never matches', { userGlob: ['*'] }, event({ user: undefined }), false],
     ['username absent never matches', { userGlob: ['*'] }, event({ user: { groups: [] } }), false],
     ['nameGlob on objectRef.name', { nameGlob: ['web-*'] }, event(), true],
-    ['nameGlob absent name never matches', { nameGlob: ['*'] }, event({ objectRef: { resource: 'pods' } }), false],
+    [
+      'nameGlob absent name never matches',
+      { nameGlob: ['*'] },
+      event({ objectRef: { resource: 'pods' } }),
+      false,
+    ],
     ['namespaceGlob on objectRef.namespace', { namespaceGlob: ['kube-*', 'def*'] }, event(), true],
-    ['namespaceGlob cluster-scoped never matches', { namespaceGlob: ['*'] }, event({ objectRef: { resource: 'nodes' } }), false],
+    [
+      'namespaceGlob cluster-scoped never matches',
+      { namespaceGlob: ['*'] },
+      event({ objectRef: { resource: 'nodes' } }),
+      false,
+    ],
     // responseCode, userGroupGlob, userAgentGlob, requestURIGlob.
     ['responseCode in list', { responseCode: [401, 403] }, event({ responseStatus: { code: 403 } }), true],
-    ['responseCode not in list', { responseCode: [401, 403] }, event({ responseStatus: { code: 200 } }), false],
+    [
+      'responseCode not in list',
+      { responseCode: [401, 403] },
+      event({ responseStatus: { code: 200 } }),
+      false,
+    ],
     ['responseCode absent (RequestReceived) never matches', { responseCode: [200] }, event(), false],
-    ['responseCode is a number, not its text', { responseCode: [403] }, event({ responseStatus: { code: '403' as unknown as number } }), false],
-    ['not responseCode holds before the response', { verb: ['create'], not: { responseCode: [403] } }, event(), true],
-    ['userGroupGlob: any group matches', { userGroupGlob: ['system:masters', 'oidc:*-admins'] }, event({ user: { username: 'bob', groups: ['system:authenticated', 'oidc:platform-admins'] } }), true],
+    [
+      'responseCode is a number, not its text',
+      { responseCode: [403] },
+      event({ responseStatus: { code: '403' as unknown as number } }),
+      false,
+    ],
+    [
+      'not responseCode holds before the response',
+      { verb: ['create'], not: { responseCode: [403] } },
+      event(),
+      true,
+    ],
+    [
+      'userGroupGlob: any group matches',
+      { userGroupGlob: ['system:masters', 'oidc:*-admins'] },
+      event({ user: { username: 'bob', groups: ['system:authenticated', 'oidc:platform-admins'] } }),
+      true,
+    ],
     ['userGroupGlob: no group matches', { userGroupGlob: ['system:masters'] }, event(), false],
-    ['userGroupGlob: no groups never matches', { userGroupGlob: ['*'] }, event({ user: { username: 'bob' } }), false],
-    ['userGroupGlob: non-string groups are skipped', { userGroupGlob: ['*'] }, event({ user: { username: 'bob', groups: [7 as unknown as string] } }), false],
-    ['userAgentGlob', { userAgentGlob: ['kubectl/*'] }, event({ userAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/abc' }), true],
-    ['userAgentGlob: contains', { userAgentGlob: ['*trufflehog*'] }, event({ userAgent: 'Go-http-client/1.1 trufflehog/3.0' }), true],
+    [
+      'userGroupGlob: no groups never matches',
+      { userGroupGlob: ['*'] },
+      event({ user: { username: 'bob' } }),
+      false,
+    ],
+    [
+      'userGroupGlob: non-string groups are skipped',
+      { userGroupGlob: ['*'] },
+      event({ user: { username: 'bob', groups: [7 as unknown as string] } }),
+      false,
+    ],
+    [
+      'userAgentGlob',
+      { userAgentGlob: ['kubectl/*'] },
+      event({ userAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/abc' }),
+      true,
+    ],
+    [
+      'userAgentGlob: contains',
+      { userAgentGlob: ['*trufflehog*'] },
+      event({ userAgent: 'Go-http-client/1.1 trufflehog/3.0' }),
+      true,
+    ],
     ['userAgent absent never matches', { userAgentGlob: ['*'] }, event(), false],
-    ['requestURIGlob on the path and query', { requestURIGlob: ['*/exec?*command=sh*'] }, event({ requestURI: '/api/v1/namespaces/web/pods/web-0/exec?command=sh&stdin=true' }), true],
+    [
+      'requestURIGlob on the path and query',
+      { requestURIGlob: ['*/exec?*command=sh*'] },
+      event({ requestURI: '/api/v1/namespaces/web/pods/web-0/exec?command=sh&stdin=true' }),
+      true,
+    ],
     ['requestURIGlob anchored', { requestURIGlob: ['/api/v1/pods'] }, event(), false],
     ['requestURI absent never matches', { requestURIGlob: ['*'] }, event({ requestURI: undefined }), false],
     [
@@ -107,7 +176,9 @@ describe('compile: semantics', () => {
     // requestObjectGlob.
     [
       'JSONPath wildcard array step selects every element',
-      { requestObjectGlob: [{ jsonPath: '$.spec.containers[*].securityContext.privileged', glob: ['true'] }] },
+      {
+        requestObjectGlob: [{ jsonPath: '$.spec.containers[*].securityContext.privileged', glob: ['true'] }],
+      },
       event({ requestObject: privilegedPod }),
       true,
     ],
@@ -171,11 +242,26 @@ describe('compile: semantics', () => {
       false,
     ],
     // anyOf / not.
-    ['anyOf: one branch holds', { anyOf: [{ verb: ['delete'] }, { objectRef: { resource: 'pods' } }] }, event(), true],
-    ['anyOf: no branch holds', { anyOf: [{ verb: ['delete'] }, { objectRef: { resource: 'secrets' } }] }, event(), false],
+    [
+      'anyOf: one branch holds',
+      { anyOf: [{ verb: ['delete'] }, { objectRef: { resource: 'pods' } }] },
+      event(),
+      true,
+    ],
+    [
+      'anyOf: no branch holds',
+      { anyOf: [{ verb: ['delete'] }, { objectRef: { resource: 'secrets' } }] },
+      event(),
+      false,
+    ],
     ['not: sub-match fails', { verb: ['create'], not: { userGlob: ['system:*'] } }, event(), true],
     ['not: sub-match holds', { verb: ['create'], not: { userGlob: ['alice@*'] } }, event(), false],
-    ['not over an absent field holds', { verb: ['create'], not: { stage: ['Panic'] } }, event({ stage: undefined }), true],
+    [
+      'not over an absent field holds',
+      { verb: ['create'], not: { stage: ['Panic'] } },
+      event({ stage: undefined }),
+      true,
+    ],
   ])('%s', (_name, match, e, expected) => {
     expect(matches(match, e)).toBe(expected);
   });
@@ -195,13 +281,18 @@ describe('compile: semantics', () => {
     ['low', 'Detection', 'Detection'],
     ['critical', 'Audit', 'Audit'],
   ] as const)('emit.class for severity %s and class %s is %s', (severity, cls, expected) => {
-    const rule = compile({ match: { verb: ['get'] }, emit: { type: 'T', severity, ...(cls ? { class: cls } : {}) } });
+    const rule = compile({
+      match: { verb: ['get'] },
+      emit: { type: 'T', severity, ...(cls ? { class: cls } : {}) },
+    });
     expect(rule.emit.class).toBe(expected);
   });
 
   it('applies the default rate limit and keeps an explicit one', () => {
     expect(compile({ match: { verb: ['get'] }, emit }).rateLimit).toEqual({ burst: 10, sustainedPerSec: 1 });
-    expect(compile({ match: { verb: ['get'] }, emit, rateLimit: { burst: 2, sustainedPerSec: 0.5 } }).rateLimit).toEqual({
+    expect(
+      compile({ match: { verb: ['get'] }, emit, rateLimit: { burst: 2, sustainedPerSec: 0.5 } }).rateLimit,
+    ).toEqual({
       burst: 2,
       sustainedPerSec: 0.5,
     });
@@ -211,7 +302,10 @@ describe('compile: semantics', () => {
     const a = compile({ match: { verb: ['create'], objectRef: { resource: 'pods' } }, emit });
     expect([...a.verbs!]).toEqual(['create']);
     expect([...a.resources!]).toEqual(['pods']);
-    const b = compile({ match: { anyOf: [{ verb: ['get'], objectRef: { resource: 'secrets' } }, { verb: ['list'] }] }, emit });
+    const b = compile({
+      match: { anyOf: [{ verb: ['get'], objectRef: { resource: 'secrets' } }, { verb: ['list'] }] },
+      emit,
+    });
     expect([...b.verbs!].sort()).toEqual(['get', 'list']);
     expect(b.resources).toBeUndefined();
   });
@@ -231,22 +325,87 @@ describe('compile: errors', () => {
     ['not an object', 'nope', CompileReason.InvalidSpec, ''],
     ['no match', { emit }, CompileReason.InvalidSpec, 'match'],
     ['no emit', { match: { verb: ['get'] } }, CompileReason.InvalidSpec, 'emit'],
-    ['unknown severity', { ...base, emit: { type: 'T', severity: 'urgent' } }, CompileReason.InvalidSpec, 'emit.severity'],
-    ['unknown class', { ...base, emit: { type: 'T', severity: 'low', class: 'Alert' } }, CompileReason.InvalidSpec, 'emit.class'],
+    [
+      'unknown severity',
+      { ...base, emit: { type: 'T', severity: 'urgent' } },
+      CompileReason.InvalidSpec,
+      'emit.severity',
+    ],
+    [
+      'unknown class',
+      { ...base, emit: { type: 'T', severity: 'low', class: 'Alert' } },
+      CompileReason.InvalidSpec,
+      'emit.class',
+    ],
     ['verb not a list', { ...base, match: { verb: 'get' } }, CompileReason.InvalidSpec, 'match.verb'],
     ['empty verb list', { ...base, match: { verb: [] } }, CompileReason.InvalidSpec, 'match.verb'],
-    ['unknown field (a typo)', { ...base, match: { verb: ['get'], namspaceGlob: ['x'] } }, CompileReason.InvalidSpec, 'match'],
-    ['glob not a string', { ...base, match: { userGlob: [3] } }, CompileReason.InvalidSpec, 'match.userGlob[0]'],
-    ['responseCode as text', { ...base, match: { responseCode: ['403'] } }, CompileReason.InvalidSpec, 'match.responseCode[0]'],
-    ['responseCode not an HTTP status', { ...base, match: { responseCode: [42] } }, CompileReason.InvalidSpec, 'match.responseCode[0]'],
-    ['responseCode empty', { ...base, match: { responseCode: [] } }, CompileReason.InvalidSpec, 'match.responseCode'],
-    ['requestURIGlob empty glob', { ...base, match: { requestURIGlob: [''] } }, CompileReason.InvalidSpec, 'match.requestURIGlob[0]'],
-    ['burst not an integer', { ...base, rateLimit: { burst: 1.5, sustainedPerSec: 1 } }, CompileReason.InvalidSpec, 'rateLimit.burst'],
-    ['sustainedPerSec zero', { ...base, rateLimit: { burst: 1, sustainedPerSec: 0 } }, CompileReason.InvalidSpec, 'rateLimit.sustainedPerSec'],
+    [
+      'unknown field (a typo)',
+      { ...base, match: { verb: ['get'], namspaceGlob: ['x'] } },
+      CompileReason.InvalidSpec,
+      'match',
+    ],
+    [
+      'glob not a string',
+      { ...base, match: { userGlob: [3] } },
+      CompileReason.InvalidSpec,
+      'match.userGlob[0]',
+    ],
+    [
+      'responseCode as text',
+      { ...base, match: { responseCode: ['403'] } },
+      CompileReason.InvalidSpec,
+      'match.responseCode[0]',
+    ],
+    [
+      'responseCode not an HTTP status',
+      { ...base, match: { responseCode: [42] } },
+      CompileReason.InvalidSpec,
+      'match.responseCode[0]',
+    ],
+    [
+      'responseCode empty',
+      { ...base, match: { responseCode: [] } },
+      CompileReason.InvalidSpec,
+      'match.responseCode',
+    ],
+    [
+      'requestURIGlob empty glob',
+      { ...base, match: { requestURIGlob: [''] } },
+      CompileReason.InvalidSpec,
+      'match.requestURIGlob[0]',
+    ],
+    [
+      'burst not an integer',
+      { ...base, rateLimit: { burst: 1.5, sustainedPerSec: 1 } },
+      CompileReason.InvalidSpec,
+      'rateLimit.burst',
+    ],
+    [
+      'sustainedPerSec zero',
+      { ...base, rateLimit: { burst: 1, sustainedPerSec: 0 } },
+      CompileReason.InvalidSpec,
+      'rateLimit.sustainedPerSec',
+    ],
     ['enabled not a boolean', { ...base, enabled: 'yes' }, CompileReason.InvalidSpec, 'enabled'],
-    ['nested anyOf', { ...base, match: { anyOf: [{ anyOf: [{ verb: ['get'] }] }] } }, CompileReason.InvalidSpec, 'match.anyOf[0].anyOf'],
-    ['not inside not', { ...base, match: { not: { not: { verb: ['get'] } } } }, CompileReason.InvalidSpec, 'match.not.not'],
-    ['anyOf inside not', { ...base, match: { not: { anyOf: [{ verb: ['get'] }] } } }, CompileReason.InvalidSpec, 'match.not.anyOf'],
+    [
+      'nested anyOf',
+      { ...base, match: { anyOf: [{ anyOf: [{ verb: ['get'] }] }] } },
+      CompileReason.InvalidSpec,
+      'match.anyOf[0].anyOf',
+    ],
+    [
+      'not inside not',
+      { ...base, match: { not: { not: { verb: ['get'] } } } },
+      CompileReason.InvalidSpec,
+      'match.not.not',
+    ],
+    [
+      'anyOf inside not',
+      { ...base, match: { not: { anyOf: [{ verb: ['get'] }] } } },
+      CompileReason.InvalidSpec,
+      'match.not.anyOf',
+    ],
     ['empty match', { ...base, match: {} }, CompileReason.EmptyMatch, 'match'],
     ['empty anyOf branch', { ...base, match: { anyOf: [{}] } }, CompileReason.EmptyMatch, 'match.anyOf[0]'],
     ['empty not', { ...base, match: { verb: ['get'], not: {} } }, CompileReason.EmptyMatch, 'match.not'],
@@ -286,7 +445,12 @@ describe('compile: errors', () => {
       CompileReason.JSONPath,
       'match.not.requestObjectGlob[0].jsonPath',
     ],
-    ['too many wildcards in one glob', { ...base, match: { userGlob: ['*a'.repeat(17)] } }, CompileReason.GlobBudget, 'match.userGlob[0]'],
+    [
+      'too many wildcards in one glob',
+      { ...base, match: { userGlob: ['*a'.repeat(17)] } },
+      CompileReason.GlobBudget,
+      'match.userGlob[0]',
+    ],
     [
       'too many wildcards in the rule',
       { ...base, match: { userGlob: Array.from({ length: 20 }, (_, i) => `${'?'.repeat(15)}${i}`) } },
@@ -308,7 +472,9 @@ describe('compile: errors', () => {
   });
 
   it('names the unknown field', () => {
-    expect(() => compile({ match: { verb: ['get'], namspaceGlob: ['x'] }, emit })).toThrow(/unknown field namspaceGlob/);
+    expect(() => compile({ match: { verb: ['get'], namspaceGlob: ['x'] }, emit })).toThrow(
+      /unknown field namspaceGlob/,
+    );
   });
 
   it('allows exactly the wildcard budget', () => {

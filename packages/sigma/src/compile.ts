@@ -8,7 +8,15 @@ import { compileJSONPath } from './jsonPath.js';
 import type { CompiledJSONPath } from './jsonPath.js';
 import type { RuleIndexKeys } from './ruleSet.js';
 import { MessageTemplate } from './template.js';
-import type { AbsentField, BodyGlob, MatchSpec, SecurityEventClass, Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
+import type {
+  AbsentField,
+  BodyGlob,
+  MatchSpec,
+  SecurityEventClass,
+  Severity,
+  SigmaRuleSpec,
+  SubMatchSpec,
+} from './spec.js';
 import { DEFAULT_RATE_LIMIT, sigmaRuleSpecSchema } from './spec.js';
 
 /**
@@ -135,7 +143,13 @@ class CompiledMatch {
 
   constructor(m: MatchSpec, path: string, ctx: CompileContext) {
     if (Object.keys(m).length === 0) {
-      ctx.fail(new SigmaCompileError(CompileReason.EmptyMatch, path, 'has no criterion, so it would match every event'));
+      ctx.fail(
+        new SigmaCompileError(
+          CompileReason.EmptyMatch,
+          path,
+          'has no criterion, so it would match every event',
+        ),
+      );
     }
     this.verbs = m.verb === undefined ? null : new Set(m.verb);
     this.stages = m.stage === undefined ? null : new Set(m.stage);
@@ -147,7 +161,8 @@ class CompiledMatch {
     this.apiVersion = ref?.apiVersion ?? null;
     this.apiGroup = ref?.apiGroup ?? null;
     this.needsObjectRef = ref !== undefined && Object.keys(ref).length > 0;
-    this.responseCodes = m.responseCode === undefined ? null : responseCodeTable(m.responseCode, `${path}.responseCode`, ctx);
+    this.responseCodes =
+      m.responseCode === undefined ? null : responseCodeTable(m.responseCode, `${path}.responseCode`, ctx);
     let absent = 0;
     for (const field of m.absent ?? []) absent |= ABSENT_BIT[field];
     this.absent = absent;
@@ -155,9 +170,15 @@ class CompiledMatch {
     this.userGroupGlob = globs(m.userGroupGlob, `${path}.userGroupGlob`, ctx);
     this.userExtra = keyedGlobs(m.userExtra, `${path}.userExtra`, ctx);
     this.impersonatedUserGlob = globs(m.impersonatedUserGlob, `${path}.impersonatedUserGlob`, ctx);
-    this.impersonatedUserGroupGlob = globs(m.impersonatedUserGroupGlob, `${path}.impersonatedUserGroupGlob`, ctx);
+    this.impersonatedUserGroupGlob = globs(
+      m.impersonatedUserGroupGlob,
+      `${path}.impersonatedUserGroupGlob`,
+      ctx,
+    );
     this.sourceIPs =
-      m.sourceIPs === undefined ? null : ctx.guard(() => new CIDRList(m.sourceIPs!, `${path}.sourceIPs`), null);
+      m.sourceIPs === undefined
+        ? null
+        : ctx.guard(() => new CIDRList(m.sourceIPs!, `${path}.sourceIPs`), null);
     this.userAgentGlob = globs(m.userAgentGlob, `${path}.userAgentGlob`, ctx);
     this.requestURIGlob = globs(m.requestURIGlob, `${path}.requestURIGlob`, ctx);
     this.namespaceGlob = globs(m.namespaceGlob, `${path}.namespaceGlob`, ctx);
@@ -196,13 +217,20 @@ class CompiledMatch {
     if (this.absent !== 0 && !absentHolds(this.absent, e)) return false;
     if (this.responseCodes !== null) {
       const code = e.responseStatus?.code;
-      if (typeof code !== 'number' || !(code >= 100 && code < 600) || this.responseCodes[code] !== 1) return false;
+      if (typeof code !== 'number' || !(code >= 100 && code < 600) || this.responseCodes[code] !== 1)
+        return false;
     }
     if (this.userGlob !== null && !testString(this.userGlob, e.user?.username)) return false;
     if (this.userGroupGlob !== null && !testAnyString(this.userGroupGlob, e.user?.groups)) return false;
-    if (this.impersonatedUserGlob !== null && !testString(this.impersonatedUserGlob, e.impersonatedUser?.username))
+    if (
+      this.impersonatedUserGlob !== null &&
+      !testString(this.impersonatedUserGlob, e.impersonatedUser?.username)
+    )
       return false;
-    if (this.impersonatedUserGroupGlob !== null && !testAnyString(this.impersonatedUserGroupGlob, e.impersonatedUser?.groups))
+    if (
+      this.impersonatedUserGroupGlob !== null &&
+      !testAnyString(this.impersonatedUserGroupGlob, e.impersonatedUser?.groups)
+    )
       return false;
     if (this.userAgentGlob !== null && !testString(this.userAgentGlob, e.userAgent)) return false;
     if (this.requestURIGlob !== null && !testString(this.requestURIGlob, e.requestURI)) return false;
@@ -256,7 +284,8 @@ class KeyValues {
 }
 
 /** The `absent` bits the pre-filter can read: `objectRef.subresource`, `impersonatedUser`, `userAgent`. */
-const KEY_ABSENT_BITS = ABSENT_BIT['objectRef.subresource'] | ABSENT_BIT.impersonatedUser | ABSENT_BIT.userAgent;
+const KEY_ABSENT_BITS =
+  ABSENT_BIT['objectRef.subresource'] | ABSENT_BIT.impersonatedUser | ABSENT_BIT.userAgent;
 const SCAN = AuditLineScanner.FIELDS;
 
 /**
@@ -318,7 +347,11 @@ class KeyCriteria {
     if (m.userGlob !== null) scanFields |= SCAN.Username;
     if (m.responseCodes !== null) scanFields |= SCAN.ResponseCode;
     if (m.userAgentGlob !== null || this.absent & ABSENT_BIT.userAgent) scanFields |= SCAN.UserAgent;
-    if (m.impersonatedUserGlob !== null || this.needsImpersonatedUser || this.absent & ABSENT_BIT.impersonatedUser) {
+    if (
+      m.impersonatedUserGlob !== null ||
+      this.needsImpersonatedUser ||
+      this.absent & ABSENT_BIT.impersonatedUser
+    ) {
       scanFields |= SCAN.ImpersonatedUser;
     }
     this.scanFields = scanFields;
@@ -339,7 +372,8 @@ class KeyCriteria {
     if (this.absent !== 0) {
       if (this.absent & ABSENT_BIT.impersonatedUser && k.impersonatedUser === true) return false;
       if (this.absent & ABSENT_BIT['objectRef.subresource'] && !isMissing(k.subresource)) return false;
-      if (this.absent & ABSENT_BIT.userAgent && typeof k.userAgent === 'string' && k.userAgent !== '') return false;
+      if (this.absent & ABSENT_BIT.userAgent && typeof k.userAgent === 'string' && k.userAgent !== '')
+        return false;
     }
     if (this.userGlob !== null && !(k.username !== undefined && this.userGlob.test(k.username))) return false;
     if (this.impersonatedUserGlob !== null) {
@@ -362,7 +396,8 @@ class KeyCriteria {
     if (this.subresource !== null && k.subresource !== this.subresource) return false;
     if (this.responseCodes !== null) {
       const code = k.responseCode;
-      if (typeof code !== 'number' || !(code >= 100 && code < 600) || this.responseCodes[code] !== 1) return false;
+      if (typeof code !== 'number' || !(code >= 100 && code < 600) || this.responseCodes[code] !== 1)
+        return false;
     }
     if (this.absent !== 0) {
       if (this.absent & ABSENT_BIT.impersonatedUser && k.impersonatedUser !== false) return false;
@@ -372,22 +407,41 @@ class KeyCriteria {
     // `username` undefined is "none" to the keys, and no glob holds for none: never sure then.
     if (this.userGlob !== null && !(k.username !== undefined && this.userGlob.test(k.username))) return false;
     const name = k.impersonatedUsername;
-    if (this.impersonatedUserGlob !== null && !(typeof name === 'string' && this.impersonatedUserGlob.test(name))) return false;
+    if (
+      this.impersonatedUserGlob !== null &&
+      !(typeof name === 'string' && this.impersonatedUserGlob.test(name))
+    )
+      return false;
     const agent = k.userAgent;
-    if (this.userAgentGlob !== null && !(typeof agent === 'string' && this.userAgentGlob.test(agent))) return false;
+    if (this.userAgentGlob !== null && !(typeof agent === 'string' && this.userAgentGlob.test(agent)))
+      return false;
     return true;
   }
 }
 
 /** The criteria `KeyCriteria` decides (a whitelist: a criterion added later is not decided until it is added here). */
-const KEY_CRITERIA: ReadonlySet<string> = new Set(['verb', 'stage', 'objectRef', 'responseCode', 'userGlob', 'userAgentGlob', 'impersonatedUserGlob', 'absent']);
+const KEY_CRITERIA: ReadonlySet<string> = new Set([
+  'verb',
+  'stage',
+  'objectRef',
+  'responseCode',
+  'userGlob',
+  'userAgentGlob',
+  'impersonatedUserGlob',
+  'absent',
+]);
 const KEY_OBJECT_REF: ReadonlySet<string> = new Set(['resource', 'subresource']);
-const KEY_ABSENT: ReadonlySet<string> = new Set<AbsentField>(['objectRef.subresource', 'impersonatedUser', 'userAgent']);
+const KEY_ABSENT: ReadonlySet<string> = new Set<AbsentField>([
+  'objectRef.subresource',
+  'impersonatedUser',
+  'userAgent',
+]);
 
 /** Whether every criterion of the (sub-)match is one the keys decide exactly. */
 function decidedByKeys(spec: SubMatchSpec): boolean {
   for (const key of Object.keys(spec)) if (!KEY_CRITERIA.has(key)) return false;
-  if (spec.objectRef !== undefined) for (const key of Object.keys(spec.objectRef)) if (!KEY_OBJECT_REF.has(key)) return false;
+  if (spec.objectRef !== undefined)
+    for (const key of Object.keys(spec.objectRef)) if (!KEY_OBJECT_REF.has(key)) return false;
   if (spec.absent !== undefined) for (const field of spec.absent) if (!KEY_ABSENT.has(field)) return false;
   return true;
 }
@@ -434,7 +488,8 @@ class KeyFilter {
       if (!some) return false;
     }
     const rulersOut = this.rulersOut;
-    if (rulersOut !== null) for (let i = 0; i < rulersOut.length; i++) if (rulersOut[i]!.surelyHolds(k)) return false;
+    if (rulersOut !== null)
+      for (let i = 0; i < rulersOut.length; i++) if (rulersOut[i]!.surelyHolds(k)) return false;
     return true;
   }
 }
@@ -467,12 +522,19 @@ function bodyChecks(
   entries.forEach((entry, i) => {
     const at = `${path}[${i}]`;
     if ((entry.glob === undefined) === (entry.absent === undefined)) {
-      ctx.fail(new SigmaCompileError(CompileReason.InvalidSpec, at, 'give either glob or absent: true, not both and not neither'));
+      ctx.fail(
+        new SigmaCompileError(
+          CompileReason.InvalidSpec,
+          at,
+          'give either glob or absent: true, not both and not neither',
+        ),
+      );
       return;
     }
     const jsonPath = ctx.guard(() => compileJSONPath(entry.jsonPath, `${at}.jsonPath`), null);
     const list = entry.glob === undefined ? null : globs(entry.glob, `${at}.glob`, ctx);
-    if (jsonPath !== null && (entry.glob === undefined || list !== null)) out.push(new BodyCheck(jsonPath, list));
+    if (jsonPath !== null && (entry.glob === undefined || list !== null))
+      out.push(new BodyCheck(jsonPath, list));
   });
   return out;
 }
@@ -491,7 +553,8 @@ function keyedHold(entries: readonly KeyedGlobs[], map: unknown): boolean {
     const entry = entries[i]!;
     if (!Object.hasOwn(map, entry.key)) return false;
     const value = (map as Record<string, unknown>)[entry.key];
-    if (!(typeof value === 'string' ? entry.globs.test(value) : testAnyString(entry.globs, value))) return false;
+    if (!(typeof value === 'string' ? entry.globs.test(value) : testAnyString(entry.globs, value)))
+      return false;
   }
   return true;
 }
@@ -517,7 +580,11 @@ function absentHolds(bits: number, e: AuditEvent): boolean {
 }
 
 /** 403, "4xx" or "400-599", as a table indexed by code. */
-function responseCodeTable(entries: readonly (number | string)[], path: string, ctx: CompileContext): Uint8Array {
+function responseCodeTable(
+  entries: readonly (number | string)[],
+  path: string,
+  ctx: CompileContext,
+): Uint8Array {
   const table = new Uint8Array(600);
   for (const [i, entry] of entries.entries()) {
     let low: number;
@@ -530,7 +597,13 @@ function responseCodeTable(entries: readonly (number | string)[], path: string, 
     } else {
       [low, high] = entry.split('-').map(Number) as [number, number];
       if (low > high) {
-        ctx.fail(new SigmaCompileError(CompileReason.InvalidSpec, `${path}[${i}]`, `the range ${entry} is empty: write the lower code first`));
+        ctx.fail(
+          new SigmaCompileError(
+            CompileReason.InvalidSpec,
+            `${path}[${i}]`,
+            `the range ${entry} is empty: write the lower code first`,
+          ),
+        );
       }
     }
     for (let c = Math.max(100, low); c <= Math.min(599, high); c++) table[c] = 1;
@@ -599,7 +672,14 @@ export class CompiledRule {
   private readonly exceptions: readonly CompiledMatch[] | null;
   private readonly keyFilter: KeyFilter;
 
-  constructor(spec: SigmaRuleSpec, parts: { match: CompiledMatch; exceptions: readonly CompiledMatch[] | null; message: MessageTemplate | undefined }) {
+  constructor(
+    spec: SigmaRuleSpec,
+    parts: {
+      match: CompiledMatch;
+      exceptions: readonly CompiledMatch[] | null;
+      message: MessageTemplate | undefined;
+    },
+  ) {
     this.spec = spec;
     this.enabled = spec.enabled ?? true;
     this.description = spec.description ?? '';
@@ -744,7 +824,10 @@ export function lintRule(spec: unknown): { errors: SigmaCompileError[]; warnings
     ctx.errors!.push(e);
   }
   const errors = ctx.errors!;
-  return { errors, warnings: compiled === undefined && errors.length > 0 ? [] : ruleWarnings(spec as SigmaRuleSpec) };
+  return {
+    errors,
+    warnings: compiled === undefined && errors.length > 0 ? [] : ruleWarnings(spec as SigmaRuleSpec),
+  };
 }
 
 function compileWith(spec: unknown, ctx: CompileContext): CompiledRule | undefined {
@@ -761,16 +844,22 @@ function compileWith(spec: unknown, ctx: CompileContext): CompiledRule | undefin
     const issues = parsed.error.issues;
     const errors = (ctx.errors === null ? issues.slice(0, 1) : issues).map(
       (issue) =>
-        new SigmaCompileError(CompileReason.InvalidSpec, formatPath(issue.path), describeIssue(issue), { cause: parsed.error }),
+        new SigmaCompileError(CompileReason.InvalidSpec, formatPath(issue.path), describeIssue(issue), {
+          cause: parsed.error,
+        }),
     );
     for (const error of errors) ctx.fail(error);
     return undefined;
   }
   const data = parsed.data;
   const match = new CompiledMatch(data.match, 'match', ctx);
-  const exceptions = data.exceptions?.map((sub, i) => new CompiledMatch(sub, `exceptions[${i}]`, ctx)) ?? null;
+  const exceptions =
+    data.exceptions?.map((sub, i) => new CompiledMatch(sub, `exceptions[${i}]`, ctx)) ?? null;
   const source = data.emit.message;
-  const message = source === undefined ? undefined : ctx.guard(() => MessageTemplate.compile(source, 'emit.message'), undefined);
+  const message =
+    source === undefined
+      ? undefined
+      : ctx.guard(() => MessageTemplate.compile(source, 'emit.message'), undefined);
   if (ctx.errors !== null && ctx.errors.length > 0) return undefined;
   return new CompiledRule(Object.freeze(data), { match, exceptions, message });
 }
@@ -816,7 +905,11 @@ export const SUBRESOURCE_SEPARATOR = '\u0000';
 function resourceKey(m: SubMatchSpec): readonly string[] | undefined {
   const ref = m.objectRef;
   if (ref?.resource === undefined) return undefined;
-  return [ref.subresource === undefined ? ref.resource : `${ref.resource}${SUBRESOURCE_SEPARATOR}${ref.subresource}`];
+  return [
+    ref.subresource === undefined
+      ? ref.resource
+      : `${ref.resource}${SUBRESOURCE_SEPARATOR}${ref.subresource}`,
+  ];
 }
 
 /** `anyOf`, `not` and `exceptions` are single-level: say so plainly rather than as an unknown field. */
@@ -854,26 +947,64 @@ function rejectNesting(spec: unknown): void {
 
 /** The verbs audit events carry: the API verbs, and the HTTP methods of non-resource requests. */
 const AUDIT_VERBS: ReadonlySet<string> = new Set([
-  'get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection',
-  'post', 'put', 'head', 'options',
+  'get',
+  'list',
+  'watch',
+  'create',
+  'update',
+  'patch',
+  'delete',
+  'deletecollection',
+  'post',
+  'put',
+  'head',
+  'options',
 ]);
 const STAGES: ReadonlySet<string> = new Set(AUDIT_STAGES);
 /** Kinds of the built-in API, lowercase: a resource equal to one of these is written in the singular. */
 const SINGULAR_RESOURCES: ReadonlyMap<string, string> = new Map(
   Object.entries({
-    pod: 'pods', secret: 'secrets', configmap: 'configmaps', service: 'services', serviceaccount: 'serviceaccounts',
-    namespace: 'namespaces', node: 'nodes', deployment: 'deployments', daemonset: 'daemonsets', statefulset: 'statefulsets',
-    replicaset: 'replicasets', job: 'jobs', cronjob: 'cronjobs', role: 'roles', rolebinding: 'rolebindings',
-    clusterrole: 'clusterroles', clusterrolebinding: 'clusterrolebindings', persistentvolume: 'persistentvolumes',
-    persistentvolumeclaim: 'persistentvolumeclaims', ingress: 'ingresses', networkpolicy: 'networkpolicies',
-    endpoint: 'endpoints', event: 'events', lease: 'leases', certificatesigningrequest: 'certificatesigningrequests',
+    pod: 'pods',
+    secret: 'secrets',
+    configmap: 'configmaps',
+    service: 'services',
+    serviceaccount: 'serviceaccounts',
+    namespace: 'namespaces',
+    node: 'nodes',
+    deployment: 'deployments',
+    daemonset: 'daemonsets',
+    statefulset: 'statefulsets',
+    replicaset: 'replicasets',
+    job: 'jobs',
+    cronjob: 'cronjobs',
+    role: 'roles',
+    rolebinding: 'rolebindings',
+    clusterrole: 'clusterroles',
+    clusterrolebinding: 'clusterrolebindings',
+    persistentvolume: 'persistentvolumes',
+    persistentvolumeclaim: 'persistentvolumeclaims',
+    ingress: 'ingresses',
+    networkpolicy: 'networkpolicies',
+    endpoint: 'endpoints',
+    event: 'events',
+    lease: 'leases',
+    certificatesigningrequest: 'certificatesigningrequests',
     mutatingwebhookconfiguration: 'mutatingwebhookconfigurations',
-    validatingwebhookconfiguration: 'validatingwebhookconfigurations', tokenreview: 'tokenreviews',
-    subjectaccessreview: 'subjectaccessreviews', customresourcedefinition: 'customresourcedefinitions',
-    storageclass: 'storageclasses', priorityclass: 'priorityclasses', poddisruptionbudget: 'poddisruptionbudgets',
-    horizontalpodautoscaler: 'horizontalpodautoscalers', limitrange: 'limitranges', resourcequota: 'resourcequotas',
-    podsecuritypolicy: 'podsecuritypolicies', endpointslice: 'endpointslices', csidriver: 'csidrivers',
-    runtimeclass: 'runtimeclasses', apiservice: 'apiservices',
+    validatingwebhookconfiguration: 'validatingwebhookconfigurations',
+    tokenreview: 'tokenreviews',
+    subjectaccessreview: 'subjectaccessreviews',
+    customresourcedefinition: 'customresourcedefinitions',
+    storageclass: 'storageclasses',
+    priorityclass: 'priorityclasses',
+    poddisruptionbudget: 'poddisruptionbudgets',
+    horizontalpodautoscaler: 'horizontalpodautoscalers',
+    limitrange: 'limitranges',
+    resourcequota: 'resourcequotas',
+    podsecuritypolicy: 'podsecuritypolicies',
+    endpointslice: 'endpointslices',
+    csidriver: 'csidrivers',
+    runtimeclass: 'runtimeclasses',
+    apiservice: 'apiservices',
   }),
 );
 
@@ -892,7 +1023,11 @@ function ruleWarnings(spec: SigmaRuleSpec): LintWarning[] {
           : verb === 'exec' || verb === 'attach' || verb === 'portforward'
             ? `; ${verb} is a subresource: objectRef: { resource: pods, subresource: ${verb} } with verb create or get`
             : '';
-        out.push({ code: LintWarningCode.UnknownVerb, path: `${path}.verb[${i}]`, message: `${JSON.stringify(verb)} is not a verb audit events carry${hint}` });
+        out.push({
+          code: LintWarningCode.UnknownVerb,
+          path: `${path}.verb[${i}]`,
+          message: `${JSON.stringify(verb)} is not a verb audit events carry${hint}`,
+        });
       }
     });
     m.stage?.forEach((stage, i) => {
@@ -919,7 +1054,8 @@ function ruleWarnings(spec: SigmaRuleSpec): LintWarning[] {
       out.push({
         code: LintWarningCode.NeedsRequestResponse,
         path: `${path}.responseObjectGlob`,
-        message: 'responseObject is logged only at the RequestResponse audit level: the audit policy must log these requests at that level',
+        message:
+          'responseObject is logged only at the RequestResponse audit level: the audit policy must log these requests at that level',
       });
     }
   }
@@ -954,7 +1090,10 @@ function impliedBy(exception: SubMatchSpec, match: MatchSpec): boolean {
         if (!(m as readonly string[]).every((v) => (e as readonly string[]).includes(v))) return false;
         break;
       case 'responseCode':
-        if (!(m as readonly (number | string)[]).every((v) => (e as readonly (number | string)[]).includes(v))) return false;
+        if (
+          !(m as readonly (number | string)[]).every((v) => (e as readonly (number | string)[]).includes(v))
+        )
+          return false;
         break;
       case 'objectRef': {
         const eRef = e as Record<string, string | undefined>;
@@ -993,6 +1132,7 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function describeIssue(issue: $ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
   return issue.message;
 }

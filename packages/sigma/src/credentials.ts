@@ -15,9 +15,16 @@ export const CREDENTIAL_BODIES: readonly {
   readonly why: string;
 }[] = [
   { resource: 'secrets', why: 'data and stringData hold secret values, bootstrap tokens included' },
-  { resource: 'configmaps', why: 'values often hold credentials by mistake (connection strings, kubeconfigs)' },
+  {
+    resource: 'configmaps',
+    why: 'values often hold credentials by mistake (connection strings, kubeconfigs)',
+  },
   { resource: 'tokenreviews', why: 'spec.token is a bearer token being checked' },
-  { resource: 'serviceaccounts', subresource: 'token', why: 'a TokenRequest answers with a new bearer token in status.token' },
+  {
+    resource: 'serviceaccounts',
+    subresource: 'token',
+    why: 'a TokenRequest answers with a new bearer token in status.token',
+  },
 ];
 
 const ANY_SUBRESOURCE: ReadonlySet<string> = new Set(

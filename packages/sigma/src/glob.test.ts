@@ -47,7 +47,8 @@ describe('glob', () => {
 
   it('a list matches when any glob does', () => {
     const list = compileGlobList(['kube-system', 'kube-*', '*-system', '*ops*', 'a?c'], 'g');
-    for (const v of ['kube-system', 'kube-public', 'monitoring-system', 'devops-team', 'abc']) expect(list.test(v)).toBe(true);
+    for (const v of ['kube-system', 'kube-public', 'monitoring-system', 'devops-team', 'abc'])
+      expect(list.test(v)).toBe(true);
     for (const v of ['default', 'ac', 'kub']) expect(list.test(v)).toBe(false);
   });
 
@@ -61,9 +62,16 @@ describe('glob', () => {
         glob += r < 0.2 ? '*' : r < 0.3 ? '?' : alphabet[Math.floor(rnd() * alphabet.length)];
       }
       let value = '';
-      for (let i = 0, len = Math.floor(rnd() * 8); i < len; i++) value += alphabet[Math.floor(rnd() * alphabet.length)];
+      for (let i = 0, len = Math.floor(rnd() * 8); i < len; i++)
+        value += alphabet[Math.floor(rnd() * alphabet.length)];
       const reference = new RegExp(
-        '^' + [...glob].map((c) => (c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))).join('') + '$',
+        '^' +
+          [...glob]
+            .map((c) =>
+              c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
+            )
+            .join('') +
+          '$',
       );
       expect(compileGlobList([glob], 'g').test(value), `${glob} vs ${value}`).toBe(reference.test(value));
     }

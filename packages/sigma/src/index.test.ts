@@ -46,8 +46,12 @@ describe('the public API', () => {
   });
 
   it('keeps zod out of the main entry: no value it exports is a zod schema', () => {
-    const zodValues = Object.entries(sigma).filter(([, v]) => typeof v === 'object' && v !== null && '_zod' in v);
+    const zodValues = Object.entries(sigma).filter(
+      ([, v]) => typeof v === 'object' && v !== null && '_zod' in v,
+    );
     expect(zodValues.map(([k]) => k)).toEqual([]);
-    expect(Object.values(schema).filter((v) => typeof v === 'object' && v !== null && '_zod' in v)).toHaveLength(7);
+    expect(
+      Object.values(schema).filter((v) => typeof v === 'object' && v !== null && '_zod' in v),
+    ).toHaveLength(7);
   });
 });

@@ -15,12 +15,24 @@ export { compileTuning, tuningTarget, withTunings } from './tuning.js';
 export type { NamedTuning } from './tuning.js';
 export { CompileReason, SigmaCompileError } from './errors.js';
 export type { CompileReasonCode } from './errors.js';
-export { isRuleManifestPath, isRuleTestPath, parseRuleManifests, SIGMA_RULE_API_VERSION } from './manifest.js';
+export {
+  isRuleManifestPath,
+  isRuleTestPath,
+  parseRuleManifests,
+  SIGMA_RULE_API_VERSION,
+} from './manifest.js';
 export type { RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';
 export type { RuleEntry, RuleIndexKeys, RuleSetOptions } from './ruleSet.js';
 export { parseRuleTests, RuleTestStatus, runRuleTests } from './ruleTests.js';
-export type { RuleTestCase, RuleTestCaseResult, RuleTestDocument, RuleTestReport, RuleTestResult, RuleUnderTest } from './ruleTests.js';
+export type {
+  RuleTestCase,
+  RuleTestCaseResult,
+  RuleTestDocument,
+  RuleTestReport,
+  RuleTestResult,
+  RuleUnderTest,
+} from './ruleTests.js';
 export { convertSigmaRule, parseSigmaRules, SIGMA_BUDGET } from './sigmaImport.js';
 export type { ConvertedSigmaRule, SigmaConversion } from './sigmaImport.js';
 // The spec's types; its zod schemas are in '@ugallu/sigma/schema' (src/schema.ts).

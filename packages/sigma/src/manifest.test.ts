@@ -52,7 +52,6 @@ const rule = (name: string) =>
   `apiVersion: security.ugallu.io/v1alpha1\nkind: SigmaRule\nmetadata: { name: ${name} }\nspec: { match: { verb: [get] }, emit: { type: T, severity: low } }\n`;
 
 describe('parseRuleManifests', () => {
-
   it('reads every document of a long file, in order, naming each by its index', () => {
     const text = Array.from({ length: 500 }, (_, i) => rule(`r-${i}`)).join('---\n');
     const manifests = parseRuleManifests(text, 'rules.yaml');
@@ -62,9 +61,13 @@ describe('parseRuleManifests', () => {
   });
 
   it('reports a broken document and goes on with the next ones', () => {
-    const text = [rule('a'), 'metadata: { name: [unclosed\n', rule('b'), 'apiVersion: v1\nkind: ConfigMap\n', rule('c')].join(
-      '---\n',
-    );
+    const text = [
+      rule('a'),
+      'metadata: { name: [unclosed\n',
+      rule('b'),
+      'apiVersion: v1\nkind: ConfigMap\n',
+      rule('c'),
+    ].join('---\n');
     const manifests = parseRuleManifests(text, 'f.yaml');
     expect(manifests.map((m) => [m.ok, m.name, m.source])).toEqual([
       [true, 'a', 'f.yaml#0'],
@@ -76,9 +79,17 @@ describe('parseRuleManifests', () => {
   });
 
   it('reads JSON and an empty text', () => {
-    expect(parseRuleManifests(JSON.stringify({ apiVersion: 'security.ugallu.io/v1alpha1', kind: 'SigmaRule', metadata: { name: 'j' }, spec: {} }), 'j.json')).toEqual([
-      { ok: true, name: 'j', spec: {}, source: 'j.json#0' },
-    ]);
+    expect(
+      parseRuleManifests(
+        JSON.stringify({
+          apiVersion: 'security.ugallu.io/v1alpha1',
+          kind: 'SigmaRule',
+          metadata: { name: 'j' },
+          spec: {},
+        }),
+        'j.json',
+      ),
+    ).toEqual([{ ok: true, name: 'j', spec: {}, source: 'j.json#0' }]);
     expect(parseRuleManifests('', 'empty.yaml')).toEqual([]);
   });
 });
@@ -86,31 +97,42 @@ describe('parseRuleManifests', () => {
 describe('parseRuleManifests: standard Sigma rules beside SigmaRule manifests', () => {
   const sigma = (title: string, detection: string) =>
     `title: ${title}\nlogsource:\n    product: kubernetes\n    service: audit\ndetection:\n${detection}\nlevel: high\n`;
-  const exec = sigma('Exec Into Container', '    selection:\n        verb: create\n        objectRef.resource: pods\n        objectRef.subresource: exec\n    condition: selection');
+  const exec = sigma(
+    'Exec Into Container',
+    '    selection:\n        verb: create\n        objectRef.resource: pods\n        objectRef.subresource: exec\n    condition: selection',
+  );
 
   it('converts a Sigma rule, named after its file when it is the only document', () => {
     expect(parseRuleManifests(exec, 'rules/kubernetes_audit_exec.yml')).toEqual([
       {
         ok: true,
         name: 'kubernetes-audit-exec',
-        spec: expect.objectContaining({ match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } } }),
+        spec: expect.objectContaining({
+          match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } },
+        }),
         source: 'rules/kubernetes_audit_exec.yml#0',
       },
     ]);
   });
 
   it('names each Sigma rule of a file with several documents after its title, in document order', () => {
-    const text = [rule('a'), exec, 'kind: Kustomization\nresources: [x.yaml]\n', sigma('Regex', '    s:\n        userAgent|re: x\n    condition: s')].join('---\n');
+    const text = [
+      rule('a'),
+      exec,
+      'kind: Kustomization\nresources: [x.yaml]\n',
+      sigma('Regex', '    s:\n        userAgent|re: x\n    condition: s'),
+    ].join('---\n');
     const manifests = parseRuleManifests(text, 'mixed.yaml');
     expect(manifests.map((m) => [m.ok, m.name, m.source])).toEqual([
       [true, 'a', 'mixed.yaml#0'],
       [true, 'exec-into-container', 'mixed.yaml#1'],
       [false, 'regex', 'mixed.yaml#3'],
     ]);
-    expect(manifests[2]).toMatchObject({ message: expect.stringMatching(/^Sigma rule not converted \(UnsupportedSigma\): .*modifier re/) });
+    expect(manifests[2]).toMatchObject({
+      message: expect.stringMatching(/^Sigma rule not converted \(UnsupportedSigma\): .*modifier re/),
+    });
   });
 });
-
 
 describe('parseRuleManifests: documents passed over that look meant as rules', () => {
   const doc = (apiVersion: string | undefined, kind: string | undefined, name = 'x') =>
@@ -132,10 +154,23 @@ describe('parseRuleManifests: documents passed over that look meant as rules', (
     const ignored = parseRuleManifests(text, 'f.yaml', { ignored: true });
     expect(ignored).toEqual(
       warned
-        ? [{ ok: false, ignored: true, kind: kind ?? '', apiVersion, name: 'meant', message: expect.stringContaining('is not a rule') as string, source: 'f.yaml#0' }]
+        ? [
+            {
+              ok: false,
+              ignored: true,
+              kind: kind ?? '',
+              apiVersion,
+              name: 'meant',
+              message: expect.stringContaining('is not a rule') as string,
+              source: 'f.yaml#0',
+            },
+          ]
         : [],
     );
-    if (warned) expect((ignored[0] as IgnoredManifest).message).toContain(kind === undefined ? 'no kind' : `kind ${kind}`);
+    if (warned)
+      expect((ignored[0] as IgnoredManifest).message).toContain(
+        kind === undefined ? 'no kind' : `kind ${kind}`,
+      );
     // Callers that do not ask get what they always got: nothing for the document.
     expect(parseRuleManifests(text, 'f.yaml')).toEqual([]);
   });
@@ -156,7 +191,9 @@ describe('parseRuleManifests: documents passed over that look meant as rules', (
       [false, 'other-version', 'f.yaml#2'],
       [true, 'b', 'f.yaml#4'],
     ]);
-    expect(plain[1]).toMatchObject({ message: expect.stringContaining('apiVersion is "security.ugallu.io/v1beta1"') });
+    expect(plain[1]).toMatchObject({
+      message: expect.stringContaining('apiVersion is "security.ugallu.io/v1beta1"'),
+    });
     expect(withIgnored.map((m) => [m.ok, 'ignored' in m, m.name, m.source])).toEqual([
       [true, false, 'a', 'f.yaml#0'],
       [false, true, 'typo', 'f.yaml#1'],

@@ -62,7 +62,9 @@ const RULE_TEST_FILE = /\.tests\.(ya?ml|json)$/;
  * @example `isRuleManifestPath('team-a/exec.yaml') === true; isRuleManifestPath('..data/exec.yaml') === false`
  */
 export function isRuleManifestPath(relativePath: string): boolean {
-  return /\.(ya?ml|json)$/.test(relativePath) && !RULE_TEST_FILE.test(relativePath) && !inHiddenCopy(relativePath);
+  return (
+    /\.(ya?ml|json)$/.test(relativePath) && !RULE_TEST_FILE.test(relativePath) && !inHiddenCopy(relativePath)
+  );
 }
 
 /**
@@ -109,8 +111,16 @@ function inHiddenCopy(relativePath: string): boolean {
  * ```
  */
 export function parseRuleManifests(text: string, source: string): RuleManifest[];
-export function parseRuleManifests(text: string, source: string, options: ParseRuleManifestsOptions): (RuleManifest | IgnoredManifest)[];
-export function parseRuleManifests(text: string, source: string, options?: ParseRuleManifestsOptions): (RuleManifest | IgnoredManifest)[] {
+export function parseRuleManifests(
+  text: string,
+  source: string,
+  options: ParseRuleManifestsOptions,
+): (RuleManifest | IgnoredManifest)[];
+export function parseRuleManifests(
+  text: string,
+  source: string,
+  options?: ParseRuleManifestsOptions,
+): (RuleManifest | IgnoredManifest)[] {
   const withIgnored = options?.ignored === true;
   // Sigma rules are converted once the number of documents, which names them, is known.
   const out: (RuleManifest | IgnoredManifest | { sigma: unknown; source: string })[] = [];
@@ -127,7 +137,12 @@ export function parseRuleManifests(text: string, source: string, options?: Parse
       out.push({ sigma: value, source: where });
       continue;
     }
-    const { kind, apiVersion, metadata, spec } = value as { kind?: unknown; apiVersion?: unknown; metadata?: { name?: unknown }; spec?: unknown };
+    const { kind, apiVersion, metadata, spec } = value as {
+      kind?: unknown;
+      apiVersion?: unknown;
+      metadata?: { name?: unknown };
+      spec?: unknown;
+    };
     const name = typeof metadata?.name === 'string' && metadata.name !== '' ? metadata.name : undefined;
     if (kind !== 'SigmaRule') {
       if (withIgnored) {
@@ -151,7 +166,12 @@ export function parseRuleManifests(text: string, source: string, options?: Parse
     const c = sigmaConversion(m.sigma, m.source, sigmaName);
     if (c.ok) return { ok: true, name: c.rule.name, spec: c.rule.spec, source: c.source };
     const name = sigmaName ?? (c.title === undefined ? undefined : ruleNameFrom(c.title));
-    return { ok: false, name, message: `Sigma rule not converted (${c.error.reason}): ${c.error.message}`, source: c.source };
+    return {
+      ok: false,
+      name,
+      message: `Sigma rule not converted (${c.error.reason}): ${c.error.message}`,
+      source: c.source,
+    };
   });
 }
 
@@ -164,8 +184,14 @@ function isSigmaRuleDocument(value: object): boolean {
  * The warning for a document that is not a SigmaRule, when it looks meant as
  * one: of our group (any kind but SigmaRule), or of a kind that names Sigma.
  */
-function ignoredDocument(kind: unknown, apiVersion: unknown, name: string | undefined, source: string): IgnoredManifest | undefined {
-  const kindText = typeof kind === 'string' ? kind : kind === undefined || kind === null ? '' : JSON.stringify(kind);
+function ignoredDocument(
+  kind: unknown,
+  apiVersion: unknown,
+  name: string | undefined,
+  source: string,
+): IgnoredManifest | undefined {
+  const kindText =
+    typeof kind === 'string' ? kind : kind === undefined || kind === null ? '' : JSON.stringify(kind);
   const version = typeof apiVersion === 'string' ? apiVersion : undefined;
   const ours = version?.startsWith(`${GROUP}/`) === true;
   if (!ours && !/sigma/i.test(kindText)) return undefined;

@@ -7,9 +7,14 @@ import { compile, isRuleManifestPath, parseRuleManifests, RuleSet, SigmaCompileE
 import type { CompiledRule, MatchSpec, RuleIndexKeys } from './index.js';
 
 const emit = { type: 'T', severity: 'high' } as const;
-const rule = (match: MatchSpec, extra: Record<string, unknown> = {}): CompiledRule => compile({ match, emit, ...extra });
+const rule = (match: MatchSpec, extra: Record<string, unknown> = {}): CompiledRule =>
+  compile({ match, emit, ...extra });
 type Soft = Pick<RuleIndexKeys, 'responseCode' | 'userAgent' | 'impersonatedUser' | 'impersonatedUsername'>;
-const keys = (verb: string, resource?: string, more: { subresource?: string; stage?: string; username?: string } & Soft = {}): RuleIndexKeys => ({
+const keys = (
+  verb: string,
+  resource?: string,
+  more: { subresource?: string; stage?: string; username?: string } & Soft = {},
+): RuleIndexKeys => ({
   ...more,
   verb,
   resource,
@@ -21,9 +26,20 @@ const keys = (verb: string, resource?: string, more: { subresource?: string; sta
 describe('RuleSet.mayMatch', () => {
   const rules = new RuleSet();
   rules.install('exec', rule({ verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } }));
-  rules.install('secret-writes', rule({ verb: ['create', 'update'], objectRef: { resource: 'secrets' }, stage: ['ResponseComplete'] }));
+  rules.install(
+    'secret-writes',
+    rule({ verb: ['create', 'update'], objectRef: { resource: 'secrets' }, stage: ['ResponseComplete'] }),
+  );
   rules.install('anonymous', rule({ userGlob: ['system:anonymous'] }));
-  rules.install('node-deletes', rule({ anyOf: [{ verb: ['delete'], objectRef: { resource: 'nodes' } }, { verb: ['deletecollection'], objectRef: { resource: 'nodes' } }] }));
+  rules.install(
+    'node-deletes',
+    rule({
+      anyOf: [
+        { verb: ['delete'], objectRef: { resource: 'nodes' } },
+        { verb: ['deletecollection'], objectRef: { resource: 'nodes' } },
+      ],
+    }),
+  );
   rules.install('off', rule({ verb: ['get'] }, { enabled: false }));
 
   it.each<[string, ReturnType<typeof keys>, boolean]>([
@@ -33,7 +49,11 @@ describe('RuleSet.mayMatch', () => {
     ['a secret write at the rule stage', keys('update', 'secrets', { stage: 'ResponseComplete' }), true],
     ['a secret write at another stage', keys('update', 'secrets', { stage: 'RequestReceived' }), false],
     ['a secret write without a stage', keys('update', 'secrets'), false],
-    ['any request of the user a user-only rule names', keys('get', 'pods', { username: 'system:anonymous' }), true],
+    [
+      'any request of the user a user-only rule names',
+      keys('get', 'pods', { username: 'system:anonymous' }),
+      true,
+    ],
     ['a request of another user', keys('get', 'pods', { username: 'alice' }), false],
     ['the union of anyOf branches', keys('deletecollection', 'nodes'), true],
     ['a verb no anyOf branch names', keys('update', 'nodes'), false],
@@ -45,32 +65,57 @@ describe('RuleSet.mayMatch', () => {
 
   it.each<[string, MatchSpec, Record<string, unknown>?]>([
     ['only body criteria', { requestObjectGlob: [{ jsonPath: '$.spec.hostNetwork', glob: ['true'] }] }],
-    ['an anyOf branch that names nothing the keys carry', { anyOf: [{ verb: ['create'] }, { namespaceGlob: ['kube-system'] }] }],
+    [
+      'an anyOf branch that names nothing the keys carry',
+      { anyOf: [{ verb: ['create'] }, { namespaceGlob: ['kube-system'] }] },
+    ],
     ['only a namespace', { namespaceGlob: ['kube-system'] }],
-    ['a not the keys cannot decide', { requestURIGlob: ['/api/*'], not: { userGroupGlob: ['system:masters'] } }],
-    ['a not with a criterion the keys cannot decide beside one they can', { nameGlob: ['x'], not: { userGlob: ['system:*'], namespaceGlob: ['kube-system'] } }],
-    ['an exception the keys cannot decide', { namespaceGlob: ['kube-system'] }, { exceptions: [{ requestURIGlob: ['/healthz'] }] }],
-    ['only the absence of a field the scan does not read', { absent: ['responseStatus', 'objectRef.namespace'] }],
-  ])('a rule with %s cannot be narrowed: the pre-filter parses every line, and says which rule', (_name, match, extra) => {
-    const set = new RuleSet();
-    set.install('narrow', rule({ verb: ['create'], objectRef: { resource: 'pods' } }));
-    expect(set.unnarrowableRule()).toBeUndefined();
-    expect(set.mayMatchLine(line({ verb: 'get', objectRef: { resource: 'nodes' } }))).toBe(false);
-    set.install('wide', rule(match, extra));
-    expect(set.get('wide')!.rule.narrowable).toBe(false);
-    expect(set.unnarrowableRule()).toBe('wide');
-    expect(set.mayMatchLine(line({ verb: 'get', objectRef: { resource: 'nodes' } }))).toBe(true);
-    // Hot reload: out again, skipping again at once.
-    set.remove('wide');
-    expect(set.unnarrowableRule()).toBeUndefined();
-    expect(set.mayMatchLine(line({ verb: 'get', objectRef: { resource: 'nodes' } }))).toBe(false);
-  });
+    [
+      'a not the keys cannot decide',
+      { requestURIGlob: ['/api/*'], not: { userGroupGlob: ['system:masters'] } },
+    ],
+    [
+      'a not with a criterion the keys cannot decide beside one they can',
+      { nameGlob: ['x'], not: { userGlob: ['system:*'], namespaceGlob: ['kube-system'] } },
+    ],
+    [
+      'an exception the keys cannot decide',
+      { namespaceGlob: ['kube-system'] },
+      { exceptions: [{ requestURIGlob: ['/healthz'] }] },
+    ],
+    [
+      'only the absence of a field the scan does not read',
+      { absent: ['responseStatus', 'objectRef.namespace'] },
+    ],
+  ])(
+    'a rule with %s cannot be narrowed: the pre-filter parses every line, and says which rule',
+    (_name, match, extra) => {
+      const set = new RuleSet();
+      set.install('narrow', rule({ verb: ['create'], objectRef: { resource: 'pods' } }));
+      expect(set.unnarrowableRule()).toBeUndefined();
+      expect(set.mayMatchLine(line({ verb: 'get', objectRef: { resource: 'nodes' } }))).toBe(false);
+      set.install('wide', rule(match, extra));
+      expect(set.get('wide')!.rule.narrowable).toBe(false);
+      expect(set.unnarrowableRule()).toBe('wide');
+      expect(set.mayMatchLine(line({ verb: 'get', objectRef: { resource: 'nodes' } }))).toBe(true);
+      // Hot reload: out again, skipping again at once.
+      set.remove('wide');
+      expect(set.unnarrowableRule()).toBeUndefined();
+      expect(set.mayMatchLine(line({ verb: 'get', objectRef: { resource: 'nodes' } }))).toBe(false);
+    },
+  );
 
   it.each<[string, MatchSpec, Record<string, unknown>?]>([
     ['a stage', { stage: ['Panic'] }],
     ['a user', { userGlob: ['system:anonymous'] }],
-    ['a verb in every anyOf branch', { anyOf: [{ verb: ['create'] }, { verb: ['patch'], userAgentGlob: ['kubectl*'] }] }],
-    ['a different field in each anyOf branch', { anyOf: [{ verb: ['create'] }, { objectRef: { resource: 'secrets' } }, { responseCode: [403] }] }],
+    [
+      'a verb in every anyOf branch',
+      { anyOf: [{ verb: ['create'] }, { verb: ['patch'], userAgentGlob: ['kubectl*'] }] },
+    ],
+    [
+      'a different field in each anyOf branch',
+      { anyOf: [{ verb: ['create'] }, { objectRef: { resource: 'secrets' } }, { responseCode: [403] }] },
+    ],
     ['a response code', { responseCode: [401, 403] }],
     ['a user agent', { userAgentGlob: ['*trufflehog*'] }],
     ['an impersonated user', { impersonatedUserGlob: ['*'] }],
@@ -78,7 +123,11 @@ describe('RuleSet.mayMatch', () => {
     ['the absence of an impersonated user', { absent: ['impersonatedUser'], namespaceGlob: ['x'] }],
     ['a subresource alone', { objectRef: { subresource: 'exec' } }],
     ['a user only inside not', { not: { userGlob: ['system:*'] } }],
-    ['an exception on the user only (an allowlist)', { namespaceGlob: ['kube-system'] }, { exceptions: [{ userGlob: ['system:*'] }, { requestURIGlob: ['/healthz'] }] }],
+    [
+      'an exception on the user only (an allowlist)',
+      { namespaceGlob: ['kube-system'] },
+      { exceptions: [{ userGlob: ['system:*'] }, { requestURIGlob: ['/healthz'] }] },
+    ],
   ])('a rule keyed only on %s can be narrowed', (_name, match, extra) => {
     const set = new RuleSet();
     set.install('r', rule(match, extra));
@@ -93,13 +142,37 @@ describe('RuleSet.mayMatch', () => {
 
 describe('RuleSet.mayMatch by response code, user agent and impersonated user', () => {
   const rules = new RuleSet();
-  rules.install('forbidden', rule({ responseCode: [401, 403] }, { exceptions: [{ userGlob: ['system:node:*'] }, { requestURIGlob: ['/healthz'] }] }));
+  rules.install(
+    'forbidden',
+    rule(
+      { responseCode: [401, 403] },
+      { exceptions: [{ userGlob: ['system:node:*'] }, { requestURIGlob: ['/healthz'] }] },
+    ),
+  );
   rules.install('tool', rule({ userAgentGlob: ['*trufflehog*'], responseCode: ['2xx'] }));
   rules.install('impersonation', rule({ impersonatedUserGlob: ['*'], not: { userGlob: ['system:*'] } }));
-  rules.install('privileged-impersonation', rule({ anyOf: [{ impersonatedUserGroupGlob: ['system:masters'] }, { impersonatedUserGlob: ['system:admin'] }] }));
+  rules.install(
+    'privileged-impersonation',
+    rule({
+      anyOf: [{ impersonatedUserGroupGlob: ['system:masters'] }, { impersonatedUserGlob: ['system:admin'] }],
+    }),
+  );
   // Falco's Disallowed K8s User: every request, but for an allowlist of users.
-  rules.install('person', rule({ stage: ['ResponseComplete'] }, { exceptions: [{ userGlob: ['system:*'] }, { userGlob: ['admin'] }] }));
-  const plain: { stage: string; username: string } & Soft = { stage: 'ResponseComplete', username: 'system:kube-scheduler', responseCode: 200, userAgent: 'kube-scheduler/v1.34', impersonatedUser: false, impersonatedUsername: null };
+  rules.install(
+    'person',
+    rule(
+      { stage: ['ResponseComplete'] },
+      { exceptions: [{ userGlob: ['system:*'] }, { userGlob: ['admin'] }] },
+    ),
+  );
+  const plain: { stage: string; username: string } & Soft = {
+    stage: 'ResponseComplete',
+    username: 'system:kube-scheduler',
+    responseCode: 200,
+    userAgent: 'kube-scheduler/v1.34',
+    impersonatedUser: false,
+    impersonatedUsername: null,
+  };
 
   it.each<[string, Partial<{ stage: string; username: string }> & Soft, boolean]>([
     ['routine traffic of the control plane', {}, false],
@@ -107,7 +180,11 @@ describe('RuleSet.mayMatch by response code, user agent and impersonated user', 
     ['a request of a person it names', { username: 'admin' }, false],
     ['a person at another stage', { username: 'alice', stage: 'RequestReceived' }, false],
     ['a refusal', { responseCode: 403 }, true],
-    ['a refusal of a kubelet (an exception on the user alone)', { username: 'system:node:n1', responseCode: 403 }, false],
+    [
+      'a refusal of a kubelet (an exception on the user alone)',
+      { username: 'system:node:n1', responseCode: 403 },
+      false,
+    ],
     ['a code the scan could not read', { responseCode: undefined }, true],
     ['no code at all', { responseCode: null }, false],
     ['a code no HTTP status', { responseCode: 4030 }, false],
@@ -115,35 +192,115 @@ describe('RuleSet.mayMatch by response code, user agent and impersonated user', 
     ['a tool that failed', { userAgent: 'trufflehog/3.0', responseCode: 500 }, false],
     ['a user agent the scan could not read', { userAgent: undefined }, true],
     ['no user agent', { userAgent: null }, false],
-    ['impersonation by a person', { username: 'alice', impersonatedUser: true, impersonatedUsername: 'bob' }, true],
-    ['impersonation by the control plane (not on the user alone)', { impersonatedUser: true, impersonatedUsername: 'bob' }, true],
-    ['impersonation of system:admin by the control plane', { impersonatedUser: true, impersonatedUsername: 'system:admin' }, true],
-    ['an impersonated user the scan could not read', { impersonatedUser: undefined, impersonatedUsername: undefined }, true],
-    ['an impersonated user whose name the scan could not read', { impersonatedUser: true, impersonatedUsername: undefined }, true],
+    [
+      'impersonation by a person',
+      { username: 'alice', impersonatedUser: true, impersonatedUsername: 'bob' },
+      true,
+    ],
+    [
+      'impersonation by the control plane (not on the user alone)',
+      { impersonatedUser: true, impersonatedUsername: 'bob' },
+      true,
+    ],
+    [
+      'impersonation of system:admin by the control plane',
+      { impersonatedUser: true, impersonatedUsername: 'system:admin' },
+      true,
+    ],
+    [
+      'an impersonated user the scan could not read',
+      { impersonatedUser: undefined, impersonatedUsername: undefined },
+      true,
+    ],
+    [
+      'an impersonated user whose name the scan could not read',
+      { impersonatedUser: true, impersonatedUsername: undefined },
+      true,
+    ],
   ])('%s', (_name, changes, expected) => {
     const { stage, username, ...soft } = { ...plain, ...changes };
     expect(rules.mayMatch(keys('get', 'pods', { stage, username, ...soft }))).toBe(expected);
   });
 
   it('a caller that reads none of the soft fields (leaves them out) loses no match: they could be anything', () => {
-    expect(rules.mayMatch(keys('get', 'pods', { stage: 'ResponseComplete', username: 'system:kube-scheduler' }))).toBe(true);
+    expect(
+      rules.mayMatch(keys('get', 'pods', { stage: 'ResponseComplete', username: 'system:kube-scheduler' })),
+    ).toBe(true);
   });
 
   it('only privileged impersonation: a group the scan does not read still needs an impersonated user', () => {
     const set = new RuleSet();
-    set.install('r', rule({ anyOf: [{ impersonatedUserGroupGlob: ['system:masters'] }, { impersonatedUserGlob: ['system:admin'] }] }));
-    expect(set.mayMatch(keys('get', 'pods', { impersonatedUser: false, impersonatedUsername: null }))).toBe(false);
-    expect(set.mayMatch(keys('get', 'pods', { impersonatedUser: true, impersonatedUsername: 'bob' }))).toBe(true);
+    set.install(
+      'r',
+      rule({
+        anyOf: [
+          { impersonatedUserGroupGlob: ['system:masters'] },
+          { impersonatedUserGlob: ['system:admin'] },
+        ],
+      }),
+    );
+    expect(set.mayMatch(keys('get', 'pods', { impersonatedUser: false, impersonatedUsername: null }))).toBe(
+      false,
+    );
+    expect(set.mayMatch(keys('get', 'pods', { impersonatedUser: true, impersonatedUsername: 'bob' }))).toBe(
+      true,
+    );
     expect(set.mayMatchLine(line({ verb: 'get', user: { username: 'u' } }))).toBe(false);
-    expect(set.mayMatchLine(line({ verb: 'get', impersonatedUser: { username: 'bob', groups: ['system:masters'] } }))).toBe(true);
+    expect(
+      set.mayMatchLine(
+        line({ verb: 'get', impersonatedUser: { username: 'bob', groups: ['system:masters'] } }),
+      ),
+    ).toBe(true);
   });
 });
 
 describe('the pre-filter tests globs as the evaluator does', () => {
   // Every shape the pre-filter tests itself, and those it leaves to GlobList.
-  const GLOBS = ['system:anonymous', 'system:*', '*@example.com', '*trufflehog*', '*', '**', 'a*b', 'system:*:default', 'b?b', '?', 'x\\*', '\\*x', '*\\?*', 'ünï', 'a"b', '***x***'];
-  const VALUES = ['system:anonymous', 'system:', 'system:x:default', 'alice@example.com', '@example.com', 'trufflehog', 'x trufflehog/3 y', '', 'ab', 'a-b', 'bob', 'b', 'x*', 'x', '*x', 'a?b', 'ünï', 'a"b', 'xx', 'system:anonymous2'];
-  const lists = [...GLOBS.map((g) => [g]), ['system:anonymous', 'bob', '*trufflehog*'], ['b?b', 'x\\*', 'system:*']];
+  const GLOBS = [
+    'system:anonymous',
+    'system:*',
+    '*@example.com',
+    '*trufflehog*',
+    '*',
+    '**',
+    'a*b',
+    'system:*:default',
+    'b?b',
+    '?',
+    'x\\*',
+    '\\*x',
+    '*\\?*',
+    'ünï',
+    'a"b',
+    '***x***',
+  ];
+  const VALUES = [
+    'system:anonymous',
+    'system:',
+    'system:x:default',
+    'alice@example.com',
+    '@example.com',
+    'trufflehog',
+    'x trufflehog/3 y',
+    '',
+    'ab',
+    'a-b',
+    'bob',
+    'b',
+    'x*',
+    'x',
+    '*x',
+    'a?b',
+    'ünï',
+    'a"b',
+    'xx',
+    'system:anonymous2',
+  ];
+  const lists = [
+    ...GLOBS.map((g) => [g]),
+    ['system:anonymous', 'bob', '*trufflehog*'],
+    ['b?b', 'x\\*', 'system:*'],
+  ];
 
   it.each(lists.map((list) => [JSON.stringify(list), list] as const))('%s', (_name, list) => {
     const byUser = compile({ match: { userGlob: list }, emit });
@@ -152,8 +309,24 @@ describe('the pre-filter tests globs as the evaluator does', () => {
     // As an exception, the same globs must surely hold exactly where they hold.
     const excepted = compile({ match: { verb: ['get'] }, exceptions: [{ userGlob: list }], emit });
     for (const v of VALUES) {
-      const event = { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'a', verb: 'get', requestURI: '/', user: { username: v }, userAgent: v, impersonatedUser: { username: v } } as unknown as AuditEvent;
-      const k = { ...keys('get', undefined, { username: v, userAgent: v, impersonatedUser: true, impersonatedUsername: v }) };
+      const event = {
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        auditID: 'a',
+        verb: 'get',
+        requestURI: '/',
+        user: { username: v },
+        userAgent: v,
+        impersonatedUser: { username: v },
+      } as unknown as AuditEvent;
+      const k = {
+        ...keys('get', undefined, {
+          username: v,
+          userAgent: v,
+          impersonatedUser: true,
+          impersonatedUsername: v,
+        }),
+      };
       expect(byUser.mayMatchKeys(k), v).toBe(byUser.matches(event));
       expect(byAgent.mayMatchKeys(k), v).toBe(byAgent.matches(event));
       expect(byImpersonated.mayMatchKeys(k), v).toBe(byImpersonated.matches(event));
@@ -163,7 +336,13 @@ describe('the pre-filter tests globs as the evaluator does', () => {
 });
 
 function line(fields: Record<string, unknown>): string {
-  return JSON.stringify({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'a', stage: 'ResponseComplete', ...fields });
+  return JSON.stringify({
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    auditID: 'a',
+    stage: 'ResponseComplete',
+    ...fields,
+  });
 }
 
 /**
@@ -179,22 +358,84 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
   const rnd = seeded(seed);
   const chance = (p: number): boolean => rnd() < p;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const some = <T>(xs: readonly T[], max = 3): T[] => [...new Set(Array.from({ length: 1 + Math.floor(rnd() * max) }, () => pick(xs)))];
+  const some = <T>(xs: readonly T[], max = 3): T[] => [
+    ...new Set(Array.from({ length: 1 + Math.floor(rnd() * max) }, () => pick(xs))),
+  ];
 
   const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'] as const;
-  const RESOURCES = ['pods', 'secrets', 'configmaps', 'nodes', 'leases', 'clusterrolebindings', 'pods/exec', 'a"b'] as const;
+  const RESOURCES = [
+    'pods',
+    'secrets',
+    'configmaps',
+    'nodes',
+    'leases',
+    'clusterrolebindings',
+    'pods/exec',
+    'a"b',
+  ] as const;
   const SUBRESOURCES = ['exec', 'attach', 'status', 'log'] as const;
   const STAGES = ['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic'] as const;
-  const USERS = ['system:anonymous', 'alice@example.com', 'bob', 'system:serviceaccount:kube-system:default', 'system:node:n1', 'ünï', 'quote"d', 'back\\slash', ''] as const;
+  const USERS = [
+    'system:anonymous',
+    'alice@example.com',
+    'bob',
+    'system:serviceaccount:kube-system:default',
+    'system:node:n1',
+    'ünï',
+    'quote"d',
+    'back\\slash',
+    '',
+  ] as const;
   // Every shape: exact, prefix, suffix, infix, all, a star inside, ?, an escape.
-  const USER_GLOBS = ['system:anonymous', 'system:*', '*@example.com', 'bob', '*:default', 'quote"d', 'ünï', '*', '**', 'system:*:default', 'b?b', '*node*', 'back\\\\slash', '*\\:*'] as const;
+  const USER_GLOBS = [
+    'system:anonymous',
+    'system:*',
+    '*@example.com',
+    'bob',
+    '*:default',
+    'quote"d',
+    'ünï',
+    '*',
+    '**',
+    'system:*:default',
+    'b?b',
+    '*node*',
+    'back\\\\slash',
+    '*\\:*',
+  ] as const;
   const NAMESPACES = ['default', 'kube-system', 'prod-1'] as const;
   const CODES = [101, 200, 201, 401, 403, 404, 500] as const;
   const CODE_SPECS = [[403], [401, 403], ['4xx'], ['2xx', 101], ['400-599'], [200]] as const;
-  const AGENTS = ['kubectl/v1.30', 'trufflehog/3.0', 'x access_matrix y', 'kube-scheduler/v1.34', 'ünï', 'a"b', 'x\\', ''] as const;
-  const AGENT_GLOBS = ['*trufflehog*', 'kubectl/*', '*access_matrix*', 'a"b', 'x\\\\', '*', 'ünï', 'kube*/v1.*', '*x?y*', '*/v1.30'] as const;
+  const AGENTS = [
+    'kubectl/v1.30',
+    'trufflehog/3.0',
+    'x access_matrix y',
+    'kube-scheduler/v1.34',
+    'ünï',
+    'a"b',
+    'x\\',
+    '',
+  ] as const;
+  const AGENT_GLOBS = [
+    '*trufflehog*',
+    'kubectl/*',
+    '*access_matrix*',
+    'a"b',
+    'x\\\\',
+    '*',
+    'ünï',
+    'kube*/v1.*',
+    '*x?y*',
+    '*/v1.30',
+  ] as const;
   const IMPERSONATED_GLOBS = ['*', 'system:admin', 'system:node:*', 'bob', '*o*', 'b?b'] as const;
-  const ABSENT = ['impersonatedUser', 'userAgent', 'objectRef.subresource', 'responseStatus', 'objectRef.namespace'] as const;
+  const ABSENT = [
+    'impersonatedUser',
+    'userAgent',
+    'objectRef.subresource',
+    'responseStatus',
+    'objectRef.namespace',
+  ] as const;
 
   /** A JSON value written as is: number forms JSON.stringify never writes (403.0 parses to 403). */
   class Raw {
@@ -202,10 +443,38 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
   }
   /** A response code, sometimes in a form the scan must not take at its word. */
   const code = (): unknown =>
-    chance(0.9) ? pick(CODES) : pick([new Raw('403.0'), new Raw('4.03e2'), new Raw('2e2'), new Raw('-0'), new Raw('1e400'), '403', null, [403], { code: 403 }]);
+    chance(0.9)
+      ? pick(CODES)
+      : pick([
+          new Raw('403.0'),
+          new Raw('4.03e2'),
+          new Raw('2e2'),
+          new Raw('-0'),
+          new Raw('1e400'),
+          '403',
+          null,
+          [403],
+          { code: 403 },
+        ]);
 
-  const KEYED = ['verb', 'objectRef', 'stage', 'userGlob', 'responseCode', 'userAgentGlob', 'impersonatedUserGlob', 'impersonatedUserGroupGlob', 'absent'] as const;
-  const SOFT = ['responseCode', 'userAgentGlob', 'impersonatedUserGlob', 'impersonatedUserGroupGlob', 'absent'] as const;
+  const KEYED = [
+    'verb',
+    'objectRef',
+    'stage',
+    'userGlob',
+    'responseCode',
+    'userAgentGlob',
+    'impersonatedUserGlob',
+    'impersonatedUserGroupGlob',
+    'absent',
+  ] as const;
+  const SOFT = [
+    'responseCode',
+    'userAgentGlob',
+    'impersonatedUserGlob',
+    'impersonatedUserGroupGlob',
+    'absent',
+  ] as const;
 
   function keyedCriterion(m: Record<string, unknown>, f: (typeof KEYED)[number]): void {
     if (f === 'verb') m.verb = some(VERBS);
@@ -213,7 +482,12 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     if (f === 'userGlob') m.userGlob = some(USER_GLOBS, 2);
     if (f === 'objectRef') {
       const r = rnd();
-      m.objectRef = r < 0.3 ? { resource: pick(RESOURCES), subresource: pick(SUBRESOURCES) } : r < 0.35 ? { subresource: pick(SUBRESOURCES) } : { resource: pick(RESOURCES) };
+      m.objectRef =
+        r < 0.3
+          ? { resource: pick(RESOURCES), subresource: pick(SUBRESOURCES) }
+          : r < 0.35
+            ? { subresource: pick(SUBRESOURCES) }
+            : { resource: pick(RESOURCES) };
     }
     if (f === 'responseCode') m.responseCode = [...pick(CODE_SPECS)];
     if (f === 'userAgentGlob') m.userAgentGlob = some(AGENT_GLOBS, 2);
@@ -228,7 +502,12 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     if (keyed) {
       // Mostly keyed on verb or resource, as real rules are; sometimes only on stage, user, response code, user agent, impersonation.
       const r = rnd();
-      const fields = r < 0.7 ? [pick(['verb', 'objectRef'] as const), ...some(KEYED, 2)] : r < 0.85 ? some(['stage', 'userGlob'] as const, 2) : some(SOFT, 2);
+      const fields =
+        r < 0.7
+          ? [pick(['verb', 'objectRef'] as const), ...some(KEYED, 2)]
+          : r < 0.85
+            ? some(['stage', 'userGlob'] as const, 2)
+            : some(SOFT, 2);
       for (const f of fields) keyedCriterion(m, f);
     }
     // Criteria only the evaluator checks, so candidates are often not matches.
@@ -251,12 +530,17 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
   function randomRule(): unknown {
     const kind = rnd();
     let match: Record<string, unknown>;
-    if (kind < 0.05) match = { userGlob: some(USER_GLOBS, 2) }; // user only
-    else if (kind < 0.07) match = { stage: some(STAGES, 2) }; // stage only
+    if (kind < 0.05)
+      match = { userGlob: some(USER_GLOBS, 2) }; // user only
+    else if (kind < 0.07)
+      match = { stage: some(STAGES, 2) }; // stage only
     else if (kind < 0.15) match = { anyOf: [subMatch(true), subMatch(true)] };
-    else if (kind < 0.16) match = { anyOf: [subMatch(chance(0.5)), subMatch(false)] }; // often a branch the keys cannot narrow
-    else if (kind < 0.17) match = { requestObjectGlob: [{ jsonPath: '$.verb', glob: ['*'] }] }; // body only
-    else if (kind < 0.27) match = subMatch(false); // narrowed, if at all, by its not or exceptions
+    else if (kind < 0.16)
+      match = { anyOf: [subMatch(chance(0.5)), subMatch(false)] }; // often a branch the keys cannot narrow
+    else if (kind < 0.17)
+      match = { requestObjectGlob: [{ jsonPath: '$.verb', glob: ['*'] }] }; // body only
+    else if (kind < 0.27)
+      match = subMatch(false); // narrowed, if at all, by its not or exceptions
     else if (kind < 0.37) {
       // Keyed only on what the bundled pack's every-event rules are keyed on.
       match = {};
@@ -270,11 +554,18 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
   }
 
   function randomEvent(): Record<string, unknown> {
-    const e: Record<string, unknown> = { kind: 'Event', apiVersion: pick(['audit.k8s.io/v1', 'audit.k8s.io/v1', 'audit.k8s.io/v1beta1']) };
+    const e: Record<string, unknown> = {
+      kind: 'Event',
+      apiVersion: pick(['audit.k8s.io/v1', 'audit.k8s.io/v1', 'audit.k8s.io/v1beta1']),
+    };
     e.level = pick(['Metadata', 'Request', 'RequestResponse']);
     if (chance(0.8)) e.auditID = `id-${Math.floor(rnd() * 50)}`;
     if (chance(0.9)) e.stage = pick(STAGES);
-    e.requestURI = pick(['/api/v1/pods', '/apis/x?"verb":"create"', '/api/v1/namespaces/default/pods/p/exec?command=sh']);
+    e.requestURI = pick([
+      '/api/v1/pods',
+      '/apis/x?"verb":"create"',
+      '/api/v1/namespaces/default/pods/p/exec?command=sh',
+    ]);
     e.verb = pick(VERBS);
     if (chance(0.9)) {
       const user: Record<string, unknown> = { groups: ['system:authenticated'] };
@@ -285,13 +576,22 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     e.sourceIPs = ['10.0.0.1'];
     const agent = rnd();
     if (agent < 0.8) e.userAgent = pick(AGENTS);
-    else if (agent < 0.88) e.userAgent = pick(['evil "verb":"delete", "objectRef":{"resource":"secrets"}', '{"kind":"Event"}', '"userAgent":"trufflehog"', 'responseStatus":{"code":403']);
+    else if (agent < 0.88)
+      e.userAgent = pick([
+        'evil "verb":"delete", "objectRef":{"resource":"secrets"}',
+        '{"kind":"Event"}',
+        '"userAgent":"trufflehog"',
+        'responseStatus":{"code":403',
+      ]);
     else if (agent < 0.93) e.userAgent = pick([null, 7, ['trufflehog'], { a: 'trufflehog' }, '']);
     if (chance(0.15)) {
       const imp = rnd();
       e.impersonatedUser =
         imp < 0.6
-          ? { username: pick(['system:admin', 'bob', 'system:node:n1', 'ünï', 'a"b']), ...(chance(0.5) ? { groups: [pick(['system:masters', 'dev'])] } : {}) }
+          ? {
+              username: pick(['system:admin', 'bob', 'system:node:n1', 'ünï', 'a"b']),
+              ...(chance(0.5) ? { groups: [pick(['system:masters', 'dev'])] } : {}),
+            }
           : imp < 0.75
             ? pick([{}, { groups: ['system:masters'] }, { username: null }, { username: 7 }])
             : pick([null, 'bob', [], '']);
@@ -305,7 +605,14 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     }
     const status = rnd();
     // Absent at RequestReceived; sometimes without a code, or no object at all.
-    if (status < 0.75) e.responseStatus = { metadata: {}, ...(chance(0.3) ? { status: 'Failure', message: 'pods "x" is forbidden', details: { code: 500 } } : {}), code: code() };
+    if (status < 0.75)
+      e.responseStatus = {
+        metadata: {},
+        ...(chance(0.3)
+          ? { status: 'Failure', message: 'pods "x" is forbidden', details: { code: 500 } }
+          : {}),
+        code: code(),
+      };
     else if (status < 0.85) e.responseStatus = pick([{}, { metadata: {} }, { details: { code: 403 } }]);
     else if (status < 0.9) e.responseStatus = pick([null, '403', [{ code: 403 }]]);
     if (chance(0.4)) {
@@ -340,7 +647,9 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
       case 'apiVersion':
         return pick(['audit.k8s.io/v1', 'audit.k8s.io/v2', 'v1']);
       case 'objectRef':
-        return chance(0.9) ? { resource: pick(RESOURCES), ...(chance(0.3) ? { subresource: pick(SUBRESOURCES) } : {}) } : pick([null, 'pods', {}]);
+        return chance(0.9)
+          ? { resource: pick(RESOURCES), ...(chance(0.3) ? { subresource: pick(SUBRESOURCES) } : {}) }
+          : pick([null, 'pods', {}]);
       case 'user':
         return chance(0.9) ? { username: pick(USERS) } : pick([null, {}, 'bob']);
       case 'resource':
@@ -371,13 +680,25 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     if (s.length === 0 || !chance(escapeRate)) return plain;
     const at = Math.floor(rnd() * s.length);
     const code = s.charCodeAt(at).toString(16).padStart(4, '0');
-    return JSON.stringify(s.slice(0, at)).slice(0, -1) + `\\u${code}` + JSON.stringify(s.slice(at + 1)).slice(1);
+    return (
+      JSON.stringify(s.slice(0, at)).slice(0, -1) + `\\u${code}` + JSON.stringify(s.slice(at + 1)).slice(1)
+    );
   }
 
   type Level = 'top' | 'objectRef' | 'user' | 'responseStatus' | 'impersonatedUser' | 'nested';
   /** The keys the scan reads at each level. */
   const RELEVANT: Record<Level, readonly string[]> = {
-    top: ['verb', 'stage', 'kind', 'apiVersion', 'objectRef', 'user', 'userAgent', 'responseStatus', 'impersonatedUser'],
+    top: [
+      'verb',
+      'stage',
+      'kind',
+      'apiVersion',
+      'objectRef',
+      'user',
+      'userAgent',
+      'responseStatus',
+      'impersonatedUser',
+    ],
     objectRef: ['resource', 'subresource'],
     user: ['username'],
     responseStatus: ['code'],
@@ -389,7 +710,8 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
   function write(v: unknown, level: Level): string {
     if (v instanceof Raw) return v.text;
     if (v === null || typeof v !== 'object') return typeof v === 'string' ? str(v, 0.02) : JSON.stringify(v);
-    if (Array.isArray(v)) return `[${ws()}${v.map((x) => write(x, 'nested')).join(`${ws()},${ws()}`)}${ws()}]`;
+    if (Array.isArray(v))
+      return `[${ws()}${v.map((x) => write(x, 'nested')).join(`${ws()},${ws()}`)}${ws()}]`;
     const members: [string, unknown][] = Object.entries(v);
     if (chance(0.5)) members.sort(() => rnd() - 0.5);
     const relevant = RELEVANT[level];
@@ -401,12 +723,19 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
       // A key one character off one the scan reads, holding what would matter under the real key.
       const key = pick(relevant);
       const at = pick([0, key.length - 1, Math.floor(key.length / 2)]);
-      members.splice(Math.floor(rnd() * (members.length + 1)), 0, [`${key.slice(0, at)}${key[at] === 'x' ? 'y' : 'x'}${key.slice(at + 1)}`, duplicateFor(key)]);
+      members.splice(Math.floor(rnd() * (members.length + 1)), 0, [
+        `${key.slice(0, at)}${key[at] === 'x' ? 'y' : 'x'}${key.slice(at + 1)}`,
+        duplicateFor(key),
+      ]);
     }
     // An escaped key where the scan reads the response code or impersonated username: unknown, not the line.
     const keyEscapes = level === 'responseStatus' || level === 'impersonatedUser' ? 0.1 : 0.005;
     const parts = members.map(([k, x]) => {
-      const sub: Level = level === 'top' && (k === 'objectRef' || k === 'user' || k === 'responseStatus' || k === 'impersonatedUser') ? k : 'nested';
+      const sub: Level =
+        level === 'top' &&
+        (k === 'objectRef' || k === 'user' || k === 'responseStatus' || k === 'impersonatedUser')
+          ? k
+          : 'nested';
       return `${ws()}${str(k, keyEscapes)}${ws()}:${ws()}${write(x, sub)}${ws()}`;
     });
     return `{${parts.join(',')}}`;
@@ -423,9 +752,21 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
       if (chance(0.02)) return pick(['', ' ', '\u00a0', '\ufeff']) + text;
       return text;
     }
-    if (r < 0.84) return JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [event, randomEvent()] });
-    if (r < 0.87) return JSON.stringify({ records: [{ category: 'kube-audit', properties: { log: JSON.stringify(event) } }] });
-    if (r < 0.89) return JSON.stringify({ messageType: 'DATA_MESSAGE', logEvents: [{ id: '1', message: JSON.stringify(event) }] });
+    if (r < 0.84)
+      return JSON.stringify({
+        kind: 'EventList',
+        apiVersion: 'audit.k8s.io/v1',
+        items: [event, randomEvent()],
+      });
+    if (r < 0.87)
+      return JSON.stringify({
+        records: [{ category: 'kube-audit', properties: { log: JSON.stringify(event) } }],
+      });
+    if (r < 0.89)
+      return JSON.stringify({
+        messageType: 'DATA_MESSAGE',
+        logEvents: [{ id: '1', message: JSON.stringify(event) }],
+      });
     if (r < 0.91) {
       const ref = (event.objectRef ?? {}) as Record<string, string>;
       return JSON.stringify({
@@ -441,7 +782,10 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     }
     if (r < 0.94) {
       // An event that is also shaped like a wrapper: the decoder opens the wrapper when the event is not valid.
-      const wrapped: Record<string, unknown> = { ...event, records: [{ category: 'kube-audit', properties: { log: JSON.stringify(randomEvent()) } }] };
+      const wrapped: Record<string, unknown> = {
+        ...event,
+        records: [{ category: 'kube-audit', properties: { log: JSON.stringify(randomEvent()) } }],
+      };
       // Made no event in ways the scan does not look at, so only the wrapper's events count.
       if (chance(0.7)) wrapped[pick(['auditID', 'requestURI'])] = 7;
       else if (chance(0.5)) wrapped.objectRef = { ...(event.objectRef as object), namespace: 1 };
@@ -450,13 +794,31 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     if (r < 0.97) {
       // Not quite an event.
       const broken: Record<string, unknown> = { ...event };
-      const what = pick(['kind', 'apiVersion', 'verb', 'stage', 'objectRef', 'user', 'username', 'userAgent', 'responseStatus', 'impersonatedUser']);
+      const what = pick([
+        'kind',
+        'apiVersion',
+        'verb',
+        'stage',
+        'objectRef',
+        'user',
+        'username',
+        'userAgent',
+        'responseStatus',
+        'impersonatedUser',
+      ]);
       if (what === 'username') broken.user = { username: 42 };
       else if (chance(0.5)) delete broken[what];
       else broken[what] = pick([null, 1, [], {}, 'EventList']);
       return write(broken, 'top');
     }
-    return pick(['[]', '{}', 'null', '"x"', `[${JSON.stringify(event)}]`, '{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get"']);
+    return pick([
+      '[]',
+      '{}',
+      'null',
+      '"x"',
+      `[${JSON.stringify(event)}]`,
+      '{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get"',
+    ]);
   }
 
   function compiled(spec: unknown): CompiledRule | undefined {
@@ -468,7 +830,8 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     }
   }
 
-  const names = (rules: RuleSet, events: readonly AuditEvent[]): string[] => events.flatMap((e) => rules.evaluate(e).map((m) => m.name));
+  const names = (rules: RuleSet, events: readonly AuditEvent[]): string[] =>
+    events.flatMap((e) => rules.evaluate(e).map((m) => m.name));
 
   // Seconds on a busy 2-core machine: tens of thousands of lines, each decoded and evaluated.
   it('over random rule sets and lines, with rules changing mid-stream', { timeout: 120_000 }, () => {
@@ -485,7 +848,16 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
     const all = F.Username | F.ResponseCode | F.UserAgent | F.ImpersonatedUser;
     /** An enabled rule the pre-filter could not narrow before it read response codes, user agents and impersonation, and decided nots and exceptions. */
     const newlyNarrowed = (rules: RuleSet): boolean =>
-      rules.list().some(({ rule: r }) => r.enabled && r.verbs === undefined && r.resources === undefined && r.stages === undefined && !r.constrainsUser);
+      rules
+        .list()
+        .some(
+          ({ rule: r }) =>
+            r.enabled &&
+            r.verbs === undefined &&
+            r.resources === undefined &&
+            r.stages === undefined &&
+            !r.constrainsUser,
+        );
     for (let round = 0; round < 60; round++) {
       const rules = new RuleSet();
       const count = 1 + Math.floor(rnd() * (chance(0.2) ? 30 : 5));
@@ -510,7 +882,11 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
         let unknown = false;
         if (scanner.scan(text, all)) {
           recognised++;
-          unknown = scanner.responseCode === undefined || scanner.userAgent === undefined || scanner.impersonatedUser === undefined || scanner.impersonatedUsername === undefined;
+          unknown =
+            scanner.responseCode === undefined ||
+            scanner.userAgent === undefined ||
+            scanner.impersonatedUser === undefined ||
+            scanner.impersonatedUsername === undefined;
           if (unknown) unknownSoft++;
         }
         lines++;
@@ -580,17 +956,27 @@ describe('the bundled pack and the examples: the pre-filter stays on and skips m
   it.each(PACKS)('%s', { timeout: 60_000 }, async (_name, dir, minSkipped) => {
     const rules = loadRules(dir);
     expect(rules.size).toBeGreaterThan(10);
-    expect(rules.list().filter((e) => e.rule.enabled && !e.rule.narrowable).map((e) => e.name)).toEqual([]);
+    expect(
+      rules
+        .list()
+        .filter((e) => e.rule.enabled && !e.rule.narrowable)
+        .map((e) => e.name),
+    ).toEqual([]);
     expect(rules.unnarrowableRule()).toBeUndefined();
 
-    const { generateAuditEvents } = (await import(new URL('../../fixtures/src/traffic.ts', import.meta.url).href)) as TrafficModule;
+    const { generateAuditEvents } = (await import(
+      new URL('../../fixtures/src/traffic.ts', import.meta.url).href
+    )) as TrafficModule;
     const events = generateAuditEvents({ count: 20_000, seed: 11 });
     // What the pack's every-request rules are about, which the generated traffic lacks: refusals, impersonation,
     // attack tools, a person outside the allowlist. Most match some rule, so must be parsed.
     const person = { username: 'mallory@example.com', groups: ['system:authenticated'] };
     const rare: Record<string, unknown>[] = [
       { user: person, responseStatus: { metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403 } },
-      { responseStatus: { metadata: {}, code: 401 }, user: { username: 'system:anonymous', groups: ['system:unauthenticated'] } },
+      {
+        responseStatus: { metadata: {}, code: 401 },
+        user: { username: 'system:anonymous', groups: ['system:unauthenticated'] },
+      },
       { user: person, impersonatedUser: { username: 'system:admin', groups: ['system:masters'] } },
       { user: person, impersonatedUser: { username: 'bob@example.com' } },
       { userAgent: 'trufflehog/3.63.0', responseStatus: { metadata: {}, code: 200 } },
@@ -609,7 +995,8 @@ describe('the bundled pack and the examples: the pre-filter stays on and skips m
       if (matched.length > 0 && rareLines.includes(text)) rareMatched++;
       if (rules.mayMatchLine(text)) continue;
       skipped++;
-      if (matched.length > 0) throw new Error(`the pre-filter skipped a line that matches ${matched.join(', ')}: ${text}`);
+      if (matched.length > 0)
+        throw new Error(`the pre-filter skipped a line that matches ${matched.join(', ')}: ${text}`);
     }
     const share = skipped / (lines.length + rareLines.length);
     console.log(

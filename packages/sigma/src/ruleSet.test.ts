@@ -21,7 +21,10 @@ describe('RuleSet', () => {
     rules.install('a-any-create', rule({ verb: ['create'] }));
     rules.install('c-secrets', rule({ objectRef: { resource: 'secrets' } }));
     const names = (e: AuditEvent) => rules.evaluate(e).map((m) => m.name);
-    expect(names(ev('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } }))).toEqual(['a-any-create', 'b-exec']);
+    expect(names(ev('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } }))).toEqual([
+      'a-any-create',
+      'b-exec',
+    ]);
     expect(names(ev('get', 'secrets'))).toEqual(['c-secrets']);
     expect(names(ev('get', 'pods'))).toEqual([]);
     expect(names(ev('create'))).toEqual(['a-any-create']);
@@ -31,7 +34,9 @@ describe('RuleSet', () => {
     const rules = new RuleSet();
     rules.install('exec', rule({ objectRef: { resource: 'pods', subresource: 'exec' } }));
     expect(rules.evaluate(ev('create', 'pods/exec'))).toHaveLength(0);
-    expect(rules.evaluate(ev('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } }))).toHaveLength(1);
+    expect(
+      rules.evaluate(ev('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } })),
+    ).toHaveLength(1);
   });
 
   it('returns one shared empty array when nothing matches', () => {
@@ -80,7 +85,8 @@ describe('RuleSet', () => {
       if (rnd() < 0.6) m.verb = [pick(verbs), pick(verbs)];
       if (rnd() < 0.6) m.objectRef = { resource: pick(resources) };
       if (rnd() < 0.2) m.objectRef = { ...m.objectRef, subresource: pick(['exec', 'status']) };
-      if (rnd() < 0.3 || Object.keys(m).length === 0) m.userGlob = [pick(['system:*', 'alice', '*@example.com'])];
+      if (rnd() < 0.3 || Object.keys(m).length === 0)
+        m.userGlob = [pick(['system:*', 'alice', '*@example.com'])];
       return m;
     };
     const rules = new RuleSet();
@@ -98,14 +104,19 @@ describe('RuleSet', () => {
     for (let i = 0; i < 20; i++) {
       const name = `r${String(i * 7).padStart(3, '0')}`;
       rules.remove(name);
-      all.splice(all.findIndex(([n]) => n === name), 1);
+      all.splice(
+        all.findIndex(([n]) => n === name),
+        1,
+      );
     }
     for (let i = 0; i < 3000; i++) {
       const resource = rnd() < 0.1 ? undefined : rnd() < 0.1 ? 'widgets' : pick(resources);
       const subresource = rnd() < 0.3 ? pick(['exec', 'status', 'log']) : undefined;
       const e = ev(rnd() < 0.05 ? 'impersonate' : pick(verbs), resource, {
         user: { username: pick(['system:kube-scheduler', 'alice', 'bob@example.com']) },
-        ...(resource === undefined ? {} : { objectRef: { resource, ...(subresource === undefined ? {} : { subresource }) } }),
+        ...(resource === undefined
+          ? {}
+          : { objectRef: { resource, ...(subresource === undefined ? {} : { subresource }) } }),
       });
       const expected = all.filter(([, r]) => r.matches(e)).map(([n]) => n);
       expect(rules.evaluate(e).map((m) => m.name)).toEqual(expected);

@@ -239,7 +239,8 @@ export class RuleSet<TState = undefined> {
       const { rule } = entry;
       if (!rule.enabled) continue;
       scanFields |= rule.scanFields;
-      if (!rule.narrowable && (unnarrowable === undefined || entry.name < unnarrowable)) unnarrowable = entry.name;
+      if (!rule.narrowable && (unnarrowable === undefined || entry.name < unnarrowable))
+        unnarrowable = entry.name;
       for (const v of rule.verbs ?? [ANY]) {
         if (v !== ANY) verbs.add(v);
         let byResource = buckets.get(v);
@@ -278,7 +279,12 @@ export class RuleSet<TState = undefined> {
 }
 
 /** The union of the buckets an event with this verb, resource and subresource (or ANY) can meet, in name order. */
-function merge<TState>(buckets: Buckets<TState>, v: string, r: string, s: string): readonly RuleEntry<TState>[] {
+function merge<TState>(
+  buckets: Buckets<TState>,
+  v: string,
+  r: string,
+  s: string,
+): readonly RuleEntry<TState>[] {
   const out: RuleEntry<TState>[] = [];
   for (const verbKey of v === ANY ? [ANY] : [v, ANY]) {
     const byResource = buckets.get(verbKey);

@@ -50,7 +50,12 @@ export interface RuleTestCase {
  * @example `{ ok: true, rule: 'pod-exec', cases: [ … ], source: 'rules/workloads.tests.yaml#0' }`
  */
 export type RuleTestDocument =
-  | { readonly ok: true; readonly rule: string; readonly cases: readonly RuleTestCase[]; readonly source: string }
+  | {
+      readonly ok: true;
+      readonly rule: string;
+      readonly cases: readonly RuleTestCase[];
+      readonly source: string;
+    }
   | { readonly ok: false; readonly message: string; readonly source: string };
 
 /** Cases and their limits: a tests file is read whole, so it is bounded like a rules file. */
@@ -75,11 +80,19 @@ const documentSchema = z
     doc.tests.forEach((c, i) => {
       const earlier = seen.get(c.name);
       if (earlier !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['tests', i, 'name'], message: `"${c.name}" is the name of tests[${earlier}] too` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tests', i, 'name'],
+          message: `"${c.name}" is the name of tests[${earlier}] too`,
+        });
       }
       seen.set(c.name, i);
       if (!c.fires && c.message !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['tests', i, 'message'], message: 'a message is checked only on a case that fires' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tests', i, 'message'],
+          message: 'a message is checked only on a case that fires',
+        });
       }
     });
   });
@@ -116,12 +129,16 @@ export function parseRuleTests(text: string, source: string): RuleTestDocument[]
     const parsed = documentSchema.safeParse(value);
     if (!parsed.success) {
       // Every problem, unknown fields first: `fire: true` is better reported as the typo than as a missing `fires`.
-      const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+      const issues = [...parsed.error.issues].sort(
+        (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+      );
       out.push({ ok: false, message: issues.slice(0, 5).map(describeIssue).join('; '), source: where });
       continue;
     }
-    const cases = parsed.data.tests.map(
-      (c): RuleTestCase => (c.message === undefined ? { name: c.name, fires: c.fires, event: c.event } : { name: c.name, fires: c.fires, event: c.event, message: c.message }),
+    const cases = parsed.data.tests.map((c): RuleTestCase =>
+      c.message === undefined
+        ? { name: c.name, fires: c.fires, event: c.event }
+        : { name: c.name, fires: c.fires, event: c.event, message: c.message },
     );
     out.push({ ok: true, rule: parsed.data.rule, cases, source: where });
   }
@@ -267,7 +284,15 @@ export function runRuleTests(
       target === undefined
         ? `no rule named ${name} is defined; ${sources} test${sources.includes(',') ? '' : 's'} it`
         : `${name} is a tuning of ${target}, not a rule: test ${target} (its tests run with the tuning applied); named by ${sources}`;
-    results.push({ rule: name, status: RuleTestStatus.Error, passed: 0, total: cases.length, cases: [], tunedBy: [], message });
+    results.push({
+      rule: name,
+      status: RuleTestStatus.Error,
+      passed: 0,
+      total: cases.length,
+      cases: [],
+      tunedBy: [],
+      message,
+    });
   }
 
   const count = (s: RuleTestStatus) => results.filter((r) => r.status === s).length;
@@ -290,7 +315,11 @@ export function runRuleTests(
   return { ok, results, documentErrors, totals };
 }
 
-function testRule(rule: RuleUnderTest, cases: readonly { source: string; test: RuleTestCase }[], requireTests: boolean): RuleTestResult {
+function testRule(
+  rule: RuleUnderTest,
+  cases: readonly { source: string; test: RuleTestCase }[],
+  requireTests: boolean,
+): RuleTestResult {
   const tunings = [...(rule.tunings ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const tunedBy = tunings.map((t) => t.name);
   const base = { rule: rule.name, passed: 0, total: cases.length, cases: [], tunedBy };
@@ -301,15 +330,26 @@ function testRule(rule: RuleUnderTest, cases: readonly { source: string; test: R
   } catch (e) {
     if (!(e instanceof SigmaCompileError)) throw e;
     const withWhat = tunings.length === 0 ? '' : ` with its tunings (${tunedBy.join(', ')})`;
-    return { ...base, status: RuleTestStatus.Error, message: `does not compile${withWhat} (${e.reason}): ${e.message}` };
+    return {
+      ...base,
+      status: RuleTestStatus.Error,
+      message: `does not compile${withWhat} (${e.reason}): ${e.message}`,
+    };
   }
   if (!compiled.enabled) {
     const by = tunings.filter((t) => t.spec.enabled === false).map((t) => t.name);
-    const message = by.length === 0 ? 'disabled (enabled: false): its tests are not run' : `disabled by tuning ${by.join(', ')}: its tests are not run`;
+    const message =
+      by.length === 0
+        ? 'disabled (enabled: false): its tests are not run'
+        : `disabled by tuning ${by.join(', ')}: its tests are not run`;
     return { ...base, status: RuleTestStatus.Disabled, message };
   }
   if (cases.length === 0) {
-    return { ...base, status: RuleTestStatus.NoTests, message: requireTests ? 'no tests, and tests are required' : 'no tests' };
+    return {
+      ...base,
+      status: RuleTestStatus.NoTests,
+      message: requireTests ? 'no tests, and tests are required' : 'no tests',
+    };
   }
 
   const ruleSet = new RuleSet();
@@ -337,12 +377,19 @@ function runCase(
   const decoded = decodeLine(line);
   if (!decoded.ok) {
     const { reason, message } = decoded.error;
-    return { ...base, fired: undefined, outcome: 'error', problem: `the event is not an audit event (${reason}): ${message}` };
+    return {
+      ...base,
+      fired: undefined,
+      outcome: 'error',
+      problem: `the event is not an audit event (${reason}): ${message}`,
+    };
   }
   const event = decoded.event;
   const fired = ctx.ruleSet.evaluate(event).length > 0;
   if (fired !== test.fires) {
-    const problem = test.fires ? `expected to fire, did not${ctx.explain.whyNot(event)}` : 'expected not to fire, fired';
+    const problem = test.fires
+      ? `expected to fire, did not${ctx.explain.whyNot(event)}`
+      : 'expected not to fire, fired';
     return { ...base, fired, outcome: 'fail', problem };
   }
   if (fired && test.message !== undefined) {
@@ -363,7 +410,9 @@ function runCase(
 class Explainer {
   private readonly spec: unknown;
   private readonly tunings: readonly NamedTuning[];
-  private parts: { match: CompiledRule; exceptions: { label: string; rule: CompiledRule }[] } | null | undefined = undefined;
+  private parts:
+    { match: CompiledRule; exceptions: { label: string; rule: CompiledRule }[] } | null | undefined =
+    undefined;
 
   constructor(spec: unknown, tunings: readonly NamedTuning[]) {
     this.spec = spec;
@@ -377,16 +426,24 @@ class Explainer {
     return held.length === 0 ? '' : `: excepted by ${held.join(', ')}`;
   }
 
-  private compileParts(): { match: CompiledRule; exceptions: { label: string; rule: CompiledRule }[] } | null {
+  private compileParts(): {
+    match: CompiledRule;
+    exceptions: { label: string; rule: CompiledRule }[];
+  } | null {
     if (this.parts !== undefined) return this.parts;
     const { exceptions: own, ...rest } = this.spec as { exceptions?: readonly SubMatchSpec[] };
     const emit = { type: 'Exception', severity: 'info' } as const;
     try {
       const exceptions: { label: string; rule: CompiledRule }[] = [];
-      (own ?? []).forEach((sub, i) => exceptions.push({ label: `exceptions[${i}]`, rule: compile({ match: sub, emit }) }));
+      (own ?? []).forEach((sub, i) =>
+        exceptions.push({ label: `exceptions[${i}]`, rule: compile({ match: sub, emit }) }),
+      );
       for (const t of this.tunings) {
         (t.spec.exceptions ?? []).forEach((sub, i) =>
-          exceptions.push({ label: `exceptions[${i}] of tuning ${t.name}`, rule: compile({ match: sub, emit }) }),
+          exceptions.push({
+            label: `exceptions[${i}] of tuning ${t.name}`,
+            rule: compile({ match: sub, emit }),
+          }),
         );
       }
       this.parts = { match: compile(rest), exceptions };
@@ -400,7 +457,8 @@ class Explainer {
 
 function describeIssue(issue: $ZodIssue): string {
   let path = '';
-  for (const p of issue.path) path += typeof p === 'number' ? `[${p}]` : path === '' ? String(p) : `.${String(p)}`;
+  for (const p of issue.path)
+    path += typeof p === 'number' ? `[${p}]` : path === '' ? String(p) : `.${String(p)}`;
   const message =
     issue.code === 'unrecognized_keys'
       ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`

@@ -4,7 +4,10 @@ import { CompileReason, convertSigmaRule, parseSigmaRules, SigmaCompileError } f
 import { SIGMA_BUDGET } from './sigmaImport.js';
 
 /** A Sigma rule document with these selections and condition (built as an object: no YAML to get wrong). */
-function rule(detection: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function rule(
+  detection: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { title: 'Budget', logsource: { product: 'kubernetes', service: 'audit' }, detection, ...extra };
 }
 
@@ -36,7 +39,10 @@ describe('issue #13 defect 2: a 1 of pattern is matched in linear time', () => {
   it('the reported rule (ten *a, a 43-character name that almost matches) is refused at once: it names no selection', () => {
     const text = hostile(10, ['a'.repeat(42) + 'b']);
     expect(text.length).toBeLessThan(200);
-    expect(outcome(parse(text))).toEqual({ reason: CompileReason.NotSigmaRule, message: expect.stringMatching(/names no selection/) });
+    expect(outcome(parse(text))).toEqual({
+      reason: CompileReason.NotSigmaRule,
+      message: expect.stringMatching(/names no selection/),
+    });
   });
 
   it('the same pattern on a name it matches converts', () => {
@@ -44,7 +50,10 @@ describe('issue #13 defect 2: a 1 of pattern is matched in linear time', () => {
   });
 
   it('the most a pattern may hold (16 stars, 128 characters) against the most selections, with the longest names', () => {
-    const names = Array.from({ length: SIGMA_BUDGET.maxSelections }, (_, i) => `${'a'.repeat(SIGMA_BUDGET.maxSelectionNameLength - 3)}b${String(i).padStart(2, '0')}`);
+    const names = Array.from(
+      { length: SIGMA_BUDGET.maxSelections },
+      (_, i) => `${'a'.repeat(SIGMA_BUDGET.maxSelectionNameLength - 3)}b${String(i).padStart(2, '0')}`,
+    );
     expect(outcome(parse(hostile(SIGMA_BUDGET.maxPatternWildcards, names)))).toEqual({
       reason: CompileReason.NotSigmaRule,
       message: expect.stringMatching(/names no selection/),
@@ -55,11 +64,15 @@ describe('issue #13 defect 2: a 1 of pattern is matched in linear time', () => {
     const names = Array.from({ length: SIGMA_BUDGET.maxSelections }, (_, i) => `${'a'.repeat(120)}${i}`);
     const pattern = `${'*a'.repeat(SIGMA_BUDGET.maxPatternWildcards - 1)}*`;
     const terms: string[] = [];
-    while ((terms.length + 1) * (pattern.length + 9) < SIGMA_BUDGET.maxConditionLength) terms.push(`1 of ${pattern}`);
+    while ((terms.length + 1) * (pattern.length + 9) < SIGMA_BUDGET.maxConditionLength)
+      terms.push(`1 of ${pattern}`);
     const detection: Record<string, unknown> = Object.fromEntries(names.map((n) => [n, { verb: 'get' }]));
     detection.condition = terms.join(' or ');
     // 64 selections each time: past maxConditionTerms after four patterns.
-    expect(outcome(rule(detection))).toEqual({ reason: CompileReason.SigmaBudget, message: expect.stringMatching(/maxConditionTerms/) });
+    expect(outcome(rule(detection))).toEqual({
+      reason: CompileReason.SigmaBudget,
+      message: expect.stringMatching(/maxConditionTerms/),
+    });
   });
 
   it('30 wildcards: over the pattern budget, refused before any matching', () => {
@@ -70,45 +83,138 @@ describe('issue #13 defect 2: a 1 of pattern is matched in linear time', () => {
   });
 
   it('only * is a wildcard in a pattern: ? and \\ are literal', () => {
-    const detection = { 'sel?x': { verb: 'get' }, selax: { verb: 'list' }, 'b\\c': { verb: 'watch' }, condition: '1 of sel?x or 1 of b\\c' };
+    const detection = {
+      'sel?x': { verb: 'get' },
+      selax: { verb: 'list' },
+      'b\\c': { verb: 'watch' },
+      condition: '1 of sel?x or 1 of b\\c',
+    };
     const converted = convertSigmaRule(rule(detection));
     expect(converted.spec.match).toEqual({ anyOf: [{ verb: ['get'] }, { verb: ['watch'] }] });
   });
 });
 
 describe('SIGMA_BUDGET: every input of the conversion is bounded, with reason SigmaBudget', () => {
-  const many = (n: number, f: (i: number) => [string, unknown]) => Object.fromEntries(Array.from({ length: n }, (_, i) => f(i)));
+  const many = (n: number, f: (i: number) => [string, unknown]) =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => f(i)));
   const deep = (depth: number): unknown => (depth === 0 ? 'x' : [deep(depth - 1)]);
 
   it.each<[string, () => unknown]>([
-    ['maxRuleSize', () => rule({ s: { verb: 'get' }, condition: 's' }, { description: 'x'.repeat(SIGMA_BUDGET.maxRuleSize) })],
+    [
+      'maxRuleSize',
+      () =>
+        rule({ s: { verb: 'get' }, condition: 's' }, { description: 'x'.repeat(SIGMA_BUDGET.maxRuleSize) }),
+    ],
     ['maxRuleDepth', () => rule({ s: { verb: deep(SIGMA_BUDGET.maxRuleDepth) }, condition: 's' })],
-    ['maxSelections', () => rule({ ...many(SIGMA_BUDGET.maxSelections + 1, (i) => [`s${i}`, { verb: 'get' }]), condition: 's0' })],
-    ['maxSelectionNameLength', () => rule({ ['s'.repeat(SIGMA_BUDGET.maxSelectionNameLength + 1)]: { verb: 'get' }, condition: 'x' })],
-    ['maxFieldsPerSelection', () => rule({ s: many(SIGMA_BUDGET.maxFieldsPerSelection + 1, (i) => [`requestObject.f${i}`, 'x']), condition: 's' })],
-    ['maxValuesPerField', () => rule({ s: { userAgent: Array.from({ length: SIGMA_BUDGET.maxValuesPerField + 1 }, (_, i) => `ua${i}`) }, condition: 's' })],
-    ['maxValueLength', () => rule({ s: { userAgent: 'x'.repeat(SIGMA_BUDGET.maxValueLength + 1) }, condition: 's' })],
-    ['maxTags', () => rule({ s: { verb: 'get' }, condition: 's' }, { tags: Array.from({ length: SIGMA_BUDGET.maxTags + 1 }, (_, i) => `t${i}`) })],
-    ['maxConditionLength', () => rule({ s: { verb: 'get' }, condition: `s${' or s'.repeat(SIGMA_BUDGET.maxConditionLength / 5 + 1)}` })],
-    ['maxConditionDepth', () => rule({ s: { verb: 'get' }, condition: `${'not '.repeat(SIGMA_BUDGET.maxConditionDepth + 1)}s` })],
-    ['maxConditionDepth', () => rule({ s: { verb: 'get' }, condition: `${'('.repeat(SIGMA_BUDGET.maxConditionDepth + 1)}s${')'.repeat(SIGMA_BUDGET.maxConditionDepth + 1)}` })],
-    ['maxConditionTerms', () => rule({ ...many(64, (i) => [`s${i}`, { verb: 'get' }]), condition: Array(5).fill('1 of them').join(' or ') })],
-    ['maxPatternLength', () => rule({ s: { verb: 'get' }, condition: `1 of s${'x'.repeat(SIGMA_BUDGET.maxPatternLength)}` })],
-    ['maxPatternWildcards', () => rule({ s: { verb: 'get' }, condition: `1 of s${'*'.repeat(SIGMA_BUDGET.maxPatternWildcards + 1)}` })],
+    [
+      'maxSelections',
+      () =>
+        rule({ ...many(SIGMA_BUDGET.maxSelections + 1, (i) => [`s${i}`, { verb: 'get' }]), condition: 's0' }),
+    ],
+    [
+      'maxSelectionNameLength',
+      () => rule({ ['s'.repeat(SIGMA_BUDGET.maxSelectionNameLength + 1)]: { verb: 'get' }, condition: 'x' }),
+    ],
+    [
+      'maxFieldsPerSelection',
+      () =>
+        rule({
+          s: many(SIGMA_BUDGET.maxFieldsPerSelection + 1, (i) => [`requestObject.f${i}`, 'x']),
+          condition: 's',
+        }),
+    ],
+    [
+      'maxValuesPerField',
+      () =>
+        rule({
+          s: { userAgent: Array.from({ length: SIGMA_BUDGET.maxValuesPerField + 1 }, (_, i) => `ua${i}`) },
+          condition: 's',
+        }),
+    ],
+    [
+      'maxValueLength',
+      () => rule({ s: { userAgent: 'x'.repeat(SIGMA_BUDGET.maxValueLength + 1) }, condition: 's' }),
+    ],
+    [
+      'maxTags',
+      () =>
+        rule(
+          { s: { verb: 'get' }, condition: 's' },
+          { tags: Array.from({ length: SIGMA_BUDGET.maxTags + 1 }, (_, i) => `t${i}`) },
+        ),
+    ],
+    [
+      'maxConditionLength',
+      () =>
+        rule({
+          s: { verb: 'get' },
+          condition: `s${' or s'.repeat(SIGMA_BUDGET.maxConditionLength / 5 + 1)}`,
+        }),
+    ],
+    [
+      'maxConditionDepth',
+      () => rule({ s: { verb: 'get' }, condition: `${'not '.repeat(SIGMA_BUDGET.maxConditionDepth + 1)}s` }),
+    ],
+    [
+      'maxConditionDepth',
+      () =>
+        rule({
+          s: { verb: 'get' },
+          condition: `${'('.repeat(SIGMA_BUDGET.maxConditionDepth + 1)}s${')'.repeat(SIGMA_BUDGET.maxConditionDepth + 1)}`,
+        }),
+    ],
+    [
+      'maxConditionTerms',
+      () =>
+        rule({
+          ...many(64, (i) => [`s${i}`, { verb: 'get' }]),
+          condition: Array(5).fill('1 of them').join(' or '),
+        }),
+    ],
+    [
+      'maxPatternLength',
+      () => rule({ s: { verb: 'get' }, condition: `1 of s${'x'.repeat(SIGMA_BUDGET.maxPatternLength)}` }),
+    ],
+    [
+      'maxPatternWildcards',
+      () =>
+        rule({ s: { verb: 'get' }, condition: `1 of s${'*'.repeat(SIGMA_BUDGET.maxPatternWildcards + 1)}` }),
+    ],
   ])('%s', (budget, doc) => {
-    expect(outcome(doc())).toEqual({ reason: CompileReason.SigmaBudget, message: expect.stringContaining(`over the budget ${budget} (`) });
+    expect(outcome(doc())).toEqual({
+      reason: CompileReason.SigmaBudget,
+      message: expect.stringContaining(`over the budget ${budget} (`),
+    });
   });
 
   it('each budget is one SigmaHQ-sized rules stay within: at the limit, they convert', () => {
-    expect(outcome(rule({ s: { verb: 'get' }, condition: `${'not '.repeat(SIGMA_BUDGET.maxConditionDepth - 1)}s` }))).toBe('converted');
-    expect(outcome(rule({ s: { userAgent: 'x'.repeat(SIGMA_BUDGET.maxValueLength) }, condition: 's' }))).toBe('converted');
-    expect(outcome(rule({ ['s'.repeat(SIGMA_BUDGET.maxSelectionNameLength)]: { verb: 'get' }, condition: '1 of s*' }))).toBe('converted');
+    expect(
+      outcome(
+        rule({ s: { verb: 'get' }, condition: `${'not '.repeat(SIGMA_BUDGET.maxConditionDepth - 1)}s` }),
+      ),
+    ).toBe('converted');
+    expect(outcome(rule({ s: { userAgent: 'x'.repeat(SIGMA_BUDGET.maxValueLength) }, condition: 's' }))).toBe(
+      'converted',
+    );
+    expect(
+      outcome(
+        rule({ ['s'.repeat(SIGMA_BUDGET.maxSelectionNameLength)]: { verb: 'get' }, condition: '1 of s*' }),
+      ),
+    ).toBe('converted');
   });
 
   it('maxTextLength: parseSigmaRules refuses a longer text before parsing it', () => {
     const text = `# ${'x'.repeat(SIGMA_BUDGET.maxTextLength)}\n`;
     expect(parseSigmaRules(text, 'big.yml')).toEqual([
-      { ok: false, error: expect.objectContaining({ reason: CompileReason.SigmaBudget, message: expect.stringContaining('maxTextLength') }), source: 'big.yml#0', title: undefined },
+      {
+        ok: false,
+        error: expect.objectContaining({
+          reason: CompileReason.SigmaBudget,
+          message: expect.stringContaining('maxTextLength'),
+        }),
+        source: 'big.yml#0',
+        title: undefined,
+      },
     ]);
   });
 

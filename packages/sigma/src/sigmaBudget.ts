@@ -76,7 +76,8 @@ export function checkBudget(size: number, budget: SigmaBudgetName, path: string,
 export function checkDocumentSize(doc: unknown): void {
   let size = 0;
   const walk = (value: unknown, depth: number): void => {
-    if (depth > SIGMA_BUDGET.maxRuleDepth) throw overBudget('', 'the rule is nested too deep', 'maxRuleDepth');
+    if (depth > SIGMA_BUDGET.maxRuleDepth)
+      throw overBudget('', 'the rule is nested too deep', 'maxRuleDepth');
     size += typeof value === 'string' ? value.length + 1 : 1;
     if (size > SIGMA_BUDGET.maxRuleSize) throw overBudget('', 'the rule is too large', 'maxRuleSize');
     if (Array.isArray(value)) {
@@ -98,7 +99,11 @@ export function notSigma(path: string, message: string): SigmaCompileError {
 
 /** `UnsupportedSigma`: something the rule language cannot express exactly. @example `throw unsupported('detection.s.userAgent|re', 'the modifier re');` */
 export function unsupported(path: string, what: string): SigmaCompileError {
-  return new SigmaCompileError(CompileReason.UnsupportedSigma, path, `not expressible as a SigmaRule: ${what}`);
+  return new SigmaCompileError(
+    CompileReason.UnsupportedSigma,
+    path,
+    `not expressible as a SigmaRule: ${what}`,
+  );
 }
 
 /** A YAML mapping. @example `isRecord({ a: 1 }) === true; isRecord([1]) === false` */

@@ -33,10 +33,14 @@ export function parseCondition(text: string): Condition {
   let depth = 0;
   const peek = (): string | undefined => tokens[pos];
   const fail = (what: string): never => {
-    throw unsupported(AT, `${what} in ${JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text)}`);
+    throw unsupported(
+      AT,
+      `${what} in ${JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text)}`,
+    );
   };
   const deeper = (): void => {
-    if (++depth > SIGMA_BUDGET.maxConditionDepth) throw overBudget(AT, 'parentheses and "not" nest too deep', 'maxConditionDepth');
+    if (++depth > SIGMA_BUDGET.maxConditionDepth)
+      throw overBudget(AT, 'parentheses and "not" nest too deep', 'maxConditionDepth');
   };
   const expr = (): Condition => {
     const terms = [term()];
@@ -73,13 +77,25 @@ export function parseCondition(text: string): Condition {
     if (t === '1' || t === 'all') {
       if (tokens[pos++] !== 'of') fail(`"${t}" without "of"`);
       const pattern = tokens[pos++];
-      if (pattern === undefined || pattern === '(' || pattern === ')') return fail(`"${t} of" without a selection pattern`);
-      checkBudget(pattern.length, 'maxPatternLength', AT, `the pattern ${JSON.stringify(pattern.slice(0, 64))} is too long`);
+      if (pattern === undefined || pattern === '(' || pattern === ')')
+        return fail(`"${t} of" without a selection pattern`);
+      checkBudget(
+        pattern.length,
+        'maxPatternLength',
+        AT,
+        `the pattern ${JSON.stringify(pattern.slice(0, 64))} is too long`,
+      );
       const wildcards = pattern.split('*').length - 1;
-      checkBudget(wildcards, 'maxPatternWildcards', AT, `the pattern ${JSON.stringify(pattern.slice(0, 64))} has too many wildcards`);
+      checkBudget(
+        wildcards,
+        'maxPatternWildcards',
+        AT,
+        `the pattern ${JSON.stringify(pattern.slice(0, 64))} has too many wildcards`,
+      );
       return { kind: t === '1' ? 'oneOf' : 'allOf', pattern };
     }
-    if (t === ')' || t === 'and' || t === 'or' || t === 'of' || t === '|') return fail(`an unexpected "${t}"`);
+    if (t === ')' || t === 'and' || t === 'or' || t === 'of' || t === '|')
+      return fail(`an unexpected "${t}"`);
     if (/^\d+$/.test(t)) return fail(`"${t} of" (only "1 of" and "all of")`);
     return { kind: 'selection', name: t };
   };
@@ -129,7 +145,10 @@ export interface ConvertedCondition {
  *
  * @example `toMatch(parseCondition('selection and not 1 of filter_*'), selections) // { match: {…selection}, exceptions: [{…filter_a}, {…filter_b}] }`
  */
-export function toMatch(condition: Condition, selections: ReadonlyMap<string, readonly SubMatchSpec[]>): ConvertedCondition {
+export function toMatch(
+  condition: Condition,
+  selections: ReadonlyMap<string, readonly SubMatchSpec[]>,
+): ConvertedCondition {
   const names = [...selections.keys()];
   let terms = 0;
   const lookup = (name: string): readonly SubMatchSpec[] => {
@@ -180,9 +199,15 @@ export function toMatch(condition: Condition, selections: ReadonlyMap<string, re
       case 'and':
         return c.of.reduce<SubMatchSpec[]>((acc, x) => product(acc, alternatives(x, negated), AT), [{}]);
       case 'or':
-        return limited(c.of.flatMap((x) => alternatives(x, negated)), AT);
+        return limited(
+          c.of.flatMap((x) => alternatives(x, negated)),
+          AT,
+        );
       case 'not':
-        throw unsupported(AT, negated ? 'a NOT inside a negated group, as in not (a and not b)' : 'a NOT inside an OR');
+        throw unsupported(
+          AT,
+          negated ? 'a NOT inside a negated group, as in not (a and not b)' : 'a NOT inside an OR',
+        );
       case 'oneOf':
       case 'allOf':
         throw new Error('unreachable: patterns are expanded first');
@@ -209,7 +234,8 @@ export function toMatch(condition: Condition, selections: ReadonlyMap<string, re
       case 'not':
         // not (a or b) is not a and not b: one exception each.
         exceptions.push(...alternatives(f.of, true));
-        if (exceptions.length > MAX_BRANCHES) throw unsupported(AT, `its negations expand to more than ${MAX_BRANCHES} exceptions`);
+        if (exceptions.length > MAX_BRANCHES)
+          throw unsupported(AT, `its negations expand to more than ${MAX_BRANCHES} exceptions`);
         break;
       case 'and':
       case 'oneOf':
@@ -220,7 +246,8 @@ export function toMatch(condition: Condition, selections: ReadonlyMap<string, re
   // The AND's own alternatives (a selection listing several exact values) become the anyOf,
   // with what they have in common kept at the top.
   if (all.length > 1) {
-    if (anyOf !== undefined) throw unsupported(AT, 'an OR under an AND with a selection that lists several exact values');
+    if (anyOf !== undefined)
+      throw unsupported(AT, 'an OR under an AND with a selection that lists several exact values');
     const { common, rest } = factorCommon(all);
     all = [common];
     // A branch with nothing of its own always holds, and so does the OR.
@@ -249,7 +276,8 @@ function factorCommon(branches: readonly SubMatchSpec[]): { common: SubMatchSpec
   for (const [key, value] of Object.entries(first)) {
     if (key === 'objectRef') continue;
     const json = JSON.stringify(value);
-    if (branches.every((b) => JSON.stringify((b as Record<string, unknown>)[key]) === json)) common[key] = value;
+    if (branches.every((b) => JSON.stringify((b as Record<string, unknown>)[key]) === json))
+      common[key] = value;
   }
   const rest = branches.map((b) => {
     const r: Record<string, unknown> = { ...b };

@@ -2,7 +2,15 @@ import { compile } from './compile.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
 import type { Severity, SigmaRuleSpec, SubMatchSpec } from './spec.js';
 import { sigmaRuleSpecSchema } from './spec.js';
-import { checkBudget, checkDocumentSize, isRecord, notSigma, overBudget, SIGMA_BUDGET, unsupported } from './sigmaBudget.js';
+import {
+  checkBudget,
+  checkDocumentSize,
+  isRecord,
+  notSigma,
+  overBudget,
+  SIGMA_BUDGET,
+  unsupported,
+} from './sigmaBudget.js';
 import { parseCondition, toMatch } from './sigmaCondition.js';
 import { checkSelectionName, selection } from './sigmaSelection.js';
 import { yamlDocuments } from './yamlDocuments.js';
@@ -103,7 +111,12 @@ export function convertSigmaRule(doc: unknown, options: { name?: string } = {}):
  */
 export type SigmaConversion =
   | { readonly ok: true; readonly rule: ConvertedSigmaRule; readonly source: string }
-  | { readonly ok: false; readonly error: SigmaCompileError; readonly source: string; readonly title: string | undefined };
+  | {
+      readonly ok: false;
+      readonly error: SigmaCompileError;
+      readonly source: string;
+      readonly title: string | undefined;
+    };
 
 /**
  * Reads every Sigma rule of a YAML text (one or more documents) and converts
@@ -131,7 +144,12 @@ export function parseSigmaRules(text: string, source: string): SigmaConversion[]
   return docs.map((doc, i): SigmaConversion => {
     const where = `${source}#${i}`;
     if (doc.error === undefined) return sigmaConversion(doc.value, where, name);
-    return { ok: false, error: new SigmaCompileError(CompileReason.NotSigmaRule, '', doc.error), source: where, title: undefined };
+    return {
+      ok: false,
+      error: new SigmaCompileError(CompileReason.NotSigmaRule, '', doc.error),
+      source: where,
+      title: undefined,
+    };
   });
 }
 
@@ -171,14 +189,22 @@ function tagsOf(raw: unknown): string[] | undefined {
   checkBudget(listed.length, 'maxTags', 'tags', 'too many tags');
   const tags = new Set<string>();
   listed.forEach((value, i) => {
-    const tag = typeof value === 'string' || typeof value === 'number' ? String(value).trim().replace(/\s+/g, '-') : undefined;
+    const tag =
+      typeof value === 'string' || typeof value === 'number'
+        ? String(value).trim().replace(/\s+/g, '-')
+        : undefined;
     if (tag === undefined || !tagSchema.safeParse(tag).success) {
-      const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 140)) : 'a tag that is not a string';
-      throw unsupported(`tags[${i}]`, `${shown}: a tag starts with a letter or digit and has up to 128 letters, digits, . _ : -`);
+      const shown =
+        typeof value === 'string' ? JSON.stringify(value.slice(0, 140)) : 'a tag that is not a string';
+      throw unsupported(
+        `tags[${i}]`,
+        `${shown}: a tag starts with a letter or digit and has up to 128 letters, digits, . _ : -`,
+      );
     }
     tags.add(tag);
   });
-  if (tags.size > MAX_SPEC_TAGS) throw unsupported('tags', `${tags.size} tags; a SigmaRule carries at most ${MAX_SPEC_TAGS}`);
+  if (tags.size > MAX_SPEC_TAGS)
+    throw unsupported('tags', `${tags.size} tags; a SigmaRule carries at most ${MAX_SPEC_TAGS}`);
   return tags.size === 0 ? undefined : [...tags];
 }
 
@@ -213,12 +239,21 @@ export function ruleNameFrom(text: string): string {
   return label === '' ? 'sigma-rule' : label;
 }
 
-function describe(title: string, description: unknown, falsepositives: unknown, id: string | undefined): string {
+function describe(
+  title: string,
+  description: unknown,
+  falsepositives: unknown,
+  id: string | undefined,
+): string {
   const parts = [title];
-  if (typeof description === 'string' && description.trim() !== '') parts.push(description.trim().replace(/\s+/g, ' '));
+  if (typeof description === 'string' && description.trim() !== '')
+    parts.push(description.trim().replace(/\s+/g, ' '));
   if (Array.isArray(falsepositives)) {
-    const fp = falsepositives.filter((f): f is string => typeof f === 'string' && f.trim() !== '' && f !== 'Unknown');
-    if (fp.length > 0) parts.push(`False positives: ${fp.map((f) => f.trim().replace(/\.$/, '')).join('; ')}`);
+    const fp = falsepositives.filter(
+      (f): f is string => typeof f === 'string' && f.trim() !== '' && f !== 'Unknown',
+    );
+    if (fp.length > 0)
+      parts.push(`False positives: ${fp.map((f) => f.trim().replace(/\.$/, '')).join('; ')}`);
   }
   if (id !== undefined) parts.push(`(Sigma rule ${id})`);
   return parts.join('. ').replace(/\.\. /g, '. ').slice(0, 4096);
@@ -228,4 +263,3 @@ function describe(title: string, description: unknown, falsepositives: unknown, 
 function fileStem(path: string): string {
   return (path.split(/[/\\]/).pop() ?? path).replace(/\.(ya?ml|json)$/, '');
 }
-

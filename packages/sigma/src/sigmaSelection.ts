@@ -25,7 +25,11 @@ type FieldTarget =
   | { readonly kind: 'code' }
   | { readonly kind: 'sourceIPs' }
   | { readonly kind: 'keyed'; readonly key: 'annotations' | 'userExtra'; readonly mapKey: string }
-  | { readonly kind: 'body'; readonly key: 'requestObjectGlob' | 'responseObjectGlob'; readonly jsonPath: string }
+  | {
+      readonly kind: 'body';
+      readonly key: 'requestObjectGlob' | 'responseObjectGlob';
+      readonly jsonPath: string;
+    }
   | { readonly kind: 'presence'; readonly absent: AbsentField };
 
 type GlobKey =
@@ -60,7 +64,11 @@ const FIELDS: ReadonlyMap<string, FieldTarget> = new Map<string, FieldTarget>([
   ['hostPath', { kind: 'body', key: 'requestObjectGlob', jsonPath: '$.spec.volumes[*].hostPath.path' }],
   [
     'capabilities',
-    { kind: 'body', key: 'requestObjectGlob', jsonPath: '$.spec.containers[*].securityContext.capabilities.add[*]' },
+    {
+      kind: 'body',
+      key: 'requestObjectGlob',
+      jsonPath: '$.spec.containers[*].securityContext.capabilities.add[*]',
+    },
   ],
   ['objectRef', { kind: 'presence', absent: 'objectRef' }],
   ['impersonatedUser', { kind: 'presence', absent: 'impersonatedUser' }],
@@ -94,7 +102,12 @@ export const MAX_BRANCHES = 64;
 
 /** A selection's name is checked against its budget before its value is read. @example `checkSelectionName('selection_request_uri');` */
 export function checkSelectionName(name: string): void {
-  checkBudget(name.length, 'maxSelectionNameLength', `detection.${name.slice(0, 64)}`, 'the selection name is too long');
+  checkBudget(
+    name.length,
+    'maxSelectionNameLength',
+    `detection.${name.slice(0, 64)}`,
+    'the selection name is too long',
+  );
 }
 
 /**
@@ -117,7 +130,8 @@ export function selection(value: unknown, path: string): SubMatchSpec[] {
       'its maps and value lists expand to',
     );
   }
-  if (!isRecord(value) || Object.keys(value).length === 0) throw notSigma(path, 'a selection is a non-empty map of field: value');
+  if (!isRecord(value) || Object.keys(value).length === 0)
+    throw notSigma(path, 'a selection is a non-empty map of field: value');
   return selectionMap(value, path);
 }
 
@@ -145,8 +159,10 @@ function fieldCriteria(key: string, raw: unknown, at: string, seen: Set<string>)
   checkBudget(listed.length, 'maxValuesPerField', at, 'the field lists too many values');
   if (modifier === 'exists') {
     // `|exists: false` is `null`; "exists" alone has no criterion that holds exactly.
-    if (listed.length !== 1 || typeof listed[0] !== 'boolean') throw unsupported(at, '|exists takes true or false');
-    if (listed[0]) throw unsupported(at, `${field}|exists: true (only absence, |exists: false or null, is expressible)`);
+    if (listed.length !== 1 || typeof listed[0] !== 'boolean')
+      throw unsupported(at, '|exists takes true or false');
+    if (listed[0])
+      throw unsupported(at, `${field}|exists: true (only absence, |exists: false or null, is expressible)`);
     listed = [null];
     modifier = undefined;
   }
@@ -173,13 +189,20 @@ function valueCriteria(
 ): SubMatchSpec[] {
   const { field, at } = where;
   const onlyGlobModifiers = (): GlobModifier | undefined => {
-    if (modifier === undefined || modifier === 'contains' || modifier === 'startswith' || modifier === 'endswith') return modifier;
+    if (
+      modifier === undefined ||
+      modifier === 'contains' ||
+      modifier === 'startswith' ||
+      modifier === 'endswith'
+    )
+      return modifier;
     throw unsupported(at, `the ${modifier} modifier on ${field}${modifierHint(modifier)}`);
   };
   switch (target.kind) {
     case 'set':
     case 'objectRef': {
-      if (modifier !== undefined) throw unsupported(at, `the ${modifier} modifier on ${field}, which compares exactly`);
+      if (modifier !== undefined)
+        throw unsupported(at, `the ${modifier} modifier on ${field}, which compares exactly`);
       const exact = values.map((v) => exactValue(v, at));
       if (target.kind === 'set') return [{ [target.key]: exact }];
       // An exact objectRef field with several values is an OR: one alternative per value.
@@ -203,7 +226,10 @@ function valueCriteria(
     case 'sourceIPs':
       return [{ sourceIPs: sourceAddresses(values, modifier, at) }];
     case 'presence':
-      throw unsupported(at, `a value for ${field}, an object: compare a field inside it, or write null for its absence`);
+      throw unsupported(
+        at,
+        `a value for ${field}, an object: compare a field inside it, or write null for its absence`,
+      );
   }
 }
 
@@ -262,7 +288,10 @@ function targetOf(field: string, path: string): FieldTarget {
     if (field.startsWith(prefix)) {
       const rest = field.slice(prefix.length);
       if (BODY_PATH.test(rest)) return { kind: 'body', key, jsonPath: `$.${rest}` };
-      throw unsupported(path, `${JSON.stringify(field)}: a body path is names of letters, digits, _ and - joined by dots`);
+      throw unsupported(
+        path,
+        `${JSON.stringify(field)}: a body path is names of letters, digits, _ and - joined by dots`,
+      );
     }
   }
   // Sigma writes `annotations.authorization.k8s.io/decision`: everything after the prefix is the key, dots included.
@@ -273,7 +302,10 @@ function targetOf(field: string, path: string): FieldTarget {
     if (field.startsWith(prefix)) {
       const mapKey = field.slice(prefix.length);
       if (MAP_KEY.test(mapKey)) return { kind: 'keyed', key, mapKey };
-      throw unsupported(path, `${JSON.stringify(mapKey)} is not a key ${key} can name (e.g. authorization.k8s.io/decision)`);
+      throw unsupported(
+        path,
+        `${JSON.stringify(mapKey)} is not a key ${key} can name (e.g. authorization.k8s.io/decision)`,
+      );
     }
   }
   throw unsupported(
@@ -284,13 +316,24 @@ function targetOf(field: string, path: string): FieldTarget {
 
 type GlobModifier = 'contains' | 'startswith' | 'endswith';
 type Modifier = GlobModifier | 'cidr' | 'exists' | 'gt' | 'gte' | 'lt' | 'lte';
-const MODIFIERS: ReadonlySet<string> = new Set<Modifier>(['contains', 'startswith', 'endswith', 'cidr', 'exists', 'gt', 'gte', 'lt', 'lte']);
+const MODIFIERS: ReadonlySet<string> = new Set<Modifier>([
+  'contains',
+  'startswith',
+  'endswith',
+  'cidr',
+  'exists',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+]);
 
 function modifierOf(modifiers: readonly string[], path: string): Modifier | undefined {
   if (modifiers.length === 0) return undefined;
   const [m = ''] = modifiers;
   if (modifiers.length === 1 && MODIFIERS.has(m)) return m as Modifier;
-  const why = m === 're' ? ' (regular expressions can backtrack on attacker-written values; use wildcards)' : '';
+  const why =
+    m === 're' ? ' (regular expressions can backtrack on attacker-written values; use wildcards)' : '';
   throw unsupported(
     path,
     `the modifier ${modifiers.join('|')}${why}; contains, startswith, endswith, cidr (on sourceIPs), exists, gt, gte, lt and lte (on responseStatus.code) are supported`,
@@ -331,7 +374,8 @@ function withModifier(value: string, modifier: GlobModifier | undefined): string
 function scalar(value: unknown, path: string): string {
   let text: string;
   if (typeof value === 'string') {
-    if (value === '') throw unsupported(path, 'an empty value (Sigma: the field is empty); for an absent field write null');
+    if (value === '')
+      throw unsupported(path, 'an empty value (Sigma: the field is empty); for an absent field write null');
     text = value;
   } else if (typeof value === 'number' || typeof value === 'boolean') {
     text = String(value);
@@ -348,7 +392,11 @@ function exactValue(value: string, path: string): string {
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
     if (c === '\\' && i + 1 < value.length) out += value[++i];
-    else if (c === '*' || c === '?') throw unsupported(path, `the wildcard in ${JSON.stringify(value)}: this field compares exactly; list the values`);
+    else if (c === '*' || c === '?')
+      throw unsupported(
+        path,
+        `the wildcard in ${JSON.stringify(value)}: this field compares exactly; list the values`,
+      );
     else out += c;
   }
   return out;
@@ -356,11 +404,14 @@ function exactValue(value: string, path: string): string {
 
 /** `sourceIPs: <address>` (compared as an address) or `sourceIPs|cidr: <CIDR>`: parsed now, so a bad one is a `CIDR` error here. */
 function sourceAddresses(values: readonly string[], modifier: Modifier | undefined, at: string): string[] {
-  if (modifier !== undefined && modifier !== 'cidr') throw unsupported(at, `the ${modifier} modifier on sourceIPs (addresses: plain or |cidr)`);
+  if (modifier !== undefined && modifier !== 'cidr')
+    throw unsupported(at, `the ${modifier} modifier on sourceIPs (addresses: plain or |cidr)`);
   if (modifier === undefined) {
     for (const v of values) {
-      if (v.includes('/')) throw unsupported(at, `${JSON.stringify(v)} compared as text; a CIDR needs sourceIPs|cidr`);
-      if (/[*?]/.test(v)) throw unsupported(at, `the wildcard in ${JSON.stringify(v)}: write the range as sourceIPs|cidr`);
+      if (v.includes('/'))
+        throw unsupported(at, `${JSON.stringify(v)} compared as text; a CIDR needs sourceIPs|cidr`);
+      if (/[*?]/.test(v))
+        throw unsupported(at, `the wildcard in ${JSON.stringify(v)}: write the range as sourceIPs|cidr`);
     }
   }
   new CIDRList(values, at);
@@ -375,7 +426,10 @@ type CodeEntry = number | string;
 function responseCodes(values: readonly string[], modifier: Modifier | undefined, at: string): CodeEntry[] {
   const numbers = values.map((v) => {
     if (!/^-?\d{1,6}$/.test(v)) {
-      throw unsupported(at, `${JSON.stringify(v)} is not an HTTP status code (responseStatus.code is a number such as 403)`);
+      throw unsupported(
+        at,
+        `${JSON.stringify(v)} is not an HTTP status code (responseStatus.code is a number such as 403)`,
+      );
     }
     return Number(v);
   });
@@ -383,7 +437,10 @@ function responseCodes(values: readonly string[], modifier: Modifier | undefined
     case undefined:
       for (const [i, code] of numbers.entries()) {
         if (code < 100 || code > 599) {
-          throw unsupported(at, `${JSON.stringify(values[i])} is not an HTTP status code (responseStatus.code is a number such as 403)`);
+          throw unsupported(
+            at,
+            `${JSON.stringify(values[i])} is not an HTTP status code (responseStatus.code is a number such as 403)`,
+          );
         }
       }
       return numbers;
@@ -394,11 +451,22 @@ function responseCodes(values: readonly string[], modifier: Modifier | undefined
       // Several values are an OR: the union of their ranges.
       const set = new Uint8Array(600);
       for (const n of numbers) {
-        const [low, high] = modifier === 'gt' ? [n + 1, 599] : modifier === 'gte' ? [n, 599] : modifier === 'lt' ? [100, n - 1] : [100, n];
+        const [low, high] =
+          modifier === 'gt'
+            ? [n + 1, 599]
+            : modifier === 'gte'
+              ? [n, 599]
+              : modifier === 'lt'
+                ? [100, n - 1]
+                : [100, n];
         for (let c = Math.max(100, low); c <= Math.min(599, high); c++) set[c] = 1;
       }
       const entries = codeEntries(set);
-      if (entries.length === 0) throw unsupported(at, `responseStatus.code|${modifier} ${values.join(', ')}: no status code (100 to 599) is in range`);
+      if (entries.length === 0)
+        throw unsupported(
+          at,
+          `responseStatus.code|${modifier} ${values.join(', ')}: no status code (100 to 599) is in range`,
+        );
       return entries;
     }
     case 'contains':
@@ -406,7 +474,10 @@ function responseCodes(values: readonly string[], modifier: Modifier | undefined
     case 'endswith':
     case 'cidr':
     case 'exists':
-      throw unsupported(at, `the ${modifier} modifier on responseStatus.code (a number: gt, gte, lt and lte apply)`);
+      throw unsupported(
+        at,
+        `the ${modifier} modifier on responseStatus.code (a number: gt, gte, lt and lte apply)`,
+      );
   }
 }
 
@@ -451,7 +522,8 @@ function intersectCodes(a: readonly CodeEntry[], b: readonly CodeEntry[], path: 
   if (same(x)) return [...a];
   if (same(y)) return [...b];
   const entries = codeEntries(both);
-  if (entries.length === 0) throw unsupported(path, 'responseStatus.code conditions with no code in common: it could never match');
+  if (entries.length === 0)
+    throw unsupported(path, 'responseStatus.code conditions with no code in common: it could never match');
   return entries;
 }
 
@@ -462,14 +534,20 @@ function intersectCodes(a: readonly CodeEntry[], b: readonly CodeEntry[], path: 
  *
  * @example `product([{ verb: ['get'] }], [{ userGlob: ['a'] }, { userGlob: ['b'] }], at) // [{ verb, userGlob: ['a'] }, { verb, userGlob: ['b'] }]`
  */
-export function product(a: readonly SubMatchSpec[], b: readonly SubMatchSpec[], path: string): SubMatchSpec[] {
-  if (a.length * b.length > MAX_BRANCHES) throw unsupported(path, `it expands to more than ${MAX_BRANCHES} alternatives`);
+export function product(
+  a: readonly SubMatchSpec[],
+  b: readonly SubMatchSpec[],
+  path: string,
+): SubMatchSpec[] {
+  if (a.length * b.length > MAX_BRANCHES)
+    throw unsupported(path, `it expands to more than ${MAX_BRANCHES} alternatives`);
   return a.flatMap((x) => b.map((y) => mergeCriteria(x, y, path)));
 }
 
 /** Throws when `branches` are more than the language's `anyOf` takes. @example `limited(branches, 'detection.condition')` */
 export function limited(branches: SubMatchSpec[], path: string, what = 'it expands to'): SubMatchSpec[] {
-  if (branches.length > MAX_BRANCHES) throw unsupported(path, `${what} more than ${MAX_BRANCHES} alternatives`);
+  if (branches.length > MAX_BRANCHES)
+    throw unsupported(path, `${what} more than ${MAX_BRANCHES} alternatives`);
   return branches;
 }
 
@@ -493,14 +571,16 @@ export function mergeCriteria(x: SubMatchSpec, y: SubMatchSpec, path: string): S
       case 'verb':
       case 'stage': {
         const both = (mine as string[]).filter((v) => (value as string[]).includes(v));
-        if (both.length === 0) throw unsupported(path, `selections ANDed with no ${key} in common: it could never match`);
+        if (both.length === 0)
+          throw unsupported(path, `selections ANDed with no ${key} in common: it could never match`);
         out[key] = both;
         break;
       }
       case 'objectRef': {
         const ref: Record<string, string> = { ...(mine as Record<string, string>) };
         for (const [k, v] of Object.entries(value as Record<string, string>)) {
-          if (ref[k] !== undefined && ref[k] !== v) throw unsupported(path, `selections ANDed with different objectRef.${k}: it could never match`);
+          if (ref[k] !== undefined && ref[k] !== v)
+            throw unsupported(path, `selections ANDed with different objectRef.${k}: it could never match`);
           ref[k] = v;
         }
         out.objectRef = ref;
@@ -520,7 +600,11 @@ export function mergeCriteria(x: SubMatchSpec, y: SubMatchSpec, path: string): S
       case 'userExtra': {
         const map: Record<string, unknown> = { ...(mine as Record<string, unknown>) };
         for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-          if (Object.hasOwn(map, k)) throw unsupported(path, `${key} ${JSON.stringify(k)} in two selections ANDed together (one glob list per key)`);
+          if (Object.hasOwn(map, k))
+            throw unsupported(
+              path,
+              `${key} ${JSON.stringify(k)} in two selections ANDed together (one glob list per key)`,
+            );
           map[k] = v;
         }
         out[key] = map;

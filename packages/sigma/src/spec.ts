@@ -25,7 +25,9 @@ const globList = (what: string) =>
     .array(nonEmpty.max(1024))
     .min(1)
     .max(256)
-    .describe(`Any of these globs on ${what}: * is any run of characters (including / : .), ? one character.`);
+    .describe(
+      `Any of these globs on ${what}: * is any run of characters (including / : .), ? one character.`,
+    );
 
 const objectRefMatchSchema = z
   .strictObject({
@@ -41,14 +43,18 @@ const objectRefMatchSchema = z
 const bodyGlobSchema = (body: 'requestObject' | 'responseObject') =>
   z
     .strictObject({
-      jsonPath: nonEmpty.max(1024).describe(`JSONPath into ${body}, e.g. $.spec.containers[*].securityContext.privileged.`),
+      jsonPath: nonEmpty
+        .max(1024)
+        .describe(`JSONPath into ${body}, e.g. $.spec.containers[*].securityContext.privileged.`),
       glob: globList('the selected values (non-strings compare by their JSON text)').optional(),
       absent: z
         .literal(true)
         .describe(`Holds when the path selects nothing (the ${body} must have been logged).`)
         .optional(),
     })
-    .describe('Either glob (some selected value matches one of the globs) or absent: true (the path selects nothing).');
+    .describe(
+      'Either glob (some selected value matches one of the globs) or absent: true (the path selects nothing).',
+    );
 
 const requestObjectGlobSchema = bodyGlobSchema('requestObject');
 const responseObjectGlobSchema = bodyGlobSchema('responseObject');
@@ -74,16 +80,25 @@ const responseCodeEntry = z.union([
   z.int().min(100).max(599),
   z
     .string()
-    .regex(/^(?:[1-5]xx|[1-5]\d\d-[1-5]\d\d)$/, 'must be a code (403), a class ("4xx") or a range ("400-599")'),
+    .regex(
+      /^(?:[1-5]xx|[1-5]\d\d-[1-5]\d\d)$/,
+      'must be a code (403), a class ("4xx") or a range ("400-599")',
+    ),
 ]);
 
 /** Keys of `annotations` and `userExtra`: what Kubernetes allows in annotation keys and extra keys. */
-const mapKey = z.string().min(1).max(317).regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*$/, 'must be a key such as authorization.k8s.io/decision');
+const mapKey = z
+  .string()
+  .min(1)
+  .max(317)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*$/, 'must be a key such as authorization.k8s.io/decision');
 const globMap = (what: string) =>
   z
     .record(mapKey, globList(`the value of ${what}`))
     .refine((m) => Object.keys(m).length >= 1 && Object.keys(m).length <= 32, 'must name from 1 to 32 keys')
-    .describe(`Key -> globs on ${what}: every key must be present with a value that one of its globs matches.`);
+    .describe(
+      `Key -> globs on ${what}: every key must be present with a value that one of its globs matches.`,
+    );
 
 /** A CIDR (`10.0.0.0/8`, `2001:db8::/32`) or a single address. Parsed at compile time. */
 const cidrList = z
@@ -119,13 +134,17 @@ const subMatchShape = {
     .array(z.enum(ABSENT_FIELDS))
     .min(1)
     .max(ABSENT_FIELDS.length)
-    .describe('Each of these event fields is absent, e.g. objectRef.subresource (a plain pods request, not pods/exec).')
+    .describe(
+      'Each of these event fields is absent, e.g. objectRef.subresource (a plain pods request, not pods/exec).',
+    )
     .optional(),
   requestObjectGlob: z
     .array(requestObjectGlobSchema)
     .min(1)
     .max(64)
-    .describe('Every entry must hold: some value its JSONPath selects matches one of its globs, or (absent: true) it selects nothing.')
+    .describe(
+      'Every entry must hold: some value its JSONPath selects matches one of its globs, or (absent: true) it selects nothing.',
+    )
     .optional(),
   responseObjectGlob: z
     .array(responseObjectGlobSchema)
@@ -149,7 +168,9 @@ const exceptionsSchema = z
   .array(subMatchSchema)
   .min(1)
   .max(MAX_EXCEPTIONS)
-  .describe('The rule does not fire when any of these sub-matches holds (its own and those its tunings add: 256 in all).');
+  .describe(
+    'The rule does not fire when any of these sub-matches holds (its own and those its tunings add: 256 in all).',
+  );
 
 /** The `match` block: every criterion present must hold. */
 export const matchSchema = z
@@ -193,11 +214,16 @@ const tagsSchema = z
   .array(
     z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be a tag such as attack.t1611 or attack.privilege-escalation'),
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+        'must be a tag such as attack.t1611 or attack.privilege-escalation',
+      ),
   )
   .min(1)
   .max(32)
-  .describe('Tags carried into every SecurityEvent, e.g. MITRE ATT&CK attack.t1611, attack.privilege-escalation.');
+  .describe(
+    'Tags carried into every SecurityEvent, e.g. MITRE ATT&CK attack.t1611, attack.privilege-escalation.',
+  );
 
 const descriptionSchema = z.string().max(4096);
 /** A rule name, as Kubernetes names objects (a DNS subdomain). */
@@ -205,7 +231,10 @@ const ruleNameSchema = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be the name of a rule (a DNS subdomain)');
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'must be the name of a rule (a DNS subdomain)',
+  );
 
 const ruleShape = {
   description: descriptionSchema.optional(),
@@ -229,7 +258,9 @@ export const sigmaTuningSpecSchema = z
     description: descriptionSchema.optional(),
     tunes: ruleNameSchema.describe('The name of the rule this tuning applies to.'),
     enabled: z.literal(false).describe('false disables the tuned rule.').optional(),
-    exceptions: exceptionsSchema.describe('Added to the tuned rule: it does not fire when any of these holds.').optional(),
+    exceptions: exceptionsSchema
+      .describe('Added to the tuned rule: it does not fire when any of these holds.')
+      .optional(),
   })
   .refine((t) => t.exceptions !== undefined || t.enabled === false, {
     message: 'a tuning needs exceptions, or enabled: false',
@@ -245,13 +276,14 @@ export const sigmaRuleResourceSpecSchema = z.strictObject({
   ...ruleShape,
   match: matchSchema.optional(),
   emit: emitSchema.optional(),
-  tunes: ruleNameSchema.describe('Makes this a tuning of the named rule: only exceptions and enabled: false may go with it.').optional(),
+  tunes: ruleNameSchema
+    .describe('Makes this a tuning of the named rule: only exceptions and enabled: false may go with it.')
+    .optional(),
 });
 
 /** The CRD validation rule that keeps a SigmaRule to one form: a rule or a tuning. */
 export const SIGMA_RULE_FORM_VALIDATION = {
-  rule:
-    'has(self.tunes) ? (!has(self.match) && !has(self.emit) && !has(self.rateLimit) && !has(self.tags) && (has(self.exceptions) || (has(self.enabled) && !self.enabled))) : (has(self.match) && has(self.emit))',
+  rule: 'has(self.tunes) ? (!has(self.match) && !has(self.emit) && !has(self.rateLimit) && !has(self.tags) && (has(self.exceptions) || (has(self.enabled) && !self.enabled))) : (has(self.match) && has(self.emit))',
   message:
     'a SigmaRule is either a rule (match and emit) or a tuning (tunes, with exceptions and/or enabled: false, and nothing else)',
 } as const;

@@ -11,11 +11,18 @@ const exec: AuditEvent = {
   userAgent: 'kubectl/v1.34.1',
   sourceIPs: ['10.0.0.15', '10.0.0.16'],
   user: { username: 'alice@example.com', groups: ['dev', 'system:authenticated'] },
-  objectRef: { resource: 'pods', subresource: 'exec', namespace: 'payments', name: 'web-0', apiVersion: 'v1' },
+  objectRef: {
+    resource: 'pods',
+    subresource: 'exec',
+    namespace: 'payments',
+    name: 'web-0',
+    apiVersion: 'v1',
+  },
   responseStatus: { code: 101 },
 };
 
-const render = (source: string, e: AuditEvent = exec) => MessageTemplate.compile(source, 'emit.message').render(e);
+const render = (source: string, e: AuditEvent = exec) =>
+  MessageTemplate.compile(source, 'emit.message').render(e);
 
 describe('MessageTemplate', () => {
   it.each<[string, string, AuditEvent, string]>([
@@ -25,22 +32,40 @@ describe('MessageTemplate', () => {
       exec,
       'alice@example.com ran create on pods/exec payments/web-0 (101)',
     ],
-    ['lists joined', 'from {sourceIPs} as {user.groups}', exec, 'from 10.0.0.15, 10.0.0.16 as dev, system:authenticated'],
-    ['absent values', '{impersonatedUser.username} {objectRef.apiGroup} {responseStatus.reason}', exec, '<none> <none> <none>'],
+    [
+      'lists joined',
+      'from {sourceIPs} as {user.groups}',
+      exec,
+      'from 10.0.0.15, 10.0.0.16 as dev, system:authenticated',
+    ],
+    [
+      'absent values',
+      '{impersonatedUser.username} {objectRef.apiGroup} {responseStatus.reason}',
+      exec,
+      '<none> <none> <none>',
+    ],
     ['literal braces', '{{literal}} {{{verb}}}', exec, '{literal} {create}'],
     ['spaces inside a placeholder', '{ user.username }', exec, 'alice@example.com'],
     ['no placeholder', 'Someone ran a command in a pod', exec, 'Someone ran a command in a pod'],
     [
       'a value from the request body',
       'image {requestObject:$.spec.containers[*].image}',
-      { ...exec, objectRef: { resource: 'pods' }, requestObject: { spec: { containers: [{ image: 'nginx' }, { image: 'alpine:3' }] } } },
+      {
+        ...exec,
+        objectRef: { resource: 'pods' },
+        requestObject: { spec: { containers: [{ image: 'nginx' }, { image: 'alpine:3' }] } },
+      },
       'image nginx, alpine:3',
     ],
     ['a body value that is absent', 'image {requestObject:$.spec.containers[*].image}', exec, 'image <none>'],
     [
       'never the body of a Secret',
       'data {requestObject:$.data.password}',
-      { ...exec, objectRef: { resource: 'secrets', name: 'db' }, requestObject: { data: { password: 'aHVudGVyMg==' } } },
+      {
+        ...exec,
+        objectRef: { resource: 'secrets', name: 'db' },
+        requestObject: { data: { password: 'aHVudGVyMg==' } },
+      },
       'data <redacted>',
     ],
     [
@@ -56,7 +81,12 @@ describe('MessageTemplate', () => {
       'ua=evil {"level":50}  ',
     ],
     ['an empty string is none', 'ua={userAgent}', { ...exec, userAgent: '' }, 'ua=<none>'],
-    ['values of the wrong type are none', 'ip={sourceIPs}', { ...exec, sourceIPs: [{} as unknown as string] }, 'ip=<none>'],
+    [
+      'values of the wrong type are none',
+      'ip={sourceIPs}',
+      { ...exec, sourceIPs: [{} as unknown as string] },
+      'ip=<none>',
+    ],
   ])('%s', (_name, source, e, expected) => {
     expect(render(source, e)).toBe(expected);
   });
@@ -64,7 +94,9 @@ describe('MessageTemplate', () => {
   it('cuts a long value at 256 characters, a long list at 8 items, and the message at 2048', () => {
     expect(render('{userAgent}', { ...exec, userAgent: 'x'.repeat(1000) })).toBe(`${'x'.repeat(255)}…`);
     const groups = Array.from({ length: 20 }, (_, i) => `g${i}`);
-    expect(render('{user.groups}', { ...exec, user: { username: 'u', groups: groups } })).toBe(`${groups.slice(0, 8).join(', ')}, …`);
+    expect(render('{user.groups}', { ...exec, user: { username: 'u', groups: groups } })).toBe(
+      `${groups.slice(0, 8).join(', ')}, …`,
+    );
     const long = render('{userAgent}'.repeat(20), { ...exec, userAgent: 'y'.repeat(300) });
     expect(long).toHaveLength(2048);
     expect(long.endsWith('…')).toBe(true);
@@ -100,7 +132,10 @@ describe('MessageTemplate', () => {
 describe('emit.message in a rule', () => {
   const spec = (message?: string) => ({
     match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } },
-    emit: message === undefined ? { type: 'PodExec', severity: 'high' } : { type: 'PodExec', severity: 'high', message },
+    emit:
+      message === undefined
+        ? { type: 'PodExec', severity: 'high' }
+        : { type: 'PodExec', severity: 'high', message },
   });
 
   it('is compiled with the rule and rendered for an event it matched', () => {
@@ -114,11 +149,17 @@ describe('emit.message in a rule', () => {
   });
 
   it('fails the compile, pointing at emit.message, when a placeholder is unknown', () => {
-    expect(() => compile(spec('{nope}'))).toThrow(expect.objectContaining({ reason: CompileReason.Template, path: 'emit.message' }));
+    expect(() => compile(spec('{nope}'))).toThrow(
+      expect.objectContaining({ reason: CompileReason.Template, path: 'emit.message' }),
+    );
   });
 
   it('is refused when empty or over 1024 characters', () => {
-    expect(() => compile(spec(''))).toThrow(expect.objectContaining({ reason: CompileReason.InvalidSpec, path: 'emit.message' }));
-    expect(() => compile(spec('x'.repeat(1025)))).toThrow(expect.objectContaining({ reason: CompileReason.InvalidSpec }));
+    expect(() => compile(spec(''))).toThrow(
+      expect.objectContaining({ reason: CompileReason.InvalidSpec, path: 'emit.message' }),
+    );
+    expect(() => compile(spec('x'.repeat(1025)))).toThrow(
+      expect.objectContaining({ reason: CompileReason.InvalidSpec }),
+    );
   });
 });

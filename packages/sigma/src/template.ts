@@ -86,10 +86,19 @@ export class MessageTemplate {
         literal += c;
         i++;
       } else if (c === '}') {
-        throw new SigmaCompileError(CompileReason.Template, path, `a } at ${i} closes no placeholder (write }} for a literal brace)`);
+        throw new SigmaCompileError(
+          CompileReason.Template,
+          path,
+          `a } at ${i} closes no placeholder (write }} for a literal brace)`,
+        );
       } else if (c === '{') {
         const end = source.indexOf('}', i);
-        if (end === -1) throw new SigmaCompileError(CompileReason.Template, path, `the placeholder at ${i} is not closed (write {{ for a literal brace)`);
+        if (end === -1)
+          throw new SigmaCompileError(
+            CompileReason.Template,
+            path,
+            `the placeholder at ${i} is not closed (write {{ for a literal brace)`,
+          );
         if (literal !== '') parts.push(literal);
         literal = '';
         parts.push(placeholder(source.slice(i + 1, end).trim(), path));
@@ -134,10 +143,13 @@ function placeholder(name: string, path: string): Part {
 
 function show(value: unknown): string {
   if (Array.isArray(value)) {
-    const items = value.filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean');
+    const items = value.filter(
+      (v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean',
+    );
     return list(items.slice(0, MAX_VALUES), items.length > MAX_VALUES);
   }
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return scalar(value);
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return scalar(value);
   return MESSAGE_NONE;
 }
 

@@ -47,7 +47,10 @@ export function compileTuning(spec: unknown): SigmaTuningSpec {
   const parsed = sigmaTuningSpecSchema.safeParse(spec);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    const path = issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '');
     const message =
       issue.code === 'unrecognized_keys'
         ? `a tuning holds only tunes, exceptions, enabled: false and description; unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
@@ -56,7 +59,11 @@ export function compileTuning(spec: unknown): SigmaTuningSpec {
   }
   if (parsed.data.exceptions !== undefined) {
     // The same compiler checks the exceptions (globs, paths, CIDRs, nesting) as in a rule.
-    compile({ match: { verb: ['get'] }, emit: { type: 'Tuning', severity: 'info' }, exceptions: parsed.data.exceptions });
+    compile({
+      match: { verb: ['get'] },
+      emit: { type: 'Tuning', severity: 'info' },
+      exceptions: parsed.data.exceptions,
+    });
   }
   return parsed.data;
 }

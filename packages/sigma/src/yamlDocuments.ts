@@ -1,7 +1,9 @@
 import { Composer, Parser } from 'yaml';
 
 /** One document of a YAML text: its value, or why it is not valid YAML. */
-export type YamlDocument = { readonly value: unknown; readonly error?: undefined } | { readonly value?: undefined; readonly error: string };
+export type YamlDocument =
+  | { readonly value: unknown; readonly error?: undefined }
+  | { readonly value?: undefined; readonly error: string };
 
 /**
  * The documents of a YAML (or JSON) text, one at a time: what

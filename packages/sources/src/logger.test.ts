@@ -16,12 +16,7 @@ describe('RateLimitedLog', () => {
     log.warn('NotJSON', { n: 5 }, 'bad line');
     now = 30_000;
     log.warn('NotJSON', { n: 6 }, 'bad line');
-    expect(logger.entries.map((e) => e.obj)).toEqual([
-      { n: 1 },
-      { n: 3 },
-      { n: 5, suppressed: 2 },
-      { n: 6 },
-    ]);
+    expect(logger.entries.map((e) => e.obj)).toEqual([{ n: 1 }, { n: 3 }, { n: 5, suppressed: 2 }, { n: 6 }]);
     expect(logger.entries.every((e) => e.level === 'warn')).toBe(true);
   });
 

@@ -26,5 +26,8 @@ const sink: AuditEventSink = {
   tryPush: () => false,
 };
 
-await startFileSource({ path, cursorFile, fromStart: true, maxBatchEvents: 100, maxReadBytes: 1024 * 1024 }, sink);
+await startFileSource(
+  { path, cursorFile, fromStart: true, maxBatchEvents: 100, maxReadBytes: 1024 * 1024 },
+  sink,
+);
 process.stdout.write('started\n');

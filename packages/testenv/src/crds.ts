@@ -45,14 +45,18 @@ export async function installCRDs(kubeConfig: KubeConfig, timeoutMs = SERVED_TIM
       try {
         const got = await extensions.readCustomResourceDefinition({ name: crd.metadata.name });
         const established = got.status?.conditions?.find((c) => c.type === 'Established');
-        if (established?.status !== 'True') throw new Error(`CRD ${crd.metadata.name} is not Established yet`);
+        if (established?.status !== 'True')
+          throw new Error(`CRD ${crd.metadata.name} is not Established yet`);
         await objects.listClusterCustomObject({ group, version: versions[0]!.name, plural: names.plural });
         break;
       } catch (e) {
         if (Date.now() > deadline) {
-          throw new Error(`the CRD ${crd.metadata.name} was not served within ${String(timeoutMs)} ms of its creation`, {
-            cause: e,
-          });
+          throw new Error(
+            `the CRD ${crd.metadata.name} was not served within ${String(timeoutMs)} ms of its creation`,
+            {
+              cause: e,
+            },
+          );
         }
         await sleep(100);
       }

@@ -21,7 +21,11 @@ export const MAX_RETRY_AFTER_MS = 5 * 60_000;
  *
  * @example `exponentialBackoffMs(3, { initialMs: 500, maxMs: 30_000 }, Math.random) // 2000 to 4000`
  */
-export function exponentialBackoffMs(attempt: number, backoff: Backoff, random: () => number = Math.random): number {
+export function exponentialBackoffMs(
+  attempt: number,
+  backoff: Backoff,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 40));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

@@ -69,14 +69,21 @@ describe('createBoundedDeliveryQueue', () => {
       send: ([entry]) => {
         const n = (calls.get(entry!) ?? 0) + 1;
         calls.set(entry!, n);
-        return entry === 'ok' || (entry === 'flaky' && n === 3) ? Promise.resolve() : Promise.reject(new Error(entry));
+        return entry === 'ok' || (entry === 'flaky' && n === 3)
+          ? Promise.resolve()
+          : Promise.reject(new Error(entry));
       },
       policy: {
         classify: ({ error, attempt }): RetryVerdict<Error> => {
           const message = (error as Error).message;
           if (message === 'exists') return { kind: 'delivered' };
           if (message === 'bad') return { kind: 'fail', error: error as Error };
-          return { kind: 'retry', reason: 'other', delayMs: exponentialBackoffMs(attempt, { initialMs: 1, maxMs: 4 }), detail: message };
+          return {
+            kind: 'retry',
+            reason: 'other',
+            delayMs: exponentialBackoffMs(attempt, { initialMs: 1, maxMs: 4 }),
+            detail: message,
+          };
         },
       },
       hooks,
@@ -132,9 +139,13 @@ describe('createBoundedDeliveryQueue', () => {
     const queue = createBoundedDeliveryQueue<string, Error>({
       send: ([entry], signal) =>
         entry === 'hang'
-          ? new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))))
+          ? new Promise((_resolve, reject) =>
+              signal.addEventListener('abort', () => reject(new Error('aborted'))),
+            )
           : Promise.reject(new Error('refused')),
-      policy: { classify: ({ error }) => ({ kind: 'retry', reason: 'other', delayMs: 60_000, detail: String(error) }) },
+      policy: {
+        classify: ({ error }) => ({ kind: 'retry', reason: 'other', delayMs: 60_000, detail: String(error) }),
+      },
       hooks,
       capacity: 3,
       whenFull: 'wait',

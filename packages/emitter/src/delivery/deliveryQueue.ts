@@ -83,7 +83,11 @@ export interface DeliveryHooks<TEntry, TError> {
    * An attempt failed and was not abandoned. On `retry` the batch is still
    * held and waits `delayMs`; on `fail` its entries are no longer held.
    */
-  failed?(batch: readonly TEntry[], verdict: Exclude<RetryVerdict<TError>, { kind: 'delivered' }>, attempt: number): void;
+  failed?(
+    batch: readonly TEntry[],
+    verdict: Exclude<RetryVerdict<TError>, { kind: 'delivered' }>,
+    attempt: number,
+  ): void;
   /** `whenFull: 'dropOldest'`: this entry was dropped to make room. */
   evicted?(entry: TEntry): void;
   /** The close deadline passed with these entries not delivered. */
@@ -290,7 +294,8 @@ class Queue<TEntry, TError> implements BoundedDeliveryQueue<TEntry> {
   /** Entries leave the queue (delivered, failed, evicted, abandoned). */
   private release(entries: readonly TEntry[]): void {
     if (entries.length === 0) return;
-    if (this.options.key !== undefined) for (const entry of entries) this.keys.delete(this.options.key(entry));
+    if (this.options.key !== undefined)
+      for (const entry of entries) this.keys.delete(this.options.key(entry));
     this.resize(-entries.length);
   }
 

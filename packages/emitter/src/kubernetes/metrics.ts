@@ -39,4 +39,3 @@ export function sinkMetrics(registry: Registry | undefined): SinkMetrics {
   for (const reason of Object.values(RetryReason)) retries.inc({ reason }, 0);
   return { queue, retries };
 }
-

@@ -20,7 +20,6 @@ afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.close()));
 });
 
-
 describe('createKubernetesSink options', () => {
   const kubeConfig = kubeConfigAt('https://127.0.0.1:6443');
   const base: KubernetesSinkOptions = { kubeConfig, namespace: 'ugallu-system' };

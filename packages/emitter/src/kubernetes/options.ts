@@ -155,7 +155,12 @@ export function validate(options: KubernetesSinkOptions): Settings {
     KUBERNETES_SINK_DEFAULTS.closeTimeoutMs,
     0,
   );
-  const refusalGraceMs = integer('refusalGraceMs', o.refusalGraceMs, KUBERNETES_SINK_DEFAULTS.refusalGraceMs, 0);
+  const refusalGraceMs = integer(
+    'refusalGraceMs',
+    o.refusalGraceMs,
+    KUBERNETES_SINK_DEFAULTS.refusalGraceMs,
+    0,
+  );
   const logger = o.logger ?? { info: () => undefined, warn: () => undefined };
   if (typeof logger.info !== 'function' || typeof logger.warn !== 'function')
     invalid('logger must have info and warn methods');

@@ -43,7 +43,11 @@ async function takeDown(): Promise<{ restarted: Promise<void> }> {
 
 describe('Kubernetes sink before the SecurityEvent CRD is installed', () => {
   it('fails with CRDNotInstalled, saying what to install', async () => {
-    const sink = createKubernetesSink({ kubeConfig: kubeConfigFor(cp), namespace: 'default', refusalGraceMs: 0 });
+    const sink = createKubernetesSink({
+      kubeConfig: kubeConfigFor(cp),
+      namespace: 'default',
+      refusalGraceMs: 0,
+    });
     try {
       const error: unknown = await sink.emit(sampleSecurityEvent(1)).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(EmitError);

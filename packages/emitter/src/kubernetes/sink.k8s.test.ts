@@ -34,7 +34,6 @@ afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.close()));
 });
 
-
 describe('Kubernetes sink on a real kube-apiserver', () => {
   beforeAll(async () => {
     await installCRDs(admin());
@@ -177,7 +176,11 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
   });
 
   it('fails with NamespaceNotFound for a namespace that does not exist', async () => {
-    const sink = sinkFor({ kubeConfig: kubeConfigFor(cp), namespace: 'no-such-namespace', refusalGraceMs: 0 });
+    const sink = sinkFor({
+      kubeConfig: kubeConfigFor(cp),
+      namespace: 'no-such-namespace',
+      refusalGraceMs: 0,
+    });
     await expect(sink.emit(sampleSecurityEvent(11))).rejects.toMatchObject({
       reason: EmitReason.NamespaceNotFound,
       message: expect.stringMatching(/^namespace "no-such-namespace" does not exist \(HTTP 404/),
@@ -188,7 +191,10 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
     const namespace = await freshNamespace(admin(), 'grace');
     const registry = new Registry();
     const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
-    const logger = { info: () => undefined, warn: (obj: object, msg: string) => warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+    const logger = {
+      info: () => undefined,
+      warn: (obj: object, msg: string) => warnings.push({ obj: obj as Record<string, unknown>, msg }),
+    };
     const sink = sinkFor({
       kubeConfig: kubeConfigFor(cp, 'unprivileged'),
       namespace,
@@ -201,13 +207,19 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
     let settled = false;
     const emitted = sink.emit(se).finally(() => (settled = true));
     await expect
-      .poll(() => metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'forbidden' }), { timeout: 60_000, message: 'the sink has been refused twice' })
+      .poll(() => metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'forbidden' }), {
+        timeout: 60_000,
+        message: 'the sink has been refused twice',
+      })
       .toBeGreaterThanOrEqual(2);
     expect(settled).toBe(false);
     // What an operator sees meanwhile: the typed message, saying what to apply.
     expect(warnings[0]).toMatchObject({
       msg: 'creating a SecurityEvent failed; retrying',
-      obj: { reason: 'forbidden', error: expect.stringMatching(/lacks create on securityevents\.security\.ugallu\.io/) },
+      obj: {
+        reason: 'forbidden',
+        error: expect.stringMatching(/lacks create on securityevents\.security\.ugallu\.io/),
+      },
     });
     // The binding arrives (a chart upgrade finishing, an apiserver's RBAC cache filled).
     const rbac = admin().makeApiClient(RbacAuthorizationV1Api);
@@ -247,7 +259,9 @@ describe('Kubernetes sink on a real kube-apiserver', () => {
     expect(retries).toBeGreaterThanOrEqual(2);
     // The window has passed: the setup is wrong, not warming up.
     await expect(sink.emit(sampleSecurityEvent(15))).rejects.toMatchObject({ reason: EmitReason.Forbidden });
-    expect(await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'forbidden' })).toBe(retries);
+    expect(await metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'forbidden' })).toBe(
+      retries,
+    );
     expect(await storedSecurityEvents(admin(), namespace)).toEqual([]);
   });
 

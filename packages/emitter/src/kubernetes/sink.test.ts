@@ -32,7 +32,10 @@ describe('Kubernetes sink when nothing answers', () => {
     });
     const emits = Array.from({ length: 5 }, (_, i) => track(sink.emit(sampleSecurityEvent(i))));
     await expect
-      .poll(() => metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'connection' }), { timeout: 60_000, message: 'creates were retried' })
+      .poll(() => metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'connection' }), {
+        timeout: 60_000,
+        message: 'creates were retried',
+      })
       .toBeGreaterThanOrEqual(4);
     expect(emits.some((e) => e.settled())).toBe(false);
     // 3 held (queueCapacity), 2 more waiting for room.
@@ -68,7 +71,10 @@ describe('Kubernetes sink when nothing answers', () => {
     });
     const emitted = track(sink.emit(sampleSecurityEvent(1)));
     await expect
-      .poll(() => metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'timeout' }), { timeout: 60_000, message: 'a create timed out twice' })
+      .poll(() => metricValue(registry, 'ugallu_audit_emit_retries_total', { reason: 'timeout' }), {
+        timeout: 60_000,
+        message: 'a create timed out twice',
+      })
       .toBeGreaterThanOrEqual(2);
     expect(emitted.settled()).toBe(false);
     // Rate-limited: one warning for the first retry of the reason, not one per retry.

@@ -143,8 +143,13 @@ class KubernetesSink implements SecurityEventSink {
     const outcome = classify(error, this.settings.namespace, item.name);
     if (outcome.kind === 'created') return { kind: 'delivered' };
     if (outcome.kind === 'fail') return outcome;
-    let delayMs = retryDelayMs(attempt, this.settings.backoff, outcome.kind === 'retry' ? outcome.retryAfterMs : undefined);
-    if (outcome.kind === 'retry') return { kind: 'retry', reason: outcome.reason, delayMs, detail: outcome.detail };
+    let delayMs = retryDelayMs(
+      attempt,
+      this.settings.backoff,
+      outcome.kind === 'retry' ? outcome.retryAfterMs : undefined,
+    );
+    if (outcome.kind === 'retry')
+      return { kind: 'retry', reason: outcome.reason, delayMs, detail: outcome.detail };
     const now = Date.now();
     this.refusedSince ??= now;
     const left = this.refusedSince + this.settings.refusalGraceMs - now;
@@ -154,7 +159,11 @@ class KubernetesSink implements SecurityEventSink {
     return { kind: 'retry', reason: outcome.reason, delayMs, detail: outcome.error.message };
   }
 
-  private failed(item: Item, verdict: Exclude<RetryVerdict<EmitError>, { kind: 'delivered' }>, attempt: number): void {
+  private failed(
+    item: Item,
+    verdict: Exclude<RetryVerdict<EmitError>, { kind: 'delivered' }>,
+    attempt: number,
+  ): void {
     if (verdict.kind === 'fail') {
       item.reject(verdict.error);
       return;
@@ -172,7 +181,10 @@ class KubernetesSink implements SecurityEventSink {
   private created(item: Item): void {
     this.refusedSince = undefined;
     if (this.retriesSinceCreate > 0) {
-      this.settings.logger.info({ retries: this.retriesSinceCreate }, 'SecurityEvents are being created again');
+      this.settings.logger.info(
+        { retries: this.retriesSinceCreate },
+        'SecurityEvents are being created again',
+      );
       this.retriesSinceCreate = 0;
       this.warnings.reset();
     }

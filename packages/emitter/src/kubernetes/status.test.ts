@@ -102,15 +102,18 @@ describe('what a failed create means (by status code)', () => {
     ],
     ['404 Status without details', api(404), EmitReason.CRDNotInstalled, /CRD is not installed/, 'refused'],
     ['405', api(405), EmitReason.Rejected, /refused to create SecurityEvent se-1 \(HTTP 405/, 'fail'],
-  ])('gives the typed error on %s (a refusal: only once the grace window has passed)', (_name, error, reason, message, kind) => {
-    const outcome = classify(error, 'ns', 'se-1');
-    expect(outcome.kind).toBe(kind);
-    const failure = (outcome as { error: EmitError }).error;
-    expect(failure).toBeInstanceOf(EmitError);
-    expect(failure.reason).toBe(reason);
-    expect(failure.message).toMatch(message);
-    expect(failure.cause).toBe(error);
-  });
+  ])(
+    'gives the typed error on %s (a refusal: only once the grace window has passed)',
+    (_name, error, reason, message, kind) => {
+      const outcome = classify(error, 'ns', 'se-1');
+      expect(outcome.kind).toBe(kind);
+      const failure = (outcome as { error: EmitError }).error;
+      expect(failure).toBeInstanceOf(EmitError);
+      expect(failure.reason).toBe(reason);
+      expect(failure.message).toMatch(message);
+      expect(failure.cause).toBe(error);
+    },
+  );
 
   it.each<[string | undefined, number | undefined]>([
     ['3', 3000],

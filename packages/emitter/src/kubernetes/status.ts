@@ -79,7 +79,9 @@ export function classify(error: unknown, namespace: string, name: string): Creat
       return { kind: 'retry', reason: RetryReason.Timeout, retryAfterMs, detail: `HTTP 408${said}` };
     const failure = definitive(code, said, namespace, name, status.detailsKind, error);
     const refusal = REFUSALS[code];
-    return refusal === undefined ? { kind: 'fail', error: failure } : { kind: 'refused', reason: refusal, error: failure };
+    return refusal === undefined
+      ? { kind: 'fail', error: failure }
+      : { kind: 'refused', reason: refusal, error: failure };
   }
   const detail = error instanceof Error ? error.message : String(error);
   if (error instanceof RequestTimeoutError)

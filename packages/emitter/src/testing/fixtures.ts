@@ -91,7 +91,12 @@ export function secretCreateEvent(): AuditEvent {
     responseObject: {
       kind: 'Secret',
       apiVersion: 'v1',
-      metadata: { name: 'db-credentials', namespace: 'shop', uid: '7d1c3e2a-secret-uid', labels: { x: SECRET_MARKER } },
+      metadata: {
+        name: 'db-credentials',
+        namespace: 'shop',
+        uid: '7d1c3e2a-secret-uid',
+        labels: { x: SECRET_MARKER },
+      },
       data: { password: SECRET_MARKER },
     },
     stageTimestamp: '2025-03-01T10:05:00.000001Z',
@@ -105,7 +110,10 @@ export function secretCreateEvent(): AuditEvent {
  */
 export function sampleSecurityEvent(i: number, clusterID = 'test-cluster'): SecurityEvent {
   return buildSecurityEvent({
-    event: execEvent({ auditID: `audit-${i}`, objectRef: { resource: 'pods', namespace: 'shop', name: `web-${i}` } }),
+    event: execEvent({
+      auditID: `audit-${i}`,
+      objectRef: { resource: 'pods', namespace: 'shop', name: `web-${i}` },
+    }),
     rule: { ...RULE, tags: ['attack.t1609', 'attack.execution'] },
     clusterID,
     component: 'ugallu-audit-detection',

@@ -81,7 +81,9 @@ export function describeSinkContract(name: string, makeSink: () => Promise<SinkU
     it('rejects an emit after close with Closed and delivers nothing more', async () => {
       await under.sink.emit(sampleSecurityEvent(4));
       await under.sink.close();
-      await expect(under.sink.emit(sampleSecurityEvent(5))).rejects.toMatchObject({ reason: EmitReason.Closed });
+      await expect(under.sink.emit(sampleSecurityEvent(5))).rejects.toMatchObject({
+        reason: EmitReason.Closed,
+      });
       expect(await under.delivered()).toHaveLength(1);
     });
 

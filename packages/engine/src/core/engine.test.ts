@@ -89,7 +89,11 @@ describe('DetectionEngine', () => {
     const { engine, sink } = setup();
     engine.applyRule('pod-exec', {
       ...execSpec(),
-      emit: { type: 'PodExec', severity: 'high', message: '{user.username} exec into {objectRef.namespace}/{objectRef.name}' },
+      emit: {
+        type: 'PodExec',
+        severity: 'high',
+        message: '{user.username} exec into {objectRef.namespace}/{objectRef.name}',
+      },
     });
     await engine.processBatch({ events: [exec('m1')] });
     expect(sink.emitted[0]!.spec.message).toBe('alice@example.com exec into web/web-0');

@@ -2,7 +2,15 @@ import type { AuditEvent } from '@ugallu/audit-types';
 import { buildSecurityEvent, EmitError } from '@ugallu/emitter';
 import type { SecurityEventSink } from '@ugallu/emitter';
 import { TokenBucket } from '@ugallu/ratelimit';
-import { compile, compileTuning, lintRule, RuleSet, SigmaCompileError, tuningTarget, withTunings } from '@ugallu/sigma';
+import {
+  compile,
+  compileTuning,
+  lintRule,
+  RuleSet,
+  SigmaCompileError,
+  tuningTarget,
+  withTunings,
+} from '@ugallu/sigma';
 import type { CompileReasonCode, CompiledRule, NamedTuning, RuleEntry, SigmaTuningSpec } from '@ugallu/sigma';
 import type { AuditEventBatch, SourceLogger } from '@ugallu/sources';
 import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
@@ -183,7 +191,9 @@ export class DetectionEngine {
     this.logger = options.logger ?? noopLogger;
     this.warnings = new RateLimitedLog(this.logger, 10_000);
     this.wallClock = options.wallClock ?? Date.now;
-    this.seenRing = new Array<string | undefined>(Math.max(1, options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW)).fill(undefined);
+    this.seenRing = new Array<string | undefined>(
+      Math.max(1, options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW),
+    ).fill(undefined);
     this.rules = new RuleSet<RuleState>({ createState: (name, rule) => this.stateFor(name, rule) });
   }
 
@@ -300,7 +310,8 @@ export class DetectionEngine {
 
   private validTuningsOf(rule: string): NamedTuning[] {
     const out: NamedTuning[] = [];
-    for (const [name, t] of this.tunings) if (t.target === rule && t.spec !== undefined) out.push({ name, spec: t.spec });
+    for (const [name, t] of this.tunings)
+      if (t.target === rule && t.spec !== undefined) out.push({ name, spec: t.spec });
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
@@ -364,14 +375,18 @@ export class DetectionEngine {
     const base = {
       name,
       compiled: error === undefined,
-      enabled: tuning === undefined ? (entry?.rule.enabled ?? false) : tuning.spec !== undefined && this.specs.has(tuning.target),
+      enabled:
+        tuning === undefined
+          ? (entry?.rule.enabled ?? false)
+          : tuning.spec !== undefined && this.specs.has(tuning.target),
       ...(error === undefined ? {} : { reason: error.reason, message: error.message }),
       matchCount: state.matchCount,
       ...(state.lastMatchedAt === undefined ? {} : { lastMatchedAt: state.lastMatchedAt }),
       droppedRateLimit: state.droppedRateLimit,
       emitErrors: state.emitErrors,
     };
-    if (tuning !== undefined) return { ...base, tunes: tuning.target, targetFound: this.specs.has(tuning.target) };
+    if (tuning !== undefined)
+      return { ...base, tunes: tuning.target, targetFound: this.specs.has(tuning.target) };
     const applied = state.tunedBy;
     if (applied.length === 0 || entry === undefined) return base;
     const added = applied.reduce((n, t) => n + (t.spec.exceptions?.length ?? 0), 0);

@@ -19,7 +19,10 @@ class Recorder implements SecurityEventSink {
   }
 }
 
-const spec = { match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } }, emit: { type: 'PodExec', severity: 'high' } };
+const spec = {
+  match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } },
+  emit: { type: 'PodExec', severity: 'high' },
+};
 const START = Date.UTC(2026, 10, 20, 10);
 
 function exec(i: number, atMs: number): AuditEvent {
@@ -36,11 +39,17 @@ function exec(i: number, atMs: number): AuditEvent {
 /** A log of `count` execs `gapMs` apart, with a burst of `burst` in one second at `burstAt`. */
 function log(count: number, gapMs: number, burst = 0, burstAt = 0): AuditEvent[] {
   const events = Array.from({ length: count }, (_, i) => exec(i, START + i * gapMs));
-  for (let j = 0; j < burst; j++) events.splice(burstAt + j, 0, exec(10_000 + j, START + burstAt * gapMs + j));
+  for (let j = 0; j < burst; j++)
+    events.splice(burstAt + j, 0, exec(10_000 + j, START + burstAt * gapMs + j));
   return events;
 }
 
-async function run(events: readonly AuditEvent[], batchSize: number, pauseMs: number, options: { rateLimit?: boolean } = {}) {
+async function run(
+  events: readonly AuditEvent[],
+  batchSize: number,
+  pauseMs: number,
+  options: { rateLimit?: boolean } = {},
+) {
   const sink = new Recorder();
   const engine = new DetectionEngine({ sink, clusterID: 'c', registry: new Registry(), ...options });
   engine.applyRule('pod-exec', spec);
@@ -72,7 +81,12 @@ describe('the engine runs on event time', () => {
   it('an event from far in the future moves the clock at most MAX_FUTURE_SKEW_MS past the wall clock, and never backwards', async () => {
     const sink = new Recorder();
     const wall = { t: START };
-    const engine = new DetectionEngine({ sink, clusterID: 'c', registry: new Registry(), wallClock: () => wall.t });
+    const engine = new DetectionEngine({
+      sink,
+      clusterID: 'c',
+      registry: new Registry(),
+      wallClock: () => wall.t,
+    });
     engine.applyRule('pod-exec', { ...spec, rateLimit: { burst: 1, sustainedPerSec: 1 } });
     await engine.processBatch({ events: [exec(1, Date.UTC(2099, 0, 1))] });
     expect(engine.status('pod-exec')?.lastMatchedAt?.getTime()).toBe(START + MAX_FUTURE_SKEW_MS);
@@ -94,7 +108,13 @@ describe('the engine runs on event time', () => {
 describe('the one-detection-per-request memory', () => {
   it('is bounded by count: at capacity the oldest request is forgotten first', async () => {
     const sink = new Recorder();
-    const engine = new DetectionEngine({ sink, clusterID: 'c', registry: new Registry(), dedupeWindow: 3, rateLimit: false });
+    const engine = new DetectionEngine({
+      sink,
+      clusterID: 'c',
+      registry: new Registry(),
+      dedupeWindow: 3,
+      rateLimit: false,
+    });
     engine.applyRule('pod-exec', spec);
     const e = (i: number) => exec(i, START);
     await engine.processBatch({ events: [e(1), e(2), e(3), e(1), e(2), e(3)] });

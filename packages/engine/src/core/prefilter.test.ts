@@ -5,7 +5,8 @@ import { LinePrefilter } from './prefilter.js';
 
 function capture() {
   const logs: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void logs.push({ level, obj: obj as Record<string, unknown>, msg });
+  const at = (level: string) => (obj: object, msg: string) =>
+    void logs.push({ level, obj: obj as Record<string, unknown>, msg });
   return { logs, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
@@ -33,12 +34,20 @@ const line = (verb: string, resource: string, more: Record<string, unknown> = {}
 describe('LinePrefilter', () => {
   it('skips what no rule could match, counts it, and follows the rules as they change; a rule it cannot narrow turns it off, and it says so', async () => {
     const rules = new RuleSet();
-    rules.install('exec', compile({ match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } }, emit: { type: 'T', severity: 'high' } }));
+    rules.install(
+      'exec',
+      compile({
+        match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } },
+        emit: { type: 'T', severity: 'high' },
+      }),
+    );
     const registry = new Registry();
     const { logs, logger } = capture();
     const prefilter = new LinePrefilter({ rules, registry, logger });
     expect(prefilter.test(line('get', 'pods'))).toBe(false);
-    expect(prefilter.test(line('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } }))).toBe(true);
+    expect(
+      prefilter.test(line('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } })),
+    ).toBe(true);
     expect(prefilter.test('not json')).toBe(true);
     expect(prefilter.skipped).toBe(1);
     expect(await metric(registry, 'ugallu_audit_prefilter_enabled')).toBe(1);
@@ -46,10 +55,18 @@ describe('LinePrefilter', () => {
     // Scraped twice: counted once.
     expect(await metric(registry, 'ugallu_audit_prefilter_skipped_total')).toBe(1);
 
-    rules.install('everything-by-body', compile({ match: { requestObjectGlob: [{ jsonPath: '$.spec.hostPID', glob: ['true'] }] }, emit: { type: 'T', severity: 'high' } }));
+    rules.install(
+      'everything-by-body',
+      compile({
+        match: { requestObjectGlob: [{ jsonPath: '$.spec.hostPID', glob: ['true'] }] },
+        emit: { type: 'T', severity: 'high' },
+      }),
+    );
     expect(prefilter.test(line('get', 'pods'))).toBe(true);
     expect(await metric(registry, 'ugallu_audit_prefilter_enabled')).toBe(0);
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', obj: { rule: 'everything-by-body' } }));
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: 'warn', obj: { rule: 'everything-by-body' } }),
+    );
 
     rules.remove('everything-by-body');
     expect(prefilter.test(line('get', 'pods'))).toBe(false);

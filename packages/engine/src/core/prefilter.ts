@@ -67,7 +67,8 @@ export class LinePrefilter {
     this.test = this.enabled ? (line) => this.#test(line) : () => true;
     if (options.registry !== undefined) this.#register(options.registry);
     if (this.enabled) this.#watchBlocker();
-    else this.#logger.info({}, 'pre-filter turned off (--no-prefilter): every line of the audit log is parsed');
+    else
+      this.#logger.info({}, 'pre-filter turned off (--no-prefilter): every line of the audit log is parsed');
   }
 
   #test(line: string): boolean {
@@ -89,7 +90,10 @@ export class LinePrefilter {
         'pre-filter off: this rule names no verb, resource, stage, user, response code, user agent or impersonated user it must have (nor a not or exception made only of those), so any event could match it and every line is parsed',
       );
     } else if (!first) {
-      this.#logger.info({}, 'pre-filter on again: every rule can be narrowed; lines no rule could match are skipped unparsed');
+      this.#logger.info(
+        {},
+        'pre-filter on again: every rule can be narrowed; lines no rule could match are skipped unparsed',
+      );
     }
   }
 

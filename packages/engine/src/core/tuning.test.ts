@@ -5,7 +5,6 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DetectionEngine } from './index.js';
 
-
 const sink: SecurityEventSink = { emit: () => Promise.resolve(), close: () => Promise.resolve() };
 
 interface Line {
@@ -16,7 +15,8 @@ interface Line {
 
 function capture(): { logger: SourceLogger; lines: Line[] } {
   const lines: Line[] = [];
-  const at = (level: string) => (fields: object, msg: string) => void lines.push({ level, fields: fields as Record<string, unknown>, msg });
+  const at = (level: string) => (fields: object, msg: string) =>
+    void lines.push({ level, fields: fields as Record<string, unknown>, msg });
   return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 
@@ -48,7 +48,10 @@ describe('tunings in the engine', () => {
     expect(await matches(engine, read('alice'))).toBe(true);
     expect(await matches(engine, read('system:kube-scheduler'))).toBe(false);
 
-    const status = engine.applyRule('quiet-ci', { tunes: 'secret-read', exceptions: [{ userGlob: ['ci-bot'] }] });
+    const status = engine.applyRule('quiet-ci', {
+      tunes: 'secret-read',
+      exceptions: [{ userGlob: ['ci-bot'] }],
+    });
     expect(status).toMatchObject({ compiled: true, tunes: 'secret-read', targetFound: true, enabled: true });
     expect(await matches(engine, read('ci-bot'))).toBe(false);
     expect(await matches(engine, read('alice'))).toBe(true);
@@ -61,7 +64,10 @@ describe('tunings in the engine', () => {
 
     engine.applyRule('quiet-dev', { tunes: 'secret-read', exceptions: [{ namespaceGlob: ['dev-*'] }] });
     expect(await matches(engine, read('alice', 'dev-a'))).toBe(false);
-    expect(engine.status('secret-read')).toMatchObject({ tunedBy: ['quiet-ci', 'quiet-dev'], exceptions: { own: 1, added: 2 } });
+    expect(engine.status('secret-read')).toMatchObject({
+      tunedBy: ['quiet-ci', 'quiet-dev'],
+      exceptions: { own: 1, added: 2 },
+    });
 
     engine.applyRule('off', { tunes: 'secret-read', enabled: false });
     expect(engine.status('secret-read')?.enabled).toBe(false);
@@ -69,7 +75,11 @@ describe('tunings in the engine', () => {
 
     engine.removeRule('off');
     engine.removeRule('quiet-ci');
-    expect(engine.status('secret-read')).toMatchObject({ enabled: true, tunedBy: ['quiet-dev'], matchCount: 2 });
+    expect(engine.status('secret-read')).toMatchObject({
+      enabled: true,
+      tunedBy: ['quiet-dev'],
+      matchCount: 2,
+    });
     expect(await matches(engine, read('ci-bot'))).toBe(true);
     expect(engine.status('secret-read')?.matchCount).toBe(3);
   });
@@ -77,7 +87,9 @@ describe('tunings in the engine', () => {
   it('reports a tuning of a missing rule, applies it when the rule arrives, and never lets a bad tuning take a rule out', async () => {
     const { logger, lines } = capture();
     const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry(), logger });
-    expect(engine.applyRule('early', { tunes: 'secret-read', exceptions: [{ userGlob: ['alice'] }] })).toMatchObject({
+    expect(
+      engine.applyRule('early', { tunes: 'secret-read', exceptions: [{ userGlob: ['alice'] }] }),
+    ).toMatchObject({
       compiled: true,
       targetFound: false,
       enabled: false,
@@ -98,11 +110,16 @@ describe('tunings in the engine', () => {
       compiled: false,
       reason: 'InvalidSpec',
     });
-    expect(engine.applyRule('bad-cidr', { tunes: 'secret-read', exceptions: [{ sourceIPs: ['10.0.0.0/33'] }] })).toMatchObject({
+    expect(
+      engine.applyRule('bad-cidr', { tunes: 'secret-read', exceptions: [{ sourceIPs: ['10.0.0.0/33'] }] }),
+    ).toMatchObject({
       compiled: false,
       reason: 'CIDR',
     });
-    expect(engine.applyRule('nothing', { tunes: 'secret-read' })).toMatchObject({ compiled: false, reason: 'InvalidSpec' });
+    expect(engine.applyRule('nothing', { tunes: 'secret-read' })).toMatchObject({
+      compiled: false,
+      reason: 'InvalidSpec',
+    });
     expect(engine.status('secret-read')).toMatchObject({ compiled: true, enabled: true, tunedBy: ['early'] });
     expect(await matches(engine, read('bob'))).toBe(true);
   });

@@ -20,7 +20,6 @@ export interface KubeConfigOptions {
   readonly serviceAccountRoot?: string;
 }
 
-
 /**
  * The client configuration: the `--kubeconfig` file when given, else the
  * pod's in-cluster configuration (service account token and CA).

@@ -298,7 +298,12 @@ describe('tunings as SigmaRule resources', () => {
       });
     });
     await vi.waitFor(
-      () => expect(logs.some((l) => l.level === 'warn' && l.obj.rule === 'rc-tuning-early' && l.msg.includes('does not exist'))).toBe(true),
+      () =>
+        expect(
+          logs.some(
+            (l) => l.level === 'warn' && l.obj.rule === 'rc-tuning-early' && l.msg.includes('does not exist'),
+          ),
+        ).toBe(true),
       CLUSTER_WAIT,
     );
 
@@ -387,7 +392,10 @@ describe('status from several pods', () => {
 
     // The holder stops (releasing the Lease): the other pod takes over and keeps the sums right.
     await leader.reconciler.stop();
-    await vi.waitFor(() => expect(follower.reconciler.isLeader()).toBe(true), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(() => expect(follower.reconciler.isLeader()).toBe(true), {
+      timeout: 30_000,
+      interval: 100,
+    });
     await follower.engine.processBatch({ events: [podExec('m6')] });
     const followerCount = follower.engine.status('rc-multi')!.matchCount;
     const leaderCount = leader.engine.status('rc-multi')!.matchCount;
@@ -490,7 +498,10 @@ describe('RBAC', () => {
     const unbind = await bindClusterRole(admin, 'ugallu-audit-detection-test', 'unprivileged');
     try {
       const unprivileged = kubeConfigFor(cp, 'unprivileged');
-      await vi.waitFor(async () => expect(await missingPermissions(unprivileged, permissions)).toEqual([]), CLUSTER_WAIT);
+      await vi.waitFor(
+        async () => expect(await missingPermissions(unprivileged, permissions)).toEqual([]),
+        CLUSTER_WAIT,
+      );
       const { engine, reconciler } = start({
         kubeConfig: unprivileged,
         podName: 'pod-bound',
@@ -507,15 +518,16 @@ describe('RBAC', () => {
         expect(compiledCondition(r)).toMatchObject({ status: 'False', reason: 'JSONPath' }),
       );
       const core = admin.makeApiClient(CoreV1Api);
-      await vi.waitFor(async () =>
-        expect(
-          (
-            await core.listNamespacedEvent({
-              namespace: 'default',
-              fieldSelector: 'involvedObject.name=rc-rbac-bad',
-            })
-          ).items,
-        ).toHaveLength(1),
+      await vi.waitFor(
+        async () =>
+          expect(
+            (
+              await core.listNamespacedEvent({
+                namespace: 'default',
+                fieldSelector: 'involvedObject.name=rc-rbac-bad',
+              })
+            ).items,
+          ).toHaveLength(1),
         CLUSTER_WAIT,
       );
       await engine.processBatch({ events: [podExec('r1')] });

@@ -336,8 +336,10 @@ class Reconciler implements SigmaRuleReconciler {
    * named before); a rule arriving or leaving changes its tunings'.
    */
   #markRelated(name: string, ...targets: (string | undefined)[]): void {
-    for (const target of targets) if (target !== undefined && this.#objects.has(target)) this.#mark(target, false);
-    for (const tuning of this.#engine.tuningsOf(name)) if (this.#objects.has(tuning)) this.#mark(tuning, false);
+    for (const target of targets)
+      if (target !== undefined && this.#objects.has(target)) this.#mark(target, false);
+    for (const tuning of this.#engine.tuningsOf(name))
+      if (this.#objects.has(tuning)) this.#mark(tuning, false);
     if (this.#synced) this.#engine.reportDanglingTunings();
   }
 

@@ -162,8 +162,15 @@ export function planStatusPatch(input: StatusPlanInput): StatusPlan {
     }
     const currentApplied = conditions.find((c) => c.type === APPLIED_CONDITION);
     const wantedApplied = appliedCondition(rule, generation, currentApplied, now);
-    if (wantedApplied === undefined ? currentApplied !== undefined : currentApplied === undefined || !sameCondition(currentApplied, wantedApplied)) {
-      conditions = [...conditions.filter((c) => c.type !== APPLIED_CONDITION), ...(wantedApplied === undefined ? [] : [wantedApplied])];
+    if (
+      wantedApplied === undefined
+        ? currentApplied !== undefined
+        : currentApplied === undefined || !sameCondition(currentApplied, wantedApplied)
+    ) {
+      conditions = [
+        ...conditions.filter((c) => c.type !== APPLIED_CONDITION),
+        ...(wantedApplied === undefined ? [] : [wantedApplied]),
+      ];
       conditionsChanged = true;
     }
     if (conditionsChanged) status.conditions = conditions;

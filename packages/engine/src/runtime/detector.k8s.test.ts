@@ -81,7 +81,10 @@ describe('startDetector with Kubernetes', () => {
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     // It keeps checking (and logging) while not ready.
-    await vi.waitFor(() => expect(logs.filter((l) => l.level === 'error').length).toBeGreaterThan(1), CLUSTER_WAIT);
+    await vi.waitFor(
+      () => expect(logs.filter((l) => l.level === 'error').length).toBeGreaterThan(1),
+      CLUSTER_WAIT,
+    );
 
     abort.abort();
     const failure = await outcome;

@@ -375,7 +375,8 @@ function logClosedConsumers(
  */
 async function untilPermitted(config: DetectorConfig, k8s: KubernetesConfig): Promise<void> {
   const { logger } = config;
-  const { detectorPermissions, formatPermission, missingPermissions } = await import('../kubernetes/permissions.js');
+  const { detectorPermissions, formatPermission, missingPermissions } =
+    await import('../kubernetes/permissions.js');
   const permissions = detectorPermissions({
     crdRules: config.rules.from === 'crd',
     leaseNamespace: k8s.namespace,

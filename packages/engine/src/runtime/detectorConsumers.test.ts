@@ -80,7 +80,10 @@ describe('a detector with consumers', () => {
       logger: { info: log('info'), warn: log('warn'), error: log('error') },
     });
     expect(detector.consumers?.consumers.map((c) => c.name)).toEqual(['archive', 'down']);
-    await vi.waitFor(async () => expect(await jsonLines(archive)).toHaveLength(3), { timeout: 20_000, interval: 100 });
+    await vi.waitFor(async () => expect(await jsonLines(archive)).toHaveLength(3), {
+      timeout: 20_000,
+      interval: 100,
+    });
     // The sink writes ECS, the archive consumer OCSF, from the same SecurityEvents.
     const ecs = await jsonLines(emitted);
     const ocsf = await jsonLines(archive);

@@ -12,7 +12,8 @@ import { startDetector } from './detector.js';
 
 function capture() {
   const logs: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void logs.push({ level, obj: obj as Record<string, unknown>, msg });
+  const at = (level: string) => (obj: object, msg: string) =>
+    void logs.push({ level, obj: obj as Record<string, unknown>, msg });
   return { logs, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
@@ -72,13 +73,32 @@ spec:
     log = join(dir, 'audit.log');
     const lines: string[] = [];
     for (let i = 0; i < 200; i++) {
-      lines.push(line(['get', 'list', 'watch'][i % 3]!, ['pods', 'nodes', 'secrets'][i % 3]!, { auditID: `read-${i}` }));
-      if (i % 10 === 0) lines.push(line('create', 'pods', { auditID: `exec-${i}`, objectRef: { resource: 'pods', subresource: 'exec', namespace: 'web' } }));
-      if (i % 20 === 0) lines.push(line('get', 'nodes', { auditID: `anon-${i}`, user: { username: 'system:anonymous' } }));
-      if (i % 7 === 0) lines.push(line('update', 'secrets', { auditID: `secret-${i}`, objectRef: { resource: 'secrets', namespace: i % 2 === 0 ? 'prod-1' : 'dev' } }));
+      lines.push(
+        line(['get', 'list', 'watch'][i % 3]!, ['pods', 'nodes', 'secrets'][i % 3]!, {
+          auditID: `read-${i}`,
+        }),
+      );
+      if (i % 10 === 0)
+        lines.push(
+          line('create', 'pods', {
+            auditID: `exec-${i}`,
+            objectRef: { resource: 'pods', subresource: 'exec', namespace: 'web' },
+          }),
+        );
+      if (i % 20 === 0)
+        lines.push(line('get', 'nodes', { auditID: `anon-${i}`, user: { username: 'system:anonymous' } }));
+      if (i % 7 === 0)
+        lines.push(
+          line('update', 'secrets', {
+            auditID: `secret-${i}`,
+            objectRef: { resource: 'secrets', namespace: i % 2 === 0 ? 'prod-1' : 'dev' },
+          }),
+        );
     }
     // A malformed line that looks like a read no rule watches: skipped unvalidated with the pre-filter.
-    lines.push('{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","objectRef":{"resource":"pods"},"x":tru}');
+    lines.push(
+      '{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","objectRef":{"resource":"pods"},"x":tru}',
+    );
     await writeFile(log, lines.join('\n') + '\n');
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -117,11 +137,15 @@ spec:
     const skipped = summary(on.logs).obj.prefilterSkipped as number;
     // The 200 reads and the malformed line, minus the anonymous requests' lines (a rule watches that user).
     expect(skipped).toBe(201);
-    expect(summary(on.logs).msg).toMatch(new RegExp(`; ${skipped} lines skipped unparsed by the pre-filter \\(no rule could match them\\)$`));
+    expect(summary(on.logs).msg).toMatch(
+      new RegExp(`; ${skipped} lines skipped unparsed by the pre-filter \\(no rule could match them\\)$`),
+    );
     expect(summary(off.logs).obj.prefilterSkipped).toBeUndefined();
     expect(summary(off.logs).msg).not.toMatch(/pre-filter/);
     // Evaluated events: fewer by exactly the skipped lines (the malformed one was no event either way).
-    expect((summary(off.logs).obj.events as number) - (summary(on.logs).obj.events as number)).toBe(skipped - 1);
+    expect((summary(off.logs).obj.events as number) - (summary(on.logs).obj.events as number)).toBe(
+      skipped - 1,
+    );
     // The malformed line is a parse error only when parsed.
     const parseErrors = async (registry: Registry) => {
       const { values } = await registry.getSingleMetric('ugallu_audit_file_parse_errors_total')!.get();
@@ -147,7 +171,10 @@ describe('--no-prefilter', () => {
   });
   const sink = () => {
     const chunks: string[] = [];
-    return { chunks, stream: new Writable({ write: (c: Buffer, _e, done) => done(void chunks.push(c.toString())) }) };
+    return {
+      chunks,
+      stream: new Writable({ write: (c: Buffer, _e, done) => done(void chunks.push(c.toString())) }),
+    };
   };
 
   it('is a flag of the file binary, with help, and not of the webhook binary', async () => {

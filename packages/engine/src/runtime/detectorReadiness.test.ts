@@ -56,7 +56,10 @@ describe('readiness follows the rules', () => {
   }
 
   it('is not ready, and says why, when every configured rule failed (one bad file among good ones is fine)', async () => {
-    const { errors } = await start({ 'a.yaml': broken('a'), 'b.yaml': 'a: &a x\nb: [' + Array(101).fill('*a').join(',') + ']\n' });
+    const { errors } = await start({
+      'a.yaml': broken('a'),
+      'b.yaml': 'a: &a x\nb: [' + Array(101).fill('*a').join(',') + ']\n',
+    });
     expect(await readyz(detector!)).toBe(503);
     expect(errors.some((m) => m.includes('no rule can run'))).toBe(true);
   });

@@ -316,10 +316,10 @@ describe('end to end on a real control plane', () => {
     }
     await restarted;
     await barrier('e2e-marker-2', ['ugallu-faults']);
-    await vi.waitFor(
-      async () => expect((await bindingsIn('ugallu-faults')).sort()).toEqual(names),
-      { timeout: 90_000, interval: 250 },
-    );
+    await vi.waitFor(async () => expect((await bindingsIn('ugallu-faults')).sort()).toEqual(names), {
+      timeout: 90_000,
+      interval: 250,
+    });
 
     // The reconciler watches again after the outage: a new rule compiles and reports.
     await sigmaRules(admin).create(
@@ -328,6 +328,9 @@ describe('end to end on a real control plane', () => {
         emit: { type: 'PodDeleted', severity: 'low' },
       }),
     );
-    await vi.waitFor(() => expect(detector.engine.status('after-restart')?.compiled).toBe(true), { timeout: 90_000, interval: 200 });
+    await vi.waitFor(() => expect(detector.engine.status('after-restart')?.compiled).toBe(true), {
+      timeout: 90_000,
+      interval: 200,
+    });
   });
 });

@@ -18,7 +18,12 @@ export { runBacktestCli } from './backtest/backtestCli.js';
 export type { BacktestCliIO } from './backtest/backtestCli.js';
 export { renderBacktestHtml } from './backtest/backtestHtml.js';
 export { listBacktestInputs, orderRotatedLogs, readLogLines } from './backtest/backtestInput.js';
-export type { BacktestInputFile, BacktestInputs, ReadLogOptions, ReadLogResult } from './backtest/backtestInput.js';
+export type {
+  BacktestInputFile,
+  BacktestInputs,
+  ReadLogOptions,
+  ReadLogResult,
+} from './backtest/backtestInput.js';
 export { formatBacktestText } from './backtest/backtestText.js';
 export { positiveInt, required, runDetectorCli, str } from './cli.js';
 export type { DetectorCliIO, DetectorCliSpec, FlagValues } from './cli.js';

@@ -52,7 +52,10 @@ describe('watchRuleDirectory', () => {
       join(root, 'nested', 'c.yml'),
       rule('c', 'get', ', requestObjectGlob: [{ jsonPath: "$[?(@.x)]", glob: ["*"] }]'),
     );
-    await vi.waitFor(() => expect(engine.status('c')).toMatchObject({ compiled: false, reason: 'JSONPath' }), WATCH_WAIT);
+    await vi.waitFor(
+      () => expect(engine.status('c')).toMatchObject({ compiled: false, reason: 'JSONPath' }),
+      WATCH_WAIT,
+    );
     expect(engine.status('b')?.compiled).toBe(true);
 
     // Deleted file: its rules go.
@@ -70,9 +73,14 @@ describe('watchRuleDirectory', () => {
     await writeFile(join(root, 'a.yaml'), rule('a', 'create'));
     await writeFile(
       join(root, 'kubernetes_audit_secrets_enumeration.yml'),
-      sigma('    selection:\n        verb: list\n        objectRef.resource: secrets\n    condition: selection'),
+      sigma(
+        '    selection:\n        verb: list\n        objectRef.resource: secrets\n    condition: selection',
+      ),
     );
-    await writeFile(join(root, 'regex.yml'), sigma('    selection:\n        userAgent|re: x\n    condition: selection'));
+    await writeFile(
+      join(root, 'regex.yml'),
+      sigma('    selection:\n        userAgent|re: x\n    condition: selection'),
+    );
     const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
     const logger = {
       info: () => undefined,
@@ -82,10 +90,18 @@ describe('watchRuleDirectory', () => {
     const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
     dir = await watchRuleDirectory({ dir: root, engine, rescanIntervalMs: 0, settleMs: 20, logger });
     expect(engine.ruleNames()).toEqual(['a', 'kubernetes-audit-secrets-enumeration']);
-    await engine.processBatch({ events: [{ auditID: '1', verb: 'list', objectRef: { resource: 'secrets' } }] });
-    expect(engine.status('kubernetes-audit-secrets-enumeration')).toMatchObject({ compiled: true, matchCount: 1 });
+    await engine.processBatch({
+      events: [{ auditID: '1', verb: 'list', objectRef: { resource: 'secrets' } }],
+    });
+    expect(engine.status('kubernetes-audit-secrets-enumeration')).toMatchObject({
+      compiled: true,
+      matchCount: 1,
+    });
     expect(warnings).toContainEqual({
-      obj: expect.objectContaining({ rule: 'regex', error: expect.stringMatching(/UnsupportedSigma.*modifier re/) }),
+      obj: expect.objectContaining({
+        rule: 'regex',
+        error: expect.stringMatching(/UnsupportedSigma.*modifier re/),
+      }),
       msg: 'invalid rule (SigmaRule manifest or Sigma rule); left out',
     });
   }, 60_000);

@@ -22,7 +22,8 @@ interface Line {
 
 function capture(): { logger: SourceLogger; lines: Line[] } {
   const lines: Line[] = [];
-  const at = (level: string) => (fields: object, msg: string) => void lines.push({ level, fields: fields as Record<string, unknown>, msg });
+  const at = (level: string) => (fields: object, msg: string) =>
+    void lines.push({ level, fields: fields as Record<string, unknown>, msg });
   return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 
@@ -84,12 +85,21 @@ spec:
     await writeFile(join(root, 'huge.yaml'), `# ${'x'.repeat(5000)}\n`);
     const { logger, lines } = capture();
     const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry(), logger });
-    dir = await watchRuleDirectory({ dir: root, engine, logger, rescanIntervalMs: 0, settleMs: 20, maxFileBytes: 4096 });
+    dir = await watchRuleDirectory({
+      dir: root,
+      engine,
+      logger,
+      rescanIntervalMs: 0,
+      settleMs: 20,
+      maxFileBytes: 4096,
+    });
     expect(engine.ruleNames()).toEqual(['quiet-ci', 'secret-read', 'tunes-nothing']);
     expect(engine.status('secret-read')).toMatchObject({ compiled: true, tunedBy: ['quiet-ci'] });
     expect(engine.status('tunes-nothing')).toMatchObject({ targetFound: false });
     expect(dir.failures()).toBe(3);
-    const warned = lines.filter((l) => l.level === 'warn').map((l) => `${String(l.fields.file ?? l.fields.source ?? l.fields.rule)} ${l.msg}`);
+    const warned = lines
+      .filter((l) => l.level === 'warn')
+      .map((l) => `${String(l.fields.file ?? l.fields.source ?? l.fields.rule)} ${l.msg}`);
     expect(warned.some((w) => w.includes('aliases.yaml'))).toBe(true);
     expect(warned.some((w) => w.includes('huge.yaml') && w.includes('cannot read'))).toBe(true);
     expect(warned.some((w) => w.includes('broken.yaml'))).toBe(true);

@@ -22,7 +22,15 @@ beforeAll(async () => {
   await writeFile(join(dir, 'a', 'team', 'two.yml'), `${rule('two', 'FromA')}---\n${rule('one', 'Again')}`);
   // Tests files sit beside the rules and are no rules.
   await writeFile(join(dir, 'a', 'one.tests.yaml'), 'tests: []\n');
-  await writeFile(join(dir, 'b', 'three.json'), JSON.stringify({ apiVersion: 'security.ugallu.io/v1alpha1', kind: 'SigmaRule', metadata: { name: 'three' }, spec: {} }));
+  await writeFile(
+    join(dir, 'b', 'three.json'),
+    JSON.stringify({
+      apiVersion: 'security.ugallu.io/v1alpha1',
+      kind: 'SigmaRule',
+      metadata: { name: 'three' },
+      spec: {},
+    }),
+  );
   await writeFile(join(dir, 'b', 'one.yaml'), rule('one', 'FromB'));
   await writeFile(join(dir, 'b', 'broken.yaml'), 'kind: SigmaRule\nmetadata: {}\n');
 });
@@ -40,9 +48,23 @@ describe('loadRuleDirectories', () => {
     ]);
     expect(rules[0]!.source).toBe(`${join(dir, 'a', 'one.yaml')}#0`);
     expect(problems).toEqual([
-      { kind: 'duplicate', source: `${join(dir, 'a', 'team', 'two.yml')}#1`, rule: 'one', message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept` },
-      { kind: 'invalid', source: `${join(dir, 'b', 'broken.yaml')}#0`, message: 'SigmaRule has no metadata.name' },
-      { kind: 'duplicate', source: `${join(dir, 'b', 'one.yaml')}#0`, rule: 'one', message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept` },
+      {
+        kind: 'duplicate',
+        source: `${join(dir, 'a', 'team', 'two.yml')}#1`,
+        rule: 'one',
+        message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept`,
+      },
+      {
+        kind: 'invalid',
+        source: `${join(dir, 'b', 'broken.yaml')}#0`,
+        message: 'SigmaRule has no metadata.name',
+      },
+      {
+        kind: 'duplicate',
+        source: `${join(dir, 'b', 'one.yaml')}#0`,
+        rule: 'one',
+        message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept`,
+      },
     ]);
   });
 
@@ -51,6 +73,8 @@ describe('loadRuleDirectories', () => {
       reason: 'RulesDirectory',
       message: `--rules ${join(dir, 'nope')}: no such directory`,
     });
-    await expect(loadRuleDirectories([join(dir, 'a', 'one.yaml')])).rejects.toThrow(`--rules ${join(dir, 'a', 'one.yaml')}: not a directory`);
+    await expect(loadRuleDirectories([join(dir, 'a', 'one.yaml')])).rejects.toThrow(
+      `--rules ${join(dir, 'a', 'one.yaml')}: not a directory`,
+    );
   });
 });

@@ -38,8 +38,21 @@ function run(steps: readonly Step[]): { saved: number[]; inflight: number } {
 describe('AckTracker', () => {
   it.each<[string, Step[], number[], number]>([
     ['saves nothing before an acknowledgement', [['pushed'], ['pushed']], [], 2],
-    ['saves the end of each batch as it is acknowledged, in order', [['pushed'], ['pushed'], ['acknowledged', 100], ['acknowledged', 200]], [100, 200], 0],
-    ['saves consumed lines at once when nothing is in flight', [['consumed', 50], ['consumed', 80]], [50, 80], 0],
+    [
+      'saves the end of each batch as it is acknowledged, in order',
+      [['pushed'], ['pushed'], ['acknowledged', 100], ['acknowledged', 200]],
+      [100, 200],
+      0,
+    ],
+    [
+      'saves consumed lines at once when nothing is in flight',
+      [
+        ['consumed', 50],
+        ['consumed', 80],
+      ],
+      [50, 80],
+      0,
+    ],
     [
       'holds consumed lines until every batch in flight is acknowledged, then saves them with the last',
       [['pushed'], ['pushed'], ['consumed', 300], ['acknowledged', 100], ['acknowledged', 200]],
@@ -65,10 +78,18 @@ describe('AckTracker', () => {
       [300],
       0,
     ],
-    ['saves a position that does not identify its file while there is no better one', [['consumedWeak', 0]], [0], 0],
+    [
+      'saves a position that does not identify its file while there is no better one',
+      [['consumedWeak', 0]],
+      [0],
+      0,
+    ],
     [
       'never saves a position that does not identify its file over one that does',
-      [['consumed', 4096], ['consumedWeak', 0]],
+      [
+        ['consumed', 4096],
+        ['consumedWeak', 0],
+      ],
       [4096],
       0,
     ],

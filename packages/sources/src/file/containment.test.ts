@@ -20,7 +20,11 @@ vi.mock('@ugallu/audit-types', async (importOriginal) => {
   const real = await importOriginal<typeof AuditTypes>();
   return {
     ...real,
-    decodeLogLine: (line: string, options: AuditTypes.DecodeOptions, batch: AuditTypes.DecodedBatch): void => {
+    decodeLogLine: (
+      line: string,
+      options: AuditTypes.DecodeOptions,
+      batch: AuditTypes.DecodedBatch,
+    ): void => {
       if (!line.includes(THROW)) {
         real.decodeLogLine(line, options, batch);
         return;
@@ -62,13 +66,20 @@ describe('startFileSource: an unexpected error while decoding a line', { timeout
     const sink = new AckSink();
     const registry = new Registry();
     const logger = new CapturingLogger();
-    source = await startFileSource({ path: log, cursorFile, fromStart: true, pollIntervalMs: 100 }, sink, { registry, logger });
+    source = await startFileSource({ path: log, cursorFile, fromStart: true, pollIntervalMs: 100 }, sink, {
+      registry,
+      logger,
+    });
     await source.caughtUp();
 
     expect(sink.ids).toEqual([...before.ids, ...after.ids, 'last']);
     // What the throwing line had appended before it threw is not delivered either.
     expect(sink.ids).not.toContain('half-decoded');
-    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: FileParseErrorReason.Unexpected })).toBe(2);
+    expect(
+      await counter(registry, 'ugallu_audit_file_parse_errors_total', {
+        reason: FileParseErrorReason.Unexpected,
+      }),
+    ).toBe(2);
     expect(await counter(registry, 'ugallu_audit_file_lines_total', {})).toBe(103);
     const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
     expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual(['Unexpected']);

@@ -46,10 +46,26 @@ describe('writeCursor / readCursor', () => {
     ['an array', '[]', 'not a JSON object'],
     ['another version', JSON.stringify({ ...cursor, version: 2 }), 'unsupported version 2'],
     ['a numeric dev', JSON.stringify({ ...cursor, version: 1, dev: 2049 }), 'dev is not a decimal string'],
-    ['a negative offset', JSON.stringify({ ...cursor, version: 1, offset: -1 }), 'offset is not a non-negative integer'],
-    ['a fractional offset', JSON.stringify({ ...cursor, version: 1, offset: 1.5 }), 'offset is not a non-negative integer'],
-    ['headBytes too large', JSON.stringify({ ...cursor, version: 1, headBytes: 4096 }), 'headBytes is not an integer from 0 to 1024'],
-    ['a bad digest', JSON.stringify({ ...cursor, version: 1, headSha256: 'xyz' }), 'headSha256 is not a SHA-256 hex digest'],
+    [
+      'a negative offset',
+      JSON.stringify({ ...cursor, version: 1, offset: -1 }),
+      'offset is not a non-negative integer',
+    ],
+    [
+      'a fractional offset',
+      JSON.stringify({ ...cursor, version: 1, offset: 1.5 }),
+      'offset is not a non-negative integer',
+    ],
+    [
+      'headBytes too large',
+      JSON.stringify({ ...cursor, version: 1, headBytes: 4096 }),
+      'headBytes is not an integer from 0 to 1024',
+    ],
+    [
+      'a bad digest',
+      JSON.stringify({ ...cursor, version: 1, headSha256: 'xyz' }),
+      'headSha256 is not a SHA-256 hex digest',
+    ],
   ])('reports %s as invalid', async (_name, text, problem) => {
     const file = join(dir, 'audit.cursor');
     await writeFile(file, text);

@@ -77,7 +77,10 @@ export async function readHead(handle: FileHandle, size: number): Promise<Buffer
  */
 export function headMatches(head: Buffer, cursor: FileCursor): boolean {
   if (head.length < cursor.headBytes) return false;
-  return headSha256(head.length === cursor.headBytes ? head : head.subarray(0, cursor.headBytes)) === cursor.headSha256;
+  return (
+    headSha256(head.length === cursor.headBytes ? head : head.subarray(0, cursor.headBytes)) ===
+    cursor.headSha256
+  );
 }
 
 /**
@@ -102,7 +105,13 @@ export async function readCursor(file: string): Promise<CursorReadResult> {
   const problem = cursorProblem(value);
   if (problem !== undefined) return { status: 'invalid', problem };
   const v = value as FileCursor;
-  const cursor: FileCursor = { dev: v.dev, ino: v.ino, offset: v.offset, headBytes: v.headBytes, headSha256: v.headSha256 };
+  const cursor: FileCursor = {
+    dev: v.dev,
+    ino: v.ino,
+    offset: v.offset,
+    headBytes: v.headBytes,
+    headSha256: v.headSha256,
+  };
   return { status: 'ok', cursor: v.mtimeNs === undefined ? cursor : { ...cursor, mtimeNs: v.mtimeNs } };
 }
 
@@ -112,14 +121,21 @@ function cursorProblem(value: unknown): string | undefined {
   if (v.version !== CURSOR_VERSION) return `unsupported version ${JSON.stringify(v.version)}`;
   if (typeof v.dev !== 'string' || !/^\d+$/.test(v.dev)) return 'dev is not a decimal string';
   if (typeof v.ino !== 'string' || !/^\d+$/.test(v.ino)) return 'ino is not a decimal string';
-  if (!Number.isSafeInteger(v.offset) || (v.offset as number) < 0) return 'offset is not a non-negative integer';
+  if (!Number.isSafeInteger(v.offset) || (v.offset as number) < 0)
+    return 'offset is not a non-negative integer';
   const headBytes = v.headBytes;
-  if (!Number.isSafeInteger(headBytes) || (headBytes as number) < 0 || (headBytes as number) > HEAD_FINGERPRINT_BYTES) {
+  if (
+    !Number.isSafeInteger(headBytes) ||
+    (headBytes as number) < 0 ||
+    (headBytes as number) > HEAD_FINGERPRINT_BYTES
+  ) {
     return `headBytes is not an integer from 0 to ${HEAD_FINGERPRINT_BYTES}`;
   }
-  if (typeof v.headSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(v.headSha256)) return 'headSha256 is not a SHA-256 hex digest';
+  if (typeof v.headSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(v.headSha256))
+    return 'headSha256 is not a SHA-256 hex digest';
   // Optional: cursors written before it was added have none (still version 1, so an older detector reads a newer cursor too).
-  if (v.mtimeNs !== undefined && (typeof v.mtimeNs !== 'string' || !/^\d+$/.test(v.mtimeNs))) return 'mtimeNs is not a decimal string';
+  if (v.mtimeNs !== undefined && (typeof v.mtimeNs !== 'string' || !/^\d+$/.test(v.mtimeNs)))
+    return 'mtimeNs is not a decimal string';
   return undefined;
 }
 

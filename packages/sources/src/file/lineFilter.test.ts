@@ -31,7 +31,11 @@ async function value(registry: Registry, name: string, labels: Record<string, st
 async function readAll(options: Partial<FileSourceOptions>): Promise<{ ids: string[]; registry: Registry }> {
   const sink = new AckSink();
   const registry = new Registry();
-  const source = await startFileSource({ path: log, fromStart: true, pollIntervalMs: 100, ...options }, sink, { registry });
+  const source = await startFileSource(
+    { path: log, fromStart: true, pollIntervalMs: 100, ...options },
+    sink,
+    { registry },
+  );
   await source.caughtUp();
   await source.stop();
   await source.flushCursor();

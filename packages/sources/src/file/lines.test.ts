@@ -9,12 +9,18 @@ interface Seen {
 }
 
 /** Feeds `content` in chunks of `size` bytes and collects what the splitter hands out. */
-function split(content: string, size: number, max = 64, final = false): { seen: Seen[]; splitter: LineSplitter } {
+function split(
+  content: string,
+  size: number,
+  max = 64,
+  final = false,
+): { seen: Seen[]; splitter: LineSplitter } {
   const bytes = Buffer.from(content);
   const splitter = new LineSplitter(max);
   const seen: Seen[] = [];
   const collect = (): void => {
-    if (splitter.kind === LineKind.Line) seen.push({ kind: splitter.kind, text: splitter.text, end: splitter.end });
+    if (splitter.kind === LineKind.Line)
+      seen.push({ kind: splitter.kind, text: splitter.text, end: splitter.end });
     else seen.push({ kind: splitter.kind, bytes: splitter.bytes, end: splitter.end });
   };
   for (let offset = 0; offset < bytes.length; offset += size) {
@@ -38,9 +44,12 @@ describe('LineSplitter', () => {
     { kind: 'line', text: 'δδ', end: 32 },
   ];
 
-  it.each([1, 2, 3, 5, 7, 16, 1000])('gives the same lines and end offsets for chunks of %i bytes', (size) => {
-    expect(split(content, size).seen).toEqual(expected);
-  });
+  it.each([1, 2, 3, 5, 7, 16, 1000])(
+    'gives the same lines and end offsets for chunks of %i bytes',
+    (size) => {
+      expect(split(content, size).seen).toEqual(expected);
+    },
+  );
 
   it('holds back a final line without a newline until it is complete', () => {
     const splitter = new LineSplitter(64);
@@ -57,8 +66,16 @@ describe('LineSplitter', () => {
   });
 
   it.each([
-    ['a line of exactly the maximum', 'x'.repeat(8) + '\nok\n', [{ kind: 'line', text: 'x'.repeat(8), end: 9 }]],
-    ['a line one byte over the maximum', 'x'.repeat(9) + '\nok\n', [{ kind: 'oversized', bytes: 9, end: 10 }]],
+    [
+      'a line of exactly the maximum',
+      'x'.repeat(8) + '\nok\n',
+      [{ kind: 'line', text: 'x'.repeat(8), end: 9 }],
+    ],
+    [
+      'a line one byte over the maximum',
+      'x'.repeat(9) + '\nok\n',
+      [{ kind: 'oversized', bytes: 9, end: 10 }],
+    ],
     ['a huge line', 'y'.repeat(1000) + '\nok\n', [{ kind: 'oversized', bytes: 1000, end: 1001 }]],
   ])('%s: skipped and reported without being buffered, and the next line is intact', (_name, text, head) => {
     for (const size of [1, 3, 4, 64]) {
@@ -87,7 +104,11 @@ describe('LineSplitter', () => {
     ['CRLF', 'one\r\ntwo\r\n', ['one', 'two']],
     ['a NUL run before a line (copytruncate without O_APPEND)', '\0\0\0\0one\n', ['one']],
   ])('strips %s', (_name, text, lines) => {
-    expect(split(text, 3).seen.filter((s) => s.kind === 'line').map((s) => s.text)).toEqual(lines);
+    expect(
+      split(text, 3)
+        .seen.filter((s) => s.kind === 'line')
+        .map((s) => s.text),
+    ).toEqual(lines);
   });
 
   it('skips the tail of a line cut by a start mid-file, without calling it oversized', () => {

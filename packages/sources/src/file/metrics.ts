@@ -65,11 +65,19 @@ export interface FileCounters {
 function counter<TLabel extends string>(registry: Registry, metric: MetricDefinition): Counter<TLabel> {
   return (
     (registry.getSingleMetric(metric.name) as Counter<TLabel> | undefined) ??
-    new Counter<TLabel>({ ...metric, labelNames: metric.labelNames as readonly TLabel[], registers: [registry] })
+    new Counter<TLabel>({
+      ...metric,
+      labelNames: metric.labelNames as readonly TLabel[],
+      registers: [registry],
+    })
   );
 }
 
-function reasonCounter(registry: Registry, metric: MetricDefinition, reasons: readonly string[]): Counter<'reason'> {
+function reasonCounter(
+  registry: Registry,
+  metric: MetricDefinition,
+  reasons: readonly string[],
+): Counter<'reason'> {
   const reasonCounter = counter<'reason'>(registry, metric);
   for (const reason of reasons) reasonCounter.inc({ reason }, 0);
   return reasonCounter;

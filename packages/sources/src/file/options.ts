@@ -113,8 +113,14 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
   if (typeof options.path !== 'string' || options.path === '') {
     throw new SourceError(SourceErrorReason.InvalidOptions, 'path must be a non-empty string');
   }
-  if (options.cursorFile !== undefined && (typeof options.cursorFile !== 'string' || options.cursorFile === '')) {
-    throw new SourceError(SourceErrorReason.InvalidOptions, 'cursorFile must be a non-empty string when given');
+  if (
+    options.cursorFile !== undefined &&
+    (typeof options.cursorFile !== 'string' || options.cursorFile === '')
+  ) {
+    throw new SourceError(
+      SourceErrorReason.InvalidOptions,
+      'cursorFile must be a non-empty string when given',
+    );
   }
   if (options.lineFilter !== undefined && typeof options.lineFilter !== 'function') {
     throw new SourceError(SourceErrorReason.InvalidOptions, 'lineFilter must be a function when given');
@@ -144,7 +150,10 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new SourceError(SourceErrorReason.InvalidOptions, `${name} must be a positive integer, got ${String(value)}`);
+    throw new SourceError(
+      SourceErrorReason.InvalidOptions,
+      `${name} must be a positive integer, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -152,7 +161,10 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new SourceError(SourceErrorReason.InvalidOptions, `${name} must be a non-negative integer, got ${String(value)}`);
+    throw new SourceError(
+      SourceErrorReason.InvalidOptions,
+      `${name} must be a non-negative integer, got ${String(value)}`,
+    );
   }
   return value;
 }

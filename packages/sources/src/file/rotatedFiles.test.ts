@@ -8,29 +8,72 @@ import { gunzipHead, gzipTrailerSize, rotatedSiblings } from './rotatedFiles.js'
 
 describe('rotatedSiblings', () => {
   it.each<[string, string, string[], string[]]>([
-    ['logrotate numbered, oldest first', 'audit.log', ['audit.log.1', 'audit.log.10', 'audit.log.2', 'audit.log'], ['audit.log.10', 'audit.log.2', 'audit.log.1']],
-    ['logrotate compress and delaycompress', 'audit.log', ['audit.log.1', 'audit.log.3.gz', 'audit.log.2.gz'], ['audit.log.3.gz', 'audit.log.2.gz', 'audit.log.1']],
+    [
+      'logrotate numbered, oldest first',
+      'audit.log',
+      ['audit.log.1', 'audit.log.10', 'audit.log.2', 'audit.log'],
+      ['audit.log.10', 'audit.log.2', 'audit.log.1'],
+    ],
+    [
+      'logrotate compress and delaycompress',
+      'audit.log',
+      ['audit.log.1', 'audit.log.3.gz', 'audit.log.2.gz'],
+      ['audit.log.3.gz', 'audit.log.2.gz', 'audit.log.1'],
+    ],
     ['logrotate start 0', 'audit.log', ['audit.log.0', 'audit.log.1'], ['audit.log.1', 'audit.log.0']],
     [
       'kube-apiserver (lumberjack) by the time in the name',
       'audit.log',
-      ['audit-2026-12-06T20-01-02.123.log', 'audit-2026-01-31T23-59-59.999.log.gz', 'audit-2026-12-06T20-01-02.004.log.gz'],
-      ['audit-2026-01-31T23-59-59.999.log.gz', 'audit-2026-12-06T20-01-02.004.log.gz', 'audit-2026-12-06T20-01-02.123.log'],
+      [
+        'audit-2026-12-06T20-01-02.123.log',
+        'audit-2026-01-31T23-59-59.999.log.gz',
+        'audit-2026-12-06T20-01-02.004.log.gz',
+      ],
+      [
+        'audit-2026-01-31T23-59-59.999.log.gz',
+        'audit-2026-12-06T20-01-02.004.log.gz',
+        'audit-2026-12-06T20-01-02.123.log',
+      ],
     ],
-    ['kube-apiserver, a log without an extension', 'audit', ['audit-2026-12-06T20-01-02.123', 'audit.1'], ['audit.1', 'audit-2026-12-06T20-01-02.123']],
+    [
+      'kube-apiserver, a log without an extension',
+      'audit',
+      ['audit-2026-12-06T20-01-02.123', 'audit.1'],
+      ['audit.1', 'audit-2026-12-06T20-01-02.123'],
+    ],
     [
       'a backup being compressed is listed once, plain',
       'audit.log',
-      ['audit-2026-12-06T20-01-02.123.log', 'audit-2026-12-06T20-01-02.123.log.gz', 'audit.log.1', 'audit.log.1.gz'],
+      [
+        'audit-2026-12-06T20-01-02.123.log',
+        'audit-2026-12-06T20-01-02.123.log.gz',
+        'audit.log.1',
+        'audit.log.1.gz',
+      ],
       ['audit.log.1', 'audit-2026-12-06T20-01-02.123.log'],
     ],
     [
       'other files are not backups',
       'audit.log',
-      ['audit.log', 'audit.log.tmp', 'audit.log.1.bak', 'audit.log.x', 'other.log.1', 'audit-2026-12-06.log', 'audit-2026-12-06T20-01-02.123.json', 'xaudit.log.1', 'audit.cursor'],
+      [
+        'audit.log',
+        'audit.log.tmp',
+        'audit.log.1.bak',
+        'audit.log.x',
+        'other.log.1',
+        'audit-2026-12-06.log',
+        'audit-2026-12-06T20-01-02.123.json',
+        'xaudit.log.1',
+        'audit.cursor',
+      ],
       [],
     ],
-    ['regular-expression characters in the name are literal', 'a+b.log', ['a+b.log.1', 'aab.log.1', 'a+b-2026-12-06T20-01-02.123.log'], ['a+b.log.1', 'a+b-2026-12-06T20-01-02.123.log']],
+    [
+      'regular-expression characters in the name are literal',
+      'a+b.log',
+      ['a+b.log.1', 'aab.log.1', 'a+b-2026-12-06T20-01-02.123.log'],
+      ['a+b.log.1', 'a+b-2026-12-06T20-01-02.123.log'],
+    ],
   ])('%s', (_name, logName, names, expected) => {
     expect(rotatedSiblings(logName, names).map((f) => f.name)).toEqual(expected);
   });

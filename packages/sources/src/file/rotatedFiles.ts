@@ -97,7 +97,11 @@ export function gunzipChunks(handle: FileHandle): AsyncIterable<Buffer> {
   // failed with a premature close, and each one adds a listener to the handle.
   // pipeline destroys both streams when either fails or the reader stops
   // early; the error itself reaches the reader through the gunzip stream.
-  return pipeline(Readable.from(compressedChunks(handle)), createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), () => undefined);
+  return pipeline(
+    Readable.from(compressedChunks(handle)),
+    createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }),
+    () => undefined,
+  );
 }
 
 async function* compressedChunks(handle: FileHandle): AsyncGenerator<Buffer> {
@@ -206,7 +210,10 @@ export interface UnreadBackups {
  * for (const backup of found?.files ?? []) …
  * ```
  */
-export async function openUnreadBackups(path: string, cursor: FileCursor): Promise<UnreadBackups | undefined> {
+export async function openUnreadBackups(
+  path: string,
+  cursor: FileCursor,
+): Promise<UnreadBackups | undefined> {
   const dir = dirname(path);
   const siblings = rotatedSiblings(basename(path), await readdir(dir));
   let found: OpenedBackup | undefined;
@@ -260,7 +267,11 @@ export async function openUnreadBackups(path: string, cursor: FileCursor): Promi
  * const backups = await openBackupsWrittenSince('/var/log/audit/audit.log', BigInt(cursor.mtimeNs), liveHead);
  * ```
  */
-export async function openBackupsWrittenSince(path: string, sinceNs: bigint, liveHead: Buffer): Promise<OpenedBackup[]> {
+export async function openBackupsWrittenSince(
+  path: string,
+  sinceNs: bigint,
+  liveHead: Buffer,
+): Promise<OpenedBackup[]> {
   const dir = dirname(path);
   const files: OpenedBackup[] = [];
   try {
@@ -287,7 +298,11 @@ function startsWith(bytes: Buffer, prefix: Buffer): boolean {
 }
 
 /** Opens `sibling` if it is the cursor's file; undefined (and closed) otherwise. */
-async function openIfCursorFile(dir: string, sibling: RotatedFile, cursor: FileCursor): Promise<OpenedBackup | undefined> {
+async function openIfCursorFile(
+  dir: string,
+  sibling: RotatedFile,
+  cursor: FileCursor,
+): Promise<OpenedBackup | undefined> {
   let backup: OpenedBackup | undefined;
   try {
     backup = await openBackup(dir, sibling, cursor.offset);
@@ -307,7 +322,11 @@ async function openIfCursorFile(dir: string, sibling: RotatedFile, cursor: FileC
  * `.gz`, then removes the plain file): then the `.gz` is opened. Undefined
  * when neither is there.
  */
-async function openBackup(dir: string, sibling: RotatedFile, offset: number): Promise<OpenedBackup | undefined> {
+async function openBackup(
+  dir: string,
+  sibling: RotatedFile,
+  offset: number,
+): Promise<OpenedBackup | undefined> {
   let name = sibling.name;
   let compressed = sibling.compressed;
   let handle: FileHandle;

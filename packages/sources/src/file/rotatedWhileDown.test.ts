@@ -56,11 +56,17 @@ interface Started {
   logger: CapturingLogger;
 }
 
-async function start(options: Partial<FileSourceOptions> = {}, sinkOptions: AckSinkOptions = {}): Promise<Started> {
+async function start(
+  options: Partial<FileSourceOptions> = {},
+  sinkOptions: AckSinkOptions = {},
+): Promise<Started> {
   const sink = new AckSink(sinkOptions);
   const registry = new Registry();
   const logger = new CapturingLogger();
-  const source = await startFileSource({ path: log, cursorFile, pollIntervalMs: 100, ...options }, sink, { registry, logger });
+  const source = await startFileSource({ path: log, cursorFile, pollIntervalMs: 100, ...options }, sink, {
+    registry,
+    logger,
+  });
   const started = { source, sink, registry, logger };
   running.push(started);
   return started;
@@ -127,7 +133,8 @@ function logrotate(options: { delaycompress?: boolean } = {}): void {
     .map((name) => /^audit\.log\.(\d+)(\.gz)?$/.exec(name))
     .filter((m) => m !== null)
     .sort((a, b) => Number(b[1]) - Number(a[1]));
-  for (const m of numbered) renameSync(join(dir, m[0]), join(dir, `audit.log.${Number(m[1]) + 1}${m[2] ?? ''}`));
+  for (const m of numbered)
+    renameSync(join(dir, m[0]), join(dir, `audit.log.${Number(m[1]) + 1}${m[2] ?? ''}`));
   renameSync(log, `${log}.1`);
   writeFileSync(log, '');
   if (options.delaycompress === true && readdirSync(dir).includes('audit.log.2')) gzipFile('audit.log.2');
@@ -138,31 +145,34 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     ["logrotate's audit.log.1", 'audit.log.1', 'before'],
     ["kube-apiserver's own backup", 'audit-2026-12-06T20-01-02.123.log', 'before'],
     ["logrotate's audit.log.1, the new log created after the start", 'audit.log.1', 'after'],
-  ] as const)('renamed (%s): reads the rest of the old file from the cursor, then the new log; 0 lost, 0 duplicated', async (_name, backup, created) => {
-    const a = auditLines('a', 110);
-    writeFileSync(log, a.text);
-    await firstRun(a.ids);
+  ] as const)(
+    'renamed (%s): reads the rest of the old file from the cursor, then the new log; 0 lost, 0 duplicated',
+    async (_name, backup, created) => {
+      const a = auditLines('a', 110);
+      writeFileSync(log, a.text);
+      await firstRun(a.ids);
 
-    const backlog = auditLines('b', 1000);
-    appendFileSync(log, backlog.text);
-    renameSync(log, join(dir, backup));
-    const c = auditLines('c', 10);
-    if (created === 'before') writeFileSync(log, c.text);
-    const two = await start();
-    if (created === 'after') {
-      await vi.waitFor(() => expect(two.sink.ids).toEqual(backlog.ids), WAIT);
-      writeFileSync(log, c.text);
-    }
-    await expectExactly(two, [...backlog.ids, ...c.ids]);
-    expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(0);
+      const backlog = auditLines('b', 1000);
+      appendFileSync(log, backlog.text);
+      renameSync(log, join(dir, backup));
+      const c = auditLines('c', 10);
+      if (created === 'before') writeFileSync(log, c.text);
+      const two = await start();
+      if (created === 'after') {
+        await vi.waitFor(() => expect(two.sink.ids).toEqual(backlog.ids), WAIT);
+        writeFileSync(log, c.text);
+      }
+      await expectExactly(two, [...backlog.ids, ...c.ids]);
+      expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(0);
 
-    // The cursor is in the new log now: a third run reads only what comes next.
-    await stop(two);
-    const d = auditLines('d', 5);
-    appendFileSync(log, d.text);
-    const three = await start();
-    await expectExactly(three, d.ids);
-  });
+      // The cursor is in the new log now: a third run reads only what comes next.
+      await stop(two);
+      const d = auditLines('d', 5);
+      appendFileSync(log, d.text);
+      const three = await start();
+      await expectExactly(three, d.ids);
+    },
+  );
 
   it("several logrotate rotations, delaycompress: the cursor's file (gzipped since), each newer backup in order, then the log; older backups untouched", async () => {
     // Rotated before the first run, which starts at the log: never to be read.
@@ -183,7 +193,14 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     const c = auditLines('c', 10);
     appendFileSync(log, c.text);
     // The cursor's file (a, b1) is audit.log.3.gz, under another inode since it was gzipped.
-    expect(readdirSync(dir).sort()).toEqual(['audit.log', 'audit.log.1', 'audit.log.2.gz', 'audit.log.3.gz', 'audit.log.4.gz', 'state']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'audit.log',
+      'audit.log.1',
+      'audit.log.2.gz',
+      'audit.log.3.gz',
+      'audit.log.4.gz',
+      'state',
+    ]);
 
     const two = await start();
     await expectExactly(two, [...b1.ids, ...b2.ids, ...b3.ids, ...c.ids]);
@@ -191,7 +208,10 @@ describe('startFileSource: the log rotated while the source was stopped', { time
   });
 
   it("kube-apiserver's rotation with --audit-log-compress: gzipped and plain backups by their timestamps; older backups untouched", async () => {
-    writeFileSync(join(dir, 'audit-2026-12-06T19-00-00.000.log.gz'), gzipSync(auditLines('ancient', 10).text));
+    writeFileSync(
+      join(dir, 'audit-2026-12-06T19-00-00.000.log.gz'),
+      gzipSync(auditLines('ancient', 10).text),
+    );
     writeFileSync(join(dir, 'audit-2026-12-06T19-30-00.000.log'), auditLines('old', 10).text);
     const a = auditLines('a', 50);
     writeFileSync(log, a.text);
@@ -246,23 +266,26 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     ['refilled with less than the cursor', 5, 'plain'],
     ['refilled past the cursor (same inode, other first bytes)', 400, 'plain'],
     ['copy gzipped since (logrotate compress)', 400, 'gzipped'],
-  ] as const)('copytruncate (%s): reads the rest from the copy, found by its first bytes, then the log from 0', async (_name, after, copy) => {
-    const a = auditLines('a', 200);
-    writeFileSync(log, a.text);
-    await firstRun(a.ids);
+  ] as const)(
+    'copytruncate (%s): reads the rest from the copy, found by its first bytes, then the log from 0',
+    async (_name, after, copy) => {
+      const a = auditLines('a', 200);
+      writeFileSync(log, a.text);
+      await firstRun(a.ids);
 
-    const backlog = auditLines('b', 300);
-    appendFileSync(log, backlog.text);
-    copyFileSync(log, `${log}.1`);
-    truncateSync(log, 0);
-    if (copy === 'gzipped') gzipFile('audit.log.1');
-    const c = auditLines('c', after);
-    appendFileSync(log, c.text);
+      const backlog = auditLines('b', 300);
+      appendFileSync(log, backlog.text);
+      copyFileSync(log, `${log}.1`);
+      truncateSync(log, 0);
+      if (copy === 'gzipped') gzipFile('audit.log.1');
+      const c = auditLines('c', after);
+      appendFileSync(log, c.text);
 
-    const two = await start();
-    await expectExactly(two, [...backlog.ids, ...c.ids]);
-    expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(0);
-  });
+      const two = await start();
+      await expectExactly(two, [...backlog.ids, ...c.ids]);
+      expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(0);
+    },
+  );
 
   it("the cursor's file gone entirely: the loss is logged and counted, and the log is read from its start (as before)", async () => {
     const a = auditLines('a', 30);
@@ -296,7 +319,10 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     const contents = readFileSync(log);
     renameSync(log, join(dir, 'audit-2026-12-06T20-01-02.123.log'));
     unlinkSync(join(dir, 'audit-2026-12-06T20-01-02.123.log'));
-    writeFileSync(join(dir, 'audit-2026-12-06T20-01-02.123.log.gz'), damagedGzip(contents, cursorEnd + Buffer.byteLength(readable.text)));
+    writeFileSync(
+      join(dir, 'audit-2026-12-06T20-01-02.123.log.gz'),
+      damagedGzip(contents, cursorEnd + Buffer.byteLength(readable.text)),
+    );
     const c = auditLines('c', 10);
     writeFileSync(log, c.text);
 
@@ -309,10 +335,14 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     expect(read.length).toBeGreaterThan(1000);
     expect(await gaps(two, FileSkipReason.GzipUnreadable)).toBe(1);
     const readBytes = Buffer.byteLength(auditLines('b', read.length).text);
-    expect(await counter(two.registry, 'ugallu_audit_file_bytes_skipped_total', { reason: FileSkipReason.GzipUnreadable })).toBe(
-      contents.length - cursorEnd - readBytes,
+    expect(
+      await counter(two.registry, 'ugallu_audit_file_bytes_skipped_total', {
+        reason: FileSkipReason.GzipUnreadable,
+      }),
+    ).toBe(contents.length - cursorEnd - readBytes);
+    expect(two.logger.messages('warn')).toContain(
+      'a gzipped backup of the audit log is damaged: read up to the damage; the rest of it is lost',
     );
-    expect(two.logger.messages('warn')).toContain('a gzipped backup of the audit log is damaged: read up to the damage; the rest of it is lost');
   });
 });
 
@@ -325,7 +355,9 @@ describe('startFileSource: the log rotated while the source was stopped', { time
  */
 function damagedGzip(contents: Buffer, readableBytes: number): Buffer {
   const header = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-  const first = deflateRawSync(contents.subarray(0, readableBytes), { finishFlush: zlibConstants.Z_FULL_FLUSH });
+  const first = deflateRawSync(contents.subarray(0, readableBytes), {
+    finishFlush: zlibConstants.Z_FULL_FLUSH,
+  });
   const rest = deflateRawSync(contents.subarray(readableBytes));
   // BTYPE (bits 1-2 of a block's first byte) 11: "invalid block type".
   rest[0] = rest[0]! | 0b110;
@@ -334,154 +366,173 @@ function damagedGzip(contents: Buffer, readableBytes: number): Buffer {
   return Buffer.concat([header, first, rest, trailer]);
 }
 
-describe("startFileSource: a cursor that cannot find its file or tell it from a copy (issue #13, defect 4 follow-up)", { timeout: 30_000 }, () => {
-  it.each([
-    ['a cursor with its mtimeNs', false],
-    ['a cursor written before mtimeNs (the cursor file\'s own modification time stands in)', true],
-  ] as const)(
-    "the log deleted while stopped, a new one written and rotated: the backups modified since the cursor are read, then the log (%s)",
-    async (_name, oldCursor) => {
-      writeFileSync(join(dir, 'audit-2026-12-06T19-00-00.000.log'), auditLines('old', 10).text);
-      age(join(dir, 'audit-2026-12-06T19-00-00.000.log'));
+describe(
+  'startFileSource: a cursor that cannot find its file or tell it from a copy (issue #13, defect 4 follow-up)',
+  { timeout: 30_000 },
+  () => {
+    it.each([
+      ['a cursor with its mtimeNs', false],
+      ["a cursor written before mtimeNs (the cursor file's own modification time stands in)", true],
+    ] as const)(
+      'the log deleted while stopped, a new one written and rotated: the backups modified since the cursor are read, then the log (%s)',
+      async (_name, oldCursor) => {
+        writeFileSync(join(dir, 'audit-2026-12-06T19-00-00.000.log'), auditLines('old', 10).text);
+        age(join(dir, 'audit-2026-12-06T19-00-00.000.log'));
+        const a = auditLines('a', 40);
+        writeFileSync(log, a.text);
+        await firstRun(a.ids);
+        if (oldCursor) {
+          const { mtimeNs: _dropped, ...older } = await savedCursor();
+          writeFileSync(cursorFile, JSON.stringify({ version: 1, ...older }) + '\n');
+          expect((await savedCursor()).mtimeNs).toBeUndefined();
+        }
+
+        unlinkSync(log);
+        const b = auditLines('b', 300);
+        writeFileSync(log, b.text);
+        renameSync(log, join(dir, 'audit-2026-12-06T21-00-00.000.log'));
+        const c = auditLines('c', 10);
+        writeFileSync(log, c.text);
+
+        const two = await start();
+        await expectExactly(two, [...b.ids, ...c.ids]);
+        // The deleted file's rest is not known: still a gap.
+        expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(1);
+        expect(two.logger.messages('warn')).toContain(
+          "reading first the rotated backups modified since the cursor was saved: what was written after the cursor's file is in them (events processed before a crash may be read again: their SecurityEvents get the same names)",
+        );
+      },
+    );
+
+    it('the log deleted while running and the new one read, killed before the cursor moved into it, the new one rotated while down: 0 lost, its lines read before the kill read once more', async () => {
       const a = auditLines('a', 40);
       writeFileSync(log, a.text);
-      await firstRun(a.ids);
-      if (oldCursor) {
-        const { mtimeNs: _dropped, ...older } = await savedCursor();
-        writeFileSync(cursorFile, JSON.stringify({ version: 1, ...older }) + '\n');
-        expect((await savedCursor()).mtimeNs).toBeUndefined();
-      }
+      const one = await start({ fromStart: true });
+      await vi.waitFor(() => expect(one.sink.ids).toEqual(a.ids), WAIT);
+      await vi.waitFor(
+        async () => expect((await savedCursor()).offset).toBe(Buffer.byteLength(a.text)),
+        WAIT,
+      );
+      // What a SIGKILL leaves when it comes before the cursor is moved into the new log (it is written at most every 250 ms).
+      const onDisk = readFileSync(cursorFile);
 
       unlinkSync(log);
-      const b = auditLines('b', 300);
+      const b = auditLines('b', 10);
       writeFileSync(log, b.text);
+      await vi.waitFor(() => expect(one.sink.ids).toEqual([...a.ids, ...b.ids]), WAIT);
+      await stop(one);
+      writeFileSync(cursorFile, onDisk);
+
+      const b2 = auditLines('b', 10, 10);
+      appendFileSync(log, b2.text);
       renameSync(log, join(dir, 'audit-2026-12-06T21-00-00.000.log'));
       const c = auditLines('c', 10);
       writeFileSync(log, c.text);
 
       const two = await start();
-      await expectExactly(two, [...b.ids, ...c.ids]);
-      // The deleted file's rest is not known: still a gap.
-      expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(1);
-      expect(two.logger.messages('warn')).toContain(
-        "reading first the rotated backups modified since the cursor was saved: what was written after the cursor's file is in them (events processed before a crash may be read again: their SecurityEvents get the same names)",
-      );
-    },
-  );
+      // b again (processed before the "kill", the cursor not past it): the documented, bounded repeat; b2 and c once.
+      await expectExactly(two, [...b.ids, ...b2.ids, ...c.ids]);
+    });
 
-  it('the log deleted while running and the new one read, killed before the cursor moved into it, the new one rotated while down: 0 lost, its lines read before the kill read once more', async () => {
-    const a = auditLines('a', 40);
-    writeFileSync(log, a.text);
-    const one = await start({ fromStart: true });
-    await vi.waitFor(() => expect(one.sink.ids).toEqual(a.ids), WAIT);
-    await vi.waitFor(async () => expect((await savedCursor()).offset).toBe(Buffer.byteLength(a.text)), WAIT);
-    // What a SIGKILL leaves when it comes before the cursor is moved into the new log (it is written at most every 250 ms).
-    const onDisk = readFileSync(cursorFile);
-
-    unlinkSync(log);
-    const b = auditLines('b', 10);
-    writeFileSync(log, b.text);
-    await vi.waitFor(() => expect(one.sink.ids).toEqual([...a.ids, ...b.ids]), WAIT);
-    await stop(one);
-    writeFileSync(cursorFile, onDisk);
-
-    const b2 = auditLines('b', 10, 10);
-    appendFileSync(log, b2.text);
-    renameSync(log, join(dir, 'audit-2026-12-06T21-00-00.000.log'));
-    const c = auditLines('c', 10);
-    writeFileSync(log, c.text);
-
-    const two = await start();
-    // b again (processed before the "kill", the cursor not past it): the documented, bounded repeat; b2 and c once.
-    await expectExactly(two, [...b.ids, ...b2.ids, ...c.ids]);
-  });
-
-  it('moving into a new file, the cursor is on disk in it before its first batch is pushed, whatever the write interval', async () => {
-    const a = auditLines('a', 20);
-    writeFileSync(log, a.text);
-    const one = await start({ fromStart: true, cursorWriteIntervalMs: 60_000 }, { autoAck: false });
-    await vi.waitFor(() => expect(one.sink.ids).toEqual(a.ids), WAIT);
-    one.sink.ack();
-    unlinkSync(log);
-    const b = auditLines('b', 10);
-    writeFileSync(log, b.text);
-    const ino = String(statSync(log).ino);
-    await vi.waitFor(() => expect(one.sink.accepted.length).toBe(2), WAIT);
-    // Not acknowledged yet: the cursor is at the new file's start.
-    expect(await savedCursor()).toMatchObject({ ino, offset: 0 });
-    one.sink.ack();
-    await stop(one);
-    expect(await savedCursor()).toMatchObject({ ino, offset: Buffer.byteLength(b.text) });
-  });
-
-  it.each([
-    ['empty', ''],
-    ['holding a partial first line (no fingerprint of a whole line: audit lines begin alike)', auditLine('p-0').slice(0, 60)],
-  ])(
-    'a cursor saved on a log %s, then copytruncate while stopped: the copy is read, then the log; 0 lost, 0 repeated',
-    async (_name, content) => {
-      writeFileSync(`${log}.2`, auditLines('old', 10).text);
-      age(`${log}.2`);
-      writeFileSync(log, content);
-      const one = await start({ fromStart: true });
-      await vi.waitFor(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: content.length }), WAIT);
-      await stop(one);
-      expect(one.sink.ids).toEqual([]);
-
-      const rest = content === '' ? '' : auditLine('p-0').slice(60);
-      const a = auditLines('a', 10);
-      appendFileSync(log, rest + a.text);
-      copyFileSync(log, `${log}.1`);
-      truncateSync(log, 0);
+    it('moving into a new file, the cursor is on disk in it before its first batch is pushed, whatever the write interval', async () => {
+      const a = auditLines('a', 20);
+      writeFileSync(log, a.text);
+      const one = await start({ fromStart: true, cursorWriteIntervalMs: 60_000 }, { autoAck: false });
+      await vi.waitFor(() => expect(one.sink.ids).toEqual(a.ids), WAIT);
+      one.sink.ack();
+      unlinkSync(log);
       const b = auditLines('b', 10);
+      writeFileSync(log, b.text);
+      const ino = String(statSync(log).ino);
+      await vi.waitFor(() => expect(one.sink.accepted.length).toBe(2), WAIT);
+      // Not acknowledged yet: the cursor is at the new file's start.
+      expect(await savedCursor()).toMatchObject({ ino, offset: 0 });
+      one.sink.ack();
+      await stop(one);
+      expect(await savedCursor()).toMatchObject({ ino, offset: Buffer.byteLength(b.text) });
+    });
+
+    it.each([
+      ['empty', ''],
+      [
+        'holding a partial first line (no fingerprint of a whole line: audit lines begin alike)',
+        auditLine('p-0').slice(0, 60),
+      ],
+    ])(
+      'a cursor saved on a log %s, then copytruncate while stopped: the copy is read, then the log; 0 lost, 0 repeated',
+      async (_name, content) => {
+        writeFileSync(`${log}.2`, auditLines('old', 10).text);
+        age(`${log}.2`);
+        writeFileSync(log, content);
+        const one = await start({ fromStart: true });
+        await vi.waitFor(
+          async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: content.length }),
+          WAIT,
+        );
+        await stop(one);
+        expect(one.sink.ids).toEqual([]);
+
+        const rest = content === '' ? '' : auditLine('p-0').slice(60);
+        const a = auditLines('a', 10);
+        appendFileSync(log, rest + a.text);
+        copyFileSync(log, `${log}.1`);
+        truncateSync(log, 0);
+        const b = auditLines('b', 10);
+        appendFileSync(log, b.text);
+
+        const two = await start();
+        await expectExactly(two, [...(content === '' ? [] : ['p-0']), ...a.ids, ...b.ids]);
+        expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(0);
+        expect(two.logger.messages('warn')).toContain(
+          'the cursor was saved before the audit log held a whole line, and backups were modified since (copytruncate while stopped): reading them first, then the audit log from the start',
+        );
+      },
+    );
+
+    it('a cursor saved on an empty log that is only appended to while stopped: read from 0, no backup read', async () => {
+      writeFileSync(`${log}.1`, auditLines('old', 10).text);
+      age(`${log}.1`);
+      writeFileSync(log, '');
+      const one = await start();
+      await vi.waitFor(
+        async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: 0 }),
+        WAIT,
+      );
+      await stop(one);
+      const a = auditLines('a', 10);
+      appendFileSync(log, a.text);
+      const two = await start();
+      await expectExactly(two, a.ids);
+    });
+
+    it('logrotate create + compress: a restart that finishes the gzipped backup while the new log is still empty keeps its cursor at the end of that backup, not at the empty log', async () => {
+      const a = auditLines('a', 30);
+      writeFileSync(log, a.text);
+      await firstRun(a.ids);
+      const b = auditLines('b', 100);
       appendFileSync(log, b.text);
+      logrotate();
+      gzipFile('audit.log.1');
 
       const two = await start();
-      await expectExactly(two, [...(content === '' ? [] : ['p-0']), ...a.ids, ...b.ids]);
-      expect(await gaps(two, FileSkipReason.CursorFileGone)).toBe(0);
-      expect(two.logger.messages('warn')).toContain(
-        'the cursor was saved before the audit log held a whole line, and backups were modified since (copytruncate while stopped): reading them first, then the audit log from the start',
-      );
-    },
-  );
+      await expectExactly(two, b.ids);
+      await stop(two);
+      // Not the empty log's start (no fingerprint): the end of the gzipped backup, found again by its first bytes.
+      expect(await savedCursor()).toMatchObject({
+        offset: Buffer.byteLength(a.text + b.text),
+        headBytes: 1024,
+      });
 
-  it('a cursor saved on an empty log that is only appended to while stopped: read from 0, no backup read', async () => {
-    writeFileSync(`${log}.1`, auditLines('old', 10).text);
-    age(`${log}.1`);
-    writeFileSync(log, '');
-    const one = await start();
-    await vi.waitFor(async () => expect(await savedCursor()).toMatchObject({ offset: 0, headBytes: 0 }), WAIT);
-    await stop(one);
-    const a = auditLines('a', 10);
-    appendFileSync(log, a.text);
-    const two = await start();
-    await expectExactly(two, a.ids);
-  });
+      const c = auditLines('c', 50);
+      appendFileSync(log, c.text);
+      logrotate();
+      gzipFile('audit.log.1');
+      const d = auditLines('d', 5);
+      appendFileSync(log, d.text);
 
-  it('logrotate create + compress: a restart that finishes the gzipped backup while the new log is still empty keeps its cursor at the end of that backup, not at the empty log', async () => {
-    const a = auditLines('a', 30);
-    writeFileSync(log, a.text);
-    await firstRun(a.ids);
-    const b = auditLines('b', 100);
-    appendFileSync(log, b.text);
-    logrotate();
-    gzipFile('audit.log.1');
-
-    const two = await start();
-    await expectExactly(two, b.ids);
-    await stop(two);
-    // Not the empty log's start (no fingerprint): the end of the gzipped backup, found again by its first bytes.
-    expect(await savedCursor()).toMatchObject({ offset: Buffer.byteLength(a.text + b.text), headBytes: 1024 });
-
-    const c = auditLines('c', 50);
-    appendFileSync(log, c.text);
-    logrotate();
-    gzipFile('audit.log.1');
-    const d = auditLines('d', 5);
-    appendFileSync(log, d.text);
-
-    const three = await start();
-    await expectExactly(three, [...c.ids, ...d.ids]);
-    expect(await gaps(three, FileSkipReason.CursorFileGone)).toBe(0);
-  });
-});
+      const three = await start();
+      await expectExactly(three, [...c.ids, ...d.ids]);
+      expect(await gaps(three, FileSkipReason.CursorFileGone)).toBe(0);
+    });
+  },
+);

@@ -53,11 +53,17 @@ interface Started {
 }
 
 /** Starts a source on `log` with a fast periodic check; stopped in `afterEach`. */
-async function start(options: Partial<FileSourceOptions> = {}, sinkOptions: AckSinkOptions = {}): Promise<Started> {
+async function start(
+  options: Partial<FileSourceOptions> = {},
+  sinkOptions: AckSinkOptions = {},
+): Promise<Started> {
   const sink = new AckSink(sinkOptions);
   const registry = new Registry();
   const logger = new CapturingLogger();
-  const source = await startFileSource({ path: log, pollIntervalMs: 100, ...options }, sink, { registry, logger });
+  const source = await startFileSource({ path: log, pollIntervalMs: 100, ...options }, sink, {
+    registry,
+    logger,
+  });
   running.push({ source, sink });
   return { source, sink, registry, logger };
 }
@@ -67,7 +73,11 @@ async function stop(started: Started): Promise<void> {
   running = running.filter((r) => r.source !== started.source);
 }
 
-async function counter(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+async function counter(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) throw new Error(`${name} is not registered`);
   const { values } = await metric.get();
@@ -201,7 +211,11 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
       auditLine('good-2'),
     ];
     writeFileSync(log, lines.join(''));
-    const { sink, registry, logger } = await start({ fromStart: true, maxEventBytes: 4096, maxReadBytes: 8192 });
+    const { sink, registry, logger } = await start({
+      fromStart: true,
+      maxEventBytes: 4096,
+      maxReadBytes: 8192,
+    });
     await vi.waitFor(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2']), WAIT);
     const errors = async (reason: string): Promise<number> =>
       counter(registry, 'ugallu_audit_file_parse_errors_total', { reason });
@@ -215,7 +229,12 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     // Every non-empty line is counted, good or bad.
     expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(8);
     const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
-    expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual(['NotJSON', 'NotObject', 'NotEvent', 'TooLarge']);
+    expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual([
+      'NotJSON',
+      'NotObject',
+      'NotEvent',
+      'TooLarge',
+    ]);
     appendFileSync(log, auditLine('good-3'));
     await vi.waitFor(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2', 'good-3']), WAIT);
   });
@@ -224,9 +243,21 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     const event = (id: string) => JSON.parse(auditLine(id)) as Record<string, unknown>;
     const aks = {
       records: [
-        { time: '2026-11-20T10:00:00Z', category: 'kube-audit', properties: { log: JSON.stringify(event('aks-1')), pod: 'kube-apiserver-0' } },
-        { time: '2026-11-20T10:00:00Z', category: 'kube-apiserver', properties: { log: 'I1120 10:00:00 an apiserver log line' } },
-        { time: '2026-11-20T10:00:01Z', category: 'kube-audit-admin', properties: { log: JSON.stringify(event('aks-2')) } },
+        {
+          time: '2026-11-20T10:00:00Z',
+          category: 'kube-audit',
+          properties: { log: JSON.stringify(event('aks-1')), pod: 'kube-apiserver-0' },
+        },
+        {
+          time: '2026-11-20T10:00:00Z',
+          category: 'kube-apiserver',
+          properties: { log: 'I1120 10:00:00 an apiserver log line' },
+        },
+        {
+          time: '2026-11-20T10:00:01Z',
+          category: 'kube-audit-admin',
+          properties: { log: JSON.stringify(event('aks-2')) },
+        },
       ],
     };
     const eks = {
@@ -253,10 +284,19 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     };
     writeFileSync(
       log,
-      [JSON.stringify(aks), JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }), JSON.stringify(eks), JSON.stringify(gke), auditLine('plain').trimEnd()].join('\n') + '\n',
+      [
+        JSON.stringify(aks),
+        JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }),
+        JSON.stringify(eks),
+        JSON.stringify(gke),
+        auditLine('plain').trimEnd(),
+      ].join('\n') + '\n',
     );
     const { sink, registry } = await start({ fromStart: true });
-    await vi.waitFor(() => expect(sink.ids).toEqual(['aks-1', 'aks-2', 'eks-1', 'eks-2', 'gke-1', 'plain']), WAIT);
+    await vi.waitFor(
+      () => expect(sink.ids).toEqual(['aks-1', 'aks-2', 'eks-1', 'eks-2', 'gke-1', 'plain']),
+      WAIT,
+    );
     // The apiserver's own log line is not an audit event: passed over, not an error. The cut message is one.
     expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(1);
     expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(5);
@@ -395,7 +435,9 @@ describe('startFileSource: rotation, truncation, deletion', { timeout: 30_000 },
     // Logged when the source next looks for a new file, which can come just after it delivered b.
     await vi.waitFor(
       () =>
-        expect(logger.messages('warn')).toContain('audit log deleted; reading what is left and waiting for a new one'),
+        expect(logger.messages('warn')).toContain(
+          'audit log deleted; reading what is left and waiting for a new one',
+        ),
       WAIT,
     );
     closeSync(fd);
@@ -447,7 +489,10 @@ describe('startFileSource: cursor', { timeout: 30_000 }, () => {
     const all = auditLines('l', 30);
     const ends = lineEnds(all.text);
     writeFileSync(log, all.text);
-    const started = await start({ cursorFile, fromStart: true, maxBatchEvents: 10 }, { capacity: 1, autoAck: false });
+    const started = await start(
+      { cursorFile, fromStart: true, maxBatchEvents: 10 },
+      { capacity: 1, autoAck: false },
+    );
     const { sink, source } = started;
     await vi.waitFor(() => expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]), WAIT);
     let stopped = false;
@@ -511,12 +556,23 @@ describe('startFileSource: cursor', { timeout: 30_000 }, () => {
 
     const child = spawn(
       process.execPath,
-      ['--conditions=@ugallu/source', '--import', 'tsx', join(here, '..', '..', 'test', 'fileSourceCrashChild.ts'), log, cursorFile, out, '5'],
+      [
+        '--conditions=@ugallu/source',
+        '--import',
+        'tsx',
+        join(here, '..', '..', 'test', 'fileSourceCrashChild.ts'),
+        log,
+        cursorFile,
+        out,
+        '5',
+      ],
       { cwd: join(here, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
     const delivered = (): string[] => {
       let text = '';
       try {
@@ -527,11 +583,14 @@ describe('startFileSource: cursor', { timeout: 30_000 }, () => {
       return text.split('\n').slice(0, -1);
     };
     // Killed once a fair share is delivered and a cursor past the start is on disk (written at most every 250 ms).
-    await vi.waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`the child exited early: ${stderr}`);
-      expect(delivered().length).toBeGreaterThanOrEqual(8000);
-      expect(await cursorOffset(cursorFile)).toBeGreaterThan(0);
-    }, { ...WAIT, timeout: 60_000 });
+    await vi.waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the child exited early: ${stderr}`);
+        expect(delivered().length).toBeGreaterThanOrEqual(8000);
+        expect(await cursorOffset(cursorFile)).toBeGreaterThan(0);
+      },
+      { ...WAIT, timeout: 60_000 },
+    );
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
 
@@ -546,7 +605,10 @@ describe('startFileSource: cursor', { timeout: 30_000 }, () => {
     expect(before.slice(0, acknowledged)).toEqual(all.ids.slice(0, acknowledged));
 
     const { sink } = await start({ cursorFile });
-    await vi.waitFor(() => expect(sink.ids.length).toBe(all.ids.length - acknowledged), { ...WAIT, timeout: 60_000 });
+    await vi.waitFor(() => expect(sink.ids.length).toBe(all.ids.length - acknowledged), {
+      ...WAIT,
+      timeout: 60_000,
+    });
     // Nothing acknowledged before the kill comes again; everything after it comes.
     expect(sink.ids).toEqual(all.ids.slice(acknowledged));
     const seen = new Set([...before, ...sink.ids]);
@@ -578,12 +640,17 @@ describe('startFileSource: backpressure and stopping', { timeout: 30_000 }, () =
 
   it('stops reading for good when the sink is closed, and stop still resolves', async () => {
     writeFileSync(log, auditLines('l', 100).text);
-    const { sink, source, logger } = await start({ fromStart: true, maxBatchEvents: 10 }, { capacity: 1, autoAck: false });
+    const { sink, source, logger } = await start(
+      { fromStart: true, maxBatchEvents: 10 },
+      { capacity: 1, autoAck: false },
+    );
     await vi.waitFor(() => expect(sink.waiting).toBe(1), WAIT);
     sink.close();
     await vi.waitFor(
       () =>
-        expect(logger.messages('error')).toContain('the sink refused a batch (closed); the file source stops reading'),
+        expect(logger.messages('error')).toContain(
+          'the sink refused a batch (closed); the file source stops reading',
+        ),
       WAIT,
     );
     await source.stop();

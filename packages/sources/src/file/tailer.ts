@@ -20,7 +20,14 @@ import { AckTracker } from './acks.js';
 import type { FileCursor } from './cursor.js';
 import { CursorWriter, headSha256, readCursor, readHead } from './cursor.js';
 import type { Position, TailedFile } from './identity.js';
-import { cursorSince, endsWithNewline, holdsWholeLine, isCursorOf, openTailedFile, toCursor } from './identity.js';
+import {
+  cursorSince,
+  endsWithNewline,
+  holdsWholeLine,
+  isCursorOf,
+  openTailedFile,
+  toCursor,
+} from './identity.js';
 import { LineKind, LineSplitter } from './lines.js';
 import { fileCounters, FileParseErrorReason, FileSkipReason } from './metrics.js';
 import type { FileSkipReasonCode } from './metrics.js';
@@ -234,7 +241,11 @@ class FileTailer implements FileSource {
       options.cursorFile === undefined
         ? undefined
         : new CursorWriter(options.cursorFile, options.cursorWriteIntervalMs, (err) =>
-            this.#ioLog.warn('cursor', { path: this.path, cursorFile: options.cursorFile, err }, 'cannot write the cursor; retrying'),
+            this.#ioLog.warn(
+              'cursor',
+              { path: this.path, cursorFile: options.cursorFile, err },
+              'cannot write the cursor; retrying',
+            ),
           );
     this.#acks = new AckTracker((position) => this.#cursor?.update(position));
   }
@@ -248,7 +259,9 @@ class FileTailer implements FileSource {
     }
     this.#startCursor = await this.#loadCursor();
     // Open before returning, so "start at the end" means the end as of this call.
-    await this.#openCurrent().catch((err: unknown) => this.#ioLog.warn('open', { path: this.path, err }, 'cannot open the audit log; retrying'));
+    await this.#openCurrent().catch((err: unknown) =>
+      this.#ioLog.warn('open', { path: this.path, err }, 'cannot open the audit log; retrying'),
+    );
     await this.#startWatching();
     this.#poll = setInterval(this.#wake, this.#options.pollIntervalMs);
     this.#loop = this.#run();
@@ -383,7 +396,10 @@ class FileTailer implements FileSource {
     this.#readOffset = first ? await this.#startOffset(file, size) : 0;
     // With backups to read first, the cursor stays in them until they are done.
     if (this.#backlog.length === 0) this.#consumed(file, this.#readOffset);
-    this.#logger.info({ path: this.path, offset: this.#readOffset, size, backupsFirst: this.#backlog.length }, 'tailing the audit log');
+    this.#logger.info(
+      { path: this.path, offset: this.#readOffset, size, backupsFirst: this.#backlog.length },
+      'tailing the audit log',
+    );
     return true;
   }
 
@@ -397,7 +413,10 @@ class FileTailer implements FileSource {
       return read.cursor;
     }
     if (read.status === 'invalid') {
-      this.#logger.warn({ path: this.path, cursorFile, problem: read.problem }, 'ignoring an invalid cursor file');
+      this.#logger.warn(
+        { path: this.path, cursorFile, problem: read.problem },
+        'ignoring an invalid cursor file',
+      );
     }
     return undefined;
   }
@@ -415,11 +434,15 @@ class FileTailer implements FileSource {
       if (isCursorOf(c, file)) {
         if (c.offset <= size) {
           // Issue #13: a fingerprint of no whole line matches this file refilled after a copytruncate while stopped too.
-          if (!holdsWholeLine(file.head.subarray(0, c.headBytes)) && (await this.#readCopiesFirst(c, file))) return 0;
+          if (!holdsWholeLine(file.head.subarray(0, c.headBytes)) && (await this.#readCopiesFirst(c, file)))
+            return 0;
           return c.offset;
         }
         // copytruncate while stopped: the rest is in the copy.
-        this.#logger.warn({ path: this.path, offset: c.offset, size }, 'the file is shorter than the cursor (truncated while stopped); looking for the rest in its rotated backups');
+        this.#logger.warn(
+          { path: this.path, offset: c.offset, size },
+          'the file is shorter than the cursor (truncated while stopped); looking for the rest in its rotated backups',
+        );
       }
       // Rotated while stopped: everything in this file came after the cursor, and the cursor's file is a backup now.
       await this.#recover(c, file.head);
@@ -446,25 +469,33 @@ class FileTailer implements FileSource {
     try {
       found = await openUnreadBackups(this.path, cursor);
     } catch (err) {
-      this.#logger.warn({ path: this.path, err }, 'cannot look for the cursor\'s file among the rotated backups');
+      this.#logger.warn(
+        { path: this.path, err },
+        "cannot look for the cursor's file among the rotated backups",
+      );
     }
     if (found === undefined) {
       this.#gap(FileSkipReason.CursorFileGone, 0);
       this.#logger.warn(
         { path: this.path, cursorFile: this.#options.cursorFile, offset: cursor.offset },
-        'the cursor\'s file is gone (neither the audit log nor one of its rotated backups): what it held past the cursor is lost; reading the audit log from the start',
+        "the cursor's file is gone (neither the audit log nor one of its rotated backups): what it held past the cursor is lost; reading the audit log from the start",
       );
       await this.#queueWrittenSince(
         liveHead,
-        'reading first the rotated backups modified since the cursor was saved: what was written after the cursor\'s file is in them (events processed before a crash may be read again: their SecurityEvents get the same names)',
+        "reading first the rotated backups modified since the cursor was saved: what was written after the cursor's file is in them (events processed before a crash may be read again: their SecurityEvents get the same names)",
       );
       return;
     }
     this.#backlog = found.files;
     this.#backlogEntered = false;
     this.#logger.info(
-      { path: this.path, offset: cursor.offset, foundBy: found.foundBy, backups: found.files.map((f) => f.path) },
-      'the audit log was rotated while stopped: reading the cursor\'s file from the cursor, then the backups rotated after it, then the audit log',
+      {
+        path: this.path,
+        offset: cursor.offset,
+        foundBy: found.foundBy,
+        backups: found.files.map((f) => f.path),
+      },
+      "the audit log was rotated while stopped: reading the cursor's file from the cursor, then the backups rotated after it, then the audit log",
     );
   }
 
@@ -494,7 +525,10 @@ class FileTailer implements FileSource {
     try {
       backups = await openBackupsWrittenSince(this.path, since, liveHead);
     } catch (err) {
-      this.#logger.warn({ path: this.path, err }, 'cannot look for the rotated backups modified since the cursor was saved');
+      this.#logger.warn(
+        { path: this.path, err },
+        'cannot look for the rotated backups modified since the cursor was saved',
+      );
       return false;
     }
     if (backups.length === 0) return false;
@@ -545,7 +579,10 @@ class FileTailer implements FileSource {
       this.#backlog.shift();
       this.#backlogEntered = false;
       await file.handle.close();
-      this.#logger.info({ path: file.path, offset: this.#readOffset }, 'finished a rotated backup of the audit log');
+      this.#logger.info(
+        { path: file.path, offset: this.#readOffset },
+        'finished a rotated backup of the audit log',
+      );
     }
     // The log itself, from its start.
     this.#splitter.reset();
@@ -598,7 +635,10 @@ class FileTailer implements FileSource {
       await chunks.return?.();
     }
     if (position < file.offset) {
-      this.#logger.warn({ path: file.path, offset: file.offset, size: position }, 'a gzipped backup is shorter than the cursor; nothing read from it');
+      this.#logger.warn(
+        { path: file.path, offset: file.offset, size: position },
+        'a gzipped backup is shorter than the cursor; nothing read from it',
+      );
     }
     this.#splitter.feed(EMPTY, this.#readOffset);
     await this.#drainLines(file, true);
@@ -638,7 +678,10 @@ class FileTailer implements FileSource {
     const size = Number(st.size);
     file.mtimeNs = st.mtimeNs;
     if (size >= this.#readOffset && (await this.#headStillMatches(file, size))) return;
-    this.#logger.warn({ path: this.path, offset: this.#readOffset, size }, 'audit log truncated (copytruncate); reading from the start');
+    this.#logger.warn(
+      { path: this.path, offset: this.#readOffset, size },
+      'audit log truncated (copytruncate); reading from the start',
+    );
     const here = toCursor(file, this.#readOffset);
     file.head = await readHead(file.handle, size);
     file.headSha256 = headSha256(file.head);
@@ -715,7 +758,8 @@ class FileTailer implements FileSource {
         if (piece.bytes.length === 0) return;
         this.#readOffset = piece.offset + piece.bytes.length;
         // The splitter copies what it carries over, so the other buffer is free: read into it now.
-        if (known > this.#readOffset) ahead = this.#read(file, this.#readOffset, Math.min(known - this.#readOffset, max));
+        if (known > this.#readOffset)
+          ahead = this.#read(file, this.#readOffset, Math.min(known - this.#readOffset, max));
         this.#splitter.feed(piece.bytes, piece.offset);
         await this.#drainLines(file, false);
       }
@@ -754,7 +798,11 @@ class FileTailer implements FileSource {
       if (splitter.kind === LineKind.Skip) continue;
       lines++;
       if (splitter.kind === LineKind.Oversized) {
-        this.#parseError(DecodeReason.TooLarge, splitter.end - splitter.bytes - 1, `line of ${splitter.bytes} bytes exceeds the maximum of ${this.#options.maxEventBytes} bytes`);
+        this.#parseError(
+          DecodeReason.TooLarge,
+          splitter.end - splitter.bytes - 1,
+          `line of ${splitter.bytes} bytes exceeds the maximum of ${this.#options.maxEventBytes} bytes`,
+        );
         continue;
       }
       // The pre-filter: a line no rule could match is passed over unparsed (and unvalidated).
@@ -766,11 +814,16 @@ class FileTailer implements FileSource {
         // Contained to this line (issue #13): what it appended before the throw goes too.
         decoded.events.length = eventsBefore;
         decoded.errors.length = 0;
-        this.#parseError(FileParseErrorReason.Unexpected, splitter.end - splitter.bytes - 1, unexpectedMessage(err));
+        this.#parseError(
+          FileParseErrorReason.Unexpected,
+          splitter.end - splitter.bytes - 1,
+          unexpectedMessage(err),
+        );
         continue;
       }
       if (decoded.errors.length > 0) {
-        for (const error of decoded.errors) this.#parseError(error.reason, splitter.end - splitter.bytes - 1, error.message);
+        for (const error of decoded.errors)
+          this.#parseError(error.reason, splitter.end - splitter.bytes - 1, error.message);
         decoded.errors.length = 0;
       }
       // Only between lines: a batch's cursor is the end of its last line, so every event of that line must be in it.
@@ -789,7 +842,11 @@ class FileTailer implements FileSource {
 
   #parseError(reason: string, offset: number, message: string): void {
     this.#parseErrors.inc({ reason });
-    this.#parseLog.warn(reason, { path: this.path, reason, offset, error: message }, 'skipped a line of the audit log');
+    this.#parseLog.warn(
+      reason,
+      { path: this.path, reason, offset, error: message },
+      'skipped a line of the audit log',
+    );
   }
 
   /** Pushes a batch; false when the sink is closed (the source then stops reading). */
@@ -800,7 +857,10 @@ class FileTailer implements FileSource {
       return true;
     } catch (err) {
       this.#acks.refused();
-      this.#logger.error({ path: this.path, err }, 'the sink refused a batch (closed); the file source stops reading');
+      this.#logger.error(
+        { path: this.path, err },
+        'the sink refused a batch (closed); the file source stops reading',
+      );
       this.#stopping = true;
       return false;
     }
@@ -828,7 +888,10 @@ class FileTailer implements FileSource {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       if (!this.#deletedLogged) {
         this.#deletedLogged = true;
-        this.#logger.warn({ path: this.path }, 'audit log deleted; reading what is left and waiting for a new one');
+        this.#logger.warn(
+          { path: this.path },
+          'audit log deleted; reading what is left and waiting for a new one',
+        );
       }
       return false;
     }
@@ -844,7 +907,10 @@ class FileTailer implements FileSource {
     this.#splitter.feed(Buffer.alloc(0), this.#readOffset);
     await this.#drainLines(file, true);
     if (this.#stopping) return false;
-    this.#logger.info({ path: this.path, offset: this.#readOffset }, 'audit log rotated; finished the old file, reading the new one');
+    this.#logger.info(
+      { path: this.path, offset: this.#readOffset },
+      'audit log rotated; finished the old file, reading the new one',
+    );
     this.#file = undefined;
     await file.handle.close();
     const opened = await this.#openCurrent();
@@ -874,5 +940,7 @@ function passes(filter: (line: string) => boolean, line: string): boolean {
 function unexpectedMessage(err: unknown): string {
   const name = err instanceof Error ? err.name : typeof err;
   const message = err instanceof Error ? err.message.slice(0, 120) : '';
-  return message === '' || /["'`]/.test(message) ? `decoding threw ${name}` : `decoding threw ${name}: ${message}`;
+  return message === '' || /["'`]/.test(message)
+    ? `decoding threw ${name}`
+    : `decoding threw ${name}: ${message}`;
 }

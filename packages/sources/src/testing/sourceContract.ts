@@ -40,7 +40,8 @@ export interface SourceHarness {
   cleanup(): Promise<void>;
 }
 
-const ids = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+const ids = (prefix: string, count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 const lines = (names: readonly string[]): string[] => names.map((id) => auditLine(id).slice(0, -1));
 
 /**

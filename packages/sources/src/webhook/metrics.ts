@@ -69,8 +69,15 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
   return metrics;
 }
 
-function counter<TLabel extends string = never>(registry: Registry, metric: MetricDefinition): Counter<TLabel> {
+function counter<TLabel extends string = never>(
+  registry: Registry,
+  metric: MetricDefinition,
+): Counter<TLabel> {
   const existing = registry.getSingleMetric(metric.name);
   if (existing instanceof Counter) return existing;
-  return new Counter<TLabel>({ ...metric, labelNames: metric.labelNames as readonly TLabel[], registers: [registry] });
+  return new Counter<TLabel>({
+    ...metric,
+    labelNames: metric.labelNames as readonly TLabel[],
+    registers: [registry],
+  });
 }

@@ -711,10 +711,7 @@ describe('startWebhookSource: bounded memory (issue #13)', () => {
     const open = await Promise.all([0, 1].map(() => tlsSocket(source.address.port)));
     try {
       await expect(post({ token: TOKEN, body: batchOf(['x']) })).rejects.toThrow();
-      await vi.waitFor(
-        async () => expect(await counter(WebhookMetricName.ConnectionsDropped)).toBe(1),
-        WAIT,
-      );
+      await vi.waitFor(async () => expect(await counter(WebhookMetricName.ConnectionsDropped)).toBe(1), WAIT);
     } finally {
       for (const socket of open) socket.destroy();
     }

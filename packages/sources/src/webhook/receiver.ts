@@ -239,12 +239,7 @@ export class WebhookReceiver {
     return false;
   }
 
-  #authFailure(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    reason: BearerRefusal,
-    message: string,
-  ): void {
+  #authFailure(request: FastifyRequest, reply: FastifyReply, reason: BearerRefusal, message: string): void {
     this.#metrics.authFailures.inc({
       reason:
         reason === WebhookRejectReason.MissingToken

@@ -11,7 +11,11 @@ let noLimit: BacktestReport;
 
 beforeAll(async () => {
   fixture = await writeBacktestFixture();
-  const options = { rules: [fixture.rules], inputs: [fixture.gz, fixture.rotated], maxEventBytes: BACKTEST_MAX_EVENT_BYTES };
+  const options = {
+    rules: [fixture.rules],
+    inputs: [fixture.gz, fixture.rotated],
+    maxEventBytes: BACKTEST_MAX_EVENT_BYTES,
+  };
   report = await runBacktest(options);
   noLimit = await runBacktest({ ...options, rateLimit: false });
 });
@@ -49,7 +53,9 @@ describe('runBacktest on a gzipped log and a directory of rotated logs', () => {
     // Prometheus's read is excepted by the tuning.
     expect([secret.matches, secret.securityEvents, secret.droppedRateLimit]).toEqual([5, 5, 0]);
     expect(secret.tunedBy).toEqual(['secret-read.prometheus']);
-    expect(report.rules.tunings).toEqual([{ name: 'secret-read.prometheus', tunes: 'secret-read', applied: true }]);
+    expect(report.rules.tunings).toEqual([
+      { name: 'secret-read.prometheus', tunes: 'secret-read', applied: true },
+    ]);
     expect(report.perRule.map((r) => r.name)).toEqual(['pod-exec', 'secret-read']);
     expect(report.totals).toMatchObject({
       lines: 17,
@@ -112,7 +118,11 @@ describe('runBacktest on a gzipped log and a directory of rotated logs', () => {
 
   it('quotes the first malformed lines with their file and line number', () => {
     expect(report.malformedExamples).toEqual([
-      expect.objectContaining({ file: join(fixture.rotated, 'audit-2026-11-20T12-00-00.000.log'), line: 3, reason: 'NotJSON' }),
+      expect.objectContaining({
+        file: join(fixture.rotated, 'audit-2026-11-20T12-00-00.000.log'),
+        line: 3,
+        reason: 'NotJSON',
+      }),
       expect.objectContaining({ file: join(fixture.rotated, 'audit.log'), line: 2, reason: 'TooLarge' }),
     ]);
   });
@@ -121,6 +131,11 @@ describe('runBacktest on a gzipped log and a directory of rotated logs', () => {
     const exec = rule(noLimit, 'pod-exec');
     expect([exec.matches, exec.securityEvents, exec.droppedRateLimit]).toEqual([9, 9, 0]);
     expect(noLimit.rateLimit).toBe(false);
-    expect(exec.hourly[1]).toEqual({ hour: '2026-11-20T10:00:00Z', matches: 5, securityEvents: 5, droppedRateLimit: 0 });
+    expect(exec.hourly[1]).toEqual({
+      hour: '2026-11-20T10:00:00Z',
+      matches: 5,
+      securityEvents: 5,
+      droppedRateLimit: 0,
+    });
   });
 });

@@ -178,7 +178,11 @@ export interface BacktestReport {
     /** Tunings read, with the rule each tunes. */
     readonly tunings: readonly { readonly name: string; readonly tunes: string; readonly applied: boolean }[];
     /** Files and documents that could not be used, and names defined twice. */
-    readonly problems: readonly { readonly source: string; readonly rule?: string; readonly message: string }[];
+    readonly problems: readonly {
+      readonly source: string;
+      readonly rule?: string;
+      readonly message: string;
+    }[];
     /** What the engine warned about while loading: compile errors, lint warnings, tunings of missing rules. */
     readonly warnings: readonly { readonly rule?: string; readonly message: string }[];
   };
@@ -265,7 +269,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRep
     throw new EngineError(
       EngineReason.RulesDirectory,
       `--rules ${options.rules.join(', ')}: no rules found` +
-        (loaded.problems.length === 0 ? '' : ` (${loaded.problems.length} could not be used, the first: ${loaded.problems[0]!.source}: ${loaded.problems[0]!.message})`),
+        (loaded.problems.length === 0
+          ? ''
+          : ` (${loaded.problems.length} could not be used, the first: ${loaded.problems[0]!.source}: ${loaded.problems[0]!.message})`),
     );
   }
   const run = new BacktestRun(options);
@@ -292,7 +298,13 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRep
       onProgress({ file: file.path, bytesRead, totalBytes, events: run.events, elapsedMs: now - started });
     });
     // And once per file, done: the last figures of a file read faster than the interval.
-    onProgress?.({ file: file.path, bytesRead, totalBytes, events: run.events, elapsedMs: performance.now() - started });
+    onProgress?.({
+      file: file.path,
+      bytesRead,
+      totalBytes,
+      events: run.events,
+      elapsedMs: performance.now() - started,
+    });
     inputReports.push({
       path: file.path,
       bytes: bytesRead - bytesBefore,
@@ -303,7 +315,12 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRep
       ...(result.error === undefined ? {} : { error: result.error }),
     });
   }
-  return run.report({ inputs: inputReports, skipped: inputs.skipped, dirs: options.rules, problems: loaded.problems });
+  return run.report({
+    inputs: inputReports,
+    skipped: inputs.skipped,
+    dirs: options.rules,
+    problems: loaded.problems,
+  });
 }
 
 /** One backtest: the engine, the sink that watches it, and the tallies. */
@@ -347,7 +364,8 @@ class BacktestRun {
         if (tally !== undefined) {
           tally.severity = se.spec.severity;
           tally.type = se.spec.type;
-          if (tally.exampleMessage === undefined && se.spec.message !== undefined) tally.exampleMessage = se.spec.message;
+          if (tally.exampleMessage === undefined && se.spec.message !== undefined)
+            tally.exampleMessage = se.spec.message;
         }
         return RESOLVED;
       },
@@ -399,7 +417,12 @@ class BacktestRun {
       onTooLong: (bytes) => {
         lineNumber++;
         this.lines++;
-        this.bad(path, lineNumber, DecodeReason.TooLarge, `line of ${bytes} bytes exceeds the maximum of ${this.maxEventBytes} bytes`);
+        this.bad(
+          path,
+          lineNumber,
+          DecodeReason.TooLarge,
+          `line of ${bytes} bytes exceeds the maximum of ${this.maxEventBytes} bytes`,
+        );
       },
       onLine: async (line) => {
         lineNumber++;
@@ -417,7 +440,8 @@ class BacktestRun {
   private bad(file: string, line: number, reason: string, message: string): void {
     this.malformed++;
     this.malformedByReason[reason] = (this.malformedByReason[reason] ?? 0) + 1;
-    if (this.malformedExamples.length < MALFORMED_EXAMPLES) this.malformedExamples.push({ file, line, reason, message });
+    if (this.malformedExamples.length < MALFORMED_EXAMPLES)
+      this.malformedExamples.push({ file, line, reason, message });
   }
 
   /** Evaluates one event alone, so that each match, dropped or emitted, is known with its event. */
@@ -518,10 +542,16 @@ class BacktestRun {
         securityEvents: status.matchCount - status.droppedRateLimit - status.emitErrors,
         droppedRateLimit: status.droppedRateLimit,
         emitErrors: status.emitErrors,
-        ...(Number.isFinite(tally.firstMs) ? { firstSeen: rfc3339(tally.firstMs), lastSeen: rfc3339(tally.lastMs) } : {}),
+        ...(Number.isFinite(tally.firstMs)
+          ? { firstSeen: rfc3339(tally.firstMs), lastSeen: rfc3339(tally.lastMs) }
+          : {}),
         untimed: tally.untimed,
         top: { users: top(tally.users), namespaces: top(tally.namespaces), resources: top(tally.resources) },
-        distinct: { users: tally.users.size, namespaces: tally.namespaces.size, resources: tally.resources.size },
+        distinct: {
+          users: tally.users.size,
+          namespaces: tally.namespaces.size,
+          resources: tally.resources.size,
+        },
         hourly,
         ...(tally.exampleMessage === undefined ? {} : { exampleMessage: tally.exampleMessage }),
       });

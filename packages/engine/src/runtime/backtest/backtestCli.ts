@@ -95,7 +95,12 @@ export async function runBacktestCli(argv: readonly string[], io: BacktestCliIO 
   let values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: FLAGS,
+      strict: true,
+      allowPositionals: true,
+    }));
   } catch (e) {
     return fail(flagError(e as Error & { code?: string }, Object.keys(FLAGS)), 2);
   }
@@ -112,7 +117,10 @@ export async function runBacktestCli(argv: readonly string[], io: BacktestCliIO 
   if (positionals.length === 0) return fail('no audit log given: name one or more files or directories', 2);
   const maxEventBytes = Number(values['max-event-bytes']);
   if (!Number.isSafeInteger(maxEventBytes) || maxEventBytes < 1) {
-    return fail(`--max-event-bytes must be a whole number >= 1, got ${JSON.stringify(values['max-event-bytes'])}`, 2);
+    return fail(
+      `--max-event-bytes must be a whole number >= 1, got ${JSON.stringify(values['max-event-bytes'])}`,
+      2,
+    );
   }
 
   // Checked first: a path that cannot be written fails now, not after the run.
@@ -133,7 +141,8 @@ export async function runBacktestCli(argv: readonly string[], io: BacktestCliIO 
   stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') stderr.write(`${name}: cannot write the report: ${e.message}\n`);
   });
-  const progress = stderr.isTTY === true ? new ProgressLine(stderr, io.progressAfterMs ?? PROGRESS_AFTER_MS) : undefined;
+  const progress =
+    stderr.isTTY === true ? new ProgressLine(stderr, io.progressAfterMs ?? PROGRESS_AFTER_MS) : undefined;
   try {
     const report = await runBacktest({
       rules,
@@ -144,7 +153,10 @@ export async function runBacktestCli(argv: readonly string[], io: BacktestCliIO 
     });
     progress?.clear();
     if (html !== undefined) await writeFile(html, renderBacktestHtml(report));
-    await write(stdout, values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatBacktestText(report));
+    await write(
+      stdout,
+      values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatBacktestText(report),
+    );
     return 0;
   } catch (e) {
     progress?.clear();
@@ -211,4 +223,3 @@ function duration(seconds: number): string {
   const ss = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
-

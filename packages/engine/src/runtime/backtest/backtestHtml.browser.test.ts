@@ -33,9 +33,16 @@ describe.skipIf(missing && !inCI)('the backtest HTML report in headless Chromium
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    if (missing) throw new Error(`no Chromium at ${CHROMIUM}: install it with \`${INSTALL}\` (.ci/run does), or set CHROMIUM_PATH`);
+    if (missing)
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: install it with \`${INSTALL}\` (.ci/run does), or set CHROMIUM_PATH`,
+      );
     fixture = await writeBacktestFixture();
-    report = await runBacktest({ rules: [fixture.rules], inputs: [fixture.gz, fixture.rotated], maxEventBytes: BACKTEST_MAX_EVENT_BYTES });
+    report = await runBacktest({
+      rules: [fixture.rules],
+      inputs: [fixture.gz, fixture.rotated],
+      maxEventBytes: BACKTEST_MAX_EVENT_BYTES,
+    });
     const file = join(fixture.dir, 'report.html');
     await writeFile(file, renderBacktestHtml(report));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
@@ -83,11 +90,26 @@ describe.skipIf(missing && !inCI)('the backtest HTML report in headless Chromium
       }),
     );
     const expected = report.perRule.flatMap((r) =>
-      r.hourly.map((h) => ({ rule: r.name, hour: h.hour, count: h.matches, securityEvents: h.securityEvents, dropped: h.droppedRateLimit })),
+      r.hourly.map((h) => ({
+        rule: r.name,
+        hour: h.hour,
+        count: h.matches,
+        securityEvents: h.securityEvents,
+        dropped: h.droppedRateLimit,
+      })),
     );
     expect(bars.length).toBe(expected.length);
-    expect(bars.map(({ rule, hour, count, securityEvents, dropped }) => ({ rule, hour, count, securityEvents, dropped }))).toEqual(expected);
-    for (let i = 0; i < bars.length; i++) await expect.poll(() => page.locator('rect.bar').nth(i).isVisible()).toBe(true);
+    expect(
+      bars.map(({ rule, hour, count, securityEvents, dropped }) => ({
+        rule,
+        hour,
+        count,
+        securityEvents,
+        dropped,
+      })),
+    ).toEqual(expected);
+    for (let i = 0; i < bars.length; i++)
+      await expect.poll(() => page.locator('rect.bar').nth(i).isVisible()).toBe(true);
     for (const b of bars) {
       expect(b.width).toBeGreaterThan(0);
       expect(b.height).toBeGreaterThan(0);
@@ -107,7 +129,9 @@ describe.skipIf(missing && !inCI)('the backtest HTML report in headless Chromium
   it('renders the tables, and a screenshot of it all is taken', async () => {
     expect(await page.locator('#rules tbody tr').count()).toBe(report.perRule.length);
     expect(await page.locator('#hourly tbody tr').count()).toBe(7);
-    expect(await page.locator('article.card[data-rule="pod-exec"] li').first().textContent()).toBe('mallory@example.com 5');
+    expect(await page.locator('article.card[data-rule="pod-exec"] li').first().textContent()).toBe(
+      'mallory@example.com 5',
+    );
     const png = join(fixture.dir, 'backtest-report.png');
     await page.screenshot({ path: png, fullPage: true });
     const bytes = await readFile(png);

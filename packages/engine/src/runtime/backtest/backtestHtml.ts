@@ -131,7 +131,11 @@ ${notes(report)}
 }
 
 function ruleRow(r: BacktestRuleReport): string {
-  const state = r.compiled ? (r.enabled ? '' : ' <span class="muted">(disabled)</span>') : ' <span class="bad">(did not compile)</span>';
+  const state = r.compiled
+    ? r.enabled
+      ? ''
+      : ' <span class="muted">(disabled)</span>'
+    : ' <span class="bad">(did not compile)</span>';
   return `<tr${r.matches === 0 ? ' class="quiet"' : ''}><td class="mono">${r.matches > 0 ? `<a href="#chart-${slug(r.name)}">${esc(r.name)}</a>` : esc(r.name)}${state}${
     r.exampleMessage === undefined ? '' : `<div class="msg">${esc(r.exampleMessage)}</div>`
   }</td><td>${r.severity === undefined ? '' : `<span class="sev sev-${esc(r.severity)}">${esc(r.severity)}</span>`}</td><td class="n">${num(
@@ -170,12 +174,14 @@ function chart(r: BacktestRuleReport, fromMs: number, toMs: number): string {
   out.push(`<line class="axis" x1="${left}" y1="${base}" x2="${width - right}" y2="${base}"/>`);
   for (const v of max >= 2 ? [max, Math.round(max / 2)] : [max]) {
     const yy = fix(base - y(v));
-    out.push(`<line class="grid" x1="${left}" y1="${yy}" x2="${width - right}" y2="${yy}"/><text class="ylabel" x="${left - 6}" y="${fix(base - y(v) + 4)}">${num(v)}</text>`);
+    out.push(
+      `<line class="grid" x1="${left}" y1="${yy}" x2="${width - right}" y2="${yy}"/><text class="ylabel" x="${left - 6}" y="${fix(base - y(v) + 4)}">${num(v)}</text>`,
+    );
   }
   const step: number = TICK_STEPS_H.find((s) => hours / s <= 8) ?? 43800;
   // Ticks on whole multiples of the step (at midnight UTC for a day or more), not wherever the log starts.
   const align = Math.min(step, 24);
-  const first = (((-Math.round(fromMs / HOUR_MS)) % align) + align) % align;
+  const first = ((-Math.round(fromMs / HOUR_MS) % align) + align) % align;
   for (let i = first; i < hours; i += step) {
     const x = left + i * slot;
     const anchor = x > width - right - 80 ? ' end' : '';
@@ -201,7 +207,9 @@ function chart(r: BacktestRuleReport, fromMs: number, toMs: number): string {
     if (h.droppedRateLimit > 0) {
       // The dropped share, on top of the bar.
       const dh = Math.max(1, (h.droppedRateLimit / h.matches) * bh);
-      out.push(`<rect class="dropped" x="${x}" y="${fix(base - bh)}" width="${fix(barW)}" height="${fix(dh)}"/>`);
+      out.push(
+        `<rect class="dropped" x="${x}" y="${fix(base - bh)}" width="${fix(barW)}" height="${fix(dh)}"/>`,
+      );
     }
   }
   out.push('</svg>\n</figure>\n');
@@ -239,10 +247,18 @@ function hourRows(rules: readonly BacktestRuleReport[]): string {
 
 function notes(report: BacktestReport): string {
   const items: string[] = [];
-  for (const m of report.malformedExamples) items.push(`Malformed: <span class="mono">${esc(`${m.file}:${m.line}`)}</span> ${esc(m.reason)}: ${esc(m.message)}`);
-  for (const p of report.rules.problems) items.push(`Rule left out: <span class="mono">${esc(p.source)}</span> ${esc(p.message)}`);
-  for (const w of report.rules.warnings) items.push(`Rule warning: ${w.rule === undefined ? '' : `<span class="mono">${esc(w.rule)}</span> `}${esc(w.message)}`);
-  if (report.skipped.length > 0) items.push(`Not read (not audit logs by name): ${esc(report.skipped.join(', '))}`);
+  for (const m of report.malformedExamples)
+    items.push(
+      `Malformed: <span class="mono">${esc(`${m.file}:${m.line}`)}</span> ${esc(m.reason)}: ${esc(m.message)}`,
+    );
+  for (const p of report.rules.problems)
+    items.push(`Rule left out: <span class="mono">${esc(p.source)}</span> ${esc(p.message)}`);
+  for (const w of report.rules.warnings)
+    items.push(
+      `Rule warning: ${w.rule === undefined ? '' : `<span class="mono">${esc(w.rule)}</span> `}${esc(w.message)}`,
+    );
+  if (report.skipped.length > 0)
+    items.push(`Not read (not audit logs by name): ${esc(report.skipped.join(', '))}`);
   return items.length === 0 ? '' : `<ul class="notes">${items.map((i) => `<li>${i}</li>`).join('')}</ul>`;
 }
 

@@ -23,8 +23,18 @@ describe('orderRotatedLogs', () => {
     },
     {
       scheme: "kube-apiserver's timestamped backups, by the time in the name",
-      names: ['audit.log', 'audit-2026-11-20T12-00-00.000.log', 'audit-2026-11-19T08-30-00.500.log.gz', 'audit-2026-11-20T09-00-00.000.log.gz'],
-      order: ['audit-2026-11-19T08-30-00.500.log.gz', 'audit-2026-11-20T09-00-00.000.log.gz', 'audit-2026-11-20T12-00-00.000.log', 'audit.log'],
+      names: [
+        'audit.log',
+        'audit-2026-11-20T12-00-00.000.log',
+        'audit-2026-11-19T08-30-00.500.log.gz',
+        'audit-2026-11-20T09-00-00.000.log.gz',
+      ],
+      order: [
+        'audit-2026-11-19T08-30-00.500.log.gz',
+        'audit-2026-11-20T09-00-00.000.log.gz',
+        'audit-2026-11-20T12-00-00.000.log',
+        'audit.log',
+      ],
     },
     {
       scheme: "logrotate's dateext",
@@ -102,7 +112,11 @@ describe('readLogLines', () => {
     // The writer blocks until the reader opens the pipe.
     const writing = writeFile(fifo, gzipSync('a\nb\n'));
     const lines: string[] = [];
-    const result = await readLogLines(fifo, { maxLineBytes: 64, onLine: (l) => void lines.push(l), onTooLong: () => undefined });
+    const result = await readLogLines(fifo, {
+      maxLineBytes: 64,
+      onLine: (l) => void lines.push(l),
+      onTooLong: () => undefined,
+    });
     await writing;
     expect(lines).toEqual(['a', 'b']);
     expect(result.compressed).toBe(true);

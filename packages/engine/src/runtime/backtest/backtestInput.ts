@@ -73,7 +73,9 @@ export function orderRotatedLogs(names: readonly string[]): string[] {
     else if (stamped !== null) ranked.push({ name, tier: 2, key: stamped[1]! });
     else ranked.push({ name, tier: 3, key: name });
   }
-  ranked.sort((a, b) => a.tier - b.tier || (a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : 1));
+  ranked.sort(
+    (a, b) => a.tier - b.tier || (a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : 1),
+  );
   return ranked.map((r) => r.name);
 }
 
@@ -105,7 +107,9 @@ export async function listBacktestInputs(paths: readonly string[]): Promise<Back
     for (const entry of entries) {
       const full = join(path, entry.name);
       // A symlink counts as the file it points to (a mounted ConfigMap, a log kept elsewhere).
-      const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile() === true);
+      const isFile =
+        entry.isFile() ||
+        (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile() === true);
       if (isFile) names.push(entry.name);
       else skipped.push(full);
     }
@@ -120,9 +124,11 @@ export async function listBacktestInputs(paths: readonly string[]): Promise<Back
     }
     for (const name of ordered) {
       const full = join(path, name);
-      const size = (await stat(full).catch((e: unknown) => {
-        throw inputError(full, e);
-      })).size;
+      const size = (
+        await stat(full).catch((e: unknown) => {
+          throw inputError(full, e);
+        })
+      ).size;
       files.push({ path: full, bytes: size });
     }
   }
@@ -269,7 +275,9 @@ export async function readLogLines(path: string, options: ReadLogOptions): Promi
       tooLong++;
       options.onTooLong(bytes);
     } else {
-      const text = (carry.length === 0 ? tail.subarray(start, end) : Buffer.concat([...carry, tail.subarray(start, end)])).toString('utf8');
+      const text = (
+        carry.length === 0 ? tail.subarray(start, end) : Buffer.concat([...carry, tail.subarray(start, end)])
+      ).toString('utf8');
       if (text.trim() !== '') {
         lines++;
         await options.onLine(text);

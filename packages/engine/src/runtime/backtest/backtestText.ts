@@ -40,13 +40,22 @@ export function formatBacktestText(report: BacktestReport): string {
     const reasons = Object.entries(t.malformedByReason)
       .map(([r, n]) => `${r} ${num(n)}`)
       .join(', ');
-    out.push(`Malformed: ${plural(t.malformed, 'line or item', 'lines or items')} skipped (${reasons}), for example:`);
-    for (const m of report.malformedExamples) out.push(`  ${clean(m.file)}:${m.line}: ${m.reason}: ${clean(m.message)}`);
+    out.push(
+      `Malformed: ${plural(t.malformed, 'line or item', 'lines or items')} skipped (${reasons}), for example:`,
+    );
+    for (const m of report.malformedExamples)
+      out.push(`  ${clean(m.file)}:${m.line}: ${m.reason}: ${clean(m.message)}`);
   }
-  for (const f of report.inputs) if (f.error !== undefined) out.push(`Unreadable past a point: ${clean(f.path)}: ${clean(f.error)}`);
-  for (const p of report.rules.problems) out.push(`Rule left out: ${clean(p.source)}${p.rule === undefined ? '' : ` (${clean(p.rule)})`}: ${clean(p.message)}`);
-  for (const w of report.rules.warnings) out.push(`Rule warning: ${w.rule === undefined ? '' : `${clean(w.rule)}: `}${clean(w.message)}`);
-  if (report.skipped.length > 0) out.push(`Not read (not audit logs by name): ${report.skipped.map(clean).join(', ')}`);
+  for (const f of report.inputs)
+    if (f.error !== undefined) out.push(`Unreadable past a point: ${clean(f.path)}: ${clean(f.error)}`);
+  for (const p of report.rules.problems)
+    out.push(
+      `Rule left out: ${clean(p.source)}${p.rule === undefined ? '' : ` (${clean(p.rule)})`}: ${clean(p.message)}`,
+    );
+  for (const w of report.rules.warnings)
+    out.push(`Rule warning: ${w.rule === undefined ? '' : `${clean(w.rule)}: `}${clean(w.message)}`);
+  if (report.skipped.length > 0)
+    out.push(`Not read (not audit logs by name): ${report.skipped.map(clean).join(', ')}`);
 
   out.push('', 'Per rule');
   out.push(
@@ -77,7 +86,17 @@ export function formatBacktestText(report: BacktestReport): string {
     const rows: { hour: string; rule: string; cells: string[] }[] = [];
     for (const r of matched) {
       for (const h of r.hourly) {
-        rows.push({ hour: h.hour, rule: r.name, cells: [h.hour.slice(0, 16).replace('T', ' '), clean(r.name), num(h.matches), num(h.securityEvents), num(h.droppedRateLimit)] });
+        rows.push({
+          hour: h.hour,
+          rule: r.name,
+          cells: [
+            h.hour.slice(0, 16).replace('T', ' '),
+            clean(r.name),
+            num(h.matches),
+            num(h.securityEvents),
+            num(h.droppedRateLimit),
+          ],
+        });
       }
     }
     rows.sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.rule < b.rule ? -1 : 1));
@@ -90,7 +109,8 @@ export function formatBacktestText(report: BacktestReport): string {
       ),
     );
     const untimed = matched.reduce((n, r) => n + r.untimed, 0);
-    if (untimed > 0) out.push(`(${plural(untimed, 'match', 'matches')} of events without a time are in no hour)`);
+    if (untimed > 0)
+      out.push(`(${plural(untimed, 'match', 'matches')} of events without a time are in no hour)`);
   }
   return out.join('\n') + '\n';
 }
@@ -116,10 +136,12 @@ function counts(list: readonly BacktestCount[], distinct: number): string {
   return distinct > list.length ? `${shown}, … ${num(distinct - list.length)} more` : shown;
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
 /** Control characters (C0, DEL, C1) as `\xNN`: text from the logs never reaches the terminal raw. */
 function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function num(n: number): string {
