@@ -209,10 +209,18 @@ describe('fault suite: webhook mode', () => {
     const offered = (overload.sent * BATCH_EVENTS) / (overload.ms / 1000);
     const acceptedEvents = (n: number): number => n * BATCH_EVENTS;
 
+    // The load generator shares the machine with the detector: on a loaded machine it may offer less
+    // than the target. Said loudly, since the overload then is milder than this test's name claims.
+    if (offered < 0.9 * OVERLOAD_FACTOR * sustainable) {
+      console.warn(
+        `fault suite, webhook mode: offered only ${(offered / sustainable).toFixed(1)}x the sustainable rate (target ${OVERLOAD_FACTOR}x): the generator could not keep up on this machine`,
+      );
+    }
     printFigures(`webhook mode (seed ${seed}${soak ? ', soak' : ''})`, [
       ['sustainable rate measured (events/s, 200s only)', Math.round(sustainable)],
       [`overload: target (${OVERLOAD_FACTOR}x, events/s)`, Math.round(OVERLOAD_FACTOR * sustainable)],
       ['overload: offered (events/s)', Math.round(offered)],
+      ['overload: offered / sustainable', `${(offered / sustainable).toFixed(1)}x`],
       [`overload: batches due but not sent (${OVERLOAD_IN_FLIGHT} in flight already)`, overload.notSent],
       ['overload: duration (s)', (overload.ms / 1000).toFixed(0)],
       ['overload: batches accepted (200)', overloaded.accepted],
