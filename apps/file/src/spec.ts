@@ -38,6 +38,8 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
       fromStart: values['from-start'] === true || values.once === true,
       maxEventBytes: positiveInt(values, 'max-event-bytes'),
     }),
+  // A run that ends reads its rules once: no watcher to scan the directory again.
+  watchRules: (values) => values.once !== true,
   afterStart: async (detector, values) => {
     if (values.once !== true) return false;
     // Everything read is in the channel; stop() drains it before exiting.

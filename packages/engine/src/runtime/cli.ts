@@ -133,6 +133,11 @@ export interface DetectorCliSpec {
   readonly toSource: (values: FlagValues, env: NodeJS.ProcessEnv) => SourceConfig;
   /** Runs after start; resolving true shuts the detector down as a signal would (e.g. `--once` at the end of input). */
   readonly afterStart?: (detector: Detector, values: FlagValues) => Promise<boolean>;
+  /**
+   * Whether a `--rules` directory is watched for edits (default true);
+   * false for a run that ends (`--once`), which reads it once at start.
+   */
+  readonly watchRules?: (values: FlagValues) => boolean;
 }
 
 /**
@@ -204,7 +209,7 @@ export async function runDetectorCli(
       },
       pinoDestination(stderr),
     );
-    const rules = rulesConfig(values);
+    const rules = rulesConfig(values, spec.watchRules?.(values) ?? true);
     const emit = parseEmitTarget(
       str(values, 'emit') === '' ? (runningInCluster(env) ? 'kubernetes' : 'stdout') : str(values, 'emit'),
     );
@@ -338,7 +343,7 @@ function nonNegativeInt(values: FlagValues, name: string): number {
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-function rulesConfig(values: FlagValues): RulesConfig {
+function rulesConfig(values: FlagValues, watch: boolean): RulesConfig {
   const given = values.rules;
   const dirs = (Array.isArray(given) ? given : typeof given === 'string' ? [given] : []).filter(
     (d): d is string => typeof d === 'string' && d !== '',
@@ -347,7 +352,7 @@ function rulesConfig(values: FlagValues): RulesConfig {
   const from = str(values, 'rules-from') === '' ? (dir === '' ? 'crd' : 'dir') : str(values, 'rules-from');
   if (from === 'dir') {
     if (dir === '') throw new EngineError(EngineReason.InvalidOption, '--rules-from=dir needs --rules DIR');
-    return { from: 'dir', dir: dirs.length === 1 ? dirs[0]! : dirs };
+    return { from: 'dir', dir: dirs.length === 1 ? dirs[0]! : dirs, ...(watch ? {} : { watch: false }) };
   }
   if (from !== 'crd')
     throw new EngineError(

@@ -44,12 +44,15 @@ function sourceFactory(config: SourceConfig): SourceFactory {
 
 /**
  * Where the rules come from (`--rules-from`): SigmaRule resources in the
- * cluster, or a watched directory of SigmaRule manifests.
+ * cluster, or a watched directory of SigmaRule manifests. `watch: false`
+ * reads the directory once, at start, and watches nothing: for a run that
+ * ends (`--once`), where a watcher's scan would only delay the start.
  *
- * @example `{ from: 'crd' }` or `{ from: 'dir', dir: 'examples/rules' }`
+ * @example `{ from: 'crd' }` or `{ from: 'dir', dir: 'examples/rules' }` or `{ from: 'dir', dir: 'rules', watch: false }`
  */
 export type RulesConfig =
-  { readonly from: 'crd' } | { readonly from: 'dir'; readonly dir: string | readonly string[] };
+  | { readonly from: 'crd' }
+  | { readonly from: 'dir'; readonly dir: string | readonly string[]; readonly watch?: boolean };
 
 /**
  * The Kubernetes side of a detector: needed for `rules: { from: 'crd' }` and
@@ -246,7 +249,12 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     });
     startedEngine = engine;
     if (config.rules.from === 'dir') {
-      rules = await watchRuleDirectory({ dir: config.rules.dir, engine, logger });
+      rules = await watchRuleDirectory({
+        dir: config.rules.dir,
+        engine,
+        logger,
+        ...(config.rules.watch === false ? { watch: false } : {}),
+      });
       const statuses = engine.statuses();
       logger.info(
         { rules: statuses.length, failed: statuses.filter((s) => !s.compiled).map((s) => s.name) },

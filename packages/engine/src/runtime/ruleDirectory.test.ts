@@ -139,6 +139,27 @@ describe('watchRuleDirectory', () => {
     expect(engine.status('dup')?.matchCount).toBe(1);
   });
 
+  it('with watch: false reads the directory once, in file order, and watches nothing: an edit waits for sync()', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    // More files than are read at once, each rule named after its file, plus a name defined twice.
+    for (let i = 0; i < 40; i++)
+      await writeFile(join(root, `r${String(i).padStart(2, '0')}.yaml`), rule(`r${i}`, 'get'));
+    await writeFile(join(root, 'r05x.yaml'), rule('r5', 'delete'));
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, watch: false, settleMs: 20 });
+    expect(engine.ruleNames()).toHaveLength(40);
+    // The first definition in file order is kept (r05.yaml sorts before r05x.yaml).
+    await engine.processBatch({ events: [{ auditID: '1', verb: 'get' }] });
+    expect(engine.status('r5')?.matchCount).toBe(1);
+
+    await writeFile(join(root, 'new.yaml'), rule('new', 'create'));
+    // A watcher would have picked it up by now.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(engine.ruleNames()).not.toContain('new');
+    await dir.sync();
+    expect(engine.ruleNames()).toContain('new');
+  });
+
   it('refuses a directory that does not exist', async () => {
     const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
     await expect(watchRuleDirectory({ dir: '/nonexistent/rules', engine })).rejects.toMatchObject({

@@ -21,6 +21,13 @@ export interface RuleDirectoryOptions {
   readonly settleMs?: number;
   /** A rule file larger than this is left out, unread, with a warning. Default 4 MiB. */
   readonly maxFileBytes?: number;
+  /**
+   * false: load the directory once and watch nothing (no file watcher, no
+   * periodic rescan; `sync` still rescans on demand). For a run that ends,
+   * such as `--once`, where the watcher's own scan of every file would
+   * only delay the start. Default true.
+   */
+  readonly watch?: boolean;
 }
 
 export { DEFAULT_MAX_RULE_FILE_BYTES };
@@ -146,6 +153,9 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   };
 
   await sync();
+  if (options.watch === false) {
+    return { sync, failures: () => failures, close: () => running };
+  }
   const settleMs = options.settleMs ?? 200;
   const watcher: FSWatcher = watch([...dirs], {
     ignoreInitial: true,

@@ -95,19 +95,25 @@ export async function loadRuleDirectories(
   const problems: LoadedRules['problems'] = [];
   const ignored: LoadedRules['ignored'] = [];
   const seen = new Map<string, string>();
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readCapped(file, maxFileBytes);
-    } catch (e) {
+  // Read a few files at a time (each read is several round trips to the thread pool), used in order.
+  const reads = await mapBounded(files, READ_CONCURRENCY, (file) =>
+    readCapped(file, maxFileBytes).then(
+      (text) => ({ text }),
+      (error: unknown) => ({ error: error as Error }),
+    ),
+  );
+  for (const [i, file] of files.entries()) {
+    const read = reads[i]!;
+    if ('error' in read) {
       // Deleted between the listing and the read (the next scan settles it), or too large.
       problems.push({
         kind: 'read',
         source: file,
-        message: `cannot read rule file: ${(e as Error).message}`,
+        message: `cannot read rule file: ${read.error.message}`,
       });
       continue;
     }
+    const { text } = read;
     let manifests;
     try {
       manifests = parseRuleManifests(text, file, { ignored: true });
@@ -155,6 +161,27 @@ export async function loadRuleDirectories(
     }
   }
   return { rules, problems, ignored };
+}
+
+/** Rule files read at once: enough to keep the thread pool busy, few enough to hold few files in memory. */
+const READ_CONCURRENCY = 16;
+
+/** `fn` over `items`, at most `limit` at a time, results in the items' order. */
+async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Reads a file as UTF-8, refusing one over `max` bytes before reading it whole. */
