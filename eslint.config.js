@@ -28,6 +28,7 @@ const PACKAGES = [
     'bench',
     'charts-test',
     'fault-suite',
+    'package-test',
   ]),
 ];
 
