@@ -17,7 +17,7 @@ import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
 import type { Counter, Registry } from 'prom-client';
 import type { BoundedChannel } from './channel.js';
 import { createEngineMetrics } from './metrics.js';
-import type { EngineMetrics } from './metrics.js';
+import type { EngineMetrics, RuleCounts } from './metrics.js';
 
 /** The `source.component` stamped on every SecurityEvent. */
 export const DEFAULT_COMPONENT = 'ugallu-audit-detection';
@@ -187,7 +187,7 @@ export class DetectionEngine {
   constructor(options: DetectionEngineOptions) {
     this.options = options;
     this.component = options.component ?? DEFAULT_COMPONENT;
-    this.metrics = createEngineMetrics(options.registry);
+    this.metrics = createEngineMetrics(options.registry, () => this.countRules());
     this.logger = options.logger ?? noopLogger;
     this.warnings = new RateLimitedLog(this.logger, 10_000);
     this.wallClock = options.wallClock ?? Date.now;
@@ -241,7 +241,6 @@ export class DetectionEngine {
     }
     this.metrics.ruleInfo.remove(name);
     if (tuning !== undefined) this.recompileTarget(tuning.target);
-    this.updateRuleGauge();
     return existed;
   }
 
@@ -300,7 +299,6 @@ export class DetectionEngine {
     this.tunings.set(name, record);
     if (previous !== undefined && previous.target !== target) this.recompileTarget(previous.target);
     this.recompileTarget(target);
-    this.updateRuleGauge();
     return this.status(name)!;
   }
 
@@ -343,7 +341,6 @@ export class DetectionEngine {
         { rule: name, reason: e.reason, error: e.message },
         'rule failed to compile; it is disabled until fixed',
       );
-      this.updateRuleGauge();
       return this.status(name)!;
     }
     for (const warning of lintRule(spec).warnings) {
@@ -361,7 +358,6 @@ export class DetectionEngine {
     const limiter = state.limiter;
     if (limiter !== undefined && (limiter.burst !== burst || limiter.sustainedPerSec !== sustainedPerSec))
       state.limiter = this.limiter(rule);
-    this.updateRuleGauge();
     return this.status(name)!;
   }
 
@@ -566,7 +562,8 @@ export class DetectionEngine {
     return new TokenBucket(budget, { now: () => this.eventClockMs });
   }
 
-  private updateRuleGauge(): void {
+  /** The rules in each state, for `ugallu_audit_rules` (counted when it is read). */
+  private countRules(): RuleCounts {
     let active = 0;
     let disabled = 0;
     let failed = 0;
@@ -579,8 +576,6 @@ export class DetectionEngine {
       else if (this.rules.get(name)?.rule.enabled === true) active++;
       else disabled++;
     }
-    this.metrics.rulesLoaded.set({ state: 'active' }, active);
-    this.metrics.rulesLoaded.set({ state: 'disabled' }, disabled);
-    this.metrics.rulesLoaded.set({ state: 'failed' }, failed);
+    return { active, disabled, failed };
   }
 }

@@ -9,6 +9,6 @@ export type { DetectionEngineOptions, EngineTotals, RuleStatus } from './engine.
 export { EngineError, EngineReason } from './errors.js';
 export type { EngineReasonCode } from './errors.js';
 export { createEngineMetrics } from './metrics.js';
-export type { EngineMetrics } from './metrics.js';
+export type { EngineMetrics, RuleCounts } from './metrics.js';
 export { LinePrefilter } from './prefilter.js';
 export type { LinePrefilterOptions, RuleIndex } from './prefilter.js';

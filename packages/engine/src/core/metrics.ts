@@ -89,8 +89,19 @@ class RuleInfoGauge implements RuleInfoMetric {
   }
 }
 
-/** Registers the engine's metrics in `registry`. */
-export function createEngineMetrics(registry: Registry): EngineMetrics {
+/** How many rules the engine holds in each state, as `ugallu_audit_rules{state}` reports them. */
+export interface RuleCounts {
+  readonly active: number;
+  readonly disabled: number;
+  readonly failed: number;
+}
+
+/**
+ * Registers the engine's metrics in `registry`. `countRules` is asked for
+ * `ugallu_audit_rules` when it is read (a scrape), so loading n rules costs no
+ * n recounts.
+ */
+export function createEngineMetrics(registry: Registry, countRules?: () => RuleCounts): EngineMetrics {
   const registers = [registry];
   return {
     matches: new Counter({
@@ -124,6 +135,13 @@ export function createEngineMetrics(registry: Registry): EngineMetrics {
     rulesLoaded: new Gauge({
       ...METRICS.rules,
       registers,
+      collect() {
+        if (countRules === undefined) return;
+        const counts = countRules();
+        this.set({ state: 'active' }, counts.active);
+        this.set({ state: 'disabled' }, counts.disabled);
+        this.set({ state: 'failed' }, counts.failed);
+      },
     }),
     ruleInfo: new RuleInfoGauge(registry),
   };
