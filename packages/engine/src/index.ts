@@ -85,6 +85,7 @@ export type {
   ReadLogResult,
   RuleDirectory,
   RuleDirectoryOptions,
+  RuleFileCache,
   SourceConfig,
   SourceContext,
   SourceFactory,

@@ -21,7 +21,7 @@ export {
   parseRuleManifests,
   SIGMA_RULE_API_VERSION,
 } from './manifest.js';
-export type { RuleManifest } from './manifest.js';
+export type { IgnoredManifest, RuleManifest } from './manifest.js';
 export { RuleSet } from './ruleSet.js';
 export type { RuleEntry, RuleIndexKeys, RuleSetOptions } from './ruleSet.js';
 export { parseRuleTests, RuleTestStatus, runRuleTests } from './ruleTests.js';

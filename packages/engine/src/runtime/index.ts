@@ -32,7 +32,7 @@ export type { Detector, DetectorConfig, SourceConfig } from './detector.js';
 export { watchRuleDirectory } from './ruleDirectory.js';
 export type { RuleDirectory, RuleDirectoryOptions } from './ruleDirectory.js';
 export { loadRuleDirectories } from './ruleFiles.js';
-export type { LoadedRule, LoadedRules } from './ruleFiles.js';
+export type { LoadedRule, LoadedRules, RuleFileCache } from './ruleFiles.js';
 export { BUILT_IN_SOURCES, fileSource, webhookSource } from './sources.js';
 export type { SourceContext, SourceFactory, StartedSource } from './sources.js';
 export { parseListenAddress, startTelemetryServer } from './telemetry.js';

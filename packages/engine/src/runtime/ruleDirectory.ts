@@ -5,6 +5,7 @@ import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import type { DetectionEngine } from '../core/engine.js';
 import { DEFAULT_MAX_RULE_FILE_BYTES, loadRuleDirectories } from './ruleFiles.js';
+import type { RuleFileCache } from './ruleFiles.js';
 import { EngineError, EngineReason } from '../core/errors.js';
 
 /**
@@ -79,12 +80,14 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   }
   /** name -> the spec (as JSON) last applied, so an unchanged rule is not recompiled. */
   const applied = new Map<string, string>();
+  /** What each rule file parsed to, so a rescan parses only the files that changed. */
+  const parsed: RuleFileCache = new Map();
   let running: Promise<void> = Promise.resolve();
   let failures = 0;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_RULE_FILE_BYTES;
 
   const rescan = async (): Promise<void> => {
-    const loaded = await loadRuleDirectories(dirs, maxFileBytes);
+    const loaded = await loadRuleDirectories(dirs, maxFileBytes, parsed);
     const wanted = new Map<string, { spec: unknown; source: string }>();
     for (const r of loaded.rules) wanted.set(r.name, { spec: r.spec, source: r.source });
     let failed = 0;

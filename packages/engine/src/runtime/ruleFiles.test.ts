@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRuleDirectories } from './ruleFiles.js';
+import type { RuleFileCache } from './ruleFiles.js';
 
 const rule = (name: string, type: string) => `apiVersion: security.ugallu.io/v1alpha1
 kind: SigmaRule
@@ -76,5 +77,31 @@ describe('loadRuleDirectories', () => {
     await expect(loadRuleDirectories([join(dir, 'a', 'one.yaml')])).rejects.toThrow(
       `--rules ${join(dir, 'a', 'one.yaml')}: not a directory`,
     );
+  });
+});
+
+describe('loadRuleDirectories with a cache (the watcher rescanning)', () => {
+  it('parses only the files whose text changed, and forgets deleted files', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-cache-'));
+    await writeFile(join(root, 'a.yaml'), rule('a', 'A'));
+    await writeFile(join(root, 'b.yaml'), rule('b', 'B'));
+    const cache: RuleFileCache = new Map();
+    const first = await loadRuleDirectories([root], undefined, cache);
+    expect([...cache.keys()].sort()).toEqual([join(root, 'a.yaml'), join(root, 'b.yaml')]);
+
+    await writeFile(join(root, 'b.yaml'), rule('b', 'Changed'));
+    const second = await loadRuleDirectories([root], undefined, cache);
+    // a.yaml unchanged: the very objects of the first parse; b.yaml parsed again.
+    expect(second.rules[0]!.spec).toBe(first.rules[0]!.spec);
+    expect(second.rules[1]!.spec).not.toBe(first.rules[1]!.spec);
+    expect(second.rules[1]!.spec).toMatchObject({ emit: { type: 'Changed' } });
+    // Same answer as a load without a cache.
+    expect(second).toEqual(await loadRuleDirectories([root]));
+
+    await rm(join(root, 'a.yaml'));
+    const third = await loadRuleDirectories([root], undefined, cache);
+    expect(third.rules.map((r) => r.name)).toEqual(['b']);
+    expect([...cache.keys()]).toEqual([join(root, 'b.yaml')]);
+    await rm(root, { recursive: true, force: true });
   });
 });
