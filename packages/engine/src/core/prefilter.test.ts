@@ -2,34 +2,7 @@ import { compile, RuleSet } from '@ugallu/sigma';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { LinePrefilter } from './prefilter.js';
-
-function capture() {
-  const logs: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at = (level: string) => (obj: object, msg: string) =>
-    void logs.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { logs, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
-}
-
-async function metric(registry: Registry, name: string): Promise<number> {
-  const { values } = await registry.getSingleMetric(name)!.get();
-  return values[0]?.value ?? 0;
-}
-
-const line = (verb: string, resource: string, more: Record<string, unknown> = {}): string =>
-  JSON.stringify({
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'Metadata',
-    auditID: `${verb}-${resource}-${JSON.stringify(more).length}`,
-    stage: 'ResponseComplete',
-    requestURI: `/api/v1/${resource}`,
-    verb,
-    user: { username: 'alice@example.com', groups: ['system:authenticated'] },
-    objectRef: { resource, namespace: 'default', name: 'x', apiVersion: 'v1' },
-    responseStatus: { metadata: {}, code: 200 },
-    stageTimestamp: '2026-01-01T00:00:00.000000Z',
-    ...more,
-  });
+import { capture, line, metric } from '../../test/prefilterTestSupport.js';
 
 describe('LinePrefilter', () => {
   it('skips what no rule could match, counts it, and follows the rules as they change; a rule it cannot narrow turns it off, and it says so', async () => {

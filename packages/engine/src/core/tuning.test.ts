@@ -1,45 +1,13 @@
-import type { AuditEvent } from '@ugallu/audit-types';
-import type { SecurityEventSink } from '@ugallu/emitter';
-import type { SourceLogger } from '@ugallu/sources';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { capture, matches, read, sink } from '../../test/tuningTestSupport.js';
 import { DetectionEngine } from './index.js';
-
-const sink: SecurityEventSink = { emit: () => Promise.resolve(), close: () => Promise.resolve() };
-
-interface Line {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
-
-function capture(): { logger: SourceLogger; lines: Line[] } {
-  const lines: Line[] = [];
-  const at = (level: string) => (fields: object, msg: string) =>
-    void lines.push({ level, fields: fields as Record<string, unknown>, msg });
-  return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
-}
 
 const secretRead = {
   match: { verb: ['get', 'list'], objectRef: { resource: 'secrets' } },
   exceptions: [{ userGlob: ['system:*'] }],
   emit: { type: 'SecretRead', severity: 'medium' },
 };
-
-let n = 0;
-const read = (username: string, namespace = 'default'): AuditEvent => ({
-  auditID: `e${n++}`,
-  verb: 'get',
-  stage: 'ResponseComplete',
-  user: { username },
-  objectRef: { resource: 'secrets', namespace, name: 's' },
-});
-
-async function matches(engine: DetectionEngine, event: AuditEvent): Promise<boolean> {
-  const before = engine.status('secret-read')?.matchCount ?? 0;
-  await engine.processBatch({ events: [event] });
-  return (engine.status('secret-read')?.matchCount ?? 0) > before;
-}
 
 describe('tunings in the engine', () => {
   it('adds exceptions without editing the rule, combines tunings, keeps counters, and undoes on removal', async () => {

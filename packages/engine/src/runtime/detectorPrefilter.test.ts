@@ -9,34 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDetectorCli } from './cli.js';
 import type { DetectorCliSpec } from './cli.js';
 import { startDetector } from './detector.js';
-
-function capture() {
-  const logs: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at = (level: string) => (obj: object, msg: string) =>
-    void logs.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { logs, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
-}
-
-async function metric(registry: Registry, name: string): Promise<number> {
-  const { values } = await registry.getSingleMetric(name)!.get();
-  return values[0]?.value ?? 0;
-}
-
-const line = (verb: string, resource: string, more: Record<string, unknown> = {}): string =>
-  JSON.stringify({
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'Metadata',
-    auditID: `${verb}-${resource}-${JSON.stringify(more).length}`,
-    stage: 'ResponseComplete',
-    requestURI: `/api/v1/${resource}`,
-    verb,
-    user: { username: 'alice@example.com', groups: ['system:authenticated'] },
-    objectRef: { resource, namespace: 'default', name: 'x', apiVersion: 'v1' },
-    responseStatus: { metadata: {}, code: 200 },
-    stageTimestamp: '2026-01-01T00:00:00.000000Z',
-    ...more,
-  });
+import { capture, line, metric } from '../../test/prefilterTestSupport.js';
 
 describe('the file detector with and without the pre-filter', () => {
   let dir: string;
