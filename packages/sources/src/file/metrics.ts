@@ -5,8 +5,9 @@
 import { METRICS } from '@ugallu/api';
 import type { MetricDefinition } from '@ugallu/api';
 import { DecodeReason } from '@ugallu/audit-types';
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { sourceCounter } from '../metrics.js';
 
 /**
  * Why a line of the audit log was skipped: the decoder's reasons, plus
@@ -61,24 +62,12 @@ export interface FileCounters {
   bytesSkipped: Counter<'reason'>;
 }
 
-/** A counter of `METRICS`, or the one a source already registered there (a restart within one process shares the series). */
-function counter<TLabel extends string>(registry: Registry, metric: MetricDefinition): Counter<TLabel> {
-  return (
-    (registry.getSingleMetric(metric.name) as Counter<TLabel> | undefined) ??
-    new Counter<TLabel>({
-      ...metric,
-      labelNames: metric.labelNames as readonly TLabel[],
-      registers: [registry],
-    })
-  );
-}
-
 function reasonCounter(
   registry: Registry,
   metric: MetricDefinition,
   reasons: readonly string[],
 ): Counter<'reason'> {
-  const reasonCounter = counter<'reason'>(registry, metric);
+  const reasonCounter = sourceCounter<'reason'>(registry, metric);
   for (const reason of reasons) reasonCounter.inc({ reason }, 0);
   return reasonCounter;
 }
@@ -92,7 +81,7 @@ function reasonCounter(
 export function fileCounters(registry: Registry): FileCounters {
   const skipReasons = Object.values(FileSkipReason);
   return {
-    lines: counter(registry, METRICS.fileLines),
+    lines: sourceCounter(registry, METRICS.fileLines),
     parseErrors: reasonCounter(registry, METRICS.fileParseErrors, PARSE_ERROR_REASONS),
     gaps: reasonCounter(registry, METRICS.fileGaps, skipReasons),
     bytesSkipped: reasonCounter(registry, METRICS.fileBytesSkipped, skipReasons),

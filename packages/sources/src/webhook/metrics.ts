@@ -1,7 +1,7 @@
 import { METRICS } from '@ugallu/api';
-import type { MetricDefinition } from '@ugallu/api';
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { sourceCounter } from '../metrics.js';
 
 import { WebhookRejectReason } from './reject.js';
 
@@ -54,12 +54,12 @@ export interface WebhookMetrics {
  */
 export function webhookMetrics(registry: Registry): WebhookMetrics {
   const metrics: WebhookMetrics = {
-    events: counter(registry, METRICS.webhookEvents),
-    parseErrors: counter(registry, METRICS.webhookParseErrors),
-    authFailures: counter<'reason'>(registry, METRICS.webhookAuthFailures),
-    backpressure: counter(registry, METRICS.webhookBackpressure),
-    refused: counter<'reason'>(registry, METRICS.webhookRequestsRefused),
-    connectionsDropped: counter(registry, METRICS.webhookConnectionsDropped),
+    events: sourceCounter(registry, METRICS.webhookEvents),
+    parseErrors: sourceCounter(registry, METRICS.webhookParseErrors),
+    authFailures: sourceCounter<'reason'>(registry, METRICS.webhookAuthFailures),
+    backpressure: sourceCounter(registry, METRICS.webhookBackpressure),
+    refused: sourceCounter<'reason'>(registry, METRICS.webhookRequestsRefused),
+    connectionsDropped: sourceCounter(registry, METRICS.webhookConnectionsDropped),
   };
   // Every label value from the start, so a dashboard shows 0 rather than no data.
   for (const reason of Object.values(AuthFailureLabel) as AuthFailureLabelValue[]) {
@@ -67,17 +67,4 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
   }
   for (const reason of Object.values(WebhookRejectReason)) metrics.refused.inc({ reason }, 0);
   return metrics;
-}
-
-function counter<TLabel extends string = never>(
-  registry: Registry,
-  metric: MetricDefinition,
-): Counter<TLabel> {
-  const existing = registry.getSingleMetric(metric.name);
-  if (existing instanceof Counter) return existing;
-  return new Counter<TLabel>({
-    ...metric,
-    labelNames: metric.labelNames as readonly TLabel[],
-    registers: [registry],
-  });
 }
