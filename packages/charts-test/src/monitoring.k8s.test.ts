@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { parser } from '@prometheus-io/lezer-promql';
+import { METRICS } from '@ugallu/api';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { cleanupHelm, only, render } from './helm.js';
@@ -9,19 +10,12 @@ import { MONITORING_DIR, REPO_ROOT } from './paths.js';
 
 afterAll(cleanupHelm);
 
-/** The metrics the README's "Metrics" table names: the contract with users. */
-async function readmeMetrics(): Promise<Map<string, string[]>> {
-  const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-  const section = /^## Metrics\n([\s\S]*?)^## /m.exec(readme)?.[1];
-  if (section === undefined) throw new Error('README.md has no "## Metrics" section');
-  const metrics = new Map<string, string[]>();
-  for (const match of section.matchAll(/^\| `([a-z_]+)` \|([^|]*)\|/gm)) {
-    metrics.set(
-      match[1]!,
-      [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!),
-    );
-  }
-  return metrics;
+/**
+ * The metrics users are promised, name → labels: @ugallu/api's METRICS, which
+ * its own test holds equal to the README's "Metrics" table.
+ */
+function readmeMetrics(): Map<string, string[]> {
+  return new Map(Object.values(METRICS).map((m) => [m.name as string, [...m.labelNames] as string[]]));
 }
 
 /** The position of the first syntax error, or undefined. Grafana's macros are replaced as Grafana would. */
@@ -72,27 +66,27 @@ const rule = only(
 const alerts = rule.spec.groups.flatMap((g) => g.rules);
 
 describe('the README metrics table', () => {
-  it('names the metrics, all ugallu_audit_*', async () => {
-    const metrics = await readmeMetrics();
+  it('names the metrics, all ugallu_audit_*', () => {
+    const metrics = readmeMetrics();
     expect(metrics.size).toBeGreaterThanOrEqual(13);
     for (const name of metrics.keys()) expect(name).toMatch(/^ugallu_audit_/);
   });
 });
 
 describe('the Grafana dashboard', () => {
-  it('has a panel over every metric in the README table', async () => {
+  it('has a panel over every metric in the README table', () => {
     const shown = new Set(panelExprs.flatMap(metricNames));
-    const missing = [...(await readmeMetrics()).keys()].filter((m) => !shown.has(m));
+    const missing = [...readmeMetrics().keys()].filter((m) => !shown.has(m));
     expect(missing).toEqual([]);
   });
 
-  it('names only metrics the README table has (no typo reads an empty series)', async () => {
-    const known = await readmeMetrics();
+  it('names only metrics the README table has (no typo reads an empty series)', () => {
+    const known = readmeMetrics();
     expect(panelExprs.flatMap(metricNames).filter((m) => !known.has(m))).toEqual([]);
   });
 
-  it('groups only by labels those metrics have (or the pod and namespace Prometheus adds)', async () => {
-    const known = await readmeMetrics();
+  it('groups only by labels those metrics have (or the pod and namespace Prometheus adds)', () => {
+    const known = readmeMetrics();
     for (const expr of panelExprs) {
       const labels = [...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) =>
         m[1]!.split(',').map((l) => l.trim()),
@@ -163,9 +157,9 @@ describe('the PrometheusRule', () => {
 
   it.each(alerts.map((a) => [a.alert, a] as const))(
     '%s: valid PromQL on this release only, a duration, a severity, and Prometheus templates left for Prometheus',
-    async (_name, alert) => {
+    (_name, alert) => {
       expect(promqlError(alert.expr), alert.expr).toBeUndefined();
-      const known = await readmeMetrics();
+      const known = readmeMetrics();
       for (const metric of metricNames(alert.expr)) expect(known.has(metric), metric).toBe(true);
       // Every selector is scoped to this release's scrape job and namespace.
       for (const selector of alert.expr.matchAll(/\b(?:ugallu_[a-z_]+|up)\{([^}]*)\}/g))
