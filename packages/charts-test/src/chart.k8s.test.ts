@@ -230,7 +230,7 @@ describe('webhook mode', () => {
     const service = only(objects, 'Service', 'ugallu-audit-detection-webhook') as unknown as V1Service;
     expect(service.spec).toMatchObject({
       type: 'ClusterIP',
-      clusterIP: '10.0.0.200',
+      clusterIP: '10.0.0.12',
       ports: [{ name: 'webhook', port: 443, targetPort: 'webhook' }],
     });
     expect(service.spec!.selector).toEqual(deployment.spec!.selector.matchLabels);
@@ -256,7 +256,7 @@ describe('webhook mode', () => {
     ]) {
       expect(cert.subjectAltName).toContain(`DNS:${name}`);
     }
-    expect(cert.subjectAltName).toContain('IP Address:10.0.0.200');
+    expect(cert.subjectAltName).toContain('IP Address:10.0.0.12');
     expect(
       cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(b64(tls.data!['tls.key']))),
     ).toBe(true);

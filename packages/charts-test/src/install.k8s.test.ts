@@ -239,7 +239,7 @@ describe('helm install on a real kube-apiserver', () => {
       '--values',
       join(CI_VALUES_DIR, 'webhook-token-values.yaml'),
       '--set',
-      'audit-detection.webhook.service.clusterIP=10.0.0.201',
+      'audit-detection.webhook.service.clusterIP=10.0.0.13',
     ]);
     const notes = release.info.notes;
     const flags = flagsIn(notes);
@@ -251,7 +251,7 @@ describe('helm install on a real kube-apiserver', () => {
 
     // The commands the notes give, run by hand: the values they read.
     const vars = shellVariablesIn(notes);
-    expect(vars.get('SERVER_IP')).toBe('10.0.0.201');
+    expect(vars.get('SERVER_IP')).toBe('10.0.0.13');
     expect(vars.get('CA')).toContain(
       "get secret hw-audit-detection-webhook-tls -o jsonpath='{.data.ca\\.crt}'",
     );
@@ -263,7 +263,7 @@ describe('helm install on a real kube-apiserver', () => {
       'utf8',
     );
     const service = await core.readNamespacedService({ name: 'hw-audit-detection-webhook', namespace });
-    expect(service.spec?.clusterIP).toBe('10.0.0.201');
+    expect(service.spec?.clusterIP).toBe('10.0.0.13');
 
     const config = kubeconfigIn(notes, {
       SERVER_IP: service.spec!.clusterIP!,
@@ -277,7 +277,7 @@ describe('helm install on a real kube-apiserver', () => {
       'current-context': string;
     };
     const cluster = config.clusters[0]!.cluster;
-    expect(cluster.server).toBe(`https://10.0.0.201:${String(service.spec!.ports![0]!.port)}/audit`);
+    expect(cluster.server).toBe(`https://10.0.0.13:${String(service.spec!.ports![0]!.port)}/audit`);
     const cert = new X509Certificate(Buffer.from(tls['tls.crt']!, 'base64'));
     const ca = new X509Certificate(Buffer.from(cluster['certificate-authority-data'], 'base64'));
     expect(cert.verify(ca.publicKey)).toBe(true);

@@ -502,6 +502,8 @@ class TestControlPlane implements ControlPlane {
       ['endpoint-reconciler-type', 'none'],
       ['secure-port', String(this.#ports.apiserver)],
       ['cert-dir', pki],
+      // Its first 16 addresses are the static band: handed out only when a
+      // Service asks for one (tests that pin a clusterIP use 10.0.0.2-15).
       ['service-cluster-ip-range', '10.0.0.0/24'],
       ['service-account-issuer', this.serverUrl],
       ['service-account-key-file', join(pki, 'sa.pub')],
