@@ -113,6 +113,15 @@ describe('ugallu-audit-file', () => {
       ['--rules', examples, '--cluster-id', 'x', '--max-event-bytes=-1'],
       /--max-event-bytes must be a whole number/,
     ],
+    [['--rules', examples, '--cluster-id', 'x', '--retention'], /--retention .*needs --emit=kubernetes/],
+    [
+      ['--rules', examples, '--cluster-id', 'x', '--emit=kubernetes', '--retention-max-age=30 days'],
+      /--retention-max-age must be an age of at least 1s such as 30d/,
+    ],
+    [
+      ['--rules', examples, '--cluster-id', 'x', '--emit=kubernetes', '--retention-max-count=0'],
+      /--retention-max-count must be a whole number >= 1/,
+    ],
   ])('refuses %j with exit 2 and a clear message', async (args, message) => {
     const r = start(args);
     expect(await r.exit).toBe(2);

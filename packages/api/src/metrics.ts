@@ -159,6 +159,22 @@ export const METRICS = {
     help: "SecurityEvents held in a consumer's delivery queue (waiting, or being sent).",
     labelNames: ['consumer'],
   },
+  // SecurityEvent retention (the status Lease holder, with retention on).
+  retentionDeleted: {
+    name: 'ugallu_audit_retention_deleted_total',
+    help: 'SecurityEvents retention deleted, by reason: past the maximum age (age) or beyond the maximum count (count).',
+    labelNames: ['reason'],
+  },
+  retentionErrors: {
+    name: 'ugallu_audit_retention_errors_total',
+    help: 'Retention lists and deletes of SecurityEvents that failed (tried again at the next round).',
+    labelNames: [],
+  },
+  retentionLastRound: {
+    name: 'ugallu_audit_retention_last_round_timestamp_seconds',
+    help: 'When the last complete retention round ended (Unix time); 0 until one has, and on pods that do not hold the status Lease.',
+    labelNames: [],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** One row of `METRICS`: what prom-client's Counter and Gauge take, less the registry. */

@@ -16,6 +16,10 @@ export { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
 export type { LeaderElection, LeaderElectionOptions } from './leaderElection.js';
 export { detectorPermissions, formatPermission, missingPermissions } from './permissions.js';
 export type { KubePermission } from './permissions.js';
+export { startRetention } from './retention.js';
+export type { Retention, RetentionOptions, RetentionRound } from './retention.js';
+export { DEFAULT_RETENTION_MAX_AGE_MS, expiredSecurityEvents } from './retentionPolicy.js';
+export type { Expired, RetainedItem, RetentionPolicy } from './retentionPolicy.js';
 export {
   COMPILE_FAILED_EVENT_REASON,
   compileFailedEventName,

@@ -21,7 +21,8 @@ export interface KubePermission {
 /**
  * What the detector needs, from the product's ClusterRole: read and watch
  * SigmaRules, patch their status, record Events, hold the status Lease, and
- * (with the Kubernetes sink) create SecurityEvents.
+ * (with the Kubernetes sink) create SecurityEvents; with retention, also
+ * list and delete them (and hold the status Lease, which decides who deletes).
  *
  * @example `detectorPermissions({ crdRules: true, leaseNamespace: 'ugallu-system', eventNamespace: 'default', securityEventNamespace: 'ugallu-system' })`
  */
@@ -31,6 +32,8 @@ export function detectorPermissions(options: {
   readonly eventNamespace: string;
   /** Where the Kubernetes sink creates SecurityEvents; undefined when it is not used. */
   readonly securityEventNamespace?: string | undefined;
+  /** Retention on: list and delete SecurityEvents in `securityEventNamespace`, on the status Lease. */
+  readonly retention?: boolean;
 }): KubePermission[] {
   const { group, plural } = SIGMA_RULE_RESOURCE;
   const out: KubePermission[] = [];
@@ -40,18 +43,22 @@ export function detectorPermissions(options: {
       { verb: 'watch', group, resource: plural },
       { verb: 'patch', group, resource: plural, subresource: 'status' },
       { verb: 'create', group: '', resource: 'events', namespace: options.eventNamespace },
-      { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: options.leaseNamespace },
-      { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: options.leaseNamespace },
-      { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: options.leaseNamespace },
     );
   }
+  if (options.crdRules || options.retention === true) {
+    for (const verb of ['get', 'create', 'update']) {
+      out.push({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: options.leaseNamespace });
+    }
+  }
   if (options.securityEventNamespace !== undefined) {
-    out.push({
-      verb: 'create',
-      group,
-      resource: 'securityevents',
-      namespace: options.securityEventNamespace,
-    });
+    const namespace = options.securityEventNamespace;
+    out.push({ verb: 'create', group, resource: 'securityevents', namespace });
+    if (options.retention === true) {
+      out.push(
+        { verb: 'list', group, resource: 'securityevents', namespace },
+        { verb: 'delete', group, resource: 'securityevents', namespace },
+      );
+    }
   }
   return out;
 }

@@ -13,6 +13,7 @@ import type { Detector, DetectorConfig, KubernetesConfig, RulesConfig, SourceCon
 import { EngineError, EngineReason } from '../core/errors.js';
 import { parseEmitFormat } from './formatSink.js';
 import { runningInCluster } from '../kubernetes/inCluster.js';
+import { DEFAULT_RETENTION_MAX_AGE_MS } from '../kubernetes/retentionPolicy.js';
 import { BUILT_IN_SOURCES } from './sources.js';
 import { parseListenAddress } from './telemetry.js';
 
@@ -30,6 +31,10 @@ const ENGINE_FLAGS = {
   format: { type: 'string', default: 'native' },
   config: { type: 'string' },
   'consumer-drain-timeout': { type: 'string', default: String(DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS / 1000) },
+  retention: { type: 'boolean' },
+  'retention-max-age': { type: 'string' },
+  'retention-max-count': { type: 'string' },
+  'retention-interval': { type: 'string', default: '300' },
   kubeconfig: { type: 'string' },
   'pod-name': { type: 'string' },
   namespace: { type: 'string' },
@@ -90,6 +95,17 @@ const engineHelp = (sourceHelp: string): string => `Engine flags:
                            On shutdown, after the engine drained, how long the consumers may
                            deliver what they hold; what is left is dropped, counted and logged.
                            Default ${DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS / 1000}.
+  --retention              Delete old SecurityEvent resources (--emit=kubernetes only): the pod
+                           holding the status Lease deletes, in --namespace, those older than
+                           --retention-max-age (default 30d) and, with --retention-max-count,
+                           all but the newest N, 50 at a time with a pause between batches.
+                           Needs list and delete on securityevents. Off by default: without it
+                           (or one of the two flags below, which turn it on) nothing is deleted.
+  --retention-max-age AGE  Age past which SecurityEvents are deleted: 30d, 720h, 90m (days,
+                           hours, minutes, seconds, combined as 1d12h). Default 30d with --retention.
+  --retention-max-count N  Keep at most the N newest SecurityEvents. Default: no bound on count.
+  --retention-interval SECONDS
+                           Time between retention rounds. Default 300.
   --kubeconfig PATH        The kubeconfig for the Kubernetes API (--rules-from=crd,
                            --emit=kubernetes). Default: the pod's service account (in-cluster);
                            required outside a cluster.
@@ -223,6 +239,7 @@ export async function runDetectorCli(
     const source = spec.toSource(checkSource(values, spec.source), env);
     const clusterID = required(values, 'cluster-id');
     const drainSeconds = nonNegativeInt(values, 'consumer-drain-timeout');
+    const retention = retentionConfig(values, emit.kind);
     if (str(values, 'config') !== '') {
       // Loaded only with --config: without consumers the detector never loads @ugallu/outputs.
       const { configMismatches, readAuditDetectionConfig } = await import('./consumersConfig.js');
@@ -252,6 +269,7 @@ export async function runDetectorCli(
       format,
       ...(configFile === undefined ? {} : { consumers: configFile.consumers }),
       consumerDrainTimeoutMs: drainSeconds * 1000,
+      retention,
     };
   } catch (e) {
     if ((e as { reason?: string }).reason === EngineReason.Input) {
@@ -339,6 +357,56 @@ function nonNegativeInt(values: FlagValues, name: string): number {
     );
   }
   return v;
+}
+
+/**
+ * `--retention*`: undefined when retention is off (no flag given).
+ *
+ * @throws EngineError `InvalidOption` on a bad value, or retention without --emit=kubernetes.
+ */
+function retentionConfig(values: FlagValues, emit: string): DetectorConfig['retention'] {
+  const age = str(values, 'retention-max-age');
+  const count = str(values, 'retention-max-count');
+  if (values.retention !== true && age === '' && count === '') return undefined;
+  if (emit !== 'kubernetes') {
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      '--retention deletes SecurityEvent resources: it needs --emit=kubernetes',
+    );
+  }
+  return {
+    ...(age === '' && count !== ''
+      ? {}
+      : { maxAgeMs: age === '' ? DEFAULT_RETENTION_MAX_AGE_MS : parseAge(age, '--retention-max-age') }),
+    ...(count === '' ? {} : { maxCount: positiveInt(values, 'retention-max-count') }),
+    intervalMs: positiveInt(values, 'retention-interval') * 1000,
+  };
+}
+
+const AGE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+
+/**
+ * An age as people write it: `30d`, `720h`, `1d12h`, `90m`, `45s`.
+ *
+ * @throws EngineError `InvalidOption` naming the flag.
+ * @example `parseAge('1d12h', '--retention-max-age') // 129_600_000`
+ */
+export function parseAge(text: string, flag: string): number {
+  const m = AGE.exec(text);
+  const ms =
+    m === null || text === ''
+      ? NaN
+      : [86_400_000, 3_600_000, 60_000, 1_000].reduce(
+          (sum, unit, i) => sum + Number(m[i + 1] ?? 0) * unit,
+          0,
+        );
+  if (!Number.isSafeInteger(ms) || ms < 1_000) {
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `${flag} must be an age of at least 1s such as 30d, 720h or 1d12h, got ${JSON.stringify(text)}`,
+    );
+  }
+  return ms;
 }
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

@@ -16,6 +16,9 @@ import { fileSource, webhookSource } from './sources.js';
 import type { SourceFactory, StartedSource } from './sources.js';
 import type { RuleDirectory } from './ruleDirectory.js';
 import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from '../kubernetes/sigmaRuleReconciler.js';
+import type { LeaderElection } from '../kubernetes/leaderElection.js';
+import type { Retention, RetentionOptions } from '../kubernetes/retention.js';
+import type { RetentionPolicy } from '../kubernetes/retentionPolicy.js';
 import { startTelemetryServer } from './telemetry.js';
 import type { TelemetryServer } from './telemetry.js';
 
@@ -118,6 +121,16 @@ export interface DetectorConfig {
   readonly consumers?: readonly ConsumerConfig[];
   /** How long the consumers may drain on stop, after the engine drained, in ms; what is left is dropped, counted and logged. Default 10 000. */
   readonly consumerDrainTimeoutMs?: number;
+  /**
+   * SecurityEvent retention (`--retention-max-age`, `--retention-max-count`):
+   * the status Lease holder deletes the SecurityEvents of `kubernetes.namespace`
+   * past the policy, in small paced batches. Only with `emit: kubernetes`.
+   * Undefined (the default): nothing is ever deleted.
+   */
+  readonly retention?:
+    | (RetentionPolicy &
+        Partial<Pick<RetentionOptions, 'intervalMs' | 'batchSize' | 'batchPauseMs' | 'pageSize'>>)
+    | undefined;
 }
 
 /** How long consumers drain on stop by default: well inside a pod's default 30 s grace period. */
@@ -173,6 +186,8 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   let consumers: ConsumerSet | undefined;
   let rules: RuleDirectory | undefined;
   let reconciler: SigmaRuleReconciler | undefined;
+  let election: LeaderElection | undefined;
+  let retention: Retention | undefined;
   let source: AuditSource | undefined;
   let startedEngine: DetectionEngine | undefined;
   let unusableLogged = false;
@@ -202,6 +217,8 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     await source?.stop();
     channel.close();
     await rules?.close();
+    await retention?.stop();
+    await election?.stop();
     await reconciler?.stop();
     await sink?.close();
     await consumers?.close(0);
@@ -212,6 +229,12 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     throw new EngineError(
       EngineReason.InvalidOption,
       'rules from SigmaRule resources and --emit=kubernetes need the Kubernetes API (kubernetes: { kubeConfig, podName, namespace })',
+    );
+  }
+  if (config.retention !== undefined && config.emit.kind !== 'kubernetes') {
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      'SecurityEvent retention deletes SecurityEvent resources: it needs --emit=kubernetes',
     );
   }
   try {
@@ -275,6 +298,12 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
       // The reconciler logs why it cannot list (typed, rate-limited) and keeps trying.
       await abortable(reconciler.synced(), config.signal, 'waiting for the first list of SigmaRules');
     }
+    if (config.retention !== undefined) {
+      ({ retention, election } = await startDetectorRetention(config.retention, k8s!, reconciler, {
+        registry,
+        logger,
+      }));
+    }
     const running = engine.run(channel);
     let prefilter: LinePrefilter | undefined;
     const factory = sourceFactory(config.source);
@@ -301,6 +330,8 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     const startedRules = rules;
     const startedReconciler = reconciler;
     const startedConsumers = consumers;
+    const startedRetention = retention;
+    const startedElection = election;
     const drainMs = config.consumerDrainTimeoutMs ?? DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS;
     let stopping: Promise<void> | undefined;
     const done = running.then(
@@ -328,6 +359,8 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           await running;
           await startedSource.flush?.();
           await startedRules?.close();
+          await startedRetention?.stop();
+          await startedElection?.stop();
           // After the drain, so the last counters written include every event.
           await startedReconciler?.stop();
           await startedSink.close();
@@ -354,6 +387,45 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     await cleanup().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Starts retention on the status Lease: the reconciler's candidacy when the
+ * rules come from SigmaRules, else a candidacy of its own for the same Lease
+ * (so exactly one pod deletes, whichever way the rules are read).
+ */
+async function startDetectorRetention(
+  settings: NonNullable<DetectorConfig['retention']>,
+  k8s: KubernetesConfig,
+  reconciler: SigmaRuleReconciler | undefined,
+  telemetry: { registry: Registry; logger: SourceLogger },
+): Promise<{ retention: Retention; election: LeaderElection | undefined }> {
+  const { startRetention } = await import('../kubernetes/retention.js');
+  let election: LeaderElection | undefined;
+  if (reconciler === undefined) {
+    const { startLeaderElection } = await import('../kubernetes/leaderElection.js');
+    const lease = k8s.reconciler?.lease;
+    election = await startLeaderElection({
+      kubeConfig: k8s.kubeConfig,
+      namespace: k8s.namespace,
+      identity: k8s.podName,
+      logger: telemetry.logger,
+      ...(lease?.name === undefined ? {} : { name: lease.name }),
+      ...(lease?.durationSeconds === undefined ? {} : { leaseDurationSeconds: lease.durationSeconds }),
+      ...(lease?.renewIntervalMs === undefined ? {} : { renewIntervalMs: lease.renewIntervalMs }),
+      ...(lease?.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: lease.renewDeadlineMs }),
+    });
+  }
+  const leader = election ?? reconciler!;
+  const retention = startRetention({
+    ...settings,
+    policy: settings,
+    kubeConfig: k8s.kubeConfig,
+    namespace: k8s.namespace,
+    isLeader: () => leader.isLeader(),
+    ...telemetry,
+  });
+  return { retention, election };
 }
 
 /** One line for every consumer's end: what it sent, and what it dropped (left at the deadline, or before). */
@@ -390,6 +462,7 @@ async function untilPermitted(config: DetectorConfig, k8s: KubernetesConfig): Pr
     leaseNamespace: k8s.namespace,
     eventNamespace: k8s.reconciler?.eventNamespace ?? 'default',
     securityEventNamespace: config.emit.kind === 'kubernetes' ? k8s.namespace : undefined,
+    retention: config.retention !== undefined,
   });
   const retryMs = k8s.permissionRetryMs ?? 10_000;
   for (;;) {
