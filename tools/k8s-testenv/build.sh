@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the control-plane binaries the test suite runs (kube-apiserver, etcd,
-# helm) from source with the Go toolchain, and caches them by version outside
-# the repository:
+# Builds the control-plane binaries the test suite runs (kube-apiserver,
+# kube-controller-manager, kube-scheduler, etcd, helm) from source with the Go
+# toolchain, and caches them by version outside the repository:
 #
-#   ${UGALLU_CACHE_DIR:-$HOME/.cache/ugallu}/k8s/<kubernetes version>/{kube-apiserver,etcd}
+#   ${UGALLU_CACHE_DIR:-$HOME/.cache/ugallu}/k8s/<kubernetes version>/{kube-apiserver,kube-controller-manager,kube-scheduler,etcd}
 #   ${UGALLU_CACHE_DIR:-$HOME/.cache/ugallu}/helm/<helm version>/helm
 #
 # A binary is built only when it is missing or reports another version. Each
@@ -25,6 +25,8 @@ cache_root="${UGALLU_CACHE_DIR:-${HOME}/.cache/ugallu}"
 k8s_dir="${cache_root}/k8s/${KUBERNETES_VERSION}"
 helm_dir="${cache_root}/helm/${HELM_VERSION}"
 kube_apiserver_bin="${k8s_dir}/kube-apiserver"
+kube_controller_manager_bin="${k8s_dir}/kube-controller-manager"
+kube_scheduler_bin="${k8s_dir}/kube-scheduler"
 etcd_bin="${k8s_dir}/etcd"
 helm_bin="${helm_dir}/helm"
 
@@ -40,6 +42,8 @@ print_paths() {
   "etcdVersion": "${ETCD_VERSION}",
   "helmVersion": "${HELM_VERSION}",
   "kubeApiserver": "${kube_apiserver_bin}",
+  "kubeControllerManager": "${kube_controller_manager_bin}",
+  "kubeScheduler": "${kube_scheduler_bin}",
   "etcd": "${etcd_bin}",
   "helm": "${helm_bin}"
 }
@@ -55,7 +59,10 @@ reported_version() {
   "${bin}" "$@" 2>/dev/null | head -n 1 || true
 }
 
-kube_apiserver_ok() { [[ "$(reported_version "${kube_apiserver_bin}" --version)" == "Kubernetes ${KUBERNETES_VERSION}" ]]; }
+kube_ok() { [[ "$(reported_version "$1" --version)" == "Kubernetes ${KUBERNETES_VERSION}" ]]; }
+kube_apiserver_ok() { kube_ok "${kube_apiserver_bin}"; }
+kube_controller_manager_ok() { kube_ok "${kube_controller_manager_bin}"; }
+kube_scheduler_ok() { kube_ok "${kube_scheduler_bin}"; }
 etcd_ok() { [[ "$(reported_version "${etcd_bin}" --version)" == "etcd Version: ${ETCD_VERSION#v}" ]]; }
 helm_ok() { [[ "$(reported_version "${helm_bin}" version --short)" == "${HELM_VERSION}" ]]; }
 
@@ -87,7 +94,36 @@ go_build() {
   log "built ${output} in $((SECONDS - started))s"
 }
 
-build_kube_apiserver() {
+# go_build_many <module dir> <output dir> <ldflags> <package>...
+# Builds several main packages in one `go build` (one dependency graph, its
+# packages compiled once, the links run in parallel) into a temporary
+# directory beside the outputs, then renames each binary into place.
+go_build_many() {
+  local module_dir="$1" output_dir="$2" ldflags="$3"
+  shift 3
+  local tmp="${output_dir}/.tmp.$$"
+  rm -rf "${tmp}"
+  mkdir -p "${tmp}"
+  trap 'rm -rf "'"${tmp}"'"' EXIT
+  local started=${SECONDS}
+  (
+    cd "${here}/${module_dir}"
+    CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w ${ldflags}" -o "${tmp}/" "$@"
+  )
+  local package name
+  for package in "$@"; do
+    name="${package##*/}"
+    chmod 0755 "${tmp}/${name}"
+    mv -f "${tmp}/${name}" "${output_dir}/${name}"
+  done
+  rm -rf "${tmp}"
+  trap - EXIT
+  log "built ${*##*/} in $((SECONDS - started))s"
+}
+
+# build_kubernetes <command>...: kube-apiserver, kube-controller-manager,
+# kube-scheduler, the ones named, from the one k8s.io/kubernetes module.
+build_kubernetes() {
   # buildDate is the release's commit time as recorded by the module proxy,
   # which is what upstream's reproducible builds use (SOURCE_DATE_EPOCH).
   # gitCommit stays empty: the module proxy does not carry the commit hash.
@@ -102,8 +138,8 @@ build_kube_apiserver() {
     ldflags+=" -X ${pkg}.gitTreeState=clean"
     ldflags+=" -X ${pkg}.buildDate=${build_date}"
   done
-  log "building kube-apiserver ${KUBERNETES_VERSION} (7-15 minutes on two cores with a cold Go build cache)"
-  go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "${kube_apiserver_bin}" "${ldflags}"
+  log "building $* ${KUBERNETES_VERSION} (kube-apiserver alone: 7-15 minutes on two cores with a cold Go build cache; kube-controller-manager and kube-scheduler add 2-3)"
+  go_build_many kube-apiserver "${k8s_dir}" "${ldflags}" "${@/#/k8s.io/kubernetes/cmd/}"
 }
 
 build_etcd() {
@@ -164,6 +200,8 @@ main() {
   if [[ "${mode}" == "check" ]]; then
     missing=0
     kube_apiserver_ok || { log "missing: ${kube_apiserver_bin}"; missing=1; }
+    kube_controller_manager_ok || { log "missing: ${kube_controller_manager_bin}"; missing=1; }
+    kube_scheduler_ok || { log "missing: ${kube_scheduler_bin}"; missing=1; }
     etcd_ok || { log "missing: ${etcd_bin}"; missing=1; }
     helm_ok || { log "missing: ${helm_bin}"; missing=1; }
     exit "${missing}"
@@ -185,15 +223,24 @@ main() {
       flock 9
     fi
     # Holding the lock, any temporary file left is from a build that was killed.
-    rm -f "${k8s_dir}"/*.tmp.* "${helm_dir}"/*.tmp.*
+    rm -rf "${k8s_dir}"/*.tmp.* "${k8s_dir}"/.tmp.* "${helm_dir}"/*.tmp.*
   fi
 
   total_started=${SECONDS}
   built=0
-  if [[ "${mode}" == "force" ]] || ! kube_apiserver_ok; then
-    require_go; build_kube_apiserver; verify kube-apiserver kube_apiserver_ok; built=1
-  else
-    log "kube-apiserver ${KUBERNETES_VERSION}: cached at ${kube_apiserver_bin}"
+  # The Kubernetes commands that are missing, built together.
+  kube_missing=()
+  for command in kube-apiserver kube-controller-manager kube-scheduler; do
+    if [[ "${mode}" == "force" ]] || ! "${command//-/_}_ok"; then
+      kube_missing+=("${command}")
+    else
+      log "${command} ${KUBERNETES_VERSION}: cached in ${k8s_dir}"
+    fi
+  done
+  if ((${#kube_missing[@]} > 0)); then
+    require_go; build_kubernetes "${kube_missing[@]}"
+    for command in "${kube_missing[@]}"; do verify "${command}" "${command//-/_}_ok"; done
+    built=1
   fi
   if [[ "${mode}" == "force" ]] || ! etcd_ok; then
     require_go; build_etcd; verify etcd etcd_ok; built=1

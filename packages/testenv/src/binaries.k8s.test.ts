@@ -22,6 +22,11 @@ describe('binaries', () => {
     const binaries = await ensureBinaries({ build: false });
     const apiserver = await run(binaries.kubeApiserver, ['--version']);
     expect(apiserver.stdout.trim()).toBe(`Kubernetes ${binaries.kubernetesVersion}`);
+    // kube-controller-manager and kube-scheduler: the same Kubernetes module and version.
+    for (const component of [binaries.kubeControllerManager, binaries.kubeScheduler]) {
+      const reported = await run(component, ['--version']);
+      expect(reported.stdout.trim(), component).toBe(`Kubernetes ${binaries.kubernetesVersion}`);
+    }
     const etcd = await run(binaries.etcd, ['--version']);
     expect(etcd.stdout).toContain(`etcd Version: ${binaries.etcdVersion.replace(/^v/, '')}`);
     const helm = await run(await helmBinary({ build: false }), ['version', '--short']);

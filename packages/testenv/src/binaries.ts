@@ -21,6 +21,10 @@ export interface ControlPlaneBinaries {
   /** e.g. `v3.22.0` */
   readonly helmVersion: string;
   readonly kubeApiserver: string;
+  /** Run only by control planes started with `controllers: true`. */
+  readonly kubeControllerManager: string;
+  /** Run only by control planes started with `controllers: true`. */
+  readonly kubeScheduler: string;
   readonly etcd: string;
   readonly helm: string;
 }
@@ -82,7 +86,15 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 async function missingBinaries(binaries: ControlPlaneBinaries): Promise<string[]> {
-  const paths = [binaries.kubeApiserver, binaries.etcd, binaries.helm];
+  // All of them, so a machine missing any one builds it (with the same
+  // command) and a warm one builds nothing.
+  const paths = [
+    binaries.kubeApiserver,
+    binaries.kubeControllerManager,
+    binaries.kubeScheduler,
+    binaries.etcd,
+    binaries.helm,
+  ];
   const present = await Promise.all(paths.map(isExecutable));
   return paths.filter((_, i) => !present[i]);
 }
@@ -104,7 +116,8 @@ function runBuild(onOutput: (chunk: string) => void, cacheDir: string | undefine
 }
 
 /**
- * Makes sure kube-apiserver, etcd and helm are built, building the missing
+ * Makes sure kube-apiserver, kube-controller-manager, kube-scheduler, etcd
+ * and helm are built, building the missing
  * ones with `tools/k8s-testenv/build.sh` unless told not to, and returns
  * where they are. The script itself rebuilds a cached binary whose version
  * is wrong; here only presence is checked, to keep the warm path fast.

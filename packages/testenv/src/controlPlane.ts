@@ -73,6 +73,21 @@ export interface ControlPlaneOptions {
    * defaults, and `null` removes a default flag.
    */
   readonly apiserverArgs?: Readonly<Record<string, string | null>>;
+  /**
+   * Also run kube-controller-manager and kube-scheduler against the
+   * apiserver, as on a real cluster: each logs in with a client certificate
+   * of its own identity (`system:kube-controller-manager`,
+   * `system:kube-scheduler`), with leader election on; the controller
+   * manager runs every controller with its own kube-system service account
+   * (`--use-service-account-credentials`), signs CSRs with the testenv CA,
+   * and gives each namespace its `default` service account and
+   * `kube-root-ca.crt`. The apiserver then also
+   * authenticates client certificates of the testenv CA, authorizes with
+   * `Node,RBAC`, and admits with `ServiceAccount` and `NodeRestriction`, as
+   * kubeadm sets it up. There is no kubelet: pods stay Pending unless a test
+   * registers a Node. Default false: etcd and kube-apiserver only.
+   */
+  readonly controllers?: boolean;
   /** How long etcd and kube-apiserver each get to become ready. Default 120 s. */
   readonly startTimeoutMs?: number;
   /** Build the binaries when missing (see `ensureBinaries`). */
@@ -151,7 +166,14 @@ export interface ControlPlaneConnection {
 export interface ControlPlane extends ControlPlaneConnection {
   /** `http://127.0.0.1:<port>`: etcd's client URL. */
   readonly etcdUrl: string;
-  readonly logPaths: { readonly etcd: string; readonly kubeApiserver: string };
+  readonly logPaths: {
+    readonly etcd: string;
+    readonly kubeApiserver: string;
+    /** Written only with `controllers: true`. */
+    readonly kubeControllerManager: string;
+    /** Written only with `controllers: true`. */
+    readonly kubeScheduler: string;
+  };
   readonly binaries: ControlPlaneBinaries;
   /** True between a successful start and `stop()`. */
   readonly running: boolean;
@@ -179,6 +201,7 @@ const KEPT_MARKER = 'KEPT';
 const IDENTITY_NAME = /^[A-Za-z0-9:._@-]+$/;
 const APISERVER_GRACE_MS = 15_000;
 const ETCD_GRACE_MS = 10_000;
+const COMPONENT_GRACE_MS = 10_000;
 const POLL_MS = 200;
 const PORT_ATTEMPTS = 3;
 /** Kept temp dirs (failed runs' logs) beyond this many, oldest first, are removed. */
@@ -188,6 +211,20 @@ interface Ports {
   etcdClient: number;
   etcdPeer: number;
   apiserver: number;
+  /** The secure (HTTPS) ports of kube-controller-manager and kube-scheduler, with `controllers`. */
+  controllerManager: number;
+  scheduler: number;
+}
+
+/** A component of `controllers: true`: its identity, kubeconfig and serving certificate files. */
+interface ComponentIdentity {
+  readonly user: string;
+  readonly kubeconfigPath: string;
+  /** `--tls-cert-file` and `--tls-private-key-file`: its secure port's certificate, from our CA. */
+  readonly servingCertPath: string;
+  readonly servingKeyPath: string;
+  /** The client certificate it logs in with (CN = user), made at start. */
+  certificate: CertificateKeyPair | undefined;
 }
 
 interface OwnerRecord {
@@ -248,15 +285,23 @@ class TestControlPlane implements ControlPlane {
   readonly kubernetesVersion: string;
   readonly caPath: string;
   readonly auditLogPath: string;
-  readonly logPaths: { readonly etcd: string; readonly kubeApiserver: string };
+  readonly logPaths: {
+    readonly etcd: string;
+    readonly kubeApiserver: string;
+    readonly kubeControllerManager: string;
+    readonly kubeScheduler: string;
+  };
   caPem = '';
   identities: Identities;
-  #ports: Ports = { etcdClient: 0, etcdPeer: 0, apiserver: 0 };
+  #ports: Ports = { etcdClient: 0, etcdPeer: 0, apiserver: 0, controllerManager: 0, scheduler: 0 };
   readonly #options: ControlPlaneOptions;
   #keep: boolean;
   #state: 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' = 'starting';
   #etcd: ManagedProcess | undefined = undefined;
   #apiserver: ManagedProcess | undefined = undefined;
+  #controllerManager: ManagedProcess | undefined = undefined;
+  #scheduler: ManagedProcess | undefined = undefined;
+  readonly #components: { controllerManager: ComponentIdentity; scheduler: ComponentIdentity };
 
   constructor(dir: string, binaries: ControlPlaneBinaries, options: ControlPlaneOptions) {
     this.dir = dir;
@@ -264,7 +309,28 @@ class TestControlPlane implements ControlPlane {
     this.kubernetesVersion = binaries.kubernetesVersion;
     this.caPath = join(dir, 'pki', 'ca.crt');
     this.auditLogPath = join(dir, 'audit.log');
-    this.logPaths = { etcd: join(dir, 'etcd.log'), kubeApiserver: join(dir, 'kube-apiserver.log') };
+    this.logPaths = {
+      etcd: join(dir, 'etcd.log'),
+      kubeApiserver: join(dir, 'kube-apiserver.log'),
+      kubeControllerManager: join(dir, 'kube-controller-manager.log'),
+      kubeScheduler: join(dir, 'kube-scheduler.log'),
+    };
+    this.#components = {
+      controllerManager: {
+        user: 'system:kube-controller-manager',
+        kubeconfigPath: join(dir, 'kube-controller-manager.kubeconfig'),
+        servingCertPath: join(dir, 'pki', 'kube-controller-manager.crt'),
+        servingKeyPath: join(dir, 'pki', 'kube-controller-manager.key'),
+        certificate: undefined,
+      },
+      scheduler: {
+        user: 'system:kube-scheduler',
+        kubeconfigPath: join(dir, 'kube-scheduler.kubeconfig'),
+        servingCertPath: join(dir, 'pki', 'kube-scheduler.crt'),
+        servingKeyPath: join(dir, 'pki', 'kube-scheduler.key'),
+        certificate: undefined,
+      },
+    };
     this.#options = options;
     this.#keep = keepLogsByDefault(options);
     this.identities = this.#makeIdentities();
@@ -302,8 +368,9 @@ class TestControlPlane implements ControlPlane {
   async start(): Promise<void> {
     await this.#writeStaticFiles();
     for (let attempt = 1; ; attempt++) {
-      const [etcdClient = 0, etcdPeer = 0, apiserver = 0] = await freePorts(3);
-      this.#ports = { etcdClient, etcdPeer, apiserver };
+      const [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0, scheduler = 0] =
+        await freePorts(this.#options.controllers === true ? 5 : 3);
+      this.#ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler };
       await this.#writeKubeconfigs();
       try {
         await this.#startProcesses();
@@ -318,7 +385,7 @@ class TestControlPlane implements ControlPlane {
         // Start afresh: etcd's data dir remembers its peer URL, and the next
         // attempt's logs should say only what happened in that attempt.
         await rm(join(this.dir, 'etcd-data'), { recursive: true, force: true });
-        for (const path of [this.logPaths.etcd, this.logPaths.kubeApiserver]) {
+        for (const path of Object.values(this.logPaths)) {
           await rename(path, path.replace(/\.log$/, `.attempt${String(attempt)}.log`)).catch(() => undefined);
         }
       }
@@ -412,6 +479,16 @@ class TestControlPlane implements ControlPlane {
     });
     const sa = serviceAccountKeyPair();
     this.caPem = ca.certPem;
+    if (this.#options.controllers === true) {
+      for (const component of Object.values(this.#components)) {
+        component.certificate = await ca.issueClient({ commonName: component.user });
+        const serving = await ca.issueServer({ hosts: ['127.0.0.1', 'localhost'] });
+        await writeFile(component.servingCertPath, serving.certPem);
+        await writeFile(component.servingKeyPath, serving.keyPem, { mode: 0o600 });
+      }
+      // kube-controller-manager's CSR signers issue with the cluster CA.
+      await writeFile(join(pki, 'ca.key'), ca.keyPem, { mode: 0o600 });
+    }
     // kube-apiserver looks for <cert-dir>/apiserver.{crt,key} and only
     // generates its own when they are missing; ours chain to a CA we know.
     await Promise.all([
@@ -457,8 +534,8 @@ class TestControlPlane implements ControlPlane {
   }
 
   async #writeKubeconfigs(): Promise<void> {
-    await Promise.all(
-      Object.values(this.identities).map((id) =>
+    await Promise.all([
+      ...Object.values(this.identities).map((id) =>
         writeFile(
           id.kubeconfigPath,
           kubeconfigDocument({
@@ -471,7 +548,24 @@ class TestControlPlane implements ControlPlane {
           { mode: 0o600 },
         ),
       ),
-    );
+      ...Object.values(this.#components).flatMap(({ user, kubeconfigPath, certificate }) =>
+        certificate === undefined
+          ? []
+          : [
+              writeFile(
+                kubeconfigPath,
+                kubeconfigDocument({
+                  clusterName: 'ugallu-testenv',
+                  server: this.serverUrl,
+                  caPem: this.caPem,
+                  userName: user,
+                  clientCertificate: certificate,
+                }),
+                { mode: 0o600 },
+              ),
+            ],
+      ),
+    ]);
   }
 
   #etcdArgs(): string[] {
@@ -527,11 +621,65 @@ class TestControlPlane implements ControlPlane {
       // The default first retry after a failed post is 10 s; tests cannot wait that long.
       flags.set('audit-webhook-initial-backoff', '1s');
     }
+    if (this.#options.controllers === true) {
+      // What kubeadm sets: the components' client certificates chain to our
+      // CA; the Node authorizer and NodeRestriction for kubelets
+      // (system:node:<name>); and the ServiceAccount admission plugin,
+      // whose service accounts the controller manager now creates.
+      flags.set('client-ca-file', this.caPath);
+      flags.set('authorization-mode', 'Node,RBAC');
+      flags.delete('disable-admission-plugins');
+      flags.set('enable-admission-plugins', 'NodeRestriction');
+    }
     for (const [flag, value] of Object.entries(this.#options.apiserverArgs ?? {})) {
       if (value === null) flags.delete(flag);
       else flags.set(flag, value);
     }
     return [...flags].map(([flag, value]) => `--${flag}=${value}`);
+  }
+
+  /** kube-controller-manager's flags, after kubeadm's static pod manifest. */
+  #controllerManagerArgs(): string[] {
+    const pki = join(this.dir, 'pki');
+    const {
+      kubeconfigPath: kubeconfig,
+      servingCertPath,
+      servingKeyPath,
+    } = this.#components.controllerManager;
+    return [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${String(this.#ports.controllerManager)}`,
+      `--tls-cert-file=${servingCertPath}`,
+      `--tls-private-key-file=${servingKeyPath}`,
+      `--client-ca-file=${this.caPath}`,
+      '--cluster-name=kubernetes',
+      `--cluster-signing-cert-file=${this.caPath}`,
+      `--cluster-signing-key-file=${join(pki, 'ca.key')}`,
+      '--controllers=*,bootstrapsigner,tokencleaner',
+      '--leader-elect=true',
+      `--root-ca-file=${this.caPath}`,
+      `--service-account-private-key-file=${join(pki, 'sa.key')}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--use-service-account-credentials=true',
+    ];
+  }
+
+  /** kube-scheduler's flags, after kubeadm's static pod manifest. */
+  #schedulerArgs(): string[] {
+    const { kubeconfigPath: kubeconfig, servingCertPath, servingKeyPath } = this.#components.scheduler;
+    return [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${String(this.#ports.scheduler)}`,
+      `--tls-cert-file=${servingCertPath}`,
+      `--tls-private-key-file=${servingKeyPath}`,
+      '--leader-elect=true',
+    ];
   }
 
   async #startProcesses(): Promise<void> {
@@ -557,7 +705,53 @@ class TestControlPlane implements ControlPlane {
       const ns = await probe(`${this.serverUrl}/api/v1/namespaces/default`, admin);
       return ns.status === 200;
     });
+    if (this.#options.controllers === true) await this.#startComponents(deadlineMs, admin);
     await this.#writeOwnerRecord();
+  }
+
+  /**
+   * Starts kube-controller-manager and kube-scheduler; each is ready when it
+   * answers on its secure port's /healthz (no authentication needed there)
+   * and holds its leader-election Lease in kube-system.
+   */
+  async #startComponents(deadlineMs: number, admin: { caPem: string; token: string }): Promise<void> {
+    const components = [
+      {
+        name: 'kube-controller-manager',
+        executable: this.binaries.kubeControllerManager,
+        args: this.#controllerManagerArgs(),
+        logPath: this.logPaths.kubeControllerManager,
+        port: this.#ports.controllerManager,
+      },
+      {
+        name: 'kube-scheduler',
+        executable: this.binaries.kubeScheduler,
+        args: this.#schedulerArgs(),
+        logPath: this.logPaths.kubeScheduler,
+        port: this.#ports.scheduler,
+      },
+    ];
+    const [controllerManager, scheduler] = components.map(({ name, executable, args, logPath }) =>
+      this.#spawn(name, executable, args, logPath),
+    );
+    this.#controllerManager = controllerManager;
+    this.#scheduler = scheduler;
+    await Promise.all(
+      components.map(async ({ name, port }, i) => {
+        const child = [controllerManager, scheduler][i];
+        if (child === undefined) return;
+        await this.#waitFor(child, deadlineMs, async () => {
+          // /healthz is always allowed, without authentication.
+          const healthz = await probe(`https://127.0.0.1:${String(port)}/healthz`, { caPem: this.caPem });
+          if (healthz.status !== 200) return false;
+          const lease = await probe(
+            `${this.serverUrl}/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${name}`,
+            admin,
+          );
+          return lease.status === 200 && lease.body.includes(`"holderIdentity"`);
+        });
+      }),
+    );
   }
 
   #spawn(name: string, executable: string, args: string[], logPath: string): ManagedProcess {
@@ -596,14 +790,19 @@ class TestControlPlane implements ControlPlane {
   }
 
   async #stopProcesses(): Promise<void> {
-    // The apiserver first, so it does not log a storm of etcd errors.
+    // The apiserver's clients first, then the apiserver, so that neither
+    // logs a storm of connection errors.
+    await Promise.all([
+      this.#scheduler?.stop(COMPONENT_GRACE_MS),
+      this.#controllerManager?.stop(COMPONENT_GRACE_MS),
+    ]);
     await this.#apiserver?.stop(APISERVER_GRACE_MS);
     await this.#etcd?.stop(ETCD_GRACE_MS);
   }
 
   async #logsMention(text: string): Promise<boolean> {
     const logs = await Promise.all(
-      [this.logPaths.etcd, this.logPaths.kubeApiserver].map((path) => readFile(path, 'utf8').catch(() => '')),
+      Object.values(this.logPaths).map((path) => readFile(path, 'utf8').catch(() => '')),
     );
     return logs.some((log) => log.includes(text));
   }
@@ -611,11 +810,14 @@ class TestControlPlane implements ControlPlane {
   async #writeOwnerRecord(): Promise<void> {
     const record: OwnerRecord = {
       ownerPid: process.pid,
-      processes: [this.#etcd, this.#apiserver].flatMap((child, i) =>
-        child === undefined
-          ? []
-          : [{ pid: child.pid, executable: i === 0 ? this.binaries.etcd : this.binaries.kubeApiserver }],
-      ),
+      processes: (
+        [
+          [this.#etcd, this.binaries.etcd],
+          [this.#apiserver, this.binaries.kubeApiserver],
+          [this.#controllerManager, this.binaries.kubeControllerManager],
+          [this.#scheduler, this.binaries.kubeScheduler],
+        ] as const
+      ).flatMap(([child, executable]) => (child === undefined ? [] : [{ pid: child.pid, executable }])),
     };
     await writeFile(join(this.dir, OWNER_FILE), JSON.stringify(record));
   }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -22,6 +22,14 @@ describe('CertificateAuthority', () => {
     expect(cert.checkHost('localhost')).toBe('localhost');
     expect(cert.checkHost('example.com')).toBeUndefined();
     expect(cert.keyUsage).toContain('1.3.6.1.5.5.7.3.1'); // serverAuth
+  });
+
+  it("gives out its private key, the one its certificates' signatures verify with", async () => {
+    const ca = await CertificateAuthority.create('pki test CA');
+    const pair = await ca.issueClient({ commonName: 'system:kube-scheduler' });
+    const fromKey = createPublicKey(createPrivateKey(ca.keyPem));
+    expect(fromKey.equals(new X509Certificate(ca.certPem).publicKey)).toBe(true);
+    expect(new X509Certificate(pair.certPem).verify(fromKey)).toBe(true);
   });
 
   it('is trusted by a TLS client that trusts only the CA', async () => {

@@ -96,13 +96,19 @@ function newCertificate(publicKey: forge.pki.rsa.PublicKey): forge.pki.Certifica
 export class CertificateAuthority {
   /** The CA certificate, PEM: what clients put in their trust store. */
   readonly certPem: string;
+  /**
+   * The CA's private key, PKCS#8 PEM: for a signer that issues with this CA
+   * itself, such as kube-controller-manager (`--cluster-signing-key-file`).
+   */
+  readonly keyPem: string;
   readonly #certificate: forge.pki.Certificate;
   readonly #privateKey: forge.pki.rsa.PrivateKey;
 
-  private constructor(certificate: forge.pki.Certificate, privateKey: forge.pki.rsa.PrivateKey) {
+  private constructor(certificate: forge.pki.Certificate, keys: KeyPair) {
     this.#certificate = certificate;
-    this.#privateKey = privateKey;
+    this.#privateKey = keys.privateKey;
     this.certPem = pki.certificateToPem(certificate);
+    this.keyPem = keys.keyPem;
   }
 
   /**
@@ -122,7 +128,7 @@ export class CertificateAuthority {
       { name: 'subjectKeyIdentifier' },
     ]);
     certificate.sign(keys.privateKey, forge.md.sha256.create());
-    return new CertificateAuthority(certificate, keys.privateKey);
+    return new CertificateAuthority(certificate, keys);
   }
 
   /**
