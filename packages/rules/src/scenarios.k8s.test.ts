@@ -13,14 +13,13 @@
 // proxy need a kubelet), the scenario asserts the event the apiserver does
 // write, and says so.
 import { request as httpsRequest } from 'node:https';
-import { Writable } from 'node:stream';
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
-import { fileSource, startDetector } from '@ugallu/engine';
 import { kubeConfigFor, readAuditLog, startControlPlane } from '@ugallu/testenv';
-import type { AuditPolicy, ControlPlane } from '@ugallu/testenv';
+import type { ControlPlane } from '@ugallu/testenv';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { RULES_DIR } from './index.js';
+import { detectWithPack, SCENARIO_AUDIT_POLICY } from '../test/packOnK8sTestSupport.js';
+import type { Finding } from '../test/packOnK8sTestSupport.js';
 
 const NS = 'scenarios';
 const ALICE = 'alice@example.com';
@@ -39,29 +38,6 @@ MEQCICxQcByjCzjT8VmXPzYoMlB1bHMxdoGU5sqa517+/EW1AiBLzt4LJQ7msqeR
 72MkgYMbBSp2XES2gNIr+V3/Wf/vhA==
 -----END CERTIFICATE REQUEST-----
 `;
-
-/**
- * Request bodies where the pack reads them (pods, RBAC, CSRs, webhooks,
- * Services, Ingresses, ConfigMaps, workloads); Secrets and TokenRequests at
- * Metadata, so no credential (a Secret's data, a TokenRequest's token) is
- * written to the log, as production policies do. Health probes are logged:
- * anonymous-request-allowed must stay silent on them.
- */
-const SCENARIO_AUDIT_POLICY: AuditPolicy = {
-  apiVersion: 'audit.k8s.io/v1',
-  kind: 'Policy',
-  omitStages: ['RequestReceived'],
-  rules: [
-    {
-      level: 'Metadata',
-      resources: [
-        { group: '', resources: ['secrets', 'serviceaccounts/token'] },
-        { group: 'authentication.k8s.io', resources: ['tokenreviews'] },
-      ],
-    },
-    { level: 'RequestResponse' },
-  ],
-};
 
 /** A JSON request body. */
 type Body = Record<string, unknown>;
@@ -917,26 +893,10 @@ const BOB_RULES: V1PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
 ];
 
-interface Finding {
-  readonly rule: string;
-  readonly cls: string;
-  readonly userAgent: string;
-  readonly user: string;
-  readonly subject: string | undefined;
-}
-
 const results = new Map<string, { status: number; text: string }>();
 let findings: Finding[] = [];
 /** Each scenario's audit events (`<stage> <code>`), by key. */
 const auditEvents = new Map<string, string[]>();
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 async function grant(rbacApi: RbacAuthorizationV1Api, user: string, rules: V1PolicyRule[]): Promise<void> {
   const name = `scenario:${user}`;
@@ -997,29 +957,6 @@ async function setUp(): Promise<void> {
   });
 }
 
-function parseFindings(text: string): Finding[] {
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const se = JSON.parse(line) as {
-        spec: {
-          class: string;
-          source: { rule: string };
-          subject?: { name?: string };
-          evidence: { userAgent?: string; user?: { username?: string } };
-        };
-      };
-      return {
-        rule: se.spec.source.rule,
-        cls: se.spec.class,
-        userAgent: se.spec.evidence.userAgent ?? '',
-        user: se.spec.evidence.user?.username ?? '',
-        subject: se.spec.subject?.name,
-      };
-    });
-}
-
 const scenarioKey = (userAgent: string): string | undefined => {
   const at = userAgent.indexOf(UA_PREFIX);
   return at < 0 ? undefined : userAgent.slice(at + UA_PREFIX.length);
@@ -1042,25 +979,9 @@ beforeAll(async () => {
 
   // The apiserver writes each event before it answers (audit-log-mode
   // blocking), so the log is complete: one detector pass over all of it.
-  const stdout = new Capture();
-  const errors: unknown[] = [];
-  const detector = await startDetector({
-    source: fileSource({ path: cp.auditLogPath, fromStart: true }),
-    rules: { from: 'dir', dir: RULES_DIR },
-    emit: { kind: 'stdout' },
-    stdout,
-    clusterID: 'scenarios',
-    rateLimit: false,
-    logger: {
-      info: () => undefined,
-      warn: (obj: object, msg: string) => void errors.push({ ...obj, msg }),
-      error: (obj: object, msg: string) => void errors.push({ ...obj, msg }),
-    },
-  });
-  await detector.source.caughtUp?.();
-  await detector.stop();
-  expect(errors).toEqual([]);
-  findings = parseFindings(stdout.text);
+  const pass = await detectWithPack(cp.auditLogPath, 'scenarios');
+  expect(pass.errors).toEqual([]);
+  findings = pass.findings;
 
   for (const event of await readAuditLog(cp.auditLogPath)) {
     const key = scenarioKey(event.userAgent ?? '');
