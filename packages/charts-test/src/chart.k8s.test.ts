@@ -463,18 +463,40 @@ describe('RBAC', () => {
     },
   ];
 
-  it("files/clusterrole-rules.yaml holds exactly the design's rules", async () => {
+  // Beyond the design, each its own rule (issue #17), listed in the chart README's table.
+  const extensionRules = [
+    {
+      apiGroups: ['security.ugallu.io'],
+      resources: ['auditdetectionconfigs'],
+      verbs: ['get', 'list', 'watch'],
+    },
+    { apiGroups: ['security.ugallu.io'], resources: ['auditdetectionconfigs/status'], verbs: ['patch'] },
+  ];
+
+  it("files/clusterrole-rules.yaml holds exactly the design's rules, files/clusterrole-extensions.yaml the extensions", async () => {
     expect(parse(await readFile(join(AUDIT_DETECTION_DIR, 'files/clusterrole-rules.yaml'), 'utf8'))).toEqual(
       designRules,
     );
+    expect(
+      parse(await readFile(join(AUDIT_DETECTION_DIR, 'files/clusterrole-extensions.yaml'), 'utf8')),
+    ).toEqual(extensionRules);
+  });
+
+  it("the chart README's RBAC table lists every extension, one row per rule", async () => {
+    const readme = await readFile(join(AUDIT_DETECTION_DIR, '../../README.md'), 'utf8');
+    for (const rule of extensionRules) {
+      expect(readme).toContain(
+        `| \`${rule.resources[0]!}\` | ${rule.verbs.map((v) => `\`${v}\``).join(', ')} |`,
+      );
+    }
   });
 
   it.each(['file', 'webhook-token'])(
-    'ci/%s: the rendered ClusterRole has exactly those rules, bound to the ServiceAccount in the release namespace',
+    "ci/%s: the rendered ClusterRole has exactly the design's rules and the extensions, bound to the ServiceAccount in the release namespace",
     async (name) => {
       const objects = await render({ valuesFiles: [ci(name)], namespace: 'sec', release: 'u' });
       const role = only(objects, 'ClusterRole') as unknown as V1ClusterRole;
-      expect(role.rules).toEqual(designRules);
+      expect(role.rules).toEqual([...designRules, ...extensionRules]);
       const binding = only(objects, 'ClusterRoleBinding') as unknown as V1ClusterRoleBinding;
       const sa = only(objects, 'ServiceAccount');
       expect(binding.roleRef).toEqual({

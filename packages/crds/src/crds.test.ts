@@ -7,6 +7,8 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import {
   CHART_CRDS_DIR,
+  CHART_VALUES_SCHEMA,
+  consumerValuesSchema,
   CRDError,
   CRDReason,
   customResourceDefinitions,
@@ -50,6 +52,17 @@ describe('CRDs', () => {
       expect(readFileSync(join(root, CHART_CRDS_DIR, name), 'utf8')).toBe(content);
     },
   );
+
+  it("the chart's values schema takes a consumer as the CRD does ($defs.consumer: run `pnpm --filter @ugallu/crds generate`, then `pnpm format`)", () => {
+    const values = JSON.parse(readFileSync(join(root, CHART_VALUES_SCHEMA), 'utf8')) as {
+      $defs: Record<string, unknown>;
+      properties: { auditDetectionConfig: { properties: { consumers: { items: unknown } } } };
+    };
+    expect(values.$defs.consumer).toEqual(consumerValuesSchema());
+    expect(values.properties.auditDetectionConfig.properties.consumers.items).toEqual({
+      $ref: '#/$defs/consumer',
+    });
+  });
 
   it('parse back from the chart YAML to exactly the objects (what helm and kubectl send is what the tests install)', () => {
     const files = renderCRDFiles();

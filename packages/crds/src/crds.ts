@@ -99,6 +99,39 @@ const podCounters: OpenAPISchema = {
   },
 };
 
+/** A consumer as one detector pod runs it. */
+const podConsumer: OpenAPISchema = {
+  type: 'object',
+  required: ['name', 'state'],
+  properties: {
+    name: { type: 'string' },
+    state: { type: 'string', enum: ['Delivering', 'Failing'] },
+    queued: int('SecurityEvents this pod holds for it.'),
+    sent: int('SecurityEvents this pod delivered since it started.'),
+    dropped: int('SecurityEvents this pod dropped.'),
+    lastError: {
+      type: 'object',
+      properties: {
+        reason: str('The failure reason, as in ugallu_audit_consumer_failed_total.'),
+        message: { type: 'string', maxLength: 32768 },
+        at: time('When the attempt failed.'),
+      },
+    },
+  },
+};
+
+/** What one detector pod reports on the AuditDetectionConfig. */
+const podConfigStatus: OpenAPISchema = {
+  type: 'object',
+  properties: {
+    source: str("The pod's --source."),
+    observedGeneration: int('The generation this pod last checked.'),
+    error: str('Why this pod refused that generation (it kept its previous consumers).'),
+    consumers: { type: 'array', items: podConsumer, 'x-kubernetes-list-type': 'atomic' },
+    updatedAt: time('When this pod last reported.'),
+  },
+};
+
 /** What differs between the CRDs; `crd` builds the rest of the envelope. */
 interface CRDParts {
   kind: string;
@@ -363,7 +396,7 @@ const RESERVED_WEBHOOK_HEADERS = [
  * format, the delivery queue's settings and exactly one target. Finite:
  * no field refers back to another.
  */
-const consumerSchema: OpenAPISchema = {
+export const consumerSchema: OpenAPISchema = {
   type: 'object',
   required: ['name'],
   properties: {
@@ -607,7 +640,41 @@ function auditDetectionConfig(): CustomResourceDefinition {
     statusSchema: {
       type: 'object',
       properties: {
-        conditions: conditions,
+        observedGeneration: int('The generation the status Lease holder last checked.'),
+        conditions: {
+          ...conditions,
+          description:
+            'Ready (every pod applied the spec; False, reason InvalidSpec, when it was refused: the previous consumers keep running) and SourceModeMatches (False, reason Mismatch, when a pod runs another --source; the running mode stands). Written by the status Lease holder.',
+        },
+        consumers: {
+          type: 'array',
+          description: 'One entry per consumer, summed over the pods, written by the status Lease holder.',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['name'],
+          items: {
+            type: 'object',
+            required: ['name'],
+            properties: {
+              name: { type: 'string' },
+              state: { type: 'string', enum: ['Delivering', 'Failing', 'Pending'] },
+              sent: int('SecurityEvents delivered, summed over the pods since they started.'),
+              dropped: int(
+                'SecurityEvents dropped (queue full, refused for good, or left at a drain deadline).',
+              ),
+              queued: int('SecurityEvents held now.'),
+              conditions: {
+                ...conditions,
+                description:
+                  'Delivering: True while every pod delivers; False, reason Failing, with the last error; Unknown, reason Pending, until a pod runs it.',
+              },
+            },
+          },
+        },
+        pods: {
+          type: 'object',
+          description: 'What each detector pod reports (its key: the pod name); the leader prunes pods gone.',
+          additionalProperties: podConfigStatus,
+        },
       },
     },
   });

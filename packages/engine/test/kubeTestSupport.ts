@@ -14,8 +14,18 @@ export const CLUSTERROLE_RULES_PATH = new URL(
   import.meta.url,
 );
 
+/** The chart's extensions to the design's rules (issue #17), in the same ClusterRole. */
+export const CLUSTERROLE_EXTENSIONS_PATH = new URL(
+  '../../../charts/ugallu/charts/audit-detection/files/clusterrole-extensions.yaml',
+  import.meta.url,
+);
+
+/** The chart's ClusterRole: the design's rules, then its extensions. */
 export function clusterRoleRules(): V1PolicyRule[] {
-  return parse(readFileSync(CLUSTERROLE_RULES_PATH, 'utf8')) as V1PolicyRule[];
+  return [
+    ...(parse(readFileSync(CLUSTERROLE_RULES_PATH, 'utf8')) as V1PolicyRule[]),
+    ...(parse(readFileSync(CLUSTERROLE_EXTENSIONS_PATH, 'utf8')) as V1PolicyRule[]),
+  ];
 }
 
 /**

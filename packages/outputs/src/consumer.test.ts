@@ -214,3 +214,80 @@ describe('createConsumers', () => {
     );
   });
 });
+
+describe('ConsumerSet.reconfigure', () => {
+  const gauge = async (registry: Registry, consumer: string) =>
+    (await registry.getSingleMetric('ugallu_audit_consumer_queue')!.get()).values.find(
+      (v) => v.labels.consumer === consumer,
+    )?.value;
+
+  it('keeps an unchanged consumer (queue and counters), starts an added one, drains a removed one and replaces a changed one', async () => {
+    const registry = new Registry();
+    const path = (name: string) => join(dir, `${name}.jsonl`);
+    const set = createConsumers(
+      [
+        { name: 'kept', file: { path: path('kept') } },
+        { name: 'gone', file: { path: path('gone') } },
+        { name: 'changed', file: { path: path('changed-before') } },
+      ],
+      { registry },
+    );
+    set.offer(sampleSecurityEvent(1));
+    const kept = set.consumers[0]!;
+    await expect.poll(() => kept.status().sent).toBe(1);
+    const result = set.reconfigure(
+      [
+        { name: 'changed', format: 'ecs', file: { path: path('changed-after') } },
+        { name: 'kept', file: { path: path('kept') } },
+        { name: 'added', file: { path: path('added') } },
+      ],
+      5_000,
+    );
+    expect(result).toMatchObject({
+      added: ['added'],
+      removed: ['gone'],
+      replaced: ['changed'],
+      unchanged: ['kept'],
+    });
+    expect(set.consumers.map((c) => c.name)).toEqual(['changed', 'kept', 'added']);
+    expect(set.consumers[1]).toBe(kept);
+    const closed = await result.closed;
+    expect(closed.map((c) => [c.name, c.summary.sent, c.summary.dropped])).toEqual([
+      ['gone', 1, 0],
+      ['changed', 1, 0],
+    ]);
+    set.offer(sampleSecurityEvent(2));
+    const summaries = await set.close();
+    expect(summaries.map((s) => s.sent)).toEqual([1, 2, 1]);
+    expect((await lines(path('gone'))).map((v) => v.metadata.name)).toEqual([
+      sampleSecurityEvent(1).metadata.name,
+    ]);
+    expect((await lines(path('changed-after')))[0]!.ecs.version).toBe('8.11.0');
+    expect(await lines(path('added'))).toHaveLength(1);
+    // Two queues under one name while the old one drained: the gauge is their sum, 0 once both are closed.
+    expect(await gauge(registry, 'changed')).toBe(0);
+  });
+
+  it('a bad configuration changes nothing: the running consumers keep running', async () => {
+    const set = createConsumers([{ name: 'a', file: { path: join(dir, 'a.jsonl') } }]);
+    const before = set.consumers[0]!;
+    const noTarget = JSON.parse('{"name":"b"}') as ConsumerConfig;
+    expect(() => set.reconfigure([{ name: 'c', file: { path: join(dir, 'c.jsonl') } }, noTarget])).toThrow(
+      'exactly one target',
+    );
+    expect(set.consumers).toEqual([before]);
+    set.offer(sampleSecurityEvent(1));
+    expect((await set.close()).map((s) => s.sent)).toEqual([1]);
+  });
+
+  it('to no consumers: every one drains, and later offers go nowhere', async () => {
+    const set = createConsumers([{ name: 'a', file: { path: join(dir, 'a.jsonl') } }]);
+    set.offer(sampleSecurityEvent(1));
+    const { removed, closed } = set.reconfigure([]);
+    expect(removed).toEqual(['a']);
+    expect((await closed)[0]!.summary).toMatchObject({ sent: 1, dropped: 0 });
+    set.offer(sampleSecurityEvent(2));
+    expect(await set.close()).toEqual([]);
+    expect(await lines(join(dir, 'a.jsonl'))).toHaveLength(1);
+  });
+});

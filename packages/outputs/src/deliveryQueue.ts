@@ -209,13 +209,15 @@ class ConsumerQueue<TPayload> implements DeliveryQueue<TPayload> {
   private failing = false;
   private lastError: DeliveryStatus['lastError'] = undefined;
   private failuresSinceSuccess = 0;
+  /** What this queue added to the gauge: a consumer replaced live has two queues under one name for a while, and the gauge is their sum. */
+  private reportedSize = 0;
 
   constructor(settings: Settings<TPayload>) {
     this.settings = settings;
     this.metrics = consumerMetrics(settings.registry);
     this.labels = { consumer: settings.consumer };
     this.warnings = new RateLimitedLog(settings.logger, WARN_INTERVAL_MS, { alwaysReportSuppressed: true });
-    this.metrics.queue.set(this.labels, 0);
+    this.metrics.queue.inc(this.labels, 0);
     // Both counters exist from the start, so a rate() over them is defined before the first event.
     this.metrics.sent.inc(this.labels, 0);
     this.metrics.dropped.inc(this.labels, 0);
@@ -223,7 +225,7 @@ class ConsumerQueue<TPayload> implements DeliveryQueue<TPayload> {
       send: settings.send,
       policy: { classify: ({ error, timedOut, attempt }) => this.classify(error, timedOut, attempt) },
       hooks: {
-        sizeChanged: () => this.metrics.queue.set(this.labels, this.queue.size),
+        sizeChanged: () => this.reportSize(this.queue.size),
         delivered: (batch) => this.delivered(batch.length),
         failed: (batch, verdict, attempt) => this.failed(batch, verdict, attempt),
         evicted: (entry) => this.drop(1, 'full', FULL, entry.key),
@@ -286,8 +288,13 @@ class ConsumerQueue<TPayload> implements DeliveryQueue<TPayload> {
         'the consumer closed before its queue drained; the SecurityEvents left in it were dropped',
       );
     }
-    this.metrics.queue.set(this.labels, 0);
+    this.reportSize(0);
     return { sent: this.sent, dropped: this.dropped, droppedAtClose: this.dropped - droppedBefore };
+  }
+
+  private reportSize(size: number): void {
+    this.metrics.queue.inc(this.labels, size - this.reportedSize);
+    this.reportedSize = size;
   }
 
   /** The retry policy: a `DeliveryError` says whether a retry can help, and the backoff says when. */

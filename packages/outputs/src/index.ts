@@ -1,7 +1,7 @@
 export { createConsumer, validateConsumerConfig } from './consumer.js';
 export type { Consumer, ConsumerConfig, ConsumerOptions, ConsumerQueueConfig } from './consumer.js';
 export { createConsumers } from './consumerSet.js';
-export type { ConsumerSet } from './consumerSet.js';
+export type { ConsumerSet, Reconfigured } from './consumerSet.js';
 export { FileCredential } from './credentials.js';
 export { createDeliveryQueue, DELIVERY_QUEUE_DEFAULTS, retryDelayMs } from './deliveryQueue.js';
 export type {

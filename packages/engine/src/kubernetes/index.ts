@@ -3,6 +3,30 @@
 // permission checks, client config), apart from the main entry so that a
 // detector without them never loads the Kubernetes client; `startDetector`
 // loads it on demand. It may import the core, never `runtime/`.
+export {
+  AUDIT_DETECTION_CONFIG_NAME,
+  AUDIT_DETECTION_CONFIG_RESOURCE,
+  startAuditDetectionConfigWatcher,
+} from './auditDetectionConfigWatcher.js';
+export type {
+  AuditDetectionConfigWatcher,
+  AuditDetectionConfigWatcherOptions,
+} from './auditDetectionConfigWatcher.js';
+export {
+  DELIVERING_CONDITION,
+  planConfigStatusPatch,
+  podConsumerStatuses,
+  READY_CONDITION,
+  SOURCE_MODE_CONDITION,
+} from './auditDetectionConfigStatus.js';
+export type {
+  AuditDetectionConfigObject,
+  AuditDetectionConfigStatusBody,
+  ConfigStatusPlanInput,
+  ConsumerSummary,
+  PodConfigStatus,
+  PodConsumerStatus,
+} from './auditDetectionConfigStatus.js';
 export { runningInCluster } from './inCluster.js';
 export {
   kubeError,

@@ -1,5 +1,6 @@
 import { AuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { RESOURCES } from '@ugallu/api';
 import { SIGMA_RULE_RESOURCE } from './sigmaRuleReconciler.js';
 import { kubeError } from './kube.js';
 
@@ -34,6 +35,8 @@ export function detectorPermissions(options: {
   readonly securityEventNamespace?: string | undefined;
   /** Retention on: list and delete SecurityEvents in `securityEventNamespace`, on the status Lease. */
   readonly retention?: boolean;
+  /** The AuditDetectionConfig is watched: get, list and watch it, patch its status, on the status Lease. */
+  readonly watchConfig?: boolean;
 }): KubePermission[] {
   const { group, plural } = SIGMA_RULE_RESOURCE;
   const out: KubePermission[] = [];
@@ -45,7 +48,12 @@ export function detectorPermissions(options: {
       { verb: 'create', group: '', resource: 'events', namespace: options.eventNamespace },
     );
   }
-  if (options.crdRules || options.retention === true) {
+  if (options.watchConfig === true) {
+    const resource = RESOURCES.auditDetectionConfig.plural;
+    for (const verb of ['get', 'list', 'watch']) out.push({ verb, group, resource });
+    out.push({ verb: 'patch', group, resource, subresource: 'status' });
+  }
+  if (options.crdRules || options.retention === true || options.watchConfig === true) {
     for (const verb of ['get', 'create', 'update']) {
       out.push({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: options.leaseNamespace });
     }

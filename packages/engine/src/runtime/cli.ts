@@ -91,6 +91,13 @@ const engineHelp = (sourceHelp: string): string => `Engine flags:
                            consumer never slows detection (README "Outputs"). Unknown fields and
                            bad values are refused with their path. A spec.source.mode other than
                            this binary's source is logged as a warning; the running mode stands.
+                           In a cluster (--rules-from=crd or --emit=kubernetes) without --config,
+                           the cluster's AuditDetectionConfig default is watched instead: the same
+                           checks, applied live (an added consumer starts, a removed one drains
+                           within --consumer-drain-timeout, an unchanged one keeps its queue; a
+                           refused spec keeps the running consumers; none when it is absent),
+                           with its status conditions written back (Ready, SourceModeMatches,
+                           Delivering per consumer). With --config, only the file counts.
   --consumer-drain-timeout SECONDS
                            On shutdown, after the engine drained, how long the consumers may
                            deliver what they hold; what is left is dropped, counted and logged.
@@ -250,11 +257,15 @@ export async function runDetectorCli(
       ...(rules.from === 'crd' ? ['--rules-from=crd (the default without --rules)'] : []),
       ...(emit.kind === 'kubernetes' ? ['--emit=kubernetes'] : []),
     ];
+    // In a cluster (the detector talks to the API) the consumers are the watched
+    // AuditDetectionConfig's, unless --config names them: then it alone counts.
+    const watchConfig = needs.length > 0 && configFile === undefined;
     config = {
       source,
       rules,
       emit,
       kubernetes: needs.length === 0 ? undefined : await kubernetesConfig(values, env, needs.join(' and ')),
+      ...(watchConfig ? { watchConfig: { source: spec.source } } : {}),
       signal: abort.signal,
       clusterID,
       metrics:
@@ -280,6 +291,12 @@ export async function runDetectorCli(
     return 2;
   }
   for (const warning of configWarnings) logger.warn(warning.fields, warning.message);
+  if (configFile !== undefined && config.kubernetes !== undefined) {
+    logger.info(
+      { config: configFile.path },
+      "--config given: its consumers run, and the cluster's AuditDetectionConfig is not watched",
+    );
+  }
   // Installed before the start, which can wait (permissions, the first rule sync): a signal cancels it.
   const signals =
     io.onSignal ?? ((handler) => ['SIGTERM', 'SIGINT'].forEach((s) => process.once(s, () => handler(s))));

@@ -31,6 +31,9 @@ function recordingSet(throws = false): ConsumerSet & { offered: string[] } {
       offered.push(e.metadata.name);
     },
     statuses: () => [],
+    reconfigure: () => {
+      throw new Error('not reconfigured in these tests');
+    },
     close: () => Promise.resolve([]),
   };
 }

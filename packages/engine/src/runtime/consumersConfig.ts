@@ -85,8 +85,29 @@ export function parseAuditDetectionConfig(text: string, path: string): AuditDete
   if (nonEmpty.length === 0) fail('is empty: expected an AuditDetectionConfig');
   if (nonEmpty.length > 1)
     fail(`holds ${nonEmpty.length} documents: expected one AuditDetectionConfig (named default)`);
-  const value: unknown = nonEmpty[0]!.toJS({ maxAliasCount: 100 });
+  return checkAuditDetectionConfig(nonEmpty[0]!.toJS({ maxAliasCount: 100 }), `--config ${path}`, path);
+}
 
+/**
+ * Checks an AuditDetectionConfig already parsed (the watched resource, as
+ * the API server returns it) with exactly the checks of `--config`; the
+ * messages start with `origin`.
+ *
+ * @throws EngineError `InvalidOption` with the origin and the path of the field.
+ * @example `validateAuditDetectionConfig(object, 'AuditDetectionConfig default (generation 3)').consumers`
+ */
+export function validateAuditDetectionConfig(value: unknown, origin: string): AuditDetectionConfigFile {
+  return checkAuditDetectionConfig(value, origin, origin);
+}
+
+function checkAuditDetectionConfig(value: unknown, origin: string, path: string): AuditDetectionConfigFile {
+  const fail = (message: string, cause?: unknown): never => {
+    throw new EngineError(
+      EngineReason.InvalidOption,
+      `${origin}: ${message}`,
+      cause === undefined ? undefined : { cause },
+    );
+  };
   const root = object(value, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status'], fail);
   if (root.apiVersion !== API_VERSION)
     fail(`apiVersion: must be ${API_VERSION}, got ${shown(root.apiVersion)}`);

@@ -16,6 +16,7 @@ import { fileSource, webhookSource } from './sources.js';
 import type { SourceFactory, StartedSource } from './sources.js';
 import type { RuleDirectory } from './ruleDirectory.js';
 import type { SigmaRuleReconciler, SigmaRuleReconcilerOptions } from '../kubernetes/sigmaRuleReconciler.js';
+import type { AuditDetectionConfigWatcher } from '../kubernetes/auditDetectionConfigWatcher.js';
 import type { LeaderElection } from '../kubernetes/leaderElection.js';
 import type { Retention, RetentionOptions } from '../kubernetes/retention.js';
 import type { RetentionPolicy } from '../kubernetes/retentionPolicy.js';
@@ -122,6 +123,15 @@ export interface DetectorConfig {
   /** How long the consumers may drain on stop, after the engine drained, in ms; what is left is dropped, counted and logged. Default 10 000. */
   readonly consumerDrainTimeoutMs?: number;
   /**
+   * Watch the cluster's AuditDetectionConfig (`default`, needs `kubernetes`)
+   * and run its `spec.consumers`, applied live (added ones start, removed
+   * ones drain for `consumerDrainTimeoutMs`, unchanged ones keep their
+   * queues), with its status written back; `consumers` is then the set
+   * before the first list (normally none). `source` is this detector's
+   * `--source`, compared with `spec.source.mode`.
+   */
+  readonly watchConfig?: { readonly source: string } | undefined;
+  /**
    * SecurityEvent retention (`--retention-max-age`, `--retention-max-count`):
    * the status Lease holder deletes the SecurityEvents of `kubernetes.namespace`
    * past the policy, in small paced batches. Only with `emit: kubernetes`.
@@ -148,8 +158,10 @@ export interface Detector {
   readonly source: AuditSource;
   readonly registry: Registry;
   readonly telemetry: TelemetryServer | undefined;
-  /** The consumers fed from the sink (`config.consumers`), when there are any. */
+  /** The consumers fed from the sink (`config.consumers`, or the watched config's), when there are any or they are watched. */
   readonly consumers: ConsumerSet | undefined;
+  /** The AuditDetectionConfig watch, with `watchConfig`. */
+  readonly configWatcher: AuditDetectionConfigWatcher | undefined;
   /** The URL the source serves (the webhook's `https://host:port`), when it listens. */
   readonly webhookUrl: string | undefined;
   /** Resolves when the pipeline has stopped (after `stop`, or if the engine loop fails). */
@@ -186,6 +198,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
   let consumers: ConsumerSet | undefined;
   let rules: RuleDirectory | undefined;
   let reconciler: SigmaRuleReconciler | undefined;
+  let configWatcher: AuditDetectionConfigWatcher | undefined;
   let election: LeaderElection | undefined;
   let retention: Retention | undefined;
   let source: AuditSource | undefined;
@@ -220,15 +233,19 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     await retention?.stop();
     await election?.stop();
     await reconciler?.stop();
+    await configWatcher?.stop();
     await sink?.close();
     await consumers?.close(0);
     await telemetry?.close();
   };
   const k8s = config.kubernetes;
-  if ((config.rules.from === 'crd' || config.emit.kind === 'kubernetes') && k8s === undefined) {
+  if (
+    (config.rules.from === 'crd' || config.emit.kind === 'kubernetes' || config.watchConfig !== undefined) &&
+    k8s === undefined
+  ) {
     throw new EngineError(
       EngineReason.InvalidOption,
-      'rules from SigmaRule resources and --emit=kubernetes need the Kubernetes API (kubernetes: { kubeConfig, podName, namespace })',
+      'rules from SigmaRule resources, --emit=kubernetes and the watched AuditDetectionConfig need the Kubernetes API (kubernetes: { kubeConfig, podName, namespace })',
     );
   }
   if (config.retention !== undefined && config.emit.kind !== 'kubernetes') {
@@ -253,14 +270,15 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
         ? {}
         : { kubernetes: { kubeConfig: k8s.kubeConfig, namespace: k8s.namespace, registry, logger } }),
     });
-    if (config.consumers !== undefined && config.consumers.length > 0) {
+    if ((config.consumers !== undefined && config.consumers.length > 0) || config.watchConfig !== undefined) {
       // Loaded only here: a detector without consumers never loads the Kafka and HTTP clients.
       const { createConsumers } = await import('@ugallu/outputs');
-      consumers = createConsumers(config.consumers, { registry, logger });
-      logger.info(
-        { consumers: consumers.consumers.map((c) => c.name) },
-        `feeding ${consumers.consumers.length} consumer${consumers.consumers.length === 1 ? '' : 's'} from the sink`,
-      );
+      consumers = createConsumers(config.consumers ?? [], { registry, logger });
+      if (consumers.consumers.length > 0)
+        logger.info(
+          { consumers: consumers.consumers.map((c) => c.name) },
+          `feeding ${consumers.consumers.length} consumer${consumers.consumers.length === 1 ? '' : 's'} from the sink`,
+        );
     }
     const engine = new DetectionEngine({
       // The sink stays the record; the consumers get what it delivered.
@@ -304,6 +322,15 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
         logger,
       }));
     }
+    if (config.watchConfig !== undefined) {
+      // The pod's one candidacy for the status Lease: the reconciler's, or retention's; else the watcher's own.
+      configWatcher = await startConfigWatcher(config, k8s!, consumers!, reconciler ?? election);
+      await abortable(
+        configWatcher.synced(),
+        config.signal,
+        'waiting for the first list of the AuditDetectionConfig',
+      );
+    }
     const running = engine.run(channel);
     let prefilter: LinePrefilter | undefined;
     const factory = sourceFactory(config.source);
@@ -330,6 +357,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     const startedRules = rules;
     const startedReconciler = reconciler;
     const startedConsumers = consumers;
+    const startedWatcher = configWatcher;
     const startedRetention = retention;
     const startedElection = election;
     const drainMs = config.consumerDrainTimeoutMs ?? DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS;
@@ -348,6 +376,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
       registry,
       telemetry,
       consumers: startedConsumers,
+      configWatcher: startedWatcher,
       webhookUrl,
       done,
       stop: () =>
@@ -363,6 +392,8 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           await startedElection?.stop();
           // After the drain, so the last counters written include every event.
           await startedReconciler?.stop();
+          // Its last report says what this pod delivered; no change applies during the drain.
+          await startedWatcher?.stop();
           await startedSink.close();
           // After the engine drained and the record is closed: the consumers
           // get what is left of the grace period, bounded, never the cursor.
@@ -428,6 +459,46 @@ async function startDetectorRetention(
   return { retention, election };
 }
 
+/** The watch of the AuditDetectionConfig, feeding `consumers`; loaded only when asked for. */
+async function startConfigWatcher(
+  config: DetectorConfig,
+  k8s: KubernetesConfig,
+  consumers: ConsumerSet,
+  leader: { isLeader(): boolean } | undefined,
+): Promise<AuditDetectionConfigWatcher> {
+  const { logger } = config;
+  const drainMs = config.consumerDrainTimeoutMs ?? DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS;
+  const { startAuditDetectionConfigWatcher } = await import('../kubernetes/auditDetectionConfigWatcher.js');
+  const { validateAuditDetectionConfig } = await import('./consumersConfig.js');
+  const tuning = k8s.reconciler;
+  return startAuditDetectionConfigWatcher({
+    kubeConfig: k8s.kubeConfig,
+    podName: k8s.podName,
+    namespace: k8s.namespace,
+    source: config.watchConfig!.source,
+    logger,
+    ...(tuning?.requeueMs === undefined ? {} : { requeueMs: tuning.requeueMs }),
+    ...(tuning?.podPruneMs === undefined ? {} : { podPruneMs: tuning.podPruneMs }),
+    ...(tuning?.lease === undefined ? {} : { lease: tuning.lease }),
+    ...(leader === undefined ? {} : { leader: () => leader.isLeader() }),
+    check: (object) => validateAuditDetectionConfig(object, 'AuditDetectionConfig default'),
+    apply: (next) => {
+      const { added, removed, replaced, closed } = consumers.reconfigure(next, drainMs);
+      if (added.length + removed.length + replaced.length > 0)
+        logger.info({ added, removed, replaced }, 'consumers changed');
+      void closed.then((summaries) => {
+        for (const { name, summary } of summaries) {
+          const fields = { consumer: name, ...summary, drainTimeoutMs: drainMs };
+          const message = `consumer ${name} stopped: ${summary.sent} SecurityEvents sent, ${summary.dropped} dropped`;
+          if (summary.dropped === 0) logger.info(fields, message);
+          else logger.warn(fields, message);
+        }
+      });
+    },
+    statuses: () => consumers.statuses(),
+  });
+}
+
 /** One line for every consumer's end: what it sent, and what it dropped (left at the deadline, or before). */
 function logClosedConsumers(
   logger: SourceLogger,
@@ -463,6 +534,7 @@ async function untilPermitted(config: DetectorConfig, k8s: KubernetesConfig): Pr
     eventNamespace: k8s.reconciler?.eventNamespace ?? 'default',
     securityEventNamespace: config.emit.kind === 'kubernetes' ? k8s.namespace : undefined,
     retention: config.retention !== undefined,
+    watchConfig: config.watchConfig !== undefined,
   });
   const retryMs = k8s.permissionRetryMs ?? 10_000;
   for (;;) {

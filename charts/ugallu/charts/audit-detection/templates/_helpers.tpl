@@ -131,6 +131,15 @@ template so a bad combination fails the render with this message.
 {{- $volumes = concat $volumes (list "tls" "client-ca") }}
 {{- $paths = concat $paths (list "/etc/ugallu/tls" "/etc/ugallu/client-ca") }}
 {{- end }}
+{{- $secretNames := list }}
+{{- range $i, $secret := .Values.auditDetectionConfig.secrets }}
+{{- if has $secret.name $secretNames }}
+{{- fail (printf "audit-detection: auditDetectionConfig.secrets names the Secret %s twice" $secret.name) }}
+{{- end }}
+{{- $secretNames = append $secretNames $secret.name }}
+{{- $volumes = append $volumes (printf "consumer-secret-%d" $i) }}
+{{- $paths = append $paths (printf "/etc/ugallu/secrets/%s" $secret.name) }}
+{{- end }}
 {{- range .Values.extraVolumes }}
 {{- if has .name $volumes }}
 {{- fail (printf "audit-detection: extraVolumes: the volume name %s is the chart's; pick another" .name) }}
@@ -444,4 +453,28 @@ are never edited. Fails on a name the chart does not install.
 {{- $tunings = append $tunings (dict "apiVersion" "security.ugallu.io/v1alpha1" "kind" "SigmaRule" "metadata" (dict "name" (printf "%s.values-tuning" $name)) "spec" $spec) }}
 {{- end }}
 {{- toJson $tunings }}
+{{- end }}
+
+{{/*
+The consumers' credential Secrets (auditDetectionConfig.secrets), each
+mounted read-only at /etc/ugallu/secrets/<name>: a consumer names a key's
+file there (e.g. auth.bearerTokenFile: /etc/ugallu/secrets/siem/token). The
+kubelet refreshes them in place and the detector reads a credential file
+again when it changes, so a rotated Secret needs no restart.
+*/}}
+{{- define "audit-detection.consumerSecretVolumes" -}}
+{{- range $i, $secret := .Values.auditDetectionConfig.secrets }}
+- name: consumer-secret-{{ $i }}
+  secret:
+    secretName: {{ $secret.name }}
+    defaultMode: 292 # 0444: readable by the non-root detector, never writable
+{{- end }}
+{{- end }}
+
+{{- define "audit-detection.consumerSecretMounts" -}}
+{{- range $i, $secret := .Values.auditDetectionConfig.secrets }}
+- name: consumer-secret-{{ $i }}
+  mountPath: /etc/ugallu/secrets/{{ $secret.name }}
+  readOnly: true
+{{- end }}
 {{- end }}
