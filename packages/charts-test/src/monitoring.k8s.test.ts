@@ -149,6 +149,14 @@ describe('the PrometheusRule', () => {
       ],
     ],
     ['UgalluAuditWebhookRequestsTooLarge', ['ugallu_audit_webhook_requests_refused_total']],
+    [
+      'UgalluAuditConsumerFailing',
+      [
+        'ugallu_audit_consumer_dropped_total',
+        'ugallu_audit_consumer_failed_total',
+        'ugallu_audit_consumer_sent_total',
+      ],
+    ],
   ])('%s alerts on %j', (name, metrics) => {
     const alert = alerts.find((a) => a.alert === name);
     expect(alert, `alert ${name}`).toBeDefined();
