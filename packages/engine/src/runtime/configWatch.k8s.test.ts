@@ -12,7 +12,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { verifyWebhookSignature } from '@ugallu/outputs';
 import { CertificateAuthority, installCRDs, kubeConfigFor, startControlPlane } from '@ugallu/testenv';
@@ -21,7 +27,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { runDetectorCli } from './cli.js';
 import type { DetectorCliSpec } from './cli.js';
 import type { Detector } from './detector.js';
-import { bindClusterRole, CLUSTER_WAIT, sigmaRule, sigmaRules } from '../../test/kubeTestSupport.js';
+import {
+  bindClusterRole,
+  CLUSTER_WAIT,
+  clusterRoleRules,
+  sigmaRule,
+  sigmaRules,
+} from '../../test/kubeTestSupport.js';
 import { podExec, podExecSpec } from '../../test/testSupport.js';
 import type {
   AuditDetectionConfigObject,
@@ -53,12 +65,26 @@ class Capture extends Writable {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ugallu-config-watch-'));
-  cp = await startControlPlane({ identities: { detector: {} } });
+  cp = await startControlPlane({ identities: { detector: {}, 'design-only': {} } });
   admin = kubeConfigFor(cp);
   await installCRDs(admin);
   objects = admin.makeApiClient(CustomObjectsApi);
   await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
   await bindClusterRole(admin, 'ugallu-audit-detection', 'detector');
+  // The design's rules alone, without the chart's extensions.
+  const design = clusterRoleRules().filter(
+    (r) => !(r.resources ?? []).some((x) => x.startsWith('auditdetectionconfigs')),
+  );
+  await admin
+    .makeApiClient(RbacAuthorizationV1Api)
+    .createClusterRole({ body: { metadata: { name: 'design-only' }, rules: design } });
+  await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: {
+      metadata: { name: 'design-only' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'design-only' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'design-only' }],
+    },
+  });
   await sigmaRules(admin).create(sigmaRule('pod-exec', podExecSpec()));
   ca = await CertificateAuthority.create('ugallu config-watch CA');
   const pair = await ca.issueServer({ hosts: ['127.0.0.1'] });
@@ -457,6 +483,43 @@ describe('consumers from the AuditDetectionConfig, watched', () => {
       });
       expect(condition(consumerStatus(s, 'archive'), 'Delivering')?.status).toBe('True');
     }, CLUSTER_WAIT);
+  });
+
+  it("without the chart's extensions (the design's ClusterRole alone) the detector is not ready and names each missing permission", async () => {
+    const stderr = new Capture();
+    let stop: (signal: string) => void = () => undefined;
+    const exit = runDetectorCli(
+      webhookSpec,
+      [
+        '--kubeconfig',
+        cp.identities['design-only']!.kubeconfigPath,
+        '--pod-name',
+        'pod-design-only',
+        '--namespace',
+        NAMESPACE,
+        '--cluster-id',
+        'config-watch',
+        '--metrics-addr',
+        'off',
+        '--emit',
+        'stdout',
+      ],
+      { stdout: new Capture(), stderr, env: {}, onSignal: (handler) => (stop = handler) },
+    );
+    await vi.waitFor(() => expect(stderr.text).toMatch(/missing permissions; not ready/), CLUSTER_WAIT);
+    const line = JSON.parse(stderr.text.split('\n').find((l) => l.includes('missing permissions'))!) as {
+      reason: string;
+      missing: string[];
+    };
+    expect(line.reason).toBe('Forbidden');
+    expect(line.missing).toEqual([
+      'get auditdetectionconfigs.security.ugallu.io (cluster-wide)',
+      'list auditdetectionconfigs.security.ugallu.io (cluster-wide)',
+      'watch auditdetectionconfigs.security.ugallu.io (cluster-wide)',
+      'patch auditdetectionconfigs/status.security.ugallu.io (cluster-wide)',
+    ]);
+    stop('SIGTERM');
+    expect(await exit).toBe(0);
   });
 
   it('--config wins over the resource: its consumers run and the resource is not watched', async () => {
