@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,27 @@ describe('loadRuleDirectories', () => {
     await expect(loadRuleDirectories([join(dir, 'a', 'one.yaml')])).rejects.toThrow(
       `--rules ${join(dir, 'a', 'one.yaml')}: not a directory`,
     );
+  });
+  it('reports a file over the size limit, and a link to a named pipe, as unreadable, and reads the rest', async () => {
+    const odd = join(dir, 'odd');
+    await mkdir(odd);
+    await writeFile(join(odd, 'ok.yaml'), rule('ok', 'Fine'));
+    await writeFile(join(odd, 'big.yaml'), rule('big', 'TooBig') + '#'.repeat(400));
+    // A pipe with no writer: opening it to read would wait for one.
+    execFileSync('mkfifo', [join(odd, 'pipe')]);
+    await symlink(join(odd, 'pipe'), join(odd, 'pipe.yaml'));
+    const { rules, problems } = await loadRuleDirectories([odd], 300);
+    expect(rules.map((r) => r.name)).toEqual(['ok']);
+    expect(problems).toEqual([
+      {
+        kind: 'read',
+        source: join(odd, 'big.yaml'),
+        message: expect.stringMatching(
+          /^cannot read rule file: \d+ bytes, over the 300-byte limit for a rule file$/,
+        ) as string,
+      },
+      { kind: 'read', source: join(odd, 'pipe.yaml'), message: 'cannot read rule file: not a regular file' },
+    ]);
   });
 });
 
