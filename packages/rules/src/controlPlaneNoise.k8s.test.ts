@@ -15,9 +15,11 @@
 // There is no kubelet: a small stand-in, as the node identity
 // system:node:worker-1 (group system:nodes, authorized by the Node
 // authorizer and NodeRestriction as a kubelet is), registers the Node,
-// renews its Lease, marks the pods the scheduler binds to it Running (the
-// Job's Succeeded), and finishes their graceful deletions, as a kubelet
-// does through the API. What a kubelet does on the node itself (pulling
+// renews its Lease, rotates its client certificate (a CSR the controller
+// manager approves and signs), reads the ConfigMaps and requests the
+// service-account token of each pod the scheduler binds to it, marks it
+// Running (the Job's Succeeded), and finishes graceful deletions, as a
+// kubelet does through the API. What a kubelet does on the node itself (pulling
 // images, exec, attach, port-forward, logs) is not here.
 //
 // Then one file-mode detector pass with the whole pack, default enables,
@@ -26,7 +28,7 @@
 // something: the components' and controllers' requests, the scheduler's
 // bindings, and the work itself.
 import { request as httpsRequest } from 'node:https';
-import { readAuditLog, startControlPlane } from '@ugallu/testenv';
+import { certificateSigningRequest, readAuditLog, startControlPlane } from '@ugallu/testenv';
 import type { ControlPlane } from '@ugallu/testenv';
 import type { AuditEvent } from '@ugallu/audit-types';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
@@ -146,7 +148,14 @@ async function until(what: string, holds: () => Promise<boolean>): Promise<void>
 
 interface PodView {
   metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
-  spec: { containers: { name: string; image: string }[]; restartPolicy?: string };
+  spec: {
+    containers: { name: string; image: string; envFrom?: { configMapRef?: { name: string } }[] }[];
+    restartPolicy?: string;
+    serviceAccountName?: string;
+    volumes?: {
+      projected?: { sources: { serviceAccountToken?: unknown; configMap?: { name: string } }[] };
+    }[];
+  };
   status?: { phase?: string };
 }
 
@@ -216,7 +225,33 @@ class StandInKubelet {
       STRATEGIC,
     );
     await this.#renewLease();
+    await this.#rotateClientCertificate();
     this.#loop = this.#run();
+  }
+
+  /**
+   * The kubelet's client certificate rotation: a CertificateSigningRequest
+   * for its own name, which kube-controller-manager's csrapproving
+   * controller approves (kubeadm lets nodes renew their own certificates)
+   * and its csrsigning controller signs.
+   */
+  async #rotateClientCertificate(): Promise<void> {
+    const { csrPem } = await certificateSigningRequest({ commonName: NODE, organizations: ['system:nodes'] });
+    const created = await kubelet('POST', '/apis/certificates.k8s.io/v1/certificatesigningrequests', {
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: { generateName: 'csr-' },
+      spec: {
+        request: Buffer.from(csrPem).toString('base64'),
+        signerName: 'kubernetes.io/kube-apiserver-client-kubelet',
+        usages: ['digital signature', 'key encipherment', 'client auth'],
+      },
+    });
+    const name = (created.metadata as { name: string }).name;
+    await until('the kubelet certificate to be approved and issued', async () => {
+      const csr = await kubelet('GET', `/apis/certificates.k8s.io/v1/certificatesigningrequests/${name}`);
+      return typeof (csr.status as { certificate?: string } | undefined)?.certificate === 'string';
+    });
   }
 
   async #renewLease(): Promise<void> {
@@ -264,6 +299,35 @@ class StandInKubelet {
     }
     if (this.#handled.has(uid)) return;
     this.#handled.add(uid);
+    // What the pod mounts or reads: its ConfigMaps (the projected
+    // kube-root-ca.crt among them) and its service account's token, bound
+    // to the pod.
+    const configMaps = new Set([
+      ...pod.spec.containers.flatMap((c) => (c.envFrom ?? []).flatMap((e) => e.configMapRef?.name ?? [])),
+      ...(pod.spec.volumes ?? []).flatMap(
+        (v) => v.projected?.sources.flatMap((p) => p.configMap?.name ?? []) ?? [],
+      ),
+    ]);
+    for (const configMap of configMaps)
+      await kubelet('GET', `/api/v1/namespaces/${namespace}/configmaps/${configMap}`);
+    const projectsToken = (pod.spec.volumes ?? []).some((v) =>
+      v.projected?.sources.some((p) => p.serviceAccountToken !== undefined),
+    );
+    if (projectsToken) {
+      await kubelet(
+        'POST',
+        `/api/v1/namespaces/${namespace}/serviceaccounts/${pod.spec.serviceAccountName ?? 'default'}/token`,
+        {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: {
+            audiences: [],
+            expirationSeconds: 3607,
+            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid },
+          },
+        },
+      );
+    }
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const finished = pod.spec.restartPolicy === 'Never' || pod.spec.restartPolicy === 'OnFailure';
     const ip = `10.244.0.${String(2 + (this.#handled.size % 250))}`;
@@ -398,6 +462,18 @@ const rolledOut = (replicas: number) => async () => {
 };
 
 async function doTheWork(node: StandInKubelet): Promise<void> {
+  // As kubeadm sets up a cluster: nodes may renew their own client certificates.
+  await kubectl('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'kubeadm:node-autoapprove-certificate-rotation' },
+    roleRef: {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient',
+    },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:nodes' }],
+  });
   await node.register();
 
   // A namespace for an application, with its own service account and a role to read its config.
@@ -594,6 +670,26 @@ describe('the pack on a real control plane doing ordinary work', () => {
       (e) => e.verb === 'patch' && e.objectRef?.subresource === 'status' && e.objectRef.resource === 'pods',
     );
     expect(statuses.length).toBeGreaterThanOrEqual(6);
+    // Each pod's projected service-account token, requested by the node for the pod.
+    const tokens = by(NODE).filter(
+      (e) => e.verb === 'create' && e.objectRef?.subresource === 'token' && e.responseStatus?.code === 201,
+    );
+    expect(tokens.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("the log holds the kubelet's certificate rotation: its CSR approved and signed by kube-controller-manager", () => {
+    const csrWrites = events.filter(
+      (e) =>
+        e.objectRef?.resource === 'certificatesigningrequests' &&
+        ['create', 'update', 'patch'].includes(e.verb) &&
+        e.responseStatus?.code !== undefined &&
+        e.responseStatus.code < 300,
+    );
+    const who = (subresource: string | undefined) =>
+      new Set(csrWrites.filter((e) => e.objectRef?.subresource === subresource).map((e) => e.user?.username));
+    expect(who(undefined)).toEqual(new Set([NODE]));
+    expect(who('approval')).toEqual(new Set(['system:serviceaccount:kube-system:certificate-controller']));
+    expect(who('status')).toEqual(new Set(['system:serviceaccount:kube-system:certificate-controller']));
   });
 
   it("the log holds the person's work", () => {

@@ -15,7 +15,7 @@ export type { AuditPolicy, AuditPolicyRule, AuditPolicyStage } from './auditPoli
 export { readAuditLog, waitForAuditEvent } from './auditLog.js';
 export type { WaitForAuditEventOptions } from './auditLog.js';
 export { kubeConfigFor } from './kube.js';
-export { CertificateAuthority, serviceAccountKeyPair } from './pki.js';
+export { CertificateAuthority, certificateSigningRequest, serviceAccountKeyPair } from './pki.js';
 export type { CertificateKeyPair, ClientCertificateOptions, ServerCertificateOptions } from './pki.js';
 export { CONTROL_PLANE_KEY, sharedControlPlaneSetup } from './vitestSetup.js';
 export { BUILD_COMMAND, TestenvError, TestenvReason } from './errors.js';

@@ -3,9 +3,10 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
+import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
 
-import { CertificateAuthority, serviceAccountKeyPair } from './pki.js';
+import { CertificateAuthority, certificateSigningRequest, serviceAccountKeyPair } from './pki.js';
 
 describe('CertificateAuthority', () => {
   it('issues server certificates for the requested IPs and names, signed by the CA', async () => {
@@ -30,6 +31,21 @@ describe('CertificateAuthority', () => {
     const fromKey = createPublicKey(createPrivateKey(ca.keyPem));
     expect(fromKey.equals(new X509Certificate(ca.certPem).publicKey)).toBe(true);
     expect(new X509Certificate(pair.certPem).verify(fromKey)).toBe(true);
+  });
+
+  it('makes a certificate signing request for a user and its groups, signed with its key', async () => {
+    const { csrPem, keyPem } = await certificateSigningRequest({
+      commonName: 'system:node:worker-1',
+      organizations: ['system:nodes'],
+    });
+    const request = forge.pki.certificationRequestFromPem(csrPem);
+    expect(request.verify()).toBe(true);
+    expect(request.subject.getField('CN').value).toBe('system:node:worker-1');
+    expect(request.subject.getField('O').value).toBe('system:nodes');
+    const publicKey = forge.pki.publicKeyToPem(request.publicKey as forge.pki.rsa.PublicKey);
+    expect(createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'pem' })).toBe(
+      publicKey.replace(/\r\n/g, '\n'),
+    );
   });
 
   it('is trusted by a TLS client that trusts only the CA', async () => {

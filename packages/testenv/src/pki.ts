@@ -194,6 +194,28 @@ export class CertificateAuthority {
 }
 
 /**
+ * A PKCS#10 certificate signing request and its private key, PEM-encoded:
+ * what a Kubernetes CertificateSigningRequest carries in `spec.request`
+ * (base64 of `csrPem`). Kubernetes reads the user from the common name and
+ * the groups from the organizations, as in a certificate.
+ *
+ * @example `const { csrPem } = await certificateSigningRequest({ commonName: 'system:node:worker-1', organizations: ['system:nodes'] });`
+ */
+export async function certificateSigningRequest(
+  options: ClientCertificateOptions,
+): Promise<{ csrPem: string; keyPem: string }> {
+  const keys = await rsaKeyPair();
+  const request = pki.createCertificationRequest();
+  request.publicKey = keys.publicKey;
+  request.setSubject([
+    ...(options.organizations ?? []).map((value) => ({ shortName: 'O', value })),
+    { shortName: 'CN', value: options.commonName },
+  ]);
+  request.sign(keys.privateKey, forge.md.sha256.create());
+  return { csrPem: pki.certificationRequestToPem(request), keyPem: keys.keyPem };
+}
+
+/**
  * An RSA key pair for the apiserver's service-account token signer
  * (`--service-account-signing-key-file` takes the private key,
  * `--service-account-key-file` the public one).
