@@ -1,6 +1,6 @@
 import { decodeLine } from '@ugallu/audit-types';
 import type { AuditEvent } from '@ugallu/audit-types';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { $ZodIssue } from 'zod/v4/core';
 import { compile } from './compile.js';
 import type { CompiledRule } from './compile.js';
