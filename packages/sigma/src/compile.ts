@@ -830,6 +830,22 @@ export function lintRule(spec: unknown): { errors: SigmaCompileError[]; warnings
   };
 }
 
+/**
+ * The `warnings` of `lintRule`, for a spec that `compile` has just accepted,
+ * without compiling it a second time (a rule loader that compiles every rule
+ * and logs its warnings). A spec `compile` refuses is `lintRule`'s to check.
+ *
+ * @param spec a spec that compiled: its shape is not validated again
+ * @example
+ * ```ts
+ * const rule = compile(spec);
+ * for (const w of lintWarnings(spec as SigmaRuleSpec)) console.warn(w.code, w.path, w.message);
+ * ```
+ */
+export function lintWarnings(spec: SigmaRuleSpec): LintWarning[] {
+  return ruleWarnings(spec);
+}
+
 function compileWith(spec: unknown, ctx: CompileContext): CompiledRule | undefined {
   if (typeof spec === 'object' && spec !== null && Object.hasOwn(spec, 'tunes')) {
     throw new SigmaCompileError(

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '@ugallu/audit-types';
 import { describe, expect, it } from 'vitest';
-import { compile, CompileReason, lintRule, RuleSet, SigmaCompileError } from './index.js';
+import { compile, CompileReason, lintRule, lintWarnings, RuleSet, SigmaCompileError } from './index.js';
+import type { SigmaRuleSpec } from './index.js';
 import type { MatchSpec, SubMatchSpec } from './index.js';
 
 // The criteria of rule language v2 (issue #11): table-driven semantics,
@@ -574,6 +575,9 @@ describe('lintRule', () => {
     const { errors, warnings } = lintRule(spec);
     expect(errors).toEqual([]);
     expect(warnings.map((w) => `${w.code} ${w.path}`)).toEqual(expected);
+    // What a loader that has just compiled the spec asks instead: the same warnings, no second compile.
+    compile(spec);
+    expect(lintWarnings(spec as SigmaRuleSpec)).toEqual(warnings);
   });
 
   it('a rule with warnings still compiles', () => {

@@ -22,6 +22,7 @@ describe('the public API', () => {
       'isRuleManifestPath',
       'isRuleTestPath',
       'lintRule',
+      'lintWarnings',
       'parseRuleManifests',
       'parseRuleTests',
       'parseSigmaRules',

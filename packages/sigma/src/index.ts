@@ -1,6 +1,6 @@
 import type { CompiledRule as CompiledRuleClass } from './compile.js';
 
-export { compile, lintRule, LintWarningCode } from './compile.js';
+export { compile, lintRule, lintWarnings, LintWarningCode } from './compile.js';
 export type { LintWarning, ResolvedEmit, ResolvedRateLimit } from './compile.js';
 /**
  * A compiled rule, as `compile` returns it: a type only, since rules are made

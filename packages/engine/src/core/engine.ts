@@ -5,13 +5,20 @@ import { TokenBucket } from '@ugallu/ratelimit';
 import {
   compile,
   compileTuning,
-  lintRule,
+  lintWarnings,
   RuleSet,
   SigmaCompileError,
   tuningTarget,
   withTunings,
 } from '@ugallu/sigma';
-import type { CompileReasonCode, CompiledRule, NamedTuning, RuleEntry, SigmaTuningSpec } from '@ugallu/sigma';
+import type {
+  CompileReasonCode,
+  CompiledRule,
+  NamedTuning,
+  RuleEntry,
+  SigmaRuleSpec,
+  SigmaTuningSpec,
+} from '@ugallu/sigma';
 import type { AuditEventBatch, SourceLogger } from '@ugallu/sources';
 import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
 import type { Counter, Registry } from 'prom-client';
@@ -343,7 +350,9 @@ export class DetectionEngine {
       );
       return this.status(name)!;
     }
-    for (const warning of lintRule(spec).warnings) {
+    // The spec compiled (alone, or with its tunings, which only add to it): its
+    // warnings without compiling it again.
+    for (const warning of lintWarnings(spec as SigmaRuleSpec)) {
       this.logger.warn(
         { rule: name, warning: warning.code, path: warning.path, error: warning.message },
         'rule compiled with a warning: part of it can never hold',
