@@ -167,6 +167,8 @@ interface PodView {
 class StandInKubelet {
   #stopped = false;
   #loop: Promise<void> | undefined;
+  /** What stopped the loop early, if anything; stop() throws it. */
+  #failure: unknown;
   #lastLease = 0;
   readonly #handled = new Set<string>();
 
@@ -226,7 +228,9 @@ class StandInKubelet {
     );
     await this.#renewLease();
     await this.#rotateClientCertificate();
-    this.#loop = this.#run();
+    this.#loop = this.#run().catch((err: unknown) => {
+      this.#failure = err;
+    });
   }
 
   /**
@@ -377,6 +381,7 @@ class StandInKubelet {
   async stop(): Promise<void> {
     this.#stopped = true;
     await this.#loop;
+    if (this.#failure !== undefined) throw new Error('the stand-in kubelet failed', { cause: this.#failure });
   }
 }
 
