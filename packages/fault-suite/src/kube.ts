@@ -11,11 +11,11 @@ import { parse } from 'yaml';
 
 const SECURITY_EVENTS = { group: GROUP, version: VERSION, plural: RESOURCES.securityEvent.plural } as const;
 
-/** The chart's ClusterRole rules, as the chart installs them. */
-const CLUSTERROLE_RULES = new URL(
-  '../../../charts/ugallu/charts/audit-detection/files/clusterrole-rules.yaml',
-  import.meta.url,
-);
+/** The chart's ClusterRole rules, as the chart installs them: the design's, then its extensions (issue #17). */
+const CLUSTERROLE_RULES = [
+  new URL('../../../charts/ugallu/charts/audit-detection/files/clusterrole-rules.yaml', import.meta.url),
+  new URL('../../../charts/ugallu/charts/audit-detection/files/clusterrole-extensions.yaml', import.meta.url),
+];
 
 /**
  * The HTTP status of a failed call of @kubernetes/client-node (`ApiException.code`).
@@ -38,7 +38,7 @@ export async function bindChartClusterRole(
   user: string,
 ): Promise<void> {
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const rules = parse(readFileSync(CLUSTERROLE_RULES, 'utf8')) as V1PolicyRule[];
+  const rules = CLUSTERROLE_RULES.flatMap((file) => parse(readFileSync(file, 'utf8')) as V1PolicyRule[]);
   await rbac.createClusterRole({ body: { metadata: { name }, rules } });
   await rbac.createClusterRoleBinding({
     body: {
