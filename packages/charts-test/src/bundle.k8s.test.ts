@@ -285,7 +285,8 @@ describe('the chart passes only flags the binaries know', () => {
       (c: V1Container) => c.name === 'detector',
     )!;
     const text = await helpOf(app);
-    const flags = (detector.args ?? []).map((a) => /^--([a-z-]+)=/.exec(a)?.[1] ?? a);
+    // --name=value, or a boolean --name (e.g. --retention).
+    const flags = (detector.args ?? []).map((a) => /^--([a-z-]+)(=|$)/.exec(a)?.[1] ?? a);
     expect(flags.length).toBeGreaterThan(5);
     for (const flag of flags)
       expect(text, `--${flag} (ci/${file}) is not in ugallu-audit-${app} --help`).toMatch(

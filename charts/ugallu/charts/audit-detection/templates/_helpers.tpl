@@ -22,7 +22,7 @@ calls them with a context it builds the same shape
 
 {{- define "audit-detection.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "audit-detection.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{- define "audit-detection.labels" -}}
@@ -211,6 +211,19 @@ NODE_OPTIONS), then extraEnv.
 - --log-level={{ .Values.logLevel }}
 - --channel-capacity={{ .Values.channelCapacity }}
 - --max-event-bytes={{ .Values.maxEventBytes | int64 }}
+{{- with .Values.retention }}
+{{- if .enabled }}
+{{- if ne $.Values.emit "kubernetes" }}
+{{- fail "audit-detection: retention.enabled deletes SecurityEvent resources: it needs emit=kubernetes" }}
+{{- end }}
+- --retention
+- --retention-max-age={{ .maxAge }}
+{{- if gt (int64 .maxCount) 0 }}
+- --retention-max-count={{ .maxCount | int64 }}
+{{- end }}
+- --retention-interval={{ .intervalSeconds | int64 }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
