@@ -175,6 +175,12 @@ describe('planConfigStatusPatch', () => {
     });
     expect(again).toBeUndefined();
   });
+  it('a stored status someone else wrote oddly (a summary without conditions) is rewritten, not a crash', () => {
+    const odd = object({ consumers: [{ name: 'siem' } as never], pods: {} });
+    expect(plan({ leader: true, object: odd })?.status.consumers).toMatchObject([
+      { name: 'siem', state: 'Delivering', conditions: [{ type: 'Delivering', status: 'True' }] },
+    ]);
+  });
 });
 
 describe('podConsumerStatuses', () => {

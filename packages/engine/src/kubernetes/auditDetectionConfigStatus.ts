@@ -360,8 +360,9 @@ function sameSummaries(a: readonly ConsumerSummary[], b: readonly ConsumerSummar
         x.sent === y.sent &&
         x.dropped === y.dropped &&
         x.queued === y.queued &&
-        x.conditions.length === y.conditions.length &&
-        x.conditions.every((c, j) => sameCondition(c, y.conditions[j]!))
+        // A stored entry is what the API server holds, whoever wrote it: its lists may be missing.
+        (x.conditions ?? []).length === y.conditions.length &&
+        (x.conditions ?? []).every((c, j) => sameCondition(c, y.conditions[j]!))
       );
     })
   );

@@ -391,7 +391,18 @@ class Watcher implements AuditDetectionConfigWatcher {
     this.#writing = (async () => {
       do {
         this.#again = false;
-        await this.#write();
+        try {
+          await this.#write();
+        } catch (e) {
+          // Not expected (a write counts its own API errors); a status someone
+          // else wrote oddly must not take the detector down.
+          this.#limited.log(
+            'error',
+            'status:plan',
+            { error: (e as Error).message },
+            'AuditDetectionConfig status not written; retried on the next pass',
+          );
+        }
       } while (this.#again && !(this.#stopped && !final));
     })().finally(() => {
       this.#writing = undefined;
