@@ -159,7 +159,8 @@ const webhookConsumer = (name: string, url: string) => ({
     auth: { bearerTokenFile: join(dir, 'bearer'), hmacSecretFile: join(dir, 'hmac') },
     tls: { caFile: serving.caFile },
   },
-  queue: { attemptTimeoutMs: 2_000, backoff: { initialMs: 50, maxMs: 200 } },
+  // Retries come fast; an attempt keeps the default 10 s timeout, so a slow answer on a loaded machine is no duplicate.
+  queue: { backoff: { initialMs: 50, maxMs: 200 } },
 });
 
 async function createConfig(spec: Record<string, unknown>): Promise<void> {
