@@ -598,6 +598,7 @@ function auditDetectionConfig(): CustomResourceDefinition {
     columns: [
       { name: 'Source', type: 'string', jsonPath: '.spec.source.mode' },
       { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterIdentity.clusterID' },
+      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
     description: 'The singleton (named default) configuring audit detection in this cluster.',
