@@ -13,9 +13,12 @@ import type { SourceLogger } from '../logger.js';
 /**
  * Each read is at most this many bytes, so a huge backlog is read in bounded
  * pieces. Two buffers of this size take turns (the next piece is read while
- * the last one is decoded).
+ * the last one is decoded). 2 MiB rather than 4: replaying a 207 MiB log with
+ * 1000 rules, the shipped binary's peak RSS fell from about 155 to 128 MiB
+ * (mostly heap, not the buffers) for the same CPU time; 1 MiB saved little
+ * more and cost about 8 % more CPU (issue #16).
  */
-export const DEFAULT_MAX_READ_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_READ_BYTES = 2 * 1024 * 1024;
 /**
  * A batch handed to the sink holds at most this many events. Small, so that
  * decoded events die young: batches of 1000 kept them alive long enough to be
