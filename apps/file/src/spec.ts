@@ -37,6 +37,8 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
       ...(str(values, 'cursor-file') === '' ? {} : { cursorFile: str(values, 'cursor-file') }),
       fromStart: values['from-start'] === true || values.once === true,
       maxEventBytes: positiveInt(values, 'max-event-bytes'),
+      // A run that ends reads to the end when asked (caughtUp): no watcher on the log's directory.
+      watch: values.once !== true,
     }),
   // A run that ends reads its rules once: no watcher to scan the directory again.
   watchRules: (values) => values.once !== true,

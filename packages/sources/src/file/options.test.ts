@@ -29,6 +29,7 @@ describe('startFileSource: options', { timeout: 30_000 }, () => {
     ['a NaN pollIntervalMs', { pollIntervalMs: Number.NaN }],
     ['a negative cursorWriteIntervalMs', { cursorWriteIntervalMs: -1 }],
     ['an empty cursorFile', { cursorFile: '' }],
+    ['a string watch', { watch: 'no' as unknown as boolean }],
   ])('rejects %s with SourceError InvalidOptions', async (_name, options) => {
     const error = await startFileSource({ path: log, ...options }, new AckSink()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SourceError);

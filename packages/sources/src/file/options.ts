@@ -56,12 +56,20 @@ export interface FileSourceOptions {
   fromStart?: boolean;
   /** Lines longer than this many bytes are skipped and counted (default 256 KiB, as the decoder). */
   maxEventBytes?: number;
-  /** The most bytes read at once (default 4 MiB; two buffers of this size take turns). */
+  /** The most bytes read at once (default 2 MiB; two buffers of this size take turns). */
   maxReadBytes?: number;
   /** The most events in one batch handed to the sink (default 128). */
   maxBatchEvents?: number;
   /** How often the file is checked without a file-system event, in ms (default 1000). */
   pollIntervalMs?: number;
+  /**
+   * Watch the log's directory, so a line appended is read at once (default
+   * true). Without it the file is read every `pollIntervalMs` and whenever
+   * `caughtUp()` is called: what a run that reads to the end and stops
+   * (`--once`) needs, without the watcher's scan of the directory at start
+   * or its timers holding the process for up to a second after stop.
+   */
+  watch?: boolean;
   /** The cursor is written at most this often, in ms (default 250). */
   cursorWriteIntervalMs?: number;
   /**
@@ -102,6 +110,7 @@ export interface ResolvedOptions {
   maxReadBytes: number;
   maxBatchEvents: number;
   pollIntervalMs: number;
+  watch: boolean;
   cursorWriteIntervalMs: number;
   lineFilter: ((line: string) => boolean) | undefined;
 }
@@ -125,6 +134,9 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
       'cursorFile must be a non-empty string when given',
     );
   }
+  if (options.watch !== undefined && typeof options.watch !== 'boolean') {
+    throw new SourceError(SourceErrorReason.InvalidOptions, 'watch must be a boolean when given');
+  }
   if (options.lineFilter !== undefined && typeof options.lineFilter !== 'function') {
     throw new SourceError(SourceErrorReason.InvalidOptions, 'lineFilter must be a function when given');
   }
@@ -141,6 +153,7 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
     maxReadBytes: positiveInteger('maxReadBytes', options.maxReadBytes, DEFAULT_MAX_READ_BYTES),
     maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, DEFAULT_MAX_BATCH_EVENTS),
     pollIntervalMs: positiveInteger('pollIntervalMs', options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS),
+    watch: options.watch ?? true,
     cursorWriteIntervalMs: nonNegativeInteger(
       'cursorWriteIntervalMs',
       options.cursorWriteIntervalMs,

@@ -133,6 +133,21 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     expect(sink.ids).toEqual([...old.ids, ...more.ids]);
   });
 
+  it('with watch: false reads on the periodic check and on caughtUp only, not on file-system events', async () => {
+    const old = auditLines('old', 3);
+    writeFileSync(log, old.text);
+    const { source, sink } = await start({ fromStart: true, watch: false, pollIntervalMs: 600_000 });
+    await source.caughtUp();
+    expect(sink.ids).toEqual(old.ids);
+    const more = auditLines('more', 2);
+    appendFileSync(log, more.text);
+    // A watcher would have read these within this pause (the test above); without one they wait.
+    await pause(500);
+    expect(sink.ids).toEqual(old.ids);
+    await source.caughtUp();
+    expect(sink.ids).toEqual([...old.ids, ...more.ids]);
+  });
+
   it('wakes up on file-system events, not only on the periodic check', async () => {
     writeFileSync(log, '');
     const { sink } = await start({ pollIntervalMs: 600_000 });

@@ -262,7 +262,7 @@ class FileTailer implements FileSource {
     await this.#openCurrent().catch((err: unknown) =>
       this.#ioLog.warn('open', { path: this.path, err }, 'cannot open the audit log; retrying'),
     );
-    await this.#startWatching();
+    if (this.#options.watch) await this.#startWatching();
     this.#poll = setInterval(this.#wake, this.#options.pollIntervalMs);
     this.#loop = this.#run();
   }
