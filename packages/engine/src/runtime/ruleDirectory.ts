@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger } from '@ugallu/sources/logger';
-import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import type { DetectionEngine } from '../core/engine.js';
 import { DEFAULT_MAX_RULE_FILE_BYTES, loadRuleDirectories } from './ruleFiles.js';
@@ -159,6 +158,8 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   if (options.watch === false) {
     return { sync, failures: () => failures, close: () => running };
   }
+  // Loaded only to watch: a run that ends (--once) never loads the watcher's code.
+  const { watch } = await import('chokidar');
   const settleMs = options.settleMs ?? 200;
   const watcher: FSWatcher = watch([...dirs], {
     ignoreInitial: true,

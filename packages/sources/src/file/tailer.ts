@@ -10,7 +10,6 @@ import type { AuditEvent } from '@ugallu/audit-types';
 import { decodeLogLine, DecodeReason } from '@ugallu/audit-types';
 import type { DecodedBatch, DecodeOptions } from '@ugallu/audit-types';
 import type { FSWatcher } from 'chokidar';
-import { watch } from 'chokidar';
 import type { Counter } from 'prom-client';
 import { Registry } from 'prom-client';
 import type { SourceLogger } from '../logger.js';
@@ -311,6 +310,8 @@ class FileTailer implements FileSource {
   };
 
   async #startWatching(): Promise<void> {
+    // Loaded only to watch: a source with watch: false (--once) never loads the watcher's code.
+    const { watch } = await import('chokidar');
     const dir = dirname(this.path);
     const watcher = watch(dir, {
       depth: 0,
