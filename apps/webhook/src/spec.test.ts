@@ -220,6 +220,18 @@ describe('webhookDetector flags', () => {
       { AUDIT_WEBHOOK_TOKEN: TOKEN },
       /--emit must be/,
     ],
+    [
+      '--retention without --emit=kubernetes',
+      () => [...tls(), ...engine, '--retention-max-count', '1000'],
+      { AUDIT_WEBHOOK_TOKEN: TOKEN },
+      /--retention deletes SecurityEvent resources: it needs --emit=kubernetes/,
+    ],
+    [
+      '--retention-max-age 2w',
+      () => [...tls(), ...engine, '--emit=kubernetes', '--retention-max-age', '2w'],
+      { AUDIT_WEBHOOK_TOKEN: TOKEN },
+      /--retention-max-age must be an age of at least 1s such as 30d, 720h or 1d12h, got "2w"/,
+    ],
   ])('refuses %s with exit 2 and a clear message', async (_case, args, env, message) => {
     const { code, stderr } = await run(args(), env);
     expect(code).toBe(2);
