@@ -320,6 +320,178 @@ export class AuditLineScanner {
   }
 
   /**
+   * `scan` over raw bytes: reads the UTF-8 line `bytes[start, end)` without
+   * turning it into a string, so a line the caller then skips never becomes
+   * one (the file source, issue #16). Same answer and same fields as
+   * `scan(bytes.toString('utf8', start, end), fields)`, for any bytes
+   * (invalid UTF-8 included): the structural characters are ASCII, which
+   * never occur inside a multi-byte UTF-8 sequence nor are swallowed by the
+   * decoder's replacement of a bad one, so the walk meets them where the
+   * string walk does; a kept value is decoded as the line would be (a verb
+   * or stage among the known ones is their literal). Nothing in the buffer
+   * outside `[start, end)` is read.
+   *
+   * @example `if (scanner.scanBytes(chunk, lineStart, lineEnd, fields) && !couldMatch(scanner)) skip();`
+   */
+  scanBytes(bytes: Uint8Array, start: number, end: number, fields: number | boolean): boolean {
+    const want = fields === true ? ScanFields.Username : fields === false ? 0 : fields;
+    this.verb = '';
+    this.stage = undefined;
+    this.resource = undefined;
+    this.subresource = undefined;
+    this.username = undefined;
+    this.responseCode = want & ScanFields.ResponseCode ? null : undefined;
+    this.userAgent = want & ScanFields.UserAgent ? null : undefined;
+    const impersonation = (want & ScanFields.ImpersonatedUser) !== 0;
+    this.impersonatedUser = impersonation ? false : undefined;
+    this.impersonatedUsername = impersonation ? null : undefined;
+    const buffer = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = Math.min(end, buffer.length);
+    let i = Math.max(start, 0);
+    while (i < n && isSpace(buffer[i]!)) i++;
+    if (i >= n || buffer[i] !== LBRACE) return false;
+    let isEvent = false;
+    let isAudit = false;
+    let depth = 1;
+    let expectKey = true;
+    let field: FieldCode = Field.None;
+    let inside: InsideCode = Inside.Nothing;
+    let colon = i;
+    let pos = i + 1;
+    // The walk of `scan`, step for step; see the comments there.
+    for (;;) {
+      let open = pos;
+      for (; open < n; open++) {
+        const c = buffer[open]!;
+        if (c === QUOTE) break;
+        if (c === COMMA) {
+          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) {
+            if (field < Field.UserAgent) return false;
+            this.softScalarBytes(field, buffer, colon + 1, open);
+          }
+          if (depth <= 2) field = Field.None;
+          expectKey = true;
+        } else if (c === COLON) {
+          expectKey = false;
+          colon = open;
+        } else if (c === LBRACE || c === LBRACKET) {
+          depth++;
+          if (depth === 2) {
+            if (c === LBRACE && field === Field.ObjectRef) {
+              inside = Inside.ObjectRef;
+              this.resource = undefined;
+              this.subresource = undefined;
+            } else if (c === LBRACE && field === Field.User) {
+              inside = Inside.User;
+              this.username = undefined;
+            } else if (c === LBRACE && field === Field.ResponseStatus) {
+              inside = Inside.ResponseStatus;
+              this.responseCode = null;
+            } else if (c === LBRACE && field === Field.ImpersonatedUser) {
+              inside = Inside.ImpersonatedUser;
+              this.impersonatedUser = true;
+              this.impersonatedUsername = null;
+            } else if (field >= Field.UserAgent) {
+              this.softScalarBytes(field, buffer, open, open);
+            } else if (field !== Field.Other) {
+              return false;
+            }
+            field = Field.None;
+          } else if (depth === 3 && inside !== Inside.Nothing && field !== Field.Other) {
+            if (field < Field.UserAgent) return false;
+            this.softScalarBytes(field, buffer, open, open);
+            field = Field.Other;
+          }
+          expectKey = c === LBRACE;
+        } else if (c === RBRACE || c === RBRACKET) {
+          if (field > Field.Other && (depth === 1 || (depth === 2 && inside !== Inside.Nothing))) {
+            if (field < Field.UserAgent) return false;
+            this.softScalarBytes(field, buffer, colon + 1, open);
+          }
+          if (depth === 1) {
+            if (c !== RBRACE || expectKey) return false;
+            for (let k = open + 1; k < n; k++) if (!isSpace(buffer[k]!)) return false;
+            return isEvent && isAudit && this.verb !== '';
+          }
+          if (depth === 2) inside = Inside.Nothing;
+          if (depth <= 3) field = Field.None;
+          depth--;
+          expectKey = false;
+        }
+      }
+      if (open === n) return false;
+      // The closing quote: the first one not escaped. Found with indexOf (memchr), as `scan` does; where
+      // `scan` searches for backslashes too, this one looks for them only inside the few strings it
+      // reads (keys at the top level or in a kept object, kept values), which are short: a line's long
+      // strings (URIs, request bodies) are jumped over. (A search may run past the line's end only
+      // at a cut line, to the next quote.)
+      let close = buffer.indexOf(QUOTE, open + 1);
+      while (close !== -1 && close < n && escapedQuoteBytes(buffer, close, open))
+        close = buffer.indexOf(QUOTE, close + 1);
+      if (close === -1 || close >= n) return false;
+      // `escaped` of `scan`: asked only of the strings read, a key by `hasBackslash`, a value by
+      // `unescaped` (undefined when it holds an escape) in the same pass that decodes it.
+      if (depth === 1) {
+        if (expectKey) {
+          if (hasBackslash(buffer, open + 1, close)) return false;
+          field = topFieldBytes(buffer, open + 1, close - open - 1, want);
+          if (field === Field.Envelope) return false;
+        } else if (field !== Field.Other) {
+          if (field === Field.UserAgent) this.userAgent = unescaped(buffer, open + 1, close);
+          else if (field >= Field.UserAgent) this.softScalarBytes(field, buffer, open, open);
+          else if (field === Field.Verb || field === Field.Stage) {
+            // A known literal holds no backslash.
+            const value =
+              knownBytes(field === Field.Verb ? VERBS : STAGES, buffer, open + 1, close) ??
+              unescaped(buffer, open + 1, close);
+            if (value === undefined) return false;
+            if (field === Field.Verb) this.verb = value;
+            else this.stage = value;
+          } else if (hasBackslash(buffer, open + 1, close)) return false;
+          else if (field === Field.Kind)
+            isEvent = close - open === 6 && isKeyBytes(buffer, open + 1, 'Event');
+          else if (field === Field.APIVersion) isAudit = isAuditAPIVersionBytes(buffer, open + 1, close);
+          else return false;
+          field = Field.None;
+        }
+      } else if (depth === 2 && inside !== Inside.Nothing) {
+        if (expectKey) {
+          if (!hasBackslash(buffer, open + 1, close)) {
+            field = innerFieldBytes(buffer, open + 1, close - open - 1, inside);
+          } else if (inside === Inside.ResponseStatus || inside === Inside.ImpersonatedUser) {
+            field = inside === Inside.ResponseStatus ? Field.Code : Field.ImpersonatedUsername;
+            this.softScalarBytes(field, buffer, open, open);
+            field = Field.Other;
+          } else {
+            return false;
+          }
+        } else if (field !== Field.Other) {
+          if (field === Field.ImpersonatedUsername)
+            this.impersonatedUsername = unescaped(buffer, open + 1, close);
+          else if (field === Field.Code) this.responseCode = undefined;
+          else if (field === Field.Resource || field === Field.Subresource || field === Field.Username) {
+            const value = unescaped(buffer, open + 1, close);
+            if (value === undefined) return false;
+            if (field === Field.Resource) this.resource = value;
+            else if (field === Field.Subresource) this.subresource = value;
+            else this.username = value;
+          } else if (hasBackslash(buffer, open + 1, close)) return false;
+          field = Field.None;
+        }
+      }
+      pos = close + 1;
+    }
+  }
+
+  /** `softScalar` over bytes: the code read from `bytes[from, to)`. */
+  private softScalarBytes(field: FieldCode, bytes: Buffer, from: number, to: number): void {
+    if (field === Field.Code) this.responseCode = integerInBytes(bytes, from, to);
+    else this.softScalar(field, '', 0, 0);
+  }
+
+  /**
    * A soft field's value that is not a plain string or object: for the code,
    * the integer in `line[from, to)` when it is one, else (and for the
    * others) unknown.
@@ -501,4 +673,149 @@ function isAuditAPIVersion(line: string, start: number, end: number): boolean {
 /** JSON's white space. */
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+// The byte twins of the helpers above, for `scanBytes`: the same tests on `bytes[k]` instead of
+// `line.charCodeAt(k)`. The keys and literals are ASCII, so a byte matches where the character does.
+
+/** `escapedQuote` over bytes. */
+function escapedQuoteBytes(bytes: Buffer, at: number, from: number): boolean {
+  let b = at - 1;
+  while (b > from && bytes[b] === BACKSLASH) b--;
+  return (at - 1 - b) % 2 === 1;
+}
+
+/** Whether `bytes[from, to)` holds a backslash: an escape in a string. */
+function hasBackslash(bytes: Buffer, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (bytes[k] === BACKSLASH) return true;
+  return false;
+}
+
+/** `integerIn` over bytes. */
+function integerInBytes(bytes: Buffer, from: number, to: number): number | undefined {
+  while (from < to && isSpace(bytes[from]!)) from++;
+  while (to > from && isSpace(bytes[to - 1]!)) to--;
+  if (to === from || to - from > MAX_CODE_DIGITS) return undefined;
+  let value = 0;
+  for (let k = from; k < to; k++) {
+    const d = bytes[k]! - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** `known` over bytes. */
+function knownBytes(
+  values: readonly (readonly string[] | undefined)[],
+  bytes: Buffer,
+  start: number,
+  end: number,
+): string | undefined {
+  const sameLength = values[end - start];
+  if (sameLength === undefined) return undefined;
+  for (let i = 0; i < sameLength.length; i++) {
+    const v = sameLength[i]!;
+    if (isKeyBytes(bytes, start, v)) return v;
+  }
+  return undefined;
+}
+
+/** `topField` over bytes: the key's length in bytes equals its length in characters when it is one of these. */
+function topFieldBytes(bytes: Buffer, start: number, length: number, want: number): FieldCode {
+  switch (bytes[start]!) {
+    case 0x76 /* v */:
+      return length === 4 && isKeyBytes(bytes, start, 'verb') ? Field.Verb : Field.Other;
+    case 0x6b /* k */:
+      return length === 4 && isKeyBytes(bytes, start, 'kind') ? Field.Kind : Field.Other;
+    case 0x75 /* u */:
+      if (length === 4)
+        return want & ScanFields.Username && isKeyBytes(bytes, start, 'user') ? Field.User : Field.Other;
+      return length === 9 && want & ScanFields.UserAgent && isKeyBytes(bytes, start, 'userAgent')
+        ? Field.UserAgent
+        : Field.Other;
+    case 0x73 /* s */:
+      return length === 5 && isKeyBytes(bytes, start, 'stage') ? Field.Stage : Field.Other;
+    case 0x6f /* o */:
+      return length === 9 && isKeyBytes(bytes, start, 'objectRef') ? Field.ObjectRef : Field.Other;
+    case 0x61 /* a */:
+      return length === 10 && isKeyBytes(bytes, start, 'apiVersion') ? Field.APIVersion : Field.Other;
+    case 0x69 /* i */:
+      if (length === 5) return isKeyBytes(bytes, start, 'items') ? Field.Envelope : Field.Other;
+      return length === 16 &&
+        want & ScanFields.ImpersonatedUser &&
+        isKeyBytes(bytes, start, 'impersonatedUser')
+        ? Field.ImpersonatedUser
+        : Field.Other;
+    case 0x72 /* r */:
+      if (length === 7) return isKeyBytes(bytes, start, 'records') ? Field.Envelope : Field.Other;
+      return length === 14 && want & ScanFields.ResponseCode && isKeyBytes(bytes, start, 'responseStatus')
+        ? Field.ResponseStatus
+        : Field.Other;
+    case 0x63 /* c */:
+      return length === 8 && isKeyBytes(bytes, start, 'category') ? Field.Envelope : Field.Other;
+    case 0x6c /* l */:
+      return length === 9 && isKeyBytes(bytes, start, 'logEvents') ? Field.Envelope : Field.Other;
+    case 0x70 /* p */:
+      return (length === 10 && isKeyBytes(bytes, start, 'properties')) ||
+        (length === 12 && isKeyBytes(bytes, start, 'protoPayload'))
+        ? Field.Envelope
+        : Field.Other;
+    case 0x6d /* m */:
+      return length === 11 && isKeyBytes(bytes, start, 'messageType') ? Field.Envelope : Field.Other;
+    default:
+      return Field.Other;
+  }
+}
+
+/** `innerField` over bytes. */
+function innerFieldBytes(bytes: Buffer, start: number, length: number, inside: InsideCode): FieldCode {
+  switch (inside) {
+    case Inside.ObjectRef:
+      if (length === 8 && isKeyBytes(bytes, start, 'resource')) return Field.Resource;
+      if (length === 11 && isKeyBytes(bytes, start, 'subresource')) return Field.Subresource;
+      return Field.Other;
+    case Inside.User:
+      return length === 8 && isKeyBytes(bytes, start, 'username') ? Field.Username : Field.Other;
+    case Inside.ResponseStatus:
+      return length === 4 && isKeyBytes(bytes, start, 'code') ? Field.Code : Field.Other;
+    case Inside.ImpersonatedUser:
+      return length === 8 && isKeyBytes(bytes, start, 'username') ? Field.ImpersonatedUsername : Field.Other;
+    case Inside.Nothing:
+      return Field.Other;
+  }
+}
+
+/** `isKey` over bytes (the caller has checked that the key fits before the string's end). */
+function isKeyBytes(bytes: Buffer, start: number, key: string): boolean {
+  for (let i = key.length - 1; i >= 0; i--) if (bytes[start + i] !== key.charCodeAt(i)) return false;
+  return true;
+}
+
+/** `isAuditAPIVersion` over bytes. */
+function isAuditAPIVersionBytes(bytes: Buffer, start: number, end: number): boolean {
+  const rest = end - start - 15;
+  if (rest < 0 || !isKeyBytes(bytes, start, 'audit.k8s.io/v1')) return false;
+  return (
+    rest === 0 ||
+    (rest === 5 && isKeyBytes(bytes, start + 15, 'beta1')) ||
+    (rest === 6 && isKeyBytes(bytes, start + 15, 'alpha1'))
+  );
+}
+
+/**
+ * The string `bytes[start, end)` holds, as the line's decoding would give
+ * it, or undefined when it holds a backslash (an escape, which `scan` does
+ * not decode either). One pass: latin1 (cheaper) when every byte is ASCII,
+ * UTF-8 otherwise (invalid sequences become U+FFFD, as they do in the whole
+ * line: the range is cut at quotes, which the decoder never swallows).
+ */
+function unescaped(bytes: Buffer, start: number, end: number): string | undefined {
+  let ascii = true;
+  for (let k = start; k < end; k++) {
+    const c = bytes[k]!;
+    if (c === BACKSLASH) return undefined;
+    if (c >= 0x80) ascii = false;
+  }
+  return bytes.toString(ascii ? 'latin1' : 'utf8', start, end);
 }

@@ -350,9 +350,12 @@ function line(fields: Record<string, unknown>): string {
  * sets and random, adversarial log lines, a line `mayMatchLine` skips must
  * decode to events that no rule matches. So the matches with the pre-filter
  * on (skipped lines contribute none) equal the matches with it off, line by
- * line. The seed is printed; rerun one with PREFILTER_SEED=<seed>.
+ * line. The file source's path, `mayMatchLineBytes` over the line's bytes
+ * inside a larger buffer, must answer as `mayMatchLine` on every line, and
+ * `scanBytes` read the same fields as `scan`. The seed is printed; rerun one
+ * with PREFILTER_SEED=<seed>.
  */
-describe('randomized differential: pre-filter on and off give equal matches', () => {
+describe('randomized differential: pre-filter on and off give equal matches (over the line and over its bytes)', () => {
   const seed = Number(process.env.PREFILTER_SEED ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`prefilter differential test: seed ${seed} (rerun with PREFILTER_SEED=${seed})`);
   const rnd = seeded(seed);
@@ -833,6 +836,20 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
   const names = (rules: RuleSet, events: readonly AuditEvent[]): string[] =>
     events.flatMap((e) => rules.evaluate(e).map((m) => m.name));
 
+  /** Bytes around a line in a buffer: a scan that reads past its range would see a different line. */
+  const PADDING = Buffer.from('{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create"}\\"\r\n,]}');
+  const scanFields = (s: AuditLineScanner) => ({
+    verb: s.verb,
+    stage: s.stage,
+    resource: s.resource,
+    subresource: s.subresource,
+    username: s.username,
+    responseCode: s.responseCode,
+    userAgent: s.userAgent,
+    impersonatedUser: s.impersonatedUser,
+    impersonatedUsername: s.impersonatedUsername,
+  });
+
   // Seconds on a busy 2-core machine: tens of thousands of lines, each decoded and evaluated.
   it('over random rule sets and lines, with rules changing mid-stream', { timeout: 120_000 }, () => {
     let lines = 0;
@@ -879,6 +896,19 @@ describe('randomized differential: pre-filter on and off give equal matches', ()
         decodeLogLine(text, {}, batch);
         const off = names(rules, batch.events);
         const parse = rules.mayMatchLine(text);
+        // The file source's path: the line's bytes, inside a larger buffer, never made a string.
+        const pad = PADDING.subarray(0, Math.floor(rnd() * PADDING.length));
+        const framed = Buffer.concat([pad, Buffer.from(text), PADDING]);
+        const lineEnd = framed.length - PADDING.length;
+        if (rules.mayMatchLineBytes(framed, pad.length, lineEnd) !== parse) {
+          throw new Error(
+            `seed ${seed}: mayMatchLineBytes says ${String(!parse)}, mayMatchLine ${String(parse)}\nline: ${text}`,
+          );
+        }
+        const read = scanner.scan(text, all);
+        const seen = read && scanFields(scanner);
+        const readBytes = scanner.scanBytes(framed, pad.length, lineEnd, all);
+        expect(readBytes && scanFields(scanner), text).toEqual(seen);
         let unknown = false;
         if (scanner.scan(text, all)) {
           recognised++;

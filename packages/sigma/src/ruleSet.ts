@@ -203,6 +203,22 @@ export class RuleSet<TState = undefined> {
   }
 
   /**
+   * `mayMatchLine` over the raw bytes of a line, `bytes[start, end)` (UTF-8,
+   * without its newline), read by `AuditLineScanner.scanBytes`: the same
+   * answer as `mayMatchLine(bytes.toString('utf8', start, end))`, without
+   * making the line a string. The file source's pre-filter, so a line it
+   * skips is never decoded at all.
+   *
+   * @example `if (rules.mayMatchLineBytes(chunk, lineStart, lineEnd)) decodeLogLine(chunk.toString('utf8', lineStart, lineEnd), options, batch);`
+   */
+  mayMatchLineBytes(bytes: Uint8Array, start: number, end: number): boolean {
+    if (this.dirty) this.reindex();
+    if (this.unnarrowable !== undefined) return true;
+    const scanner = this.scanner;
+    return !scanner.scanBytes(bytes, start, end, this.scanFields) || this.mayMatch(scanner);
+  }
+
+  /**
    * The name of an enabled rule the index cannot narrow at all (see
    * `CompiledRule.narrowable`: no verb, resource, subresource, stage, user,
    * response code, user agent or impersonated user it must have, at the top

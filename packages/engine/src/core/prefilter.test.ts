@@ -48,12 +48,54 @@ describe('LinePrefilter', () => {
     expect(logs.at(-1)).toMatchObject({ level: 'info', msg: expect.stringMatching(/^pre-filter on again/) });
   });
 
+  it('testBytes: the same answers over the bytes of a line in a larger buffer, and its skips counted with the others', async () => {
+    const rules = new RuleSet();
+    rules.install(
+      'exec',
+      compile({
+        match: { verb: ['create'], objectRef: { resource: 'pods', subresource: 'exec' } },
+        emit: { type: 'T', severity: 'high' },
+      }),
+    );
+    const registry = new Registry();
+    const prefilter = new LinePrefilter({ rules, registry });
+    const lines = [
+      line('get', 'pods'),
+      line('create', 'pods', { objectRef: { resource: 'pods', subresource: 'exec' } }),
+      'not json',
+      line('list', 'secrets'),
+    ];
+    const buffer = Buffer.from(lines.join('\n'));
+    let start = 0;
+    const answers = lines.map((text) => {
+      const end = start + Buffer.byteLength(text);
+      const answer = prefilter.testBytes(buffer, start, end);
+      start = end + 1;
+      return answer;
+    });
+    expect(answers).toEqual([false, true, true, false]);
+    expect(prefilter.test(line('watch', 'pods'))).toBe(false);
+    expect(prefilter.skipped).toBe(3);
+    expect(await metric(registry, 'ugallu_audit_prefilter_skipped_total')).toBe(3);
+    rules.install(
+      'everything-by-body',
+      compile({
+        match: { requestObjectGlob: [{ jsonPath: '$.spec.hostPID', glob: ['true'] }] },
+        emit: { type: 'T', severity: 'high' },
+      }),
+    );
+    expect(prefilter.testBytes(buffer, 0, Buffer.byteLength(lines[0]!))).toBe(true);
+    expect(prefilter.skipped).toBe(3);
+  });
+
   it('turned off: parses every line, and the gauge says 0', async () => {
     const rules = new RuleSet();
     rules.install('exec', compile({ match: { verb: ['create'] }, emit: { type: 'T', severity: 'high' } }));
     const registry = new Registry();
     const prefilter = new LinePrefilter({ rules, registry, enabled: false });
     expect(prefilter.test(line('get', 'pods'))).toBe(true);
+    const bytes = Buffer.from(line('get', 'pods'));
+    expect(prefilter.testBytes(bytes, 0, bytes.length)).toBe(true);
     expect(prefilter.skipped).toBe(0);
     expect(await metric(registry, 'ugallu_audit_prefilter_enabled')).toBe(0);
   });

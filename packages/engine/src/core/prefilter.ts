@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
  *
  * @example `const index: RuleIndex = engine.ruleIndex();`
  */
-export type RuleIndex = Pick<RuleSet<unknown>, 'mayMatchLine' | 'unnarrowableRule'>;
+export type RuleIndex = Pick<RuleSet<unknown>, 'mayMatchLine' | 'mayMatchLineBytes' | 'unnarrowableRule'>;
 
 /**
  * @example `{ rules: engine.ruleIndex(), registry, logger, enabled: !flags['no-prefilter'] }`
@@ -27,7 +27,8 @@ export interface LinePrefilterOptions {
 }
 
 /**
- * The file source's pre-filter (issue #16): `test` is its `lineFilter`,
+ * The file source's pre-filter (issue #16): `testBytes` is its
+ * `lineFilterBytes` (`test` the same over a line already a string),
  * false for a line that is plainly one audit event no installed rule could
  * match (by verb, resource, subresource, stage, username, response code,
  * user agent and impersonated user, and by the rules' `not` and exceptions
@@ -46,7 +47,7 @@ export interface LinePrefilterOptions {
  * @example
  * ```ts
  * const prefilter = new LinePrefilter({ rules: engine.ruleIndex(), registry, logger });
- * await startFileSource({ path, lineFilter: prefilter.test }, channel, { registry, logger });
+ * await startFileSource({ path, lineFilterBytes: prefilter.testBytes }, channel, { registry, logger });
  * ```
  */
 export class LinePrefilter {
@@ -55,6 +56,12 @@ export class LinePrefilter {
   readonly enabled: boolean;
   /** The line filter: true to parse the line, false to skip it. Bound once. */
   readonly test: (line: string) => boolean;
+  /**
+   * `test` over the raw bytes of a line, `bytes[start, end)` (the file
+   * source's `lineFilterBytes`): the same answer, and skips counted the
+   * same, without making the line a string. Bound once.
+   */
+  readonly testBytes: (bytes: Uint8Array, start: number, end: number) => boolean;
   readonly #rules: RuleIndex;
   readonly #logger: SourceLogger;
   /** The rule that keeps the pre-filter from skipping, as last seen (null: none). */
@@ -65,6 +72,7 @@ export class LinePrefilter {
     this.#logger = options.logger ?? noopLogger;
     this.enabled = options.enabled ?? true;
     this.test = this.enabled ? (line) => this.#test(line) : () => true;
+    this.testBytes = this.enabled ? (bytes, start, end) => this.#testBytes(bytes, start, end) : () => true;
     if (options.registry !== undefined) this.#register(options.registry);
     if (this.enabled) this.#watchBlocker();
     else
@@ -74,6 +82,13 @@ export class LinePrefilter {
   #test(line: string): boolean {
     this.#watchBlocker();
     if (this.#rules.mayMatchLine(line)) return true;
+    this.skipped++;
+    return false;
+  }
+
+  #testBytes(bytes: Uint8Array, start: number, end: number): boolean {
+    this.#watchBlocker();
+    if (this.#rules.mayMatchLineBytes(bytes, start, end)) return true;
     this.skipped++;
     return false;
   }

@@ -91,3 +91,87 @@ describe('startFileSource: lineFilter (the pre-filter hook)', { timeout: 30_000 
     expect(error).toMatchObject({ reason: SourceErrorReason.InvalidOptions });
   });
 });
+
+describe('startFileSource: lineFilterBytes (the pre-filter over the raw bytes)', { timeout: 30_000 }, () => {
+  it("is asked with each line's bytes, whether the line crossed a read or not (CR and newline left out); an oversized line never reaches it; what it declines is passed over, the cursor past it", async () => {
+    const lines = [
+      auditLine('keep-0').replace('\n', '\r\n'),
+      auditLine('skip-0'),
+      '\n',
+      `{"skip-big":"${'x'.repeat(600)}"}\n`,
+      '{"skip-1": \r\n',
+      auditLine('keep-ü'),
+      auditLine('skip-2'),
+    ];
+    const text = lines.join('');
+    writeFileSync(log, text);
+    const seen: string[] = [];
+    const cursorFile = join(dir, 'cursor');
+    const { ids, registry } = await readAll({
+      cursorFile,
+      maxEventBytes: 512,
+      // Smaller than a line: every line crosses a read, and some lines start in one.
+      maxReadBytes: 97,
+      lineFilterBytes: (bytes, start, end) => {
+        const line = Buffer.from(bytes.subarray(start, end)).toString('utf8');
+        seen.push(line);
+        return !line.includes('skip-');
+      },
+    });
+    expect(ids).toEqual(['keep-0', 'keep-ü']);
+    expect(seen).toEqual([
+      auditLine('keep-0').trimEnd(),
+      auditLine('skip-0').trimEnd(),
+      '{"skip-1": ',
+      auditLine('keep-ü').trimEnd(),
+      auditLine('skip-2').trimEnd(),
+    ]);
+    expect(await value(registry, 'ugallu_audit_file_lines_total')).toBe(6);
+    expect(await value(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'TooLarge' })).toBe(1);
+    expect(await value(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+    const cursor = await readCursor(cursorFile);
+    expect(cursor.status === 'ok' && cursor.cursor.offset).toBe(Buffer.byteLength(text));
+  });
+
+  it('with reads larger than the file, sees the same lines (each a range of the read buffer)', async () => {
+    const text = auditLine('keep-0') + auditLine('skip-0') + auditLine('keep-1').replace('\n', '\r\n');
+    writeFileSync(log, text);
+    const ranges: [number, number][] = [];
+    const { ids } = await readAll({
+      lineFilterBytes: (bytes, start, end) => {
+        ranges.push([start, end]);
+        return !Buffer.from(bytes.subarray(start, end)).toString().includes('skip-');
+      },
+    });
+    expect(ids).toEqual(['keep-0', 'keep-1']);
+    const first = Buffer.byteLength(auditLine('keep-0'));
+    expect(ranges[0]).toEqual([0, first - 1]);
+    expect(ranges[1]![0]).toBe(first);
+  });
+
+  it('decodes a line whose filter throws, as without a filter', async () => {
+    writeFileSync(log, auditLine('a') + auditLine('b'));
+    const { ids } = await readAll({
+      lineFilterBytes: () => {
+        throw new Error('bug');
+      },
+    });
+    expect(ids).toEqual(['a', 'b']);
+  });
+
+  it.each<[string, Partial<FileSourceOptions>, RegExp]>([
+    [
+      'not a function',
+      { lineFilterBytes: 'yes' as unknown as () => boolean },
+      /lineFilterBytes must be a function/,
+    ],
+    ['given with lineFilter', { lineFilter: () => true, lineFilterBytes: () => true }, /not both/],
+  ])('rejects a lineFilterBytes %s with SourceError InvalidOptions', async (_name, options, message) => {
+    const error = await startFileSource({ path: log, ...options }, new AckSink()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error).toMatchObject({
+      reason: SourceErrorReason.InvalidOptions,
+      message: expect.stringMatching(message),
+    });
+  });
+});

@@ -19,9 +19,12 @@ function split(
   const splitter = new LineSplitter(max);
   const seen: Seen[] = [];
   const collect = (): void => {
-    if (splitter.kind === LineKind.Line)
+    if (splitter.kind === LineKind.Line) {
+      // The bytes the pre-filter reads are the line's: decoded, they are its text.
+      const raw = splitter.lineBytes.toString('utf8', splitter.lineStart, splitter.lineEnd);
+      expect(splitter.text).toBe(raw);
       seen.push({ kind: splitter.kind, text: splitter.text, end: splitter.end });
-    else seen.push({ kind: splitter.kind, bytes: splitter.bytes, end: splitter.end });
+    } else seen.push({ kind: splitter.kind, bytes: splitter.bytes, end: splitter.end });
   };
   for (let offset = 0; offset < bytes.length; offset += size) {
     // Each chunk in a fresh buffer that is then scribbled over, as the source reuses its read buffer.
@@ -50,6 +53,23 @@ describe('LineSplitter', () => {
       expect(split(content, size).seen).toEqual(expected);
     },
   );
+
+  it('hands out a line as bytes without decoding it: in the chunk when whole, in a copy when it crossed chunks, CR and leading NULs left out', () => {
+    const splitter = new LineSplitter(64);
+    const chunk = Buffer.from('\0\0one\r\ntw');
+    splitter.feed(chunk, 0);
+    expect(splitter.next()).toBe(true);
+    expect(splitter.lineBytes).toBe(chunk);
+    expect([splitter.lineStart, splitter.lineEnd]).toEqual([2, 5]);
+    expect(splitter.next()).toBe(false);
+    const next = Buffer.from('o\r\n');
+    splitter.feed(next, chunk.length);
+    expect(splitter.next()).toBe(true);
+    expect(splitter.lineBytes).not.toBe(next);
+    expect(splitter.lineBytes.toString('latin1', splitter.lineStart, splitter.lineEnd)).toBe('two');
+    expect(splitter.text).toBe('two');
+    expect(splitter.end).toBe(chunk.length + next.length);
+  });
 
   it('holds back a final line without a newline until it is complete', () => {
     const splitter = new LineSplitter(64);

@@ -1,6 +1,6 @@
 /** What `LineSplitter.next` found. */
 export const LineKind = {
-  /** A complete line; its text is in `text`. */
+  /** A complete line; its bytes are in `lineBytes[lineStart, lineEnd)`, its text in `text`. */
   Line: 'line',
   /** A line longer than the maximum, skipped without being buffered; its size is in `bytes`. */
   Oversized: 'oversized',
@@ -19,16 +19,26 @@ const EMPTY = Buffer.alloc(0);
  * discarded up to its newline and reported as `Oversized`.
  *
  * `next()` advances to the next line and fills the public fields (one object
- * reused for every line: no allocation per line besides its text). `end` is
- * the file offset just past the line's newline: where a cursor that covers
- * this line points.
+ * reused for every line: no allocation per line). A line's bytes are
+ * `lineBytes[lineStart, lineEnd)`, a view of the chunk fed (or of a copy,
+ * for a line that was cut by the end of a chunk), without its newline, a
+ * trailing CR or the NUL run copytruncate may leave in front of it; `text`
+ * decodes them, only when asked for (issue #16: the pre-filter reads the
+ * bytes, so a line it skips never becomes a string). Both are valid until
+ * the next `next()`, `feed` or `reset`. `end` is the file offset just past
+ * the line's newline: where a cursor that covers this line points.
  */
 export class LineSplitter {
   kind: LineKindCode = LineKind.Skip;
-  text = '';
+  /** The buffer that holds the line's bytes (`Line` only). */
+  lineBytes: Buffer = EMPTY;
+  lineStart = 0;
+  lineEnd = 0;
   /** The line's size in bytes, without its newline. */
   bytes = 0;
   end = 0;
+  /** `text`, once decoded for this line. */
+  #text: string | undefined = undefined;
 
   readonly #maxLineBytes: number;
   #chunk: Buffer = EMPTY;
@@ -41,6 +51,11 @@ export class LineSplitter {
 
   constructor(maxLineBytes: number) {
     this.#maxLineBytes = maxLineBytes;
+  }
+
+  /** The line, decoded from `lineBytes[lineStart, lineEnd)` (UTF-8) at the first call for it. */
+  get text(): string {
+    return (this.#text ??= this.lineBytes.toString('utf8', this.lineStart, this.lineEnd));
   }
 
   /** Bytes held back: the start of a line whose newline has not been read yet. At most `maxLineBytes`. */
@@ -105,6 +120,10 @@ export class LineSplitter {
 
   #finishLine(chunk: Buffer, start: number, newline: number): void {
     const bytes = this.#carryBytes + (newline - start);
+    this.lineBytes = EMPTY;
+    this.lineStart = 0;
+    this.lineEnd = 0;
+    this.#text = undefined;
     if (this.#discard !== 'none') {
       const skipped = this.#discard === 'resync';
       this.bytes = this.#discardedBytes + (newline - start);
@@ -119,20 +138,24 @@ export class LineSplitter {
       this.kind = LineKind.Oversized;
       return;
     }
-    let text: string;
-    if (this.#carryBytes === 0) {
-      text = chunk.toString('utf8', start, newline);
-    } else {
+    let line = chunk;
+    let from = start;
+    let to = newline;
+    if (this.#carryBytes > 0) {
       this.#carry.push(chunk.subarray(start, newline));
-      text = Buffer.concat(this.#carry, bytes).toString('utf8');
+      line = Buffer.concat(this.#carry, bytes);
+      from = 0;
+      to = bytes;
       this.#dropCarry();
     }
     // CRLF files, and the NUL run that copytruncate leaves in front of the
     // next line when the writer did not open the file with O_APPEND.
-    if (text.charCodeAt(text.length - 1) === 0x0d) text = text.slice(0, -1);
-    if (text.charCodeAt(0) === 0) text = text.replace(/^\0+/, '');
-    this.text = text;
-    this.kind = text.length === 0 ? LineKind.Skip : LineKind.Line;
+    if (to > from && line[to - 1] === 0x0d) to--;
+    while (from < to && line[from] === 0) from++;
+    this.lineBytes = line;
+    this.lineStart = from;
+    this.lineEnd = to;
+    this.kind = to === from ? LineKind.Skip : LineKind.Line;
   }
 
   #hold(start: number): void {

@@ -129,8 +129,9 @@ interface ReadPiece {
  * (`ugallu_audit_file_parse_errors_total{reason}`) and logged at most once
  * per reason per 10 s; they never stop the stream. A line whose decoding
  * throws unexpectedly costs only itself (reason `Unexpected`). With a
- * `lineFilter`, a line it declines is counted as read and not decoded (nor
- * validated). A gzipped
+ * `lineFilter` (or `lineFilterBytes`, which sees the bytes, so a line it
+ * declines never becomes a string), a line it declines is counted as read
+ * and not decoded (nor validated). A gzipped
  * backup damaged part-way is read up to the damage, and the rest counted
  * (`ugallu_audit_file_bytes_skipped_total{reason="GzipUnreadable"}`).
  *
@@ -789,6 +790,7 @@ class FileTailer implements FileSource {
     const splitter = this.#splitter;
     const max = this.#options.maxBatchEvents;
     const filter = this.#options.lineFilter;
+    const filterBytes = this.#options.lineFilterBytes;
     // decodeLogLine appends here: a line can hold several events (an EventList, a managed cluster's message).
     const decoded: DecodedBatch = { events: [], errors: [] };
     let end = -1;
@@ -807,7 +809,9 @@ class FileTailer implements FileSource {
         continue;
       }
       // The pre-filter: a line no rule could match is passed over unparsed (and unvalidated).
-      if (filter !== undefined && !passes(filter, splitter.text)) continue;
+      if (filterBytes !== undefined) {
+        if (!passesBytes(filterBytes, splitter.lineBytes, splitter.lineStart, splitter.lineEnd)) continue;
+      } else if (filter !== undefined && !passes(filter, splitter.text)) continue;
       const eventsBefore = decoded.events.length;
       try {
         decodeLogLine(splitter.text, this.#decodeOptions, decoded);
@@ -928,6 +932,20 @@ class FileTailer implements FileSource {
 function passes(filter: (line: string) => boolean, line: string): boolean {
   try {
     return filter(line);
+  } catch {
+    return true;
+  }
+}
+
+/** `passes` for a bytes filter. */
+function passesBytes(
+  filter: (bytes: Uint8Array, start: number, end: number) => boolean,
+  bytes: Buffer,
+  start: number,
+  end: number,
+): boolean {
+  try {
+    return filter(bytes, start, end);
   } catch {
     return true;
   }
