@@ -432,7 +432,7 @@ export class DetectionEngine {
    * The live rule index, read-only: what the file source's pre-filter asks
    * (`LinePrefilter`). It follows every install and removal at once.
    */
-  ruleIndex(): Pick<RuleSet<unknown>, 'mayMatchLine' | 'mayMatchLineBytes' | 'unnarrowableRule'> {
+  ruleIndex(): Pick<RuleSet<unknown>, 'mayMatchLineBytes' | 'unnarrowableRule'> {
     return this.rules;
   }
 

@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
  *
  * @example `const index: RuleIndex = engine.ruleIndex();`
  */
-export type RuleIndex = Pick<RuleSet<unknown>, 'mayMatchLine' | 'mayMatchLineBytes' | 'unnarrowableRule'>;
+export type RuleIndex = Pick<RuleSet<unknown>, 'mayMatchLineBytes' | 'unnarrowableRule'>;
 
 /**
  * @example `{ rules: engine.ruleIndex(), registry, logger, enabled: !flags['no-prefilter'] }`
@@ -27,8 +27,8 @@ export interface LinePrefilterOptions {
 }
 
 /**
- * The file source's pre-filter (issue #16): `testBytes` is its
- * `lineFilterBytes` (`test` the same over a line already a string),
+ * The file source's pre-filter (issue #16): `test` is its `lineFilter`, over
+ * the raw bytes of each line,
  * false for a line that is plainly one audit event no installed rule could
  * match (by verb, resource, subresource, stage, username, response code,
  * user agent and impersonated user, and by the rules' `not` and exceptions
@@ -47,21 +47,18 @@ export interface LinePrefilterOptions {
  * @example
  * ```ts
  * const prefilter = new LinePrefilter({ rules: engine.ruleIndex(), registry, logger });
- * await startFileSource({ path, lineFilterBytes: prefilter.testBytes }, channel, { registry, logger });
+ * await startFileSource({ path, lineFilter: prefilter.test }, channel, { registry, logger });
  * ```
  */
 export class LinePrefilter {
   /** Lines skipped unparsed so far. */
   skipped = 0;
   readonly enabled: boolean;
-  /** The line filter: true to parse the line, false to skip it. Bound once. */
-  readonly test: (line: string) => boolean;
   /**
-   * `test` over the raw bytes of a line, `bytes[start, end)` (the file
-   * source's `lineFilterBytes`): the same answer, and skips counted the
-   * same, without making the line a string. Bound once.
+   * The line filter over the raw bytes of a line, `bytes[start, end)`: true
+   * to parse the line, false to skip it (never made a string). Bound once.
    */
-  readonly testBytes: (bytes: Uint8Array, start: number, end: number) => boolean;
+  readonly test: (bytes: Uint8Array, start: number, end: number) => boolean;
   readonly #rules: RuleIndex;
   readonly #logger: SourceLogger;
   /** The rule that keeps the pre-filter from skipping, as last seen (null: none). */
@@ -71,22 +68,14 @@ export class LinePrefilter {
     this.#rules = options.rules;
     this.#logger = options.logger ?? noopLogger;
     this.enabled = options.enabled ?? true;
-    this.test = this.enabled ? (line) => this.#test(line) : () => true;
-    this.testBytes = this.enabled ? (bytes, start, end) => this.#testBytes(bytes, start, end) : () => true;
+    this.test = this.enabled ? (bytes, start, end) => this.#test(bytes, start, end) : () => true;
     if (options.registry !== undefined) this.#register(options.registry);
     if (this.enabled) this.#watchBlocker();
     else
       this.#logger.info({}, 'pre-filter turned off (--no-prefilter): every line of the audit log is parsed');
   }
 
-  #test(line: string): boolean {
-    this.#watchBlocker();
-    if (this.#rules.mayMatchLine(line)) return true;
-    this.skipped++;
-    return false;
-  }
-
-  #testBytes(bytes: Uint8Array, start: number, end: number): boolean {
+  #test(bytes: Uint8Array, start: number, end: number): boolean {
     this.#watchBlocker();
     if (this.#rules.mayMatchLineBytes(bytes, start, end)) return true;
     this.skipped++;

@@ -346,7 +346,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           logger,
           enabled: config.prefilter !== false,
         });
-        return prefilter.enabled ? prefilter.testBytes : undefined;
+        return prefilter.enabled ? prefilter.test : undefined;
       },
     });
     const webhookUrl = (source as StartedSource).url;

@@ -16,7 +16,7 @@ export interface SourceContext {
    * The raw-line pre-filter backed by the live rule index (issue #16), for
    * sources that read audit log lines: true = parse the line. It reads the
    * line's raw UTF-8 bytes, `bytes[start, end)` (the file source's
-   * `lineFilterBytes`), so a line it declines never becomes a string.
+   * `lineFilter`), so a line it declines never becomes a string.
    * Undefined when it is off (`--no-prefilter`). Calling it registers its
    * metrics, so a source that cannot use it does not call it.
    */
@@ -59,10 +59,9 @@ export function fileSource(options: FileSourceOptions): SourceFactory {
     start: async ({ channel, registry, logger, lineFilter }) => {
       // Loaded only here: a binary keeps in memory only the source it runs.
       const { startFileSource } = await import('@ugallu/sources/file');
-      const filter =
-        options.lineFilter === undefined && options.lineFilterBytes === undefined ? lineFilter() : undefined;
+      const filter = options.lineFilter === undefined ? lineFilter() : undefined;
       const file = await startFileSource(
-        filter === undefined ? options : { ...options, lineFilterBytes: filter },
+        filter === undefined ? options : { ...options, lineFilter: filter },
         channel,
         {
           registry,

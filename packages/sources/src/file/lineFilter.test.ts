@@ -58,7 +58,8 @@ describe('startFileSource: lineFilter (the pre-filter hook)', { timeout: 30_000 
     const cursorFile = join(dir, 'cursor');
     const { ids, registry } = await readAll({
       cursorFile,
-      lineFilter: (line) => {
+      lineFilter: (bytes, start, end) => {
+        const line = Buffer.from(bytes.subarray(start, end)).toString('utf8');
         seen.push(line);
         return !line.includes('skip-');
       },
@@ -88,11 +89,14 @@ describe('startFileSource: lineFilter (the pre-filter hook)', { timeout: 30_000 
     const options = { path: log, lineFilter: 'yes' } as unknown as FileSourceOptions;
     const error = await startFileSource(options, new AckSink()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SourceError);
-    expect(error).toMatchObject({ reason: SourceErrorReason.InvalidOptions });
+    expect(error).toMatchObject({
+      reason: SourceErrorReason.InvalidOptions,
+      message: expect.stringMatching(/lineFilter must be a function/),
+    });
   });
 });
 
-describe('startFileSource: lineFilterBytes (the pre-filter over the raw bytes)', { timeout: 30_000 }, () => {
+describe('startFileSource: lineFilter over lines that cross reads', { timeout: 30_000 }, () => {
   it("is asked with each line's bytes, whether the line crossed a read or not (CR and newline left out); an oversized line never reaches it; what it declines is passed over, the cursor past it", async () => {
     const lines = [
       auditLine('keep-0').replace('\n', '\r\n'),
@@ -112,7 +116,7 @@ describe('startFileSource: lineFilterBytes (the pre-filter over the raw bytes)',
       maxEventBytes: 512,
       // Smaller than a line: every line crosses a read, and some lines start in one.
       maxReadBytes: 97,
-      lineFilterBytes: (bytes, start, end) => {
+      lineFilter: (bytes, start, end) => {
         const line = Buffer.from(bytes.subarray(start, end)).toString('utf8');
         seen.push(line);
         return !line.includes('skip-');
@@ -138,7 +142,7 @@ describe('startFileSource: lineFilterBytes (the pre-filter over the raw bytes)',
     writeFileSync(log, text);
     const ranges: [number, number][] = [];
     const { ids } = await readAll({
-      lineFilterBytes: (bytes, start, end) => {
+      lineFilter: (bytes, start, end) => {
         ranges.push([start, end]);
         return !Buffer.from(bytes.subarray(start, end)).toString().includes('skip-');
       },
@@ -147,31 +151,5 @@ describe('startFileSource: lineFilterBytes (the pre-filter over the raw bytes)',
     const first = Buffer.byteLength(auditLine('keep-0'));
     expect(ranges[0]).toEqual([0, first - 1]);
     expect(ranges[1]![0]).toBe(first);
-  });
-
-  it('decodes a line whose filter throws, as without a filter', async () => {
-    writeFileSync(log, auditLine('a') + auditLine('b'));
-    const { ids } = await readAll({
-      lineFilterBytes: () => {
-        throw new Error('bug');
-      },
-    });
-    expect(ids).toEqual(['a', 'b']);
-  });
-
-  it.each<[string, Partial<FileSourceOptions>, RegExp]>([
-    [
-      'not a function',
-      { lineFilterBytes: 'yes' as unknown as () => boolean },
-      /lineFilterBytes must be a function/,
-    ],
-    ['given with lineFilter', { lineFilter: () => true, lineFilterBytes: () => true }, /not both/],
-  ])('rejects a lineFilterBytes %s with SourceError InvalidOptions', async (_name, options, message) => {
-    const error = await startFileSource({ path: log, ...options }, new AckSink()).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SourceError);
-    expect(error).toMatchObject({
-      reason: SourceErrorReason.InvalidOptions,
-      message: expect.stringMatching(message),
-    });
   });
 });

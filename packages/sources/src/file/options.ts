@@ -73,23 +73,17 @@ export interface FileSourceOptions {
   /** The cursor is written at most this often, in ms (default 250). */
   cursorWriteIntervalMs?: number;
   /**
-   * A pre-filter, asked for each line before it is decoded: false skips the
-   * line unparsed (it is counted as read, but neither decoded nor
+   * A pre-filter, asked for each line before it is decoded, with the line's
+   * raw bytes, `bytes[start, end)` (UTF-8, without the newline, a trailing
+   * CR or leading NULs; valid only during the call): false skips the line
+   * unparsed (it is counted as read, but never decoded to a string nor
    * validated, so a malformed line it skips is no parse error); true, or a
    * throw, decodes it as usual. The engine passes one backed by its rule
    * index (issue #16): a line no rule could match is not worth a JSON.parse.
    * Called synchronously, once per line, in order. Default: every line is
    * decoded.
    */
-  lineFilter?: (line: string) => boolean;
-  /**
-   * `lineFilter` over the line's raw bytes, `bytes[start, end)` (UTF-8,
-   * without the newline, a trailing CR or leading NULs; valid only during
-   * the call): a line it declines is never even decoded to a string, which
-   * is most of what reading a line costs (issue #16). Same contract as
-   * `lineFilter`; give one or the other, not both.
-   */
-  lineFilterBytes?: (bytes: Uint8Array, start: number, end: number) => boolean;
+  lineFilter?: (bytes: Uint8Array, start: number, end: number) => boolean;
 }
 
 /**
@@ -120,8 +114,7 @@ export interface ResolvedOptions {
   pollIntervalMs: number;
   watch: boolean;
   cursorWriteIntervalMs: number;
-  lineFilter: ((line: string) => boolean) | undefined;
-  lineFilterBytes: ((bytes: Uint8Array, start: number, end: number) => boolean) | undefined;
+  lineFilter: ((bytes: Uint8Array, start: number, end: number) => boolean) | undefined;
 }
 
 /**
@@ -149,15 +142,6 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
   if (options.lineFilter !== undefined && typeof options.lineFilter !== 'function') {
     throw new SourceError(SourceErrorReason.InvalidOptions, 'lineFilter must be a function when given');
   }
-  if (options.lineFilterBytes !== undefined && typeof options.lineFilterBytes !== 'function') {
-    throw new SourceError(SourceErrorReason.InvalidOptions, 'lineFilterBytes must be a function when given');
-  }
-  if (options.lineFilter !== undefined && options.lineFilterBytes !== undefined) {
-    throw new SourceError(
-      SourceErrorReason.InvalidOptions,
-      'give lineFilter or lineFilterBytes, not both: each line is filtered once',
-    );
-  }
   const path = resolve(options.path);
   const cursorFile = options.cursorFile === undefined ? undefined : resolve(options.cursorFile);
   if (cursorFile === path) {
@@ -178,7 +162,6 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
       DEFAULT_CURSOR_WRITE_INTERVAL_MS,
     ),
     lineFilter: options.lineFilter,
-    lineFilterBytes: options.lineFilterBytes,
   };
 }
 

@@ -129,9 +129,8 @@ interface ReadPiece {
  * (`ugallu_audit_file_parse_errors_total{reason}`) and logged at most once
  * per reason per 10 s; they never stop the stream. A line whose decoding
  * throws unexpectedly costs only itself (reason `Unexpected`). With a
- * `lineFilter` (or `lineFilterBytes`, which sees the bytes, so a line it
- * declines never becomes a string), a line it declines is counted as read
- * and not decoded (nor validated). A gzipped
+ * `lineFilter` (which sees the raw bytes), a line it declines is counted as
+ * read and never decoded, not even to a string (nor validated). A gzipped
  * backup damaged part-way is read up to the damage, and the rest counted
  * (`ugallu_audit_file_bytes_skipped_total{reason="GzipUnreadable"}`).
  *
@@ -790,7 +789,6 @@ class FileTailer implements FileSource {
     const splitter = this.#splitter;
     const max = this.#options.maxBatchEvents;
     const filter = this.#options.lineFilter;
-    const filterBytes = this.#options.lineFilterBytes;
     // decodeLogLine appends here: a line can hold several events (an EventList, a managed cluster's message).
     const decoded: DecodedBatch = { events: [], errors: [] };
     let end = -1;
@@ -809,9 +807,8 @@ class FileTailer implements FileSource {
         continue;
       }
       // The pre-filter: a line no rule could match is passed over unparsed (and unvalidated).
-      if (filterBytes !== undefined) {
-        if (!passesBytes(filterBytes, splitter.lineBytes, splitter.lineStart, splitter.lineEnd)) continue;
-      } else if (filter !== undefined && !passes(filter, splitter.text)) continue;
+      if (filter !== undefined && !passes(filter, splitter.lineBytes, splitter.lineStart, splitter.lineEnd))
+        continue;
       const eventsBefore = decoded.events.length;
       try {
         decodeLogLine(splitter.text, this.#decodeOptions, decoded);
@@ -929,16 +926,7 @@ class FileTailer implements FileSource {
 }
 
 /** The line filter's answer; a filter that throws lets the line through (decoded as without a filter). */
-function passes(filter: (line: string) => boolean, line: string): boolean {
-  try {
-    return filter(line);
-  } catch {
-    return true;
-  }
-}
-
-/** `passes` for a bytes filter. */
-function passesBytes(
+function passes(
   filter: (bytes: Uint8Array, start: number, end: number) => boolean,
   bytes: Buffer,
   start: number,
