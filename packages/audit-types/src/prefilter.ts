@@ -115,6 +115,52 @@ const GIVE_UP = -1;
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * An ASCII literal the scan compares in place: its bytes as little-endian
+ * 32-bit words, at 0, 4, 8, … and the last at `length - 4` (overlapping the
+ * one before), so a comparison is a few word reads, not one per byte.
+ */
+class Literal {
+  readonly words: Int32Array;
+  constructor(readonly text: string) {
+    const bytes = Buffer.from(text, 'latin1');
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const count = text.length < 4 ? 0 : Math.ceil(text.length / 4);
+    this.words = new Int32Array(count);
+    for (let j = 0; j < count - 1; j++) this.words[j] = view.getInt32(4 * j, true);
+    if (count > 0) this.words[count - 1] = view.getInt32(text.length - 4, true);
+  }
+}
+
+/** The keys and values the scan recognises. */
+const L = {
+  VERB: new Literal('verb'),
+  KIND: new Literal('kind'),
+  USER: new Literal('user'),
+  USER_AGENT: new Literal('userAgent'),
+  STAGE: new Literal('stage'),
+  OBJECT_REF: new Literal('objectRef'),
+  API_VERSION: new Literal('apiVersion'),
+  IMPERSONATED_USER: new Literal('impersonatedUser'),
+  RESPONSE_STATUS: new Literal('responseStatus'),
+  RESOURCE: new Literal('resource'),
+  SUBRESOURCE: new Literal('subresource'),
+  USERNAME: new Literal('username'),
+  CODE: new Literal('code'),
+  EVENT: new Literal('Event'),
+  AUDIT_GROUP_V1: new Literal('audit.k8s.io/v1'),
+  BETA1: new Literal('beta1'),
+  ALPHA1: new Literal('alpha1'),
+  // The wrappers' keys.
+  ITEMS: new Literal('items'),
+  RECORDS: new Literal('records'),
+  CATEGORY: new Literal('category'),
+  LOG_EVENTS: new Literal('logEvents'),
+  PROPERTIES: new Literal('properties'),
+  PROTO_PAYLOAD: new Literal('protoPayload'),
+  MESSAGE_TYPE: new Literal('messageType'),
+} as const;
+
+/**
  * Scans audit log lines for the fields a rule index is keyed on. One
  * scanner is reused for every line: a scan fills the public fields (stable
  * shape, no allocation besides the field values).
@@ -264,7 +310,7 @@ export class AuditLineScanner {
         if (field === Field.Verb) this.verb = known(VERBS, v, i + 1, close) ?? this.text(i + 1, close);
         else if (field === Field.Stage)
           this.stage = known(STAGES, v, i + 1, close) ?? this.text(i + 1, close);
-        else if (field === Field.Kind) isEvent = close - i === 6 && isAt(v, i + 1, 'Event');
+        else if (field === Field.Kind) isEvent = close - i === 6 && isAt(v, i + 1, L.EVENT);
         else isAudit = isAuditAPIVersion(v, i + 1, close);
         i = close + 1;
       }
@@ -321,9 +367,7 @@ export class AuditLineScanner {
    * at quotes, which the decoder never swallows).
    */
   private text(start: number, end: number): string {
-    return lastStringAscii
-      ? (this.bytes as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end)
-      : this.bytes.toString('utf8', start, end);
+    return this.bytes.toString(lastStringAscii ? 'latin1' : 'utf8', start, end);
   }
 
   /**
@@ -511,22 +555,23 @@ const VERBS = byLength([
 ]);
 const STAGES = byLength(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic']);
 
-function byLength(values: readonly string[]): readonly (readonly string[] | undefined)[] {
-  const out: string[][] = [];
-  for (const v of values) (out[v.length] ??= []).push(v);
+function byLength(values: readonly string[]): readonly (readonly Literal[] | undefined)[] {
+  const out: Literal[][] = [];
+  for (const v of values) (out[v.length] ??= []).push(new Literal(v));
   return out;
 }
 
 /** The literal of `values` that `v[start, end)` spells, or undefined. */
 function known(
-  values: readonly (readonly string[] | undefined)[],
+  values: readonly (readonly Literal[] | undefined)[],
   v: DataView,
   start: number,
   end: number,
 ): string | undefined {
   const sameLength = values[end - start];
   if (sameLength !== undefined)
-    for (let i = 0; i < sameLength.length; i++) if (isAt(v, start, sameLength[i]!)) return sameLength[i]!;
+    for (let i = 0; i < sameLength.length; i++)
+      if (isAt(v, start, sameLength[i]!)) return sameLength[i]!.text;
   return undefined;
 }
 
@@ -539,43 +584,43 @@ function known(
 function topField(v: DataView, start: number, length: number, want: number): FieldCode {
   switch (v.getUint8(start)) {
     case 0x76 /* v */:
-      return length === 4 && isAt(v, start, 'verb') ? Field.Verb : Field.Other;
+      return length === 4 && isAt(v, start, L.VERB) ? Field.Verb : Field.Other;
     case 0x6b /* k */:
-      return length === 4 && isAt(v, start, 'kind') ? Field.Kind : Field.Other;
+      return length === 4 && isAt(v, start, L.KIND) ? Field.Kind : Field.Other;
     case 0x75 /* u */:
       if (length === 4)
-        return want & ScanFields.Username && isAt(v, start, 'user') ? Field.User : Field.Other;
-      return length === 9 && want & ScanFields.UserAgent && isAt(v, start, 'userAgent')
+        return want & ScanFields.Username && isAt(v, start, L.USER) ? Field.User : Field.Other;
+      return length === 9 && want & ScanFields.UserAgent && isAt(v, start, L.USER_AGENT)
         ? Field.UserAgent
         : Field.Other;
     case 0x73 /* s */:
-      return length === 5 && isAt(v, start, 'stage') ? Field.Stage : Field.Other;
+      return length === 5 && isAt(v, start, L.STAGE) ? Field.Stage : Field.Other;
     case 0x6f /* o */:
-      return length === 9 && isAt(v, start, 'objectRef') ? Field.ObjectRef : Field.Other;
+      return length === 9 && isAt(v, start, L.OBJECT_REF) ? Field.ObjectRef : Field.Other;
     case 0x61 /* a */:
-      return length === 10 && isAt(v, start, 'apiVersion') ? Field.APIVersion : Field.Other;
+      return length === 10 && isAt(v, start, L.API_VERSION) ? Field.APIVersion : Field.Other;
     // The wrappers' keys.
     case 0x69 /* i */:
-      if (length === 5) return isAt(v, start, 'items') ? Field.Envelope : Field.Other;
-      return length === 16 && want & ScanFields.ImpersonatedUser && isAt(v, start, 'impersonatedUser')
+      if (length === 5) return isAt(v, start, L.ITEMS) ? Field.Envelope : Field.Other;
+      return length === 16 && want & ScanFields.ImpersonatedUser && isAt(v, start, L.IMPERSONATED_USER)
         ? Field.ImpersonatedUser
         : Field.Other;
     case 0x72 /* r */:
-      if (length === 7) return isAt(v, start, 'records') ? Field.Envelope : Field.Other;
-      return length === 14 && want & ScanFields.ResponseCode && isAt(v, start, 'responseStatus')
+      if (length === 7) return isAt(v, start, L.RECORDS) ? Field.Envelope : Field.Other;
+      return length === 14 && want & ScanFields.ResponseCode && isAt(v, start, L.RESPONSE_STATUS)
         ? Field.ResponseStatus
         : Field.Other;
     case 0x63 /* c */:
-      return length === 8 && isAt(v, start, 'category') ? Field.Envelope : Field.Other;
+      return length === 8 && isAt(v, start, L.CATEGORY) ? Field.Envelope : Field.Other;
     case 0x6c /* l */:
-      return length === 9 && isAt(v, start, 'logEvents') ? Field.Envelope : Field.Other;
+      return length === 9 && isAt(v, start, L.LOG_EVENTS) ? Field.Envelope : Field.Other;
     case 0x70 /* p */:
-      return (length === 10 && isAt(v, start, 'properties')) ||
-        (length === 12 && isAt(v, start, 'protoPayload'))
+      return (length === 10 && isAt(v, start, L.PROPERTIES)) ||
+        (length === 12 && isAt(v, start, L.PROTO_PAYLOAD))
         ? Field.Envelope
         : Field.Other;
     case 0x6d /* m */:
-      return length === 11 && isAt(v, start, 'messageType') ? Field.Envelope : Field.Other;
+      return length === 11 && isAt(v, start, L.MESSAGE_TYPE) ? Field.Envelope : Field.Other;
     default:
       return Field.Other;
   }
@@ -585,36 +630,42 @@ function topField(v: DataView, start: number, length: number, want: number): Fie
 function innerField(v: DataView, start: number, length: number, inside: InsideCode): FieldCode {
   switch (inside) {
     case Inside.ObjectRef:
-      if (length === 8 && isAt(v, start, 'resource')) return Field.Resource;
-      if (length === 11 && isAt(v, start, 'subresource')) return Field.Subresource;
+      if (length === 8 && isAt(v, start, L.RESOURCE)) return Field.Resource;
+      if (length === 11 && isAt(v, start, L.SUBRESOURCE)) return Field.Subresource;
       return Field.Other;
     case Inside.User:
-      return length === 8 && isAt(v, start, 'username') ? Field.Username : Field.Other;
+      return length === 8 && isAt(v, start, L.USERNAME) ? Field.Username : Field.Other;
     case Inside.ResponseStatus:
-      return length === 4 && isAt(v, start, 'code') ? Field.Code : Field.Other;
+      return length === 4 && isAt(v, start, L.CODE) ? Field.Code : Field.Other;
     case Inside.ImpersonatedUser:
-      return length === 8 && isAt(v, start, 'username') ? Field.ImpersonatedUsername : Field.Other;
+      return length === 8 && isAt(v, start, L.USERNAME) ? Field.ImpersonatedUsername : Field.Other;
   }
 }
 
 /**
- * Whether `v` spells the ASCII `key` at `start` (the caller has checked that
- * it fits before the string's end): compared byte by byte, which the
- * compiler inlines.
+ * Whether `v` spells `literal` at `start` (the caller has checked that it
+ * fits before the string's end).
  */
-function isAt(v: DataView, start: number, key: string): boolean {
-  for (let i = key.length - 1; i >= 0; i--) if (v.getUint8(start + i) !== key.charCodeAt(i)) return false;
-  return true;
+function isAt(v: DataView, start: number, literal: Literal): boolean {
+  const words = literal.words;
+  const count = words.length;
+  if (count === 0) {
+    const text = literal.text;
+    for (let i = 0; i < text.length; i++) if (v.getUint8(start + i) !== text.charCodeAt(i)) return false;
+    return true;
+  }
+  for (let j = 0; j < count - 1; j++) if (v.getInt32(start + 4 * j, true) !== words[j]) return false;
+  return v.getInt32(start + literal.text.length - 4, true) === words[count - 1];
 }
 
 /** One of the decoder's AUDIT_API_VERSIONS, compared in place. */
 function isAuditAPIVersion(v: DataView, start: number, end: number): boolean {
   const rest = end - start - 15;
-  if (rest < 0 || !isAt(v, start, 'audit.k8s.io/v1')) return false;
+  if (rest < 0 || !isAt(v, start, L.AUDIT_GROUP_V1)) return false;
   return (
     rest === 0 ||
-    (rest === 5 && isAt(v, start + 15, 'beta1')) ||
-    (rest === 6 && isAt(v, start + 15, 'alpha1'))
+    (rest === 5 && isAt(v, start + 15, L.BETA1)) ||
+    (rest === 6 && isAt(v, start + 15, L.ALPHA1))
   );
 }
 
