@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAuditLines } from '@ugallu/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFileBinary, writeRuleManifests } from './fileBinary.js';
+import { imageNodeFlags, runFileBinary, writeRuleManifests } from './fileBinary.js';
 
 describe('the shipped-binary file-mode case', () => {
   let dir: string;
@@ -29,6 +29,23 @@ describe('the shipped-binary file-mode case', () => {
     // A node process is tens of MiB; the figure is the kernel's, in bytes.
     expect(r.rssPeakBytes).toBeGreaterThan(20 * 2 ** 20);
     expect(r.cpuSeconds).toBeGreaterThan(0);
+    // As the image runs it: the flags of its Dockerfile's ENTRYPOINT, the V8 heap sizing among them (issue #16).
+    expect(r.nodeFlags).toEqual(await imageNodeFlags());
+    expect(r.nodeFlags).toEqual(
+      expect.arrayContaining(['--enable-source-maps', expect.stringMatching(/^--max-semi-space-size=\d+$/)]),
+    );
+  });
+
+  it('refuses a Dockerfile whose ENTRYPOINT is not node with flags and a script', async () => {
+    for (const [name, entrypoint] of [
+      ['shell-form', 'ENTRYPOINT node /app/main.js'],
+      ['not-node', 'ENTRYPOINT ["/bin/sh", "-c", "node /app/main.js"]'],
+      ['argument', 'ENTRYPOINT ["node", "--enable-source-maps", "/app/main.js", "--once"]'],
+    ] as const) {
+      const dockerfile = join(dir, `Dockerfile.${name}`);
+      await writeFile(dockerfile, `FROM node:20-alpine\n${entrypoint}\n`);
+      await expect(imageNodeFlags(dockerfile), name).rejects.toThrow(/expected one ENTRYPOINT/);
+    }
   });
 
   it('fails with the end of the binary log when the binary cannot run', async () => {

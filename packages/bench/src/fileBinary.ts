@@ -8,13 +8,40 @@ import { stringify } from 'yaml';
 /**
  * The file-mode binary as shipped: the bundle the DaemonSet image runs
  * (`apps/file/dist/main.js`, built by `pnpm install`), started with plain
- * `node --enable-source-maps` as the image's entrypoint does (no tsx, no sources), on rules written as SigmaRule YAML manifests,
+ * `node` and the node flags of the image's entrypoint (`imageNodeFlags`: no tsx, no sources), on rules written as SigmaRule YAML manifests,
  * one file each, as a mounted ConfigMap holds them. Its peak RSS is what a
  * node pays for the detector; the issue's memory target is measured here.
  */
 
 export const REPO = dirname(dirname(dirname(dirname(fileURLToPath(import.meta.url)))));
 export const FILE_BINARY = join(REPO, 'apps', 'file', 'dist', 'main.js');
+export const FILE_DOCKERFILE = join(REPO, 'apps', 'file', 'Dockerfile');
+
+/**
+ * The node flags the file-mode image runs its bundle with: what its
+ * Dockerfile's exec-form `ENTRYPOINT ["node", …flags, "/app/main.js"]` puts
+ * between `node` and the script (`--enable-source-maps` and the V8 heap
+ * sizing, issue #16). Read from the Dockerfile, so the bench measures the
+ * binary as the image runs it and the two cannot drift apart.
+ *
+ * @throws Error when the Dockerfile has no such entrypoint
+ * @example `await imageNodeFlags()` → `['--enable-source-maps', '--max-semi-space-size=4', …]`
+ */
+export async function imageNodeFlags(dockerfile = FILE_DOCKERFILE): Promise<string[]> {
+  const text = await readFile(dockerfile, 'utf8');
+  const entrypoints = [...text.matchAll(/^ENTRYPOINT\s+(\[.*\])\s*$/gm)];
+  const words = entrypoints.length === 1 ? (JSON.parse(entrypoints[0]![1]!) as unknown) : undefined;
+  if (
+    !Array.isArray(words) ||
+    words.length < 2 ||
+    words[0] !== 'node' ||
+    !words.every((w): w is string => typeof w === 'string') ||
+    !words.slice(1, -1).every((w) => w.startsWith('--'))
+  ) {
+    throw new Error(`${dockerfile}: expected one ENTRYPOINT ["node", ...flags, "/app/main.js"]`);
+  }
+  return words.slice(1, -1);
+}
 
 /**
  * Copies the built bundle (`apps/file/dist`, self-contained: every
@@ -47,17 +74,20 @@ export interface BinaryReport {
   processSeconds: number;
   /** From spawning node to "tailing the audit log": node's start, loading the bundle, reading and compiling the rules. */
   startupSeconds: number;
+  /** The node flags the process ran with (`process.execArgv`), the reporter's `--import` aside. */
+  nodeFlags: string[];
 }
 
 /**
  * Loaded with `--import` into the binary: on exit, writes the process's
- * getrusage peak RSS and CPU time to $UGALLU_BENCH_RUSAGE.
+ * getrusage peak RSS and CPU time, and the node flags it ran with, to
+ * $UGALLU_BENCH_RUSAGE.
  */
 const RUSAGE_REPORTER = `import { writeFileSync } from 'node:fs';
 const out = process.env.UGALLU_BENCH_RUSAGE;
 process.on('exit', () => {
   const u = process.resourceUsage();
-  writeFileSync(out, JSON.stringify({ maxRssBytes: u.maxRSS * 1024, cpuSeconds: (u.userCPUTime + u.systemCPUTime) / 1e6 }));
+  writeFileSync(out, JSON.stringify({ maxRssBytes: u.maxRSS * 1024, cpuSeconds: (u.userCPUTime + u.systemCPUTime) / 1e6, execArgv: process.execArgv }));
 });
 `;
 
@@ -94,7 +124,7 @@ export async function runFileBinary(options: {
   await writeFile(reporter, RUSAGE_REPORTER);
   const args = [
     // As the image's ENTRYPOINT runs it.
-    '--enable-source-maps',
+    ...(await imageNodeFlags()),
     '--import',
     reporter,
     binary,
@@ -154,9 +184,10 @@ export async function runFileBinary(options: {
   if (code !== 0 || tailing === undefined || stopped === undefined) {
     throw new Error(`${binary} exited with ${String(code)} (built? run pnpm build):${last}`);
   }
-  const { maxRssBytes, cpuSeconds } = JSON.parse(await readFile(rusage, 'utf8')) as {
+  const { maxRssBytes, cpuSeconds, execArgv } = JSON.parse(await readFile(rusage, 'utf8')) as {
     maxRssBytes: number;
     cpuSeconds: number;
+    execArgv: string[];
   };
   return {
     // A line the pre-filter skips is handled too: read, and known to match no rule (issue #16).
@@ -169,5 +200,6 @@ export async function runFileBinary(options: {
     processSeconds,
     // The binary's log times are epoch milliseconds, as is spawnedAt.
     startupSeconds: (tailing - spawnedAt) / 1000,
+    nodeFlags: execArgv.filter((flag, i) => flag !== '--import' && execArgv[i - 1] !== '--import'),
   };
 }
