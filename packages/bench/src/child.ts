@@ -3,6 +3,8 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { NOT_PINNED, pinned } from './pin.js';
+import type { Pinning } from './pin.js';
 
 /**
  * Benchmark cases that need their own heap (memory is measured per case) or
@@ -34,15 +36,24 @@ export function startChild(
   script: string,
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  pinning: Pinning = NOT_PINNED,
 ): Child {
   const profileDir = process.env.BENCH_CPU_PROF;
   const profile =
     profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const proc: ChildProcessByStdio<Writable, Readable, Readable> = spawn(
-    process.execPath,
-    [...profile, '--conditions=@ugallu/source', '--import', 'tsx', `src/${script}`, ...args],
-    { cwd: PACKAGE_DIR, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const [command, commandArgs] = pinned(pinning, process.execPath, [
+    ...profile,
+    '--conditions=@ugallu/source',
+    '--import',
+    'tsx',
+    `src/${script}`,
+    ...args,
+  ]);
+  const proc: ChildProcessByStdio<Writable, Readable, Readable> = spawn(command, commandArgs, {
+    cwd: PACKAGE_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
   let buffered = '';
@@ -109,8 +120,9 @@ export async function runChild<T>(
   script: string,
   args: readonly string[],
   env?: Readonly<Record<string, string>>,
+  pinning?: Pinning,
 ): Promise<T> {
-  const child = startChild(script, args, env);
+  const child = startChild(script, args, env, pinning);
   const [report] = await Promise.all([child.next<T>(), child.exited]);
   return report;
 }

@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigmaCompatibleRuleSpecs } from '@ugallu/fixtures';
 import { stringify } from 'yaml';
+import { NOT_PINNED, pinned } from './pin.js';
+import type { Pinning } from './pin.js';
 
 /**
  * The file-mode binary as shipped: the bundle the DaemonSet image runs
@@ -116,6 +118,8 @@ export async function runFileBinary(options: {
   round: number;
   /** The bundle's main.js (default: apps/file/dist/main.js; see {@link snapshotFileBinary}). */
   binary?: string;
+  /** The core it runs on (default: not pinned). */
+  pinning?: Pinning;
 }): Promise<BinaryReport> {
   const { log, rulesDir, work, round } = options;
   const binary = options.binary ?? FILE_BINARY;
@@ -144,7 +148,8 @@ export async function runFileBinary(options: {
   ];
   const spawnedAt = Date.now();
   const started = performance.now();
-  const proc = spawn(process.execPath, args, {
+  const [command, commandArgs] = pinned(options.pinning ?? NOT_PINNED, process.execPath, args);
+  const proc = spawn(command, commandArgs, {
     env: { ...process.env, UGALLU_BENCH_RUSAGE: rusage, KUBERNETES_SERVICE_HOST: undefined },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

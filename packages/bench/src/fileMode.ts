@@ -8,6 +8,8 @@ import type { FileModeReport } from './fileModeCase.js';
 import { formatRate, median, table } from './measure.js';
 import { countSigmaMatches, runRsigma, writeSigmaRules } from './rsigma.js';
 import type { RsigmaSetup } from './rsigma.js';
+import { filePinning } from './pin.js';
+import type { Pinning } from './pin.js';
 
 /** Lines generated (and written) at a time, so the whole log never sits in memory. */
 const WRITE_CHUNK = 20_000;
@@ -75,6 +77,8 @@ export async function benchFileMode(options: {
 }> {
   const dir = await mkdtemp(join(tmpdir(), 'ugallu-bench-file-'));
   const rsigma = 'binary' in options.rsigma ? options.rsigma.binary : undefined;
+  // Issue #16: one pinned core, one measured process at a time (see pin.ts).
+  const pinning = filePinning();
   try {
     // The cursor in a directory of its own, as deployed (not beside the log, where the source's watcher would see every write).
     const logDir = join(dir, 'log');
@@ -154,6 +158,7 @@ export async function benchFileMode(options: {
           sigmaDir: sigma(c.rules ?? 0),
           binary,
           rsigma,
+          pinning,
         });
         if (r.events !== options.events) {
           throw new Error(
@@ -198,7 +203,7 @@ export async function benchFileMode(options: {
     const header =
       `File mode end to end: ${options.events.toLocaleString('en-US')} generated events in a ${mib(bytes)} log ` +
       `(${(bytes / options.events).toFixed(0)} bytes on average) read from the start, to a sink that discards. ` +
-      `Each case runs in its own process, ${options.rounds} interleaved rounds: ` +
+      `Each case runs in its own process (${pinning.note}), ${options.rounds} interleaved rounds: ` +
       `events/s and CPU time per event (all threads) are the median round, memory the highest. ` +
       `The decode and file-mode rows run under tsx (~73 MiB resident before our modules load, a bare node ~40 MiB); ` +
       `the shipped binary is \`node apps/file/dist/main.js --once\` as the image runs it, its events/s timed by its own log ` +
@@ -244,6 +249,7 @@ async function runCase(
     sigmaDir: string;
     binary: string;
     rsigma: string | undefined;
+    pinning: Pinning;
   },
 ): Promise<RoundReport> {
   const { round, log, stateDir } = where;
@@ -256,11 +262,17 @@ async function runCase(
         work: stateDir,
         round: round * 10_000 + c.rules!,
         binary: where.binary,
+        pinning: where.pinning,
       });
       return { ...b, rssStartBytes: Number.NaN, heapPeakBytes: Number.NaN };
     }
     case 'rsigma': {
-      const r = await runRsigma({ binary: where.rsigma!, rulesDir: where.sigmaDir, log });
+      const r = await runRsigma({
+        binary: where.rsigma!,
+        rulesDir: where.sigmaDir,
+        log,
+        pinning: where.pinning,
+      });
       return {
         events: r.events,
         seconds: r.evalSeconds,
@@ -280,7 +292,7 @@ async function runCase(
         c.kind === 'decode'
           ? ['decode', log]
           : ['pipeline', log, String(c.rules), join(stateDir, `cursor-${c.rules}-${round}`)];
-      const r = await runChild<FileModeReport>('fileModeCase.ts', args);
+      const r = await runChild<FileModeReport>('fileModeCase.ts', args, {}, where.pinning);
       return { ...r, processSeconds: Number.NaN, startupSeconds: Number.NaN };
     }
   }

@@ -6,6 +6,8 @@ import { delimiter, join } from 'node:path';
 import { generateSigmaRules } from '@ugallu/fixtures';
 import { stringify } from 'yaml';
 import { REPO } from './fileBinary.js';
+import { NOT_PINNED, pinned } from './pin.js';
+import type { Pinning } from './pin.js';
 
 /**
  * The peer (issue #16): rsigma, a Rust Sigma engine (crates `rsigma-parser`
@@ -129,9 +131,15 @@ export async function runRsigma(options: {
   binary: string;
   rulesDir: string;
   log: string;
+  /** The core it runs on (default: not pinned). */
+  pinning?: Pinning;
 }): Promise<RsigmaReport> {
+  const [command, args] = pinned(options.pinning ?? NOT_PINNED, options.binary, [
+    options.rulesDir,
+    options.log,
+  ]);
   const started = performance.now();
-  const { code, stdout, stderr } = await run(options.binary, [options.rulesDir, options.log], true);
+  const { code, stdout, stderr } = await run(command, args, true);
   const processSeconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`${options.binary} exited with ${String(code)}: ${stderr}`);
   let report: Omit<RsigmaReport, 'processSeconds'>;
