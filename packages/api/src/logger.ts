@@ -10,6 +10,8 @@
  * ```
  */
 export interface SourceLogger {
+  /** Detail a person asks for (`--log-level debug`): optional, and left out when absent. */
+  debug?(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;

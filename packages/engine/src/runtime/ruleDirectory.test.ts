@@ -27,6 +27,44 @@ describe('watchRuleDirectory', () => {
     dir = undefined;
   });
 
+  it('logs one summary line a scan at info, and each rule at debug', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    for (let i = 0; i < 50; i++) await writeFile(join(root, `r${i}.yaml`), rule(`r${i}`, 'create'));
+    await writeFile(join(root, 'bad.yaml'), 'a: [');
+    const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+    const at =
+      (level: string) =>
+      (fields: Record<string, unknown>, msg: string): void => {
+        lines.push({ level, msg, fields });
+      };
+    const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry: new Registry() });
+    dir = await watchRuleDirectory({ dir: root, engine, logger, rescanIntervalMs: 0, settleMs: 20 });
+    const info = lines.filter((l) => l.level === 'info');
+    expect(info).toEqual([
+      {
+        level: 'info',
+        msg: 'rule directory applied',
+        fields: { loaded: 50, recompiled: 0, removed: 0, failed: 1, rules: 50 },
+      },
+    ]);
+    expect(lines.filter((l) => l.msg === 'rule loaded' && l.level === 'debug')).toHaveLength(50);
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings.length).toBeGreaterThan(0);
+    for (const w of warnings) expect(String(w.fields.source)).toMatch(/bad\.yaml#0$/);
+    // A rescan that changes nothing has no summary (the broken file is warned of again); one that does, says what.
+    lines.length = 0;
+    await dir.sync();
+    expect(lines.filter((l) => l.level === 'info')).toEqual([]);
+    await writeFile(join(root, 'r0.yaml'), rule('r0', 'delete'));
+    await rm(join(root, 'r1.yaml'));
+    await dir.sync();
+    expect(lines.filter((l) => l.level === 'info').map((l) => l.fields)).toEqual([
+      { loaded: 0, recompiled: 1, removed: 1, failed: 1, rules: 49 },
+    ]);
+    await rm(root, { recursive: true, force: true });
+  });
+
   it('loads, hot-reloads (counters kept), disables a broken rule, and removes deleted ones', async () => {
     const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
     await mkdir(join(root, 'nested'));
