@@ -452,11 +452,22 @@ function skipSpace(v: DataView, i: number, n: number): number {
   return i;
 }
 
-/** Whether one of the four bytes of `w` is a quote or a backslash: the word-at-a-time zero-byte test, exact about whether there is one. */
-function quoteOrBackslash(w: number): boolean {
+/**
+ * The quotes and backslashes among the four bytes of `w` (little-endian):
+ * the top bit of each such byte set, by the word-at-a-time zero-byte test
+ * on `w` xor a quote in every byte, and xor a backslash. Exact about
+ * whether there is one, and about the first (`firstFlagged`); a byte after
+ * the first may be flagged falsely (a borrow), which nothing reads.
+ */
+function specials(w: number): number {
   const q = w ^ 0x22222222;
   const s = w ^ 0x5c5c5c5c;
-  return ((((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) !== 0;
+  return (((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080;
+}
+
+/** Which byte (0 to 3) of a `specials` mask is the first flagged: the lowest set bit, over eight. */
+function firstFlagged(mask: number): number {
+  return (31 - Math.clz32(mask & -mask)) >> 3;
 }
 
 /**
@@ -466,15 +477,19 @@ function quoteOrBackslash(w: number): boolean {
  * whether the string is all ASCII.
  */
 function stringEnd(v: DataView, i: number, n: number): number {
-  // The top bits of every byte passed over: one set is a non-ASCII byte.
+  // The top bits of every byte passed over (and of a few after the end): one set is a non-ASCII byte.
   let high = 0;
   let k = i + 1;
   for (;;) {
+    let mask = 0;
     for (; k + 4 <= n; k += 4) {
       const w = v.getInt32(k, true);
-      if (quoteOrBackslash(w)) break;
       high |= w;
+      mask = specials(w);
+      if (mask !== 0) break;
     }
+    // On to the first quote or backslash of the word; with under four bytes left, byte by byte.
+    if (mask !== 0) k += firstFlagged(mask);
     if (k >= n) return GIVE_UP;
     const c = v.getUint8(k);
     if (c === QUOTE) {
@@ -495,7 +510,8 @@ let lastStringAscii = true;
  * array however deep, or a scalar), GIVE_UP when the line ends first. A
  * container is walked with a depth count, not recursion: a line of a
  * hundred thousand brackets costs no stack. Strings are passed over a word
- * at a time (`quoteOrBackslash`), in this loop rather than a call each: a
+ * at a time (`specials`), straight on to the first quote or backslash of
+ * a word, in this loop rather than a call each: a
  * line holds some fifty strings.
  */
 function skipValue(v: DataView, i: number, n: number): number {
@@ -516,7 +532,12 @@ function skipValue(v: DataView, i: number, n: number): number {
     if (c === QUOTE) {
       k++;
       for (;;) {
-        while (k + 4 <= n && !quoteOrBackslash(v.getInt32(k, true))) k += 4;
+        let mask = 0;
+        for (; k + 4 <= n; k += 4) {
+          mask = specials(v.getInt32(k, true));
+          if (mask !== 0) break;
+        }
+        if (mask !== 0) k += firstFlagged(mask);
         if (k >= n) return GIVE_UP;
         const d = v.getUint8(k);
         if (d === QUOTE) break;
