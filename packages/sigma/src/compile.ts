@@ -623,6 +623,84 @@ function testAnyString(globs: GlobList, values: unknown): boolean {
 }
 
 /**
+ * The one field of an event that decides, alone, that a rule cannot match
+ * most events, so that `RuleSet` can skip the rule on it without testing
+ * the rest: a rule with no verb or resource is a candidate for every event,
+ * and these fields repeat from event to event, so their verdicts are cached
+ * by value (issue #14). At most one per rule, the cheapest first.
+ * @internal
+ */
+export const RuleGate = {
+  /** Nothing to gate on: the rule is tested on every candidate event. */
+  None: 0,
+  /** The rule needs an `impersonatedUser`: an event with none (undefined or null) cannot match. */
+  ImpersonatedUser: 1,
+  /** `passesUsernameGate(user.username)` decides, for a string username. */
+  Username: 2,
+  /** `passesUserAgentGate(userAgent)` decides, for a string user agent. */
+  UserAgent: 3,
+} as const;
+/** @internal */
+export type RuleGate = (typeof RuleGate)[keyof typeof RuleGate];
+
+/**
+ * What a rule asks of one string field (the username or the user agent) on
+ * its own: the top-level glob list the field must match, and the lists of
+ * the `not` and the exceptions made of that one criterion, any of which,
+ * matching, rules the event out. For a string value, `passes` is false only
+ * when `CompiledMatch.test` (or an exception) decides against the event on
+ * that value alone, with the same glob lists.
+ */
+class FieldGate {
+  readonly required: GlobList | null;
+  readonly excluding: readonly GlobList[];
+
+  constructor(required: GlobList | null, excluding: readonly GlobList[]) {
+    this.required = required;
+    this.excluding = excluding;
+  }
+
+  passes(value: string): boolean {
+    if (this.required !== null && !this.required.test(value)) return false;
+    const excluding = this.excluding;
+    for (let i = 0; i < excluding.length; i++) if (excluding[i]!.test(value)) return false;
+    return true;
+  }
+}
+
+/**
+ * The field gate of `criterion` (`userGlob` or `userAgentGlob`): the
+ * top-level list, and those of the `not` and exceptions whose spec has that
+ * criterion and no other (a whitelist of one key, as `decidedByKeys`: a
+ * criterion added later makes a sub-match no gate). Null when there is none.
+ */
+function fieldGate(
+  criterion: 'userGlob' | 'userAgentGlob',
+  spec: SigmaRuleSpec,
+  match: CompiledMatch,
+  exceptions: readonly CompiledMatch[] | null,
+): FieldGate | null {
+  const excluding: GlobList[] = [];
+  const sole = (sub: SubMatchSpec, m: CompiledMatch): void => {
+    const keys = Object.keys(sub);
+    const globs = m[criterion];
+    if (keys.length === 1 && keys[0] === criterion && globs !== null) excluding.push(globs);
+  };
+  if (spec.match.not !== undefined && match.not !== null) sole(spec.match.not, match.not);
+  exceptions?.forEach((m, i) => sole(spec.exceptions![i]!, m));
+  const required = match[criterion];
+  return required === null && excluding.length === 0 ? null : new FieldGate(required, excluding);
+}
+
+/** Whether the match can hold only on an event with an `impersonatedUser` (its globs read `impersonatedUser?.…`). */
+function needsImpersonatedUser(m: CompiledMatch): boolean {
+  const needs = (sub: CompiledMatch): boolean =>
+    sub.impersonatedUserGlob !== null || sub.impersonatedUserGroupGlob !== null;
+  if (needs(m)) return true;
+  return m.anyOf !== null && m.anyOf.length > 0 && m.anyOf.every(needs);
+}
+
+/**
  * A compiled rule: immutable, and independent of any other rule.
  *
  * `verbs` and `resources` are what the rule can match at all (undefined: any),
@@ -665,12 +743,19 @@ export class CompiledRule {
   readonly narrowable: boolean;
   /** The optional fields `mayMatchKeys` reads: bits of `AuditLineScanner.FIELDS`, for `AuditLineScanner.scan`. */
   readonly scanFields: number;
+  /**
+   * The field `RuleSet.evaluate` gates the rule on (see `RuleGate`).
+   * @internal
+   */
+  readonly gate: RuleGate;
   /** `emit.message`, compiled; undefined when the rule has none. */
   readonly message: MessageTemplate | undefined;
   private readonly match: CompiledMatch;
   /** The rule does not fire when any of these holds; null when it has none. */
   private readonly exceptions: readonly CompiledMatch[] | null;
   private readonly keyFilter: KeyFilter;
+  private readonly usernameGate: FieldGate | null;
+  private readonly userAgentGate: FieldGate | null;
 
   constructor(
     spec: SigmaRuleSpec,
@@ -701,6 +786,15 @@ export class CompiledRule {
     this.keyFilter = new KeyFilter(spec, parts.match, parts.exceptions);
     this.narrowable = this.keyFilter.narrowable;
     this.scanFields = this.keyFilter.scanFields;
+    this.usernameGate = fieldGate('userGlob', spec, parts.match, parts.exceptions);
+    this.userAgentGate = fieldGate('userAgentGlob', spec, parts.match, parts.exceptions);
+    this.gate = needsImpersonatedUser(parts.match)
+      ? RuleGate.ImpersonatedUser
+      : this.usernameGate !== null
+        ? RuleGate.Username
+        : this.userAgentGate !== null
+          ? RuleGate.UserAgent
+          : RuleGate.None;
   }
 
   /** The SecurityEvent message for an event this rule matched; undefined when the rule has no `emit.message`. */
@@ -720,6 +814,25 @@ export class CompiledRule {
    */
   matchesIndexed(event: AuditEvent): boolean {
     return this.match.test(event, true) && !this.excepted(event);
+  }
+
+  /**
+   * False when `matches` is false for every event whose `user.username` is
+   * this string (the top-level `userGlob` does not hold, or a `not` or an
+   * exception that is a `userGlob` alone does); true otherwise, and always
+   * for a rule with no such criterion.
+   * @internal
+   */
+  passesUsernameGate(username: string): boolean {
+    return this.usernameGate === null || this.usernameGate.passes(username);
+  }
+
+  /**
+   * `passesUsernameGate` for the `userAgent` (`userAgentGlob`).
+   * @internal
+   */
+  passesUserAgentGate(userAgent: string): boolean {
+    return this.userAgentGate === null || this.userAgentGate.passes(userAgent);
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { AuditEvent } from '@ugallu/audit-types';
 import { AuditLineScanner } from '@ugallu/audit-types';
 import type { CompiledRule } from './compile.js';
-import { SUBRESOURCE_SEPARATOR } from './compile.js';
+import { RuleGate, SUBRESOURCE_SEPARATOR } from './compile.js';
 
 /**
  * A named rule in a `RuleSet`, with state the caller owns (counters, a rate
@@ -54,20 +54,126 @@ export interface RuleIndexKeys {
 /** Stands for "any verb" / "any resource" / "no subresource key" in the index. */
 const ANY = '\u0000*';
 const NO_MATCHES: readonly never[] = Object.freeze([]);
+/** Whether the event has an `impersonatedUser`, in `evaluate`: not read yet, none, some. */
+const UNREAD = 0;
+const NONE = 1;
+const SOME = 2;
 
 type Buckets<TState> = Map<string, Map<string, RuleEntry<TState>[]>>;
+
+/**
+ * One list of candidates, in name order, and beside each its gate: 0 (none),
+ * or its `RuleGate` in the low two bits and its slot in the gate's verdict
+ * cache above them (`GateCache`).
+ */
+interface Candidates<TState> {
+  readonly entries: readonly RuleEntry<TState>[];
+  readonly gates: Int32Array;
+}
 
 /** The candidates for one verb, by resource and subresource, merged ahead of time. */
 interface VerbNode<TState> {
   readonly byResource: ReadonlyMap<string, ResourceNode<TState>>;
   /** For events whose resource no rule names, or that have none. */
-  readonly other: readonly RuleEntry<TState>[];
+  readonly other: Candidates<TState>;
 }
 
 interface ResourceNode<TState> {
   /** For events with no subresource, or one no rule names with this resource. */
-  readonly plain: readonly RuleEntry<TState>[];
-  readonly bySubresource: ReadonlyMap<string, readonly RuleEntry<TState>[]>;
+  readonly plain: Candidates<TState>;
+  readonly bySubresource: ReadonlyMap<string, Candidates<TState>>;
+}
+
+const NO_CANDIDATES: Candidates<never> = Object.freeze({ entries: NO_MATCHES, gates: new Int32Array(0) });
+
+/**
+ * A hash of a string from its length and four of its characters (the
+ * last, and those a quarter, half and five eighths in). Cheap on a string fresh from
+ * JSON.parse, which has no hash yet (V8 computes one for a Map lookup, out
+ * of line, over every character). Equal strings hash alike; `GateCache`
+ * compares with `===` and falls back to a Map.
+ */
+function sampleHash(value: string): number {
+  const n = value.length;
+  if (n === 0) return 0;
+  return (
+    Math.imul(n, 0x9e5) ^
+    Math.imul(value.charCodeAt(n - 1), 0x3b) ^
+    Math.imul(value.charCodeAt((n * 5) >> 3), 0x95) ^
+    Math.imul(value.charCodeAt(n >> 1), 0x1f) ^
+    value.charCodeAt(n >> 2)
+  );
+}
+
+/** A gate's verdict for one rule and value: not asked yet (0), the rule may match (PASS), it cannot (FAIL). */
+const PASS = 1;
+const FAIL = 2;
+/** Values a gate cache holds at most: at the bound it starts afresh, so values an attacker invents cannot grow it. */
+const GATE_CACHE_VALUES = 1024;
+/** Places of the table in front of the map (a power of two). */
+const GATE_CACHE_PLACES = 1024;
+/** Longer values are not cached (their rules are tested in full), so the memory the cache keeps alive stays bounded too. */
+const GATE_CACHE_VALUE_LENGTH = 1024;
+
+/**
+ * The verdicts of one gate (the username, or the user agent) by value: for
+ * a value seen, a row holding the verdict of every rule gated on it (by
+ * slot), filled in as rules are met. Usernames and user agents repeat from
+ * event to event, so most events pay one read and one lookup for all the
+ * rules gated on the field, however many.
+ *
+ * The lookup is a direct-mapped table placed by `sampleHash`, in front of a
+ * Map: a string fresh from JSON.parse has no hash yet, and the Map hashes
+ * every character of it (a 100-character user agent) out of line, which on
+ * every event cost about as much as the rules it saved. Values the sample
+ * cannot tell apart (node names that differ in one digit) share a place and
+ * fall through to the Map, so they cost a Map lookup, never a wrong verdict
+ * nor a verdict computed again. Made anew when the rules change.
+ */
+class GateCache {
+  private readonly slots: number;
+  /** The value last looked up at each place, and where its row starts. */
+  private readonly placeValues: (string | undefined)[] = new Array<string | undefined>(
+    GATE_CACHE_PLACES,
+  ).fill(undefined);
+  private readonly placeRows = new Int32Array(GATE_CACHE_PLACES);
+  /** Every value cached, and where its row starts in `verdicts`. */
+  private readonly rows = new Map<string, number>();
+  private readonly verdicts: Uint8Array;
+
+  constructor(slots: number) {
+    this.slots = slots;
+    this.verdicts = new Uint8Array(GATE_CACHE_VALUES * slots);
+  }
+
+  /** The verdicts of every cached value, or null when this value is not cached (not a string, or too long): test the rules in full. */
+  get(value: unknown): Uint8Array | null {
+    return typeof value === 'string' && value.length <= GATE_CACHE_VALUE_LENGTH ? this.verdicts : null;
+  }
+
+  /** Where the row of the value starts in `verdicts` (a new row, its verdicts unknown, for a new value). */
+  row(value: string): number {
+    const at = sampleHash(value) & (GATE_CACHE_PLACES - 1);
+    if (this.placeValues[at] === value) return this.placeRows[at]!;
+    let row = this.rows.get(value);
+    if (row === undefined) {
+      if (this.rows.size === GATE_CACHE_VALUES) {
+        this.rows.clear();
+        this.placeValues.fill(undefined);
+        this.verdicts.fill(0);
+      }
+      row = this.rows.size * this.slots;
+      this.rows.set(value, row);
+    }
+    this.placeValues[at] = value;
+    this.placeRows[at] = row;
+    return row;
+  }
+
+  /** How many values it holds (for tests of the bound). */
+  get size(): number {
+    return this.rows.size;
+  }
 }
 
 /**
@@ -85,6 +191,14 @@ interface ResourceNode<TState> {
  * three map lookups. Values no rule names fold into ANY, so the index stays
  * bounded whatever an attacker puts in requests.
  *
+ * A rule with no verb or resource (Disallowed K8s User, anonymous access) is
+ * a candidate for every event, so each candidate also carries its gate
+ * (`CompiledRule.gate`): an impersonated user it needs, or a username or user
+ * agent that decides alone against it. `evaluate` reads each gating field
+ * once per event and skips the rules it rules out on a verdict cached by
+ * value (`GateCache`, bounded); the rules it lets through are tested in
+ * full, so the matches are those of `CompiledRule.matches` (issue #14).
+ *
  * @example
  * ```ts
  * const rules = new RuleSet({ createState: () => ({ matches: 0 }) });
@@ -96,7 +210,9 @@ export class RuleSet<TState = undefined> {
   private readonly createState: (name: string, rule: CompiledRule) => TState;
   private readonly entries = new Map<string, RuleEntry<TState>>();
   private byVerb: ReadonlyMap<string, VerbNode<TState>> = new Map();
-  private anyVerb: VerbNode<TState> = { byResource: new Map(), other: NO_MATCHES };
+  private anyVerb: VerbNode<TState> = { byResource: new Map(), other: NO_CANDIDATES };
+  private usernames = new GateCache(0);
+  private userAgents = new GateCache(0);
   private dirty = false;
   /** An enabled rule the index cannot narrow (see `unnarrowableRule`), recomputed with the index. */
   private unnarrowable: string | undefined = undefined;
@@ -157,10 +273,62 @@ export class RuleSet<TState = undefined> {
    */
   evaluate(event: AuditEvent): readonly RuleEntry<TState>[] {
     const ref = event.objectRef;
-    const candidates = this.candidates(event.verb, ref?.resource, ref?.subresource);
+    const { entries, gates } = this.lookup(event.verb, ref?.resource, ref?.subresource);
     let out: RuleEntry<TState>[] | undefined;
-    for (let i = 0; i < candidates.length; i++) {
-      const entry = candidates[i]!;
+    // Each gating field is read at most once per event, when a candidate first asks for it.
+    let impersonated = UNREAD;
+    let username: unknown;
+    let usernameVerdicts: Uint8Array | null | undefined;
+    let usernameAt = 0;
+    let userAgent: unknown;
+    let userAgentVerdicts: Uint8Array | null | undefined;
+    let userAgentAt = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const gate = gates[i]!;
+      if (gate !== 0) {
+        const slot = gate >>> 2;
+        switch (gate & 3) {
+          case RuleGate.ImpersonatedUser:
+            if (impersonated === UNREAD) {
+              const user = event.impersonatedUser;
+              impersonated = user === undefined || user === null ? NONE : SOME;
+            }
+            if (impersonated === NONE) continue;
+            break;
+          case RuleGate.Username:
+            if (usernameVerdicts === undefined) {
+              username = event.user?.username;
+              usernameVerdicts = this.usernames.get(username);
+              if (usernameVerdicts !== null) usernameAt = this.usernames.row(username as string);
+            }
+            if (usernameVerdicts !== null) {
+              let verdict = usernameVerdicts[usernameAt + slot];
+              if (verdict === 0) {
+                verdict = entries[i]!.rule.passesUsernameGate(username as string) ? PASS : FAIL;
+                usernameVerdicts[usernameAt + slot] = verdict;
+              }
+              if (verdict === FAIL) continue;
+            }
+            break;
+          case RuleGate.UserAgent:
+            if (userAgentVerdicts === undefined) {
+              userAgent = event.userAgent;
+              userAgentVerdicts = this.userAgents.get(userAgent);
+              if (userAgentVerdicts !== null) userAgentAt = this.userAgents.row(userAgent as string);
+            }
+            if (userAgentVerdicts !== null) {
+              let verdict = userAgentVerdicts[userAgentAt + slot];
+              if (verdict === 0) {
+                verdict = entries[i]!.rule.passesUserAgentGate(userAgent as string) ? PASS : FAIL;
+                userAgentVerdicts[userAgentAt + slot] = verdict;
+              }
+              if (verdict === FAIL) continue;
+            }
+            break;
+        }
+      }
+      // The entry is read only here: a candidate its gate rules out costs no read of it.
+      const entry = entries[i]!;
       if (entry.rule.matchesIndexed(event)) (out ??= []).push(entry);
     }
     return out ?? NO_MATCHES;
@@ -234,7 +402,16 @@ export class RuleSet<TState = undefined> {
     return this.unnarrowable;
   }
 
+  /** How many usernames and user agents the gate caches hold (for tests of their bound). @internal */
+  gateCacheSizes(): { usernames: number; userAgents: number } {
+    return { usernames: this.usernames.size, userAgents: this.userAgents.size };
+  }
+
   private candidates(verb: string, resource: unknown, subresource: unknown): readonly RuleEntry<TState>[] {
+    return this.lookup(verb, resource, subresource).entries;
+  }
+
+  private lookup(verb: string, resource: unknown, subresource: unknown): Candidates<TState> {
     if (this.dirty) this.reindex();
     const v = this.byVerb.get(verb) ?? this.anyVerb;
     if (typeof resource !== 'string') return v.other;
@@ -251,10 +428,15 @@ export class RuleSet<TState = undefined> {
     const buckets: Buckets<TState> = new Map();
     let unnarrowable: string | undefined;
     let scanFields = 0;
+    /** entry -> its code in `Candidates.gates`. */
+    const gateCodes = new Map<RuleEntry<TState>, number>();
+    const slots = [0, 0, 0, 0];
     for (const entry of this.entries.values()) {
       const { rule } = entry;
       if (!rule.enabled) continue;
       scanFields |= rule.scanFields;
+      const gate = rule.gate;
+      gateCodes.set(entry, gate === RuleGate.None ? 0 : gate | (slots[gate]!++ << 2));
       if (!rule.narrowable && (unnarrowable === undefined || entry.name < unnarrowable))
         unnarrowable = entry.name;
       for (const v of rule.verbs ?? [ANY]) {
@@ -275,19 +457,27 @@ export class RuleSet<TState = undefined> {
         }
       }
     }
+    const candidates = (v: string, r: string, s: string): Candidates<TState> => {
+      const entries = merge(buckets, v, r, s);
+      if (entries.length === 0) return NO_CANDIDATES;
+      return { entries, gates: Int32Array.from(entries, (entry) => gateCodes.get(entry)!) };
+    };
     const node = (v: string): VerbNode<TState> => {
       const byResource = new Map<string, ResourceNode<TState>>();
       for (const [resource, subs] of resources) {
-        const bySubresource = new Map<string, readonly RuleEntry<TState>[]>();
-        for (const sub of subs) bySubresource.set(sub, merge(buckets, v, resource, sub));
-        byResource.set(resource, { plain: merge(buckets, v, resource, ANY), bySubresource });
+        const bySubresource = new Map<string, Candidates<TState>>();
+        for (const sub of subs) bySubresource.set(sub, candidates(v, resource, sub));
+        byResource.set(resource, { plain: candidates(v, resource, ANY), bySubresource });
       }
-      return { byResource, other: merge(buckets, v, ANY, ANY) };
+      return { byResource, other: candidates(v, ANY, ANY) };
     };
     const byVerb = new Map<string, VerbNode<TState>>();
     for (const v of verbs) byVerb.set(v, node(v));
     this.byVerb = byVerb;
     this.anyVerb = node(ANY);
+    // Slots are numbered afresh: the verdicts cached for the old rules go.
+    this.usernames = new GateCache(slots[RuleGate.Username]!);
+    this.userAgents = new GateCache(slots[RuleGate.UserAgent]!);
     this.unnarrowable = unnarrowable;
     this.scanFields = scanFields;
     this.dirty = false;
