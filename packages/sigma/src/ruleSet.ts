@@ -58,6 +58,8 @@ const NO_MATCHES: readonly never[] = Object.freeze([]);
 const UNREAD = 0;
 const NONE = 1;
 const SOME = 2;
+/** A gate's row not looked up yet, in `evaluate` and `mayMatch` (-1 is a value not cached). */
+const UNREAD_ROW = -2;
 
 type Buckets<TState> = Map<string, Map<string, RuleEntry<TState>[]>>;
 
@@ -140,15 +142,33 @@ class GateCache {
   /** Every value cached, and where its row starts in `verdicts`. */
   private readonly rows = new Map<string, number>();
   private readonly verdicts: Uint8Array;
+  private readonly field: typeof RuleGate.Username | typeof RuleGate.UserAgent;
 
-  constructor(slots: number) {
+  constructor(field: typeof RuleGate.Username | typeof RuleGate.UserAgent, slots: number) {
+    this.field = field;
     this.slots = slots;
     this.verdicts = new Uint8Array(GATE_CACHE_VALUES * slots);
   }
 
-  /** The verdicts of every cached value, or null when this value is not cached (not a string, or too long): test the rules in full. */
-  get(value: unknown): Uint8Array | null {
-    return typeof value === 'string' && value.length <= GATE_CACHE_VALUE_LENGTH ? this.verdicts : null;
+  /** Where the row of the value starts, or -1 when it is not cached (not a string, or too long): test the rules in full. */
+  rowOf(value: unknown): number {
+    return typeof value === 'string' && value.length <= GATE_CACHE_VALUE_LENGTH ? this.row(value) : -1;
+  }
+
+  /**
+   * The verdict at `at` (a row and a rule's slot) for `value`, the row's
+   * value: false when the rule cannot match an event with it. Asked of the
+   * rule the first time, then remembered.
+   */
+  admits(at: number, rule: CompiledRule, value: string): boolean {
+    let verdict = this.verdicts[at];
+    if (verdict === 0) {
+      const passes =
+        this.field === RuleGate.Username ? rule.passesUsernameGate(value) : rule.passesUserAgentGate(value);
+      verdict = passes ? PASS : FAIL;
+      this.verdicts[at] = verdict;
+    }
+    return verdict === PASS;
   }
 
   /** Where the row of the value starts in `verdicts` (a new row, its verdicts unknown, for a new value). */
@@ -211,8 +231,8 @@ export class RuleSet<TState = undefined> {
   private readonly entries = new Map<string, RuleEntry<TState>>();
   private byVerb: ReadonlyMap<string, VerbNode<TState>> = new Map();
   private anyVerb: VerbNode<TState> = { byResource: new Map(), other: NO_CANDIDATES };
-  private usernames = new GateCache(0);
-  private userAgents = new GateCache(0);
+  private usernames = new GateCache(RuleGate.Username, 0);
+  private userAgents = new GateCache(RuleGate.UserAgent, 0);
   private dirty = false;
   /** An enabled rule the index cannot narrow (see `unnarrowableRule`), recomputed with the index. */
   private unnarrowable: string | undefined = undefined;
@@ -278,11 +298,9 @@ export class RuleSet<TState = undefined> {
     // Each gating field is read at most once per event, when a candidate first asks for it.
     let impersonated = UNREAD;
     let username: unknown;
-    let usernameVerdicts: Uint8Array | null | undefined;
-    let usernameAt = 0;
+    let usernameAt = UNREAD_ROW;
     let userAgent: unknown;
-    let userAgentVerdicts: Uint8Array | null | undefined;
-    let userAgentAt = 0;
+    let userAgentAt = UNREAD_ROW;
     for (let i = 0; i < entries.length; i++) {
       const gate = gates[i]!;
       if (gate !== 0) {
@@ -296,34 +314,22 @@ export class RuleSet<TState = undefined> {
             if (impersonated === NONE) continue;
             break;
           case RuleGate.Username:
-            if (usernameVerdicts === undefined) {
-              username = event.user?.username;
-              usernameVerdicts = this.usernames.get(username);
-              if (usernameVerdicts !== null) usernameAt = this.usernames.row(username as string);
-            }
-            if (usernameVerdicts !== null) {
-              let verdict = usernameVerdicts[usernameAt + slot];
-              if (verdict === 0) {
-                verdict = entries[i]!.rule.passesUsernameGate(username as string) ? PASS : FAIL;
-                usernameVerdicts[usernameAt + slot] = verdict;
-              }
-              if (verdict === FAIL) continue;
-            }
+            if (usernameAt === UNREAD_ROW)
+              usernameAt = this.usernames.rowOf((username = event.user?.username));
+            if (
+              usernameAt >= 0 &&
+              !this.usernames.admits(usernameAt + slot, entries[i]!.rule, username as string)
+            )
+              continue;
             break;
           case RuleGate.UserAgent:
-            if (userAgentVerdicts === undefined) {
-              userAgent = event.userAgent;
-              userAgentVerdicts = this.userAgents.get(userAgent);
-              if (userAgentVerdicts !== null) userAgentAt = this.userAgents.row(userAgent as string);
-            }
-            if (userAgentVerdicts !== null) {
-              let verdict = userAgentVerdicts[userAgentAt + slot];
-              if (verdict === 0) {
-                verdict = entries[i]!.rule.passesUserAgentGate(userAgent as string) ? PASS : FAIL;
-                userAgentVerdicts[userAgentAt + slot] = verdict;
-              }
-              if (verdict === FAIL) continue;
-            }
+            if (userAgentAt === UNREAD_ROW)
+              userAgentAt = this.userAgents.rowOf((userAgent = event.userAgent));
+            if (
+              userAgentAt >= 0 &&
+              !this.userAgents.admits(userAgentAt + slot, entries[i]!.rule, userAgent as string)
+            )
+              continue;
             break;
         }
       }
@@ -348,8 +354,33 @@ export class RuleSet<TState = undefined> {
    * @example `if (!rules.mayMatch({ verb: 'watch', resource: 'pods', subresource: undefined, stage: undefined, username: undefined })) skip();`
    */
   mayMatch(keys: RuleIndexKeys): boolean {
-    const candidates = this.candidates(keys.verb, keys.resource, keys.subresource);
-    for (let i = 0; i < candidates.length; i++) if (candidates[i]!.rule.mayMatchKeys(keys)) return true;
+    const { entries, gates } = this.lookup(keys.verb, keys.resource, keys.subresource);
+    // The gates of `evaluate`, on the keys: a verdict cached by value rules a candidate out before its key checks
+    // (the rules keyed only on the user are candidates for every line). An unknown key gates nothing.
+    let usernameAt = UNREAD_ROW;
+    let userAgentAt = UNREAD_ROW;
+    for (let i = 0; i < entries.length; i++) {
+      const gate = gates[i]!;
+      const rule = entries[i]!.rule;
+      if (gate !== 0) {
+        const slot = gate >>> 2;
+        switch (gate & 3) {
+          case RuleGate.ImpersonatedUser:
+            if (keys.impersonatedUser === false) continue;
+            break;
+          case RuleGate.Username:
+            if (usernameAt === UNREAD_ROW) usernameAt = this.usernames.rowOf(keys.username);
+            if (usernameAt >= 0 && !this.usernames.admits(usernameAt + slot, rule, keys.username!)) continue;
+            break;
+          case RuleGate.UserAgent:
+            if (userAgentAt === UNREAD_ROW) userAgentAt = this.userAgents.rowOf(keys.userAgent);
+            if (userAgentAt >= 0 && !this.userAgents.admits(userAgentAt + slot, rule, keys.userAgent!))
+              continue;
+            break;
+        }
+      }
+      if (rule.mayMatchKeys(keys)) return true;
+    }
     return false;
   }
 
@@ -476,8 +507,8 @@ export class RuleSet<TState = undefined> {
     this.byVerb = byVerb;
     this.anyVerb = node(ANY);
     // Slots are numbered afresh: the verdicts cached for the old rules go.
-    this.usernames = new GateCache(slots[RuleGate.Username]!);
-    this.userAgents = new GateCache(slots[RuleGate.UserAgent]!);
+    this.usernames = new GateCache(RuleGate.Username, slots[RuleGate.Username]!);
+    this.userAgents = new GateCache(RuleGate.UserAgent, slots[RuleGate.UserAgent]!);
     this.unnarrowable = unnarrowable;
     this.scanFields = scanFields;
     this.dirty = false;
