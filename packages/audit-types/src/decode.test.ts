@@ -6,6 +6,7 @@ import {
   decodeLogLine,
   DecodeReason,
   DEFAULT_MAX_DEPTH,
+  OBJECT_REF_FIELDS,
   toAuditEvent,
 } from './index.js';
 import type { DecodedBatch } from './index.js';
@@ -90,6 +91,17 @@ describe('decodeLine', () => {
   it('leaves a missing stage absent', () => {
     const r = toAuditEvent({ auditID: 'x', verb: 'get' });
     expect(r.ok && r.event.stage).toBeUndefined();
+  });
+});
+
+describe('decodeLine: every field of objectRef is checked', () => {
+  it.each(OBJECT_REF_FIELDS)('refuses objectRef.%s that is not a string, naming it', (field) => {
+    for (const bad of [7, null, ['pods'], { a: 1 }, true]) {
+      const r = decodeLine(line({ objectRef: { resource: 'pods', [field]: bad } }));
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.message).toContain(`objectRef.${field} is not a string`);
+    }
+    expect(decodeLine(line({ objectRef: { resource: 'pods', [field]: 'x' } })).ok).toBe(true);
   });
 });
 
