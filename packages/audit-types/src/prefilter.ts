@@ -207,6 +207,8 @@ export class AuditLineScanner {
    */
   impersonatedUsername: string | null | undefined = undefined;
 
+  /** Where the value `softString` read ends. */
+  private next = 0;
   /** The buffer last scanned, and a view of it (`viewOf`). */
   private bytes: Buffer = EMPTY;
   private view: DataView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
@@ -294,14 +296,8 @@ export class AuditLineScanner {
           i = skipValue(v, i, n);
         }
       } else if (field === Field.UserAgent) {
-        const close = c === QUOTE ? stringEnd(v, i, n) : ESCAPED;
-        if (close >= 0) {
-          this.userAgent = this.text(i + 1, close);
-          i = close + 1;
-        } else {
-          this.userAgent = undefined;
-          i = skipValue(v, i, n);
-        }
+        this.userAgent = this.softString(v, i, n);
+        i = this.next;
       } else {
         // kind, apiVersion, verb, stage: a plain string, or the line is parsed.
         if (c !== QUOTE) return false;
@@ -371,6 +367,21 @@ export class AuditLineScanner {
   }
 
   /**
+   * A soft field's value at `i`: the text of a plain string, or undefined
+   * (unknown) for anything else (an escape, a number, an object); `next`
+   * is then where the value ends (GIVE_UP at a cut line).
+   */
+  private softString(v: DataView, i: number, n: number): string | undefined {
+    const close = v.getUint8(i) === QUOTE ? stringEnd(v, i, n) : ESCAPED;
+    if (close >= 0) {
+      this.next = close + 1;
+      return this.text(i + 1, close);
+    }
+    this.next = skipValue(v, i, n);
+    return undefined;
+  }
+
+  /**
    * The members of the kept object opening at `v.getUint8(i)` (`{`), read into the
    * fields: `objectRef`'s resource and subresource, `user`'s username,
    * `responseStatus`'s code, `impersonatedUser`'s username. Returns the
@@ -410,14 +421,8 @@ export class AuditLineScanner {
         this.responseCode = after < 0 ? undefined : integerIn(v, i, after);
         i = after;
       } else if (field === Field.ImpersonatedUsername) {
-        const valueEnd = v.getUint8(i) === QUOTE ? stringEnd(v, i, n) : ESCAPED;
-        if (valueEnd >= 0) {
-          this.impersonatedUsername = this.text(i + 1, valueEnd);
-          i = valueEnd + 1;
-        } else {
-          this.impersonatedUsername = undefined;
-          i = skipValue(v, i, n);
-        }
+        this.impersonatedUsername = this.softString(v, i, n);
+        i = this.next;
       } else {
         // resource, subresource, username: a plain string, or the line is parsed.
         if (v.getUint8(i) !== QUOTE) return GIVE_UP;
