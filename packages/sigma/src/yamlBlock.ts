@@ -215,16 +215,7 @@ class BlockReader {
 
   /** A mapping key: a one-line plain or quoted scalar that the core schema reads as a string, then `:`. */
   private key(): string {
-    const token = this.peek();
-    let value: unknown;
-    if (token === SCALAR) {
-      this.advance();
-      value = this.plain();
-    } else if (token !== undefined && (token[0] === '"' || token[0] === "'")) {
-      value = this.quoted();
-    } else {
-      return outside();
-    }
+    const value = this.scalar();
     if (typeof value !== 'string' || value === '<<' || value === '__proto__' || value.length > 1000)
       outside();
     if (this.peek() !== ':') outside();
@@ -280,18 +271,20 @@ class BlockReader {
 
   /** A one-line scalar that ends its line. */
   private scalarValue(): unknown {
-    const token = this.peek();
-    let value: unknown;
-    if (token === SCALAR) {
-      this.advance();
-      value = this.plain();
-    } else if (token !== undefined && (token[0] === '"' || token[0] === "'")) {
-      value = this.quoted();
-    } else {
-      return outside();
-    }
+    const value = this.scalar();
     this.endOfLine();
     return value;
+  }
+
+  /** A one-line plain or quoted scalar, typed; anything else is left to the composer. */
+  private scalar(): unknown {
+    const token = this.peek();
+    if (token === SCALAR) {
+      this.advance();
+      return this.plain();
+    }
+    if (token !== undefined && (token[0] === '"' || token[0] === "'")) return this.quoted();
+    return outside();
   }
 
   /** The plain scalar's source at `at`, typed by the core schema as the composer types it. */
