@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seeded } from './glob.test.js';
+import { seeded } from './testRandom.js';
 import { compile, RuleSet, SigmaCompileError } from './index.js';
 import type { CompiledRule } from './index.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileGlobList, countWildcards } from './glob.js';
+import { seeded } from './testRandom.js';
 
 describe('glob', () => {
   it.each<[string, string, boolean]>([
@@ -81,15 +82,3 @@ describe('glob', () => {
     expect(countWildcards('a*b?c\\*')).toBe(2);
   });
 });
-
-/** A small deterministic PRNG (mulberry32), so a failure reproduces. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

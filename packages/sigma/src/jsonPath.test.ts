@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CompileReason, SigmaCompileError } from './errors.js';
 import { compileJSONPath, JSONPATH_LIMITS, JSONPathStepKind, parseJSONPath } from './jsonPath.js';
 import type { JSONPathStep } from './jsonPath.js';
+import { seeded } from './testRandom.js';
 
 const AT = 'match.requestObjectGlob[0].jsonPath';
 
@@ -317,18 +318,6 @@ function leafText(v: unknown): string | null {
   if (typeof v === 'boolean') return String(v);
   if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : null;
   return v === null ? 'null' : null;
-}
-
-/** mulberry32: the same random paths on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const rnd = seeded(11);

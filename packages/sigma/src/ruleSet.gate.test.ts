@@ -1,6 +1,6 @@
 import type { AuditEvent } from '@ugallu/audit-types';
 import { describe, expect, it } from 'vitest';
-import { seeded } from './glob.test.js';
+import { randomPicks, seeded } from './testRandom.js';
 import { compile, RuleSet } from './index.js';
 import type { CompiledRule, MatchSpec, SubMatchSpec } from './index.js';
 
@@ -34,11 +34,7 @@ describe('randomized differential: the gated evaluate against CompiledRule.match
   const seed = Number(process.env.GATE_SEED ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`gate differential test: seed ${seed} (rerun with GATE_SEED=${seed})`);
   const rnd = seeded(seed);
-  const chance = (p: number): boolean => rnd() < p;
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const some = <T>(xs: readonly T[], max = 3): T[] => [
-    ...new Set(Array.from({ length: 1 + Math.floor(rnd() * max) }, () => pick(xs))),
-  ];
+  const { chance, pick, some } = randomPicks(rnd);
 
   // Node names that differ in one digit, so that some share a place of the cache's table.
   const USERS = [

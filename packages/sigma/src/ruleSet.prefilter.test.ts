@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { AuditLineScanner, decodeLine, decodeLogLine } from '@ugallu/audit-types';
 import type { AuditEvent, DecodedBatch } from '@ugallu/audit-types';
 import { describe, expect, it } from 'vitest';
-import { seeded } from './glob.test.js';
+import { randomPicks, seeded } from './testRandom.js';
 import { compile, isRuleManifestPath, parseRuleManifests, RuleSet, SigmaCompileError } from './index.js';
 import type { CompiledRule, MatchSpec, RuleIndexKeys } from './index.js';
 
@@ -359,11 +359,7 @@ describe('randomized differential: pre-filter on and off give equal matches (ove
   const seed = Number(process.env.PREFILTER_SEED ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`prefilter differential test: seed ${seed} (rerun with PREFILTER_SEED=${seed})`);
   const rnd = seeded(seed);
-  const chance = (p: number): boolean => rnd() < p;
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const some = <T>(xs: readonly T[], max = 3): T[] => [
-    ...new Set(Array.from({ length: 1 + Math.floor(rnd() * max) }, () => pick(xs))),
-  ];
+  const { chance, pick, some } = randomPicks(rnd);
 
   const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'] as const;
   const RESOURCES = [

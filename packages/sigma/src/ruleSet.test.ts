@@ -1,6 +1,6 @@
 import type { AuditEvent } from '@ugallu/audit-types';
 import { describe, expect, it } from 'vitest';
-import { seeded } from './glob.test.js';
+import { seeded } from './testRandom.js';
 import { compile, RuleSet } from './index.js';
 import type { MatchSpec } from './index.js';
 

@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Composer, Parser, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { seeded } from './glob.test.js';
+import { seeded } from './testRandom.js';
 import { blockYamlValues } from './yamlBlock.js';
 import { yamlDocuments } from './yamlDocuments.js';
 
