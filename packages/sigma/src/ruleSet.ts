@@ -438,10 +438,6 @@ export class RuleSet<TState = undefined> {
     return { usernames: this.usernames.size, userAgents: this.userAgents.size };
   }
 
-  private candidates(verb: string, resource: unknown, subresource: unknown): readonly RuleEntry<TState>[] {
-    return this.lookup(verb, resource, subresource).entries;
-  }
-
   private lookup(verb: string, resource: unknown, subresource: unknown): Candidates<TState> {
     if (this.dirty) this.reindex();
     const v = this.byVerb.get(verb) ?? this.anyVerb;
