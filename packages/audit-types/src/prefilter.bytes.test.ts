@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { AuditLineScanner } from './prefilter.js';
+import { describe, expect, it, vi } from 'vitest';
+import { AuditLineScanner, seenSlot } from './prefilter.js';
 
 /** A small seeded generator (mulberry32), so a failing seed can be rerun. */
 function seeded(seed: number): () => number {
@@ -191,6 +191,59 @@ describe('AuditLineScanner.scanBytes', () => {
       }
     }
     expect(read).toBeGreaterThan(100);
+  });
+
+  it('returns a remembered value only for its own bytes: values of one length that differ in one byte and share a slot, read in turn', () => {
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-.@';
+    const bySlot = new Map<string, string[]>();
+    const values: string[] = [];
+    // 3 and 129 bytes are never remembered; 4 and 128 are the shortest and longest that are.
+    for (const length of [3, 4, 5, 7, 8, 9, 16, 31, 58, 128, 129]) {
+      const base = Array.from({ length }, (_, i) => String.fromCharCode(0x61 + (i % 26))).join('');
+      values.push(base);
+      for (let at = 0; at < length; at++)
+        for (const c of ALPHABET) {
+          const value = `${base.slice(0, at)}${c}${base.slice(at + 1)}`;
+          values.push(value);
+          if (length < 4 || length > 128) continue;
+          const bytes = u(value);
+          const key = `${length} ${seenSlot(new DataView(bytes.buffer, bytes.byteOffset, length), 0, length)}`;
+          bySlot.set(key, [...(bySlot.get(key) ?? []), value]);
+        }
+    }
+    const own = new AuditLineScanner();
+    let i = 0;
+    const expectRead = (resource: string, username: string): void => {
+      // At every alignment, and in a new buffer each time.
+      const pad = i++ % 4;
+      const line = u(
+        `${' '.repeat(pad)}{${HEAD},"verb":"get","user":{"username":"${username}"},"objectRef":{"resource":"${resource}"}}`,
+      );
+      expect(own.scanBytes(line, 0, line.length, true)).toBe(true);
+      expect([own.resource, own.username]).toEqual([resource, username]);
+    };
+    // Same length, same slot: only their bytes tell them apart. Each is read after the others of its slot.
+    const shared = [...bySlot.values()].filter((group) => group.length >= 2);
+    expect(shared.length).toBeGreaterThan(100);
+    for (const group of shared)
+      for (let round = 0; round < 2; round++)
+        for (let k = 0; k < group.length; k++) expectRead(group[k]!, group[(k + 1) % group.length]!);
+    // And at random, over more values than it remembers.
+    const rnd = seeded(16);
+    const pick = (): string => values[Math.floor(rnd() * values.length)]!;
+    for (let k = 0; k < 20_000; k++) expectRead(pick(), pick());
+    // What it remembers costs no new string: two values of a slot, read again in new buffers, decode nothing.
+    const decodes = vi.spyOn(Buffer.prototype, 'toString');
+    try {
+      for (const group of shared.slice(0, 50)) {
+        expectRead(group[0]!, group[1]!);
+        decodes.mockClear();
+        for (let round = 0; round < 2; round++) expectRead(group[0]!, group[1]!);
+        expect(decodes, group.join(', ')).not.toHaveBeenCalled();
+      }
+    } finally {
+      decodes.mockRestore();
+    }
   });
 
   /**

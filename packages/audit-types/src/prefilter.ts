@@ -131,6 +131,29 @@ class Literal {
   }
 }
 
+/**
+ * The values the scan remembers (`AuditLineScanner.text`): 2^8 slots of two
+ * values each, a value of 4 to 128 bytes (ASCII) kept as its text and its
+ * bytes as words (at most 32 a value).
+ */
+const SEEN_SLOT_BITS = 8;
+const SEEN_MIN_BYTES = 4;
+const SEEN_MAX_BYTES = 128;
+const SEEN_WORDS = SEEN_MAX_BYTES / 4;
+
+/**
+ * The slot of an ASCII value of `length` (at least 4) bytes: a hash of all
+ * its bytes, a word at a time. Exported for the tests, which look for values
+ * that share a slot. @internal
+ */
+export function seenSlot(v: DataView, start: number, length: number): number {
+  let h = length;
+  const last = start + length - 4;
+  for (let j = start; j < last; j += 4) h = Math.imul(h ^ v.getInt32(j, true), 0x9e3779b1);
+  h = Math.imul(h ^ v.getInt32(last, true), 0x85ebca6b);
+  return (h ^ (h >>> 15)) >>> (32 - SEEN_SLOT_BITS);
+}
+
 /** The keys and values the scan recognises. */
 const L = {
   VERB: new Literal('verb'),
@@ -212,6 +235,13 @@ export class AuditLineScanner {
   /** The buffer last scanned, and a view of it (`viewOf`). */
   private bytes: Buffer = EMPTY;
   private view: DataView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
+  /** The values `text` remembers, two ways a slot (`seenSlot`): their text, and their bytes as words. */
+  private readonly seenTexts: (string | undefined)[] = new Array<string | undefined>(2 << SEEN_SLOT_BITS).fill(
+    undefined,
+  );
+  private readonly seenWords = new Int32Array((2 << SEEN_SLOT_BITS) * SEEN_WORDS);
+  /** By slot, the way `text` writes next (0 or 1). */
+  private readonly seenNext = new Uint8Array(1 << SEEN_SLOT_BITS);
 
   /**
    * `scanBytes` of a line given as text (its UTF-8 encoding): for a caller
@@ -303,9 +333,9 @@ export class AuditLineScanner {
         if (c !== QUOTE) return false;
         const close = stringEnd(v, i, n);
         if (close < 0) return false;
-        if (field === Field.Verb) this.verb = known(VERBS, v, i + 1, close) ?? this.text(i + 1, close);
+        if (field === Field.Verb) this.verb = known(VERBS, v, i + 1, close) ?? this.text(v, i + 1, close);
         else if (field === Field.Stage)
-          this.stage = known(STAGES, v, i + 1, close) ?? this.text(i + 1, close);
+          this.stage = known(STAGES, v, i + 1, close) ?? this.text(v, i + 1, close);
         else if (field === Field.Kind) isEvent = close - i === 6 && isAt(v, i + 1, L.EVENT);
         else isAudit = isAuditAPIVersion(v, i + 1, close);
         i = close + 1;
@@ -361,9 +391,47 @@ export class AuditLineScanner {
    * latin1 (cheaper) when every byte is ASCII, UTF-8 otherwise (invalid
    * sequences become U+FFFD, as they do in the whole line: the range is cut
    * at quotes, which the decoder never swallows).
+   *
+   * A short ASCII value is remembered (`seenTexts`, two a slot by a hash of
+   * its bytes, the last two new ones) and, when the same bytes come
+   * again, returned as the same string: a log repeats its resources and
+   * usernames on most lines, and comparing a few words in place costs less
+   * than a new string (Buffer#toString's wrapper costs as much as the
+   * copy), whose hash the rule index's lookups would compute again.
    */
-  private text(start: number, end: number): string {
-    return this.bytes.toString(lastStringAscii ? 'latin1' : 'utf8', start, end);
+  private text(v: DataView, start: number, end: number): string {
+    if (!lastStringAscii) return this.bytes.toString('utf8', start, end);
+    const length = end - start;
+    if (length < SEEN_MIN_BYTES || length > SEEN_MAX_BYTES) return this.bytes.toString('latin1', start, end);
+    // Two ways a slot: two values whose hashes meet both stay.
+    const slot = seenSlot(v, start, length);
+    const texts = this.seenTexts;
+    const first = texts[slot << 1];
+    if (first !== undefined && first.length === length && this.seenAt(v, start, length, slot << 1)) return first;
+    const second = texts[(slot << 1) + 1];
+    if (second !== undefined && second.length === length && this.seenAt(v, start, length, (slot << 1) + 1))
+      return second;
+    const text = this.bytes.toString('latin1', start, end);
+    // In the way written less recently.
+    const way = (slot << 1) + this.seenNext[slot]!;
+    this.seenNext[slot]! ^= 1;
+    const words = this.seenWords;
+    const base = way * SEEN_WORDS;
+    // As a Literal's words: at 0, 4, 8, … and the last at length - 4.
+    const last = length - 4;
+    for (let j = 0; j < last; j += 4) words[base + (j >> 2)] = v.getInt32(start + j, true);
+    words[base + ((length - 1) >> 2)] = v.getInt32(start + last, true);
+    texts[way] = text;
+    return text;
+  }
+
+  /** Whether `v[start, start + length)` holds the bytes remembered in `way` (a value of that length). */
+  private seenAt(v: DataView, start: number, length: number, way: number): boolean {
+    const words = this.seenWords;
+    const base = way * SEEN_WORDS;
+    const last = length - 4;
+    for (let j = 0; j < last; j += 4) if (v.getInt32(start + j, true) !== words[base + (j >> 2)]) return false;
+    return v.getInt32(start + last, true) === words[base + ((length - 1) >> 2)];
   }
 
   /**
@@ -375,7 +443,7 @@ export class AuditLineScanner {
     const close = v.getUint8(i) === QUOTE ? stringEnd(v, i, n) : ESCAPED;
     if (close >= 0) {
       this.next = close + 1;
-      return this.text(i + 1, close);
+      return this.text(v, i + 1, close);
     }
     this.next = skipValue(v, i, n);
     return undefined;
@@ -428,7 +496,7 @@ export class AuditLineScanner {
         if (v.getUint8(i) !== QUOTE) return GIVE_UP;
         const valueEnd = stringEnd(v, i, n);
         if (valueEnd < 0) return GIVE_UP;
-        const value = this.text(i + 1, valueEnd);
+        const value = this.text(v, i + 1, valueEnd);
         if (field === Field.Resource) this.resource = value;
         else if (field === Field.Subresource) this.subresource = value;
         else this.username = value;
