@@ -46,6 +46,37 @@ const yamlWithoutDebugSwitches: NonNullable<Options['esbuildPlugins']>[number] =
 };
 
 /**
+ * prom-client's index requires its Pushgateway (node's http, https, url and
+ * zlib), its cluster aggregator and its default metrics (perf_hooks, v8,
+ * the GC observer's modules) when it is loaded. The detector uses the
+ * default metrics only when it serves /metrics, and the other two never: in
+ * the bundles they are required when first read, so a start-up that does not
+ * use them does not load them. The build fails if the index no longer has
+ * these lines, so the change is never silently lost.
+ */
+const promClientLazyExtras: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'prom-client-lazy-extras',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]prom-client[\\/]index\.js$/ }, async (args) => {
+      let source = await readFile(args.path, 'utf8');
+      for (const [name, module] of [
+        ['Pushgateway', './lib/pushgateway'],
+        ['collectDefaultMetrics', './lib/defaultMetrics'],
+        ['AggregatorRegistry', './lib/cluster'],
+      ] as const) {
+        const line = `exports.${name} = require('${module}');`;
+        if (!source.includes(line)) throw new Error(`${args.path}: no \`${line}\` to make lazy (prom-client changed?)`);
+        source = source.replace(
+          line,
+          `Object.defineProperty(exports, '${name}', { enumerable: true, get: () => require('${module}') });`,
+        );
+      }
+      return { contents: source, loader: 'js' };
+    });
+  },
+};
+
+/**
  * An app: one self-contained file for the container image, every dependency
  * bundled, so the image needs plain `node` and no node_modules.
  */
@@ -65,6 +96,7 @@ export function app(entry: string[] = ['src/main.ts']) {
     splitting: true,
     esbuildPlugins: [
       yamlWithoutDebugSwitches,
+      promClientLazyExtras,
       {
         // The Kafka client's @platformatic/wasm-utils reads native.wasm from its own folder at load,
         // which a bundle does not have; its `bundled` entry carries the wasm inline.

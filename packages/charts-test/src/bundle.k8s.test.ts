@@ -116,6 +116,9 @@ describe('the bundled file-mode detector runs with plain node and no node_module
     );
     const metrics = await (await fetch(`http://${address}/metrics`)).text();
     expect(metrics).toMatch(/^ugallu_audit_file_lines_total 1$/m);
+    // The node process metrics too: the bundle requires prom-client's default metrics lazily (tsup.shared.ts).
+    expect(metrics).toMatch(/^ugallu_audit_process_process_cpu_user_seconds_total \d/m);
+    expect(metrics).toMatch(/^# HELP ugallu_audit_process_nodejs_gc_duration_seconds /m);
     expect(await run.stop()).toBe(0);
   });
 });

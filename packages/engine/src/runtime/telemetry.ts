@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { EngineError, EngineReason } from '../core/errors.js';
@@ -30,6 +29,9 @@ export interface TelemetryServer {
 
 /** Starts the telemetry server; rejects with EngineError `Listen` when the port cannot be bound. */
 export async function startTelemetryServer(options: TelemetryServerOptions): Promise<TelemetryServer> {
+  // Loaded here, not with the module: node's HTTP stack costs a few ms of start-up that a detector
+  // without telemetry (--metrics-addr off, a --once replay) does not need.
+  const { createServer } = await import('node:http');
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
