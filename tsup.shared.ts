@@ -117,6 +117,12 @@ export function app(entry: string[] = ['src/main.ts']) {
       // and lines (the image runs node --enable-source-maps), and the maps
       // node parses at start-up are a fraction of the size.
       options.sourcesContent = false;
+      // White space and syntax minified, names kept (stack traces and logged
+      // errors still name our functions and classes): node compiles, and
+      // --enable-source-maps scans line by line, about 40 % less text at
+      // every start (measured: about 7 ms of a 215 ms start with 10 rules).
+      options.minifyWhitespace = true;
+      options.minifySyntax = true;
     },
     sourcemap: true,
     clean: true,
