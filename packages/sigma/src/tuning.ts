@@ -44,7 +44,8 @@ export function tuningTarget(spec: unknown): string | undefined {
  * @example `compileTuning({ tunes: 'pod-exec', exceptions: [{ namespaceGlob: ['dev-*'] }] })`
  */
 export function compileTuning(spec: unknown): SigmaTuningSpec {
-  const parsed = sigmaTuningSpecSchema.safeParse(spec);
+  // jitless, as compile: no parser generated for the few tunings loaded.
+  const parsed = sigmaTuningSpecSchema.safeParse(spec, { jitless: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path
