@@ -3,11 +3,12 @@ export type {
   AuditEventList,
   AuditLevel,
   AuditStage,
+  AuditVerb,
   ObjectReference,
   ResponseStatus,
   UserInfo,
 } from './types.js';
-export { AUDIT_API_VERSIONS, AUDIT_LEVELS, AUDIT_STAGES, OBJECT_REF_FIELDS } from './types.js';
+export { AUDIT_API_VERSIONS, AUDIT_LEVELS, AUDIT_STAGES, AUDIT_VERBS, OBJECT_REF_FIELDS } from './types.js';
 export type { DecodedBatch, DecodeOptions, DecodeReasonCode, DecodeResult } from './decode.js';
 export {
   AuditDecodeError,

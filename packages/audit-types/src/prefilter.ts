@@ -47,6 +47,8 @@
  * such a line, so it holds no event to miss.
  */
 
+import { AUDIT_STAGES, AUDIT_VERBS } from './types.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -633,21 +635,8 @@ function skipValue(v: DataView, i: number, n: number): number {
  * the rule index's set and map lookups on it need no hashing of a new string
  * and compare by pointer. By length, for `known`.
  */
-const VERBS = byLength([
-  'get',
-  'list',
-  'watch',
-  'create',
-  'update',
-  'patch',
-  'delete',
-  'deletecollection',
-  'post',
-  'put',
-  'head',
-  'options',
-]);
-const STAGES = byLength(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic']);
+const VERBS = byLength(AUDIT_VERBS);
+const STAGES = byLength(AUDIT_STAGES);
 
 function byLength(values: readonly string[]): readonly (readonly Literal[] | undefined)[] {
   const out: Literal[][] = [];

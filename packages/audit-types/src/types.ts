@@ -23,6 +23,30 @@ export const AUDIT_STAGES = ['RequestReceived', 'ResponseStarted', 'ResponseComp
 /** @example `const s: AuditStage = 'ResponseComplete';` */
 export type AuditStage = (typeof AUDIT_STAGES)[number];
 
+/**
+ * The verbs audit events carry: the Kubernetes API verbs, and the lowercase
+ * HTTP methods of non-resource requests (`/healthz`, `/version`). `kubectl
+ * exec` is a `create` of `pods/exec`, `kubectl apply` a `patch`.
+ *
+ * @example `AUDIT_VERBS.includes(event.verb as AuditVerb)`
+ */
+export const AUDIT_VERBS = [
+  'get',
+  'list',
+  'watch',
+  'create',
+  'update',
+  'patch',
+  'delete',
+  'deletecollection',
+  'post',
+  'put',
+  'head',
+  'options',
+] as const;
+/** @example `const v: AuditVerb = 'create';` */
+export type AuditVerb = (typeof AUDIT_VERBS)[number];
+
 /** The API versions whose events the decoder accepts. */
 export const AUDIT_API_VERSIONS = [
   'audit.k8s.io/v1',
