@@ -540,6 +540,12 @@ function specials(w: number): number {
   return (((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080;
 }
 
+/** The quotes among the four bytes of `w`, as `specials` flags them (the first exactly). */
+function quotes(w: number): number {
+  const q = w ^ 0x22222222;
+  return (q - 0x01010101) & ~q & 0x80808080;
+}
+
 /** Which byte (0 to 3) of a `specials` mask is the first flagged: the lowest set bit, over eight. */
 function firstFlagged(mask: number): number {
   return (31 - Math.clz32(mask & -mask)) >> 3;
@@ -585,9 +591,9 @@ let lastStringAscii = true;
  * array however deep, or a scalar), GIVE_UP when the line ends first. A
  * container is walked with a depth count, not recursion: a line of a
  * hundred thousand brackets costs no stack. Strings are passed over a word
- * at a time (`specials`), straight on to the first quote or backslash of
- * a word, in this loop rather than a call each: a
- * line holds some fifty strings.
+ * at a time (`quotes`), straight on to the first quote of a word, in this
+ * loop rather than a call each (a line holds some fifty strings); a quote
+ * after an odd run of backslashes is escaped, and passed over too.
  */
 function skipValue(v: DataView, i: number, n: number): number {
   const first = v.getUint8(i);
@@ -605,18 +611,22 @@ function skipValue(v: DataView, i: number, n: number): number {
   for (let k = i; k < n;) {
     const c = v.getUint8(k);
     if (c === QUOTE) {
-      k++;
+      const open = ++k;
+      // Passed over, a string's escapes need no reading: on to each quote, a word at a time (half the work of
+      // also looking for backslashes), and a quote ends it unless an odd run of backslashes stands before it.
       for (;;) {
         let mask = 0;
         for (; k + 4 <= n; k += 4) {
-          mask = specials(v.getInt32(k, true));
+          mask = quotes(v.getInt32(k, true));
           if (mask !== 0) break;
         }
         if (mask !== 0) k += firstFlagged(mask);
+        else while (k < n && v.getUint8(k) !== QUOTE) k++;
         if (k >= n) return GIVE_UP;
-        const d = v.getUint8(k);
-        if (d === QUOTE) break;
-        k += d === BACKSLASH ? 2 : 1;
+        let run = k;
+        while (run > open && v.getUint8(run - 1) === BACKSLASH) run--;
+        if (((k - run) & 1) === 0) break;
+        k++;
       }
       k++;
       if (depth === 0) return k;
