@@ -1,5 +1,5 @@
 import type { AuditEvent } from '@ugallu/audit-types';
-import { AUDIT_STAGES, AuditLineScanner } from '@ugallu/audit-types';
+import { AUDIT_STAGES, AUDIT_VERBS, AuditLineScanner } from '@ugallu/audit-types';
 import type { $ZodIssue } from 'zod/v4/core';
 import { CIDRList } from './cidr.js';
 import { CompileReason, SigmaCompileError } from './errors.js';
@@ -1077,21 +1077,8 @@ function rejectNesting(spec: unknown): void {
   }
 }
 
-/** The verbs audit events carry: the API verbs, and the HTTP methods of non-resource requests. */
-const AUDIT_VERBS: ReadonlySet<string> = new Set([
-  'get',
-  'list',
-  'watch',
-  'create',
-  'update',
-  'patch',
-  'delete',
-  'deletecollection',
-  'post',
-  'put',
-  'head',
-  'options',
-]);
+/** The verbs audit events carry (`AUDIT_VERBS`), for the lint's lookups. */
+const VERBS: ReadonlySet<string> = new Set(AUDIT_VERBS);
 const STAGES: ReadonlySet<string> = new Set(AUDIT_STAGES);
 /** Kinds of the built-in API, lowercase: a resource equal to one of these is written in the singular. */
 const SINGULAR_RESOURCES: ReadonlyMap<string, string> = new Map(
@@ -1148,9 +1135,9 @@ function ruleWarnings(spec: SigmaRuleSpec): LintWarning[] {
   spec.exceptions?.forEach((m, i) => subs.push([`exceptions[${i}]`, m]));
   for (const [path, m] of subs) {
     m.verb?.forEach((verb, i) => {
-      if (!AUDIT_VERBS.has(verb)) {
+      if (!VERBS.has(verb)) {
         const lower = verb.toLowerCase();
-        const hint = AUDIT_VERBS.has(lower)
+        const hint = VERBS.has(lower)
           ? `; verbs are lowercase: ${lower}`
           : verb === 'exec' || verb === 'attach' || verb === 'portforward'
             ? `; ${verb} is a subresource: objectRef: { resource: pods, subresource: ${verb} } with verb create or get`
