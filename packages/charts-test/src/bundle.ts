@@ -55,8 +55,9 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
 /**
  * Runs `node --enable-source-maps main.js ...args` in the staged dir, with
  * an environment holding only PATH and `env`: the images' ENTRYPOINT but for
- * the file image's V8 heap-size flags, which change memory, not behaviour
- * (the bench runs the binary with them: `imageNodeFlags` in @ugallu/bench).
+ * the file image's V8 flags (heap sizing, interrupt budget), which change
+ * memory and speed, not behaviour (the bench runs the binary with them:
+ * `imageNodeFlags` in @ugallu/bench).
  */
 export function runBundle(
   dir: string,
