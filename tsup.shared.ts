@@ -65,7 +65,8 @@ const promClientLazyExtras: NonNullable<Options['esbuildPlugins']>[number] = {
         ['AggregatorRegistry', './lib/cluster'],
       ] as const) {
         const line = `exports.${name} = require('${module}');`;
-        if (!source.includes(line)) throw new Error(`${args.path}: no \`${line}\` to make lazy (prom-client changed?)`);
+        if (!source.includes(line))
+          throw new Error(`${args.path}: no \`${line}\` to make lazy (prom-client changed?)`);
         source = source.replace(
           line,
           `Object.defineProperty(exports, '${name}', { enumerable: true, get: () => require('${module}') });`,

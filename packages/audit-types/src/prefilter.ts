@@ -238,9 +238,9 @@ export class AuditLineScanner {
   private bytes: Buffer = EMPTY;
   private view: DataView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
   /** The values `text` remembers, two ways a slot (`seenSlot`): their text, and their bytes as words. */
-  private readonly seenTexts: (string | undefined)[] = new Array<string | undefined>(2 << SEEN_SLOT_BITS).fill(
-    undefined,
-  );
+  private readonly seenTexts: (string | undefined)[] = new Array<string | undefined>(
+    2 << SEEN_SLOT_BITS,
+  ).fill(undefined);
   private readonly seenWords = new Int32Array((2 << SEEN_SLOT_BITS) * SEEN_WORDS);
   /** By slot, the way `text` writes next (0 or 1). */
   private readonly seenNext = new Uint8Array(1 << SEEN_SLOT_BITS);
@@ -409,7 +409,8 @@ export class AuditLineScanner {
     const slot = seenSlot(v, start, length);
     const texts = this.seenTexts;
     const first = texts[slot << 1];
-    if (first !== undefined && first.length === length && this.seenAt(v, start, length, slot << 1)) return first;
+    if (first !== undefined && first.length === length && this.seenAt(v, start, length, slot << 1))
+      return first;
     const second = texts[(slot << 1) + 1];
     if (second !== undefined && second.length === length && this.seenAt(v, start, length, (slot << 1) + 1))
       return second;
@@ -432,7 +433,8 @@ export class AuditLineScanner {
     const words = this.seenWords;
     const base = way * SEEN_WORDS;
     const last = length - 4;
-    for (let j = 0; j < last; j += 4) if (v.getInt32(start + j, true) !== words[base + (j >> 2)]) return false;
+    for (let j = 0; j < last; j += 4)
+      if (v.getInt32(start + j, true) !== words[base + (j >> 2)]) return false;
     return v.getInt32(start + last, true) === words[base + ((length - 1) >> 2)];
   }
 
