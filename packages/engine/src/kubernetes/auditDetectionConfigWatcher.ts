@@ -1,5 +1,5 @@
-import { CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { Informer, KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, RESOURCES, VERSION } from '@ugallu/api';
 import type { ConsumerConfig, DeliveryStatus } from '@ugallu/outputs';
 import type { SourceLogger } from '@ugallu/sources';
@@ -10,6 +10,7 @@ import { DEFAULT_COMPONENT } from '../core/engine.js';
 import { EngineError, EngineReason } from '../core/errors.js';
 import { planConfigStatusPatch, podConsumerStatuses } from './auditDetectionConfigStatus.js';
 import type { AuditDetectionConfigObject, PodConfigStatus } from './auditDetectionConfigStatus.js';
+import { CustomResourceWatch } from './customResourceWatch.js';
 import { kubeError, kubeErrorStatus } from './kube.js';
 import { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
 import type { LeaderElection } from './leaderElection.js';
@@ -145,7 +146,7 @@ class Watcher implements AuditDetectionConfigWatcher {
   readonly #logger: SourceLogger;
   readonly #limited: RateLimitedLog;
   readonly #api: CustomObjectsApi;
-  readonly #informer: Informer<AuditDetectionConfigObject & { metadata: object }>;
+  readonly #watch: CustomResourceWatch<AuditDetectionConfigObject>;
   readonly #fieldManager: string;
   readonly #requeueMs: number;
   readonly #pruneMs: number;
@@ -159,11 +160,8 @@ class Watcher implements AuditDetectionConfigWatcher {
   #ticker: NodeJS.Timeout;
   readonly #stateTicker: NodeJS.Timeout;
   #states = '';
-  #restartTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
   #again = false;
-  #backoffMs = 1_000;
-  #listed = false;
   #synced = false;
   #stopped = false;
   #resolveSynced!: () => void;
@@ -190,21 +188,15 @@ class Watcher implements AuditDetectionConfigWatcher {
         (options.registry.getSingleMetric('ugallu_audit_status_write_errors_total') as Counter | undefined) ??
         undefined;
     }
-    const { group, version, plural } = AUDIT_DETECTION_CONFIG_RESOURCE;
-    this.#informer = makeInformer(options.kubeConfig, `/apis/${group}/${version}/${plural}`, async () => {
-      const list = (await this.#api.listClusterCustomObject({
-        group,
-        version,
-        plural,
-      })) as KubernetesListObject<AuditDetectionConfigObject & { metadata: object }>;
-      this.#listed = true;
-      return list;
+    this.#watch = new CustomResourceWatch<AuditDetectionConfigObject>({
+      kubeConfig: options.kubeConfig,
+      resource: AUDIT_DETECTION_CONFIG_RESOURCE,
+      onUpsert: (obj) => this.#onUpsert(obj),
+      onDelete: (obj) => this.#onDelete(obj),
+      onSynced: () => this.#onSynced(),
+      onError: (error, retryInMs) => this.#onWatchError(error, retryInMs),
+      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
     });
-    this.#informer.on('add', (obj) => this.#onUpsert(obj));
-    this.#informer.on('update', (obj) => this.#onUpsert(obj));
-    this.#informer.on('delete', (obj) => this.#onDelete(obj));
-    this.#informer.on('error', (err: unknown) => this.#onWatchError(err));
-    this.#startInformer();
     this.#ticker = setInterval(() => this.#kick(), this.#requeueMs);
     this.#ticker.unref();
     this.#stateTicker = setInterval(() => {
@@ -238,14 +230,13 @@ class Watcher implements AuditDetectionConfigWatcher {
     this.#stopped = true;
     clearInterval(this.#ticker);
     clearInterval(this.#stateTicker);
-    clearTimeout(this.#restartTimer);
     this.#rejectSynced(
       new EngineError(
         EngineReason.Aborted,
         'the AuditDetectionConfig watch was stopped before its first list',
       ),
     );
-    await this.#informer.stop();
+    await this.#watch.stop();
     await this.#leaseStarting;
     // The last report (bounded: the API server may be down).
     let timeout: NodeJS.Timeout | undefined;
@@ -262,19 +253,8 @@ class Watcher implements AuditDetectionConfigWatcher {
     while (this.#writing !== undefined) await this.#writing;
   }
 
-  #startInformer(): void {
-    this.#listed = false;
-    this.#informer.start().then(
-      () => {
-        if (this.#listed && !this.#synced && !this.#stopped) this.#onSynced();
-      },
-      (err: unknown) => this.#onWatchError(err),
-    );
-  }
-
   #onSynced(): void {
     this.#synced = true;
-    this.#backoffMs = 1_000;
     // Listed and none there: no consumers (the start's, from nothing, stays empty).
     if (this.#object === undefined)
       this.#logger.info({}, 'no AuditDetectionConfig default in the cluster: no consumers');
@@ -309,7 +289,6 @@ class Watcher implements AuditDetectionConfigWatcher {
   }
 
   #onUpsert(obj: AuditDetectionConfigObject): void {
-    this.#backoffMs = 1_000;
     if (obj.metadata.name !== AUDIT_DETECTION_CONFIG_NAME) return;
     this.#object = obj;
     const generation = obj.metadata.generation ?? 0;
@@ -347,7 +326,6 @@ class Watcher implements AuditDetectionConfigWatcher {
   }
 
   #onDelete(obj: AuditDetectionConfigObject): void {
-    this.#backoffMs = 1_000;
     if (obj.metadata.name !== AUDIT_DETECTION_CONFIG_NAME) return;
     this.#object = undefined;
     this.#checked = undefined;
@@ -356,29 +334,15 @@ class Watcher implements AuditDetectionConfigWatcher {
     this.#logger.info({}, 'AuditDetectionConfig deleted: no consumers');
   }
 
-  #onWatchError(err: unknown): void {
-    if (this.#stopped) return;
-    const error =
-      err instanceof EngineError
-        ? err
-        : kubeError(
-            err,
-            `list/watch ${AUDIT_DETECTION_CONFIG_RESOURCE.plural}.${AUDIT_DETECTION_CONFIG_RESOURCE.group}`,
-          );
-    const delay = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.maxBackoffMs ?? 30_000);
+  #onWatchError(error: EngineError, retryInMs: number): void {
     this.#limited.log(
       error.reason === EngineReason.Forbidden ? 'error' : 'warn',
       `watch:${error.reason}`,
-      { reason: error.reason, error: error.message, retryInMs: delay },
+      { reason: error.reason, error: error.message, retryInMs },
       this.#synced
         ? 'AuditDetectionConfig watch failed; the running consumers keep running, retrying'
         : 'cannot list AuditDetectionConfigs; retrying',
     );
-    clearTimeout(this.#restartTimer);
-    this.#restartTimer = setTimeout(() => {
-      if (!this.#stopped) this.#startInformer();
-    }, delay);
   }
 
   /** Writes run one at a time; kicks made meanwhile run one more pass. */

@@ -1,11 +1,5 @@
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  makeInformer,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
-import type { Informer, KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, METRICS, RESOURCES, VERSION } from '@ugallu/api';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
@@ -14,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { DEFAULT_COMPONENT } from '../core/engine.js';
 import type { DetectionEngine } from '../core/engine.js';
 import { EngineError, EngineReason } from '../core/errors.js';
+import { CustomResourceWatch } from './customResourceWatch.js';
 import { kubeError, kubeErrorStatus } from './kube.js';
 import { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
 import type { LeaderElection } from './leaderElection.js';
@@ -138,7 +133,7 @@ class Reconciler implements SigmaRuleReconciler {
   readonly #limited: RateLimitedLog;
   readonly #api: CustomObjectsApi;
   readonly #core: CoreV1Api;
-  readonly #informer: Informer<SigmaRuleObject & { metadata: object }>;
+  readonly #watch: CustomResourceWatch<SigmaRuleObject>;
   readonly #objects = new Map<string, SigmaRuleObject>();
   readonly #applied = new Map<string, Applied>();
   /** Rules waiting for a status write: name -> requeue pass (true) or watch event (false). */
@@ -152,9 +147,6 @@ class Reconciler implements SigmaRuleReconciler {
   #lease: LeaderElection | undefined;
   #leaseStarting: Promise<void> | undefined;
   #ticker: NodeJS.Timeout | undefined;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #backoffMs = 1_000;
-  #listed = false;
   #synced = false;
   #leading = false;
   #stopped = false;
@@ -191,21 +183,15 @@ class Reconciler implements SigmaRuleReconciler {
       });
     }
 
-    const { group, version, plural } = SIGMA_RULE_RESOURCE;
-    this.#informer = makeInformer(options.kubeConfig, `/apis/${group}/${version}/${plural}`, async () => {
-      const list = (await this.#api.listClusterCustomObject({
-        group,
-        version,
-        plural,
-      })) as KubernetesListObject<SigmaRuleObject & { metadata: object }>;
-      this.#listed = true;
-      return list;
+    this.#watch = new CustomResourceWatch<SigmaRuleObject>({
+      kubeConfig: options.kubeConfig,
+      resource: SIGMA_RULE_RESOURCE,
+      onUpsert: (obj) => this.#onUpsert(obj),
+      onDelete: (obj) => this.#onDelete(obj),
+      onSynced: () => this.#onSynced(),
+      onError: (error, retryInMs) => this.#onWatchError(error, retryInMs),
+      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
     });
-    this.#informer.on('add', (obj) => this.#onUpsert(obj));
-    this.#informer.on('update', (obj) => this.#onUpsert(obj));
-    this.#informer.on('delete', (obj) => this.#onDelete(obj));
-    this.#informer.on('error', (err: unknown) => this.#onWatchError(err));
-    this.#startInformer();
     this.#ticker = setInterval(() => this.#markAll(true), this.#requeueMs);
     this.#ticker.unref();
   }
@@ -235,11 +221,10 @@ class Reconciler implements SigmaRuleReconciler {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#ticker);
-    clearTimeout(this.#restartTimer);
     this.#rejectSynced(
       new EngineError(EngineReason.Aborted, 'the SigmaRule reconciler was stopped before its first sync'),
     );
-    await this.#informer.stop();
+    await this.#watch.stop();
     await this.#leaseStarting;
     // The last counters of this pod (bounded: the API server may be down),
     // then let another pod take over the status at once.
@@ -255,20 +240,9 @@ class Reconciler implements SigmaRuleReconciler {
     this.#leaderGauge?.set(0);
   }
 
-  #startInformer(): void {
-    this.#listed = false;
-    this.#informer.start().then(
-      () => {
-        if (this.#listed && !this.#synced && !this.#stopped) this.#onSynced();
-      },
-      (err: unknown) => this.#onWatchError(err),
-    );
-  }
-
   #onSynced(): void {
     this.#synced = true;
     this.#lastError = undefined;
-    this.#backoffMs = 1_000;
     const statuses = this.#engine.statuses();
     this.#logger.info(
       { rules: this.#objects.size, failed: statuses.filter((s) => !s.compiled).map((s) => s.name) },
@@ -310,7 +284,6 @@ class Reconciler implements SigmaRuleReconciler {
   }
 
   #onUpsert(obj: SigmaRuleObject): void {
-    this.#backoffMs = 1_000;
     const name = obj.metadata.name;
     if (name === undefined) return;
     this.#objects.set(name, obj);
@@ -344,7 +317,6 @@ class Reconciler implements SigmaRuleReconciler {
   }
 
   #onDelete(obj: SigmaRuleObject): void {
-    this.#backoffMs = 1_000;
     const name = obj.metadata.name;
     if (name === undefined) return;
     this.#objects.delete(name);
@@ -355,28 +327,16 @@ class Reconciler implements SigmaRuleReconciler {
     this.#markRelated(name, tunes);
   }
 
-  #onWatchError(err: unknown): void {
-    if (this.#stopped) return;
-    const error =
-      err instanceof EngineError
-        ? err
-        : kubeError(err, `list/watch ${SIGMA_RULE_RESOURCE.plural}.${SIGMA_RULE_RESOURCE.group}`);
+  #onWatchError(error: EngineError, retryInMs: number): void {
     this.#lastError = error;
-    const delay = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.maxBackoffMs ?? 30_000);
-    const level = error.reason === EngineReason.Forbidden ? 'error' : 'warn';
     this.#limited.log(
-      level,
+      error.reason === EngineReason.Forbidden ? 'error' : 'warn',
       `watch:${error.reason}`,
-      { reason: error.reason, error: error.message, retryInMs: delay },
+      { reason: error.reason, error: error.message, retryInMs },
       this.#synced
         ? 'SigmaRule watch failed; the loaded rules keep running, retrying'
         : 'cannot list SigmaRules; retrying',
     );
-    clearTimeout(this.#restartTimer);
-    this.#restartTimer = setTimeout(() => {
-      if (!this.#stopped) this.#startInformer();
-    }, delay);
   }
 
   #markAll(aggregate: boolean): void {
