@@ -12,8 +12,8 @@ import { planConfigStatusPatch, podConsumerStatuses } from './auditDetectionConf
 import type { AuditDetectionConfigObject, PodConfigStatus } from './auditDetectionConfigStatus.js';
 import { CustomResourceWatch } from './customResourceWatch.js';
 import { kubeError, kubeErrorStatus } from './kube.js';
-import { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
-import type { LeaderElection } from './leaderElection.js';
+import { startStatusLease } from './leaderElection.js';
+import type { LeaderElection, StatusLeaseOptions } from './leaderElection.js';
 import { DEFAULT_POD_PRUNE_MS, DEFAULT_REQUEUE_MS } from './sigmaRuleReconciler.js';
 
 /** The AuditDetectionConfig resource: group, version, plural. */
@@ -69,12 +69,7 @@ export interface AuditDetectionConfigWatcherOptions {
   /** Default {@link DEFAULT_POD_PRUNE_MS}. */
   readonly podPruneMs?: number;
   /** The status Lease's timings, when the watcher campaigns itself. */
-  readonly lease?: {
-    readonly name?: string;
-    readonly durationSeconds?: number;
-    readonly renewIntervalMs?: number;
-    readonly renewDeadlineMs?: number;
-  };
+  readonly lease?: StatusLeaseOptions;
   readonly component?: string;
   /**
    * How often the consumers' states are looked at: a change (Delivering to
@@ -261,15 +256,11 @@ class Watcher implements AuditDetectionConfigWatcher {
     this.#resolveSynced();
     if (this.#options.leader === undefined) {
       // No SigmaRule reconciler in this detector: campaign for the same status Lease it would.
-      const lease = this.#options.lease;
-      this.#leaseStarting = startLeaderElection({
+      this.#leaseStarting = startStatusLease({
         kubeConfig: this.#options.kubeConfig,
         namespace: this.#options.namespace,
         identity: this.#options.podName,
-        name: lease?.name ?? STATUS_LEASE_NAME,
-        ...(lease?.durationSeconds === undefined ? {} : { leaseDurationSeconds: lease.durationSeconds }),
-        ...(lease?.renewIntervalMs === undefined ? {} : { renewIntervalMs: lease.renewIntervalMs }),
-        ...(lease?.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: lease.renewDeadlineMs }),
+        lease: this.#options.lease,
         logger: this.#logger,
         onChange: (leading) => {
           if (leading) this.#kick();

@@ -37,7 +37,7 @@ export {
 } from './kube.js';
 export type { KubeConfigOptions } from './kube.js';
 export { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
-export type { LeaderElection, LeaderElectionOptions } from './leaderElection.js';
+export type { LeaderElection, LeaderElectionOptions, StatusLeaseOptions } from './leaderElection.js';
 export { detectorPermissions, formatPermission, missingPermissions } from './permissions.js';
 export type { KubePermission } from './permissions.js';
 export { startRetention } from './retention.js';

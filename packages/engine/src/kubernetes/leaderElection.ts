@@ -55,6 +55,44 @@ export interface LeaderElection {
 }
 
 /**
+ * The status Lease as the detector's options give it (`lease` of the
+ * SigmaRule reconciler and of the AuditDetectionConfig watcher): its name,
+ * {@link STATUS_LEASE_NAME} by default, and its timings.
+ *
+ * @example `{ name: 'ugallu-audit-detection-status', durationSeconds: 15, renewIntervalMs: 5_000 }`
+ */
+export interface StatusLeaseOptions {
+  readonly name?: string;
+  /** How long it holds without renewal. Default 15 s. */
+  readonly durationSeconds?: number;
+  /** Default 5 000 ms. */
+  readonly renewIntervalMs?: number;
+  /** Default 10 000 ms. */
+  readonly renewDeadlineMs?: number;
+}
+
+/**
+ * `startLeaderElection` for the status Lease, with the timings of
+ * `lease` that are set (the election's defaults for the others).
+ *
+ * @example `await startStatusLease({ kubeConfig, namespace, identity: podName, lease: options.lease, onChange })`
+ */
+export function startStatusLease(
+  options: Pick<LeaderElectionOptions, 'kubeConfig' | 'namespace' | 'identity' | 'logger' | 'onChange'> & {
+    readonly lease?: StatusLeaseOptions | undefined;
+  },
+): Promise<LeaderElection> {
+  const { lease, ...election } = options;
+  return startLeaderElection({
+    ...election,
+    name: lease?.name ?? STATUS_LEASE_NAME,
+    ...(lease?.durationSeconds === undefined ? {} : { leaseDurationSeconds: lease.durationSeconds }),
+    ...(lease?.renewIntervalMs === undefined ? {} : { renewIntervalMs: lease.renewIntervalMs }),
+    ...(lease?.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: lease.renewDeadlineMs }),
+  });
+}
+
+/**
  * Campaigns for a Lease, client-go style: get it, create it when absent
  * (409: someone else won), take it over when free or expired, renew it while
  * held, always by update with the read resourceVersion so two candidates

@@ -10,8 +10,8 @@ import type { DetectionEngine } from '../core/engine.js';
 import { EngineError, EngineReason } from '../core/errors.js';
 import { CustomResourceWatch } from './customResourceWatch.js';
 import { kubeError, kubeErrorStatus } from './kube.js';
-import { startLeaderElection, STATUS_LEASE_NAME } from './leaderElection.js';
-import type { LeaderElection } from './leaderElection.js';
+import { startStatusLease } from './leaderElection.js';
+import type { LeaderElection, StatusLeaseOptions } from './leaderElection.js';
 import { recordCompileFailedEvent } from './ruleEvents.js';
 import { planStatusPatch } from './sigmaRuleStatus.js';
 import type { SigmaRuleObject } from './sigmaRuleStatus.js';
@@ -46,12 +46,7 @@ export interface SigmaRuleReconcilerOptions {
   /** Default {@link DEFAULT_POD_PRUNE_MS}. */
   readonly podPruneMs?: number;
   /** The status Lease; defaults: {@link STATUS_LEASE_NAME}, 15 s, renewed every 5 s. */
-  readonly lease?: {
-    readonly name?: string;
-    readonly durationSeconds?: number;
-    readonly renewIntervalMs?: number;
-    readonly renewDeadlineMs?: number;
-  };
+  readonly lease?: StatusLeaseOptions;
   /** Where the CompileFailed Events go (SigmaRules are cluster-scoped). Default `default`. */
   readonly eventNamespace?: string;
   /** The Events' reporting component. Default {@link DEFAULT_COMPONENT}. */
@@ -251,20 +246,11 @@ class Reconciler implements SigmaRuleReconciler {
     this.#engine.reportDanglingTunings();
     this.#resolveSynced();
     // Status writing starts once the rules are in: a new leader's first pass writes every rule.
-    this.#leaseStarting = startLeaderElection({
+    this.#leaseStarting = startStatusLease({
       kubeConfig: this.#options.kubeConfig,
       namespace: this.#options.namespace,
       identity: this.#options.podName,
-      name: this.#options.lease?.name ?? STATUS_LEASE_NAME,
-      ...(this.#options.lease?.durationSeconds === undefined
-        ? {}
-        : { leaseDurationSeconds: this.#options.lease.durationSeconds }),
-      ...(this.#options.lease?.renewIntervalMs === undefined
-        ? {}
-        : { renewIntervalMs: this.#options.lease.renewIntervalMs }),
-      ...(this.#options.lease?.renewDeadlineMs === undefined
-        ? {}
-        : { renewDeadlineMs: this.#options.lease.renewDeadlineMs }),
+      lease: this.#options.lease,
       logger: this.#logger,
       onChange: (leading) => {
         this.#leading = leading;
