@@ -32,6 +32,7 @@ import type {
   RuleUnderTest,
   SigmaConversion,
 } from '@ugallu/sigma';
+import { distance } from 'fastest-levenshtein';
 import { stringify } from 'yaml';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -1082,27 +1083,10 @@ function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of known) {
-    const d = editDistance(name, candidate);
+    const d = distance(name, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
   return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-/** Levenshtein distance: flags are short, so the quadratic table is nothing. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j]! + 1,
-        current[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 /**

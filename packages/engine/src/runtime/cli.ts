@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
 import { parseEmitTarget } from '@ugallu/emitter';
+import { distance } from 'fastest-levenshtein';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DEFAULT_CHANNEL_CAPACITY } from '../core/channel.js';
@@ -516,28 +517,11 @@ export function flagError(e: Error & { code?: string }, known: readonly string[]
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const flag of known) {
-    const d = editDistance(name, flag);
+    const d = distance(name, flag);
     if (d < bestDistance) [best, bestDistance] = [flag, d];
   }
   const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3));
   return `unknown flag ${given}${close ? `; did you mean --${best}?` : ''}`;
-}
-
-/** Levenshtein distance: flags are short, so the quadratic table is nothing. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j]! + 1,
-        current[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 function pinoDestination(stream: Writable): { write(line: string): void } {
