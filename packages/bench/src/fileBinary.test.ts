@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAuditLines } from '@ugallu/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageNodeFlags, runFileBinary, writeRuleManifests } from './fileBinary.js';
+import { imageEnvironment, imageNodeFlags, runFileBinary, writeRuleManifests } from './fileBinary.js';
 
 describe('the shipped-binary file-mode case', () => {
   let dir: string;
@@ -34,6 +34,23 @@ describe('the shipped-binary file-mode case', () => {
     expect(r.nodeFlags).toEqual(
       expect.arrayContaining(['--enable-source-maps', expect.stringMatching(/^--max-semi-space-size=\d+$/)]),
     );
+    // And in its environment: the runtime stage's ENV and a PATH, nothing of the bench's (NODE_EXTRA_CA_CERTS,
+    // NODE_OPTIONS: what node reads at start).
+    expect(await imageEnvironment()).toEqual({ NODE_ENV: 'production' });
+    expect(r.environment).toEqual({ PATH: process.env.PATH, NODE_ENV: 'production' });
+  });
+
+  it("reads the runtime stage's ENV, and refuses an ENV it cannot read", async () => {
+    const dockerfile = join(dir, 'Dockerfile.env');
+    await writeFile(
+      dockerfile,
+      'FROM node:20 AS build\nENV PNPM_HOME=/pnpm\nFROM node:20-alpine\nENV NODE_ENV=production TZ=UTC\nENTRYPOINT ["node", "/app/main.js"]\n',
+    );
+    expect(await imageEnvironment(dockerfile)).toEqual({ NODE_ENV: 'production', TZ: 'UTC' });
+    for (const env of ['ENV PATH=$HOME/bin', 'ENV GREETING="a b"', 'ENV LEGACY value']) {
+      await writeFile(dockerfile, `FROM node:20-alpine\n${env}\n`);
+      await expect(imageEnvironment(dockerfile), env).rejects.toThrow(/cannot read the runtime stage's ENV/);
+    }
   });
 
   it('refuses a Dockerfile whose ENTRYPOINT is not node with flags and a script', async () => {
