@@ -33,7 +33,7 @@ console.log(`Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cp
 if (only.has('decode')) {
   const decode = benchDecodeEvaluate({
     events: number('BENCH_EVENTS', 40_000),
-    rounds: number('BENCH_ROUNDS', 5),
+    rounds: number('BENCH_ROUNDS', 9),
   });
   console.log(decode.markdown + '\n');
   check('decode + evaluate, 100 rules', decode.ratios['decode + evaluate, 100 rules']!, 0.8);
