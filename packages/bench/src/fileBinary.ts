@@ -69,7 +69,10 @@ export async function imageEnvironment(dockerfile = FILE_DOCKERFILE): Promise<Re
     if (m === null) continue;
     for (const pair of m[1]!.trim().split(/\s+/)) {
       const kv = /^([A-Za-z_][A-Za-z0-9_]*)=([^\s"'$\\]*)$/.exec(pair);
-      if (kv === null) throw new Error(`${dockerfile}: cannot read the runtime stage's ${line.trim()} (expected ENV KEY=value ...)`);
+      if (kv === null)
+        throw new Error(
+          `${dockerfile}: cannot read the runtime stage's ${line.trim()} (expected ENV KEY=value ...)`,
+        );
       env[kv[1]!] = kv[2]!;
     }
   }
@@ -185,7 +188,11 @@ export async function runFileBinary(options: {
   const [command, commandArgs] = pinned(options.pinning ?? NOT_PINNED, process.execPath, args);
   const proc = spawn(command, commandArgs, {
     // As the image's container has it: its ENV and a PATH, none of this machine's (nor a Kubernetes service host).
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(await imageEnvironment()), UGALLU_BENCH_RUSAGE: rusage },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...(await imageEnvironment()),
+      UGALLU_BENCH_RUSAGE: rusage,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The binary logs JSON lines on stderr: keep the two that time the run and the last ones for errors.

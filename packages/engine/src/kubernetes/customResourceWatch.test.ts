@@ -44,7 +44,10 @@ describe('CustomResourceWatch', () => {
     });
     try {
       // The first attempt fails at once; the second after 1 s, the third after 1.5 s (the bound).
-      await vi.waitFor(() => expect(errors.length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 50 });
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThanOrEqual(3), {
+        timeout: 10_000,
+        interval: 50,
+      });
       expect(errors.slice(0, 3).map((e) => e.retryInMs)).toEqual([1_000, 1_500, 1_500]);
       for (const { error } of errors) {
         expect(error).toBeInstanceOf(EngineError);
