@@ -731,8 +731,6 @@ export class CompiledRule {
    * checks stages with the rest.)
    */
   readonly stages: ReadonlySet<string> | undefined;
-  /** True when the top-level match has a `userGlob`: only events of those users can match (see `mayMatchUser`). */
-  readonly constrainsUser: boolean;
   /**
    * True when `mayMatchKeys` can rule some event out by its keys alone (a
    * verb, resource, subresource, stage, user, response code, user agent or
@@ -779,7 +777,6 @@ export class CompiledRule {
     this.verbs = possibleValues(spec.match, (m) => m.verb);
     this.resources = possibleValues(spec.match, resourceKey);
     this.stages = possibleValues(spec.match, (m) => m.stage);
-    this.constrainsUser = parts.match.userGlob !== null;
     this.match = parts.match;
     this.exceptions = parts.exceptions;
     this.message = parts.message;
@@ -833,18 +830,6 @@ export class CompiledRule {
    */
   passesUserAgentGate(userAgent: string): boolean {
     return this.userAgentGate === null || this.userAgentGate.passes(userAgent);
-  }
-
-  /**
-   * False when the top-level `userGlob` rules out this username (undefined:
-   * the event has none), so the rule cannot match; true otherwise (no
-   * `userGlob`, or one that holds). Exactly the check `matches` makes.
-   *
-   * @example `rule.mayMatchUser('system:anonymous')`
-   */
-  mayMatchUser(username: string | undefined): boolean {
-    const globs = this.match.userGlob;
-    return globs === null || (username !== undefined && globs.test(username));
   }
 
   /**

@@ -869,7 +869,7 @@ describe('randomized differential: pre-filter on and off give equal matches (ove
             r.verbs === undefined &&
             r.resources === undefined &&
             r.stages === undefined &&
-            !r.constrainsUser,
+            r.spec.match.userGlob === undefined,
         );
     for (let round = 0; round < 60; round++) {
       const rules = new RuleSet();
