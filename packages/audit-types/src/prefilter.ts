@@ -122,26 +122,36 @@ const EMPTY = Buffer.alloc(0);
  * one before), so a comparison is a few word reads, not one per byte.
  */
 class Literal {
+  /** The text it spells; its length says how many of `words` count. */
+  text = '';
   readonly words: Int32Array;
-  constructor(readonly text: string) {
+
+  /** The literal of `text`, or (with `capacity` words) an empty one for `set` to fill. */
+  constructor(text: string, capacity = Math.ceil(text.length / 4)) {
+    this.words = new Int32Array(capacity);
     const bytes = Buffer.from(text, 'latin1');
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    const count = text.length < 4 ? 0 : Math.ceil(text.length / 4);
-    this.words = new Int32Array(count);
-    for (let j = 0; j < count - 1; j++) this.words[j] = view.getInt32(4 * j, true);
-    if (count > 0) this.words[count - 1] = view.getInt32(text.length - 4, true);
+    this.set(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), 0, text.length, text);
+  }
+
+  /** Spells `v[start, start + length)` from now on (ASCII, at most 4 x `words.length` bytes), `text` being its decoding. */
+  set(v: DataView, start: number, length: number, text: string): void {
+    if (length >= 4) {
+      const last = (length - 1) >> 2;
+      for (let j = 0; j < last; j++) this.words[j] = v.getInt32(start + 4 * j, true);
+      this.words[last] = v.getInt32(start + length - 4, true);
+    }
+    this.text = text;
   }
 }
 
 /**
  * The values the scan remembers (`AuditLineScanner.text`): 2^8 slots of two
- * values each, a value of 4 to 128 bytes (ASCII) kept as its text and its
- * bytes as words (at most 32 a value).
+ * values each, a value of 4 to 128 bytes (ASCII) kept as a `Literal`, whose
+ * words are written over in place when another value takes its place.
  */
 const SEEN_SLOT_BITS = 8;
 const SEEN_MIN_BYTES = 4;
 const SEEN_MAX_BYTES = 128;
-const SEEN_WORDS = SEEN_MAX_BYTES / 4;
 
 /**
  * The slot of an ASCII value of `length` (at least 4) bytes: a hash of all
@@ -237,11 +247,11 @@ export class AuditLineScanner {
   /** The buffer last scanned, and a view of it (`viewOf`). */
   private bytes: Buffer = EMPTY;
   private view: DataView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
-  /** The values `text` remembers, two ways a slot (`seenSlot`): their text, and their bytes as words. */
-  private readonly seenTexts: (string | undefined)[] = new Array<string | undefined>(
-    2 << SEEN_SLOT_BITS,
-  ).fill(undefined);
-  private readonly seenWords = new Int32Array((2 << SEEN_SLOT_BITS) * SEEN_WORDS);
+  /** The values `text` remembers, two ways a slot (`seenSlot`); empty (`''`) until first written. */
+  private readonly seen: readonly Literal[] = Array.from(
+    { length: 2 << SEEN_SLOT_BITS },
+    () => new Literal('', SEEN_MAX_BYTES / 4),
+  );
   /** By slot, the way `text` writes next (0 or 1). */
   private readonly seenNext = new Uint8Array(1 << SEEN_SLOT_BITS);
 
@@ -394,7 +404,7 @@ export class AuditLineScanner {
    * sequences become U+FFFD, as they do in the whole line: the range is cut
    * at quotes, which the decoder never swallows).
    *
-   * A short ASCII value is remembered (`seenTexts`, two a slot by a hash of
+   * A short ASCII value is remembered (`seen`, two a slot by a hash of
    * its bytes, the last two new ones) and, when the same bytes come
    * again, returned as the same string: a log repeats its resources and
    * usernames on most lines, and comparing a few words in place costs less
@@ -407,35 +417,16 @@ export class AuditLineScanner {
     if (length < SEEN_MIN_BYTES || length > SEEN_MAX_BYTES) return this.bytes.toString('latin1', start, end);
     // Two ways a slot: two values whose hashes meet both stay.
     const slot = seenSlot(v, start, length);
-    const texts = this.seenTexts;
-    const first = texts[slot << 1];
-    if (first !== undefined && first.length === length && this.seenAt(v, start, length, slot << 1))
-      return first;
-    const second = texts[(slot << 1) + 1];
-    if (second !== undefined && second.length === length && this.seenAt(v, start, length, (slot << 1) + 1))
-      return second;
+    const seen = this.seen;
+    const first = seen[slot << 1]!;
+    if (first.text.length === length && isAt(v, start, first)) return first.text;
+    const second = seen[(slot << 1) + 1]!;
+    if (second.text.length === length && isAt(v, start, second)) return second.text;
     const text = this.bytes.toString('latin1', start, end);
     // In the way written less recently.
-    const way = (slot << 1) + this.seenNext[slot]!;
+    seen[(slot << 1) + this.seenNext[slot]!]!.set(v, start, length, text);
     this.seenNext[slot]! ^= 1;
-    const words = this.seenWords;
-    const base = way * SEEN_WORDS;
-    // As a Literal's words: at 0, 4, 8, … and the last at length - 4.
-    const last = length - 4;
-    for (let j = 0; j < last; j += 4) words[base + (j >> 2)] = v.getInt32(start + j, true);
-    words[base + ((length - 1) >> 2)] = v.getInt32(start + last, true);
-    texts[way] = text;
     return text;
-  }
-
-  /** Whether `v[start, start + length)` holds the bytes remembered in `way` (a value of that length). */
-  private seenAt(v: DataView, start: number, length: number, way: number): boolean {
-    const words = this.seenWords;
-    const base = way * SEEN_WORDS;
-    const last = length - 4;
-    for (let j = 0; j < last; j += 4)
-      if (v.getInt32(start + j, true) !== words[base + (j >> 2)]) return false;
-    return v.getInt32(start + last, true) === words[base + ((length - 1) >> 2)];
   }
 
   /**
@@ -742,15 +733,16 @@ function innerField(v: DataView, start: number, length: number, inside: InsideCo
  * fits before the string's end).
  */
 function isAt(v: DataView, start: number, literal: Literal): boolean {
-  const words = literal.words;
-  const count = words.length;
-  if (count === 0) {
-    const text = literal.text;
-    for (let i = 0; i < text.length; i++) if (v.getUint8(start + i) !== text.charCodeAt(i)) return false;
+  const text = literal.text;
+  const length = text.length;
+  if (length < 4) {
+    for (let i = 0; i < length; i++) if (v.getUint8(start + i) !== text.charCodeAt(i)) return false;
     return true;
   }
-  for (let j = 0; j < count - 1; j++) if (v.getInt32(start + 4 * j, true) !== words[j]) return false;
-  return v.getInt32(start + literal.text.length - 4, true) === words[count - 1];
+  const words = literal.words;
+  const last = (length - 1) >> 2;
+  for (let j = 0; j < last; j++) if (v.getInt32(start + 4 * j, true) !== words[j]) return false;
+  return v.getInt32(start + length - 4, true) === words[last];
 }
 
 /** One of the decoder's AUDIT_API_VERSIONS, compared in place. */
