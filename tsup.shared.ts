@@ -20,30 +20,49 @@ export function library(entry: string[] = ['src/index.ts'], overrides: Options =
   });
 }
 
+type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
+
+/**
+ * An esbuild plugin that rewrites the files of a dependency matched by
+ * `filter` as they are bundled: each `[from, to]` is replaced (a string
+ * once, a global RegExp everywhere). The build fails when a file lacks one
+ * of them, so a dependency upgrade can never drop the change silently.
+ */
+function patchDependency(
+  name: string,
+  filter: RegExp,
+  replacements: readonly (readonly [from: string | RegExp, to: string])[],
+): EsbuildPlugin {
+  return {
+    name,
+    setup(build) {
+      build.onLoad({ filter }, async (args) => {
+        let source = await readFile(args.path, 'utf8');
+        for (const [from, to] of replacements) {
+          if (typeof from === 'string' ? !source.includes(from) : source.search(from) === -1)
+            throw new Error(
+              `${args.path}: no \`${String(from)}\` to replace (${name}: the dependency changed?)`,
+            );
+          source = source.replace(from, to);
+        }
+        return { contents: source, loader: 'js' };
+      });
+    },
+  };
+}
+
 /**
  * The yaml library's parser and composer read `process.env.LOG_TOKENS` and
  * `process.env.LOG_STREAM` (debug printing of their tokens) once per token.
  * A read of process.env is a call into the runtime, and at start-up the
  * binaries parse every rule file: about a fifth of the YAML time, measured
- * over 1000 rule files. In the bundles these switches are off (`false`); the build
- * fails if yaml no longer has them, so the replacement is never silently lost.
+ * over 1000 rule files. In the bundles these switches are off (`false`).
  */
-const yamlWithoutDebugSwitches: NonNullable<Options['esbuildPlugins']>[number] = {
-  name: 'yaml-without-debug-switches',
-  setup(build) {
-    build.onLoad(
-      { filter: /[\\/]yaml[\\/]dist[\\/](parse[\\/]parser|compose[\\/]composer)\.js$/ },
-      async (args) => {
-        const source = await readFile(args.path, 'utf8');
-        const switches = /\bnode_process\.env\.LOG_(TOKENS|STREAM)\b/g;
-        if (!switches.test(source)) {
-          throw new Error(`${args.path}: no process.env.LOG_TOKENS or LOG_STREAM to replace (yaml changed?)`);
-        }
-        return { contents: source.replace(switches, 'false'), loader: 'js' };
-      },
-    );
-  },
-};
+const yamlWithoutDebugSwitches = patchDependency(
+  'yaml-without-debug-switches',
+  /[\\/]yaml[\\/]dist[\\/](parse[\\/]parser|compose[\\/]composer)\.js$/,
+  [[/\bnode_process\.env\.LOG_(TOKENS|STREAM)\b/g, 'false']],
+);
 
 /**
  * prom-client's index requires its Pushgateway (node's http, https, url and
@@ -51,31 +70,22 @@ const yamlWithoutDebugSwitches: NonNullable<Options['esbuildPlugins']>[number] =
  * the GC observer's modules) when it is loaded. The detector uses the
  * default metrics only when it serves /metrics, and the other two never: in
  * the bundles they are required when first read, so a start-up that does not
- * use them does not load them. The build fails if the index no longer has
- * these lines, so the change is never silently lost.
+ * use them does not load them.
  */
-const promClientLazyExtras: NonNullable<Options['esbuildPlugins']>[number] = {
-  name: 'prom-client-lazy-extras',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]prom-client[\\/]index\.js$/ }, async (args) => {
-      let source = await readFile(args.path, 'utf8');
-      for (const [name, module] of [
-        ['Pushgateway', './lib/pushgateway'],
-        ['collectDefaultMetrics', './lib/defaultMetrics'],
-        ['AggregatorRegistry', './lib/cluster'],
-      ] as const) {
-        const line = `exports.${name} = require('${module}');`;
-        if (!source.includes(line))
-          throw new Error(`${args.path}: no \`${line}\` to make lazy (prom-client changed?)`);
-        source = source.replace(
-          line,
-          `Object.defineProperty(exports, '${name}', { enumerable: true, get: () => require('${module}') });`,
-        );
-      }
-      return { contents: source, loader: 'js' };
-    });
-  },
-};
+const promClientLazyExtras = patchDependency(
+  'prom-client-lazy-extras',
+  /[\\/]prom-client[\\/]index\.js$/,
+  (
+    [
+      ['Pushgateway', './lib/pushgateway'],
+      ['collectDefaultMetrics', './lib/defaultMetrics'],
+      ['AggregatorRegistry', './lib/cluster'],
+    ] as const
+  ).map(([name, module]) => [
+    `exports.${name} = require('${module}');`,
+    `Object.defineProperty(exports, '${name}', { enumerable: true, get: () => require('${module}') });`,
+  ]),
+);
 
 /**
  * An app: one self-contained file for the container image, every dependency
