@@ -1,39 +1,13 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDetector } from './detector.js';
-import type { Detector, DetectorConfig } from './detector.js';
+import { fileDetectors } from '../../test/fileDetectorTestSupport.js';
 
 const PROCESS_PREFIX = 'ugallu_audit_process_';
 
 describe('the node process metrics', () => {
-  let detector: Detector | undefined;
-  let dir: string | undefined;
-  afterEach(async () => {
-    await detector?.stop();
-    detector = undefined;
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(metrics: DetectorConfig['metrics']): Promise<Detector> {
-    dir = await mkdtemp(join(tmpdir(), 'ugallu-process-metrics-'));
-    const rules = join(dir, 'rules');
-    await mkdir(rules);
-    await writeFile(join(dir, 'audit.log'), '');
-    const noop = () => undefined;
-    detector = await startDetector({
-      source: { kind: 'file', options: { path: join(dir, 'audit.log'), cursorFile: join(dir, 'cursor') } },
-      rules: { from: 'dir', dir: rules, watch: false },
-      emit: { kind: 'stdout' },
-      stdout: new Writable({ write: (_chunk, _enc, done) => done() }),
-      clusterID: 'process-metrics-test',
-      metrics,
-      logger: { info: noop, warn: noop, error: noop },
-    });
-    return detector;
-  }
+  const detectors = fileDetectors('ugallu-process-metrics-');
+  afterEach(() => detectors.stopAll());
+  const start = (metrics: { host: string; port: number } | undefined) =>
+    detectors.start({ metrics, watch: false });
 
   it('are served on /metrics beside the detector’s own', async () => {
     const d = await start({ host: '127.0.0.1', port: 0 });

@@ -1,9 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDetector } from './detector.js';
+import { fileDetectors } from '../../test/fileDetectorTestSupport.js';
 import type { Detector } from './detector.js';
 
 const good = `apiVersion: security.ugallu.io/v1alpha1
@@ -27,28 +23,18 @@ async function readyz(detector: Detector): Promise<number> {
 }
 
 describe('readiness follows the rules', () => {
+  const detectors = fileDetectors('ugallu-ready-');
   let detector: Detector | undefined;
-  let dir: string | undefined;
   afterEach(async () => {
-    await detector?.stop();
+    await detectors.stopAll();
     detector = undefined;
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   async function start(files: Record<string, string>): Promise<{ errors: string[] }> {
-    dir = await mkdtemp(join(tmpdir(), 'ugallu-ready-'));
-    const rules = join(dir, 'rules');
-    await mkdir(rules);
-    for (const [name, text] of Object.entries(files)) await writeFile(join(rules, name), text);
-    await writeFile(join(dir, 'audit.log'), '');
     const errors: string[] = [];
     const noop = () => undefined;
-    detector = await startDetector({
-      source: { kind: 'file', options: { path: join(dir, 'audit.log'), cursorFile: join(dir, 'cursor') } },
-      rules: { from: 'dir', dir: rules },
-      emit: { kind: 'stdout' },
-      stdout: new Writable({ write: (_chunk, _enc, done) => done() }),
-      clusterID: 'ready-test',
+    detector = await detectors.start({
+      files,
       metrics: { host: '127.0.0.1', port: 0 },
       logger: { info: noop, warn: noop, error: (_o: object, msg: string) => void errors.push(msg) },
     });
