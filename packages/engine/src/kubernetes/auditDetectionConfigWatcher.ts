@@ -157,7 +157,6 @@ class Watcher implements AuditDetectionConfigWatcher {
   #states = '';
   #writing: Promise<void> | undefined;
   #again = false;
-  #synced = false;
   #stopped = false;
   #resolveSynced!: () => void;
   #rejectSynced!: (e: Error) => void;
@@ -249,7 +248,6 @@ class Watcher implements AuditDetectionConfigWatcher {
   }
 
   #onSynced(): void {
-    this.#synced = true;
     // Listed and none there: no consumers (the start's, from nothing, stays empty).
     if (this.#object === undefined)
       this.#logger.info({}, 'no AuditDetectionConfig default in the cluster: no consumers');
@@ -330,7 +328,7 @@ class Watcher implements AuditDetectionConfigWatcher {
       error.reason === EngineReason.Forbidden ? 'error' : 'warn',
       `watch:${error.reason}`,
       { reason: error.reason, error: error.message, retryInMs },
-      this.#synced
+      this.#watch.synced
         ? 'AuditDetectionConfig watch failed; the running consumers keep running, retrying'
         : 'cannot list AuditDetectionConfigs; retrying',
     );
@@ -338,7 +336,7 @@ class Watcher implements AuditDetectionConfigWatcher {
 
   /** Writes run one at a time; kicks made meanwhile run one more pass. */
   #kick(final = false): void {
-    if (!this.#synced || (this.#stopped && !final)) return;
+    if (!this.#watch.synced || (this.#stopped && !final)) return;
     if (this.#writing !== undefined) {
       this.#again = true;
       return;

@@ -142,7 +142,6 @@ class Reconciler implements SigmaRuleReconciler {
   #lease: LeaderElection | undefined;
   #leaseStarting: Promise<void> | undefined;
   #ticker: NodeJS.Timeout | undefined;
-  #synced = false;
   #leading = false;
   #stopped = false;
   #lastError: EngineError | undefined;
@@ -196,7 +195,7 @@ class Reconciler implements SigmaRuleReconciler {
   }
 
   ready(): boolean {
-    return this.#synced && !this.#stopped;
+    return this.#watch.synced && !this.#stopped;
   }
 
   isLeader(): boolean {
@@ -236,7 +235,6 @@ class Reconciler implements SigmaRuleReconciler {
   }
 
   #onSynced(): void {
-    this.#synced = true;
     this.#lastError = undefined;
     const statuses = this.#engine.statuses();
     this.#logger.info(
@@ -299,7 +297,7 @@ class Reconciler implements SigmaRuleReconciler {
       if (target !== undefined && this.#objects.has(target)) this.#mark(target, false);
     for (const tuning of this.#engine.tuningsOf(name))
       if (this.#objects.has(tuning)) this.#mark(tuning, false);
-    if (this.#synced) this.#engine.reportDanglingTunings();
+    if (this.#watch.synced) this.#engine.reportDanglingTunings();
   }
 
   #onDelete(obj: SigmaRuleObject): void {
@@ -319,14 +317,14 @@ class Reconciler implements SigmaRuleReconciler {
       error.reason === EngineReason.Forbidden ? 'error' : 'warn',
       `watch:${error.reason}`,
       { reason: error.reason, error: error.message, retryInMs },
-      this.#synced
+      this.#watch.synced
         ? 'SigmaRule watch failed; the loaded rules keep running, retrying'
         : 'cannot list SigmaRules; retrying',
     );
   }
 
   #markAll(aggregate: boolean): void {
-    if (!this.#synced) return;
+    if (!this.#watch.synced) return;
     for (const name of this.#objects.keys())
       this.#dirty.set(name, aggregate || (this.#dirty.get(name) ?? false));
     this.#kick();
@@ -335,7 +333,7 @@ class Reconciler implements SigmaRuleReconciler {
   #mark(name: string, aggregate: boolean): void {
     this.#dirty.set(name, aggregate || (this.#dirty.get(name) ?? false));
     // Before the first sync, the pass that follows it writes everything.
-    if (this.#synced) this.#kick();
+    if (this.#watch.synced) this.#kick();
   }
 
   /** Status writes run one at a time; marks made meanwhile coalesce. */
