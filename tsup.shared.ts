@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { defineConfig } from 'tsup';
 import type { Options } from 'tsup';
 
@@ -88,6 +89,55 @@ const promClientLazyExtras = patchDependency(
 );
 
 /**
+ * pino requires node's worker_threads when it is loaded (its transports run
+ * in a worker; `isMainThread` decides whether an asynchronous destination is
+ * flushed at exit), and sonic-boom requires node's assert for one check.
+ * The binaries log through a synchronous destination and no transport, so
+ * neither module is ever used: in the bundles each is required where it is
+ * used, and a start-up does not compile them (about 3 ms of every start,
+ * issue #16).
+ */
+const pinoLazyBuiltins = [
+  patchDependency('pino-lazy-worker-threads', /[\\/]pino[\\/]lib[\\/]tools\.js$/, [
+    ["const { isMainThread } = require('worker_threads')", ''],
+    ['!opts.sync && isMainThread', "!opts.sync && require('worker_threads').isMainThread"],
+  ]),
+  patchDependency('pino-lazy-thread-stream', /[\\/]pino[\\/]lib[\\/]transport\.js$/, [
+    ["const ThreadStream = require('thread-stream')", ''],
+    ['new ThreadStream(', "new (require('thread-stream'))("],
+  ]),
+  patchDependency('sonic-boom-lazy-assert', /[\\/]sonic-boom[\\/]index\.js$/, [
+    ["const assert = require('assert')", ''],
+    ["assert(typeof sonic.fd === 'number'", "require('assert')(typeof sonic.fd === 'number'"],
+  ]),
+];
+
+/**
+ * node's built-in modules, imported by our sources, through `require`
+ * rather than as ES modules. An ES module import of a built-in makes node
+ * build a facade of it that reads every export once, and reading node:fs's
+ * `ReadStream` loads its whole streams implementation, which the detector
+ * never uses: about 5 ms of every start (issue #16). `require` returns the
+ * same module object, so the imported functions are the same.
+ */
+const builtinsThroughRequire: EsbuildPlugin = {
+  name: 'builtins-through-require',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+      if (!isBuiltin(args.path)) return undefined;
+      if (args.namespace === 'builtin-through-require') return { path: args.path, external: true };
+      // A dependency's require() of a built-in is left as it is: it never makes a facade.
+      if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
+      return { path: args.path, namespace: 'builtin-through-require' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * An app: one self-contained file for the container image, every dependency
  * bundled, so the image needs plain `node` and no node_modules.
  */
@@ -105,9 +155,13 @@ export function app(entry: string[] = ['src/main.ts']) {
     // demand (a source, the Kubernetes client) goes to chunks of its own that
     // are read only when imported: less code parsed, less memory resident.
     splitting: true,
+    // `node:` stays on built-in imports, for builtinsThroughRequire to see them (tsup's own plugin would take them first).
+    removeNodeProtocol: false,
     esbuildPlugins: [
       yamlWithoutDebugSwitches,
       promClientLazyExtras,
+      ...pinoLazyBuiltins,
+      builtinsThroughRequire,
       {
         // The Kafka client's @platformatic/wasm-utils reads native.wasm from its own folder at load,
         // which a bundle does not have; its `bundled` entry carries the wasm inline.
