@@ -118,7 +118,9 @@ const pinoLazyBuiltins = [
  * build a facade of it that reads every export once, and reading node:fs's
  * `ReadStream` loads its whole streams implementation, which the detector
  * never uses: about 5 ms of every start (issue #16). `require` returns the
- * same module object, so the imported functions are the same.
+ * same module object, so the imported functions are the same. Static
+ * imports only: esbuild reads a name off the required module where it is
+ * used (a getter such as `ReadStream` is not run at load).
  */
 const builtinsThroughRequire: EsbuildPlugin = {
   name: 'builtins-through-require',
@@ -126,8 +128,9 @@ const builtinsThroughRequire: EsbuildPlugin = {
     build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
       if (!isBuiltin(args.path)) return undefined;
       if (args.namespace === 'builtin-through-require') return { path: args.path, external: true };
-      // A dependency's require() of a built-in is left as it is: it never makes a facade.
-      if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
+      // A dependency's require() of a built-in is left as it is: it never makes a facade. So is an import(): a
+      // chunk esbuild makes for it would export only `default`, none of the module's names.
+      if (args.kind !== 'import-statement') return undefined;
       return { path: args.path, namespace: 'builtin-through-require' };
     });
     build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({
@@ -179,12 +182,12 @@ export function app(entry: string[] = ['src/main.ts']) {
     esbuildOptions(options) {
       options.conditions = ['@ugallu/source'];
       // Maps without the sources in them: stack traces still name our files
-      // and lines (the image runs node --enable-source-maps), and the maps
-      // node parses at start-up are a fraction of the size.
+      // and lines (with node --enable-source-maps: the chart's sourceMaps),
+      // and the maps node parses at start-up are a fraction of the size.
       options.sourcesContent = false;
       // White space and syntax minified, names kept (stack traces and logged
-      // errors still name our functions and classes): node compiles, and
-      // --enable-source-maps scans line by line, about 40 % less text at
+      // errors still name our functions and classes): node compiles (and
+      // --enable-source-maps scans line by line) about 40 % less text at
       // every start (measured: about 7 ms of a 215 ms start with 10 rules).
       options.minifyWhitespace = true;
       options.minifySyntax = true;
