@@ -32,7 +32,7 @@ describe('the shipped-binary file-mode case', () => {
     // As the image runs it: the flags of its Dockerfile's ENTRYPOINT, the V8 heap sizing among them (issue #16).
     expect(r.nodeFlags).toEqual(await imageNodeFlags());
     expect(r.nodeFlags).toEqual(
-      expect.arrayContaining(['--enable-source-maps', expect.stringMatching(/^--max-semi-space-size=\d+$/)]),
+      expect.arrayContaining([expect.stringMatching(/^--max-semi-space-size=\d+$/)]),
     );
     // And in its environment: the runtime stage's ENV and a PATH, nothing of the bench's (NODE_EXTRA_CA_CERTS,
     // NODE_OPTIONS: what node reads at start).

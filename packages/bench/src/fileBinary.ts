@@ -22,12 +22,12 @@ export const FILE_DOCKERFILE = join(REPO, 'apps', 'file', 'Dockerfile');
 /**
  * The node flags the file-mode image runs its bundle with: what its
  * Dockerfile's exec-form `ENTRYPOINT ["node", …flags, "/app/main.js"]` puts
- * between `node` and the script (`--enable-source-maps`, the V8 heap
- * sizing and interrupt budget, issue #16). Read from the Dockerfile, so the bench measures the
+ * between `node` and the script (the V8 heap sizing and interrupt budget,
+ * issue #16). Read from the Dockerfile, so the bench measures the
  * binary as the image runs it and the two cannot drift apart.
  *
  * @throws Error when the Dockerfile has no such entrypoint
- * @example `await imageNodeFlags()` → `['--enable-source-maps', '--max-semi-space-size=4', …]`
+ * @example `await imageNodeFlags()` → `['--max-semi-space-size=4', '--heap-growing-percent=25', …]`
  */
 export async function imageNodeFlags(dockerfile = FILE_DOCKERFILE): Promise<string[]> {
   const text = await readFile(dockerfile, 'utf8');

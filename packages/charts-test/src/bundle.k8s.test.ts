@@ -121,6 +121,48 @@ describe('the bundled file-mode detector runs with plain node and no node_module
     expect(metrics).toMatch(/^# HELP ugallu_audit_process_nodejs_gc_duration_seconds /m);
     expect(await run.stop()).toBe(0);
   });
+
+  it("never loads node's fs streams, worker_threads or assert: the bundle requires them where used, and nothing uses them (issue #16, start-up)", async () => {
+    const dir = await stageBundle('file');
+    const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-modules-'));
+    const log = join(work, 'audit.log');
+    await writeFile(log, `${JSON.stringify(execEvent({ auditID: 'bundle-modules-1' }))}\n`);
+    // Required before the bundle (CommonJS: an ES module import of node:fs would load the streams itself): at
+    // exit, writes the built-in modules node loaded.
+    const reporter = join(work, 'modules.cjs');
+    const loaded = join(work, 'modules.json');
+    await writeFile(
+      reporter,
+      `const { writeFileSync } = require('node:fs');\nprocess.on('exit', () => writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(process.moduleLoadList)));\n`,
+    );
+    const run = start(
+      dir,
+      [
+        '--once',
+        '--audit-log',
+        log,
+        '--cursor-file',
+        join(work, 'cursor'),
+        '--rules',
+        await rulesDir(),
+        '--cluster-id',
+        'bundle',
+        '--emit',
+        'stdout',
+        '--metrics-addr',
+        'off',
+      ],
+      { NODE_OPTIONS: `--require=${reporter}` },
+    );
+    expect(await run.exit).toBe(0);
+    // A detection went all the way through: parsed, matched, emitted.
+    expect(securityEvents(run).map((e) => e.spec.evidence.auditID)).toEqual(['bundle-modules-1']);
+    const modules = JSON.parse(await readFile(loaded, 'utf8')) as string[];
+    // The reporter's own require of node:fs is in the list: the list is node's.
+    expect(modules).toContain('NativeModule fs');
+    for (const m of ['internal/fs/streams', 'worker_threads', 'assert'])
+      expect(modules, m).not.toContain(`NativeModule ${m}`);
+  });
 });
 
 describe('the bundled file-mode detector with consumers', () => {

@@ -53,18 +53,18 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
 }
 
 /**
- * Runs `node --enable-source-maps main.js ...args` in the staged dir, with
- * an environment holding only PATH and `env`: the images' ENTRYPOINT but for
- * the file image's V8 flags (heap sizing, interrupt budget), which change
- * memory and speed, not behaviour (the bench runs the binary with them:
- * `imageNodeFlags` in @ugallu/bench).
+ * Runs `node main.js ...args` in the staged dir, with an environment holding
+ * only PATH and `env`: the images' ENTRYPOINT but for the file image's V8
+ * flags (heap sizing, interrupt budget), which change memory and speed, not
+ * behaviour (the bench runs the binary with them: `imageNodeFlags` in
+ * @ugallu/bench).
  */
 export function runBundle(
   dir: string,
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
 ): BundleRun {
-  const child = spawn(process.execPath, ['--enable-source-maps', 'main.js', ...args], {
+  const child = spawn(process.execPath, ['main.js', ...args], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env },
   });

@@ -1340,6 +1340,22 @@ describe('the keys people type from habit (issue #18)', () => {
       expect(await nodeOptions(webhook({ nodeHeapPercent: 0 }))).toEqual([]);
     });
 
+    it('sourceMaps: true adds --enable-source-maps, beside the heap limit or alone', async () => {
+      expect(await nodeOptions(webhook({ sourceMaps: true }))).toEqual([
+        '--max-old-space-size=256 --enable-source-maps',
+      ]);
+      expect(await nodeOptions(withID({ mode: 'file', sourceMaps: true, nodeHeapPercent: 0 }))).toEqual([
+        '--enable-source-maps',
+      ]);
+      expect(await nodeOptions(webhook({ sourceMaps: false }))).toEqual(['--max-old-space-size=256']);
+    });
+
+    it('refuses a sourceMaps that is not a boolean', async () => {
+      const result = await template({ values: webhook({ sourceMaps: 'yes' }) });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/sourceMaps/);
+    });
+
     it('an extraEnv NODE_OPTIONS replaces it', async () => {
       expect(
         await nodeOptions(

@@ -142,8 +142,8 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
       ?.getArgumentsContent();
     expect(entrypoint).toBe(
       app === 'file'
-        ? '["node", "--enable-source-maps", "--max-semi-space-size=4", "--heap-growing-percent=25", "--interrupt-budget=270336", "/app/main.js"]'
-        : '["node", "--enable-source-maps", "/app/main.js"]',
+        ? '["node", "--max-semi-space-size=4", "--heap-growing-percent=25", "--interrupt-budget=270336", "/app/main.js"]'
+        : '["node", "/app/main.js"]',
     );
     // node refuses a V8 flag it does not know: the image's node (the same major as this one) takes these.
     const flags = (JSON.parse(entrypoint!) as string[]).slice(1, -1);

@@ -159,8 +159,8 @@ template so a bad combination fails the render with this message.
 
 {{/*
 The pod's environment: its own name and namespace for the detector, the
-bearer token in webhook mode, V8's heap limit (unless extraEnv sets
-NODE_OPTIONS), then extraEnv.
+bearer token in webhook mode, node's options (V8's heap limit, source maps;
+unless extraEnv sets NODE_OPTIONS), then extraEnv.
 */}}
 {{- define "audit-detection.env" -}}
 - name: POD_NAME
@@ -183,10 +183,13 @@ NODE_OPTIONS), then extraEnv.
       key: {{ .Values.webhook.sharedSecretKey }}
 {{- end }}
 {{- $heap := include "audit-detection.maxOldSpaceMiB" . }}
-{{- if and $heap (not (has "NODE_OPTIONS" (include "audit-detection.extraEnvNames" . | fromJsonArray))) }}
-# V8's heap under the container's memory limit (nodeHeapPercent of resources.limits.memory).
+{{- $nodeOptions := list }}
+{{- if $heap }}{{ $nodeOptions = append $nodeOptions (printf "--max-old-space-size=%s" $heap) }}{{ end }}
+{{- if .Values.sourceMaps }}{{ $nodeOptions = append $nodeOptions "--enable-source-maps" }}{{ end }}
+{{- if and $nodeOptions (not (has "NODE_OPTIONS" (include "audit-detection.extraEnvNames" . | fromJsonArray))) }}
+# V8's heap under the container's memory limit (nodeHeapPercent of resources.limits.memory); sourceMaps.
 - name: NODE_OPTIONS
-  value: --max-old-space-size={{ $heap }}
+  value: {{ join " " $nodeOptions | quote }}
 {{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
