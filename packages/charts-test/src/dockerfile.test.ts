@@ -142,7 +142,7 @@ describe.each(Object.keys(APPS) as AppName[])('apps/%s/Dockerfile', (app) => {
       ?.getArgumentsContent();
     expect(entrypoint).toBe(
       app === 'file'
-        ? '["node", "--max-semi-space-size=4", "--heap-growing-percent=25", "--interrupt-budget=270336", "/app/main.js"]'
+        ? '["node", "--max-semi-space-size=4", "--heap-growing-percent=25", "--interrupt-budget=270336", "--initial-old-space-size=32", "/app/main.js"]'
         : '["node", "/app/main.js"]',
     );
     // node refuses a V8 flag it does not know: the image's node (the same major as this one) takes these.
