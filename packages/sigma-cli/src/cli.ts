@@ -32,7 +32,7 @@ import type {
   RuleUnderTest,
   SigmaConversion,
 } from '@ugallu/sigma';
-import { distance } from 'fastest-levenshtein';
+import { closest as nearest, distance } from 'fastest-levenshtein';
 import { stringify } from 'yaml';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -1080,13 +1080,11 @@ function flagError(e: Error & { code?: string }, known: readonly string[]): stri
 
 /** The known name nearest to `name`, if near enough to be a typo of it. */
 function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const d = distance(name, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  // Undefined when nothing is known.
+  const best = nearest(name, known) as string | undefined;
+  return best !== undefined && distance(name, best) <= Math.max(2, Math.floor(name.length / 3))
+    ? best
+    : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
 import { parseEmitTarget } from '@ugallu/emitter';
-import { distance } from 'fastest-levenshtein';
+import { closest, distance } from 'fastest-levenshtein';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DEFAULT_CHANNEL_CAPACITY } from '../core/channel.js';
@@ -514,13 +514,9 @@ export function flagError(e: Error & { code?: string }, known: readonly string[]
   if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return e.message.split('\n')[0]!;
   const given = /'(-{1,2}[^']+)'/.exec(e.message)?.[1] ?? '';
   const name = given.replace(/^-+/, '').split('=')[0]!;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const flag of known) {
-    const d = distance(name, flag);
-    if (d < bestDistance) [best, bestDistance] = [flag, d];
-  }
-  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3));
+  // Undefined when no flag is known.
+  const best = closest(name, known) as string | undefined;
+  const close = best !== undefined && distance(name, best) <= Math.max(2, Math.floor(name.length / 3));
   return `unknown flag ${given}${close ? `; did you mean --${best}?` : ''}`;
 }
 
