@@ -189,7 +189,7 @@ class Watcher implements AuditDetectionConfigWatcher {
       onDelete: (obj) => this.#onDelete(obj),
       onSynced: () => this.#onSynced(),
       onError: (error, retryInMs) => this.#onWatchError(error, retryInMs),
-      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+      maxBackoffMs: options.maxBackoffMs,
     });
     this.#ticker = setInterval(() => this.#kick(), this.#requeueMs);
     this.#ticker.unref();

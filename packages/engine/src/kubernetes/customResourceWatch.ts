@@ -41,7 +41,7 @@ export interface CustomResourceWatchOptions<T> {
    * The longest wait between two attempts; the wait doubles from 1 s up to
    * it, and is 1 s again once a list or an object comes through. Default 30 s.
    */
-  readonly maxBackoffMs?: number;
+  readonly maxBackoffMs?: number | undefined;
 }
 
 /** The first wait after a failure; it doubles on each failure, and starts here again once the watch delivers. */
@@ -78,18 +78,13 @@ export class CustomResourceWatch<T> {
       return list;
     });
     // An object delivered: the watch works, so the next failure waits from 1 s again.
-    this.#informer.on('add', (obj) => {
+    const delivered = (handle: (obj: T) => void) => (obj: T) => {
       this.#backoffMs = FIRST_BACKOFF_MS;
-      options.onUpsert(obj);
-    });
-    this.#informer.on('update', (obj) => {
-      this.#backoffMs = FIRST_BACKOFF_MS;
-      options.onUpsert(obj);
-    });
-    this.#informer.on('delete', (obj) => {
-      this.#backoffMs = FIRST_BACKOFF_MS;
-      options.onDelete(obj);
-    });
+      handle(obj);
+    };
+    this.#informer.on('add', delivered(options.onUpsert));
+    this.#informer.on('update', delivered(options.onUpsert));
+    this.#informer.on('delete', delivered(options.onDelete));
     this.#informer.on('error', (err: unknown) => this.#failed(err));
     this.#start();
   }

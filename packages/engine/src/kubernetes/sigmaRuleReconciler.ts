@@ -184,7 +184,7 @@ class Reconciler implements SigmaRuleReconciler {
       onDelete: (obj) => this.#onDelete(obj),
       onSynced: () => this.#onSynced(),
       onError: (error, retryInMs) => this.#onWatchError(error, retryInMs),
-      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+      maxBackoffMs: options.maxBackoffMs,
     });
     this.#ticker = setInterval(() => this.#markAll(true), this.#requeueMs);
     this.#ticker.unref();
