@@ -32,6 +32,18 @@ async function rulesDir(): Promise<string> {
   return dir;
 }
 
+/** The file-mode bundle staged, a work dir of its own, and a log in it holding one exec event with `auditID`. */
+async function fileBundleWithLog(
+  name: string,
+  auditID: string,
+): Promise<{ dir: string; work: string; log: string }> {
+  const dir = await stageBundle('file');
+  const work = await mkdtemp(join(tmpdir(), `ugallu-bundle-${name}-`));
+  const log = join(work, 'audit.log');
+  await writeFile(log, `${JSON.stringify(execEvent({ auditID }))}\n`);
+  return { dir, work, log };
+}
+
 async function telemetryAddress(run: BundleRun): Promise<string> {
   const log = await run.waitForLog('serving /metrics, /healthz and /readyz');
   return log.address as string;
@@ -77,14 +89,11 @@ const securityEvents = (run: BundleRun) =>
 
 describe('the bundled file-mode detector runs with plain node and no node_modules', () => {
   it('tails a log, prints a SecurityEvent, serves /healthz, /readyz and /metrics, and drains on SIGTERM', async () => {
-    const dir = await stageBundle('file');
+    const { dir, work, log } = await fileBundleWithLog('file', 'bundle-file-1');
     // What the image holds: the entry, the chunks it loads on demand, their maps; nothing else.
     const files = await readdir(dir);
     expect(files).toContain('main.js');
     expect(files.filter((f) => !/\.js(\.map)?$/.test(f))).toEqual([]);
-    const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-file-'));
-    const log = join(work, 'audit.log');
-    await writeFile(log, `${JSON.stringify(execEvent({ auditID: 'bundle-file-1' }))}\n`);
     const run = start(dir, [
       '--audit-log',
       log,
@@ -123,10 +132,7 @@ describe('the bundled file-mode detector runs with plain node and no node_module
   });
 
   it("never loads node's fs streams, worker_threads or assert: the bundle requires them where used, and nothing uses them (issue #16, start-up)", async () => {
-    const dir = await stageBundle('file');
-    const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-modules-'));
-    const log = join(work, 'audit.log');
-    await writeFile(log, `${JSON.stringify(execEvent({ auditID: 'bundle-modules-1' }))}\n`);
+    const { dir, work, log } = await fileBundleWithLog('modules', 'bundle-modules-1');
     // Required before the bundle (CommonJS: an ES module import of node:fs would load the streams itself): at
     // exit, writes the built-in modules node loaded.
     const reporter = join(work, 'modules.cjs');
@@ -167,10 +173,7 @@ describe('the bundled file-mode detector runs with plain node and no node_module
 
 describe('the bundled file-mode detector with consumers', () => {
   it('feeds a --config consumer and prints --format ecs (the Kafka client and its wasm are in the bundle)', async () => {
-    const dir = await stageBundle('file');
-    const work = await mkdtemp(join(tmpdir(), 'ugallu-bundle-consumers-'));
-    const log = join(work, 'audit.log');
-    await writeFile(log, `${JSON.stringify(execEvent({ auditID: 'bundle-consumer-1' }))}\n`);
+    const { dir, work, log } = await fileBundleWithLog('consumers', 'bundle-consumer-1');
     const out = join(work, 'consumer.jsonl');
     const config = join(work, 'config.yaml');
     await writeFile(
