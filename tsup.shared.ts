@@ -93,9 +93,11 @@ const promClientLazyExtras = patchDependency(
  * in a worker; `isMainThread` decides whether an asynchronous destination is
  * flushed at exit), and sonic-boom requires node's assert for one check.
  * The binaries log through a synchronous destination and no transport, so
- * neither module is ever used: in the bundles each is required where it is
- * used, and a start-up does not compile them (about 3 ms of every start,
- * issue #16).
+ * neither module is ever used: in the bundles each is required when first
+ * called, and a start-up does not compile them (about 3 ms of every start,
+ * issue #16). `ThreadStream` and `assert` become functions that require
+ * their module (a new call site in an upgrade keeps working); `isMainThread`
+ * is a value, read at its one use.
  */
 const pinoLazyBuiltins = [
   patchDependency('pino-lazy-worker-threads', /[\\/]pino[\\/]lib[\\/]tools\.js$/, [
@@ -103,12 +105,13 @@ const pinoLazyBuiltins = [
     ['!opts.sync && isMainThread', "!opts.sync && require('worker_threads').isMainThread"],
   ]),
   patchDependency('pino-lazy-thread-stream', /[\\/]pino[\\/]lib[\\/]transport\.js$/, [
-    ["const ThreadStream = require('thread-stream')", ''],
-    ['new ThreadStream(', "new (require('thread-stream'))("],
+    [
+      "const ThreadStream = require('thread-stream')",
+      "const ThreadStream = function (...args) { return new (require('thread-stream'))(...args) }",
+    ],
   ]),
   patchDependency('sonic-boom-lazy-assert', /[\\/]sonic-boom[\\/]index\.js$/, [
-    ["const assert = require('assert')", ''],
-    ["assert(typeof sonic.fd === 'number'", "require('assert')(typeof sonic.fd === 'number'"],
+    ["const assert = require('assert')", "const assert = (...args) => require('assert')(...args)"],
   ]),
 ];
 
