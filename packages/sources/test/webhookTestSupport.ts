@@ -21,6 +21,7 @@ import type { SourceLogger } from '../src/logger.js';
 import type { AuditEventBatch, AuditEventSink } from '../src/source.js';
 import { startWebhookSource } from '../src/webhook/index.js';
 import type { WebhookSource, WebhookSourceOptions } from '../src/webhook/index.js';
+import { counterValue } from './metricTestSupport.js';
 
 /** A PEM certificate and its PEM private key. */
 export interface CertificateKeyPair {
@@ -365,21 +366,6 @@ export function webhookStarter(pki: () => TestPki): StartWebhook {
       counter: (name, labels) => counterValue(registry, name, labels),
     };
   };
-}
-
-/** The sum of a counter's series in `registry` that carry `labels`. */
-export async function counterValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`metric ${name} is not registered`);
-  const { values } = await metric.get();
-  const wanted = Object.entries(labels);
-  return values
-    .filter((v) => wanted.every(([key, value]) => v.labels[key] === value))
-    .reduce((sum, v) => sum + v.value, 0);
 }
 
 /** `count` auditIDs `${prefix}-0` … */

@@ -16,66 +16,25 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
-import { Registry } from 'prom-client';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AckSinkOptions } from '../../test/fileTestSupport.js';
-import { AckSink, auditLine, auditLines, CapturingLogger, WAIT } from '../../test/fileTestSupport.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { StartedFileSource as Started } from '../../test/fileSourceHarness.js';
+import { fileSourceHarness } from '../../test/fileSourceHarness.js';
+import { counterValue } from '../../test/metricTestSupport.js';
+import { auditLine, auditLines, WAIT } from '../../test/fileTestSupport.js';
 import type { FileCursor } from './cursor.js';
 import { readCursor } from './cursor.js';
-import type { FileSource, FileSourceOptions } from './index.js';
-import { FileSkipReason, startFileSource } from './index.js';
+import { FileSkipReason } from './index.js';
 
 let dir: string;
 let log: string;
 let cursorFile: string;
-let running: Started[] = [];
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ugallu-rotated-while-down-'));
-  log = join(dir, 'audit.log');
+const { start, stop } = fileSourceHarness('ugallu-rotated-while-down-', (paths) => {
+  ({ dir, log } = paths);
   cursorFile = join(dir, 'state', 'audit.cursor');
-  running = [];
+  return { cursorFile };
 });
-
-afterEach(async () => {
-  for (const { source, sink } of running) {
-    sink.close();
-    await source.stop();
-  }
-  await rm(dir, { recursive: true, force: true });
-});
-
-interface Started {
-  source: FileSource;
-  sink: AckSink;
-  registry: Registry;
-  logger: CapturingLogger;
-}
-
-async function start(
-  options: Partial<FileSourceOptions> = {},
-  sinkOptions: AckSinkOptions = {},
-): Promise<Started> {
-  const sink = new AckSink(sinkOptions);
-  const registry = new Registry();
-  const logger = new CapturingLogger();
-  const source = await startFileSource({ path: log, cursorFile, pollIntervalMs: 100, ...options }, sink, {
-    registry,
-    logger,
-  });
-  const started = { source, sink, registry, logger };
-  running.push(started);
-  return started;
-}
-
-async function stop(started: Started): Promise<void> {
-  await started.source.stop();
-  running = running.filter((r) => r !== started);
-}
 
 /** A first run that reads `ids` (already in the log) and stops with its cursor at their end. */
 async function firstRun(ids: string[]): Promise<void> {
@@ -94,15 +53,8 @@ async function expectExactly(started: Started, expected: string[]): Promise<void
   expect(new Set(started.sink.ids).size).toBe(expected.length);
 }
 
-async function counter(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`${name} is not registered`);
-  const { values } = await metric.get();
-  return values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value ?? 0;
-}
-
 async function gaps(started: Started, reason: string): Promise<number> {
-  return counter(started.registry, 'ugallu_audit_file_gaps_total', { reason });
+  return counterValue(started.registry, 'ugallu_audit_file_gaps_total', { reason });
 }
 
 /** Backdates a file's modification time by an hour: a backup written before the cursor's file. */
@@ -336,7 +288,7 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     expect(await gaps(two, FileSkipReason.GzipUnreadable)).toBe(1);
     const readBytes = Buffer.byteLength(auditLines('b', read.length).text);
     expect(
-      await counter(two.registry, 'ugallu_audit_file_bytes_skipped_total', {
+      await counterValue(two.registry, 'ugallu_audit_file_bytes_skipped_total', {
         reason: FileSkipReason.GzipUnreadable,
       }),
     ).toBe(contents.length - cursorEnd - readBytes);

@@ -16,74 +16,22 @@ import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Registry } from 'prom-client';
 import { describeSourceContract } from '@ugallu/sources/testing';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AckSink, auditLine, auditLines, CapturingLogger, WAIT } from '../../test/fileTestSupport.js';
-import type { AckSinkOptions } from '../../test/fileTestSupport.js';
+import { describe, expect, it, vi } from 'vitest';
+import { fileSourceHarness } from '../../test/fileSourceHarness.js';
+import { counterValue } from '../../test/metricTestSupport.js';
+import { auditLine, auditLines, WAIT } from '../../test/fileTestSupport.js';
 import { readCursor } from './cursor.js';
-import type { FileSource, FileSourceOptions } from './index.js';
 import { startFileSource } from './index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 let dir: string;
 let log: string;
-let running: { source: FileSource; sink: AckSink }[] = [];
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ugallu-file-source-'));
-  log = join(dir, 'audit.log');
-  running = [];
+const { start, stop, forget } = fileSourceHarness('ugallu-file-source-', (paths) => {
+  ({ dir, log } = paths);
+  return {};
 });
-
-afterEach(async () => {
-  for (const { source, sink } of running) {
-    sink.close();
-    await source.stop();
-  }
-  await rm(dir, { recursive: true, force: true });
-});
-
-interface Started {
-  source: FileSource;
-  sink: AckSink;
-  registry: Registry;
-  logger: CapturingLogger;
-}
-
-/** Starts a source on `log` with a fast periodic check; stopped in `afterEach`. */
-async function start(
-  options: Partial<FileSourceOptions> = {},
-  sinkOptions: AckSinkOptions = {},
-): Promise<Started> {
-  const sink = new AckSink(sinkOptions);
-  const registry = new Registry();
-  const logger = new CapturingLogger();
-  const source = await startFileSource({ path: log, pollIntervalMs: 100, ...options }, sink, {
-    registry,
-    logger,
-  });
-  running.push({ source, sink });
-  return { source, sink, registry, logger };
-}
-
-async function stop(started: Started): Promise<void> {
-  await started.source.stop();
-  running = running.filter((r) => r.source !== started.source);
-}
-
-async function counter(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`${name} is not registered`);
-  const { values } = await metric.get();
-  const value = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
-  return value?.value ?? 0;
-}
 
 /** The file offsets just past each line of `text`. */
 function lineEnds(text: string): number[] {
@@ -171,8 +119,10 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     await vi.waitFor(() => expect(sink.ids.length).toBe(2000), WAIT);
     expect(sink.ids).toEqual(all.ids);
     expect(sink.accepted.every((b) => b.events.length <= 37)).toBe(true);
-    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(2000);
-    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(2000);
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+      0,
+    );
   });
 
   it('reads a backlog in many small pieces, each read overlapping the decoding of the last, while the file grows', async () => {
@@ -185,8 +135,10 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     appendFileSync(log, more.text);
     await vi.waitFor(() => expect(sink.ids.length).toBe(6000), WAIT);
     expect(sink.ids).toEqual([...first.ids, ...more.ids]);
-    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(6000);
-    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(6000);
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+      0,
+    );
   });
 
   it('holds back a final line without a newline until it is complete', async () => {
@@ -201,7 +153,9 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     expect(sink.ids).toEqual(['first']);
     appendFileSync(log, '\n' + auditLine('third'));
     await vi.waitFor(() => expect(sink.ids).toEqual(['first', 'second', 'third']), WAIT);
-    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+      0,
+    );
   });
 
   it('starting at the end of a file that ends mid-line skips only that line', async () => {
@@ -210,7 +164,9 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     const { sink, registry } = await start();
     appendFileSync(log, cut.slice(50) + auditLine('after'));
     await vi.waitFor(() => expect(sink.ids).toEqual(['after']), WAIT);
-    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+      0,
+    );
   });
 
   it('skips malformed and oversized lines, counts them by reason, logs once per reason, and goes on', async () => {
@@ -233,7 +189,7 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     });
     await vi.waitFor(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2']), WAIT);
     const errors = async (reason: string): Promise<number> =>
-      counter(registry, 'ugallu_audit_file_parse_errors_total', { reason });
+      counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason });
     expect({
       NotJSON: await errors('NotJSON'),
       NotObject: await errors('NotObject'),
@@ -242,7 +198,7 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
       // [1,2] is read as a list of events, as the webhook reads one: two items that are not objects.
     }).toEqual({ NotJSON: 2, NotObject: 2, NotEvent: 1, TooLarge: 1 });
     // Every non-empty line is counted, good or bad.
-    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(8);
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(8);
     const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
     expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual([
       'NotJSON',
@@ -313,8 +269,10 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
       WAIT,
     );
     // The apiserver's own log line is not an audit event: passed over, not an error. The cut message is one.
-    expect(await counter(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(1);
-    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(5);
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+      1,
+    );
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(5);
   });
 
   it('never splits the events of one line across batches: a batch is acknowledged up to the end of its last line', async () => {
@@ -429,11 +387,11 @@ describe('startFileSource: rotation, truncation, deletion', { timeout: 30_000 },
   });
 
   it('waits for a missing directory, found by the periodic check', async () => {
-    log = join(dir, 'not', 'yet', 'audit.log');
-    const { sink } = await start();
-    mkdirSync(dirname(log), { recursive: true });
+    const deep = join(dir, 'not', 'yet', 'audit.log');
+    const { sink } = await start({ path: deep });
+    mkdirSync(dirname(deep), { recursive: true });
     const a = auditLines('a', 4);
-    writeFileSync(log, a.text);
+    writeFileSync(deep, a.text);
     await vi.waitFor(() => expect(sink.ids).toEqual(a.ids), WAIT);
   });
 
@@ -524,7 +482,8 @@ describe('startFileSource: cursor', { timeout: 30_000 }, () => {
     sink.ack(1);
     await source.flushCursor();
     expect(await cursorOffset(cursorFile)).toBe(ends[19]);
-    running = [];
+    // Stopped above: nothing for the harness to stop after the test.
+    forget(started);
   });
 
   it('reads the new file from 0 when the cursor is for a file rotated away while stopped', async () => {
@@ -640,10 +599,10 @@ describe('startFileSource: backpressure and stopping', { timeout: 30_000 }, () =
       { capacity: 1, autoAck: false },
     );
     await vi.waitFor(() => expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]), WAIT);
-    const read = await counter(registry, 'ugallu_audit_file_lines_total');
+    const read = await counterValue(registry, 'ugallu_audit_file_lines_total');
     // Several periodic checks later: not a line more read, nothing more accepted.
     await pause(500);
-    expect(await counter(registry, 'ugallu_audit_file_lines_total')).toBe(read);
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(read);
     expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]);
     // At most one read (64 KiB, a few hundred lines) ahead of the sink.
     expect(read).toBeLessThan(1000);
