@@ -32,16 +32,29 @@ async function rulesDir(): Promise<string> {
   return dir;
 }
 
-/** The file-mode bundle staged, a work dir of its own, and a log in it holding one exec event with `auditID`. */
+/**
+ * The file-mode bundle staged, a work dir of its own, a log in it holding one exec event with `auditID`, and
+ * the flags every run of it takes: that log, a cursor in the work dir, the example rules, the cluster ID.
+ */
 async function fileBundleWithLog(
   name: string,
   auditID: string,
-): Promise<{ dir: string; work: string; log: string }> {
+): Promise<{ dir: string; work: string; log: string; args: string[] }> {
   const dir = await stageBundle('file');
   const work = await mkdtemp(join(tmpdir(), `ugallu-bundle-${name}-`));
   const log = join(work, 'audit.log');
   await writeFile(log, `${JSON.stringify(execEvent({ auditID }))}\n`);
-  return { dir, work, log };
+  const args = [
+    '--audit-log',
+    log,
+    '--cursor-file',
+    join(work, 'cursor'),
+    '--rules',
+    await rulesDir(),
+    '--cluster-id',
+    'bundle',
+  ];
+  return { dir, work, log, args };
 }
 
 async function telemetryAddress(run: BundleRun): Promise<string> {
@@ -89,26 +102,12 @@ const securityEvents = (run: BundleRun) =>
 
 describe('the bundled file-mode detector runs with plain node and no node_modules', () => {
   it('tails a log, prints a SecurityEvent, serves /healthz, /readyz and /metrics, and drains on SIGTERM', async () => {
-    const { dir, work, log } = await fileBundleWithLog('file', 'bundle-file-1');
+    const { dir, args } = await fileBundleWithLog('file', 'bundle-file-1');
     // What the image holds: the entry, the chunks it loads on demand, their maps; nothing else.
     const files = await readdir(dir);
     expect(files).toContain('main.js');
     expect(files.filter((f) => !/\.js(\.map)?$/.test(f))).toEqual([]);
-    const run = start(dir, [
-      '--audit-log',
-      log,
-      '--cursor-file',
-      join(work, 'cursor'),
-      '--from-start',
-      '--rules',
-      await rulesDir(),
-      '--cluster-id',
-      'bundle',
-      '--emit',
-      'stdout',
-      '--metrics-addr',
-      '127.0.0.1:0',
-    ]);
+    const run = start(dir, [...args, '--from-start', '--emit', 'stdout', '--metrics-addr', '127.0.0.1:0']);
 
     const address = await telemetryAddress(run);
     expect(await httpStatus(`http://${address}/healthz`)).toBe(200);
@@ -132,7 +131,7 @@ describe('the bundled file-mode detector runs with plain node and no node_module
   });
 
   it("never loads node's fs streams, worker_threads or assert: the bundle requires them where used, and nothing uses them (issue #16, start-up)", async () => {
-    const { dir, work, log } = await fileBundleWithLog('modules', 'bundle-modules-1');
+    const { dir, work, args } = await fileBundleWithLog('modules', 'bundle-modules-1');
     // Required before the bundle (CommonJS: an ES module import of node:fs would load the streams itself): at
     // exit, writes the built-in modules node loaded.
     const reporter = join(work, 'modules.cjs');
@@ -141,25 +140,9 @@ describe('the bundled file-mode detector runs with plain node and no node_module
       reporter,
       `const { writeFileSync } = require('node:fs');\nprocess.on('exit', () => writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(process.moduleLoadList)));\n`,
     );
-    const run = start(
-      dir,
-      [
-        '--once',
-        '--audit-log',
-        log,
-        '--cursor-file',
-        join(work, 'cursor'),
-        '--rules',
-        await rulesDir(),
-        '--cluster-id',
-        'bundle',
-        '--emit',
-        'stdout',
-        '--metrics-addr',
-        'off',
-      ],
-      { NODE_OPTIONS: `--require=${reporter}` },
-    );
+    const run = start(dir, ['--once', ...args, '--emit', 'stdout', '--metrics-addr', 'off'], {
+      NODE_OPTIONS: `--require=${reporter}`,
+    });
     expect(await run.exit).toBe(0);
     // A detection went all the way through: parsed, matched, emitted.
     expect(securityEvents(run).map((e) => e.spec.evidence.auditID)).toEqual(['bundle-modules-1']);
@@ -173,7 +156,7 @@ describe('the bundled file-mode detector runs with plain node and no node_module
 
 describe('the bundled file-mode detector with consumers', () => {
   it('feeds a --config consumer and prints --format ecs (the Kafka client and its wasm are in the bundle)', async () => {
-    const { dir, work, log } = await fileBundleWithLog('consumers', 'bundle-consumer-1');
+    const { dir, work, args } = await fileBundleWithLog('consumers', 'bundle-consumer-1');
     const out = join(work, 'consumer.jsonl');
     const config = join(work, 'config.yaml');
     await writeFile(
@@ -182,12 +165,7 @@ describe('the bundled file-mode detector with consumers', () => {
     );
     const run = start(dir, [
       '--once',
-      '--audit-log',
-      log,
-      '--rules',
-      await rulesDir(),
-      '--cluster-id',
-      'bundle',
+      ...args,
       '--metrics-addr',
       'off',
       '--config',
