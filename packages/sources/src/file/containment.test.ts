@@ -6,6 +6,7 @@ import type * as AuditTypes from '@ugallu/audit-types';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AckSink, auditLine, auditLines, CapturingLogger } from '../../test/fileTestSupport.js';
+import { counterValue } from '../../test/metricTestSupport.js';
 import { readCursor } from './cursor.js';
 import type { FileSource } from './index.js';
 import { FileParseErrorReason, startFileSource } from './index.js';
@@ -46,13 +47,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function counter(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`${name} is not registered`);
-  const { values } = await metric.get();
-  return values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value ?? 0;
-}
-
 describe('startFileSource: an unexpected error while decoding a line', { timeout: 30_000 }, () => {
   it('costs only that line: it is counted as Unexpected, its neighbours in the same read and batch are kept, and the cursor goes past it', async () => {
     const log = join(dir, 'audit.log');
@@ -76,11 +70,11 @@ describe('startFileSource: an unexpected error while decoding a line', { timeout
     // What the throwing line had appended before it threw is not delivered either.
     expect(sink.ids).not.toContain('half-decoded');
     expect(
-      await counter(registry, 'ugallu_audit_file_parse_errors_total', {
+      await counterValue(registry, 'ugallu_audit_file_parse_errors_total', {
         reason: FileParseErrorReason.Unexpected,
       }),
     ).toBe(2);
-    expect(await counter(registry, 'ugallu_audit_file_lines_total', {})).toBe(103);
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total', {})).toBe(103);
     const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
     expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual(['Unexpected']);
     expect(logger.messages('warn')).not.toContain('cannot read the audit log; retrying');

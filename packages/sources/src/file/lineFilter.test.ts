@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AckSink, auditLine } from '../../test/fileTestSupport.js';
+import { counterValue } from '../../test/metricTestSupport.js';
 import { SourceError, SourceErrorReason } from '../errors.js';
 import { readCursor } from './cursor.js';
 import type { FileSourceOptions } from './index.js';
@@ -21,11 +22,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await registry.getSingleMetric(name)!.get();
-  return values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value ?? 0;
-}
 
 /** Reads the whole log once with `options`; returns what the sink got and the registry. */
 async function readAll(options: Partial<FileSourceOptions>): Promise<{ ids: string[]; registry: Registry }> {
@@ -68,8 +64,10 @@ describe('startFileSource: lineFilter (the pre-filter hook)', { timeout: 30_000 
     // Asked once per non-empty line, in order, with the line's text (no newline).
     expect(seen).toHaveLength(6);
     expect(seen[0]).toBe(auditLine('keep-0').trimEnd());
-    expect(await value(registry, 'ugallu_audit_file_lines_total')).toBe(6);
-    expect(await value(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(1);
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(6);
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+      1,
+    );
     // The last line was declined: the cursor still covers it (a restart does not read it again).
     const cursor = await readCursor(cursorFile);
     expect(cursor.status === 'ok' && cursor.cursor.offset).toBe(Buffer.byteLength(text));
@@ -130,9 +128,13 @@ describe('startFileSource: lineFilter over lines that cross reads', { timeout: 3
       auditLine('keep-ü').trimEnd(),
       auditLine('skip-2').trimEnd(),
     ]);
-    expect(await value(registry, 'ugallu_audit_file_lines_total')).toBe(6);
-    expect(await value(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'TooLarge' })).toBe(1);
-    expect(await value(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(0);
+    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(6);
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'TooLarge' })).toBe(
+      1,
+    );
+    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+      0,
+    );
     const cursor = await readCursor(cursorFile);
     expect(cursor.status === 'ok' && cursor.cursor.offset).toBe(Buffer.byteLength(text));
   });
