@@ -188,15 +188,20 @@ describe('ugallu-audit-file', () => {
       '--metrics-addr',
       'off',
     ]);
-    await vi.waitFor(
-      () =>
-        expect(waiting.logs).toContainEqual(
-          expect.objectContaining({ level: 'warn', msg: 'audit log does not exist yet; waiting for it' }),
-        ),
-      { timeout: 30_000, interval: 100 },
+    // SIGTERM the moment the warning is written: still inside the start, which once lost the signal and never exited.
+    let stderr = '';
+    const warned = new Promise<void>((resolve) =>
+      waiting.child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('audit log does not exist yet; waiting for it')) resolve();
+      }),
     );
+    await warned;
     waiting.child.kill('SIGTERM');
     expect(await waiting.exit).toBe(0);
+    expect(waiting.logs).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'audit log does not exist yet; waiting for it' }),
+    );
   });
 
   it('--rules repeats and accumulates; logs name their level', async () => {

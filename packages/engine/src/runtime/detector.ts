@@ -192,7 +192,10 @@ export interface Detector {
  *
  * Everything started is stopped again if a later step fails or
  * `config.signal` aborts the start, and the error (typed, with a reason) is
- * rethrown for the app to report.
+ * rethrown for the app to report. A signal during a step that does not wait
+ * on it (loading the rules, starting the source) takes effect when the step
+ * ends: the detector is stopped as `stop()` does, draining what the source
+ * took, and the start rejects with `Aborted`.
  */
 export async function startDetector(config: DetectorConfig): Promise<Detector> {
   const { logger } = config;
@@ -234,6 +237,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     return usable;
   };
   const channel = new BoundedChannel(config.channelCapacity ?? DEFAULT_CHANNEL_CAPACITY);
+  let detector: Detector;
   const cleanup = async () => {
     ready = false;
     await source?.stop();
@@ -378,7 +382,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
         throw e;
       },
     );
-    return {
+    detector = {
       engine,
       reconciler: startedReconciler,
       source: startedSource,
@@ -427,6 +431,14 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     await cleanup().catch(() => undefined);
     throw e;
   }
+  if (config.signal?.aborted === true) {
+    // Aborted during a step that does not wait on the signal (loading the rules,
+    // starting the source): the source may have taken events already, so the
+    // stop drains them as any stop does before the start is reported cancelled.
+    await detector.stop();
+    throw new EngineError(EngineReason.Aborted, 'start-up cancelled while starting the source');
+  }
+  return detector;
 }
 
 /**
