@@ -30,6 +30,7 @@ export type {
   SecurityEventSpec,
   SecurityEventSubject,
 } from './securityEvent.js';
+export { serializeSecurityEvent } from './sink.js';
 export type { SecurityEventSink } from './sink.js';
 export { createStdoutSink } from './stdoutSink.js';
 export type { StdoutSinkOptions } from './stdoutSink.js';
