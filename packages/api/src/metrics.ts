@@ -135,7 +135,7 @@ export const METRICS = {
   },
   statusWriteErrors: {
     name: 'ugallu_audit_status_write_errors_total',
-    help: 'SigmaRule status writes (and CompileFailed Events) that failed.',
+    help: 'Status writes that failed: SigmaRule and AuditDetectionConfig status, and CompileFailed Events.',
     labelNames: [],
   },
   // AuditDetectionConfig consumers.

@@ -1,10 +1,10 @@
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { GROUP, RESOURCES, VERSION } from '@ugallu/api';
+import { GROUP, METRICS, RESOURCES, VERSION } from '@ugallu/api';
 import type { ConsumerConfig, DeliveryStatus } from '@ugallu/outputs';
 import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger, RateLimitedLog } from '@ugallu/sources/logger';
-import type { Counter } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { DEFAULT_COMPONENT } from '../core/engine.js';
 import { EngineError, EngineReason } from '../core/errors.js';
@@ -177,10 +177,10 @@ class Watcher implements AuditDetectionConfigWatcher {
     });
     this.#syncedPromise.catch(() => undefined);
     if (options.registry !== undefined) {
-      // The SigmaRule reconciler registers it on the same registry when both run.
+      // The SigmaRule reconciler's, when both run on one registry; else this watcher's own.
       this.#writeErrors =
-        (options.registry.getSingleMetric('ugallu_audit_status_write_errors_total') as Counter | undefined) ??
-        undefined;
+        (options.registry.getSingleMetric(METRICS.statusWriteErrors.name) as Counter | undefined) ??
+        new Counter({ ...METRICS.statusWriteErrors, registers: [options.registry] });
     }
     this.#watch = new CustomResourceWatch<AuditDetectionConfigObject>({
       kubeConfig: options.kubeConfig,

@@ -171,10 +171,10 @@ class Reconciler implements SigmaRuleReconciler {
         ...METRICS.statusLeader,
         registers,
       });
-      this.#writeErrors = new Counter({
-        ...METRICS.statusWriteErrors,
-        registers,
-      });
+      // Shared with the AuditDetectionConfig watcher on the same registry, whichever starts first.
+      this.#writeErrors =
+        (options.registry.getSingleMetric(METRICS.statusWriteErrors.name) as Counter | undefined) ??
+        new Counter({ ...METRICS.statusWriteErrors, registers });
     }
 
     this.#watch = new CustomResourceWatch<SigmaRuleObject>({

@@ -24,7 +24,9 @@ import { verifyWebhookSignature } from '@ugallu/outputs';
 import { CertificateAuthority, installCRDs, kubeConfigFor, startControlPlane } from '@ugallu/testenv';
 import type { ControlPlane } from '@ugallu/testenv';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Registry } from 'prom-client';
 import { runDetectorCli } from './cli.js';
+import { validateAuditDetectionConfig } from './consumersConfig.js';
 import type { DetectorCliSpec } from './cli.js';
 import type { Detector } from './detector.js';
 import {
@@ -39,6 +41,7 @@ import type {
   AuditDetectionConfigObject,
   AuditDetectionConfigStatusBody,
 } from '../kubernetes/auditDetectionConfigStatus.js';
+import { startAuditDetectionConfigWatcher } from '../kubernetes/auditDetectionConfigWatcher.js';
 import { kubeErrorStatus } from '../kubernetes/kube.js';
 import type { SigmaRuleCondition } from '../kubernetes/sigmaRuleStatus.js';
 
@@ -65,7 +68,7 @@ class Capture extends Writable {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ugallu-config-watch-'));
-  cp = await startControlPlane({ identities: { detector: {}, 'design-only': {} } });
+  cp = await startControlPlane({ identities: { detector: {}, 'design-only': {}, 'no-status': {} } });
   admin = kubeConfigFor(cp);
   await installCRDs(admin);
   objects = admin.makeApiClient(CustomObjectsApi);
@@ -83,6 +86,23 @@ beforeAll(async () => {
       metadata: { name: 'design-only' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'design-only' },
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'design-only' }],
+    },
+  });
+  // The chart's rules but the AuditDetectionConfig status: its writes are refused.
+  const noStatus = clusterRoleRules()
+    .map((r) => ({
+      ...r,
+      resources: (r.resources ?? []).filter((x) => x !== 'auditdetectionconfigs/status'),
+    }))
+    .filter((r) => r.resources.length > 0);
+  await admin
+    .makeApiClient(RbacAuthorizationV1Api)
+    .createClusterRole({ body: { metadata: { name: 'no-status' }, rules: noStatus } });
+  await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: {
+      metadata: { name: 'no-status' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'no-status' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'no-status' }],
     },
   });
   await sigmaRules(admin).create(sigmaRule('pod-exec', podExecSpec()));
@@ -320,6 +340,8 @@ describe('consumers from the AuditDetectionConfig, watched', () => {
       'kubernetes',
     ]);
     expect(detector.configWatcher).toBeDefined();
+    // Without a reconciler, the watcher's own count of refused status writes (at 0) is on /metrics.
+    expect(detector.registry.getSingleMetric('ugallu_audit_status_write_errors_total')).toBeDefined();
     await vi.waitFor(async () => {
       const s = await status();
       expect(s.pods?.['pod-file']).toMatchObject({ source: 'file', observedGeneration: 1, consumers: [] });
@@ -521,6 +543,42 @@ describe('consumers from the AuditDetectionConfig, watched', () => {
     ]);
     stop('SIGTERM');
     expect(await exit).toBe(0);
+  });
+
+  it('a status write the apiserver refuses is logged and counted (ugallu_audit_status_write_errors_total), with no SigmaRule reconciler beside the watcher', async () => {
+    await createConfig({
+      source: { mode: 'file' },
+      clusterIdentity: { clusterID: 'config-watch' },
+      consumers: [],
+    });
+    const registry = new Registry();
+    const warnings: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+    const at =
+      (level: string) =>
+      (fields: object, msg: string): void =>
+        void warnings.push({ level, msg, fields: fields as Record<string, unknown> });
+    const watcher = startAuditDetectionConfigWatcher({
+      kubeConfig: kubeConfigFor(cp, 'no-status'),
+      podName: 'pod-no-status',
+      namespace: NAMESPACE,
+      source: 'file',
+      leader: () => true,
+      registry,
+      logger: { info: () => undefined, warn: at('warn'), error: at('error') },
+      check: (object) => validateAuditDetectionConfig(object, 'AuditDetectionConfig default'),
+      apply: () => undefined,
+      statuses: () => [],
+    });
+    cleanups.push(() => watcher.stop());
+    await watcher.synced();
+    await watcher.writeStatus();
+    const written = warnings.find(
+      (w) => w.msg === 'AuditDetectionConfig status not written; retried on the next pass',
+    );
+    expect(written).toMatchObject({ level: 'error', fields: { reason: 'Forbidden' } });
+    const counter = (await registry.getSingleMetric('ugallu_audit_status_write_errors_total')!.get()).values;
+    expect(counter[0]!.value).toBeGreaterThanOrEqual(1);
+    expect((await status()).pods?.['pod-no-status']).toBeUndefined();
   });
 
   it('--config wins over the resource: its consumers run and the resource is not watched', async () => {

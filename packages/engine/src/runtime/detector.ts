@@ -337,7 +337,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
     }
     if (config.watchConfig !== undefined) {
       // The pod's one candidacy for the status Lease: the reconciler's, or retention's; else the watcher's own.
-      configWatcher = await startConfigWatcher(config, k8s!, consumers!, reconciler ?? election);
+      configWatcher = await startConfigWatcher(config, k8s!, consumers!, reconciler ?? election, registry);
       await abortable(
         configWatcher.synced(),
         config.signal,
@@ -486,6 +486,7 @@ async function startConfigWatcher(
   k8s: KubernetesConfig,
   consumers: ConsumerSet,
   leader: { isLeader(): boolean } | undefined,
+  registry: Registry,
 ): Promise<AuditDetectionConfigWatcher> {
   const { logger } = config;
   const drainMs = config.consumerDrainTimeoutMs ?? DEFAULT_CONSUMER_DRAIN_TIMEOUT_MS;
@@ -498,6 +499,7 @@ async function startConfigWatcher(
     namespace: k8s.namespace,
     source: config.watchConfig!.source,
     logger,
+    registry,
     ...(tuning?.requeueMs === undefined ? {} : { requeueMs: tuning.requeueMs }),
     ...(tuning?.podPruneMs === undefined ? {} : { podPruneMs: tuning.podPruneMs }),
     ...(tuning?.lease === undefined ? {} : { lease: tuning.lease }),
