@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, RESOURCES, VERSION } from '@ugallu/api';
-import type { Registry } from 'prom-client';
 import type { SecurityEvent } from '../src/securityEvent.js';
 
 /** Test support for the Kubernetes sink's tests (not part of the package). */
@@ -57,18 +56,4 @@ export function listening(serverUrl: string): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/** The sum of a metric's values whose labels include `labels` (all of them without). */
-export async function metricValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const found = registry.getSingleMetric(name);
-  if (found === undefined) throw new Error(`metric ${name} is not registered`);
-  const { values } = await found.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
-    .reduce((sum, v) => sum + v.value, 0);
 }

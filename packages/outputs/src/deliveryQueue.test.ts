@@ -1,9 +1,9 @@
+import { metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createDeliveryQueue, retryDelayMs } from './deliveryQueue.js';
 import type { QueueEntry, SendBatch } from './deliveryQueue.js';
 import { DeliveryError, FailureReason, OutputError } from './errors.js';
-import { metricValue } from '../test/testSupport.js';
 
 const FAST = { initialMs: 5, maxMs: 20 };
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Consumer as KafkaConsumer, stringDeserializers } from '@platformatic/kafka';
-import { CertificateAuthority } from '@ugallu/testenv';
+import { CertificateAuthority, metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createConsumer } from './consumer.js';
@@ -11,7 +11,7 @@ import type { Consumer } from './consumer.js';
 import type { OutputFormat } from './format.js';
 import { KAFKA_SETUP_STEP, KAFKA_VERSION, missingKafkaTools, startKafkaBroker } from '../test/kafkaBroker.js';
 import type { KafkaBroker } from '../test/kafkaBroker.js';
-import { metricValue, sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
+import { sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
 
 // A real Apache Kafka broker (KRaft, from Maven Central's jars, cached in
 // ~/.cache/ugallu/kafka). Without Java or Maven: in CI the suite fails

@@ -4,13 +4,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertificateAuthority } from '@ugallu/testenv';
+import { CertificateAuthority, metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsumer } from './consumer.js';
 import type { ConsumerConfig } from './consumer.js';
 import { signWebhookBody, verifyWebhookSignature } from './hmac.js';
-import { metricValue, sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
+import { sampleSecurityEvent, SECRET_MARKER } from '../test/testSupport.js';
 
 interface Seen {
   readonly headers: IncomingMessage['headers'];

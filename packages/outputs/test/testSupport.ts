@@ -1,7 +1,6 @@
 import { buildSecurityEvent } from '@ugallu/emitter';
 import type { SecurityEvent, SecurityEventRule } from '@ugallu/emitter';
 import type { AuditEvent } from '@ugallu/audit-types';
-import type { Registry } from 'prom-client';
 
 /** Test fixtures shared by the test files (not part of the package). */
 
@@ -46,17 +45,4 @@ export function sampleSecurityEvent(i = 0, rule: SecurityEventRule = RULE): Secu
     component: 'ugallu-audit-detection',
     message: `alice@example.com opened a shell in shop/web-0 (#${String(i)})`,
   });
-}
-
-/** A metric's value for some labels, from a registry. */
-export async function metricValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  const found = values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
-  return found?.value ?? 0;
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 
 import type { AuditEvent } from '@ugallu/audit-types';
-import { CertificateAuthority } from '@ugallu/testenv';
+import { CertificateAuthority, metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, expect } from 'vitest';
 
@@ -21,7 +21,6 @@ import type { SourceLogger } from '../src/logger.js';
 import type { AuditEventBatch, AuditEventSink } from '../src/source.js';
 import { startWebhookSource } from '../src/webhook/index.js';
 import type { WebhookSource, WebhookSourceOptions } from '../src/webhook/index.js';
-import { counterValue } from './metricTestSupport.js';
 
 /** A PEM certificate and its PEM private key. */
 export interface CertificateKeyPair {
@@ -363,7 +362,7 @@ export function webhookStarter(pki: () => TestPki): StartWebhook {
       sink,
       registry,
       post: (options = {}) => send(source.url, caPem, options),
-      counter: (name, labels) => counterValue(registry, name, labels),
+      counter: (name, labels) => metricValue(registry, name, labels),
     };
   };
 }

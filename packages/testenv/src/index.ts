@@ -22,4 +22,6 @@ export { BUILD_COMMAND, TestenvError, TestenvReason } from './errors.js';
 export type { TestenvReasonCode } from './errors.js';
 export { installCRDs } from './crds.js';
 export { freePort, freePorts } from './ports.js';
+export { metricValue } from './metrics.js';
+export type { MetricRegistry } from './metrics.js';
 export { track } from './promises.js';

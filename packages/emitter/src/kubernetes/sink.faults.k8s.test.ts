@@ -1,13 +1,15 @@
-import { installCRDs, kubeConfigFor, readAuditLog, startControlPlane, track } from '@ugallu/testenv';
+import {
+  installCRDs,
+  kubeConfigFor,
+  metricValue,
+  readAuditLog,
+  startControlPlane,
+  track,
+} from '@ugallu/testenv';
 import type { ControlPlane } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import {
-  freshNamespace,
-  listening,
-  metricValue,
-  storedSecurityEvents,
-} from '../../test/kubernetesTestSupport.js';
+import { freshNamespace, listening, storedSecurityEvents } from '../../test/kubernetesTestSupport.js';
 import { EmitError, EmitReason } from '../errors.js';
 import { sampleSecurityEvent } from '../testing/fixtures.js';
 import { createKubernetesSink } from './sink.js';

@@ -1,14 +1,9 @@
 import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { ApiException, KubeConfig } from '@kubernetes/client-node';
-import { CONTROL_PLANE_KEY, installCRDs, kubeConfigFor } from '@ugallu/testenv';
+import { CONTROL_PLANE_KEY, installCRDs, kubeConfigFor, metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  freshNamespace,
-  metricValue,
-  SE_API,
-  storedSecurityEvents,
-} from '../../test/kubernetesTestSupport.js';
+import { freshNamespace, SE_API, storedSecurityEvents } from '../../test/kubernetesTestSupport.js';
 import { buildSecurityEvent } from '../build.js';
 import { EmitError, EmitReason } from '../errors.js';
 import type { SecurityEvent } from '../securityEvent.js';

@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { freePort, track } from '@ugallu/testenv';
+import { freePort, metricValue, track } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kubeConfigAt, metricValue } from '../../test/kubernetesTestSupport.js';
+import { kubeConfigAt } from '../../test/kubernetesTestSupport.js';
 import { EmitError, EmitReason } from '../errors.js';
 import { sampleSecurityEvent } from '../testing/fixtures.js';
 import { createKubernetesSink } from './sink.js';

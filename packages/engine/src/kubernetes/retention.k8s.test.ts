@@ -7,7 +7,7 @@ import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes
 import type { KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '@ugallu/api';
 import { sampleSecurityEvent } from '@ugallu/emitter/testing';
-import { CONTROL_PLANE_KEY, installCRDs, kubeConfigFor } from '@ugallu/testenv';
+import { CONTROL_PLANE_KEY, installCRDs, kubeConfigFor, metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -94,10 +94,7 @@ function start(ns: string, over: Partial<RetentionOptions> & Pick<RetentionOptio
     ...over,
   });
   running.push(retention);
-  const metric = async (name: string, labels: Record<string, string> = {}) =>
-    (await registry.getSingleMetric(name)!.get()).values.find((v) =>
-      Object.entries(labels).every(([k, value]) => v.labels[k] === value),
-    )?.value ?? 0;
+  const metric = (name: string, labels: Record<string, string> = {}) => metricValue(registry, name, labels);
   return { retention, logs, metric };
 }
 

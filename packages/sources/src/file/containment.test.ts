@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as AuditTypes from '@ugallu/audit-types';
+import { metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AckSink, auditLine, auditLines, CapturingLogger } from '../../test/fileTestSupport.js';
-import { counterValue } from '../../test/metricTestSupport.js';
 import { readCursor } from './cursor.js';
 import type { FileSource } from './index.js';
 import { FileParseErrorReason, startFileSource } from './index.js';
@@ -70,11 +70,11 @@ describe('startFileSource: an unexpected error while decoding a line', { timeout
     // What the throwing line had appended before it threw is not delivered either.
     expect(sink.ids).not.toContain('half-decoded');
     expect(
-      await counterValue(registry, 'ugallu_audit_file_parse_errors_total', {
+      await metricValue(registry, 'ugallu_audit_file_parse_errors_total', {
         reason: FileParseErrorReason.Unexpected,
       }),
     ).toBe(2);
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total', {})).toBe(103);
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total', {})).toBe(103);
     const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
     expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual(['Unexpected']);
     expect(logger.messages('warn')).not.toContain('cannot read the audit log; retrying');

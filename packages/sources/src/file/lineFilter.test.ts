@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { metricValue } from '@ugallu/testenv';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AckSink, auditLine } from '../../test/fileTestSupport.js';
-import { counterValue } from '../../test/metricTestSupport.js';
 import { SourceError, SourceErrorReason } from '../errors.js';
 import { readCursor } from './cursor.js';
 import type { FileSourceOptions } from './index.js';
@@ -64,8 +64,8 @@ describe('startFileSource: lineFilter (the pre-filter hook)', { timeout: 30_000 
     // Asked once per non-empty line, in order, with the line's text (no newline).
     expect(seen).toHaveLength(6);
     expect(seen[0]).toBe(auditLine('keep-0').trimEnd());
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(6);
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total')).toBe(6);
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
       1,
     );
     // The last line was declined: the cursor still covers it (a restart does not read it again).
@@ -128,11 +128,11 @@ describe('startFileSource: lineFilter over lines that cross reads', { timeout: 3
       auditLine('keep-ü').trimEnd(),
       auditLine('skip-2').trimEnd(),
     ]);
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(6);
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'TooLarge' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total')).toBe(6);
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'TooLarge' })).toBe(
       1,
     );
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
       0,
     );
     const cursor = await readCursor(cursorFile);

@@ -18,10 +18,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
+import { metricValue } from '@ugallu/testenv';
 import { describe, expect, it, vi } from 'vitest';
 import type { StartedFileSource as Started } from '../../test/fileSourceHarness.js';
 import { fileSourceHarness } from '../../test/fileSourceHarness.js';
-import { counterValue } from '../../test/metricTestSupport.js';
 import { auditLine, auditLines, WAIT } from '../../test/fileTestSupport.js';
 import type { FileCursor } from './cursor.js';
 import { readCursor } from './cursor.js';
@@ -54,7 +54,7 @@ async function expectExactly(started: Started, expected: string[]): Promise<void
 }
 
 async function gaps(started: Started, reason: string): Promise<number> {
-  return counterValue(started.registry, 'ugallu_audit_file_gaps_total', { reason });
+  return metricValue(started.registry, 'ugallu_audit_file_gaps_total', { reason });
 }
 
 /** Backdates a file's modification time by an hour: a backup written before the cursor's file. */
@@ -288,7 +288,7 @@ describe('startFileSource: the log rotated while the source was stopped', { time
     expect(await gaps(two, FileSkipReason.GzipUnreadable)).toBe(1);
     const readBytes = Buffer.byteLength(auditLines('b', read.length).text);
     expect(
-      await counterValue(two.registry, 'ugallu_audit_file_bytes_skipped_total', {
+      await metricValue(two.registry, 'ugallu_audit_file_bytes_skipped_total', {
         reason: FileSkipReason.GzipUnreadable,
       }),
     ).toBe(contents.length - cursorEnd - readBytes);

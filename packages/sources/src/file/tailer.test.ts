@@ -17,9 +17,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeSourceContract } from '@ugallu/sources/testing';
+import { metricValue } from '@ugallu/testenv';
 import { describe, expect, it, vi } from 'vitest';
 import { fileSourceHarness } from '../../test/fileSourceHarness.js';
-import { counterValue } from '../../test/metricTestSupport.js';
 import { auditLine, auditLines, WAIT } from '../../test/fileTestSupport.js';
 import { readCursor } from './cursor.js';
 import { startFileSource } from './index.js';
@@ -119,8 +119,8 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     await vi.waitFor(() => expect(sink.ids.length).toBe(2000), WAIT);
     expect(sink.ids).toEqual(all.ids);
     expect(sink.accepted.every((b) => b.events.length <= 37)).toBe(true);
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(2000);
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total')).toBe(2000);
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
       0,
     );
   });
@@ -135,8 +135,8 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     appendFileSync(log, more.text);
     await vi.waitFor(() => expect(sink.ids.length).toBe(6000), WAIT);
     expect(sink.ids).toEqual([...first.ids, ...more.ids]);
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(6000);
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total')).toBe(6000);
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
       0,
     );
   });
@@ -153,7 +153,7 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     expect(sink.ids).toEqual(['first']);
     appendFileSync(log, '\n' + auditLine('third'));
     await vi.waitFor(() => expect(sink.ids).toEqual(['first', 'second', 'third']), WAIT);
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
       0,
     );
   });
@@ -164,7 +164,7 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     const { sink, registry } = await start();
     appendFileSync(log, cut.slice(50) + auditLine('after'));
     await vi.waitFor(() => expect(sink.ids).toEqual(['after']), WAIT);
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
       0,
     );
   });
@@ -189,7 +189,7 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
     });
     await vi.waitFor(() => expect(sink.ids).toEqual(['good-0', 'good-1', 'good-2']), WAIT);
     const errors = async (reason: string): Promise<number> =>
-      counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason });
+      metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason });
     expect({
       NotJSON: await errors('NotJSON'),
       NotObject: await errors('NotObject'),
@@ -198,7 +198,7 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
       // [1,2] is read as a list of events, as the webhook reads one: two items that are not objects.
     }).toEqual({ NotJSON: 2, NotObject: 2, NotEvent: 1, TooLarge: 1 });
     // Every non-empty line is counted, good or bad.
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(8);
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total')).toBe(8);
     const skipped = logger.entries.filter((e) => e.msg === 'skipped a line of the audit log');
     expect(skipped.map((e) => (e.obj as { reason: string }).reason)).toEqual([
       'NotJSON',
@@ -269,10 +269,10 @@ describe('startFileSource: reading', { timeout: 30_000 }, () => {
       WAIT,
     );
     // The apiserver's own log line is not an audit event: passed over, not an error. The cut message is one.
-    expect(await counterValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
+    expect(await metricValue(registry, 'ugallu_audit_file_parse_errors_total', { reason: 'NotJSON' })).toBe(
       1,
     );
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(5);
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total')).toBe(5);
   });
 
   it('never splits the events of one line across batches: a batch is acknowledged up to the end of its last line', async () => {
@@ -599,10 +599,10 @@ describe('startFileSource: backpressure and stopping', { timeout: 30_000 }, () =
       { capacity: 1, autoAck: false },
     );
     await vi.waitFor(() => expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]), WAIT);
-    const read = await counterValue(registry, 'ugallu_audit_file_lines_total');
+    const read = await metricValue(registry, 'ugallu_audit_file_lines_total');
     // Several periodic checks later: not a line more read, nothing more accepted.
     await pause(500);
-    expect(await counterValue(registry, 'ugallu_audit_file_lines_total')).toBe(read);
+    expect(await metricValue(registry, 'ugallu_audit_file_lines_total')).toBe(read);
     expect([sink.accepted.length, sink.waiting]).toEqual([1, 1]);
     // At most one read (64 KiB, a few hundred lines) ahead of the sink.
     expect(read).toBeLessThan(1000);
