@@ -162,6 +162,33 @@ describe('ugallu-audit-file', () => {
     expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
   });
 
+  it('refuses a cursor file that is a directory (exit 1, naming it): every save of it would fail', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ugallu-cursor-dir-'));
+    const r = start([
+      '--once',
+      '--audit-log',
+      join(examples, 'audit.log'),
+      '--cursor-file',
+      dir,
+      '--rules',
+      join(examples, 'rules'),
+      '--cluster-id',
+      'x',
+      '--metrics-addr',
+      'off',
+    ]);
+    expect(await r.exit).toBe(1);
+    expect(r.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: 'cannot start',
+        reason: 'CursorUnwritable',
+        error: expect.stringMatching(/is a directory: name a file/),
+      }),
+    );
+    expect(r.stdout).toEqual([]);
+  });
+
   it('a long-running detector refuses a directory as its log (exit 1) and waits, with a warning, for a log that does not exist yet', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-live-'));
     const refused = start([

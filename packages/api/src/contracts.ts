@@ -59,7 +59,9 @@ export interface AuditSource {
   /**
    * Makes durable what the source has been told is processed (the file
    * source's cursor), after the engine has drained; sources with nothing to
-   * persist leave it undefined. The detector calls it on shutdown.
+   * persist leave it undefined. The detector calls it on shutdown, and
+   * rejects its stop (after closing the rest) when it rejects: the position
+   * was not saved.
    */
   flush?(): Promise<void>;
 }

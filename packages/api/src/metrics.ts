@@ -29,6 +29,11 @@ export const METRICS = {
     help: 'Bytes of the audit log passed over unread, by reason, where the number is known.',
     labelNames: ['reason'],
   },
+  fileCursorWriteErrors: {
+    name: 'ugallu_audit_file_cursor_write_errors_total',
+    help: 'Failed writes of the file source cursor. While they fail, a restart reads again from the cursor last saved (or, with none, starts where a source without a cursor starts).',
+    labelNames: [],
+  },
   // The webhook source.
   webhookEvents: {
     name: 'ugallu_audit_webhook_events_total',

@@ -399,7 +399,11 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
           await startedSource.stop();
           channel.close();
           await running;
-          await startedSource.flush?.();
+          // A cursor that cannot be saved fails the stop, after everything else is closed.
+          const flushed = await (startedSource.flush?.() ?? Promise.resolve()).then(
+            () => undefined,
+            (e: unknown) => e as Error,
+          );
           await startedRules?.close();
           await startedRetention?.stop();
           await startedElection?.stop();
@@ -425,6 +429,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
                 ? ''
                 : `; ${skipped} lines skipped unparsed by the pre-filter (no rule could match them)`),
           );
+          if (flushed !== undefined) throw flushed;
         })()),
     };
   } catch (e) {

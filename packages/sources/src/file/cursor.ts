@@ -192,6 +192,7 @@ export class CursorWriter {
   #timer: NodeJS.Timeout | undefined;
   #lastWriteAt = -Infinity;
   #chain: Promise<void> = Promise.resolve();
+  #failing = false;
 
   constructor(file: string, intervalMs: number, onError: (err: unknown) => void) {
     this.#file = file;
@@ -202,6 +203,11 @@ export class CursorWriter {
   /** The cursor last written successfully. */
   get written(): FileCursor | undefined {
     return this.#written;
+  }
+
+  /** True when the last write failed (until one succeeds). */
+  get failing(): boolean {
+    return this.#failing;
   }
 
   /**
@@ -249,8 +255,10 @@ export class CursorWriter {
     try {
       await writeCursor(this.#file, cursor);
       this.#written = cursor;
+      this.#failing = false;
     } catch (err) {
       // Retried with the next update or flush; the source keeps reading.
+      this.#failing = true;
       this.#onError(err);
     }
   }

@@ -60,6 +60,7 @@ export interface FileCounters {
   parseErrors: Counter<'reason'>;
   gaps: Counter<'reason'>;
   bytesSkipped: Counter<'reason'>;
+  cursorWriteErrors: Counter;
 }
 
 function reasonCounter(
@@ -85,5 +86,6 @@ export function fileCounters(registry: Registry): FileCounters {
     parseErrors: reasonCounter(registry, METRICS.fileParseErrors, PARSE_ERROR_REASONS),
     gaps: reasonCounter(registry, METRICS.fileGaps, skipReasons),
     bytesSkipped: reasonCounter(registry, METRICS.fileBytesSkipped, skipReasons),
+    cursorWriteErrors: sourceCounter(registry, METRICS.fileCursorWriteErrors),
   };
 }

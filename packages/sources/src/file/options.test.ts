@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,17 @@ describe('startFileSource: options', { timeout: 30_000 }, () => {
   it('rejects a cursor file that is the audit log itself', async () => {
     await expect(startFileSource({ path: log, cursorFile: log }, new AckSink())).rejects.toMatchObject({
       reason: SourceErrorReason.InvalidOptions,
+    });
+  });
+
+  it('rejects a cursor file that is a directory, with SourceError CursorUnwritable naming it', async () => {
+    mkdirSync(join(dir, 'cursor-dir'));
+    await expect(
+      startFileSource({ path: log, cursorFile: join(dir, 'cursor-dir') }, new AckSink()),
+    ).rejects.toMatchObject({
+      name: 'SourceError',
+      reason: SourceErrorReason.CursorUnwritable,
+      message: expect.stringMatching(/cursor-dir is a directory: name a file/),
     });
   });
 

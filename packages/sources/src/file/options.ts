@@ -3,7 +3,7 @@
  * checks that turn them into the settings the tailer runs with.
  */
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { DEFAULT_MAX_EVENT_BYTES } from '@ugallu/audit-types';
 import type { Registry } from 'prom-client';
@@ -188,8 +188,9 @@ function nonNegativeInteger(name: string, value: number | undefined, fallback: n
 }
 
 /**
- * Creates the cursor file's directory and checks that it can be written,
- * so a start fails at once (`CursorUnwritable`) rather than every save later.
+ * Creates the cursor file's directory and checks that it can be written, and
+ * that the cursor's path, if it exists, is a file, so a start fails at once
+ * (`CursorUnwritable`) rather than every save later.
  *
  * @example `await prepareCursorDirectory('/var/lib/ugallu/audit.cursor');`
  */
@@ -203,6 +204,13 @@ export async function prepareCursorDirectory(cursorFile: string): Promise<void> 
       SourceErrorReason.CursorUnwritable,
       `cannot write the cursor in ${dir}: ${(cause as Error).message}`,
       { cause },
+    );
+  }
+  const existing = await stat(cursorFile).catch(() => undefined);
+  if (existing !== undefined && !existing.isFile()) {
+    throw new SourceError(
+      SourceErrorReason.CursorUnwritable,
+      `the cursor file ${cursorFile} is ${existing.isDirectory() ? 'a directory' : 'not a regular file'}: name a file (it need not exist yet)`,
     );
   }
 }

@@ -7,6 +7,8 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
+  statSync,
   truncateSync,
   unlinkSync,
   writeFileSync,
@@ -484,6 +486,39 @@ describe('startFileSource: cursor', { timeout: 30_000 }, () => {
     expect(await cursorOffset(cursorFile)).toBe(ends[19]);
     // Stopped above: nothing for the harness to stop after the test.
     forget(started);
+  });
+
+  it('a cursor that cannot be saved is warned of and counted while it runs, and flushCursor rejects (CursorUnwritable) until it is saved again', async () => {
+    const cursorFile = join(dir, 'audit.cursor');
+    const first = auditLines('a', 3);
+    writeFileSync(log, first.text);
+    const started = await start({ cursorFile, fromStart: true, cursorWriteIntervalMs: 0 });
+    const { sink, source, registry, logger } = started;
+    await vi.waitFor(
+      async () => expect(await cursorOffset(cursorFile)).toBe(Buffer.byteLength(first.text)),
+      WAIT,
+    );
+    // Something (a bad hostPath, a hand) puts a directory where the cursor goes.
+    rmSync(cursorFile);
+    mkdirSync(cursorFile);
+    appendFileSync(log, auditLines('b', 2).text);
+    await vi.waitFor(() => expect(sink.ids.length).toBe(5), WAIT);
+    await vi.waitFor(
+      async () =>
+        expect(await metricValue(registry, 'ugallu_audit_file_cursor_write_errors_total')).toBeGreaterThan(0),
+      WAIT,
+    );
+    expect(logger.messages('warn')).toContain('cannot write the cursor; trying again with the next position');
+    await expect(source.flushCursor()).rejects.toMatchObject({
+      reason: 'CursorUnwritable',
+      message: expect.stringMatching(
+        /^the cursor was not saved in .*audit\.cursor: a restart reads again from offset \d+/,
+      ),
+    });
+    // Fixed: the next flush saves the position, and resolves.
+    rmSync(cursorFile, { recursive: true });
+    await source.flushCursor();
+    expect(await cursorOffset(cursorFile)).toBe(statSync(log).size);
   });
 
   it('reads the new file from 0 when the cursor is for a file rotated away while stopped', async () => {

@@ -12,6 +12,7 @@ import type { DecodedBatch, DecodeOptions } from '@ugallu/audit-types';
 import type { FSWatcher } from 'chokidar';
 import type { Counter } from 'prom-client';
 import { Registry } from 'prom-client';
+import { SourceError, SourceErrorReason } from '../errors.js';
 import type { SourceLogger } from '../logger.js';
 import { noopLogger, RateLimitedLog } from '../logger.js';
 import type { AuditEventSink, AuditSource } from '../source.js';
@@ -60,7 +61,11 @@ const EMPTY = Buffer.alloc(0);
 export interface FileSource extends AuditSource {
   /** The tailed path, resolved. */
   readonly path: string;
-  /** Writes the cursor for every batch acknowledged so far and resolves once it is on disk (no-op without a cursor file). */
+  /**
+   * Writes the cursor for every batch acknowledged so far and resolves once
+   * it is on disk (no-op without a cursor file); rejects with SourceError
+   * `CursorUnwritable` when it could not be written.
+   */
   flushCursor(): Promise<void>;
   /**
    * Resolves once the source has read the file to its end as it is when
@@ -182,6 +187,7 @@ class FileTailer implements FileSource {
   readonly #parseErrors: Counter<'reason'>;
   readonly #gaps: Counter<'reason'>;
   readonly #bytesSkipped: Counter<'reason'>;
+  readonly #cursorWriteErrors: Counter;
   readonly #cursor: CursorWriter | undefined;
   readonly #splitter: LineSplitter;
 
@@ -235,17 +241,19 @@ class FileTailer implements FileSource {
     this.#parseErrors = counters.parseErrors;
     this.#gaps = counters.gaps;
     this.#bytesSkipped = counters.bytesSkipped;
+    this.#cursorWriteErrors = counters.cursorWriteErrors;
     this.#splitter = new LineSplitter(options.maxEventBytes);
     this.#cursor =
       options.cursorFile === undefined
         ? undefined
-        : new CursorWriter(options.cursorFile, options.cursorWriteIntervalMs, (err) =>
+        : new CursorWriter(options.cursorFile, options.cursorWriteIntervalMs, (err) => {
+            this.#cursorWriteErrors.inc();
             this.#ioLog.warn(
               'cursor',
               { path: this.path, cursorFile: options.cursorFile, err },
-              'cannot write the cursor; retrying',
-            ),
-          );
+              'cannot write the cursor; trying again with the next position',
+            );
+          });
     this.#acks = new AckTracker((position) => this.#cursor?.update(position));
   }
 
@@ -271,8 +279,20 @@ class FileTailer implements FileSource {
     return this.#stopped;
   }
 
-  flushCursor(): Promise<void> {
-    return this.#cursor?.flush() ?? Promise.resolve();
+  async flushCursor(): Promise<void> {
+    const cursor = this.#cursor;
+    if (cursor === undefined) return;
+    await cursor.flush();
+    if (cursor.failing) {
+      const saved = cursor.written;
+      throw new SourceError(
+        SourceErrorReason.CursorUnwritable,
+        `the cursor was not saved in ${this.#options.cursorFile!}: a restart reads again from ` +
+          (saved === undefined
+            ? 'where a source without a cursor starts'
+            : `offset ${saved.offset} of the file it names`),
+      );
+    }
   }
 
   caughtUp(): Promise<void> {
@@ -296,7 +316,8 @@ class FileTailer implements FileSource {
     // What is left of them is read from the cursor at the next start.
     for (const backup of this.#backlog.splice(0)) await backup.handle.close();
     for (const idle of this.#idleWaiters.splice(0)) idle();
-    await this.flushCursor();
+    // A failed write is logged and counted; the caller's flushCursor() after the drain reports it.
+    await this.#cursor?.flush();
     this.#logger.info({ path: this.path }, 'file source stopped');
   }
 
@@ -920,7 +941,7 @@ class FileTailer implements FileSource {
     // the new one's lines are processed; with nothing in flight, the cursor
     // is moved into the new file on disk before any of them is pushed
     // (otherwise the last acknowledgement of the old file moves it, at once).
-    if (opened && this.#acks.inflight === 0) await this.flushCursor();
+    if (opened && this.#acks.inflight === 0) await this.#cursor?.flush();
     return opened;
   }
 }
