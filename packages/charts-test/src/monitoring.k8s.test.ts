@@ -150,6 +150,7 @@ describe('the PrometheusRule', () => {
     ],
     ['UgalluAuditWebhookRequestsTooLarge', ['ugallu_audit_webhook_requests_refused_total']],
     ['UgalluAuditCursorNotSaved', ['ugallu_audit_file_cursor_write_errors_total']],
+    ['UgalluAuditLogGaps', ['ugallu_audit_file_gaps_total']],
     [
       'UgalluAuditConsumerFailing',
       [

@@ -43,6 +43,14 @@ export const FileSkipReason = {
    */
   CursorFileGone: 'CursorFileGone',
   /**
+   * On start, the cursor file could not be read or is not a cursor (damaged,
+   * edited): where the last run stopped is not known. The log is read from
+   * its start, after the backups modified since the cursor file was
+   * written; events are read again (same SecurityEvent names) and, if the
+   * cursor's place was rotated out of the backups kept, lost.
+   */
+  CursorInvalid: 'CursorInvalid',
+  /**
    * A gzipped backup could not be decompressed to its end (damaged): the
    * bytes its gzip trailer records past the last line read are lost.
    */

@@ -11,6 +11,7 @@ import {
   statSync,
   truncateSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -546,14 +547,26 @@ describe('startFileSource: cursor', { timeout: 30_000 }, () => {
     await vi.waitFor(() => expect(two.sink.ids).toEqual(b.ids), WAIT);
   });
 
-  it('ignores an invalid cursor file with a warning and starts as if there were none', async () => {
+  it('an invalid cursor file (damaged, edited): counted as a gap, then the backups written since it and the log from the start, so nothing after it is lost', async () => {
     const cursorFile = join(dir, 'audit.cursor');
     writeFileSync(cursorFile, '{"version":1,"dev":');
-    writeFileSync(log, auditLines('old', 3).text);
-    const { sink, logger } = await start({ cursorFile });
-    expect(logger.messages('warn')).toContain('ignoring an invalid cursor file');
+    // The last run's place is unknown; the log was rotated after the cursor was written.
+    const rotated = auditLines('rotated', 2);
+    writeFileSync(`${log}.1`, rotated.text);
+    const now = Date.now() / 1000;
+    utimesSync(cursorFile, now - 60, now - 60);
+    const old = auditLines('old', 3);
+    writeFileSync(log, old.text);
+    const { sink, logger, registry } = await start({ cursorFile });
+    await vi.waitFor(() => expect(sink.ids).toEqual([...rotated.ids, ...old.ids]), WAIT);
+    expect(logger.messages('warn')).toContain(
+      'the cursor file is invalid, so where the last run stopped is not known: reading the audit log from the start (events read before are read again: their SecurityEvents get the same names)',
+    );
+    expect(await metricValue(registry, 'ugallu_audit_file_gaps_total', { reason: 'CursorInvalid' })).toBe(1);
     appendFileSync(log, auditLine('new'));
-    await vi.waitFor(() => expect(sink.ids).toEqual(['new']), WAIT);
+    await vi.waitFor(() => expect(sink.ids.at(-1)).toBe('new'), WAIT);
+    // And the cursor is valid again.
+    await vi.waitFor(async () => expect(await cursorOffset(cursorFile)).toBe(statSync(log).size), WAIT);
   });
 
   it('survives SIGKILL mid-file: every line at least once, none acknowledged before the kill again', async () => {

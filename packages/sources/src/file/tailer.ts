@@ -204,6 +204,8 @@ class FileTailer implements FileSource {
   #startCursor: FileCursor | undefined;
   /** The start cursor's `mtimeNs` (for an older cursor without one, the cursor file's own modification time). */
   #startSinceNs: bigint | undefined;
+  /** Why the saved cursor could not be used, until the first open decides where to start. */
+  #invalidCursor: string | undefined;
   /**
    * Rotated backups to read before the log, oldest first (the log was
    * rotated while the source was stopped): the cursor's file from its
@@ -435,10 +437,9 @@ class FileTailer implements FileSource {
       return read.cursor;
     }
     if (read.status === 'invalid') {
-      this.#logger.warn(
-        { path: this.path, cursorFile, problem: read.problem },
-        'ignoring an invalid cursor file',
-      );
+      // Where the last run stopped is not known: decided at the first open, as for a cursor whose file is gone.
+      this.#invalidCursor = read.problem;
+      this.#startSinceNs = (await stat(cursorFile, { bigint: true }).catch(() => undefined))?.mtimeNs;
     }
     return undefined;
   }
@@ -468,6 +469,20 @@ class FileTailer implements FileSource {
       }
       // Rotated while stopped: everything in this file came after the cursor, and the cursor's file is a backup now.
       await this.#recover(c, file.head);
+      return 0;
+    }
+    const invalid = this.#invalidCursor;
+    if (invalid !== undefined) {
+      this.#invalidCursor = undefined;
+      this.#gap(FileSkipReason.CursorInvalid, 0);
+      this.#logger.warn(
+        { path: this.path, cursorFile: this.#options.cursorFile, problem: invalid },
+        'the cursor file is invalid, so where the last run stopped is not known: reading the audit log from the start (events read before are read again: their SecurityEvents get the same names)',
+      );
+      await this.#queueWrittenSince(
+        file.head,
+        'reading first the rotated backups modified since the invalid cursor was written: what came after it may be in them',
+      );
       return 0;
     }
     if (this.#options.fromStart || !this.#existedAtStart) return 0;
