@@ -162,6 +162,52 @@ describe('ugallu-audit-file', () => {
     expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
   });
 
+  it('--once exits 1, naming the count, when SecurityEvents could not be delivered (a replay with holes is no success)', async () => {
+    const r = start([
+      '--once',
+      '--audit-log',
+      join(examples, 'audit.log'),
+      '--rules',
+      join(examples, 'rules'),
+      '--emit',
+      'file:/dev/full',
+      '--cluster-id',
+      'x',
+      '--metrics-addr',
+      'off',
+    ]);
+    expect(await r.exit).toBe(1);
+    expect(r.logs).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'SecurityEvent not delivered', reason: 'WriteFailed' }),
+    );
+    expect(r.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: expect.stringMatching(
+          /^\d+ SecurityEvents were not delivered \(the errors above say why\): exiting 1$/,
+        ),
+      }),
+    );
+  });
+
+  it('--once exits 0 when the reader of its stdout closed it (`| head`): that ends the run, it is no failure', async () => {
+    const r = start([
+      '--once',
+      '--audit-log',
+      join(examples, 'audit.log'),
+      '--rules',
+      join(examples, 'rules'),
+      '--cluster-id',
+      'x',
+      '--metrics-addr',
+      'off',
+    ]);
+    // The read end closed before anything is written: every write gets EPIPE.
+    r.child.stdout.destroy();
+    expect(await r.exit).toBe(0);
+    expect(r.logs.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
   it('refuses a cursor file that is a directory (exit 1, naming it): every save of it would fail', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-cursor-dir-'));
     const r = start([

@@ -320,11 +320,16 @@ export async function runDetectorCli(
     logger.flush();
     return 1;
   }
+  // A reader that closed the pipe (`| head`) ended the run on purpose; it is not a delivery failure.
+  let readerGone = false;
+  stdout.once('error', (e: NodeJS.ErrnoException) => {
+    readerGone = e.code === 'EPIPE';
+  });
   const stopped = new Promise<number>((resolve) => {
     shutdown = (why) => {
       logger.info({ why }, 'shutting down');
       detector.stop().then(
-        () => resolve(0),
+        () => resolve(why === 'finished' ? finishedCode(detector, readerGone, logger) : 0),
         (e: unknown) => {
           logger.error({ error: (e as Error).message }, 'unclean shutdown');
           resolve(1);
@@ -337,6 +342,21 @@ export async function runDetectorCli(
   const code = await stopped;
   logger.flush();
   return code;
+}
+
+/**
+ * The exit code of a run that finished its input (`--once`): 1 when a
+ * SecurityEvent was not delivered (a replay whose output is incomplete must
+ * not look like a success), unless the reader closed stdout.
+ */
+function finishedCode(detector: Detector, readerGone: boolean, logger: Logger): number {
+  const { emitErrors } = detector.engine.totals();
+  if (emitErrors === 0 || readerGone) return 0;
+  logger.error(
+    { emitErrors },
+    `${emitErrors} SecurityEvent${emitErrors === 1 ? ' was' : 's were'} not delivered (the errors above say why): exiting 1`,
+  );
+  return 1;
 }
 
 /** The parsed value of a string flag with a default. */
