@@ -28,9 +28,10 @@ evaluates SigmaRules against every event and emits SecurityEvents.`,
                            repeats events. Without it every start begins at the end of the log.
   --from-start             With no saved position, read the log from its beginning instead of
                            its end.
-  --once                   Read to the end of the log, process everything, then exit 0
-                           (replays a saved log through the rules; implies --from-start
-                           unless a cursor says otherwise).`,
+  --once                   Read to the end of the log, process everything, then exit: 0, or 1
+                           when a SecurityEvent could not be delivered (replays a saved log
+                           through the rules; implies --from-start unless a cursor says
+                           otherwise).`,
   toSource: (values) =>
     fileSource({
       path: readableLog(required(values, 'audit-log'), { mayBeMissing: values.once !== true }),
