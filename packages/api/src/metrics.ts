@@ -86,6 +86,11 @@ export const METRICS = {
     help: 'Failed compiles of each rule (the rule is disabled until fixed).',
     labelNames: ['rule'],
   },
+  ruleLoadFailures: {
+    name: 'ugallu_audit_rule_load_failures',
+    help: 'Rule files and documents of the --rules directories that failed to load at the last scan (unreadable, not YAML, invalid). The rules they held when they last loaded keep running.',
+    labelNames: [],
+  },
   ruleInfo: {
     name: 'ugallu_audit_rule_info',
     help: 'Each installed rule, value 1, labelled with the severity, class and type of the SecurityEvents it emits (join the per-rule series on rule).',

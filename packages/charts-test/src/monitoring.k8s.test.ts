@@ -129,7 +129,10 @@ describe('the Grafana dashboard', () => {
 
 describe('the PrometheusRule', () => {
   it.each([
-    ['UgalluAuditRuleCompileErrors', ['ugallu_audit_rule_compile_errors_total', 'ugallu_audit_rules']],
+    [
+      'UgalluAuditRuleCompileErrors',
+      ['ugallu_audit_rule_compile_errors_total', 'ugallu_audit_rule_load_failures', 'ugallu_audit_rules'],
+    ],
     ['UgalluAuditWebhookAuthFailures', ['ugallu_audit_webhook_auth_failures_total']],
     ['UgalluAuditWebhookBackpressure', ['ugallu_audit_webhook_backpressure_total']],
     ['UgalluAuditEmitErrors', ['ugallu_audit_rule_emit_errors_total']],

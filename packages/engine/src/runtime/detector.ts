@@ -307,6 +307,7 @@ export async function startDetector(config: DetectorConfig): Promise<Detector> {
         dir: config.rules.dir,
         engine,
         logger,
+        registry,
         ...(config.rules.watch === false ? { watch: false } : {}),
       });
       const statuses = engine.statuses();

@@ -104,6 +104,89 @@ describe('watchRuleDirectory', () => {
     await vi.waitFor(() => expect(engine.ruleNames()).toEqual(['a']), WATCH_WAIT);
   }, 60_000);
 
+  it('a file broken after it loaded (mid-edit, a bad ConfigMap update) keeps its rules running as last loaded, counted in ugallu_audit_rule_load_failures until fixed', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await writeFile(join(root, 'a.yaml'), rule('a', 'create') + '---\n' + rule('b', 'delete'));
+    await writeFile(join(root, 'c.yaml'), rule('c', 'get') + '---\n' + rule('d', 'list'));
+    const registry = new Registry();
+    const warnings: { msg: string; fields: Record<string, unknown> }[] = [];
+    const noop = () => undefined;
+    const logger = {
+      info: noop,
+      warn: (fields: Record<string, unknown>, msg: string) => void warnings.push({ msg, fields }),
+      error: noop,
+    };
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry });
+    dir = await watchRuleDirectory({ dir: root, engine, logger, registry, watch: false });
+    const failing = async () =>
+      (await registry.getSingleMetric('ugallu_audit_rule_load_failures')!.get()).values[0]!.value;
+    expect(engine.ruleNames()).toEqual(['a', 'b', 'c', 'd']);
+    expect(await failing()).toBe(0);
+
+    // Not YAML any more: a and b keep running, as they were.
+    await writeFile(join(root, 'a.yaml'), 'a: [\n');
+    // One document of two broken: c is updated, d keeps its last loaded version.
+    await writeFile(join(root, 'c.yaml'), rule('c', 'watch') + '---\nmetadata: { name: d\n');
+    await dir.sync();
+    expect(engine.ruleNames()).toEqual(['a', 'b', 'c', 'd']);
+    await engine.processBatch({
+      events: [
+        { auditID: '1', verb: 'create' },
+        { auditID: '2', verb: 'delete' },
+        { auditID: '3', verb: 'watch' },
+        { auditID: '4', verb: 'list' },
+      ],
+    });
+    expect(['a', 'b', 'c', 'd'].map((n) => engine.status(n)?.matchCount)).toEqual([1, 1, 1, 1]);
+    expect(await failing()).toBe(2);
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        msg: 'invalid rule (SigmaRule manifest or Sigma rule); its 2 rules as last loaded keep running until it is fixed',
+        fields: expect.objectContaining({ keptRules: ['a', 'b'] }),
+      }),
+    );
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        msg: 'invalid rule (SigmaRule manifest or Sigma rule); the rule as last loaded keeps running until it is fixed',
+        fields: expect.objectContaining({ keptRules: ['d'] }),
+      }),
+    );
+
+    // Still broken at the next scan: still kept (the last good state is not lost by a second failure).
+    await dir.sync();
+    expect(engine.ruleNames()).toEqual(['a', 'b', 'c', 'd']);
+
+    // Fixed: the file's new content runs, and nothing is failing.
+    await writeFile(join(root, 'a.yaml'), rule('a', 'patch'));
+    await writeFile(join(root, 'c.yaml'), rule('c', 'watch'));
+    await dir.sync();
+    expect(engine.ruleNames()).toEqual(['a', 'c']);
+    expect(await failing()).toBe(0);
+
+    // Broken, then deleted: its rules go with it.
+    await writeFile(join(root, 'a.yaml'), 'a: [');
+    await dir.sync();
+    expect(engine.ruleNames()).toEqual(['a', 'c']);
+    await rm(join(root, 'a.yaml'));
+    await dir.sync();
+    expect(engine.ruleNames()).toEqual(['c']);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('a file broken from the first scan has nothing to keep: its rules are left out, and counted', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-'));
+    await writeFile(join(root, 'a.yaml'), rule('a', 'create'));
+    await writeFile(join(root, 'bad.yaml'), 'a: [');
+    const registry = new Registry();
+    const engine = new DetectionEngine({ sink, clusterID: 'x', registry });
+    dir = await watchRuleDirectory({ dir: root, engine, registry, watch: false });
+    expect(engine.ruleNames()).toEqual(['a']);
+    expect((await registry.getSingleMetric('ugallu_audit_rule_load_failures')!.get()).values[0]!.value).toBe(
+      1,
+    );
+    await rm(root, { recursive: true, force: true });
+  });
+
   it('reads standard Sigma rules beside SigmaRule manifests, and logs one that does not convert', async () => {
     const root = await mkdtemp(join(tmpdir(), 'ugallu-rules-sigma-'));
     const sigma = (detection: string) =>

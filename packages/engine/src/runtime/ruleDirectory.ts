@@ -3,8 +3,11 @@ import type { SourceLogger } from '@ugallu/sources';
 import { noopLogger } from '@ugallu/sources/logger';
 import type { FSWatcher } from 'chokidar';
 import type { DetectionEngine } from '../core/engine.js';
+import { METRICS } from '@ugallu/api';
+import { Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { DEFAULT_MAX_RULE_FILE_BYTES, loadRuleDirectories } from './ruleFiles.js';
-import type { RuleFileCache } from './ruleFiles.js';
+import type { LoadedRule, RuleFileCache } from './ruleFiles.js';
 import { EngineError, EngineReason } from '../core/errors.js';
 
 /**
@@ -28,6 +31,8 @@ export interface RuleDirectoryOptions {
    * only delay the start. Default true.
    */
   readonly watch?: boolean;
+  /** Gets `ugallu_audit_rule_load_failures`. */
+  readonly registry?: Registry;
 }
 
 export { DEFAULT_MAX_RULE_FILE_BYTES };
@@ -81,32 +86,57 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   const applied = new Map<string, string>();
   /** What each rule file parsed to, so a rescan parses only the files that changed. */
   const parsed: RuleFileCache = new Map();
+  /** file -> the rules it held when it last loaded: kept while it cannot be read or parsed. */
+  const lastGood = new Map<string, LoadedRule[]>();
   let running: Promise<void> = Promise.resolve();
   let failures = 0;
+  const registry = options.registry;
+  const failuresGauge =
+    registry === undefined
+      ? undefined
+      : ((registry.getSingleMetric(METRICS.ruleLoadFailures.name) as Gauge | undefined) ??
+        new Gauge({ ...METRICS.ruleLoadFailures, registers: [registry] }));
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_RULE_FILE_BYTES;
 
   const rescan = async (): Promise<void> => {
     const loaded = await loadRuleDirectories(dirs, maxFileBytes, parsed);
     const wanted = new Map<string, { spec: unknown; source: string }>();
-    for (const r of loaded.rules) wanted.set(r.name, { spec: r.spec, source: r.source });
+    const good = new Map<string, LoadedRule[]>();
+    const keep = (rule: LoadedRule): void => {
+      wanted.set(rule.name, { spec: rule.spec, source: rule.source });
+      good.set(rule.file, [...(good.get(rule.file) ?? []), rule]);
+    };
+    for (const r of loaded.rules) keep(r);
     let failed = 0;
     for (const p of loaded.problems) {
       switch (p.kind) {
         case 'read':
-          failed++;
-          logger.warn({ file: p.source, error: p.message }, 'cannot read rule file; its rules are left out');
-          break;
         case 'parse':
+        case 'invalid': {
           failed++;
-          logger.warn({ file: p.source, error: p.message }, 'cannot parse rule file; its rules are left out');
-          break;
-        case 'invalid':
-          failed++;
+          // A file broken after it loaded (mid-edit, a bad ConfigMap update) keeps running
+          // what it held then: the named rule, or, for a file or document that does not
+          // parse, every rule of it that is gone now.
+          const kept = (lastGood.get(p.file) ?? []).filter(
+            (r) => (p.rule === undefined || r.name === p.rule) && !wanted.has(r.name),
+          );
+          kept.forEach(keep);
+          const what =
+            p.kind === 'invalid'
+              ? 'invalid rule (SigmaRule manifest or Sigma rule)'
+              : `cannot ${p.kind} rule file`;
           logger.warn(
-            { source: p.source, rule: p.rule, error: p.message },
-            'invalid rule (SigmaRule manifest or Sigma rule); left out',
+            {
+              ...(p.kind === 'invalid' ? { source: p.source, rule: p.rule } : { file: p.source }),
+              error: p.message,
+              ...(kept.length > 0 ? { keptRules: kept.map((r) => r.name) } : {}),
+            },
+            kept.length === 0
+              ? `${what}; ${p.kind === 'invalid' ? 'left out' : 'its rules are left out'}`
+              : `${what}; ${kept.length === 1 ? 'the rule' : `its ${kept.length} rules`} as last loaded keep${kept.length === 1 ? 's' : ''} running until it is fixed`,
           );
           break;
+        }
         case 'duplicate':
           logger.warn(
             { rule: p.rule, source: p.source, kept: wanted.get(p.rule!)?.source },
@@ -154,6 +184,10 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
         'rule directory applied',
       );
     failures = failed;
+    failuresGauge?.set(failed);
+    // What each file held that loaded (or was kept): a file gone, or emptied, keeps nothing.
+    lastGood.clear();
+    for (const [file, rules] of good) lastGood.set(file, rules);
     engine.reportDanglingTunings();
   };
   // Scans run one at a time, in order.

@@ -53,17 +53,20 @@ describe('loadRuleDirectories', () => {
       {
         kind: 'duplicate',
         source: `${join(dir, 'a', 'team', 'two.yml')}#1`,
+        file: join(dir, 'a', 'team', 'two.yml'),
         rule: 'one',
         message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept`,
       },
       {
         kind: 'invalid',
         source: `${join(dir, 'b', 'broken.yaml')}#0`,
+        file: join(dir, 'b', 'broken.yaml'),
         message: 'SigmaRule has no metadata.name',
       },
       {
         kind: 'duplicate',
         source: `${join(dir, 'b', 'one.yaml')}#0`,
+        file: join(dir, 'b', 'one.yaml'),
         rule: 'one',
         message: `duplicate rule name; the first definition (${join(dir, 'a', 'one.yaml')}#0) is kept`,
       },
@@ -93,11 +96,17 @@ describe('loadRuleDirectories', () => {
       {
         kind: 'read',
         source: join(odd, 'big.yaml'),
+        file: join(odd, 'big.yaml'),
         message: expect.stringMatching(
           /^cannot read rule file: \d+ bytes, over the 300-byte limit for a rule file$/,
         ) as string,
       },
-      { kind: 'read', source: join(odd, 'pipe.yaml'), message: 'cannot read rule file: not a regular file' },
+      {
+        kind: 'read',
+        source: join(odd, 'pipe.yaml'),
+        file: join(odd, 'pipe.yaml'),
+        message: 'cannot read rule file: not a regular file',
+      },
     ]);
   });
 });

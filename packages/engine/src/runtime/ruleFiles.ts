@@ -17,6 +17,8 @@ export interface LoadedRule {
   readonly spec: unknown;
   /** `<file>#<document index>`. */
   readonly source: string;
+  /** The file it was read from. */
+  readonly file: string;
 }
 
 /**
@@ -36,6 +38,8 @@ export interface LoadedRules {
   readonly problems: {
     readonly kind: 'read' | 'parse' | 'invalid' | 'duplicate';
     readonly source: string;
+    /** The file (`source` without its document index). */
+    readonly file: string;
     readonly rule?: string;
     readonly message: string;
   }[];
@@ -117,6 +121,7 @@ export async function loadRuleDirectories(
       problems.push({
         kind: 'read',
         source: file,
+        file,
         message: `cannot read rule file: ${read.error.message}`,
       });
       continue;
@@ -131,6 +136,7 @@ export async function loadRuleDirectories(
       problems.push({
         kind: 'parse',
         source: file,
+        file,
         message: `cannot parse rule file: ${(e as Error).message}`,
       });
       continue;
@@ -150,6 +156,7 @@ export async function loadRuleDirectories(
         problems.push({
           kind: 'invalid',
           source: m.source,
+          file,
           ...(m.name === undefined ? {} : { rule: m.name }),
           message: m.message,
         });
@@ -160,13 +167,14 @@ export async function loadRuleDirectories(
         problems.push({
           kind: 'duplicate',
           source: m.source,
+          file,
           rule: m.name,
           message: `duplicate rule name; the first definition (${first}) is kept`,
         });
         continue;
       }
       seen.set(m.name, m.source);
-      rules.push({ name: m.name, spec: m.spec, source: m.source });
+      rules.push({ name: m.name, spec: m.spec, source: m.source, file });
     }
   }
   // Files gone since the last scan leave the cache.
