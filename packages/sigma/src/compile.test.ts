@@ -288,14 +288,26 @@ describe('compile: semantics', () => {
     expect(rule.emit.class).toBe(expected);
   });
 
-  it('applies the default rate limit and keeps an explicit one', () => {
-    expect(compile({ match: { verb: ['get'] }, emit }).rateLimit).toEqual({ burst: 10, sustainedPerSec: 1 });
+  it('applies the default rate limit and keeps an explicit one, one bucket per rule unless per: user', () => {
+    expect(compile({ match: { verb: ['get'] }, emit }).rateLimit).toEqual({
+      burst: 10,
+      sustainedPerSec: 1,
+      per: 'rule',
+    });
     expect(
       compile({ match: { verb: ['get'] }, emit, rateLimit: { burst: 2, sustainedPerSec: 0.5 } }).rateLimit,
-    ).toEqual({
-      burst: 2,
-      sustainedPerSec: 0.5,
-    });
+    ).toEqual({ burst: 2, sustainedPerSec: 0.5, per: 'rule' });
+    expect(
+      compile({ match: { verb: ['get'] }, emit, rateLimit: { burst: 2, sustainedPerSec: 0.5, per: 'user' } })
+        .rateLimit,
+    ).toEqual({ burst: 2, sustainedPerSec: 0.5, per: 'user' });
+    expect(() =>
+      compile({
+        match: { verb: ['get'] },
+        emit,
+        rateLimit: { burst: 2, sustainedPerSec: 0.5, per: 'namespace' as 'user' },
+      }),
+    ).toThrow(/rateLimit\.per/);
   });
 
   it('derives the index keys from top level, or from anyOf when every branch constrains', () => {

@@ -33,11 +33,13 @@ export interface ResolvedEmit {
 /**
  * A rule's token bucket, with the default applied.
  *
- * @example `{ burst: 5, sustainedPerSec: 1 }`
+ * @example `{ burst: 5, sustainedPerSec: 1, per: 'rule' }`
  */
 export interface ResolvedRateLimit {
   readonly burst: number;
   readonly sustainedPerSec: number;
+  /** One bucket for the rule, or one per `user.username`. */
+  readonly per: 'rule' | 'user';
 }
 
 /** A `requestObjectGlob` / `responseObjectGlob` entry: a path walked directly, and the globs its leaves are tested with (null: the path must select nothing). */
@@ -772,7 +774,12 @@ export class CompiledRule {
       severity,
       class: spec.emit.class ?? (severity === 'info' || severity === 'low' ? 'Audit' : 'Detection'),
     });
-    this.rateLimit = Object.freeze({ ...(spec.rateLimit ?? DEFAULT_RATE_LIMIT) });
+    const budget = spec.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.rateLimit = Object.freeze({
+      burst: budget.burst,
+      sustainedPerSec: budget.sustainedPerSec,
+      per: spec.rateLimit?.per ?? 'rule',
+    });
     this.tags = Object.freeze([...(spec.tags ?? [])]);
     this.verbs = possibleValues(spec.match, (m) => m.verb);
     this.resources = possibleValues(spec.match, resourceKey);

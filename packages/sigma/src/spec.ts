@@ -209,8 +209,14 @@ export const rateLimitSchema = z
   .strictObject({
     burst: z.int().min(1).max(1_000_000).describe('Bucket size: matches allowed at once.'),
     sustainedPerSec: z.number().positive().max(1_000_000).describe('Refill rate, tokens per second.'),
+    per: z
+      .enum(['rule', 'user'])
+      .describe(
+        "rule (the default): one bucket for the rule. user: one bucket per user.username (the authenticated identity, also when it impersonates), so one identity's flood cannot use up the budget another identity's matches need; at most 10000 users per rule are tracked, the least recently matched forgotten first.",
+      )
+      .optional(),
   })
-  .describe('Token bucket per rule; matches over budget are dropped and counted.');
+  .describe('Token bucket per rule (or per rule and user); matches over budget are dropped and counted.');
 
 const tagsSchema = z
   .array(

@@ -124,6 +124,35 @@ describe('DetectionEngine', () => {
     expect(engine.status('pod-exec')?.droppedRateLimit).toBe(3);
   });
 
+  it("with rateLimit.per: user, one identity's flood does not use up the budget of another's matches (the default shares one bucket)", async () => {
+    const { engine, sink } = setup();
+    const as = (auditID: string, username: string): AuditEvent => ({ ...exec(auditID), user: { username } });
+    const flood = Array.from({ length: 50 }, (_, i) => as(`noise-${i}`, 'system:serviceaccount:dev:ci'));
+    engine.applyRule('shared', {
+      ...execSpec({ rateLimit: { burst: 3, sustainedPerSec: 0.001 } }),
+      emit: { type: 'Shared', severity: 'high' },
+    });
+    engine.applyRule('per-user', {
+      ...execSpec({ rateLimit: { burst: 3, sustainedPerSec: 0.001, per: 'user' } }),
+      emit: { type: 'PerUser', severity: 'high' },
+    });
+    await engine.processBatch({ events: [...flood, as('real', 'mallory@example.com')] });
+    const ids = (type: string) =>
+      sink.emitted.filter((se) => se.spec.type === type).map((se) => se.spec.evidence.auditID);
+    // One bucket: the flood took it all, the real one is dropped.
+    expect(ids('Shared')).toEqual(['noise-0', 'noise-1', 'noise-2']);
+    // Per user: the flood is limited to its own budget, the real one is emitted.
+    expect(ids('PerUser')).toEqual(['noise-0', 'noise-1', 'noise-2', 'real']);
+    expect(engine.status('per-user')?.droppedRateLimit).toBe(47);
+    // Switching per rebuilds the limiter, as a new budget does.
+    engine.applyRule('shared', {
+      ...execSpec({ rateLimit: { burst: 3, sustainedPerSec: 0.001, per: 'user' } }),
+      emit: { type: 'Shared', severity: 'high' },
+    });
+    await engine.processBatch({ events: [as('real-2', 'eve@example.com')] });
+    expect(ids('Shared')).toContain('real-2');
+  });
+
   it('keeps counters across a recompile and applies the new predicate and budget at once', async () => {
     const { engine, sink, clock } = setup();
     engine.applyRule('r', execSpec({ rateLimit: { burst: 1, sustainedPerSec: 0.001 } }));

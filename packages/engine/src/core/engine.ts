@@ -1,7 +1,7 @@
 import type { AuditEvent } from '@ugallu/audit-types';
 import { buildSecurityEvent, EmitError } from '@ugallu/emitter';
 import type { SecurityEventSink } from '@ugallu/emitter';
-import { TokenBucket } from '@ugallu/ratelimit';
+import { KeyedTokenBuckets, TokenBucket } from '@ugallu/ratelimit';
 import {
   compile,
   compileTuning,
@@ -108,6 +108,15 @@ export interface DetectionEngineOptions {
  */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
+/** A rule's budget, as its token bucket (or one bucket per user) applies it. */
+interface RuleLimiter {
+  readonly burst: number;
+  readonly sustainedPerSec: number;
+  readonly per: 'rule' | 'user';
+  /** False: over budget (for the rule, or for this event's user). */
+  tryTake(event: AuditEvent): boolean;
+}
+
 /** Per-rule state, kept across recompiles; the limiter is rebuilt when the budget changes. */
 class RuleState {
   matchCount = 0;
@@ -115,7 +124,7 @@ class RuleState {
   droppedRateLimit = 0;
   emitErrors = 0;
   /** Undefined when rate limits are off (`--no-rate-limit`). */
-  limiter: TokenBucket | undefined;
+  limiter: RuleLimiter | undefined;
   compileError: SigmaCompileError | undefined = undefined;
   /** The tunings the installed compile includes. */
   tunedBy: readonly NamedTuning[] = [];
@@ -123,7 +132,7 @@ class RuleState {
   readonly droppedCounter: Counter.Internal;
   readonly emitErrorsCounter: Counter.Internal;
 
-  constructor(name: string, limiter: TokenBucket | undefined, metrics: EngineMetrics) {
+  constructor(name: string, limiter: RuleLimiter | undefined, metrics: EngineMetrics) {
     this.limiter = limiter;
     this.matchesCounter = metrics.matches.labels({ rule: name });
     this.droppedCounter = metrics.dropped.labels({ rule: name });
@@ -363,9 +372,12 @@ export class DetectionEngine {
     const state = entry.state;
     state.compileError = undefined;
     state.tunedBy = applied;
-    const { burst, sustainedPerSec } = rule.rateLimit;
+    const { burst, sustainedPerSec, per } = rule.rateLimit;
     const limiter = state.limiter;
-    if (limiter !== undefined && (limiter.burst !== burst || limiter.sustainedPerSec !== sustainedPerSec))
+    if (
+      limiter !== undefined &&
+      (limiter.burst !== burst || limiter.sustainedPerSec !== sustainedPerSec || limiter.per !== per)
+    )
       state.limiter = this.limiter(rule);
     return this.status(name)!;
   }
@@ -490,7 +502,7 @@ export class DetectionEngine {
     const now = this.advanceClock(event);
     state.lastMatchedAt = new Date(now > 0 ? now : this.wallClock());
     state.matchesCounter.inc();
-    if (state.limiter !== undefined && !state.limiter.tryTake()) {
+    if (state.limiter !== undefined && !state.limiter.tryTake(event)) {
       state.droppedRateLimit++;
       this.counts.droppedRateLimit++;
       state.droppedCounter.inc();
@@ -565,10 +577,17 @@ export class DetectionEngine {
     return state;
   }
 
-  private limiter(rule: CompiledRule | undefined): TokenBucket | undefined {
+  private limiter(rule: CompiledRule | undefined): RuleLimiter | undefined {
     if (this.options.rateLimit === false) return undefined;
-    const budget = rule?.rateLimit ?? { burst: 1, sustainedPerSec: 1 };
-    return new TokenBucket(budget, { now: () => this.eventClockMs });
+    const budget = rule?.rateLimit ?? { burst: 1, sustainedPerSec: 1, per: 'rule' as const };
+    const clock = { now: () => this.eventClockMs };
+    const { burst, sustainedPerSec, per } = budget;
+    if (per === 'user') {
+      const buckets = new KeyedTokenBuckets(budget, clock);
+      return { burst, sustainedPerSec, per, tryTake: (event) => buckets.tryTake(event.user?.username ?? '') };
+    }
+    const bucket = new TokenBucket(budget, clock);
+    return { burst, sustainedPerSec, per, tryTake: () => bucket.tryTake() };
   }
 
   /** The rules in each state, for `ugallu_audit_rules` (counted when it is read). */
