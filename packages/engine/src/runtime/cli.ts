@@ -71,10 +71,10 @@ const engineHelp = (sourceHelp: string): string => `Engine flags:
                            (repeat it for several directories; their rules add up):
                            edits recompile at once, counters kept; a rule that fails to compile
                            is logged with its reason and disabled until fixed; a file or
-                           document that no longer reads or parses keeps its rules as last
-                           loaded running until fixed (ugallu_audit_rule_load_failures). Standard Sigma
-                           rules (logsource kubernetes/audit) there are converted and run too.
-                           Only with --rules-from=dir (which requires it).
+                           document that no longer reads or parses keeps running its rules as
+                           last loaded, until fixed (ugallu_audit_rule_load_failures). Standard
+                           Sigma rules (logsource kubernetes/audit) there are converted and run
+                           too. Only with --rules-from=dir (which requires it).
   --emit TARGET            Where SecurityEvents go: stdout (JSON lines), file:PATH (JSON lines,
                            idempotent by name across restarts) or kubernetes (SecurityEvent
                            resources in --namespace; a replay is idempotent; an API server outage
