@@ -1,4 +1,5 @@
 import {
+  compile,
   isRuleManifestPath,
   isRuleTestPath,
   lintRule,
@@ -141,6 +142,14 @@ describe('the bundled pack', () => {
     ).toBe(true);
     for (const name of falcoNamesOf(a))
       expect(Object.keys(FALCO_RULES), `a Falco rule named "${name}"`).toContain(name);
+  });
+
+  it("rate-limits every Detection rule per user: one identity flooding a rule cannot get another's detection dropped", () => {
+    const detections = pack.rules.filter((r) => compile(r.spec as SigmaRuleSpec).emit.class === 'Detection');
+    expect(detections.length).toBeGreaterThan(0);
+    expect(
+      detections.filter((r) => compile(r.spec as SigmaRuleSpec).rateLimit.per !== 'user').map((r) => r.name),
+    ).toEqual([]);
   });
 
   it("ports every one of Falco's 48 audit rules", () => {
