@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
+/** The example rules, a cluster ID and no metrics server: the flags most runs here share. */
+const EXAMPLE_RULES = ['--rules', join(examples, 'rules'), '--cluster-id', 'x', '--metrics-addr', 'off'];
 
 interface Run {
   child: ChildProcessWithoutNullStreams;
@@ -147,17 +149,7 @@ describe('ugallu-audit-file', () => {
     ['a directory', (dir: string) => dir, /is not a file/],
   ])('--once on %s exits 1 with a message', async (_what, path, message) => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-once-'));
-    const r = start([
-      '--once',
-      '--audit-log',
-      path(dir),
-      '--rules',
-      join(examples, 'rules'),
-      '--cluster-id',
-      'x',
-      '--metrics-addr',
-      'off',
-    ]);
+    const r = start(['--once', '--audit-log', path(dir), ...EXAMPLE_RULES]);
     expect(await r.exit).toBe(1);
     expect(r.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(message);
   });
@@ -191,17 +183,7 @@ describe('ugallu-audit-file', () => {
   });
 
   it('--once exits 0 when the reader of its stdout closed it (`| head`): that ends the run, it is no failure', async () => {
-    const r = start([
-      '--once',
-      '--audit-log',
-      join(examples, 'audit.log'),
-      '--rules',
-      join(examples, 'rules'),
-      '--cluster-id',
-      'x',
-      '--metrics-addr',
-      'off',
-    ]);
+    const r = start(['--once', '--audit-log', join(examples, 'audit.log'), ...EXAMPLE_RULES]);
     // The read end closed before anything is written: every write gets EPIPE.
     r.child.stdout.destroy();
     expect(await r.exit).toBe(0);
@@ -216,12 +198,7 @@ describe('ugallu-audit-file', () => {
       join(examples, 'audit.log'),
       '--cursor-file',
       dir,
-      '--rules',
-      join(examples, 'rules'),
-      '--cluster-id',
-      'x',
-      '--metrics-addr',
-      'off',
+      ...EXAMPLE_RULES,
     ]);
     expect(await r.exit).toBe(1);
     expect(r.logs).toContainEqual(
@@ -237,30 +214,12 @@ describe('ugallu-audit-file', () => {
 
   it('a long-running detector refuses a directory as its log (exit 1) and waits, with a warning, for a log that does not exist yet', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ugallu-live-'));
-    const refused = start([
-      '--audit-log',
-      dir,
-      '--rules',
-      join(examples, 'rules'),
-      '--cluster-id',
-      'x',
-      '--metrics-addr',
-      'off',
-    ]);
+    const refused = start(['--audit-log', dir, ...EXAMPLE_RULES]);
     expect(await refused.exit).toBe(1);
     expect(refused.logs.map((l) => (typeof l.text === 'string' ? l.text : '')).join('\n')).toMatch(
       /is not a file/,
     );
-    const waiting = start([
-      '--audit-log',
-      join(dir, 'later.log'),
-      '--rules',
-      join(examples, 'rules'),
-      '--cluster-id',
-      'x',
-      '--metrics-addr',
-      'off',
-    ]);
+    const waiting = start(['--audit-log', join(dir, 'later.log'), ...EXAMPLE_RULES]);
     // SIGTERM the moment the warning is written: still inside the start, which once lost the signal and never exited.
     let stderr = '';
     const warned = new Promise<void>((resolve) =>

@@ -1,22 +1,10 @@
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { execEvent } from '@ugallu/emitter/testing';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EngineError } from '../core/errors.js';
 import { startDetector } from './detector.js';
-import type { DetectorConfig } from './detector.js';
-
-const line = (auditID: string) => `${JSON.stringify(execEvent({ auditID }))}\n`;
-
-const rule = `apiVersion: security.ugallu.io/v1alpha1
-kind: SigmaRule
-metadata: { name: pod-exec }
-spec:
-  match: { verb: [create], objectRef: { subresource: exec } }
-  emit: { type: PodExec, severity: high }
-`;
+import { capturingFileDetector, EXEC_RULE, execLine as line } from '../../test/fileDetectorTestSupport.js';
 
 // A signal during a step of the start that does not wait on it (loading the
 // rules, starting the source) used to be lost: the start went on, the app had
@@ -30,34 +18,23 @@ describe('startDetector: a signal while a step that does not wait on it runs', (
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ugallu-abort-'));
     await mkdir(join(dir, 'rules'));
-    await writeFile(join(dir, 'rules', 'exec.yaml'), rule);
+    await writeFile(join(dir, 'rules', 'exec.yaml'), EXEC_RULE);
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   /** A detector whose logger aborts the start when `when` logs; its SecurityEvents and the abort. */
   function detectorAborting(when: string, path: string) {
     const abort = new AbortController();
-    const out: string[] = [];
     const logs: string[] = [];
     const log = (_fields: object, msg: string) => {
       logs.push(msg);
       if (msg.startsWith(when)) abort.abort();
     };
-    const config: DetectorConfig = {
-      source: { kind: 'file', options: { path, cursorFile: join(dir, 'cursor'), fromStart: true } },
-      rules: { from: 'dir', dir: join(dir, 'rules') },
-      emit: { kind: 'stdout' },
-      stdout: new Writable({
-        write: (chunk: Buffer, _enc, done) => {
-          out.push(...chunk.toString().split('\n').filter(Boolean));
-          done();
-        },
-      }),
-      clusterID: 'abort-test',
-      metrics: { host: '127.0.0.1', port: 0 },
-      signal: abort.signal,
-      logger: { info: log, warn: log, error: log },
-    };
+    const { config, out } = capturingFileDetector(
+      { path, cursorFile: join(dir, 'cursor'), fromStart: true },
+      join(dir, 'rules'),
+      { signal: abort.signal, logger: { info: log, warn: log, error: log } },
+    );
     return { config, out, logs };
   }
 
