@@ -1,4 +1,5 @@
 import { METRICS } from '@ugallu/api';
+import type { MetricDefinition } from '@ugallu/api';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 
@@ -145,4 +146,22 @@ export function createEngineMetrics(registry: Registry, countRules?: () => RuleC
     }),
     ruleInfo: new RuleInfoGauge(registry),
   };
+}
+
+/**
+ * The unlabelled counter or gauge `definition` in `registry`: the one another
+ * part of the detector registered there already (the SigmaRule reconciler
+ * and the AuditDetectionConfig watcher share their status-write errors),
+ * else a new one.
+ *
+ * @example `const errors = sharedMetric(registry, METRICS.statusWriteErrors, Counter);`
+ */
+export function sharedMetric<M extends Counter | Gauge>(
+  registry: Registry,
+  definition: MetricDefinition,
+  kind: new (config: { name: string; help: string; registers: Registry[] }) => M,
+): M {
+  const existing = registry.getSingleMetric(definition.name);
+  if (existing instanceof kind) return existing;
+  return new kind({ name: definition.name, help: definition.help, registers: [registry] });
 }

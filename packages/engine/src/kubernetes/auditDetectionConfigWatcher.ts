@@ -15,6 +15,7 @@ import { kubeError, kubeErrorStatus } from './kube.js';
 import { startStatusLease } from './leaderElection.js';
 import type { LeaderElection, StatusLeaseOptions } from './leaderElection.js';
 import { DEFAULT_POD_PRUNE_MS, DEFAULT_REQUEUE_MS } from './sigmaRuleReconciler.js';
+import { sharedMetric } from '../core/metrics.js';
 
 /** The AuditDetectionConfig resource: group, version, plural. */
 export const AUDIT_DETECTION_CONFIG_RESOURCE = {
@@ -178,9 +179,7 @@ class Watcher implements AuditDetectionConfigWatcher {
     this.#syncedPromise.catch(() => undefined);
     if (options.registry !== undefined) {
       // The SigmaRule reconciler's, when both run on one registry; else this watcher's own.
-      this.#writeErrors =
-        (options.registry.getSingleMetric(METRICS.statusWriteErrors.name) as Counter | undefined) ??
-        new Counter({ ...METRICS.statusWriteErrors, registers: [options.registry] });
+      this.#writeErrors = sharedMetric(options.registry, METRICS.statusWriteErrors, Counter);
     }
     this.#watch = new CustomResourceWatch<AuditDetectionConfigObject>({
       kubeConfig: options.kubeConfig,

@@ -15,6 +15,7 @@ import type { LeaderElection, StatusLeaseOptions } from './leaderElection.js';
 import { recordCompileFailedEvent } from './ruleEvents.js';
 import { planStatusPatch } from './sigmaRuleStatus.js';
 import type { SigmaRuleObject } from './sigmaRuleStatus.js';
+import { sharedMetric } from '../core/metrics.js';
 
 /** The SigmaRule resource: group, version, plural. */
 export const SIGMA_RULE_RESOURCE = {
@@ -172,9 +173,7 @@ class Reconciler implements SigmaRuleReconciler {
         registers,
       });
       // Shared with the AuditDetectionConfig watcher on the same registry, whichever starts first.
-      this.#writeErrors =
-        (options.registry.getSingleMetric(METRICS.statusWriteErrors.name) as Counter | undefined) ??
-        new Counter({ ...METRICS.statusWriteErrors, registers });
+      this.#writeErrors = sharedMetric(options.registry, METRICS.statusWriteErrors, Counter);
     }
 
     this.#watch = new CustomResourceWatch<SigmaRuleObject>({

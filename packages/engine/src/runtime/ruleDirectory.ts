@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import { DEFAULT_MAX_RULE_FILE_BYTES, loadRuleDirectories } from './ruleFiles.js';
 import type { LoadedRule, RuleFileCache } from './ruleFiles.js';
 import { EngineError, EngineReason } from '../core/errors.js';
+import { sharedMetric } from '../core/metrics.js';
 
 /**
  * @example `{ dir: '/etc/ugallu/rules', engine, logger }`
@@ -92,10 +93,7 @@ export async function watchRuleDirectory(options: RuleDirectoryOptions): Promise
   let failures = 0;
   const registry = options.registry;
   const failuresGauge =
-    registry === undefined
-      ? undefined
-      : ((registry.getSingleMetric(METRICS.ruleLoadFailures.name) as Gauge | undefined) ??
-        new Gauge({ ...METRICS.ruleLoadFailures, registers: [registry] }));
+    registry === undefined ? undefined : sharedMetric(registry, METRICS.ruleLoadFailures, Gauge);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_RULE_FILE_BYTES;
 
   const rescan = async (): Promise<void> => {
